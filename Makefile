@@ -1,0 +1,123 @@
+# imgpca -- SQLite extension: images -> features -> PCA, with S3 and local storage.
+#
+#   make            build dist/imgpca.so and dist/libimgpca.a (installs missing -dev packages)
+#   make test       everything: unit, SQL, Python cross-checks, integration, ASan/UBSan
+#   make bench      benchmarks -> bench/RESULTS.md
+#   make install    PREFIX=/usr/local: library, header, pkg-config file
+#   make demo       the full pipeline on local files (README command 1)
+
+PREFIX  ?= /usr/local
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+PY      ?= /usr/bin/python3
+SQLITE3 ?= sqlite3
+
+PKG_CFLAGS := $(shell pkg-config --cflags libcurl libpng expat 2>/dev/null)
+BASE_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -fPIC \
+              -fvisibility=hidden -Iinclude -Iext -I/usr/include/x86_64-linux-gnu/openblas-pthread \
+              $(PKG_CFLAGS)
+LIBS = -lturbojpeg -ljpeg -lpng -lopenblas -llapacke -lcurl -lexpat -lpthread -lm
+
+SRC  := $(sort $(wildcard ext/*.c ext/*/*.c))
+OBJ  := $(SRC:ext/%.c=build/obj/%.o)
+AOBJ := $(SRC:ext/%.c=build/asan/%.o)
+HDR  := $(wildcard include/*.h ext/*.h ext/*/*.h)
+
+SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/unit/%)
+UNIT_ASAN := $(UNIT_SRC:tests/unit/%.c=build/unit-asan/%)
+
+.PHONY: test-examples all deps test-deps test test-unit test-sql test-api test-py test-integration test-asan \
+        test-quick bench install uninstall demo clean fuzz
+
+all: deps dist/imgpca.so dist/libimgpca.a
+
+deps:
+	@scripts/install-deps.sh build
+
+test-deps:
+	@scripts/install-deps.sh test
+
+build/obj/%.o: ext/%.c $(HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -c $< -o $@
+
+build/asan/%.o: ext/%.c $(HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -O1 -g $(SAN_FLAGS) -c $< -o $@
+
+dist/imgpca.so: $(OBJ)
+	@mkdir -p dist
+	$(CC) -shared -Wl,--as-needed -o $@ $(OBJ) $(LIBS) -Wl,--no-undefined
+	@nm -D --defined-only $@ | grep -v ' _' | awk '$$2 ~ /[TDBR]/ {print $$3}' | \
+	  grep -vx 'sqlite3_imgpca_init' && { echo "error: symbols other than the entry point are exported"; exit 1; } || true
+
+dist/libimgpca.a: $(OBJ)
+	@mkdir -p dist
+	rm -f $@ && ar rcs $@ $(OBJ)
+
+dist/asan/imgpca.so: $(AOBJ)
+	@mkdir -p dist/asan
+	$(CC) -shared $(SAN_FLAGS) -o $@ $(AOBJ) $(LIBS)
+
+build/unit/%: tests/unit/%.c dist/libimgpca.a tests/unit/unit.h
+	@mkdir -p build/unit
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -Itests/unit $< -o $@ dist/libimgpca.a -lsqlite3 $(LIBS)
+
+build/unit-asan/%: tests/unit/%.c $(AOBJ) tests/unit/unit.h
+	@mkdir -p build/unit-asan
+	$(CC) $(BASE_CFLAGS) -O1 -g $(SAN_FLAGS) -Itests/unit $< -o $@ $(AOBJ) -lsqlite3 $(LIBS)
+
+# ---- tests ---------------------------------------------------------------
+test: all test-deps
+	@tests/run-all.sh
+
+test-quick: all
+	@IMGPCA_QUICK=1 tests/run-all.sh
+
+test-unit: all $(UNIT_BIN)
+	@tests/run-unit.sh build/unit $(UNIT_BIN)
+
+test-unit-asan: $(UNIT_ASAN)
+	@tests/run-unit.sh build/unit-asan $(UNIT_ASAN)
+
+test-sql: all
+	@tests/run-sql.sh dist/imgpca
+
+test-api: all
+	@tests/api-surface.sh dist/imgpca
+
+test-py: all
+	@tests/run-py.sh
+
+test-integration: all
+	@tests/run-integration.sh
+
+test-asan: dist/asan/imgpca.so $(UNIT_ASAN)
+	@tests/run-unit.sh build/unit-asan $(UNIT_ASAN)
+	@tests/run-sql.sh dist/asan/imgpca asan
+
+# ---- benchmarks, install, demo -------------------------------------------
+bench: all test-deps
+	@bench/run.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 dist/libimgpca.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 dist/imgpca.so $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 include/imgpca.h $(DESTDIR)$(PREFIX)/include/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBS@|$(LIBS)|' \
+	    -e "s|@VERSION@|$$(sed -n 's/^#define IMGPCA_VERSION  *\"\(.*\)\"/\1/p' include/imgpca.h)|" \
+	    scripts/imgpca.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/imgpca.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/lib/libimgpca.a $(DESTDIR)$(PREFIX)/lib/imgpca.so \
+	      $(DESTDIR)$(PREFIX)/include/imgpca.h $(DESTDIR)$(PREFIX)/lib/pkgconfig/imgpca.pc
+
+clean:
+	rm -rf build dist
+
+test-examples: all
+	@if [ -f examples/Makefile ]; then $(MAKE) -s -C examples test; else echo "examples: none yet"; fi

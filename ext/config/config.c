@@ -1,0 +1,216 @@
+/*
+** Configuration core: the table of settings and their resolution.
+**
+** SQL behaviour (glue in config_sql.c):
+**   imgpca_config()            -> JSON object of every effective setting,
+**                                 secrets masked, with its source
+**   imgpca_config(key)         -> effective value of key (secrets masked)
+**   imgpca_config(key, value)  -> sets key on this connection (NULL resets),
+**                                 returns the new masked value
+** Unknown keys and invalid values raise "imgpca_config: ..." errors.
+*/
+#include "config.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <strings.h>
+
+#define NOENV {NULL, NULL, NULL}
+const ImgpcaSetting imgpca_settings[] = {
+  /* S3 endpoint and credentials */
+  {"s3.endpoint", CFG_STRING, NULL, {"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", NULL}, 0, 0, 0, NULL,
+   "S3 endpoint URL (default: https://s3.<region>.amazonaws.com)"},
+  {"s3.region", CFG_STRING, NULL, {"AWS_REGION", "AWS_DEFAULT_REGION", NULL}, 0, 0, 0, NULL,
+   "signing region (else the profile's region, else us-east-1)"},
+  {"s3.access_key_id", CFG_STRING, NULL, {"AWS_ACCESS_KEY_ID", NULL, NULL}, 1, 0, 0, NULL,
+   "access key id"},
+  {"s3.secret_access_key", CFG_STRING, NULL, {"AWS_SECRET_ACCESS_KEY", NULL, NULL}, 1, 0, 0, NULL,
+   "secret access key"},
+  {"s3.session_token", CFG_STRING, NULL, {"AWS_SESSION_TOKEN", NULL, NULL}, 1, 0, 0, NULL,
+   "session token of temporary credentials"},
+  {"s3.profile", CFG_STRING, "default", {"AWS_PROFILE", NULL, NULL}, 0, 0, 0, NULL,
+   "profile in the shared credentials/config files"},
+  {"s3.credentials_file", CFG_STRING, NULL, {"AWS_SHARED_CREDENTIALS_FILE", NULL, NULL}, 0, 0, 0, NULL,
+   "shared credentials file (default ~/.aws/credentials)"},
+  {"s3.config_file", CFG_STRING, NULL, {"AWS_CONFIG_FILE", NULL, NULL}, 0, 0, 0, NULL,
+   "shared config file (default ~/.aws/config)"},
+  {"s3.imds_endpoint", CFG_STRING, "http://169.254.169.254", {"AWS_EC2_METADATA_SERVICE_ENDPOINT", NULL, NULL}, 0, 0, 0, NULL,
+   "EC2 instance metadata endpoint (IMDSv2)"},
+  {"s3.imds_disabled", CFG_BOOL, "false", {"AWS_EC2_METADATA_DISABLED", NULL, NULL}, 0, 0, 0, NULL,
+   "do not ask instance metadata for credentials"},
+  {"s3.unsigned", CFG_BOOL, "false", {"IMGPCA_S3_UNSIGNED", NULL, NULL}, 0, 0, 0, NULL,
+   "send unsigned requests (public buckets)"},
+  {"s3.url_style", CFG_ENUM, "auto", {"IMGPCA_S3_URL_STYLE", NULL, NULL}, 0, 0, 0, "|auto|path|virtual|",
+   "addressing style; auto = virtual on AWS, path on custom endpoints"},
+  {"s3.verify_tls", CFG_BOOL, "true", {"IMGPCA_S3_VERIFY_TLS", NULL, NULL}, 0, 0, 0, NULL,
+   "verify TLS certificates"},
+  {"s3.connect_timeout_ms", CFG_INT, "5000", {"IMGPCA_S3_CONNECT_TIMEOUT_MS", NULL, NULL}, 0, 1, 600000, NULL,
+   "connection timeout per attempt"},
+  {"s3.timeout_ms", CFG_INT, "120000", {"IMGPCA_S3_TIMEOUT_MS", NULL, NULL}, 0, 1, 86400000, NULL,
+   "whole-request timeout per attempt"},
+  {"s3.low_speed_ms", CFG_INT, "20000", {"IMGPCA_S3_LOW_SPEED_MS", NULL, NULL}, 0, 1, 3600000, NULL,
+   "abort an attempt whose transfer stalls (< 1 byte/s) this long"},
+  {"s3.max_retries", CFG_INT, "5", {"AWS_MAX_ATTEMPTS", NULL, NULL}, 0, 0, 20, NULL,
+   "retries after a retryable failure (429, 5xx, transport)"},
+  {"s3.max_inflight", CFG_INT, "32", {"IMGPCA_S3_MAX_INFLIGHT", NULL, NULL}, 0, 1, 1024, NULL,
+   "concurrent requests of the listing's content column"},
+  {"s3.multipart_threshold", CFG_INT, "16777216", {"IMGPCA_S3_MULTIPART_THRESHOLD", NULL, NULL}, 0, 5242880, 5368709120LL, NULL,
+   "uploads at least this large use multipart"},
+  {"s3.part_size", CFG_INT, "8388608", {"IMGPCA_S3_PART_SIZE", NULL, NULL}, 0, 5242880, 5368709120LL, NULL,
+   "multipart part size"},
+  {"s3.progress", CFG_BOOL, "false", {"IMGPCA_PROGRESS", NULL, NULL}, 0, 0, 0, NULL,
+   "report listing/fetch progress on stderr"},
+  /* images */
+  {"image.max_pixels", CFG_INT, "100000000", {"IMGPCA_MAX_PIXELS", NULL, NULL}, 0, 1, 4000000000LL, NULL,
+   "largest image (width*height) a decoder accepts"},
+  {NULL, CFG_STRING, NULL, NOENV, 0, 0, 0, NULL, NULL}
+};
+
+int imgpca_settings_count(void) {
+  int n = 0;
+  while (imgpca_settings[n].zKey) n++;
+  return n;
+}
+
+static int setting_index(const char *zKey) {
+  int i;
+  if (!zKey) return -1;
+  for (i = 0; imgpca_settings[i].zKey; i++) {
+    if (strcmp(imgpca_settings[i].zKey, zKey) == 0) return i;
+  }
+  return -1;
+}
+
+const ImgpcaSetting *imgpca_setting_find(const char *zKey) {
+  int i = setting_index(zKey);
+  return i < 0 ? NULL : &imgpca_settings[i];
+}
+
+int imgpca_config_init(ImgpcaConfig *c) {
+  c->azVal = imgpca_calloc((size_t)imgpca_settings_count() + 1, sizeof(char *));
+  return c->azVal ? IMGPCA_OK : IMGPCA_NOMEM;
+}
+
+void imgpca_config_clear(ImgpcaConfig *c) {
+  int i, n = imgpca_settings_count();
+  if (!c->azVal) return;
+  for (i = 0; i < n; i++) imgpca_free(c->azVal[i]);
+  imgpca_free(c->azVal);
+  c->azVal = NULL;
+}
+
+int imgpca_parse_bool(const char *z) {
+  static const char *yes[] = {"1", "true", "yes", "on"};
+  static const char *no[] = {"0", "false", "no", "off"};
+  size_t i;
+  if (!z) return -1;
+  for (i = 0; i < 4; i++) {
+    if (strcasecmp(z, yes[i]) == 0) return 1;
+    if (strcasecmp(z, no[i]) == 0) return 0;
+  }
+  return -1;
+}
+
+static int parse_int(const char *z, long long *pOut) {
+  char *end;
+  long long v;
+  if (!z || !*z) return 0;
+  errno = 0;
+  v = strtoll(z, &end, 10);
+  if (errno || *end) return 0;
+  *pOut = v;
+  return 1;
+}
+
+static int validate(const ImgpcaSetting *s, const char *zVal, char *err) {
+  long long v;
+  switch (s->eType) {
+    case CFG_INT:
+      if (!parse_int(zVal, &v))
+        return imgpca_seterr(err, "invalid value for '%s': expected an integer", s->zKey);
+      if (v < s->iMin || v > s->iMax)
+        return imgpca_seterr(err, "invalid value for '%s': %lld is outside [%lld, %lld]", s->zKey,
+                             v, s->iMin, s->iMax);
+      break;
+    case CFG_BOOL:
+      if (imgpca_parse_bool(zVal) < 0)
+        return imgpca_seterr(err, "invalid value for '%s': expected true or false", s->zKey);
+      break;
+    case CFG_ENUM: {
+      char probe[64];
+      if (strlen(zVal) > 60 || strchr(zVal, '|'))
+        return imgpca_seterr(err, "invalid value for '%s': expected one of %s", s->zKey, s->zEnum);
+      snprintf(probe, sizeof probe, "|%s|", zVal);
+      if (!strstr(s->zEnum, probe))
+        return imgpca_seterr(err, "invalid value for '%s': expected one of %s", s->zKey, s->zEnum);
+      break;
+    }
+    case CFG_STRING:
+      break;
+  }
+  return IMGPCA_OK;
+}
+
+int imgpca_config_set(ImgpcaConfig *c, const char *zKey, const char *zVal, char *err) {
+  int i = setting_index(zKey);
+  char *zNew = NULL;
+  if (i < 0) return imgpca_seterr(err, "unknown setting '%s'", zKey ? zKey : "");
+  if (zVal) {
+    if (validate(&imgpca_settings[i], zVal, err)) return IMGPCA_ERROR;
+    zNew = imgpca_strdup(zVal);
+    if (!zNew) return IMGPCA_NOMEM;
+  }
+  imgpca_free(c->azVal[i]);
+  c->azVal[i] = zNew;
+  return IMGPCA_OK;
+}
+
+const char *imgpca_config_get(const ImgpcaConfig *c, const char *zKey, const char **pzSource) {
+  static const char *envSrc[] = {"env", "env", "env"};
+  int i = setting_index(zKey), k;
+  const ImgpcaSetting *s;
+  if (i < 0) {
+    if (pzSource) *pzSource = "unset";
+    return NULL;
+  }
+  s = &imgpca_settings[i];
+  if (c && c->azVal && c->azVal[i]) {
+    if (pzSource) *pzSource = "connection";
+    return c->azVal[i];
+  }
+  for (k = 0; k < 3 && s->azEnv[k]; k++) {
+    const char *z = getenv(s->azEnv[k]);
+    if (z && *z && validate(s, z, NULL) == IMGPCA_OK) {
+      if (pzSource) *pzSource = envSrc[k];
+      return z;
+    }
+  }
+  if (pzSource) *pzSource = s->zDefault ? "default" : "unset";
+  return s->zDefault;
+}
+
+long long imgpca_config_int(const ImgpcaConfig *c, const char *zKey) {
+  long long v = 0;
+  const char *z = imgpca_config_get(c, zKey, NULL);
+  if (!parse_int(z, &v)) {
+    const ImgpcaSetting *s = imgpca_setting_find(zKey);
+    if (s && s->zDefault) parse_int(s->zDefault, &v);
+  }
+  return v;
+}
+
+int imgpca_config_bool(const ImgpcaConfig *c, const char *zKey) {
+  return imgpca_parse_bool(imgpca_config_get(c, zKey, NULL)) == 1;
+}
+
+void imgpca_config_mask(const char *zVal, char *out, size_t nOut) {
+  size_t n;
+  if (!nOut) return;
+  if (!zVal) { out[0] = 0; return; }
+  n = strlen(zVal);
+  /* Show at most the last 4 characters, and only of long values. */
+  if (n >= 16) snprintf(out, nOut, "****%s", zVal + n - 4);
+  else snprintf(out, nOut, "****");
+}

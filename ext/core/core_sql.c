@@ -1,0 +1,168 @@
+/*
+** Core SQL functions.
+**
+**   imgpca_version()            -> '0.1.0'
+**   imgpca_build_info()         -> JSON object: imgpca, sqlite (runtime and
+**                                  compile-time), libjpeg_turbo, libpng,
+**                                  libcurl, expat, openblas (config string)
+**   imgpca_config()             -> JSON object {key: {value, source}} of every
+**                                  setting; secrets masked
+**   imgpca_config(key)          -> effective value (secrets masked), NULL if unset
+**   imgpca_config(key, value)   -> sets (value NULL resets) on this connection,
+**                                  returns the effective value (masked)
+** imgpca_config is SQLITE_DIRECTONLY.
+*/
+#include "core_sql.h"
+
+#include <cblas.h>
+#include <curl/curl.h>
+#include <expat.h>
+#include <pthread.h>
+#include <png.h>
+#include <stdio.h>
+#include <jpeglib.h>
+
+#include "imgpca.h"
+
+#define STR2(x) #x
+#define STR(x) STR2(x)
+
+void imgpca_version_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  (void)argc;
+  (void)argv;
+  sqlite3_result_text(ctx, IMGPCA_VERSION, -1, SQLITE_STATIC);
+}
+
+void imgpca_build_info_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  const curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
+  const char *aKey[] = {"imgpca", "sqlite", "sqlite_compiled", "libjpeg_turbo", "libpng",
+                        "libpng_compiled", "libcurl", "curl_ssl", "expat", "openblas"};
+  const char *aVal[10];
+  ImgpcaBuf b;
+  size_t i;
+  (void)argc;
+  (void)argv;
+  aVal[0] = IMGPCA_VERSION;
+  aVal[1] = sqlite3_libversion();
+  aVal[2] = SQLITE_VERSION;
+  aVal[3] = STR(LIBJPEG_TURBO_VERSION);
+  aVal[4] = png_get_libpng_ver(NULL);
+  aVal[5] = PNG_LIBPNG_VER_STRING;
+  aVal[6] = cv ? cv->version : "";
+  aVal[7] = cv && cv->ssl_version ? cv->ssl_version : "";
+  aVal[8] = XML_ExpatVersion();
+  aVal[9] = openblas_get_config();
+  imgpca_buf_init(&b);
+  imgpca_buf_append(&b, "{", 1);
+  for (i = 0; i < 10; i++) {
+    if (i) imgpca_buf_append(&b, ",", 1);
+    imgpca_buf_json_string(&b, aKey[i]);
+    imgpca_buf_append(&b, ":", 1);
+    imgpca_buf_json_string(&b, aVal[i]);
+  }
+  imgpca_buf_append(&b, "}", 1);
+  if (b.oom) {
+    imgpca_buf_free(&b);
+    sqlite3_result_error_nomem(ctx);
+    return;
+  }
+  sqlite3_result_text64(ctx, (const char *)b.p, b.n, sqlite3_free, SQLITE_UTF8);
+}
+
+static void config_json(sqlite3_context *ctx, ImgpcaConn *conn) {
+  ImgpcaBuf b;
+  int i;
+  imgpca_buf_init(&b);
+  imgpca_buf_append(&b, "{", 1);
+  for (i = 0; imgpca_settings[i].zKey; i++) {
+    const ImgpcaSetting *s = &imgpca_settings[i];
+    const char *zSrc;
+    const char *zVal = imgpca_config_get(&conn->cfg, s->zKey, &zSrc);
+    char masked[64];
+    if (zVal && s->bSecret) {
+      imgpca_config_mask(zVal, masked, sizeof masked);
+      zVal = masked;
+    }
+    if (i) imgpca_buf_append(&b, ",", 1);
+    imgpca_buf_json_string(&b, s->zKey);
+    imgpca_buf_append(&b, ":{\"value\":", 10);
+    if (zVal) imgpca_buf_json_string(&b, zVal);
+    else imgpca_buf_append(&b, "null", 4);
+    imgpca_buf_append(&b, ",\"source\":", 10);
+    imgpca_buf_json_string(&b, zSrc);
+    imgpca_buf_append(&b, "}", 1);
+  }
+  imgpca_buf_append(&b, "}", 1);
+  if (b.oom) {
+    imgpca_buf_free(&b);
+    sqlite3_result_error_nomem(ctx);
+    return;
+  }
+  sqlite3_result_text64(ctx, (const char *)b.p, b.n, sqlite3_free, SQLITE_UTF8);
+}
+
+static void config_result(sqlite3_context *ctx, ImgpcaConn *conn, const char *zKey) {
+  const ImgpcaSetting *s = imgpca_setting_find(zKey);
+  const char *zVal = imgpca_config_get(&conn->cfg, zKey, NULL);
+  char masked[64];
+  if (!zVal) {
+    sqlite3_result_null(ctx);
+    return;
+  }
+  if (s && s->bSecret) {
+    imgpca_config_mask(zVal, masked, sizeof masked);
+    sqlite3_result_text(ctx, masked, -1, SQLITE_TRANSIENT);
+  } else {
+    sqlite3_result_text(ctx, zVal, -1, SQLITE_TRANSIENT);
+  }
+}
+
+void imgpca_config_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  ImgpcaConn *conn = (ImgpcaConn *)sqlite3_user_data(ctx);
+  const char *zKey;
+  char err[IMGPCA_ERRMAX];
+  if (argc == 0) {
+    config_json(ctx, conn);
+    return;
+  }
+  zKey = (const char *)sqlite3_value_text(argv[0]);
+  if (!zKey) {
+    imgpca_result_error(ctx, "imgpca_config", "setting name must be text, got %s",
+                        imgpca_type_name(argv[0]));
+    return;
+  }
+  if (!imgpca_setting_find(zKey)) {
+    imgpca_result_error(ctx, "imgpca_config", "unknown setting '%s'", zKey);
+    return;
+  }
+  if (argc == 2) {
+    const char *zVal = (const char *)sqlite3_value_text(argv[1]);
+    int rc;
+    if (!zVal && sqlite3_value_type(argv[1]) != SQLITE_NULL) {
+      sqlite3_result_error_nomem(ctx);
+      return;
+    }
+    rc = imgpca_config_set(&conn->cfg, zKey, zVal, err);
+    if (rc) {
+      imgpca_result_core(ctx, "imgpca_config", rc, err);
+      return;
+    }
+  }
+  config_result(ctx, conn, zKey);
+}
+
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+static int g_init_rc = 0;
+
+static void global_init_once(void) {
+  /* libcurl must be initialised once per process before any thread uses it. */
+  g_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? SQLITE_OK : SQLITE_ERROR;
+}
+
+int imgpca_core_global_init(char **pzErrMsg) {
+  pthread_once(&g_once, global_init_once);
+  if (g_init_rc != SQLITE_OK && pzErrMsg) {
+    *pzErrMsg = sqlite3_mprintf("imgpca: curl_global_init failed");
+  }
+  return g_init_rc;
+}

@@ -1,0 +1,194 @@
+/*
+** imgpca entry point: the only SQLITE_EXTENSION_INIT1/2 and the single
+** registration table for every SQL function and virtual table.
+**
+**   .load ./dist/imgpca
+**   SELECT imgpca_version();      -- '0.1.0'
+**   SELECT imgpca_build_info();   -- JSON: versions of SQLite, libjpeg-turbo,
+**                                 --   libpng, libcurl, expat, OpenBLAS
+**
+** Flags: pure functions are SQLITE_DETERMINISTIC|SQLITE_INNOCUOUS; every
+** function or table with a side effect (network, files, configuration) is
+** SQLITE_DIRECTONLY so that it cannot be reached from a view or trigger of
+** an untrusted schema.
+*/
+#include <sqlite3ext.h>
+SQLITE_EXTENSION_INIT1
+
+#include <stdarg.h>
+
+#include "imgpca.h"
+#include "imgpca_int.h"
+#include "core/core_sql.h"
+#include "vector/vector_sql.h"
+/* imgpca:includes (one line per module) */
+
+#define PURE (SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS)
+#define DIRECT SQLITE_DIRECTONLY
+#define CONN 1 /* pass the per-connection state as user data */
+
+typedef void (*ScalarFn)(sqlite3_context *, int, sqlite3_value **);
+typedef void (*FinalFn)(sqlite3_context *);
+
+typedef struct FuncDef {
+  const char *zName;
+  int nArg;
+  int flags;
+  int bConn;
+  ScalarFn xFunc;   /* scalar */
+  ScalarFn xStep;   /* aggregate */
+  FinalFn xFinal;
+} FuncDef;
+
+typedef struct ModuleDef {
+  const char *zName;
+  const sqlite3_module *pModule;
+  int bConn;
+} ModuleDef;
+
+static const FuncDef aFunc[] = {
+  /* core */
+  {"imgpca_version",    0, PURE,   0, imgpca_version_func, 0, 0},
+  {"imgpca_build_info", 0, PURE,   0, imgpca_build_info_func, 0, 0},
+  {"imgpca_config",     0, DIRECT, CONN, imgpca_config_func, 0, 0},
+  {"imgpca_config",     1, DIRECT, CONN, imgpca_config_func, 0, 0},
+  {"imgpca_config",     2, DIRECT, CONN, imgpca_config_func, 0, 0},
+  /* vector */
+  {"fvec",              -1, PURE,  0, fvec_func, 0, 0},
+  {"fvec_from_json",    1, PURE,   0, fvec_from_json_func, 0, 0},
+  {"fvec_to_json",      1, PURE,   0, fvec_to_json_func, 0, 0},
+  {"fvec_dims",         1, PURE,   0, fvec_dims_func, 0, 0},
+  {"fvec_at",           2, PURE,   0, fvec_at_func, 0, 0},
+  {"fvec_slice",        3, PURE,   0, fvec_slice_func, 0, 0},
+  {"fvec_concat",       -1, PURE,  0, fvec_concat_func, 0, 0},
+  {"fvec_l2",           2, PURE,   0, fvec_l2_func, 0, 0},
+  {"fvec_cosine",       2, PURE,   0, fvec_cosine_func, 0, 0},
+  {"fvec_dot",          2, PURE,   0, fvec_dot_func, 0, 0},
+  {"fvec_norm",         1, PURE,   0, fvec_norm_func, 0, 0},
+  {"fvec_normalize",    1, PURE,   0, fvec_normalize_func, 0, 0},
+  {"fvec_add",          2, PURE,   0, fvec_add_func, 0, 0},
+  {"fvec_sub",          2, PURE,   0, fvec_sub_func, 0, 0},
+  {"fvec_scale",        2, PURE,   0, fvec_scale_func, 0, 0},
+  {"fvec_avg",          1, PURE,   0, 0, fvec_avg_step, fvec_avg_final},
+  /* imgpca:functions (one block per module) */
+};
+
+static const ModuleDef aModule[] = {
+  /* imgpca:modules (one line per module) */
+  {NULL, NULL, 0}
+};
+
+static void conn_release(void *p) {
+  ImgpcaConn *c = (ImgpcaConn *)p;
+  if (c && --c->nRef == 0) {
+    if (c->pS3 && c->xS3Free) c->xS3Free(c->pS3);
+    imgpca_config_clear(&c->cfg);
+    sqlite3_free(c);
+  }
+}
+
+static void *mem_malloc(size_t n) { return sqlite3_malloc64((sqlite3_uint64)n); }
+static void *mem_realloc(void *p, size_t n) { return sqlite3_realloc64(p, (sqlite3_uint64)n); }
+static void mem_free(void *p) { sqlite3_free(p); }
+
+#ifdef _WIN32
+__declspec(dllexport)
+#endif
+int sqlite3_imgpca_init(sqlite3 *db, char **pzErrMsg, const sqlite3_api_routines *pApi) {
+  static const ImgpcaAllocator alloc = {mem_malloc, mem_realloc, mem_free};
+  ImgpcaConn *conn;
+  size_t i;
+  int rc = SQLITE_OK;
+  SQLITE_EXTENSION_INIT2(pApi);
+
+  imgpca_set_allocator(&alloc);
+  rc = imgpca_core_global_init(pzErrMsg);
+  if (rc != SQLITE_OK) return rc;
+
+  conn = sqlite3_malloc(sizeof(*conn));
+  if (!conn) return SQLITE_NOMEM;
+  memset(conn, 0, sizeof(*conn));
+  conn->db = db;
+  conn->nRef = 1; /* held by this function until the end of registration */
+  if (imgpca_config_init(&conn->cfg) != IMGPCA_OK) {
+    sqlite3_free(conn);
+    return SQLITE_NOMEM;
+  }
+
+  for (i = 0; rc == SQLITE_OK && i < sizeof(aFunc) / sizeof(aFunc[0]); i++) {
+    const FuncDef *f = &aFunc[i];
+    void *pApp = NULL;
+    void (*xDestroy)(void *) = NULL;
+    if (f->bConn) {
+      conn->nRef++;
+      pApp = conn;
+      xDestroy = conn_release;
+    }
+    rc = sqlite3_create_function_v2(db, f->zName, f->nArg, SQLITE_UTF8 | f->flags, pApp,
+                                    f->xFunc, f->xStep, f->xFinal, xDestroy);
+    /* On failure SQLite has already called xDestroy(pApp). */
+    if (rc != SQLITE_OK && pzErrMsg) {
+      *pzErrMsg = sqlite3_mprintf("imgpca: cannot register function '%s': %s", f->zName,
+                                  sqlite3_errmsg(db));
+    }
+  }
+  for (i = 0; rc == SQLITE_OK && aModule[i].zName; i++) {
+    const ModuleDef *m = &aModule[i];
+    void *pAux = NULL;
+    void (*xDestroy)(void *) = NULL;
+    if (m->bConn) {
+      conn->nRef++;
+      pAux = conn;
+      xDestroy = conn_release;
+    }
+    rc = sqlite3_create_module_v2(db, m->zName, m->pModule, pAux, xDestroy);
+    if (rc != SQLITE_OK && pzErrMsg) {
+      *pzErrMsg = sqlite3_mprintf("imgpca: cannot register module '%s': %s", m->zName,
+                                  sqlite3_errmsg(db));
+    }
+  }
+  conn_release(conn);
+  return rc;
+}
+
+/* ---- result helpers shared by the glue files ---- */
+
+void imgpca_result_error(sqlite3_context *ctx, const char *zFunc, const char *zFmt, ...) {
+  va_list ap;
+  char *zMsg, *zAll;
+  va_start(ap, zFmt);
+  zMsg = sqlite3_vmprintf(zFmt, ap);
+  va_end(ap);
+  if (!zMsg) {
+    sqlite3_result_error_nomem(ctx);
+    return;
+  }
+  zAll = sqlite3_mprintf("%s: %s", zFunc, zMsg);
+  sqlite3_free(zMsg);
+  if (!zAll) {
+    sqlite3_result_error_nomem(ctx);
+    return;
+  }
+  sqlite3_result_error(ctx, zAll, -1);
+  sqlite3_free(zAll);
+}
+
+void imgpca_result_core(sqlite3_context *ctx, const char *zFunc, int rc, const char *err) {
+  if (rc == IMGPCA_NOMEM) sqlite3_result_error_nomem(ctx);
+  else imgpca_result_error(ctx, zFunc, "%s", err && *err ? err : "failed");
+}
+
+void imgpca_result_owned_blob(sqlite3_context *ctx, void *p, size_t n) {
+  /* imgpca_malloc is sqlite3_malloc64 once the extension is loaded. */
+  sqlite3_result_blob64(ctx, p, (sqlite3_uint64)n, sqlite3_free);
+}
+
+const char *imgpca_type_name(sqlite3_value *v) {
+  switch (sqlite3_value_type(v)) {
+    case SQLITE_INTEGER: return "integer";
+    case SQLITE_FLOAT: return "real";
+    case SQLITE_TEXT: return "text";
+    case SQLITE_BLOB: return "blob";
+    default: return "null";
+  }
+}

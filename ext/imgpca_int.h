@@ -1,0 +1,38 @@
+/*
+** Internal header of the SQL glue files (never installed).
+**
+** Every *_sql.c file includes this header, which brings in
+** <sqlite3ext.h> with SQLITE_EXTENSION_INIT3 so that all SQLite calls go
+** through the routine table captured by the entry point (ext/imgpca.c,
+** the only file with SQLITE_EXTENSION_INIT1/2).
+*/
+#ifndef IMGPCA_INT_H
+#define IMGPCA_INT_H
+
+#include <sqlite3ext.h>
+SQLITE_EXTENSION_INIT3
+
+#include "common/common.h"
+#include "config/config.h"
+
+/* Per-connection state, shared (reference counted) by every function and
+** module registered on one connection. */
+typedef struct ImgpcaConn {
+  int nRef;
+  sqlite3 *db;
+  ImgpcaConfig cfg;
+  void *pS3;          /* lazily created S3 client state (ext/s3), or NULL */
+  void (*xS3Free)(void *);
+} ImgpcaConn;
+
+/* Result helpers: "<zFunc>: <message>". */
+void imgpca_result_error(sqlite3_context *ctx, const char *zFunc, const char *zFmt, ...);
+/* Reports a core result code: IMGPCA_NOMEM -> sqlite3_result_error_nomem,
+** IMGPCA_ERROR -> "<zFunc>: <err>". */
+void imgpca_result_core(sqlite3_context *ctx, const char *zFunc, int rc, const char *err);
+/* Returns a blob allocated with imgpca_malloc, taking ownership. */
+void imgpca_result_owned_blob(sqlite3_context *ctx, void *p, size_t n);
+/* Name of a value's type for messages: "integer", "real", "text", "blob", "null". */
+const char *imgpca_type_name(sqlite3_value *v);
+
+#endif

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The whole test suite (make test).  Every stage runs; the exit code is
+# non-zero if any failed.
+set -u
+cd "$(dirname "$0")/.."
+fail=0
+stage() { echo "== $1"; shift; "$@" || fail=1; }
+stage "unit tests"          make -s test-unit
+stage "SQL tests"           make -s test-sql
+stage "API surface"         make -s test-api
+stage "Python cross-checks" make -s test-py
+stage "examples"            make -s test-examples
+[ "${IMGPCA_QUICK:-}" = 1 ] || stage "integration" make -s test-integration
+stage "ASan+UBSan"          make -s test-asan
+if [ $fail = 0 ]; then echo "== ALL TESTS PASSED"; else echo "== SOME TESTS FAILED"; fi
+exit $fail
