@@ -121,3 +121,12 @@ clean:
 
 test-examples: all
 	@if [ -f examples/Makefile ]; then $(MAKE) -s -C examples test; else echo "examples: none yet"; fi
+
+# ---- reliability: OOM sweep (tests/oom) ------------------------------------
+build/oom/oom: tests/oom/oom.c $(AOBJ)
+	@mkdir -p build/oom
+	$(CC) $(BASE_CFLAGS) -O1 -g $(SAN_FLAGS) $< -o $@ $(AOBJ) -lsqlite3 $(LIBS)
+
+.PHONY: test-oom
+test-oom: build/oom/oom
+	@tests/oom/run.sh build/oom/oom

@@ -12,5 +12,6 @@ stage "Python cross-checks" make -s test-py
 stage "examples"            make -s test-examples
 [ "${IMGPCA_QUICK:-}" = 1 ] || stage "integration" make -s test-integration
 stage "ASan+UBSan"          make -s test-asan
+stage "OOM sweep"           make -s test-oom
 if [ $fail = 0 ]; then echo "== ALL TESTS PASSED"; else echo "== SOME TESTS FAILED"; fi
 exit $fail
