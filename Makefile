@@ -130,3 +130,31 @@ build/oom/oom: tests/oom/oom.c $(AOBJ)
 .PHONY: test-oom
 test-oom: build/oom/oom
 	@tests/oom/run.sh build/oom/oom
+
+# ---- reliability: libFuzzer targets (fuzz/) ---------------------------------
+# make fuzz FUZZ_SECONDS=N runs each target N seconds; make test-fuzz runs a
+# short bounded run of each (CI) and fails on any finding.
+FUZZ_SECONDS ?= 60
+FUZZ_CC   ?= clang
+FUZZ_CFLAGS = -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_OBJ  := $(SRC:ext/%.c=build/fuzz/obj/%.o)
+FUZZ_BIN  := $(patsubst fuzz/%.c,build/fuzz/%,$(sort $(wildcard fuzz/fuzz_*.c)))
+
+build/fuzz/obj/%.o: ext/%.c $(HDR)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(BASE_CFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+build/fuzz/libimgpca-fuzz.a: $(FUZZ_OBJ)
+	rm -f $@ && ar rcs $@ $(FUZZ_OBJ)
+
+build/fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h build/fuzz/libimgpca-fuzz.a
+	$(FUZZ_CC) $(BASE_CFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Ifuzz $< -o $@ build/fuzz/libimgpca-fuzz.a -lsqlite3 $(LIBS)
+
+.PHONY: fuzz test-fuzz fuzz-build
+fuzz-build: $(FUZZ_BIN)
+
+fuzz: $(FUZZ_BIN)
+	@fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BIN)
+
+test-fuzz: $(FUZZ_BIN)
+	@fuzz/run.sh test $(FUZZ_BIN)

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Generates the seed corpus of one fuzz target into DIR from the shared test
+# data (../shared/data, never copied into the repository) -- run at fuzzing
+# time.  Targets without generated seeds use only fuzz/seeds/<name>.
+#   fuzz/seed-gen.sh NAME DIR
+set -u
+name=$1; dir=$2
+cd "$(dirname "$0")/.."
+data=../shared/data
+[ -n "$(ls -A "$dir" 2>/dev/null)" ] && exit 0   # already generated
+small_images() {  # images of at most 64 KiB (fast executions), linked not copied
+  find "$data/images-edge" -type f -size -65k ! -iname '*.json' ! -iname 'LICENSE*' \
+       ! -iname '*.txt' ! -iname '*.md' | while read -r f; do
+    ln -sf "$(realpath "$f")" "$dir/$(echo "$f" | md5sum | cut -c1-16)"
+  done
+  find "$data/fruits360/Training" -name '*.jpg' 2>/dev/null | head -20 | while read -r f; do
+    ln -sf "$(realpath "$f")" "$dir/$(echo "$f" | md5sum | cut -c1-16)"
+  done
+}
+case $name in
+  image_*) small_images ;;
+  *) : ;;
+esac
+exit 0
