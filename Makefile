@@ -123,7 +123,7 @@ test-examples: all
 	@if [ -f examples/Makefile ]; then $(MAKE) -s -C examples test; else echo "examples: none yet"; fi
 
 # ---- reliability: OOM sweep (tests/oom) ------------------------------------
-build/oom/oom: tests/oom/oom.c $(AOBJ)
+build/oom/oom: tests/oom/oom.c tests/oom/sqlrun.h $(AOBJ)
 	@mkdir -p build/oom
 	$(CC) $(BASE_CFLAGS) -O1 -g $(SAN_FLAGS) $< -o $@ $(AOBJ) -lsqlite3 $(LIBS)
 
@@ -158,3 +158,14 @@ fuzz: $(FUZZ_BIN)
 
 test-fuzz: $(FUZZ_BIN)
 	@fuzz/run.sh test $(FUZZ_BIN)
+
+# ---- reliability: concurrency (tests/concurrency) ---------------------------
+build/concurrency/concurrency: tests/concurrency/concurrency.c tests/oom/sqlrun.h $(AOBJ)
+	@mkdir -p build/concurrency
+	$(CC) $(BASE_CFLAGS) -O1 -g $(SAN_FLAGS) -Itests/oom $< -o $@ $(AOBJ) -lsqlite3 $(LIBS)
+
+.PHONY: test-concurrency
+test-concurrency: build/concurrency/concurrency
+	@ASAN_OPTIONS=detect_leaks=1:exitcode=99 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  build/concurrency/concurrency tests/concurrency/cases.txt $${IMGPCA_THREADS:-4} $${IMGPCA_ROUNDS:-3}
