@@ -7,6 +7,7 @@ import hashlib
 import http.client
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -115,6 +116,7 @@ class ProxyProc:
     def stop(self):
         self.p.kill()
         self.p.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def get(px, path, timeout=10, headers=None):
