@@ -32,13 +32,13 @@ for bin in "${targets[@]}"; do
   dirs=("$corpus" "$gen"); [ -d "fuzz/seeds/$name" ] && dirs+=("fuzz/seeds/$name")
   log=build/fuzz/$name.log
   # First every seed and regression input once (a finding there is a regression) ...
-  if ! "$bin" -runs=0 -timeout=20 -rss_limit_mb=2560 -malloc_limit_mb=2048 \
+  if ! "$bin" -runs=0 -timeout=20 -rss_limit_mb=2560 -malloc_limit_mb=512 \
        -artifact_prefix=build/fuzz/findings/$name- "${dirs[@]:1}" > "$log.seeds" 2>&1; then
-    echo "FAIL fuzz $name: a seed input fails"; grep -E 'ERROR|SUMMARY|invariant|Test unit written' "$log.seeds" | head -20
+    echo "FAIL fuzz $name: a seed input fails"; grep -a -E 'ERROR|SUMMARY|invariant|Test unit written|runtime error' "$log.seeds" | head -20
     fail=1; continue
   fi
   # ... then mutate for $per seconds.
-  if "$bin" -max_total_time="$per" -timeout=20 -rss_limit_mb=2560 -malloc_limit_mb=2048 -max_len=65536 \
+  if "$bin" -max_total_time="$per" -timeout=20 -rss_limit_mb=2560 -malloc_limit_mb=512 -max_len=65536 \
        -print_final_stats=1 -artifact_prefix=build/fuzz/findings/$name- "${dirs[@]}" > "$log" 2>&1; then
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
     cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1)
@@ -46,7 +46,7 @@ for bin in "${targets[@]}"; do
     total=$(( total + ${execs:-0} ))
   else
     echo "FAIL fuzz $name (log: $log)"
-    grep -E 'ERROR|SUMMARY|invariant|Test unit written|runtime error' "$log" | head -20
+    grep -a -E 'ERROR|SUMMARY|invariant|Test unit written|runtime error' "$log" | head -20
     fail=1
   fi
 done
