@@ -22,7 +22,8 @@ unchanged or injects a fault chosen by rules:
 Rules are tried in order; the first that matches a request and still has
 `count` left (null = unlimited) applies.  A rule may instead carry
 `probability` (with the proxy's --seed, reproducible) and `faults` (a list
-to draw from).  Match keys, all optional: method, path (regex, searched in
+to draw from), and `max_per_request` caps the faults given to one request
+(method + path + query) so that retries must eventually succeed.  Match keys, all optional: method, path (regex, searched in
 the path), query (regex, searched in the raw query), nth (apply only to the
 nth matching request, 1-based).
 
@@ -137,6 +138,7 @@ class Proxy:
             r = dict(r)
             r["_left"] = r.get("count")
             r["_seen"] = 0
+            r["_per"] = {}
             m = r.get("match", {})
             r["_path"] = re.compile(m["path"]) if m.get("path") else None
             r["_query"] = re.compile(m["query"]) if m.get("query") else None
@@ -156,6 +158,10 @@ class Proxy:
                 continue
             if r["_left"] is not None and r["_left"] <= 0:
                 continue
+            per = r.get("max_per_request")
+            ident = method + " " + path + "?" + query
+            if per is not None and r["_per"].get(ident, 0) >= per:
+                continue
             if "probability" in r:
                 if self.rng.random() >= r["probability"]:
                     continue
@@ -165,6 +171,8 @@ class Proxy:
                 fault = r
             if r["_left"] is not None:
                 r["_left"] -= 1
+            if per is not None:
+                r["_per"][ident] = r["_per"].get(ident, 0) + 1
             return fault
         return None
 
