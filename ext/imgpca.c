@@ -21,6 +21,7 @@ SQLITE_EXTENSION_INIT1
 #include "imgpca_int.h"
 #include "core/core_sql.h"
 #include "vector/vector_sql.h"
+#include "image/image_sql.h"
 /* imgpca:includes (one line per module) */
 
 #define PURE (SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS)
@@ -70,6 +71,14 @@ static const FuncDef aFunc[] = {
   {"fvec_sub",          2, PURE,   0, fvec_sub_func, 0, 0},
   {"fvec_scale",        2, PURE,   0, fvec_scale_func, 0, 0},
   {"fvec_avg",          1, PURE,   0, 0, fvec_avg_step, fvec_avg_final},
+  /* image: read image.max_pixels from CONN; PURE by design (see ext/image/image_sql.c) */
+  {"img_features",         1, PURE, CONN, img_features_func, 0, 0},
+  {"img_features",         2, PURE, CONN, img_features_func, 0, 0},
+  {"img_features_or_null", 1, PURE, CONN, img_features_or_null_func, 0, 0},
+  {"img_features_or_null", 2, PURE, CONN, img_features_or_null_func, 0, 0},
+  {"img_info",             1, PURE, CONN, img_info_func, 0, 0},
+  {"img_pixels",           1, PURE, CONN, img_pixels_func, 0, 0},
+  {"img_pixels",           3, PURE, CONN, img_pixels_func, 0, 0},
   /* imgpca:functions (one block per module) */
 };
 
