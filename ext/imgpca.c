@@ -22,6 +22,7 @@ SQLITE_EXTENSION_INIT1
 #include "core/core_sql.h"
 #include "vector/vector_sql.h"
 #include "image/image_sql.h"
+#include "pca/pca_sql.h"
 /* imgpca:includes (one line per module) */
 
 #define PURE (SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS)
@@ -79,10 +80,26 @@ static const FuncDef aFunc[] = {
   {"img_info",             1, PURE, CONN, img_info_func, 0, 0},
   {"img_pixels",           1, PURE, CONN, img_pixels_func, 0, 0},
   {"img_pixels",           3, PURE, CONN, img_pixels_func, 0, 0},
+  /* pca */
+  {"pca_fit",           1, PURE,   0, 0, pca_fit_step, pca_fit_final},
+  {"pca_fit",           2, PURE,   0, 0, pca_fit_step, pca_fit_final},
+  {"pca_fit",           3, PURE,   0, 0, pca_fit_step, pca_fit_final},
+  {"pca_partial",       1, PURE,   0, 0, pca_partial_step, pca_partial_final},
+  {"pca_partial",       2, PURE,   0, 0, pca_partial_step, pca_partial_final},
+  {"pca_merge",         1, PURE,   0, 0, pca_merge_step, pca_merge_final},
+  {"pca_project",       2, PURE,   0, pca_project_func, 0, 0},
+  {"pca_project",       3, PURE,   0, pca_project_func, 0, 0},
+  {"pca_project",       4, PURE,   0, pca_project_func, 0, 0},
+  {"pca_reconstruct",   2, PURE,   0, pca_reconstruct_func, 0, 0},
+  {"pca_reconstruct",   3, PURE,   0, pca_reconstruct_func, 0, 0},
+  {"pca_info",          1, PURE,   0, pca_info_func, 0, 0},
+  {"pca_mean",          1, PURE,   0, pca_mean_func, 0, 0},
+  {"pca_std",           1, PURE,   0, pca_std_func, 0, 0},
   /* imgpca:functions (one block per module) */
 };
 
 static const ModuleDef aModule[] = {
+  {"pca_components", &pca_components_module, 0},
   /* imgpca:modules (one line per module) */
   {NULL, NULL, 0}
 };
