@@ -22,6 +22,7 @@ SQLITE_EXTENSION_INIT1
 #include "core/core_sql.h"
 #include "vector/vector_sql.h"
 /* imgpca:includes (one line per module) */
+#include "s3/s3_sql.h"
 
 #define PURE (SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS)
 #define DIRECT SQLITE_DIRECTONLY
@@ -70,11 +71,22 @@ static const FuncDef aFunc[] = {
   {"fvec_sub",          2, PURE,   0, fvec_sub_func, 0, 0},
   {"fvec_scale",        2, PURE,   0, fvec_scale_func, 0, 0},
   {"fvec_avg",          1, PURE,   0, 0, fvec_avg_step, fvec_avg_final},
+  /* storage (s3) */
+  {"s3_fetch",          1, DIRECT, CONN, s3_fetch_func, 0, 0},
+  {"s3_fetch",          2, DIRECT, CONN, s3_fetch_func, 0, 0},
+  {"s3_fetch",          3, DIRECT, CONN, s3_fetch_func, 0, 0},
+  {"s3_fetch_or_null",  1, DIRECT, CONN, s3_fetch_or_null_func, 0, 0},
+  {"s3_fetch_or_null",  2, DIRECT, CONN, s3_fetch_or_null_func, 0, 0},
+  {"s3_fetch_or_null",  3, DIRECT, CONN, s3_fetch_or_null_func, 0, 0},
+  {"s3_put",            2, DIRECT, CONN, s3_put_func, 0, 0},
+  {"s3_delete",         1, DIRECT, CONN, s3_delete_func, 0, 0},
+  {"s3_config",         0, DIRECT, CONN, s3_config_func, 0, 0},
   /* imgpca:functions (one block per module) */
 };
 
 static const ModuleDef aModule[] = {
   /* imgpca:modules (one line per module) */
+  {"s3_list", &s3_list_module, CONN},
   {NULL, NULL, 0}
 };
 
