@@ -755,6 +755,28 @@ int s3_mpu_complete(S3Client *c, const char *zBucket, const char *zKey, const ch
     char *zEtag = NULL;
     /* A 200 answer may still carry an <Error> document. */
     rc = s3_xml_complete((const char *)resp.body.p, resp.body.n, &zEtag, err);
+    if (rc == IMGPCA_OK && !*zEtag && resp.zEtag) {
+      /* Ceph RGW leaves <ETag> empty; its ETag header has the value */
+      imgpca_free(zEtag);
+      zEtag = resp.zEtag;
+      resp.zEtag = NULL;
+    }
+    if (rc == IMGPCA_OK && !*zEtag) {
+      /* ... and sometimes no header either: ask with HEAD */
+      S3Req h;
+      S3Resp hr;
+      memset(&h, 0, sizeof h);
+      h.zMethod = "HEAD";
+      h.zBucket = zBucket;
+      h.zKey = zKey;
+      h.maxBytes = -1;
+      if (s3_do(c, &h, &hr, err) == IMGPCA_OK && hr.zEtag) {
+        imgpca_free(zEtag);
+        zEtag = hr.zEtag;
+        hr.zEtag = NULL;
+      }
+      resp_free(&hr);
+    }
     if (rc == IMGPCA_OK && pzEtag) *pzEtag = zEtag;
     else imgpca_free(zEtag);
   }

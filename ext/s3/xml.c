@@ -215,8 +215,8 @@ static int one_leaf(void *ctx, const char *zPath, const char *zText) {
   return IMGPCA_OK;
 }
 
-static int one_field(const char *p, size_t n, const char *zPath, const char *zWhat, char **pz,
-                     char *err) {
+static int one_field(const char *p, size_t n, const char *zPath, const char *zWhat, int bEmptyOk,
+                     char **pz, char *err) {
   OneField f;
   int rc;
   memset(&f, 0, sizeof f);
@@ -227,7 +227,7 @@ static int one_field(const char *p, size_t n, const char *zPath, const char *zWh
   if (rc == IMGPCA_OK && f.bError) {
     rc = imgpca_seterr(err, "%s failed: %s: %s", zWhat, f.e.zCode ? f.e.zCode : "error",
                        f.e.zMessage ? f.e.zMessage : "");
-  } else if (rc == IMGPCA_OK && (!f.zVal || !*f.zVal)) {
+  } else if (rc == IMGPCA_OK && (!f.zVal || (!*f.zVal && !bEmptyOk))) {
     rc = imgpca_seterr(err, "%s: response lacks %s", zWhat, strrchr(zPath, '/') + 1);
   }
   s3_xml_error_free(&f.e);
@@ -238,12 +238,12 @@ static int one_field(const char *p, size_t n, const char *zPath, const char *zWh
 
 int s3_xml_upload_id(const char *p, size_t n, char **pzId, char *err) {
   return one_field(p, n, "InitiateMultipartUploadResult/UploadId", "initiate multipart upload",
-                   pzId, err);
+                   0, pzId, err);
 }
 
 int s3_xml_complete(const char *p, size_t n, char **pzEtag, char *err) {
   return one_field(p, n, "CompleteMultipartUploadResult/ETag", "complete multipart upload",
-                   pzEtag, err);
+                   1, pzEtag, err);
 }
 
 static void uploads_start(void *ctx, const char *zPath) {
