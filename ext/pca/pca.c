@@ -168,7 +168,7 @@ int pca_state_begin(PcaState *s, size_t d, char *err) {
 int pca_state_add_f32le(PcaState *s, const unsigned char *blob, char *err) {
   double *row;
   size_t j;
-  if (s->nb == s->batchCap && pca_state_flush(s, err)) return IMGPCA_ERROR;
+  if (s->nb == s->batchCap) { int frc = pca_state_flush(s, err); if (frc) return frc; }
   row = s->batch + s->nb * s->d;
   for (j = 0; j < s->d; j++) {
     float f = imgpca_get_f32(blob + 4 * j);
@@ -182,7 +182,7 @@ int pca_state_add_f32le(PcaState *s, const unsigned char *blob, char *err) {
 int pca_state_add_f32(PcaState *s, const float *v, char *err) {
   double *row;
   size_t j;
-  if (s->nb == s->batchCap && pca_state_flush(s, err)) return IMGPCA_ERROR;
+  if (s->nb == s->batchCap) { int frc = pca_state_flush(s, err); if (frc) return frc; }
   row = s->batch + s->nb * s->d;
   for (j = 0; j < s->d; j++) {
     if (!isfinite(v[j])) return imgpca_seterr(err, "element %zu is %s", j, isnan(v[j]) ? "NaN" : "infinite");
@@ -264,7 +264,7 @@ int pca_state_merge(PcaState *a, PcaState *b, char *err) {
   double *delta;
   int rc;
   if (b->kind == 0 || b->n + b->nb == 0) return IMGPCA_OK;
-  if (pca_state_flush(b, err)) return IMGPCA_ERROR;
+  { int frc = pca_state_flush(b, err); if (frc) return frc; }
   if (a->kind == 0) {
     int std = a->standardize;
     rc = state_copy(a, b);
@@ -272,7 +272,7 @@ int pca_state_merge(PcaState *a, PcaState *b, char *err) {
       return imgpca_seterr(err, "states differ in option 'standardize'");
     return rc;
   }
-  if (pca_state_flush(a, err)) return IMGPCA_ERROR;
+  { int frc = pca_state_flush(a, err); if (frc) return frc; }
   if (a->d != b->d)
     return imgpca_seterr(err, "states have different dimensions: %zu and %zu", a->d, b->d);
   if (a->kind != b->kind)
@@ -338,7 +338,7 @@ int pca_fit_state(PcaState *s, long long kInt, double fraction, int standardize,
   int rc, std;
   memset(m, 0, sizeof(*m));
   if (s->kind == 0) return imgpca_seterr(err, "need at least 2 rows, got 0");
-  if (pca_state_flush(s, err)) return IMGPCA_ERROR;
+  { int frc = pca_state_flush(s, err); if (frc) return frc; }
   n = s->n;
   d = s->d;
   if (n < 2) return imgpca_seterr(err, "need at least 2 rows, got %llu", (unsigned long long)n);
