@@ -456,6 +456,7 @@ int pca_project(const PcaModel *m, const float *x, size_t k, int whiten, float *
     for (j = 0; j < d; j++) acc += z[j] * c[j];
     if (whiten) acc = m->eig[i] > 0 ? acc / sqrt(m->eig[i]) : 0;
     y[i] = (float)acc;
+    if (!isfinite(y[i])) { imgpca_free(z); return imgpca_seterr(err, "component %zu of the projection overflows float32", i + 1); }
   }
   imgpca_free(z);
   return IMGPCA_OK;
@@ -476,5 +477,6 @@ int pca_reconstruct(const PcaModel *m, const float *y, size_t k, int whiten, flo
   }
   for (j = 0; j < d; j++) x[j] = (float)(z[j] * m->scale[j] + m->mean[j]);
   imgpca_free(z);
+  for (j = 0; j < d; j++) if (!isfinite(x[j])) return imgpca_seterr(err, "element %zu of the reconstruction overflows float32", j);
   return IMGPCA_OK;
 }
