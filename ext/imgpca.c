@@ -22,6 +22,7 @@ SQLITE_EXTENSION_INIT1
 #include "core/core_sql.h"
 #include "vector/vector_sql.h"
 /* imgpca:includes (one line per module) */
+#include "shard/shard_sql.h"
 
 #define PURE (SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS)
 #define DIRECT SQLITE_DIRECTONLY
@@ -71,6 +72,8 @@ static const FuncDef aFunc[] = {
   {"fvec_scale",        2, PURE,   0, fvec_scale_func, 0, 0},
   {"fvec_avg",          1, PURE,   0, 0, fvec_avg_step, fvec_avg_final},
   /* imgpca:functions (one block per module) */
+  /* shard */
+  {"imgpca_shard",      2, PURE,   0, imgpca_shard_func, 0, 0},
 };
 
 static const ModuleDef aModule[] = {
