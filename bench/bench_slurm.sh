@@ -43,6 +43,7 @@ for ((r = 0; r < rep; r++)); do
 done
 n=$(sqlite3 -batch :memory: "SELECT CAST(readfile('$work/one-0/manifest/map-00000-of-00001.json') AS TEXT) ->> 'rows'")
 m1=$(echo "${one[*]}" | median); m2=$(echo "${two[*]}" | median); m3=$(echo "${slurm[*]}" | median)
+ips() { awk -v n="$n" -v t="$1" 'BEGIN { printf "%.0f", n / t }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }
 cat <<MD
 ## Slurm scale-out: map stage, 2 shards vs 1 process (bench_slurm)
@@ -50,11 +51,11 @@ cat <<MD
 Map stage = \`img_features(content, '$spec')\` + \`pca_partial\` + writing the shard database, state
 and manifest, over the $n Fruits-360 images; $(nproc) cores; median of $rep runs.
 
-| variant | wall time (s) | speed-up vs 1 process |
-|---|---:|---:|
-| 1 process (\`imgpca-worker.sh map 0 1\`) | $m1 | 1.00x |
-| 2 shards, 2 processes | $m2 | $(ratio "$m1" "$m2") |
-| 2 shards, Slurm array (\`sbatch --wait --array=0-1\`, incl. scheduling) | $m3 | $(ratio "$m1" "$m3") |
+| variant | wall time (s) | images/s | speed-up vs 1 process |
+|---|---:|---:|---:|
+| 1 process (\`imgpca-worker.sh map 0 1\`) | $m1 | $(ips "$m1") | 1.00x |
+| 2 shards, 2 processes | $m2 | $(ips "$m2") | $(ratio "$m1" "$m2") |
+| 2 shards, Slurm array (\`sbatch --wait --array=0-1\`, incl. scheduling) | $m3 | $(ips "$m3") | $(ratio "$m1" "$m3") |
 
 Goal: >= 1.7x for 2 shards on 2 cores. Runs (s): 1 process ${one[*]}; 2 processes ${two[*]}; Slurm ${slurm[*]}.
 MD
