@@ -7,12 +7,13 @@
 #   3. a run to the project's RGW (S3) in which shard 2 fails on purpose: the run fails with a
 #      message naming the shard and no model is published; resubmitting with --resume runs
 #      shard 2 alone and completes the run, again equal to the reference.
-# Env: IMGPCA_SLURM_PORT (default 6937) for the test cluster.
+# Env: IMGPCA_SLURM_PORT (default 6937) for the test cluster; IMGPCA_SQLITE3 (default sqlite3).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
 ext=${IMGPCA_EXT:-$root/dist/imgpca}
 py=/usr/bin/python3
+sqlite=${IMGPCA_SQLITE3:-sqlite3}
 data=$(cd "$root/../shared/data/fruits360" && pwd)
 src="$data/Training/**/*.jpg"
 spec='hist:bins=8,sqrt'
@@ -30,22 +31,22 @@ cleanup() {
 }
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
-sql() { sqlite3 -batch -bail -cmd ".load $ext" :memory: "$@"; }
+sql() { "$sqlite" -batch -bail -cmd ".load $ext" :memory: "$@"; }
 t0=$(date +%s)
 
 # ---- 1. single-process reference ------------------------------------------------------------
-sqlite3 -batch -bail -cmd ".load $ext" "$work/ref.db" "
+"$sqlite" -batch -bail -cmd ".load $ext" "$work/ref.db" "
   CREATE TABLE f AS SELECT key, img_features(content, '$spec') AS feature FROM s3_list('$src');
   CREATE TABLE m AS SELECT pca_fit(feature, $k, '$opts') AS model, count(*) AS n FROM f;
   SELECT csv_export('$work/ref.csv',
     'SELECT key, pca_project((SELECT model FROM m), feature) AS pc FROM f ORDER BY key');" >/dev/null
-nimg=$(sqlite3 "$work/ref.db" "SELECT n FROM m")
+nimg=$("$sqlite" "$work/ref.db" "SELECT n FROM m")
 [ "$nimg" -gt 1000 ] || fail "reference: only $nimg images listed from $src"
 t1=$(date +%s)
 
 # Compares a model URL with the reference; prints "max_rel_eig max_comp_dist k".
 compare_model() {
-  sqlite3 -batch -bail -cmd ".load $ext" "$work/ref.db" "
+  "$sqlite" -batch -bail -cmd ".load $ext" "$work/ref.db" "
     WITH mm AS (SELECT (SELECT model FROM m) AS m1, s3_fetch('$1') AS m2)
     SELECT printf('%.3e %.3e %d %d', max(abs(a.eigenvalue - b.eigenvalue) / abs(a.eigenvalue)),
                   max(min(fvec_l2(a.component, b.component),
