@@ -27,6 +27,7 @@
 #   IMGPCA_DEST          final CSV URL (publish; default $IMGPCA_OUT/projection.csv)
 #   IMGPCA_EXT           extension to load (default <repo>/dist/imgpca)
 #   IMGPCA_SQLITE3       sqlite3 shell (default sqlite3)
+#   IMGPCA_TIMER         if set, print the time of every SQL statement (.timer on)
 #   IMGPCA_FAIL_SHARD    test hook: the map task of this shard index fails on purpose
 # Exit status: 0 on success; non-zero with a message naming the stage and shard otherwise.
 set -euo pipefail
@@ -114,6 +115,7 @@ trap 'rm -rf "$tmp"' EXIT
   echo "  (':shard', $shard), (':nshard', $nshard), (':k', $k),"
   echo "  (':pca_options', $(q "$pca_options")), (':csv_options', $(q "$csv_options")),"
   echo "  (':dest', $(q "${IMGPCA_DEST:-$out/projection.csv}"));"
+  [ -z "${IMGPCA_TIMER:-}" ] || echo ".timer on"
   cat "$here/sql/$stage.sql"
 } > "$tmp/script.sql"
 
