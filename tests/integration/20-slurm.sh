@@ -111,6 +111,25 @@ r=$(check_csv "$work/out/projection.csv" "local run")
 read -r rows1 same1 diff1 <<<"$r"
 [ "$(sql "SELECT CAST(s3_fetch('$work/out/parts/_manifest.json') AS TEXT) ->> 'rows'")" = "$nimg" ] ||
   fail "local run: parts manifest does not count $nimg rows"
+# The same worker under the AWS Batch and Kubernetes index variables writes the same shard
+# (same keys, byte-identical partial state) as the Slurm array task did.
+export IMGPCA_RUN=it-local IMGPCA_SRC=$src IMGPCA_SPEC=$spec IMGPCA_PCA_OPTIONS=$opts IMGPCA_NSHARD=$n IMGPCA_EXT=$ext
+AWS_BATCH_JOB_ARRAY_INDEX=1 IMGPCA_OUT=$work/batch scripts/imgpca-worker.sh map >"$work/batch.log" 2>&1 ||
+  { cat "$work/batch.log"; fail "worker with AWS_BATCH_JOB_ARRAY_INDEX failed"; }
+JOB_COMPLETION_INDEX=3 IMGPCA_OUT=$work/k8s scripts/imgpca-worker.sh map >"$work/k8s.log" 2>&1 ||
+  { cat "$work/k8s.log"; fail "worker with JOB_COMPLETION_INDEX failed"; }
+same_shard() { # dir shard
+  sql "SELECT (a ->> 'keys_sha3') = (b ->> 'keys_sha3') AND (a ->> 'state_sha3') = (b ->> 'state_sha3')
+         FROM (SELECT CAST(s3_fetch(printf('%s/manifest/map-%05d-of-00004.json', '$1', $2)) AS TEXT) AS a,
+                      CAST(s3_fetch(printf('%s/manifest/map-%05d-of-00004.json', '$work/out', $2)) AS TEXT) AS b)"
+}
+[ "$(same_shard "$work/batch" 1)" = 1 ] || fail "AWS Batch index 1 did not reproduce Slurm shard 1"
+[ "$(same_shard "$work/k8s" 3)" = 1 ] || fail "Kubernetes index 3 did not reproduce Slurm shard 3"
+if AWS_BATCH_JOB_ARRAY_INDEX=1 IMGPCA_NSHARD= IMGPCA_OUT=$work/x scripts/imgpca-worker.sh map 2>"$work/x.log"; then
+  fail "worker ran without IMGPCA_NSHARD under AWS Batch"
+fi
+grep -q "IMGPCA_NSHARD is not" "$work/x.log" || fail "no clear message for a missing IMGPCA_NSHARD: $(cat "$work/x.log")"
+unset IMGPCA_RUN IMGPCA_SRC IMGPCA_SPEC IMGPCA_PCA_OPTIONS IMGPCA_NSHARD
 t2=$(date +%s)
 
 # ---- 3. output to RGW; shard 2 fails, then is resubmitted alone -------------------------------
@@ -148,4 +167,4 @@ sql "SELECT s3_put('$work/s3.csv', s3_fetch('$out/projection.csv'))" >/dev/null
 r=$(check_csv "$work/s3.csv" "resumed run")
 read -r rows2 same2 diff2 <<<"$r"
 t3=$(date +%s)
-echo "slurm: $nimg images, $n shards; local: eig rel $eig1, comp $comp1, $rows1 CSV rows ($same1 identical text, max rel $diff1); $where: failing shard 2 refused, --resume ok, eig rel $eig2, $rows2 rows; time ref $((t1 - t0))s, local $((t2 - t1))s, fail+resume $((t3 - t2))s"
+echo "slurm: $nimg images, $n shards; AWS Batch/Kubernetes indexes reproduce shards; local: eig rel $eig1, comp $comp1, $rows1 CSV rows ($same1 identical text, max rel $diff1); $where: failing shard 2 refused, --resume ok, eig rel $eig2, $rows2 rows; time ref $((t1 - t0))s, local $((t2 - t1))s, fail+resume $((t3 - t2))s"
