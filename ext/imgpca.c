@@ -22,6 +22,7 @@ SQLITE_EXTENSION_INIT1
 #include "core/core_sql.h"
 #include "vector/vector_sql.h"
 /* imgpca:includes (one line per module) */
+#include "csv/csv_sql.h"
 
 #define PURE (SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS)
 #define DIRECT SQLITE_DIRECTONLY
@@ -71,6 +72,9 @@ static const FuncDef aFunc[] = {
   {"fvec_scale",        2, PURE,   0, fvec_scale_func, 0, 0},
   {"fvec_avg",          1, PURE,   0, 0, fvec_avg_step, fvec_avg_final},
   /* imgpca:functions (one block per module) */
+  /* csv */
+  {"csv_export",        2, DIRECT, CONN, csv_export_func, 0, 0},
+  {"csv_export",        3, DIRECT, CONN, csv_export_func, 0, 0},
 };
 
 static const ModuleDef aModule[] = {
