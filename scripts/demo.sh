@@ -47,8 +47,9 @@ SELECT printf('images        %d listed, %d with features, %d undecodable (table 
               (SELECT count(*) FROM errors));
 SELECT printf('split         %d training, %d test',
               (SELECT count(*) FROM images WHERE split = 'train'), (SELECT count(*) FROM images WHERE split = 'test'));
-SELECT printf('features      %d dimensions (spec ''%s'')', json_extract(pca_info(model), '\$.d'), spec),
-       printf('components    %d, explaining %.1f %% of the variance (PC1 %.1f %%, PC2 %.1f %%)', k,
+SELECT printf('features      %d dimensions (spec ''%s'')', json_extract(pca_info(model), '\$.d'), spec)
+FROM models ORDER BY id DESC LIMIT 1;
+SELECT printf('components    %d, explaining %.1f %% of the variance (PC1 %.1f %%, PC2 %.1f %%)', k,
               100 * json_extract(pca_info(model), '\$.cumulative[#-1]'),
               100 * json_extract(pca_info(model), '\$.ratio[0]'), 100 * json_extract(pca_info(model), '\$.ratio[1]'))
 FROM models ORDER BY id DESC LIMIT 1;

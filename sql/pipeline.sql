@@ -113,7 +113,7 @@ SELECT printf('source %s, spec ''%s'', k = %d, output %s', source, spec, k, out)
 CREATE TEMP TABLE listing AS
 SELECT l.key, l.url, l.parent AS label, l.etag,
        CASE WHEN '/' || l.key LIKE '%/test/%' THEN 'test' ELSE 'train' END AS split
-FROM cfg, s3_list(rtrim(cfg.source, '/') || '/**') AS l
+FROM cfg, s3_list(rtrim(cfg.source, '/') || '/**/*') AS l
 WHERE lower(l.name) LIKE '%.jpg' OR lower(l.name) LIKE '%.jpeg' OR lower(l.name) LIKE '%.png';
 CREATE UNIQUE INDEX temp.listing_key ON listing(key);
 UPDATE runs SET listed = (SELECT count(*) FROM listing) WHERE id = (SELECT max(id) FROM runs);
@@ -175,7 +175,7 @@ FROM cfg, (SELECT features FROM images
            WHERE split = 'train' AND features IS NOT NULL ORDER BY key) AS f
 WHERE cfg.refit = 1
    OR NOT EXISTS (SELECT 1 FROM models AS m WHERE m.spec = cfg.spec AND m.k = cfg.k)
-HAVING count(*) > 0;
+GROUP BY cfg.spec, cfg.k;   -- no input row -> no group -> pca_fit is not called
 
 CREATE TEMP VIEW model AS
 SELECT m.* FROM models AS m, cfg
@@ -203,13 +203,14 @@ DELETE FROM predictions WHERE model_id IS NOT (SELECT id FROM model);
 CREATE TEMP TABLE train_pc AS
 SELECT p.key, i.label, p.pc FROM projections AS p JOIN images AS i USING (key)
 WHERE i.split = 'train' ORDER BY p.key;
+-- (SQLite: the row of min() supplies the bare columns; train_pc is in key
+-- order, so ties go to the smallest key)
 INSERT INTO predictions(key, model_id, predicted, neighbour, distance)
-SELECT nn.key, nn.model_id, t.label, t.key, fvec_l2(t.pc, nn.pc)
-FROM (SELECT q.key, q.model_id, q.pc,
-             (SELECT r.key FROM train_pc AS r ORDER BY fvec_l2(r.pc, q.pc), r.key LIMIT 1) AS nearest
+SELECT key, model_id, json_extract(nn, '$[1]'), json_extract(nn, '$[0]'), json_extract(nn, '$[2]')
+FROM (SELECT q.key, q.model_id,
+             (SELECT json_array(r.key, r.label, min(fvec_l2(r.pc, q.pc))) FROM train_pc AS r) AS nn
       FROM projections AS q JOIN images AS qi USING (key)
-      WHERE qi.split = 'test' AND q.key NOT IN (SELECT key FROM predictions)) AS nn
-JOIN train_pc AS t ON t.key = nn.nearest;
+      WHERE qi.split = 'test' AND q.key NOT IN (SELECT key FROM predictions));
 CREATE VIEW IF NOT EXISTS accuracy AS
 SELECT count(*) AS tested, sum(p.predicted = i.label) AS correct,
        round(100.0 * avg(p.predicted = i.label), 2) AS percent
@@ -262,19 +263,25 @@ SELECT printf('plot: %s/scatter.svg (%s)', out, s3_put(out || '/scatter.svg', sv
                     row_number() OVER (ORDER BY p.key) AS rn, count(*) OVER () AS n
              FROM projections AS p JOIN images AS i USING (key)),
        s AS (SELECT * FROM p, cfg WHERE (rn - 1) % max(1, (n + cfg.plot_max - 1) / cfg.plot_max) = 0),
-       lab AS (SELECT label, row_number() OVER (ORDER BY label) - 1 AS li, count(*) OVER () AS nl
-               FROM (SELECT DISTINCT label FROM s)),
+       pal(i, c) AS (VALUES (0, '#4477aa'), (1, '#ee6677'), (2, '#228833'), (3, '#ccbb44'), (4, '#66ccee'),
+                            (5, '#aa3377'), (6, '#ee8866'), (7, '#222255'), (8, '#99ddff'), (9, '#bbbbbb')),
+       lab0 AS (SELECT label, row_number() OVER (ORDER BY label) - 1 AS li, count(*) OVER () AS nl
+                FROM (SELECT DISTINCT label FROM s)),
+       -- a qualitative palette for up to 10 labels, spread hues beyond
+       lab AS (SELECT label, li, nl,
+                      CASE WHEN nl <= 10 THEN (SELECT c FROM pal WHERE i = li)
+                           ELSE printf('hsl(%d,70%%,%d%%)', (li * 360 / nl + (li % 3) * 7) % 360, 35 + (li % 3) * 12) END AS col
+               FROM lab0),
        b AS (SELECT min(x) AS x0, max(x) - min(x) + 1e-9 AS dx, min(y) AS y0, max(y) - min(y) + 1e-9 AS dy FROM s)
   SELECT '<svg xmlns="http://www.w3.org/2000/svg" width="720" height="560" font-family="sans-serif" font-size="11">'
     || '<rect width="720" height="560" fill="white"/>'
     || printf('<text x="280" y="20" text-anchor="middle" font-size="15">PC1 vs PC2, %d images, %d labels</text>', count(*), max(lab.nl))
     || '<rect x="30" y="30" width="500" height="500" fill="none" stroke="#999"/>'
     || '<text x="280" y="548" text-anchor="middle">PC1</text><text x="14" y="280" transform="rotate(-90 14 280)" text-anchor="middle">PC2</text>'
-    || group_concat(printf('<circle cx="%.1f" cy="%.1f" r="2.5" fill="hsl(%d,70%%,%d%%)" fill-opacity="0.75"/>',
-                           35 + 490 * (s.x - b.x0) / b.dx, 525 - 490 * (s.y - b.y0) / b.dy,
-                           (lab.li * 360 / lab.nl + (lab.li % 3) * 7) % 360, 35 + (lab.li % 3) * 12), '')
-    || (SELECT group_concat(printf('<circle cx="548" cy="%d" r="4" fill="hsl(%d,70%%,%d%%)"/><text x="556" y="%d">%s</text>',
-                                   40 + li * 13, (li * 360 / nl + (li % 3) * 7) % 360, 35 + (li % 3) * 12, 44 + li * 13,
+    || group_concat(printf('<circle cx="%.1f" cy="%.1f" r="2.5" fill="%s" fill-opacity="0.75"/>',
+                           35 + 490 * (s.x - b.x0) / b.dx, 525 - 490 * (s.y - b.y0) / b.dy, lab.col), '')
+    || (SELECT group_concat(printf('<circle cx="548" cy="%d" r="4" fill="%s"/><text x="556" y="%d">%s</text>',
+                                   40 + li * 13, col, 44 + li * 13,
                                    replace(replace(replace(label, '&', '&amp;'), '<', '&lt;'), '>', '&gt;')), '')
         FROM lab WHERE li < 38)
     || (SELECT CASE WHEN max(nl) > 38 THEN printf('<text x="548" y="%d">... %d more</text>', 44 + 38 * 13, max(nl) - 38) ELSE '' END FROM lab)

@@ -23,7 +23,7 @@ sq() { sqlite3 -batch -cmd ".load $root/dist/imgpca" "$@"; }
 cp -r "$data/Training" "$data/Test" "$T/" 2>/dev/null
 mkdir -p "$T/src" "$T/held"
 mv "$T/Training" "$T/Test" "$T/src/"
-held_dir="$T/src/Training/Banana"
+held_dir="$T/src/Training/Banana 1"
 ls "$held_dir" | sort | head -20 | while read -r f; do mv "$held_dir/$f" "$T/held/$f"; done
 nfiles=$(find "$T/src" -type f \( -name '*.jpg' -o -name '*.png' \) | wc -l)
 
@@ -53,16 +53,16 @@ processed=$(sq "$T/a.db" "SELECT processed FROM runs ORDER BY id DESC LIMIT 1")
 # Read the CSV back into SQLite and compare every value with the stored
 # projection (exact: %.9g round-trips float32), and a sample of 100 rows
 # with a projection computed directly from the image file here.
-pcs=$(seq -s, -f 'pc%g' 1 "$k")
+pcs=$(seq -s, -f 'CAST(pc%g AS REAL)' 1 "$k")
 check=$(sq "$T/a.db" <<SQL
 .mode list
-.import --csv $csv temp.csvrows
+.import --csv --schema temp $csv csvrows
 SELECT count(*) FROM temp.csvrows AS c JOIN projections AS p ON p.key = c.path
   JOIN images AS i ON i.key = c.path
   WHERE fvec($pcs) = p.pc AND c.label = i.label;
 SELECT count(*) FROM (SELECT * FROM temp.csvrows ORDER BY path LIMIT 100) AS c
   JOIN images AS i ON i.key = c.path, models AS m
-  WHERE fvec($pcs) = pca_project(m.model, img_features(readfile(i.url), m.spec));
+  WHERE fvec($pcs) = pca_project(m.model, img_features(s3_fetch(i.url), m.spec));
 SQL
 )
 [ "$check" = "$rows"$'\n'"100" ] || fail "CSV values differ from pca_project: $check (rows $rows)"
