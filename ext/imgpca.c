@@ -21,6 +21,8 @@ SQLITE_EXTENSION_INIT1
 #include "imgpca_int.h"
 #include "core/core_sql.h"
 #include "vector/vector_sql.h"
+#include "image/image_sql.h"
+#include "pca/pca_sql.h"
 /* imgpca:includes (one line per module) */
 #include "csv/csv_sql.h"
 
@@ -71,6 +73,29 @@ static const FuncDef aFunc[] = {
   {"fvec_sub",          2, PURE,   0, fvec_sub_func, 0, 0},
   {"fvec_scale",        2, PURE,   0, fvec_scale_func, 0, 0},
   {"fvec_avg",          1, PURE,   0, 0, fvec_avg_step, fvec_avg_final},
+  /* image: read image.max_pixels from CONN; PURE by design (see ext/image/image_sql.c) */
+  {"img_features",         1, PURE, CONN, img_features_func, 0, 0},
+  {"img_features",         2, PURE, CONN, img_features_func, 0, 0},
+  {"img_features_or_null", 1, PURE, CONN, img_features_or_null_func, 0, 0},
+  {"img_features_or_null", 2, PURE, CONN, img_features_or_null_func, 0, 0},
+  {"img_info",             1, PURE, CONN, img_info_func, 0, 0},
+  {"img_pixels",           1, PURE, CONN, img_pixels_func, 0, 0},
+  {"img_pixels",           3, PURE, CONN, img_pixels_func, 0, 0},
+  /* pca */
+  {"pca_fit",           1, PURE,   0, 0, pca_fit_step, pca_fit_final},
+  {"pca_fit",           2, PURE,   0, 0, pca_fit_step, pca_fit_final},
+  {"pca_fit",           3, PURE,   0, 0, pca_fit_step, pca_fit_final},
+  {"pca_partial",       1, PURE,   0, 0, pca_partial_step, pca_partial_final},
+  {"pca_partial",       2, PURE,   0, 0, pca_partial_step, pca_partial_final},
+  {"pca_merge",         1, PURE,   0, 0, pca_merge_step, pca_merge_final},
+  {"pca_project",       2, PURE,   0, pca_project_func, 0, 0},
+  {"pca_project",       3, PURE,   0, pca_project_func, 0, 0},
+  {"pca_project",       4, PURE,   0, pca_project_func, 0, 0},
+  {"pca_reconstruct",   2, PURE,   0, pca_reconstruct_func, 0, 0},
+  {"pca_reconstruct",   3, PURE,   0, pca_reconstruct_func, 0, 0},
+  {"pca_info",          1, PURE,   0, pca_info_func, 0, 0},
+  {"pca_mean",          1, PURE,   0, pca_mean_func, 0, 0},
+  {"pca_std",           1, PURE,   0, pca_std_func, 0, 0},
   /* imgpca:functions (one block per module) */
   /* csv */
   {"csv_export",        2, DIRECT, CONN, csv_export_func, 0, 0},
@@ -78,6 +103,7 @@ static const FuncDef aFunc[] = {
 };
 
 static const ModuleDef aModule[] = {
+  {"pca_components", &pca_components_module, 0},
   /* imgpca:modules (one line per module) */
   {NULL, NULL, 0}
 };

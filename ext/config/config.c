@@ -140,11 +140,22 @@ static int validate(const ImgpcaSetting *s, const char *zVal, char *err) {
       break;
     case CFG_ENUM: {
       char probe[64];
-      if (strlen(zVal) > 60 || strchr(zVal, '|'))
-        return imgpca_seterr(err, "invalid value for '%s': expected one of %s", s->zKey, s->zEnum);
       snprintf(probe, sizeof probe, "|%s|", zVal);
-      if (!strstr(s->zEnum, probe))
-        return imgpca_seterr(err, "invalid value for '%s': expected one of %s", s->zKey, s->zEnum);
+      if (strlen(zVal) > 60 || strchr(zVal, '|') || !strstr(s->zEnum, probe)) {
+        /* "|a|b|c|" -> "'a', 'b' or 'c'" */
+        char list[256];
+        size_t o = 0;
+        const char *p = s->zEnum + 1;
+        while (*p && o + 8 < sizeof list) {
+          const char *q = strchr(p, '|');
+          if (!q) break;
+          o += (size_t)snprintf(list + o, sizeof list - o, "%s'%.*s'", o ? (q[1] ? ", " : " or ") : "",
+                                (int)(q - p), p);
+          p = q + 1;
+        }
+        list[o < sizeof list ? o : sizeof list - 1] = 0;
+        return imgpca_seterr(err, "invalid value for '%s': expected %s", s->zKey, list);
+      }
       break;
     }
     case CFG_STRING:

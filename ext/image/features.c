@@ -1,0 +1,363 @@
+/*
+** Feature spec parser and the feature kinds (pure C core of img_features;
+** no SQL behaviour of its own).  Grammar and definitions: docs/IMAGES.md.
+**
+**   spec  = item *(";" item)
+**   item  = kind [":" opt *("," opt)]          (spaces around tokens ignored)
+**   opt   = key ["=" value]
+**   pixels: size=WxH|N (1..1024), color=rgb|grey|gray, norm=none|standard
+**   hist:   bins=N|HxSxV (1..64 each), space=hsv, sqrt[=0|1], white=T|off (0..255)
+**   hog:    size=WxH|N (8..1024), cell=C (2..64, divides size), bins=B (1..36)
+**   decode: dct=on|off, warnings=error|ignore          (contributes no values)
+*/
+#include "image.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* ---- parser --------------------------------------------------------------- */
+
+static char *trim(char *z) {
+  char *e;
+  while (*z && isspace((unsigned char)*z)) z++;
+  e = z + strlen(z);
+  while (e > z && isspace((unsigned char)e[-1])) *--e = 0;
+  return z;
+}
+
+/* Parses a decimal integer in [lo, hi] filling the whole of z. */
+static int parse_range(const char *z, int lo, int hi, int *out) {
+  long v = 0;
+  const char *s = z;
+  if (!*s) return 0;
+  while (*s) {
+    if (!isdigit((unsigned char)*s)) return 0;
+    v = v * 10 + (*s - '0');
+    if (v > 1000000) return 0;
+    s++;
+  }
+  if (v < lo || v > hi) return 0;
+  *out = (int)v;
+  return 1;
+}
+
+/* "WxH" or "N" (square). */
+static int parse_size(char *z, int lo, int hi, int *w, int *h) {
+  char *x = strchr(z, 'x');
+  if (!x) return parse_range(z, lo, hi, w) && (*h = *w, 1);
+  *x = 0;
+  {
+    int ok = parse_range(z, lo, hi, w) && parse_range(x + 1, lo, hi, h);
+    *x = 'x';
+    return ok;
+  }
+}
+
+static int parse_bins(char *z, ImgItem *it) {
+  char *x1 = strchr(z, 'x'), *x2;
+  if (!x1) {
+    if (!parse_range(z, 1, 64, &it->hb)) return 0;
+    it->sb = it->vb = it->hb;
+    return 1;
+  }
+  x2 = strchr(x1 + 1, 'x');
+  if (!x2) return 0;
+  *x1 = *x2 = 0;
+  {
+    int ok = parse_range(z, 1, 64, &it->hb) && parse_range(x1 + 1, 1, 64, &it->sb) &&
+             parse_range(x2 + 1, 1, 64, &it->vb);
+    *x1 = *x2 = 'x';
+    return ok && (long)it->hb * it->sb * it->vb <= 65536;
+  }
+}
+
+static int parse_item(char *z, ImgSpec *s, char *err) {
+  char *colon = strchr(z, ':'), *kind = z, *opts = NULL, *opt, *save = NULL;
+  ImgItem *it = NULL;
+  int isDecode = 0;
+  if (colon) { *colon = 0; opts = colon + 1; }
+  kind = trim(kind);
+  if (!*kind) return imgpca_seterr(err, "invalid spec: empty item");
+  if (strcmp(kind, "decode") == 0) {
+    isDecode = 1;
+  } else {
+    if (s->n >= IMG_SPEC_MAX) return imgpca_seterr(err, "invalid spec: more than %d items", IMG_SPEC_MAX);
+    it = &s->a[s->n];
+    memset(it, 0, sizeof(*it));
+    if (strcmp(kind, "pixels") == 0) {
+      it->kind = IMG_PIXELS;
+      it->w = it->h = 32;
+    } else if (strcmp(kind, "hist") == 0) {
+      it->kind = IMG_HIST;
+      it->hb = it->sb = it->vb = 8;
+      it->white = 240;
+    } else if (strcmp(kind, "hog") == 0) {
+      it->kind = IMG_HOG;
+      it->w = it->h = 64;
+      it->cell = 8;
+      it->obins = 9;
+    } else {
+      return imgpca_seterr(err, "invalid spec: unknown kind '%s'", kind);
+    }
+  }
+  if (opts) {
+    if (!*trim(opts)) return imgpca_seterr(err, "invalid spec: empty option list after '%s:'", kind);
+    for (opt = strtok_r(opts, ",", &save); opt; opt = strtok_r(NULL, ",", &save)) {
+      char *eq = strchr(opt, '='), *key, *val = NULL;
+      int ok = 0;
+      if (eq) { *eq = 0; val = trim(eq + 1); }
+      key = trim(opt);
+      if (isDecode) {
+        if (strcmp(key, "dct") == 0 && val) {
+          ok = 1;
+          if (strcmp(val, "on") == 0) s->scale = 1;
+          else if (strcmp(val, "off") == 0) s->scale = 0;
+          else ok = 0;
+        } else if (strcmp(key, "warnings") == 0 && val) {
+          ok = 1;
+          if (strcmp(val, "error") == 0) s->lenient = 0;
+          else if (strcmp(val, "ignore") == 0) s->lenient = 1;
+          else ok = 0;
+        } else if (strcmp(key, "dct") && strcmp(key, "warnings")) {
+          goto unknown;
+        }
+      } else if (it->kind == IMG_PIXELS) {
+        if (strcmp(key, "size") == 0) ok = val && parse_size(val, 1, 1024, &it->w, &it->h);
+        else if (strcmp(key, "color") == 0 || strcmp(key, "colour") == 0) {
+          ok = val != NULL;
+          if (ok && strcmp(val, "rgb") == 0) it->grey = 0;
+          else if (ok && (strcmp(val, "grey") == 0 || strcmp(val, "gray") == 0)) it->grey = 1;
+          else ok = 0;
+        } else if (strcmp(key, "norm") == 0) {
+          ok = val != NULL;
+          if (ok && strcmp(val, "none") == 0) it->standard = 0;
+          else if (ok && strcmp(val, "standard") == 0) it->standard = 1;
+          else ok = 0;
+        } else goto unknown;
+      } else if (it->kind == IMG_HIST) {
+        if (strcmp(key, "bins") == 0) ok = val && parse_bins(val, it);
+        else if (strcmp(key, "space") == 0) ok = val && strcmp(val, "hsv") == 0;
+        else if (strcmp(key, "sqrt") == 0) {
+          ok = 1;
+          if (!val || strcmp(val, "1") == 0) it->sqrt_ = 1;
+          else if (strcmp(val, "0") == 0) it->sqrt_ = 0;
+          else ok = 0;
+        } else if (strcmp(key, "white") == 0) {
+          ok = val != NULL;
+          if (ok && strcmp(val, "off") == 0) it->white = 256;
+          else ok = ok && parse_range(val, 0, 255, &it->white);
+        } else goto unknown;
+      } else { /* hog */
+        if (strcmp(key, "size") == 0) ok = val && parse_size(val, 8, 1024, &it->w, &it->h);
+        else if (strcmp(key, "cell") == 0) ok = val && parse_range(val, 2, 64, &it->cell);
+        else if (strcmp(key, "bins") == 0) ok = val && parse_range(val, 1, 36, &it->obins);
+        else goto unknown;
+      }
+      if (!ok) {
+        if (!val) return imgpca_seterr(err, "invalid spec: option '%s' of '%s' needs a value", key, kind);
+        return imgpca_seterr(err, "invalid spec: bad value '%s' for '%s:%s'", val, kind, key);
+      }
+      continue;
+    unknown:
+      return imgpca_seterr(err, "invalid spec: unknown option '%s' of '%s'", key, kind);
+    }
+  }
+  if (it && it->kind == IMG_HOG && (it->w % it->cell || it->h % it->cell))
+    return imgpca_seterr(err, "invalid spec: hog size %dx%d is not a multiple of cell %d", it->w, it->h,
+                         it->cell);
+  if (it) s->n++;
+  return IMGPCA_OK;
+}
+
+int img_spec_parse(const char *z, ImgSpec *s, char *err) {
+  char *copy, *item, *save = NULL;
+  int rc = IMGPCA_OK;
+  memset(s, 0, sizeof(*s));
+  s->scale = 1;
+  if (!z) z = IMG_DEFAULT_SPEC;
+  if (strlen(z) > 4096) return imgpca_seterr(err, "invalid spec: longer than 4096 bytes");
+  copy = imgpca_strdup(z);
+  if (!copy) return IMGPCA_NOMEM;
+  if (!*trim(copy)) {
+    imgpca_free(copy);
+    return imgpca_seterr(err, "invalid spec: empty");
+  }
+  {
+    /* strtok_r would merge ";;" -- check for empty items first. */
+    const char *q = z;
+    int empty = 1;
+    for (; *q; q++) {
+      if (*q == ';') {
+        if (empty) { imgpca_free(copy); return imgpca_seterr(err, "invalid spec: empty item"); }
+        empty = 1;
+      } else if (!isspace((unsigned char)*q)) empty = 0;
+    }
+    if (empty) { imgpca_free(copy); return imgpca_seterr(err, "invalid spec: empty item"); }
+  }
+  for (item = strtok_r(copy, ";", &save); item && rc == IMGPCA_OK; item = strtok_r(NULL, ";", &save)) {
+    rc = parse_item(item, s, err);
+  }
+  imgpca_free(copy);
+  if (rc == IMGPCA_OK && s->n == 0) rc = imgpca_seterr(err, "invalid spec: no feature kind");
+  return rc;
+}
+
+static size_t item_dims(const ImgItem *it) {
+  switch (it->kind) {
+    case IMG_PIXELS: return (size_t)it->w * it->h * (it->grey ? 1 : 3);
+    case IMG_HIST: return (size_t)it->hb * it->sb * it->vb;
+    default: return (size_t)(it->w / it->cell) * (it->h / it->cell) * it->obins;
+  }
+}
+
+size_t img_spec_dims(const ImgSpec *s) {
+  size_t n = 0;
+  int i;
+  for (i = 0; i < s->n; i++) n += item_dims(&s->a[i]);
+  return n;
+}
+
+void img_spec_decode_opts(const ImgSpec *s, ImgDecodeOpts *o) {
+  int i;
+  o->scale = s->scale;
+  o->lenient = s->lenient;
+  o->need_w = o->need_h = o->need_short = 0;
+  for (i = 0; i < s->n; i++) {
+    const ImgItem *it = &s->a[i];
+    if (it->kind == IMG_HIST) {
+      if (o->need_short < 256) o->need_short = 256;
+    } else {
+      if (o->need_w < 2 * it->w) o->need_w = 2 * it->w;
+      if (o->need_h < 2 * it->h) o->need_h = 2 * it->h;
+    }
+  }
+}
+
+/* ---- kinds ---------------------------------------------------------------- */
+
+static void hsv_hist(const ImgItem *it, const ImgImage *im, float *out) {
+  size_t np = (size_t)im->w * im->h, i, kept = 0, nb = (size_t)it->hb * it->sb * it->vb;
+  const unsigned char *p = im->px;
+  const unsigned hb = (unsigned)it->hb, sb = (unsigned)it->sb, vb = (unsigned)it->vb;
+  const int white = it->white;
+  uint32_t *cnt = (uint32_t *)out; /* counts first, floats after (same size) */
+  for (i = 0; i < nb; i++) cnt[i] = 0;
+  for (i = 0; i < np; i++, p += 3) {
+    int r = p[0], g = p[1], b = p[2];
+    int mx = r > g ? (r > b ? r : b) : (g > b ? g : b);
+    int mn = r < g ? (r < b ? r : b) : (g < b ? g : b);
+    int d = mx - mn;
+    unsigned hi = 0, si = 0, vi;
+    if (mn >= white) continue;
+    vi = (unsigned)mx * vb / 255;
+    if (vi >= vb) vi = vb - 1;
+    if (d > 0) {
+      int num;
+      si = (unsigned)d * sb / (unsigned)mx;
+      if (si >= sb) si = sb - 1;
+      if (mx == r) num = g - b;
+      else if (mx == g) num = 2 * d + (b - r);
+      else num = 4 * d + (r - g);
+      if (num < 0) num += 6 * d;
+      hi = (unsigned)num * hb / (unsigned)(6 * d);
+      if (hi >= hb) hi = hb - 1;
+    }
+    cnt[(hi * sb + si) * vb + vi]++;
+    kept++;
+  }
+  for (i = 0; i < nb; i++) {
+    uint32_t c = cnt[i];
+    float v = kept ? (float)((double)c / (double)kept) : 0.0f;
+    if (it->sqrt_) v = sqrtf(v);
+    out[i] = v;
+  }
+}
+
+static int pixels_feat(const ImgItem *it, const ImgImage *im, float *out) {
+  size_t n = (size_t)it->w * it->h, i, dims = n * (it->grey ? 1 : 3);
+  float *f = imgpca_malloc(n * 3 * sizeof(float));
+  int rc;
+  if (!f) return IMGPCA_NOMEM;
+  rc = img_resize_box(im, it->w, it->h, f);
+  if (rc) { imgpca_free(f); return rc; }
+  if (it->grey) {
+    for (i = 0; i < n; i++)
+      out[i] = (0.299f * f[3 * i] + 0.587f * f[3 * i + 1] + 0.114f * f[3 * i + 2]) / 255.0f;
+  } else {
+    for (i = 0; i < dims; i++) out[i] = f[i] / 255.0f;
+  }
+  imgpca_free(f);
+  if (it->standard) {
+    double m = 0, v = 0, sd;
+    for (i = 0; i < dims; i++) m += out[i];
+    m /= (double)dims;
+    for (i = 0; i < dims; i++) v += (out[i] - m) * (out[i] - m);
+    sd = sqrt(v / (double)dims);
+    for (i = 0; i < dims; i++) out[i] = sd > 1e-12 ? (float)((out[i] - m) / sd) : 0.0f;
+  }
+  return IMGPCA_OK;
+}
+
+/* HOG-style: grey image resized to WxH, central-difference gradients,
+** unsigned orientation in [0,180) linearly split between the two nearest of
+** B bins, magnitude-weighted per CxC cell; the whole vector L2-normalised. */
+static int hog_feat(const ImgItem *it, const ImgImage *im, float *out) {
+  int W = it->w, H = it->h, C = it->cell, B = it->obins, cw = W / C, ch = H / C, x, y;
+  size_t n = (size_t)W * H, i, dims = (size_t)cw * ch * B;
+  float *f = imgpca_malloc(n * 4 * sizeof(float)), *g;
+  double ss = 0;
+  int rc;
+  if (!f) return IMGPCA_NOMEM;
+  rc = img_resize_box(im, W, H, f);
+  if (rc) { imgpca_free(f); return rc; }
+  g = f + n * 3;
+  for (i = 0; i < n; i++) g[i] = (0.299f * f[3 * i] + 0.587f * f[3 * i + 1] + 0.114f * f[3 * i + 2]) / 255.0f;
+  for (i = 0; i < dims; i++) out[i] = 0;
+  for (y = 0; y < H; y++) {
+    for (x = 0; x < W; x++) {
+      float gx = g[(size_t)y * W + (x + 1 < W ? x + 1 : x)] - g[(size_t)y * W + (x > 0 ? x - 1 : x)];
+      float gy = g[(size_t)(y + 1 < H ? y + 1 : y) * W + x] - g[(size_t)(y > 0 ? y - 1 : y) * W + x];
+      float mag = sqrtf(gx * gx + gy * gy), ang, pos, fr;
+      int b0, b1;
+      float *cell;
+      if (mag <= 0) continue;
+      ang = atan2f(gy, gx) * (float)(180.0 / M_PI);
+      if (ang < 0) ang += 180.0f;
+      if (ang >= 180.0f) ang -= 180.0f;
+      pos = ang / (180.0f / (float)B) - 0.5f;
+      b0 = (int)floorf(pos);
+      fr = pos - (float)b0;
+      b1 = b0 + 1;
+      if (b0 < 0) b0 += B;
+      if (b1 >= B) b1 -= B;
+      cell = out + ((size_t)(y / C) * cw + (size_t)(x / C)) * B;
+      cell[b0] += mag * (1.0f - fr);
+      cell[b1] += mag * fr;
+    }
+  }
+  imgpca_free(f);
+  for (i = 0; i < dims; i++) ss += (double)out[i] * out[i];
+  if (ss > 0) {
+    float inv = (float)(1.0 / sqrt(ss));
+    for (i = 0; i < dims; i++) out[i] *= inv;
+  }
+  return IMGPCA_OK;
+}
+
+int img_features_compute(const ImgSpec *s, const ImgImage *im, float *out, char *err) {
+  int i, rc = IMGPCA_OK;
+  if (im->w <= 0 || im->h <= 0) return imgpca_seterr(err, "empty image");
+  for (i = 0; i < s->n && rc == IMGPCA_OK; i++) {
+    const ImgItem *it = &s->a[i];
+    switch (it->kind) {
+      case IMG_PIXELS: rc = pixels_feat(it, im, out); break;
+      case IMG_HIST: hsv_hist(it, im, out); break;
+      default: rc = hog_feat(it, im, out); break;
+    }
+    out += item_dims(it);
+  }
+  if (rc == IMGPCA_ERROR) rc = imgpca_seterr(err, "cannot compute features");
+  return rc;
+}

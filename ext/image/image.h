@@ -1,0 +1,97 @@
+/*
+** Image core (pure C, no SQLite types): JPEG/PNG decoding to 8-bit RGB,
+** EXIF orientation, area-averaging resize, the feature spec parser and the
+** feature kinds (pixels, hist, hog).  SQL glue: image_sql.c.
+** Reference: docs/IMAGES.md.
+*/
+#ifndef IMGPCA_IMAGE_H
+#define IMGPCA_IMAGE_H
+
+#include "../common/common.h"
+
+/* An 8-bit RGB image, rows top to bottom, pixels interleaved R,G,B. */
+typedef struct ImgImage {
+  int w, h;
+  unsigned char *px;      /* imgpca_malloc, w*h*3 bytes */
+} ImgImage;
+void img_image_free(ImgImage *im);
+
+/* Decoding options. */
+typedef struct ImgDecodeOpts {
+  long long max_pixels;   /* reject width*height above this (0 = no limit) */
+  int need_w, need_h;     /* DCT scaling allowed while the (upright) scaled image stays
+                          ** at least need_w x need_h; 0,0 = no constraint from pixels */
+  int need_short;         /* ... and its shorter side stays >= need_short (0 = none) */
+  int scale;              /* 1 = DCT-domain scaling allowed (JPEG only) */
+  int lenient;            /* 1 = accept corrupt-data warnings (partial image) */
+  int header_only;        /* 1 = stop after reading the header (img_info fast path) */
+} ImgDecodeOpts;
+void img_decode_opts_init(ImgDecodeOpts *o);
+
+/* What the decoder learnt about the stream (filled as far as it got). */
+typedef struct ImgInfo {
+  const char *format;     /* "jpeg", "png" or NULL */
+  int width, height;      /* stored size (before orientation) */
+  int channels;           /* components in the file (alpha counted) */
+  int bit_depth;
+  const char *color;      /* "grey","rgb","ycbcr","cmyk","ycck","palette","grey+alpha","rgba" */
+  int progressive;        /* JPEG progressive */
+  int arithmetic;         /* JPEG arithmetic coding */
+  int interlaced;         /* PNG Adam7 */
+  int adobe;              /* JPEG Adobe APP14 marker seen */
+  int orientation;        /* EXIF orientation 1..8 (1 when absent or invalid) */
+  int scale_num;          /* JPEG DCT scaling used: scale_num/8 (8 = none) */
+  int out_w, out_h;       /* size of the decoded, upright image */
+  int n_warnings;
+  char warning[200];      /* the first decoder warning, "" if none */
+} ImgInfo;
+
+/* Decodes a JPEG or PNG in memory to upright RGB (alpha composited on white).
+** Returns IMGPCA_OK, IMGPCA_NOMEM or IMGPCA_ERROR with a message like
+** "cannot decode jpeg: Premature end of JPEG file".  info may be NULL. */
+int img_decode(const unsigned char *p, size_t n, const ImgDecodeOpts *o, ImgImage *out,
+               ImgInfo *info, char *err);
+
+/* EXIF orientation (1..8) from an APP1 payload ("Exif\0\0" + TIFF); 0 if absent. */
+int img_exif_orientation(const unsigned char *p, size_t n);
+/* Applies an EXIF orientation in place (replaces im->px). */
+int img_orient(ImgImage *im, int orientation);
+
+/* Area-averaging (box) resize with exact fractional coverage.  dst holds
+** dw*dh*3 floats in the 0..255 range. */
+int img_resize_box(const ImgImage *src, int dw, int dh, float *dst);
+/* Same, rounded to 8 bits into a new image. */
+int img_resize_box_u8(const ImgImage *src, int dw, int dh, ImgImage *out);
+
+/* ---- feature specs ------------------------------------------------------ */
+enum { IMG_PIXELS = 1, IMG_HIST = 2, IMG_HOG = 3 };
+#define IMG_SPEC_MAX 8
+typedef struct ImgItem {
+  int kind;
+  int w, h;               /* pixels / hog: target size */
+  int grey;               /* pixels: 1 = one grey channel */
+  int standard;           /* pixels: per-vector mean/std normalisation */
+  int hb, sb, vb;         /* hist: bins per H, S, V */
+  int sqrt_;              /* hist: square root after L1 */
+  int white;              /* hist: drop pixels with min(R,G,B) >= white; 256 = keep all */
+  int cell, obins;        /* hog: cell size in px, orientation bins */
+} ImgItem;
+typedef struct ImgSpec {
+  int n;
+  ImgItem a[IMG_SPEC_MAX];
+  int scale;              /* decode:dct=on|off (default on) */
+  int lenient;            /* decode:warnings=ignore|error (default error) */
+} ImgSpec;
+
+#define IMG_DEFAULT_SPEC "hist:bins=8,sqrt"
+
+/* Parses a spec (NULL = IMG_DEFAULT_SPEC).  Error names the bad token. */
+int img_spec_parse(const char *z, ImgSpec *s, char *err);
+/* Dimensions of the feature vector. */
+size_t img_spec_dims(const ImgSpec *s);
+/* Decoding options implied by the spec (scaling constraints, leniency). */
+void img_spec_decode_opts(const ImgSpec *s, ImgDecodeOpts *o);
+/* Computes the features of an upright RGB image into out[img_spec_dims(s)]. */
+int img_features_compute(const ImgSpec *s, const ImgImage *im, float *out, char *err);
+
+#endif

@@ -1,0 +1,11 @@
+/* SQL glue of the image core (img_*). */
+#ifndef IMGPCA_IMAGE_SQL_H
+#define IMGPCA_IMAGE_SQL_H
+#include "../imgpca_int.h"
+#include "image.h"
+
+void img_features_func(sqlite3_context *, int, sqlite3_value **);
+void img_features_or_null_func(sqlite3_context *, int, sqlite3_value **);
+void img_info_func(sqlite3_context *, int, sqlite3_value **);
+void img_pixels_func(sqlite3_context *, int, sqlite3_value **);
+#endif

@@ -1,0 +1,801 @@
+/*
+** PCA in SQL.  Vectors are float32 BLOBs (or JSON arrays); models and
+** partial states are BLOBs in the formats of model.c (docs/PCA.md).
+**
+**   pca_fit(v [, k [, options]])     aggregate -> model BLOB.  k: integer >= 1,
+**                                    or a fraction in (0,1) = smallest k whose
+**                                    cumulative explained-variance ratio exceeds
+**                                    it; NULL/omitted = min(n-1, d).  Rows may be
+**                                    partial states instead of vectors (not both).
+**   pca_partial(v [, options])       aggregate -> partial state BLOB (NULL if no rows)
+**   pca_merge(state)                 aggregate -> merged partial state (NULL if none)
+**   pca_project(model, v [, k [, whiten]])  -> float32 vector of k scores;
+**                                    whiten: 0/1 or '{"whiten":true}'
+**   pca_reconstruct(model, y [, whiten])    -> float32 vector in input space
+**   pca_info(model)                  -> JSON object
+**   pca_mean(model), pca_std(model)  -> float32 vectors (std: population, ddof=0)
+**   SELECT * FROM pca_components(model)  -> idx (1-based), eigenvalue, ratio,
+**                                    cumulative, component
+** options (JSON object, parsed with JSON1): standardize (bool), solver
+** ('auto'|'exact'|'streaming'), memory_mb (int, default 1024), sketch
+** (int, Frequent Directions rows), seed (int, recorded).  Unknown keys are
+** errors.  NULL rows are skipped; NULL model/vector -> NULL.
+*/
+#include "pca_sql.h"
+
+#include "../vector/vector_sql.h"
+
+#include <math.h>
+#include <stdio.h>
+
+/* ---- options --------------------------------------------------------- */
+
+/* Parses a JSON options object with JSON1 (json_each) on this connection. */
+static int parse_options(sqlite3_context *ctx, const char *zFunc, sqlite3_value *v, PcaOpts *o,
+                         int *pWhiten) {
+  sqlite3 *db = sqlite3_context_db_handle(ctx);
+  sqlite3_stmt *st = NULL;
+  char err[IMGPCA_ERRMAX];
+  int rc;
+  if (sqlite3_value_type(v) == SQLITE_NULL) return 0;
+  if (sqlite3_value_type(v) != SQLITE_TEXT) {
+    imgpca_result_error(ctx, zFunc, "options must be a JSON object text, got %s", imgpca_type_name(v));
+    return 1;
+  }
+  rc = sqlite3_prepare_v2(db,
+                          "SELECT key, type, CAST(atom AS TEXT), ok FROM (SELECT CASE WHEN json_valid(?1) THEN "
+                          "json_type(?1) = 'object' ELSE 0 END AS ok), "
+                          "json_each(CASE WHEN ok THEN ?1 ELSE '{\"\":0}' END)",
+                          -1, &st, NULL);
+  if (rc != SQLITE_OK) {
+    imgpca_result_error(ctx, zFunc, "cannot parse options: %s", sqlite3_errmsg(db));
+    return 1;
+  }
+  sqlite3_bind_value(st, 1, v);
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    const char *zKey = (const char *)sqlite3_column_text(st, 0);
+    const char *zType = (const char *)sqlite3_column_text(st, 1);
+    const char *zText = (const char *)sqlite3_column_text(st, 2);
+    if (!sqlite3_column_int(st, 3)) {
+      imgpca_result_error(ctx, zFunc, "options must be a JSON object, got '%.60s'",
+                          (const char *)sqlite3_value_text(v));
+      sqlite3_finalize(st);
+      return 1;
+    }
+    if (!zKey || !zType) {
+      sqlite3_finalize(st);
+      sqlite3_result_error_nomem(ctx);
+      return 1;
+    }
+    if (pWhiten && strcmp(zKey, "whiten") == 0) {
+      if (strcmp(zType, "true") == 0 || strcmp(zType, "false") == 0) {
+        *pWhiten = zType[0] == 't';
+        continue;
+      }
+      imgpca_result_error(ctx, zFunc, "option 'whiten' must be true or false, got %s", zType);
+      sqlite3_finalize(st);
+      return 1;
+    }
+    if (pWhiten || !o) {
+      imgpca_result_error(ctx, zFunc, "unknown option '%s' (expected whiten)", zKey);
+      sqlite3_finalize(st);
+      return 1;
+    }
+    if (pca_opts_set(o, zKey, zType, zText ? zText : "", err)) {
+      imgpca_result_error(ctx, zFunc, "%s", err);
+      sqlite3_finalize(st);
+      return 1;
+    }
+  }
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE) {
+    imgpca_result_error(ctx, zFunc, "cannot parse options: %s", sqlite3_errmsg(db));
+    return 1;
+  }
+  return 0;
+}
+
+/* ---- aggregates ------------------------------------------------------ */
+
+typedef struct PcaAgg {
+  PcaState *st;
+  int started;       /* arguments parsed */
+  int failed;        /* an error was reported: do nothing more */
+  int mode;          /* 0 none, 1 vectors, 2 states */
+  long long row;     /* rows seen (1-based numbering in messages) */
+  long long kInt;    /* -1 all, 0 fraction, else k */
+  double frac;
+  PcaOpts opts;
+} PcaAgg;
+
+static void agg_fail(PcaAgg *a) {
+  a->failed = 1;
+  if (a->st) {
+    pca_state_free(a->st);
+    imgpca_free(a->st);
+    a->st = NULL;
+  }
+}
+
+static void agg_core_error(sqlite3_context *ctx, PcaAgg *a, const char *zFunc, int rc, const char *err) {
+  imgpca_result_core(ctx, zFunc, rc, err);
+  agg_fail(a);
+}
+
+/* Reads k (NULL -> all). */
+static int parse_k(sqlite3_context *ctx, const char *zFunc, sqlite3_value *v, PcaAgg *a) {
+  double x;
+  a->kInt = -1;
+  switch (sqlite3_value_type(v)) {
+    case SQLITE_NULL:
+      return 0;
+    case SQLITE_INTEGER: {
+      sqlite3_int64 k = sqlite3_value_int64(v);
+      if (k < 1) {
+        imgpca_result_error(ctx, zFunc, "k must be >= 1 or a fraction in (0,1), got %lld", (long long)k);
+        return 1;
+      }
+      a->kInt = k;
+      return 0;
+    }
+    case SQLITE_FLOAT:
+      x = sqlite3_value_double(v);
+      if (x > 0 && x < 1) {
+        a->kInt = 0;
+        a->frac = x;
+        return 0;
+      }
+      if (x >= 1 && x <= 9e15 && x == floor(x)) {
+        a->kInt = (long long)x;
+        return 0;
+      }
+      imgpca_result_error(ctx, zFunc, "k must be an integer >= 1 or a fraction in (0,1), got %g", x);
+      return 1;
+    default:
+      imgpca_result_error(ctx, zFunc, "k must be an integer >= 1 or a fraction in (0,1), got %s",
+                          imgpca_type_name(v));
+      return 1;
+  }
+}
+
+static PcaAgg *agg_get(sqlite3_context *ctx) {
+  PcaAgg *a = sqlite3_aggregate_context(ctx, sizeof(PcaAgg));
+  if (!a) {
+    sqlite3_result_error_nomem(ctx);
+    return NULL;
+  }
+  if (!a->st && !a->failed && !a->started) {
+    a->st = imgpca_malloc(sizeof(PcaState));
+    if (!a->st) {
+      sqlite3_result_error_nomem(ctx);
+      a->failed = 1;
+      return NULL;
+    }
+    pca_opts_default(&a->opts);
+    pca_state_init(a->st, NULL);
+  }
+  return a;
+}
+
+/* Adds a partial-state row. */
+static void agg_add_state(sqlite3_context *ctx, const char *zFunc, PcaAgg *a, const void *p, int n) {
+  char err[IMGPCA_ERRMAX];
+  PcaState tmp;
+  int rc = pca_state_load(p, (size_t)n, &tmp, err);
+  if (rc) {
+    if (rc == IMGPCA_ERROR) {
+      imgpca_result_error(ctx, zFunc, "row %lld: invalid partial state: %s", a->row, err);
+      agg_fail(a);
+    } else {
+      agg_core_error(ctx, a, zFunc, rc, err);
+    }
+    return;
+  }
+  rc = pca_state_merge(a->st, &tmp, err);
+  pca_state_free(&tmp);
+  if (rc == IMGPCA_ERROR) {
+    imgpca_result_error(ctx, zFunc, "row %lld: %s", a->row, err);
+    agg_fail(a);
+  } else if (rc) {
+    agg_core_error(ctx, a, zFunc, rc, err);
+  }
+}
+
+/* Adds a vector (BLOB or JSON TEXT) row. */
+static void agg_add_vector(sqlite3_context *ctx, const char *zFunc, PcaAgg *a, sqlite3_value *v) {
+  char err[IMGPCA_ERRMAX];
+  int rc;
+  size_t d;
+  FvecArg fa;
+  const unsigned char *blob = NULL;
+  memset(&fa, 0, sizeof fa);
+  if (sqlite3_value_type(v) == SQLITE_BLOB) {
+    int nb = sqlite3_value_bytes(v);
+    blob = sqlite3_value_blob(v);
+    if (nb <= 0 || nb % 4) {
+      imgpca_result_error(ctx, zFunc, "row %lld is not a float32 vector: blob of %d bytes (length not a multiple of 4)",
+                          a->row, nb);
+      agg_fail(a);
+      return;
+    }
+    d = (size_t)nb / 4;
+  } else {
+    char zWhat[48];
+    snprintf(zWhat, sizeof zWhat, "at row %lld", a->row);
+    if (fvec_arg(ctx, zFunc, zWhat, v, &fa)) {
+      agg_fail(a);
+      return;
+    }
+    d = fa.n;
+  }
+  if (a->st->kind == 0) {
+    rc = pca_state_begin(a->st, d, err);
+    if (rc) {
+      fvec_arg_free(&fa);
+      agg_core_error(ctx, a, zFunc, rc, err);
+      return;
+    }
+  } else if (d != a->st->d) {
+    fvec_arg_free(&fa);
+    imgpca_result_error(ctx, zFunc, "row %lld has %llu dimensions, expected %llu like the first row", a->row, (unsigned long long)d,
+                        (unsigned long long)a->st->d);
+    agg_fail(a);
+    return;
+  }
+  rc = blob ? pca_state_add_f32le(a->st, blob, err) : pca_state_add_f32(a->st, fa.v, err);
+  fvec_arg_free(&fa);
+  if (rc == IMGPCA_ERROR) {
+    imgpca_result_error(ctx, zFunc, "row %lld: %s", a->row, err);
+    agg_fail(a);
+  } else if (rc) {
+    agg_core_error(ctx, a, zFunc, rc, err);
+  }
+}
+
+/* One row of pca_fit / pca_partial / pca_merge. */
+static void agg_row(sqlite3_context *ctx, const char *zFunc, PcaAgg *a, sqlite3_value *v, int statesOnly) {
+  int t = sqlite3_value_type(v);
+  a->row++;
+  if (t == SQLITE_NULL) return;
+  if (t == SQLITE_BLOB) {
+    const void *p = sqlite3_value_blob(v);
+    int n = sqlite3_value_bytes(v);
+    if (pca_blob_is_state(p, (size_t)n)) {
+      if (a->mode == 1) {
+        imgpca_result_error(ctx, zFunc, "cannot mix vectors and partial states (row %lld is a state)", a->row);
+        agg_fail(a);
+        return;
+      }
+      a->mode = 2;
+      agg_add_state(ctx, zFunc, a, p, n);
+      return;
+    }
+    if (pca_blob_is_model(p, (size_t)n)) {
+      imgpca_result_error(ctx, zFunc, "row %lld is a pca model, expected %s", a->row,
+                          statesOnly ? "a partial state" : "a vector or a partial state");
+      agg_fail(a);
+      return;
+    }
+  }
+  if (statesOnly) {
+    imgpca_result_error(ctx, zFunc, "row %lld is not a partial state (from pca_partial or pca_merge), got %s",
+                        a->row, t == SQLITE_BLOB ? "a blob without the state header" : imgpca_type_name(v));
+    agg_fail(a);
+    return;
+  }
+  if (a->mode == 2) {
+    imgpca_result_error(ctx, zFunc, "cannot mix vectors and partial states (row %lld is a vector)", a->row);
+    agg_fail(a);
+    return;
+  }
+  if (t != SQLITE_BLOB && t != SQLITE_TEXT) {
+    imgpca_result_error(ctx, zFunc, "row %lld is not a vector: expected a float32 blob or a JSON array, got %s",
+                        a->row, imgpca_type_name(v));
+    agg_fail(a);
+    return;
+  }
+  a->mode = 1;
+  agg_add_vector(ctx, zFunc, a, v);
+}
+
+static void agg_release(PcaAgg *a) {
+  if (a && a->st) {
+    pca_state_free(a->st);
+    imgpca_free(a->st);
+    a->st = NULL;
+  }
+}
+
+void pca_fit_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  PcaAgg *a = agg_get(ctx);
+  if (!a || a->failed) return;
+  if (!a->started) {
+    a->started = 1;
+    a->kInt = -1;
+    if (argc >= 2 && parse_k(ctx, "pca_fit", argv[1], a)) {
+      agg_fail(a);
+      return;
+    }
+    if (argc >= 3 && parse_options(ctx, "pca_fit", argv[2], &a->opts, NULL)) {
+      agg_fail(a);
+      return;
+    }
+    if (a->opts.sketch == 0 && a->kInt > PCA_DEFAULT_SKETCH / 2)
+      a->opts.sketch = a->kInt * 2 > PCA_MAX_SKETCH ? PCA_MAX_SKETCH : a->kInt * 2;
+    pca_state_init(a->st, &a->opts);
+  }
+  agg_row(ctx, "pca_fit", a, argv[0], 0);
+}
+
+void pca_fit_final(sqlite3_context *ctx) {
+  PcaAgg *a = sqlite3_aggregate_context(ctx, 0);
+  char err[IMGPCA_ERRMAX];
+  PcaModel m;
+  unsigned char *blob;
+  size_t nb;
+  int rc;
+  if (!a) {
+    imgpca_result_error(ctx, "pca_fit", "need at least 2 rows, got 0");
+    return;
+  }
+  if (a->failed || !a->st) {
+    agg_release(a);
+    return;
+  }
+  rc = pca_fit_state(a->st, a->kInt, a->frac, a->opts.standardize, &m, err);
+  agg_release(a);
+  if (rc) {
+    imgpca_result_core(ctx, "pca_fit", rc, err);
+    return;
+  }
+  rc = pca_model_save(&m, &blob, &nb, err);
+  pca_model_free(&m);
+  if (rc) {
+    imgpca_result_core(ctx, "pca_fit", rc, err);
+    return;
+  }
+  if (nb > (size_t)sqlite3_limit(sqlite3_context_db_handle(ctx), SQLITE_LIMIT_LENGTH, -1)) {
+    imgpca_free(blob);
+    imgpca_result_error(ctx, "pca_fit", "model of %llu bytes exceeds SQLite's blob size limit (lower k)", (unsigned long long)nb);
+    return;
+  }
+  imgpca_result_owned_blob(ctx, blob, nb);
+}
+
+static void state_result(sqlite3_context *ctx, const char *zFunc, PcaAgg *a) {
+  char err[IMGPCA_ERRMAX];
+  unsigned char *blob;
+  size_t nb;
+  int rc;
+  if (!a || a->failed || !a->st || a->st->kind == 0) {
+    agg_release(a);
+    sqlite3_result_null(ctx);
+    return;
+  }
+  rc = pca_state_save(a->st, &blob, &nb, err);
+  agg_release(a);
+  if (rc) {
+    imgpca_result_core(ctx, zFunc, rc, err);
+    return;
+  }
+  if (nb > (size_t)sqlite3_limit(sqlite3_context_db_handle(ctx), SQLITE_LIMIT_LENGTH, -1)) {
+    imgpca_free(blob);
+    imgpca_result_error(ctx, zFunc,
+                        "state of %llu bytes exceeds SQLite's blob size limit (use solver 'streaming' for this d)", (unsigned long long)nb);
+    return;
+  }
+  imgpca_result_owned_blob(ctx, blob, nb);
+}
+
+void pca_partial_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  PcaAgg *a = agg_get(ctx);
+  if (!a || a->failed) return;
+  if (!a->started) {
+    a->started = 1;
+    if (argc >= 2 && parse_options(ctx, "pca_partial", argv[1], &a->opts, NULL)) {
+      agg_fail(a);
+      return;
+    }
+    pca_state_init(a->st, &a->opts);
+  }
+  if (sqlite3_value_type(argv[0]) == SQLITE_BLOB &&
+      pca_blob_is_state(sqlite3_value_blob(argv[0]), (size_t)sqlite3_value_bytes(argv[0]))) {
+    a->row++;
+    imgpca_result_error(ctx, "pca_partial", "row %lld is a partial state: merge states with pca_merge", a->row);
+    agg_fail(a);
+    return;
+  }
+  agg_row(ctx, "pca_partial", a, argv[0], 0);
+}
+
+void pca_partial_final(sqlite3_context *ctx) {
+  state_result(ctx, "pca_partial", sqlite3_aggregate_context(ctx, 0));
+}
+
+void pca_merge_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  PcaAgg *a = agg_get(ctx);
+  (void)argc;
+  if (!a || a->failed) return;
+  if (!a->started) a->started = 1;
+  agg_row(ctx, "pca_merge", a, argv[0], 1);
+}
+
+void pca_merge_final(sqlite3_context *ctx) {
+  state_result(ctx, "pca_merge", sqlite3_aggregate_context(ctx, 0));
+}
+
+/* ---- model functions ------------------------------------------------- */
+
+static void model_destroy(void *p) {
+  pca_model_free((PcaModel *)p);
+  imgpca_free(p);
+}
+
+/* Loads the model argument, cached as auxdata when the argument is constant.
+** Returns NULL with the result set (error, or NULL for a NULL model). */
+static PcaModel *model_arg(sqlite3_context *ctx, const char *zFunc, sqlite3_value **argv, int *pCached) {
+  char err[IMGPCA_ERRMAX];
+  PcaModel *m = sqlite3_get_auxdata(ctx, 0);
+  int rc;
+  *pCached = 0;
+  if (m) {
+    *pCached = 1;
+    return m;
+  }
+  if (sqlite3_value_type(argv[0]) == SQLITE_NULL) {
+    sqlite3_result_null(ctx);
+    return NULL;
+  }
+  if (sqlite3_value_type(argv[0]) != SQLITE_BLOB) {
+    imgpca_result_error(ctx, zFunc, "model must be a pca model blob (from pca_fit), got %s",
+                        imgpca_type_name(argv[0]));
+    return NULL;
+  }
+  m = imgpca_malloc(sizeof(PcaModel));
+  if (!m) {
+    sqlite3_result_error_nomem(ctx);
+    return NULL;
+  }
+  rc = pca_model_load(sqlite3_value_blob(argv[0]), (size_t)sqlite3_value_bytes(argv[0]), m, err);
+  if (rc) {
+    imgpca_free(m);
+    if (rc == IMGPCA_NOMEM) sqlite3_result_error_nomem(ctx);
+    else imgpca_result_error(ctx, zFunc, "invalid model: %s", err);
+    return NULL;
+  }
+  return m;
+}
+
+static void model_done(sqlite3_context *ctx, PcaModel *m, int cached) {
+  if (!cached) sqlite3_set_auxdata(ctx, 0, m, model_destroy);
+}
+
+/* whiten argument: integer 0/1 or JSON '{"whiten":bool}'. */
+static int whiten_arg(sqlite3_context *ctx, const char *zFunc, sqlite3_value *v, int *pW) {
+  *pW = 0;
+  switch (sqlite3_value_type(v)) {
+    case SQLITE_NULL:
+      return 0;
+    case SQLITE_INTEGER:
+      if (sqlite3_value_int64(v) == 0 || sqlite3_value_int64(v) == 1) {
+        *pW = sqlite3_value_int(v);
+        return 0;
+      }
+      break;
+    case SQLITE_TEXT:
+      return parse_options(ctx, zFunc, v, NULL, pW);
+    default:
+      break;
+  }
+  imgpca_result_error(ctx, zFunc, "whiten must be 0, 1 or '{\"whiten\":true}', got %s", imgpca_type_name(v));
+  return 1;
+}
+
+void pca_project_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  char err[IMGPCA_ERRMAX];
+  PcaModel *m;
+  FvecArg x;
+  float *y;
+  size_t k;
+  int cached, whiten = 0, rc;
+  if (sqlite3_value_type(argv[1]) == SQLITE_NULL) return;
+  m = model_arg(ctx, "pca_project", argv, &cached);
+  if (!m) return;
+  k = m->k;
+  if (argc >= 3 && sqlite3_value_type(argv[2]) != SQLITE_NULL) {
+    sqlite3_int64 kk = sqlite3_value_int64(argv[2]);
+    if (sqlite3_value_type(argv[2]) != SQLITE_INTEGER || kk < 1 || (sqlite3_uint64)kk > m->k) {
+      imgpca_result_error(ctx, "pca_project", "k must be an integer in [1, %llu], got '%s'", (unsigned long long)m->k,
+                          sqlite3_value_text(argv[2]) ? (const char *)sqlite3_value_text(argv[2]) : "");
+      model_done(ctx, m, cached);
+      return;
+    }
+    k = (size_t)kk;
+  }
+  if (argc >= 4 && whiten_arg(ctx, "pca_project", argv[3], &whiten)) {
+    model_done(ctx, m, cached);
+    return;
+  }
+  if (fvec_arg(ctx, "pca_project", "argument", argv[1], &x)) {
+    model_done(ctx, m, cached);
+    return;
+  }
+  if (x.n != m->d) {
+    imgpca_result_error(ctx, "pca_project", "vector has %llu dimensions, the model expects %llu", (unsigned long long)x.n,
+                        (unsigned long long)m->d);
+  } else if (!(y = imgpca_malloc(k * sizeof(float)))) {
+    sqlite3_result_error_nomem(ctx);
+  } else {
+    rc = pca_project(m, x.v, k, whiten, y, err);
+    if (rc) imgpca_result_core(ctx, "pca_project", rc, err);
+    else fvec_result(ctx, y, k);
+    imgpca_free(y);
+  }
+  fvec_arg_free(&x);
+  model_done(ctx, m, cached);
+}
+
+void pca_reconstruct_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  char err[IMGPCA_ERRMAX];
+  PcaModel *m;
+  FvecArg y;
+  float *x;
+  int cached, whiten = 0, rc;
+  if (sqlite3_value_type(argv[1]) == SQLITE_NULL) return;
+  m = model_arg(ctx, "pca_reconstruct", argv, &cached);
+  if (!m) return;
+  if (argc >= 3 && whiten_arg(ctx, "pca_reconstruct", argv[2], &whiten)) {
+    model_done(ctx, m, cached);
+    return;
+  }
+  if (fvec_arg(ctx, "pca_reconstruct", "argument", argv[1], &y)) {
+    model_done(ctx, m, cached);
+    return;
+  }
+  if (y.n > m->k) {
+    imgpca_result_error(ctx, "pca_reconstruct", "projected vector has %llu dimensions, the model has k=%llu",
+                        (unsigned long long)y.n, (unsigned long long)m->k);
+  } else if (!(x = imgpca_malloc(m->d * sizeof(float)))) {
+    sqlite3_result_error_nomem(ctx);
+  } else {
+    rc = pca_reconstruct(m, y.v, y.n, whiten, x, err);
+    if (rc) imgpca_result_core(ctx, "pca_reconstruct", rc, err);
+    else fvec_result(ctx, x, m->d);
+    imgpca_free(x);
+  }
+  fvec_arg_free(&y);
+  model_done(ctx, m, cached);
+}
+
+static const char *solver_name(int s) {
+  return s == PCA_SOLVER_EXACT ? "exact" : s == PCA_SOLVER_STREAMING ? "streaming" : "auto";
+}
+
+static void json_doubles(ImgpcaBuf *b, const double *v, size_t n, double div, int cumulative) {
+  size_t i;
+  double cum = 0;
+  imgpca_buf_append(b, "[", 1);
+  for (i = 0; i < n; i++) {
+    double x = v[i] / div;
+    cum += x;
+    imgpca_buf_printf(b, "%s%.17g", i ? "," : "", cumulative ? cum : x);
+  }
+  imgpca_buf_append(b, "]", 1);
+}
+
+void pca_info_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  PcaModel *m;
+  ImgpcaBuf b;
+  int cached;
+  double tv;
+  (void)argc;
+  m = model_arg(ctx, "pca_info", argv, &cached);
+  if (!m) return;
+  tv = m->total_var > 0 ? m->total_var : 1;
+  imgpca_buf_init(&b);
+  imgpca_buf_printf(&b, "{\"format_version\":%u,\"n\":%llu,\"d\":%zu,\"k\":%zu,\"solver\":\"%s\",",
+                    m->version, (unsigned long long)m->n, m->d, m->k, m->streaming ? "streaming" : "exact");
+  imgpca_buf_printf(&b, "\"standardize\":%s,\"total_variance\":%.17g,\"error_bound\":%.17g,",
+                    m->standardize ? "true" : "false", m->total_var, m->err_bound);
+  imgpca_buf_printf(&b, "\"explained_variance\":");
+  json_doubles(&b, m->eig, m->k, 1, 0);
+  imgpca_buf_printf(&b, ",\"ratio\":");
+  json_doubles(&b, m->eig, m->k, tv, 0);
+  imgpca_buf_printf(&b, ",\"cumulative\":");
+  json_doubles(&b, m->eig, m->k, tv, 1);
+  imgpca_buf_printf(&b, ",\"options\":{\"k\":");
+  if (m->fraction > 0) imgpca_buf_printf(&b, "%.17g", m->fraction);
+  else imgpca_buf_printf(&b, "%zu", m->k);
+  imgpca_buf_printf(&b, ",\"standardize\":%s,\"solver\":\"%s\",\"memory_mb\":%lld,\"sketch\":%llu,\"seed\":%lld}}",
+                    m->standardize ? "true" : "false", solver_name(m->solverReq), m->memory_mb,
+                    (unsigned long long)m->sketch, m->seed);
+  model_done(ctx, m, cached);
+  if (b.oom) {
+    imgpca_buf_free(&b);
+    sqlite3_result_error_nomem(ctx);
+    return;
+  }
+  sqlite3_result_text64(ctx, (const char *)b.p, b.n, SQLITE_TRANSIENT, SQLITE_UTF8);
+  imgpca_buf_free(&b);
+}
+
+static void model_vector(sqlite3_context *ctx, const char *zFunc, sqlite3_value **argv, int which) {
+  PcaModel *m;
+  int cached;
+  unsigned char *p;
+  m = model_arg(ctx, zFunc, argv, &cached);
+  if (!m) return;
+  p = fvec_blob_from_double(which ? m->std : m->mean, m->d);
+  if (!p) sqlite3_result_error_nomem(ctx);
+  else imgpca_result_owned_blob(ctx, p, m->d * 4);
+  model_done(ctx, m, cached);
+}
+
+void pca_mean_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  (void)argc;
+  model_vector(ctx, "pca_mean", argv, 0);
+}
+void pca_std_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  (void)argc;
+  model_vector(ctx, "pca_std", argv, 1);
+}
+
+/* ---- pca_components(model): table-valued ----------------------------- */
+
+#define PCC_IDX 0
+#define PCC_EIG 1
+#define PCC_RATIO 2
+#define PCC_CUM 3
+#define PCC_COMP 4
+#define PCC_MODEL 5
+
+typedef struct PccCursor {
+  sqlite3_vtab_cursor base;
+  PcaModel m;
+  int loaded;
+  size_t i;
+  double cum;
+} PccCursor;
+
+static int pcc_connect(sqlite3 *db, void *pAux, int argc, const char *const *argv, sqlite3_vtab **ppVtab,
+                       char **pzErr) {
+  sqlite3_vtab *v;
+  int rc;
+  (void)pAux;
+  (void)argc;
+  (void)argv;
+  (void)pzErr;
+  rc = sqlite3_declare_vtab(db,
+                            "CREATE TABLE x(idx INTEGER, eigenvalue REAL, ratio REAL, cumulative REAL, "
+                            "component BLOB, model HIDDEN)");
+  if (rc != SQLITE_OK) return rc;
+  v = sqlite3_malloc(sizeof(*v));
+  if (!v) return SQLITE_NOMEM;
+  memset(v, 0, sizeof(*v));
+  sqlite3_vtab_config(db, SQLITE_VTAB_INNOCUOUS);
+  *ppVtab = v;
+  return SQLITE_OK;
+}
+
+static int pcc_disconnect(sqlite3_vtab *v) {
+  sqlite3_free(v);
+  return SQLITE_OK;
+}
+
+static int pcc_open(sqlite3_vtab *v, sqlite3_vtab_cursor **pp) {
+  PccCursor *c = sqlite3_malloc(sizeof(*c));
+  (void)v;
+  if (!c) return SQLITE_NOMEM;
+  memset(c, 0, sizeof(*c));
+  *pp = &c->base;
+  return SQLITE_OK;
+}
+
+static int pcc_close(sqlite3_vtab_cursor *cur) {
+  PccCursor *c = (PccCursor *)cur;
+  pca_model_free(&c->m);
+  sqlite3_free(c);
+  return SQLITE_OK;
+}
+
+static int pcc_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr, int argc, sqlite3_value **argv) {
+  PccCursor *c = (PccCursor *)cur;
+  char err[IMGPCA_ERRMAX];
+  int rc;
+  (void)idxStr;
+  pca_model_free(&c->m);
+  c->loaded = 0;
+  c->i = 0;
+  c->cum = 0;
+  if (idxNum == 0 || argc < 1) {
+    sqlite3_free(cur->pVtab->zErrMsg);
+    cur->pVtab->zErrMsg = sqlite3_mprintf("pca_components: missing argument: use pca_components(model)");
+    return SQLITE_ERROR;
+  }
+  if (sqlite3_value_type(argv[0]) == SQLITE_NULL) return SQLITE_OK;
+  if (sqlite3_value_type(argv[0]) != SQLITE_BLOB) {
+    sqlite3_free(cur->pVtab->zErrMsg);
+    cur->pVtab->zErrMsg = sqlite3_mprintf("pca_components: model must be a pca model blob (from pca_fit), got %s",
+                                          imgpca_type_name(argv[0]));
+    return SQLITE_ERROR;
+  }
+  rc = pca_model_load(sqlite3_value_blob(argv[0]), (size_t)sqlite3_value_bytes(argv[0]), &c->m, err);
+  if (rc == IMGPCA_NOMEM) return SQLITE_NOMEM;
+  if (rc) {
+    sqlite3_free(cur->pVtab->zErrMsg);
+    cur->pVtab->zErrMsg = sqlite3_mprintf("pca_components: invalid model: %s", err);
+    return SQLITE_ERROR;
+  }
+  c->loaded = 1;
+  c->cum = c->m.k ? c->m.eig[0] : 0;
+  return SQLITE_OK;
+}
+
+static int pcc_next(sqlite3_vtab_cursor *cur) {
+  PccCursor *c = (PccCursor *)cur;
+  c->i++;
+  if (c->loaded && c->i < c->m.k) c->cum += c->m.eig[c->i];
+  return SQLITE_OK;
+}
+
+static int pcc_eof(sqlite3_vtab_cursor *cur) {
+  PccCursor *c = (PccCursor *)cur;
+  return !c->loaded || c->i >= c->m.k;
+}
+
+static int pcc_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col) {
+  PccCursor *c = (PccCursor *)cur;
+  double tv = c->m.total_var > 0 ? c->m.total_var : 1;
+  switch (col) {
+    case PCC_IDX: sqlite3_result_int64(ctx, (sqlite3_int64)c->i + 1); break;
+    case PCC_EIG: sqlite3_result_double(ctx, c->m.eig[c->i]); break;
+    case PCC_RATIO: sqlite3_result_double(ctx, c->m.eig[c->i] / tv); break;
+    case PCC_CUM: sqlite3_result_double(ctx, c->cum / tv); break;
+    case PCC_COMP: {
+      unsigned char *p = fvec_blob_from_double(c->m.comp + c->i * c->m.d, c->m.d);
+      if (!p) return SQLITE_NOMEM;
+      imgpca_result_owned_blob(ctx, p, c->m.d * 4);
+      break;
+    }
+    default: sqlite3_result_null(ctx); break;
+  }
+  return SQLITE_OK;
+}
+
+static int pcc_rowid(sqlite3_vtab_cursor *cur, sqlite_int64 *pRowid) {
+  *pRowid = (sqlite_int64)((PccCursor *)cur)->i + 1;
+  return SQLITE_OK;
+}
+
+static int pcc_best_index(sqlite3_vtab *v, sqlite3_index_info *info) {
+  int i, found = -1, unusable = 0;
+  (void)v;
+  for (i = 0; i < info->nConstraint; i++) {
+    const struct sqlite3_index_constraint *p = &info->aConstraint[i];
+    if (p->iColumn != PCC_MODEL) continue;
+    if (p->op != SQLITE_INDEX_CONSTRAINT_EQ) continue;
+    if (!p->usable) {
+      unusable = 1;
+      continue;
+    }
+    found = i;
+  }
+  if (found >= 0) {
+    info->aConstraintUsage[found].argvIndex = 1;
+    info->aConstraintUsage[found].omit = 1;
+    info->idxNum = 1;
+    info->estimatedCost = 10;
+    info->estimatedRows = 50;
+    return SQLITE_OK;
+  }
+  if (unusable) return SQLITE_CONSTRAINT;
+  info->idxNum = 0;
+  info->estimatedCost = 1e12;
+  return SQLITE_OK;
+}
+
+const sqlite3_module pca_components_module = {
+  0,                 /* iVersion */
+  0,                 /* xCreate: eponymous only */
+  pcc_connect, pcc_best_index, pcc_disconnect, 0, pcc_open, pcc_close, pcc_filter, pcc_next, pcc_eof,
+  pcc_column, pcc_rowid, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};

@@ -1,0 +1,185 @@
+/* Unit tests of the PCA core (no SQLite): accumulation against a naive
+** long-double covariance, Chan merges, the streaming bound, model/state
+** round trips and the strict loader on truncated/corrupted blobs. */
+#include <stdlib.h>
+
+#include "common/common.h"
+#include "pca/pca.h"
+#include "unit.h"
+
+static uint64_t rng = 88172645463325252ULL;
+static double urand(void) {
+  rng ^= rng << 13;
+  rng ^= rng >> 7;
+  rng ^= rng << 17;
+  return (double)(rng >> 11) / 9007199254740992.0;
+}
+
+#define N 700
+#define D 24
+
+static float X[N][D];
+
+static void make_data(void) {
+  size_t i, j, r;
+  double basis[4][D];
+  for (r = 0; r < 4; r++)
+    for (j = 0; j < D; j++) basis[r][j] = urand() - 0.5;
+  for (i = 0; i < N; i++) {
+    for (j = 0; j < D; j++) X[i][j] = (float)(1000.0 + 0.01 * (urand() - 0.5)); /* large offset: centring test */
+    for (r = 0; r < 4; r++) {
+      double c = (urand() - 0.5) * (8.0 / (double)(r + 1));
+      for (j = 0; j < D; j++) X[i][j] += (float)(c * basis[r][j]);
+    }
+  }
+}
+
+static void feed(PcaState *s, size_t from, size_t to) {
+  char err[IMGPCA_ERRMAX];
+  size_t i;
+  for (i = from; i < to; i++) {
+    if (s->kind == 0) CHECK_EQ_INT(pca_state_begin(s, D, err), IMGPCA_OK);
+    CHECK_EQ_INT(pca_state_add_f32(s, X[i], err), IMGPCA_OK);
+  }
+}
+
+static void test_accumulate(void) {
+  PcaOpts o;
+  PcaState s;
+  char err[IMGPCA_ERRMAX];
+  long double mean[D] = {0}, cov;
+  double worst = 0;
+  size_t i, a, b;
+  pca_opts_default(&o);
+  o.solver = PCA_SOLVER_EXACT;
+  pca_state_init(&s, &o);
+  feed(&s, 0, N);
+  CHECK_EQ_INT(pca_state_flush(&s, err), IMGPCA_OK);
+  for (i = 0; i < N; i++)
+    for (a = 0; a < D; a++) mean[a] += X[i][a];
+  for (a = 0; a < D; a++) mean[a] /= N;
+  for (a = 0; a < D; a++)
+    for (b = a; b < D; b++) {
+      cov = 0;
+      for (i = 0; i < N; i++) cov += (X[i][a] - mean[a]) * (X[i][b] - mean[b]);
+      if (fabsl(cov) > 1e-3) {
+        double e = (double)fabsl((s.m2[a * D + b] - cov) / cov);
+        if (e > worst) worst = e;
+      }
+    }
+  CHECK(worst < 1e-9);
+  CHECK(fabs((double)(s.mean[3] - mean[3])) < 1e-9);
+  pca_state_free(&s);
+}
+
+static void fit_exact(size_t shards, int kind, PcaModel *m) {
+  PcaOpts o;
+  PcaState all, part;
+  char err[IMGPCA_ERRMAX];
+  size_t sh;
+  pca_opts_default(&o);
+  o.solver = kind == PCA_KIND_EXACT ? PCA_SOLVER_EXACT : PCA_SOLVER_STREAMING;
+  o.sketch = 8;
+  pca_state_init(&all, &o);
+  for (sh = 0; sh < shards; sh++) {
+    unsigned char *blob;
+    size_t nb;
+    PcaState back;
+    pca_state_init(&part, &o);
+    feed(&part, sh * N / shards, (sh + 1) * N / shards);
+    /* every state goes through its blob form */
+    CHECK_EQ_INT(pca_state_save(&part, &blob, &nb, err), IMGPCA_OK);
+    CHECK_EQ_INT(pca_state_load(blob, nb, &back, err), IMGPCA_OK);
+    CHECK_EQ_INT(pca_state_merge(&all, &back, err), IMGPCA_OK);
+    pca_state_free(&back);
+    pca_state_free(&part);
+    free(blob);
+  }
+  CHECK_EQ_INT(pca_fit_state(&all, 4, 0, -1, m, err), IMGPCA_OK);
+  pca_state_free(&all);
+}
+
+static void test_merge_and_stream(void) {
+  PcaModel one, m;
+  size_t shards[] = {2, 3, 7}, i, j;
+  fit_exact(1, PCA_KIND_EXACT, &one);
+  CHECK_EQ_INT(one.k, 4);
+  for (i = 0; i < 3; i++) {
+    fit_exact(shards[i], PCA_KIND_EXACT, &m);
+    for (j = 0; j < 4; j++) CHECK(fabs(m.eig[j] / one.eig[j] - 1) < 1e-9);
+    pca_model_free(&m);
+  }
+  /* streaming (l = 8) stays within [lambda - bound, lambda] */
+  for (i = 0; i < 3; i++) {
+    fit_exact(shards[i], PCA_KIND_STREAM, &m);
+    CHECK(m.streaming);
+    for (j = 0; j < 4; j++) {
+      CHECK(m.eig[j] <= one.eig[j] * (1 + 1e-9));
+      CHECK(m.eig[j] >= one.eig[j] - m.err_bound - 1e-9 * one.eig[j]);
+    }
+    pca_model_free(&m);
+  }
+  pca_model_free(&one);
+}
+
+static void test_model_blob(void) {
+  PcaModel m, back;
+  unsigned char *blob, *bad;
+  size_t nb, i, ok = 0;
+  char err[IMGPCA_ERRMAX];
+  fit_exact(1, PCA_KIND_EXACT, &m);
+  CHECK_EQ_INT(pca_model_save(&m, &blob, &nb, err), IMGPCA_OK);
+  CHECK_EQ_INT(pca_model_load(blob, nb, &back, err), IMGPCA_OK);
+  CHECK_EQ_INT(back.k, m.k);
+  CHECK(memcmp(back.comp, m.comp, m.k * m.d * sizeof(double)) == 0);
+  pca_model_free(&back);
+  /* every truncation is rejected, reading only inside the buffer */
+  for (i = 0; i < nb; i++) {
+    bad = malloc(i ? i : 1);
+    memcpy(bad, blob, i);
+    CHECK_EQ_INT(pca_model_load(bad, i, &back, err), IMGPCA_ERROR);
+    free(bad);
+  }
+  CHECK_EQ_INT(pca_model_load(NULL, 0, &back, err), IMGPCA_ERROR);
+  /* single bit flips anywhere are rejected (header, values or checksum) */
+  bad = malloc(nb);
+  for (i = 0; i < nb * 8; i += 7) {
+    memcpy(bad, blob, nb);
+    bad[i / 8] ^= (unsigned char)(1u << (i % 8));
+    if (pca_model_load(bad, nb, &back, err) == IMGPCA_OK) {
+      ok++;
+      pca_model_free(&back);
+    }
+  }
+  CHECK_EQ_INT(ok, 0);
+  free(bad);
+  free(blob);
+  pca_model_free(&m);
+}
+
+static void test_sign_and_project(void) {
+  double v[3] = {0.1, -0.9, 0.3};
+  PcaModel m;
+  float y[4], x[D], r[D];
+  char err[IMGPCA_ERRMAX];
+  size_t j;
+  pca_fix_sign(v, 3);
+  CHECK(v[1] > 0 && v[0] < 0);
+  fit_exact(1, PCA_KIND_EXACT, &m);
+  CHECK_EQ_INT(pca_project(&m, X[5], 4, 0, y, err), IMGPCA_OK);
+  CHECK_EQ_INT(pca_reconstruct(&m, y, 4, 0, x, err), IMGPCA_OK);
+  /* 4-rank data plus noise 0.01: the reconstruction is close */
+  for (j = 0; j < D; j++) r[j] = x[j] - X[5][j];
+  for (j = 0; j < D; j++) CHECK(fabs(r[j]) < 0.02);
+  CHECK_EQ_INT(pca_project(&m, X[5], 5, 0, y, err), IMGPCA_ERROR);
+  pca_model_free(&m);
+}
+
+int main(void) {
+  make_data();
+  test_accumulate();
+  test_merge_and_stream();
+  test_model_blob();
+  test_sign_and_project();
+  return UNIT_DONE();
+}
