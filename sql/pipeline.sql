@@ -16,6 +16,8 @@
 --            there is no model yet for this spec and k)
 --   $batch   images per committed batch              default 500
 --   $plot_max  most points drawn in scatter.svg      default 5000
+--   $classify  1 = label the test images by 1-NN     default 1 (its cost grows
+--            with test x training images; 0 skips it on very large sets)
 --
 -- Incremental and resumable: the state database keeps (key, etag) -> features.
 -- Every stage is one statement (feature extraction: one statement per batch,
@@ -88,7 +90,8 @@ FROM (SELECT 'source' AS key, $source AS value, NULL AS dflt
       UNION ALL SELECT 'k', CAST($k AS INTEGER), 50
       UNION ALL SELECT 'refit', CAST($refit AS INTEGER), 0
       UNION ALL SELECT 'batch', CAST($batch AS INTEGER), 500
-      UNION ALL SELECT 'plot_max', CAST($plot_max AS INTEGER), 5000) AS p
+      UNION ALL SELECT 'plot_max', CAST($plot_max AS INTEGER), 5000
+      UNION ALL SELECT 'classify', CAST($classify AS INTEGER), 1) AS p
 LEFT JOIN settings AS s USING (key)
 WHERE true
 ON CONFLICT(key) DO UPDATE SET value = excluded.value;
@@ -102,7 +105,8 @@ SELECT (SELECT value FROM settings WHERE key = 'source')   AS source,
        (SELECT value FROM settings WHERE key = 'k')        AS k,
        (SELECT value FROM settings WHERE key = 'refit')    AS refit,
        (SELECT value FROM settings WHERE key = 'batch')    AS batch,
-       (SELECT value FROM settings WHERE key = 'plot_max') AS plot_max;
+       (SELECT value FROM settings WHERE key = 'plot_max') AS plot_max,
+       (SELECT value FROM settings WHERE key = 'classify') AS classify;
 
 INSERT INTO runs(started) VALUES (datetime('now'));
 SELECT printf('source %s, spec ''%s'', k = %d, output %s', source, spec, k, out) FROM cfg;
@@ -141,7 +145,8 @@ DELETE FROM projections WHERE key IN (SELECT key FROM todo);
 DELETE FROM errors      WHERE key IN (SELECT key FROM todo);
 
 -- The batch loop: one committed INSERT per $batch images, so that a crash
--- loses at most one batch.  The shell has no loop, so the statements are
+-- loses at most one batch.  (The batch's keys are chosen in a subquery so
+-- that only those rows are fetched and decoded.)  The shell has no loop, so the statements are
 -- generated (one per batch) and read back.
 .output .imgpca-batches.sql
 WITH RECURSIVE b(i) AS (
@@ -150,7 +155,7 @@ WITH RECURSIVE b(i) AS (
 SELECT 'INSERT OR REPLACE INTO images(key, url, label, split, etag, spec, features)
   SELECT t.key, t.url, t.label, t.split, t.etag, cfg.spec,
          img_features_or_null(s3_fetch_or_null(t.url), cfg.spec)
-  FROM todo AS t, cfg ORDER BY t.key LIMIT ' || cfg.batch || ';
+  FROM (SELECT * FROM todo ORDER BY key LIMIT ' || cfg.batch || ') AS t, cfg;
 SELECT printf(''features: %d/%d'', ' || min(i * cfg.batch, (SELECT n FROM todo_total)) || ', n) FROM todo_total;'
 FROM b, cfg;
 .output stdout
@@ -210,7 +215,8 @@ SELECT key, model_id, json_extract(nn, '$[1]'), json_extract(nn, '$[0]'), json_e
 FROM (SELECT q.key, q.model_id,
              (SELECT json_array(r.key, r.label, min(fvec_l2(r.pc, q.pc))) FROM train_pc AS r) AS nn
       FROM projections AS q JOIN images AS qi USING (key)
-      WHERE qi.split = 'test' AND q.key NOT IN (SELECT key FROM predictions));
+      WHERE qi.split = 'test' AND q.key NOT IN (SELECT key FROM predictions)
+        AND (SELECT classify FROM cfg) = 1);
 CREATE VIEW IF NOT EXISTS accuracy AS
 SELECT count(*) AS tested, sum(p.predicted = i.label) AS correct,
        round(100.0 * avg(p.predicted = i.label), 2) AS percent
