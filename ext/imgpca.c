@@ -25,6 +25,7 @@ SQLITE_EXTENSION_INIT1
 #include "pca/pca_sql.h"
 /* imgpca:includes (one line per module) */
 #include "csv/csv_sql.h"
+#include "s3/s3_sql.h"
 
 #define PURE (SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS)
 #define DIRECT SQLITE_DIRECTONLY
@@ -96,6 +97,16 @@ static const FuncDef aFunc[] = {
   {"pca_info",          1, PURE,   0, pca_info_func, 0, 0},
   {"pca_mean",          1, PURE,   0, pca_mean_func, 0, 0},
   {"pca_std",           1, PURE,   0, pca_std_func, 0, 0},
+  /* storage (s3) */
+  {"s3_fetch",          1, DIRECT, CONN, s3_fetch_func, 0, 0},
+  {"s3_fetch",          2, DIRECT, CONN, s3_fetch_func, 0, 0},
+  {"s3_fetch",          3, DIRECT, CONN, s3_fetch_func, 0, 0},
+  {"s3_fetch_or_null",  1, DIRECT, CONN, s3_fetch_or_null_func, 0, 0},
+  {"s3_fetch_or_null",  2, DIRECT, CONN, s3_fetch_or_null_func, 0, 0},
+  {"s3_fetch_or_null",  3, DIRECT, CONN, s3_fetch_or_null_func, 0, 0},
+  {"s3_put",            2, DIRECT, CONN, s3_put_func, 0, 0},
+  {"s3_delete",         1, DIRECT, CONN, s3_delete_func, 0, 0},
+  {"s3_config",         0, DIRECT, CONN, s3_config_func, 0, 0},
   /* imgpca:functions (one block per module) */
   /* csv */
   {"csv_export",        2, DIRECT, CONN, csv_export_func, 0, 0},
@@ -105,6 +116,7 @@ static const FuncDef aFunc[] = {
 static const ModuleDef aModule[] = {
   {"pca_components", &pca_components_module, 0},
   /* imgpca:modules (one line per module) */
+  {"s3_list", &s3_list_module, CONN},
   {NULL, NULL, 0}
 };
 

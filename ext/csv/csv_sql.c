@@ -29,66 +29,12 @@
 
 #include <stdio.h>
 
+#include "../s3/s3_sql.h"
 #include "../storage/storage.h"
 #include "../vector/vector.h"
 #include "csv.h"
 
-/* Bind weakly to the storage layer so the extension links before the storage
-** implementation is merged; csv_export reports a clear error in that case. */
-#pragma weak imgpca_storage_new
-#pragma weak imgpca_storage_free
-#pragma weak imgpca_writer_open
-#pragma weak imgpca_writer_write
-#pragma weak imgpca_writer_commit
-#pragma weak imgpca_writer_abort
-
 #define FN "csv_export"
-
-/* Interim local writer (temp file + rename), used only while the storage
-** layer is not linked in; removed once ext/storage is merged. */
-#include <errno.h>
-#include <stdlib.h>
-#include <unistd.h>
-typedef struct CsvLocal { FILE *f; char *zTmp; char *zDest; } CsvLocal;
-static int csv_local_open(const char *zUrl, CsvLocal *w, char *err) {
-  int fd;
-  memset(w, 0, sizeof(*w));
-  if (!strncmp(zUrl, "s3://", 5) || !strncmp(zUrl, "s3a://", 6))
-    return imgpca_seterr(err, "s3 URLs need the storage layer, not built into this library");
-  if (!strncmp(zUrl, "file://", 7)) zUrl += 7;
-  w->zDest = imgpca_strdup(zUrl);
-  w->zTmp = imgpca_mprintf("%s.tmp-XXXXXX", zUrl);
-  if (!w->zDest || !w->zTmp) {
-    imgpca_free(w->zDest);
-    imgpca_free(w->zTmp);
-    return IMGPCA_NOMEM;
-  }
-  fd = mkstemp(w->zTmp);
-  if (fd < 0 || !(w->f = fdopen(fd, "wb"))) {
-    imgpca_seterr(err, "%s", strerror(errno));
-    if (fd >= 0) {
-      close(fd);
-      unlink(w->zTmp);
-    }
-    imgpca_free(w->zDest);
-    imgpca_free(w->zTmp);
-    return IMGPCA_ERROR;
-  }
-  return IMGPCA_OK;
-}
-static int csv_sink_local(void *pArg, const void *p, size_t n, char *err) {
-  CsvLocal *w = (CsvLocal *)pArg;
-  return fwrite(p, 1, n, w->f) == n ? IMGPCA_OK : imgpca_seterr(err, "%s", strerror(errno));
-}
-static void csv_local_close(CsvLocal *w, int bCommit, int *pRc, char *err) {
-  int rc = IMGPCA_OK;
-  if (fclose(w->f) != 0) rc = imgpca_seterr(err, "%s", strerror(errno));
-  if (bCommit && rc == IMGPCA_OK && rename(w->zTmp, w->zDest) != 0) rc = imgpca_seterr(err, "%s", strerror(errno));
-  if (!bCommit || rc != IMGPCA_OK) unlink(w->zTmp);
-  imgpca_free(w->zDest);
-  imgpca_free(w->zTmp);
-  if (pRc) *pRc = rc;
-}
 
 typedef struct CsvOpts {
   int bHeader;
@@ -259,8 +205,6 @@ void csv_export_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   ImgpcaWriter *wr = NULL;
   CsvWriter cw;
   CsvOpts o;
-  CsvLocal loc;
-  int bLocal = !imgpca_writer_open || !imgpca_storage_new;
   char err[IMGPCA_ERRMAX];
   int *aDim = NULL;   /* per column: 0 = scalar, N = vector of N dims */
   int nCol, i, rc;
@@ -320,20 +264,15 @@ void csv_export_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   }
   memset(aDim, 0, sizeof(int) * (size_t)nCol);
 
-  if (bLocal) {
-    rc = csv_local_open(zUrl, &loc, err);
-  } else {
-    rc = imgpca_storage_new(&conn->cfg, &store, err);
-    if (rc == IMGPCA_OK) rc = imgpca_writer_open(store, zUrl, &wr, err);
-  }
+  rc = imgpca_conn_storage(conn, &store, err);
+  if (rc == IMGPCA_OK) rc = imgpca_writer_open(store, zUrl, &wr, err);
   if (rc != IMGPCA_OK) {
     if (rc == IMGPCA_NOMEM) sqlite3_result_error_nomem(ctx);
     else imgpca_result_error(ctx, FN, "cannot open '%s' for writing: %s", zUrl, err);
     wr = NULL;
     goto done_store;
   }
-  if (bLocal) csv_writer_init(&cw, csv_sink_local, &loc);
-  else csv_writer_init(&cw, csv_sink_writer, wr);
+  csv_writer_init(&cw, csv_sink_writer, wr);
   cw.delim = o.delim;
   cw.zEol = o.bCrlf ? "\r\n" : "\n";
 
@@ -442,8 +381,7 @@ void csv_export_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   rc = csv_flush(&cw, err);
   if (rc != IMGPCA_OK) goto core_fail;
   csv_writer_free(&cw);
-  if (bLocal) csv_local_close(&loc, 1, &rc, err);
-  else rc = imgpca_writer_commit(wr, NULL, &nBytes, err);
+  rc = imgpca_writer_commit(wr, NULL, &nBytes, err);
   wr = NULL;
   if (rc != IMGPCA_OK) {
     if (rc == IMGPCA_NOMEM) sqlite3_result_error_nomem(ctx);
@@ -458,11 +396,9 @@ core_fail:
   else imgpca_result_error(ctx, FN, "cannot write '%s': %s", zUrl, err);
 fail:
   csv_writer_free(&cw);
-  if (bLocal) csv_local_close(&loc, 0, NULL, err);
-  else imgpca_writer_abort(wr);
+  imgpca_writer_abort(wr);
   wr = NULL;
-done_store:
-  if (store) imgpca_storage_free(store);
+done_store:  /* the storage client belongs to the connection */
 done_stmt:
   sqlite3_free(aDim);
   sqlite3_finalize(st);

@@ -1,0 +1,310 @@
+/*
+** S3 credential chain (no SQL behaviour of its own; shown by s3_config()):
+**   1. connection settings  imgpca_config('s3.access_key_id', ...) etc.
+**   2. environment          AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN
+**   3. shared files         profile s3.profile / AWS_PROFILE (default "default") in
+**                           AWS_SHARED_CREDENTIALS_FILE (~/.aws/credentials), then
+**                           AWS_CONFIG_FILE (~/.aws/config, section "[profile NAME]")
+**   4. EC2 instance role    IMDSv2 at s3.imds_endpoint / AWS_EC2_METADATA_SERVICE_ENDPOINT:
+**                           PUT /latest/api/token, then the role's credentials;
+**                           1 s connect / 2 s total timeout; skipped when
+**                           s3.imds_disabled / AWS_EC2_METADATA_DISABLED
+** Steps 1 and 2 are one lookup (a setting falls back to its variable).  With
+** no credentials anywhere, requests are sent unsigned (public buckets).
+*/
+#include "s3.h"
+
+#include <ctype.h>
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static char *trim_dup(const char *p, size_t n) {
+  char *z;
+  while (n && isspace((unsigned char)*p)) { p++; n--; }
+  while (n && isspace((unsigned char)p[n - 1])) n--;
+  z = imgpca_malloc(n + 1);
+  if (!z) return NULL;
+  memcpy(z, p, n);
+  z[n] = 0;
+  return z;
+}
+
+char *s3_ini_get(const char *zText, const char *zSection, const char *zKey) {
+  const char *p = zText;
+  int inSection = 0;
+  size_t nSec = strlen(zSection), nKey = strlen(zKey);
+  while (p && *p) {
+    const char *eol = strchr(p, '\n');
+    size_t n = eol ? (size_t)(eol - p) : strlen(p);
+    const char *q = p, *end = p + n;
+    while (q < end && isspace((unsigned char)*q)) q++;
+    if (q < end && *q == '[') {
+      const char *r = memchr(q, ']', (size_t)(end - q));
+      if (r) {
+        char *name = trim_dup(q + 1, (size_t)(r - q - 1));
+        if (!name) return NULL;
+        inSection = strlen(name) == nSec && memcmp(name, zSection, nSec) == 0;
+        imgpca_free(name);
+      }
+    } else if (inSection && q < end && *q != '#' && *q != ';') {
+      const char *eq = memchr(q, '=', (size_t)(end - q));
+      if (eq) {
+        char *k = trim_dup(q, (size_t)(eq - q));
+        int match;
+        if (!k) return NULL;
+        match = strlen(k) == nKey && memcmp(k, zKey, nKey) == 0;
+        imgpca_free(k);
+        if (match) return trim_dup(eq + 1, (size_t)(end - eq - 1));
+      }
+    }
+    p = eol ? eol + 1 : NULL;
+  }
+  return NULL;
+}
+
+/* Minimal reader for the flat JSON objects of IMDS: "Key" : "string". */
+char *s3_json_get(const char *zText, const char *zKey) {
+  const char *p = zText;
+  size_t nKey = strlen(zKey);
+  while ((p = strchr(p, '"')) != NULL) {
+    const char *k = p + 1, *q = k;
+    while (*q && *q != '"') { if (*q == '\\' && q[1]) q++; q++; }
+    if (!*q) return NULL;
+    p = q + 1;
+    while (isspace((unsigned char)*p)) p++;
+    if (*p != ':') continue; /* a value, not a key */
+    p++;
+    while (isspace((unsigned char)*p)) p++;
+    if ((size_t)(q - k) == nKey && memcmp(k, zKey, nKey) == 0 && *p == '"') {
+      ImgpcaBuf b;
+      imgpca_buf_init(&b);
+      for (p++; *p && *p != '"'; p++) {
+        if (*p == '\\' && p[1]) {
+          p++;
+          if (*p == 'n') imgpca_buf_append(&b, "\n", 1);
+          else if (*p == '/' || *p == '"' || *p == '\\') imgpca_buf_append(&b, p, 1);
+          else return imgpca_buf_free(&b), NULL; /* not expected in credentials */
+        } else {
+          imgpca_buf_append(&b, p, 1);
+        }
+      }
+      imgpca_buf_append(&b, "", 1);
+      return b.oom ? NULL : (char *)imgpca_buf_detach(&b, NULL);
+    }
+  }
+  return NULL;
+}
+
+time_t s3_parse_iso8601(const char *z) {
+  struct tm tm;
+  int y, mo, d, h, mi, s;
+  if (!z || sscanf(z, "%4d-%2d-%2dT%2d:%2d:%2d", &y, &mo, &d, &h, &mi, &s) != 6) return -1;
+  memset(&tm, 0, sizeof tm);
+  tm.tm_year = y - 1900; tm.tm_mon = mo - 1; tm.tm_mday = d;
+  tm.tm_hour = h; tm.tm_min = mi; tm.tm_sec = s;
+  return timegm(&tm);
+}
+
+static char *read_small_file(const char *zPath) {
+  FILE *f = fopen(zPath, "rb");
+  ImgpcaBuf b;
+  char tmp[4096];
+  size_t n;
+  if (!f) return NULL;
+  imgpca_buf_init(&b);
+  while ((n = fread(tmp, 1, sizeof tmp, f)) > 0 && b.n < (1 << 20)) imgpca_buf_append(&b, tmp, n);
+  fclose(f);
+  imgpca_buf_append(&b, "", 1);
+  return b.oom ? NULL : (char *)imgpca_buf_detach(&b, NULL);
+}
+
+static char *home_path(const char *zRel) {
+  const char *h = getenv("HOME");
+  return h && *h ? imgpca_mprintf("%s/%s", h, zRel) : NULL;
+}
+
+void s3_creds_free(S3Creds *c) {
+  if (c->zSecret) memset(c->zSecret, 0, strlen(c->zSecret));
+  imgpca_free(c->zAccess);
+  imgpca_free(c->zSecret);
+  imgpca_free(c->zToken);
+  imgpca_free(c->zProfileRegion);
+  memset(c, 0, sizeof(*c));
+}
+
+static int from_profile(const ImgpcaConfig *cfg, S3Creds *out) {
+  const char *zProfile = imgpca_config_get(cfg, "s3.profile", NULL);
+  const char *zCred = imgpca_config_get(cfg, "s3.credentials_file", NULL);
+  const char *zConf = imgpca_config_get(cfg, "s3.config_file", NULL);
+  char *zCredPath = zCred ? imgpca_strdup(zCred) : home_path(".aws/credentials");
+  char *zConfPath = zConf ? imgpca_strdup(zConf) : home_path(".aws/config");
+  char *zSection = NULL;
+  char *zText;
+  int found = 0;
+  if (!zProfile || !*zProfile) zProfile = "default";
+  /* credentials file: [name] */
+  if (zCredPath && (zText = read_small_file(zCredPath)) != NULL) {
+    out->zAccess = s3_ini_get(zText, zProfile, "aws_access_key_id");
+    out->zSecret = s3_ini_get(zText, zProfile, "aws_secret_access_key");
+    out->zToken = s3_ini_get(zText, zProfile, "aws_session_token");
+    imgpca_free(zText);
+    if (out->zAccess && out->zSecret) {
+      snprintf(out->zSource, sizeof out->zSource, "profile '%.20s' (credentials file)", zProfile);
+      found = 1;
+    }
+  }
+  /* config file: [default] or [profile name]; also the profile's region */
+  zSection = strcmp(zProfile, "default") == 0 ? imgpca_strdup("default")
+                                              : imgpca_mprintf("profile %s", zProfile);
+  if (zSection && zConfPath && (zText = read_small_file(zConfPath)) != NULL) {
+    out->zProfileRegion = s3_ini_get(zText, zSection, "region");
+    if (!found) {
+      imgpca_free(out->zAccess); imgpca_free(out->zSecret); imgpca_free(out->zToken);
+      out->zAccess = s3_ini_get(zText, zSection, "aws_access_key_id");
+      out->zSecret = s3_ini_get(zText, zSection, "aws_secret_access_key");
+      out->zToken = s3_ini_get(zText, zSection, "aws_session_token");
+      if (out->zAccess && out->zSecret) {
+        snprintf(out->zSource, sizeof out->zSource, "profile '%.20s' (config file)", zProfile);
+        found = 1;
+      }
+    }
+    imgpca_free(zText);
+  }
+  if (!found) {
+    imgpca_free(out->zAccess); imgpca_free(out->zSecret); imgpca_free(out->zToken);
+    out->zAccess = out->zSecret = out->zToken = NULL;
+  }
+  imgpca_free(zCredPath);
+  imgpca_free(zConfPath);
+  imgpca_free(zSection);
+  return found;
+}
+
+static size_t imds_write(char *p, size_t sz, size_t n, void *ud) {
+  ImgpcaBuf *b = ud;
+  if (b->n + sz * n > 65536) return 0;
+  return imgpca_buf_append(b, p, sz * n) ? 0 : sz * n;
+}
+
+/* One IMDS request; returns the body (NUL-terminated) or NULL. */
+static char *imds_call(const char *zBase, const char *zMethod, const char *zPath, const char *zHdr) {
+  CURL *h = curl_easy_init();
+  struct curl_slist *hl = NULL, *t;
+  ImgpcaBuf b;
+  char *zUrl = imgpca_mprintf("%s%s", zBase, zPath);
+  long status = 0;
+  CURLcode cc;
+  imgpca_buf_init(&b);
+  if (!h || !zUrl) goto fail;
+  if (zHdr) {
+    t = curl_slist_append(hl, zHdr);
+    if (!t) goto fail;
+    hl = t;
+  }
+  curl_easy_setopt(h, CURLOPT_URL, zUrl);
+  curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, zMethod);
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, imds_write);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 1000L);
+  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 2000L);
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
+  cc = curl_easy_perform(h);
+  if (cc == CURLE_OK) curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+  if (cc != CURLE_OK || status != 200) goto fail;
+  imgpca_buf_append(&b, "", 1);
+  if (b.oom) goto fail;
+  curl_slist_free_all(hl);
+  curl_easy_cleanup(h);
+  imgpca_free(zUrl);
+  return (char *)imgpca_buf_detach(&b, NULL);
+fail:
+  curl_slist_free_all(hl);
+  if (h) curl_easy_cleanup(h);
+  imgpca_free(zUrl);
+  imgpca_buf_free(&b);
+  return NULL;
+}
+
+static int from_imds(const ImgpcaConfig *cfg, S3Creds *out) {
+  const char *zBase = imgpca_config_get(cfg, "s3.imds_endpoint", NULL);
+  char *zToken, *zHdr = NULL, *zRole = NULL, *zPath = NULL, *zJson = NULL, *nl;
+  int found = 0;
+  size_t nb;
+  char base[512];
+  if (imgpca_config_bool(cfg, "s3.imds_disabled") || !zBase || !*zBase) return 0;
+  nb = strlen(zBase);
+  if (nb >= sizeof base) return 0;
+  memcpy(base, zBase, nb + 1);
+  while (nb && base[nb - 1] == '/') base[--nb] = 0;
+  zToken = imds_call(base, "PUT", "/latest/api/token", "X-aws-ec2-metadata-token-ttl-seconds: 21600");
+  if (!zToken) return 0;
+  zHdr = imgpca_mprintf("X-aws-ec2-metadata-token: %s", zToken);
+  if (zHdr) zRole = imds_call(base, "GET", "/latest/meta-data/iam/security-credentials/", zHdr);
+  if (zRole) {
+    if ((nl = strchr(zRole, '\n')) != NULL) *nl = 0;
+    zPath = imgpca_mprintf("/latest/meta-data/iam/security-credentials/%s", zRole);
+  }
+  if (zPath && *zRole) zJson = imds_call(base, "GET", zPath, zHdr);
+  if (zJson) {
+    char *zExp = s3_json_get(zJson, "Expiration");
+    out->zAccess = s3_json_get(zJson, "AccessKeyId");
+    out->zSecret = s3_json_get(zJson, "SecretAccessKey");
+    out->zToken = s3_json_get(zJson, "Token");
+    out->expiry = zExp ? s3_parse_iso8601(zExp) : 0;
+    if (out->expiry < 0) out->expiry = 0;
+    imgpca_free(zExp);
+    if (out->zAccess && out->zSecret) {
+      snprintf(out->zSource, sizeof out->zSource, "instance metadata (IMDSv2)");
+      found = 1;
+    } else {
+      imgpca_free(out->zAccess); imgpca_free(out->zSecret); imgpca_free(out->zToken);
+      out->zAccess = out->zSecret = out->zToken = NULL;
+    }
+    memset(zJson, 0, strlen(zJson));
+  }
+  imgpca_free(zToken);
+  imgpca_free(zHdr);
+  imgpca_free(zRole);
+  imgpca_free(zPath);
+  imgpca_free(zJson);
+  return found;
+}
+
+int s3_creds_resolve(const ImgpcaConfig *cfg, S3Creds *out, char *err) {
+  const char *srcA, *srcS;
+  const char *zA = imgpca_config_get(cfg, "s3.access_key_id", &srcA);
+  const char *zS = imgpca_config_get(cfg, "s3.secret_access_key", &srcS);
+  memset(out, 0, sizeof(*out));
+  if (zA && *zA && zS && *zS) {
+    const char *zT = imgpca_config_get(cfg, "s3.session_token", NULL);
+    out->zAccess = imgpca_strdup(zA);
+    out->zSecret = imgpca_strdup(zS);
+    out->zToken = zT && *zT ? imgpca_strdup(zT) : NULL;
+    if (!out->zAccess || !out->zSecret || (zT && *zT && !out->zToken)) {
+      s3_creds_free(out);
+      return IMGPCA_NOMEM;
+    }
+    snprintf(out->zSource, sizeof out->zSource, "%s",
+             strcmp(srcA, "connection") == 0 ? "connection settings" : "environment");
+  } else if (from_profile(cfg, out)) {
+    /* found in the shared files */
+  } else if (from_imds(cfg, out)) {
+    /* keep the profile region found by from_profile */
+  } else {
+    snprintf(out->zSource, sizeof out->zSource, "none");
+  }
+  if (!out->zProfileRegion && strcmp(out->zSource, "none") != 0) {
+    /* the region may still come from the config file */
+    S3Creds tmp;
+    memset(&tmp, 0, sizeof tmp);
+    from_profile(cfg, &tmp);
+    out->zProfileRegion = tmp.zProfileRegion;
+    tmp.zProfileRegion = NULL;
+    s3_creds_free(&tmp);
+  }
+  (void)err;
+  return IMGPCA_OK;
+}

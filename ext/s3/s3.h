@@ -1,0 +1,173 @@
+/*
+** S3 client core (pure C, no SQLite types): SigV4 signing, glob matching,
+** S3 XML parsing (expat), the credential chain and an HTTP client (libcurl)
+** with retries.  The SQL surface is in s3_sql.c; the storage API that hides
+** local files vs S3 is ext/storage/storage.h.
+*/
+#ifndef IMGPCA_S3_H
+#define IMGPCA_S3_H
+
+#include <stdint.h>
+#include <time.h>
+
+#include "../common/common.h"
+#include "../config/config.h"
+
+/* ---- sigv4.c: SHA-256, HMAC, URI encoding, SigV4 ---- */
+typedef struct S3Sha256 {
+  uint32_t h[8];
+  uint64_t nTotal;
+  unsigned char buf[64];
+  size_t nBuf;
+} S3Sha256;
+void s3_sha256_init(S3Sha256 *c);
+void s3_sha256_update(S3Sha256 *c, const void *p, size_t n);
+void s3_sha256_final(S3Sha256 *c, unsigned char out[32]);
+void s3_sha256(const void *p, size_t n, unsigned char out[32]);
+void s3_sha256_hex(const void *p, size_t n, char out[65]);
+void s3_hmac_sha256(const void *key, size_t nKey, const void *msg, size_t nMsg,
+                    unsigned char out[32]);
+void s3_hex(const unsigned char *p, size_t n, char *out); /* lower-case, NUL-terminated */
+
+/* S3 URI encoding: unreserved characters (A-Z a-z 0-9 - . _ ~) are kept, '/'
+** too when keepSlash, everything else is %XX with upper-case hex. */
+int s3_uri_encode(ImgpcaBuf *b, const char *z, size_t n, int keepSlash);
+/* Decodes %XX (and, when plus, '+' as space) in place; returns 0 on a bad escape. */
+int s3_uri_decode(char *z, int plus);
+
+/* A canonical query: parameters sorted by encoded name (then value). */
+typedef struct S3Param { char *zName; char *zValue; } S3Param;
+typedef struct S3Query { S3Param *a; int n; int nAlloc; } S3Query;
+int s3_query_add(S3Query *q, const char *zName, const char *zValue); /* zValue NULL = "" */
+int s3_query_render(const S3Query *q, ImgpcaBuf *b); /* "a=1&b=%2F" (no '?') */
+void s3_query_free(S3Query *q);
+
+typedef struct S3Header { const char *zName; const char *zValue; } S3Header;
+typedef struct S3SignInput {
+  const char *zMethod;
+  const char *zPath;       /* canonical (already encoded) path, starts with '/' */
+  const char *zQuery;      /* canonical query or "" */
+  const S3Header *aHdr;    /* headers to sign: lower-case names, trimmed values */
+  int nHdr;
+  const char *zPayloadHash;
+  const char *zAmzDate;    /* YYYYMMDDTHHMMSSZ */
+  const char *zRegion;
+  const char *zService;    /* "s3" */
+  const char *zAccessKey;
+  const char *zSecretKey;
+} S3SignInput;
+/* Writes the Authorization header value into *pzAuth (imgpca_free); when
+** pCanon / pToSign are not NULL they receive the canonical request and the
+** string to sign (for tests). */
+int s3_sigv4_sign(const S3SignInput *in, char **pzAuth, ImgpcaBuf *pCanon, ImgpcaBuf *pToSign);
+void s3_amz_date(time_t t, char out[17]);
+
+/* ---- glob.c ---- */
+/* '*' any run within one '/' segment, '**' any run across segments (a double
+** star between two slashes also matches zero segments), '?' one character
+** except '/', '[abc]' '[a-z]'
+** '[!a]' '[^a]' classes, '\x' a literal x.  Returns 1 on match. */
+int s3_glob_match(const char *zPattern, const char *zStr);
+/* Length of the literal prefix of a pattern (before the first metacharacter);
+** *pzLiteral (optional, imgpca_free) receives it with escapes removed. */
+size_t s3_glob_prefix(const char *zPattern, char **pzLiteral);
+int s3_glob_has_magic(const char *zPattern);
+
+/* ---- xml.c (expat) ---- */
+typedef struct S3Object {
+  char *zKey;
+  int64_t nSize;
+  char *zEtag;
+  char *zLastModified;
+} S3Object;
+typedef struct S3ListPage {
+  S3Object *a;
+  int n, nAlloc;
+  int bTruncated;
+  char *zNextToken;
+  char *zEncoding;
+} S3ListPage;
+int s3_xml_list(const char *p, size_t n, S3ListPage *out, char *err);
+void s3_list_page_free(S3ListPage *pg);
+
+typedef struct S3XmlError { char *zCode; char *zMessage; char *zRegion; } S3XmlError;
+/* Parses an <Error> document; returns IMGPCA_OK (fields may stay NULL) or an error. */
+int s3_xml_error(const char *p, size_t n, S3XmlError *out);
+void s3_xml_error_free(S3XmlError *e);
+/* <InitiateMultipartUploadResult><UploadId>. */
+int s3_xml_upload_id(const char *p, size_t n, char **pzId, char *err);
+/* <CompleteMultipartUploadResult><ETag>; an <Error> root is reported as an error. */
+int s3_xml_complete(const char *p, size_t n, char **pzEtag, char *err);
+typedef struct S3Upload { char *zKey; char *zUploadId; } S3Upload;
+typedef struct S3UploadList { S3Upload *a; int n, nAlloc; int bTruncated; } S3UploadList;
+int s3_xml_uploads(const char *p, size_t n, S3UploadList *out, char *err);
+void s3_upload_list_free(S3UploadList *u);
+/* Appends z XML-escaped. */
+int s3_xml_escape(ImgpcaBuf *b, const char *z);
+
+/* ---- creds.c ---- */
+typedef struct S3Creds {
+  char *zAccess, *zSecret, *zToken;
+  time_t expiry;         /* 0 = does not expire */
+  char zSource[64];      /* "connection", "env", "profile 'x' in FILE", "imds", "none" */
+  char *zProfileRegion;  /* region of the profile (config file), or NULL */
+} S3Creds;
+/* Resolves credentials: connection settings > environment > shared files
+** (profile) > IMDSv2.  No credentials at all is not an error (zAccess NULL:
+** unsigned requests). */
+int s3_creds_resolve(const ImgpcaConfig *cfg, S3Creds *out, char *err);
+void s3_creds_free(S3Creds *c);
+/* INI lookup (for tests): value of zKey in section zSection of a file's text. */
+char *s3_ini_get(const char *zText, const char *zSection, const char *zKey);
+/* Flat JSON object: string value of zKey, or NULL. */
+char *s3_json_get(const char *zText, const char *zKey);
+/* Parses "2026-11-25T03:00:00Z" (ISO 8601 UTC); returns -1 on error. */
+time_t s3_parse_iso8601(const char *z);
+
+/* ---- http.c / client.c ---- */
+/* Retry policy (pure): 1 = retry a failed attempt with this curl code / status. */
+int s3_http_retryable(int curlCode, long status);
+/* Backoff before retry number `attempt` (0-based): full jitter in
+** [cap/2, cap], cap = min(100 ms * 2^attempt, 10 s); r is a random 32-bit value. */
+long s3_backoff_ms(int attempt, uint32_t r);
+
+typedef struct S3Client S3Client;
+int s3_client_new(const ImgpcaConfig *cfg, S3Client **pp, char *err);
+void s3_client_free(S3Client *c);
+
+/* GET an object (range when length >= 0).  *pNotFound set on 404. */
+int s3_get(S3Client *c, const char *zBucket, const char *zKey, int64_t offset, int64_t length,
+           int64_t maxBytes, ImgpcaBuf *out, int *pNotFound, char *err);
+/* PUT a whole object; *pzEtag (optional) receives the ETag. */
+int s3_put(S3Client *c, const char *zBucket, const char *zKey, const void *p, size_t n,
+           char **pzEtag, char *err);
+int s3_delete(S3Client *c, const char *zBucket, const char *zKey, char *err);
+/* One ListObjectsV2 page (max 1000 keys, encoding-type=url; keys decoded). */
+int s3_list_page(S3Client *c, const char *zBucket, const char *zPrefix, const char *zToken,
+                 int nMax, S3ListPage *out, char *err);
+int s3_list_uploads(S3Client *c, const char *zBucket, S3UploadList *out, char *err);
+/* Multipart upload. */
+int s3_mpu_begin(S3Client *c, const char *zBucket, const char *zKey, char **pzUploadId, char *err);
+int s3_mpu_part(S3Client *c, const char *zBucket, const char *zKey, const char *zUploadId,
+                int iPart, const void *p, size_t n, char **pzEtag, char *err);
+int s3_mpu_complete(S3Client *c, const char *zBucket, const char *zKey, const char *zUploadId,
+                    char **azEtag, int nPart, char **pzEtag, char *err);
+void s3_mpu_abort(S3Client *c, const char *zBucket, const char *zKey, const char *zUploadId);
+/* JSON of the effective S3 configuration, credentials source, secrets masked. */
+int s3_client_describe(S3Client *c, ImgpcaBuf *b, char *err);
+/* The connection's settings (read at each request, so changes apply at once). */
+const ImgpcaConfig *s3_client_config(S3Client *c);
+
+/* Concurrent GETs (curl multi), results consumed in submission order. */
+typedef struct S3Batch S3Batch;
+int s3_batch_new(S3Client *c, int nInflight, S3Batch **pp, char *err);
+void s3_batch_free(S3Batch *b);
+/* Queues a GET of a whole object; returns its ticket (0, 1, 2, ...). */
+int s3_batch_add(S3Batch *b, const char *zBucket, const char *zKey, int64_t maxBytes, int64_t *pTicket,
+                 char *err);
+/* Number of queued requests not yet taken. */
+int s3_batch_pending(S3Batch *b);
+/* Waits for the oldest queued request (FIFO) and moves its body into out. */
+int s3_batch_take(S3Batch *b, ImgpcaBuf *out, int *pNotFound, char *err);
+
+#endif

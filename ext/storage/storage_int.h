@@ -1,0 +1,27 @@
+/* Internal interface between storage.c (dispatch) and local.c (filesystem backend). */
+#ifndef IMGPCA_STORAGE_INT_H
+#define IMGPCA_STORAGE_INT_H
+#include "storage.h"
+
+int local_get(const char *zPath, int64_t offset, int64_t length, int64_t maxBytes, ImgpcaBuf *out,
+              int *pNotFound, char *err);
+int local_delete(const char *zPath, int *pDeleted, char *err);
+
+/* Atomic file writer: temp file in the destination folder, renamed on commit. */
+typedef struct LocalWriter LocalWriter;
+int local_writer_open(const char *zPath, LocalWriter **pp, char *err);
+int local_writer_write(LocalWriter *w, const void *p, size_t n, char *err);
+int local_writer_commit(LocalWriter *w, int64_t *pnBytes, char *err); /* frees w */
+void local_writer_abort(LocalWriter *w);                              /* frees w */
+
+/* Sorted recursive walk of the files matching a glob. */
+typedef struct LocalWalk LocalWalk;
+int local_walk_open(const char *zPattern, int bFileUrl, LocalWalk **pp, char *err);
+/* Next matching file: fills e (fields owned by the walk until the next call). */
+int local_walk_next(LocalWalk *w, ImgpcaEntry *e, int *pEof, char *err);
+/* Local path of the current entry. */
+const char *local_walk_path(LocalWalk *w);
+void local_walk_close(LocalWalk *w);
+
+void imgpca_entry_clear(ImgpcaEntry *e);
+#endif

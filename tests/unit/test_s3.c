@@ -1,0 +1,284 @@
+/* Unit tests of the S3 core: SHA-256/HMAC, SigV4 against AWS's published
+** S3 examples (fixed clock), URI/query canonicalisation, retry policy, XML
+** parsers, shared-file and IMDS JSON parsing. */
+#include <stdlib.h>
+
+#include "common/common.h"
+#include "s3/s3.h"
+#include "unit.h"
+
+#define EX_AK "AKIAIOSFODNN7EXAMPLE"
+#define EX_SK "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+#define EMPTY "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+static void test_sha(void) {
+  char hex[65];
+  unsigned char mac[32];
+  char big[1000];
+  S3Sha256 c;
+  unsigned char d[32];
+  int i;
+  s3_sha256_hex("", 0, hex);
+  CHECK_STR(hex, EMPTY);
+  s3_sha256_hex("abc", 3, hex);
+  CHECK_STR(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  s3_sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56, hex);
+  CHECK_STR(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+  /* incremental == one shot, across block boundaries */
+  for (i = 0; i < 1000; i++) big[i] = (char)(i * 7);
+  s3_sha256_init(&c);
+  for (i = 0; i < 1000; i += 37) s3_sha256_update(&c, big + i, (size_t)(i + 37 <= 1000 ? 37 : 1000 - i));
+  s3_sha256_final(&c, d);
+  s3_hex(d, 32, hex);
+  {
+    char one[65];
+    s3_sha256_hex(big, 1000, one);
+    CHECK_STR(hex, one);
+  }
+  /* RFC 4231 test case 2 */
+  s3_hmac_sha256("Jefe", 4, "what do ya want for nothing?", 28, mac);
+  s3_hex(mac, 32, hex);
+  CHECK_STR(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+}
+
+static void sign_check(const char *zMethod, const char *zPath, const char *zQuery, const S3Header *aH,
+                       int nH, const char *zHash, const char *zExpectedSig, const char *zExpectedHdrs) {
+  S3SignInput in;
+  char *zAuth = NULL;
+  char expected[400];
+  memset(&in, 0, sizeof in);
+  in.zMethod = zMethod;
+  in.zPath = zPath;
+  in.zQuery = zQuery;
+  in.aHdr = aH;
+  in.nHdr = nH;
+  in.zPayloadHash = zHash;
+  in.zAmzDate = "20130524T000000Z";
+  in.zRegion = "us-east-1";
+  in.zService = "s3";
+  in.zAccessKey = EX_AK;
+  in.zSecretKey = EX_SK;
+  CHECK_EQ_INT(s3_sigv4_sign(&in, &zAuth, NULL, NULL), IMGPCA_OK);
+  snprintf(expected, sizeof expected,
+           "AWS4-HMAC-SHA256 Credential=" EX_AK "/20130524/us-east-1/s3/aws4_request,SignedHeaders=%s,Signature=%s",
+           zExpectedHdrs, zExpectedSig);
+  CHECK_STR(zAuth, expected);
+  imgpca_free(zAuth);
+}
+
+static void test_sigv4(void) {
+  /* AWS S3 documentation, "Signature Calculations for the Authorization
+  ** Header", example GET Object (first 10 bytes of test.txt). Headers given
+  ** unsorted on purpose. */
+  S3Header get[] = {{"x-amz-date", "20130524T000000Z"}, {"range", "bytes=0-9"},
+                    {"host", "examplebucket.s3.amazonaws.com"}, {"x-amz-content-sha256", EMPTY}};
+  S3Header put[] = {{"date", "Fri, 24 May 2013 00:00:00 GMT"}, {"host", "examplebucket.s3.amazonaws.com"},
+                    {"x-amz-content-sha256", "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072"},
+                    {"x-amz-date", "20130524T000000Z"}, {"x-amz-storage-class", "REDUCED_REDUNDANCY"}};
+  S3Header list[] = {{"host", "examplebucket.s3.amazonaws.com"}, {"x-amz-content-sha256", EMPTY},
+                     {"x-amz-date", "20130524T000000Z"}};
+  S3Query q;
+  ImgpcaBuf b, canon, sts;
+  S3SignInput in;
+  char *zAuth = NULL;
+  char hex[65];
+  sign_check("GET", "/test.txt", "", get, 4, EMPTY,
+             "f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41",
+             "host;range;x-amz-content-sha256;x-amz-date");
+  /* example PUT Object: key "test$file.text" must be encoded as test%24file.text */
+  s3_sha256_hex("Welcome to Amazon S3.", 21, hex);
+  CHECK_STR(hex, "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072");
+  imgpca_buf_init(&b);
+  imgpca_buf_append(&b, "/", 1);
+  s3_uri_encode(&b, "test$file.text", 14, 1);
+  imgpca_buf_append(&b, "", 1);
+  CHECK_STR((char *)b.p, "/test%24file.text");
+  sign_check("PUT", (char *)b.p, "", put, 5, hex,
+             "98ad721746da40c64f1a55b78f14c238d841ea1380cd77a1b5971af0ece108bd",
+             "date;host;x-amz-content-sha256;x-amz-date;x-amz-storage-class");
+  imgpca_buf_free(&b);
+  /* example GET Bucket (list objects): query built unsorted, rendered canonical */
+  memset(&q, 0, sizeof q);
+  s3_query_add(&q, "prefix", "J");
+  s3_query_add(&q, "max-keys", "2");
+  imgpca_buf_init(&b);
+  s3_query_render(&q, &b);
+  imgpca_buf_append(&b, "", 1);
+  CHECK_STR((char *)b.p, "max-keys=2&prefix=J");
+  sign_check("GET", "/", (char *)b.p, list, 3, EMPTY,
+             "34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7",
+             "host;x-amz-content-sha256;x-amz-date");
+  imgpca_buf_free(&b);
+  s3_query_free(&q);
+  /* the canonical request and string to sign of the GET example */
+  memset(&in, 0, sizeof in);
+  in.zMethod = "GET"; in.zPath = "/test.txt"; in.zQuery = ""; in.aHdr = get; in.nHdr = 4;
+  in.zPayloadHash = EMPTY; in.zAmzDate = "20130524T000000Z"; in.zRegion = "us-east-1";
+  in.zService = "s3"; in.zAccessKey = EX_AK; in.zSecretKey = EX_SK;
+  imgpca_buf_init(&canon);
+  imgpca_buf_init(&sts);
+  CHECK_EQ_INT(s3_sigv4_sign(&in, &zAuth, &canon, &sts), IMGPCA_OK);
+  imgpca_buf_append(&sts, "", 1);
+  CHECK_STR((char *)sts.p, "AWS4-HMAC-SHA256\n20130524T000000Z\n20130524/us-east-1/s3/aws4_request\n"
+                           "7344ae5b7ee6c3e7e6b0fe0640412a37625d1fbfff95c48bbb2dc43964946972");
+  imgpca_free(zAuth);
+  imgpca_buf_free(&canon);
+  imgpca_buf_free(&sts);
+}
+
+static void test_encoding(void) {
+  ImgpcaBuf b;
+  S3Query q;
+  char z[64];
+  imgpca_buf_init(&b);
+  s3_uri_encode(&b, "a b+c&d=e/é~_.-", strlen("a b+c&d=e/é~_.-"), 1);
+  imgpca_buf_append(&b, "", 1);
+  CHECK_STR((char *)b.p, "a%20b%2Bc%26d%3De/%C3%A9~_.-");
+  imgpca_buf_free(&b);
+  memset(&q, 0, sizeof q);
+  s3_query_add(&q, "uploads", NULL);
+  s3_query_add(&q, "prefix", "a/b c");
+  s3_query_add(&q, "continuation-token", "x+y=");
+  imgpca_buf_init(&b);
+  s3_query_render(&q, &b);
+  imgpca_buf_append(&b, "", 1);
+  CHECK_STR((char *)b.p, "continuation-token=x%2By%3D&prefix=a%2Fb%20c&uploads=");
+  imgpca_buf_free(&b);
+  s3_query_free(&q);
+  strcpy(z, "a%20b+c%2B%C3%A9");
+  CHECK(s3_uri_decode(z, 1));
+  CHECK_STR(z, "a b c+é");
+  strcpy(z, "bad%2");
+  CHECK(!s3_uri_decode(z, 0));
+  {
+    char d[17];
+    s3_amz_date(1369353600, d); /* 2013-05-24 00:00:00 UTC */
+    CHECK_STR(d, "20130524T000000Z");
+  }
+}
+
+static void test_retry(void) {
+  int i;
+  CHECK(s3_http_retryable(0, 500));
+  CHECK(s3_http_retryable(0, 502));
+  CHECK(s3_http_retryable(0, 503));
+  CHECK(s3_http_retryable(0, 504));
+  CHECK(s3_http_retryable(0, 429));
+  CHECK(!s3_http_retryable(0, 403));
+  CHECK(!s3_http_retryable(0, 404));
+  CHECK(!s3_http_retryable(0, 200));
+  CHECK(s3_http_retryable(7 /* CURLE_COULDNT_CONNECT */, 0));
+  CHECK(s3_http_retryable(28 /* CURLE_OPERATION_TIMEDOUT */, 0));
+  CHECK(s3_http_retryable(18 /* CURLE_PARTIAL_FILE */, 0));
+  CHECK(!s3_http_retryable(3 /* CURLE_URL_MALFORMAT */, 0));
+  for (i = 0; i < 12; i++) {
+    long lo = s3_backoff_ms(i, 0), hi = s3_backoff_ms(i, 0xffffffffu), mid = s3_backoff_ms(i, 12345);
+    long cap = i >= 7 ? 10000 : 100L << i;
+    CHECK(lo >= cap / 2 && hi <= cap && mid >= lo && mid <= cap);
+  }
+  CHECK(s3_backoff_ms(0, 0) == 50);
+  CHECK(s3_backoff_ms(20, 0) == 5000);
+}
+
+static void test_xml(void) {
+  const char *list =
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+      "<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Name>b</Name>"
+      "<Prefix>a%2F</Prefix><KeyCount>2</KeyCount><MaxKeys>2</MaxKeys><EncodingType>url</EncodingType>"
+      "<IsTruncated>true</IsTruncated><NextContinuationToken>tok+1/=</NextContinuationToken>"
+      "<Contents><Key>a/x%20y%2B%26%3D%C3%A9.jpg</Key><LastModified>2026-01-02T03:04:05.000Z</LastModified>"
+      "<ETag>&quot;abc&quot;</ETag><Size>123</Size><StorageClass>STANDARD</StorageClass></Contents>"
+      "<Contents><Key>a/z</Key><Size>0</Size></Contents></ListBucketResult>";
+  const char *err =
+      "<?xml version=\"1.0\"?><Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message>"
+      "<Key>k</Key><RequestId>r</RequestId></Error>";
+  char e[IMGPCA_ERRMAX];
+  S3ListPage pg;
+  S3XmlError xe;
+  S3UploadList ul;
+  char *z = NULL;
+  CHECK_EQ_INT(s3_xml_list(list, strlen(list), &pg, e), IMGPCA_OK);
+  CHECK_EQ_INT(pg.n, 2);
+  CHECK(pg.bTruncated);
+  CHECK_STR(pg.zNextToken, "tok+1/=");
+  CHECK_STR(pg.a[0].zKey, "a/x y+&=é.jpg");
+  CHECK_STR(pg.a[0].zEtag, "\"abc\"");
+  CHECK_EQ_INT(pg.a[0].nSize, 123);
+  CHECK_STR(pg.a[0].zLastModified, "2026-01-02T03:04:05.000Z");
+  CHECK_STR(pg.a[1].zKey, "a/z");
+  s3_list_page_free(&pg);
+  CHECK_EQ_INT(s3_xml_list("<ListBucketResult><Contents><Key>x", 34, &pg, e), IMGPCA_ERROR);
+  CHECK(strstr(e, "invalid XML response") != NULL);
+  CHECK_EQ_INT(s3_xml_list("<ListBucketResult><Contents><Key>x</Key></Contents></ListBucketResult>", 70, &pg, e),
+               IMGPCA_ERROR);
+  CHECK_STR(e, "invalid ListBucketResult: an entry lacks Key or Size");
+  CHECK_EQ_INT(s3_xml_error(err, strlen(err), &xe), IMGPCA_OK);
+  CHECK_STR(xe.zCode, "NoSuchKey");
+  CHECK_STR(xe.zMessage, "The specified key does not exist.");
+  s3_xml_error_free(&xe);
+  {
+    const char *init = "<InitiateMultipartUploadResult xmlns=\"x\"><Bucket>b</Bucket><Key>k</Key>"
+                       "<UploadId>2~abc</UploadId></InitiateMultipartUploadResult>";
+    const char *comp = "<CompleteMultipartUploadResult><ETag>\"e-3\"</ETag></CompleteMultipartUploadResult>";
+    const char *compErr = "<Error><Code>InternalError</Code><Message>We encountered an internal error.</Message></Error>";
+    CHECK_EQ_INT(s3_xml_upload_id(init, strlen(init), &z, e), IMGPCA_OK);
+    CHECK_STR(z, "2~abc");
+    imgpca_free(z);
+    CHECK_EQ_INT(s3_xml_complete(comp, strlen(comp), &z, e), IMGPCA_OK);
+    CHECK_STR(z, "\"e-3\"");
+    imgpca_free(z);
+    CHECK_EQ_INT(s3_xml_complete(compErr, strlen(compErr), &z, e), IMGPCA_ERROR);
+    CHECK_STR(e, "complete multipart upload failed: InternalError: We encountered an internal error.");
+  }
+  {
+    const char *up = "<ListMultipartUploadsResult><Bucket>b</Bucket><IsTruncated>false</IsTruncated>"
+                     "<Upload><Key>k1</Key><UploadId>u1</UploadId></Upload>"
+                     "<Upload><Key>k2</Key><UploadId>u2</UploadId></Upload></ListMultipartUploadsResult>";
+    CHECK_EQ_INT(s3_xml_uploads(up, strlen(up), &ul, e), IMGPCA_OK);
+    CHECK_EQ_INT(ul.n, 2);
+    CHECK_STR(ul.a[1].zKey, "k2");
+    CHECK_STR(ul.a[1].zUploadId, "u2");
+    s3_upload_list_free(&ul);
+  }
+  {
+    ImgpcaBuf b;
+    imgpca_buf_init(&b);
+    s3_xml_escape(&b, "\"a&b<c>\"");
+    imgpca_buf_append(&b, "", 1);
+    CHECK_STR((char *)b.p, "&quot;a&amp;b&lt;c&gt;&quot;");
+    imgpca_buf_free(&b);
+  }
+}
+
+static void test_files(void) {
+  const char *ini = "# comment\n[default]\naws_access_key_id = AKDEFAULT\n"
+                    "aws_secret_access_key=sdefault \n\n[dev]\n  aws_access_key_id=AKDEV\r\n"
+                    "aws_secret_access_key = s=dev\n[profile dev]\nregion = eu-west-1\n";
+  const char *json = "{\n  \"Code\" : \"Success\",\n  \"AccessKeyId\" : \"ASIAX\",\n"
+                     "  \"SecretAccessKey\" : \"se\\/cret\",\n  \"Token\" : \"tok\",\n"
+                     "  \"Expiration\" : \"2026-11-25T09:00:00Z\"\n}";
+  char *z;
+  z = s3_ini_get(ini, "default", "aws_access_key_id"); CHECK_STR(z, "AKDEFAULT"); imgpca_free(z);
+  z = s3_ini_get(ini, "default", "aws_secret_access_key"); CHECK_STR(z, "sdefault"); imgpca_free(z);
+  z = s3_ini_get(ini, "dev", "aws_access_key_id"); CHECK_STR(z, "AKDEV"); imgpca_free(z);
+  z = s3_ini_get(ini, "dev", "aws_secret_access_key"); CHECK_STR(z, "s=dev"); imgpca_free(z);
+  z = s3_ini_get(ini, "profile dev", "region"); CHECK_STR(z, "eu-west-1"); imgpca_free(z);
+  CHECK(s3_ini_get(ini, "dev", "region") == NULL);
+  CHECK(s3_ini_get(ini, "nope", "aws_access_key_id") == NULL);
+  z = s3_json_get(json, "AccessKeyId"); CHECK_STR(z, "ASIAX"); imgpca_free(z);
+  z = s3_json_get(json, "SecretAccessKey"); CHECK_STR(z, "se/cret"); imgpca_free(z);
+  z = s3_json_get(json, "Code"); CHECK_STR(z, "Success"); imgpca_free(z);
+  CHECK(s3_json_get(json, "Success") == NULL); /* a value, not a key */
+  CHECK_EQ_INT((long long)s3_parse_iso8601("2026-11-25T09:00:00Z"), 1795597200LL);
+  CHECK_EQ_INT((long long)s3_parse_iso8601("garbage"), -1);
+}
+
+int main(void) {
+  test_sha();
+  test_sigv4();
+  test_encoding();
+  test_retry();
+  test_xml();
+  test_files();
+  return UNIT_DONE();
+}

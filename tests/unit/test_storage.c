@@ -1,0 +1,187 @@
+/* Unit tests of the storage layer on the local backend: URL parsing, atomic
+** writer (nothing visible before commit, nothing left after abort), range
+** reads, size limit, delete, and the sorted glob walk of the lister. */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/common.h"
+#include "config/config.h"
+#include "storage/storage.h"
+#include "unit.h"
+
+static int count_files(const char *zDir) {
+  DIR *d = opendir(zDir);
+  struct dirent *e;
+  int n = 0;
+  if (!d) return -1;
+  while ((e = readdir(d)) != NULL) if (e->d_name[0] != '.') n++;
+  closedir(d);
+  return n;
+}
+
+static void test_url(void) {
+  ImgpcaUrl u;
+  char err[IMGPCA_ERRMAX];
+  CHECK_EQ_INT(imgpca_url_parse("s3://bucket/a b/c.jpg", &u, err), IMGPCA_OK);
+  CHECK_EQ_INT(u.eScheme, IMGPCA_URL_S3);
+  CHECK_STR(u.zBucket, "bucket");
+  CHECK_STR(u.zKey, "a b/c.jpg");
+  imgpca_url_free(&u);
+  CHECK_EQ_INT(imgpca_url_parse("s3a://b", &u, err), IMGPCA_OK);
+  CHECK_STR(u.zBucket, "b");
+  CHECK_STR(u.zKey, "");
+  imgpca_url_free(&u);
+  CHECK_EQ_INT(imgpca_url_parse("file:///tmp/a%20b", &u, err), IMGPCA_OK);
+  CHECK_EQ_INT(u.eScheme, IMGPCA_URL_LOCAL);
+  CHECK_STR(u.zKey, "/tmp/a b");
+  imgpca_url_free(&u);
+  CHECK_EQ_INT(imgpca_url_parse("file://localhost/x", &u, err), IMGPCA_OK);
+  CHECK_STR(u.zKey, "/x");
+  imgpca_url_free(&u);
+  CHECK_EQ_INT(imgpca_url_parse("rel/path.txt", &u, err), IMGPCA_OK);
+  CHECK_STR(u.zKey, "rel/path.txt");
+  imgpca_url_free(&u);
+  CHECK_EQ_INT(imgpca_url_parse("s3:///key", &u, err), IMGPCA_ERROR);
+  CHECK_STR(err, "invalid URL 's3:///key': missing bucket name");
+  CHECK_EQ_INT(imgpca_url_parse("http://x/y", &u, err), IMGPCA_ERROR);
+  CHECK_STR(err, "unsupported URL scheme 'http' in 'http://x/y': expected s3://, file:// or a path");
+  CHECK_EQ_INT(imgpca_url_parse("", &u, err), IMGPCA_ERROR);
+}
+
+static void test_local(const char *dir) {
+  ImgpcaConfig cfg;
+  ImgpcaStorage *s;
+  ImgpcaWriter *w;
+  ImgpcaBuf b;
+  char err[IMGPCA_ERRMAX], path[1024], sub[512];
+  int nf, del;
+  int64_t n;
+  char *zEtag = (char *)1;
+  CHECK_EQ_INT(imgpca_config_init(&cfg), IMGPCA_OK);
+  CHECK_EQ_INT(imgpca_storage_new(&cfg, &s, err), IMGPCA_OK);
+  snprintf(sub, sizeof sub, "%s/new/folder", dir);
+  snprintf(path, sizeof path, "%s/out.csv", sub);
+  /* streaming writer: nothing at the destination until commit */
+  CHECK_EQ_INT(imgpca_writer_open(s, path, &w, err), IMGPCA_OK);
+  CHECK_EQ_INT(imgpca_writer_write(w, "a,b\n", 4, err), IMGPCA_OK);
+  CHECK_EQ_INT(imgpca_writer_write(w, "1,2\n", 4, err), IMGPCA_OK);
+  CHECK(access(path, F_OK) != 0);
+  CHECK_EQ_INT(count_files(sub), 1); /* the temp file */
+  CHECK_EQ_INT(imgpca_writer_commit(w, &zEtag, &n, err), IMGPCA_OK);
+  CHECK(zEtag == NULL);
+  CHECK_EQ_INT(n, 8);
+  CHECK_EQ_INT(count_files(sub), 1);
+  CHECK_EQ_INT(imgpca_storage_get(s, path, 0, -1, -1, &b, &nf, err), IMGPCA_OK);
+  CHECK_EQ_INT(b.n, 8);
+  CHECK(memcmp(b.p, "a,b\n1,2\n", 8) == 0);
+  imgpca_buf_free(&b);
+  /* range, limit */
+  CHECK_EQ_INT(imgpca_storage_get(s, path, 4, 3, -1, &b, &nf, err), IMGPCA_OK);
+  CHECK_EQ_INT(b.n, 3);
+  CHECK(memcmp(b.p, "1,2", 3) == 0);
+  imgpca_buf_free(&b);
+  CHECK_EQ_INT(imgpca_storage_get(s, path, 0, -1, 5, &b, &nf, err), IMGPCA_ERROR);
+  CHECK(strstr(err, "larger than the limit of 5 bytes") != NULL);
+  CHECK_EQ_INT(imgpca_storage_get(s, path, 9, -1, -1, &b, &nf, err), IMGPCA_ERROR);
+  /* abort: the old file stays, no temp file left */
+  CHECK_EQ_INT(imgpca_writer_open(s, path, &w, err), IMGPCA_OK);
+  CHECK_EQ_INT(imgpca_writer_write(w, "zzz", 3, err), IMGPCA_OK);
+  imgpca_writer_abort(w);
+  CHECK_EQ_INT(count_files(sub), 1);
+  CHECK_EQ_INT(imgpca_storage_get(s, path, 0, -1, -1, &b, &nf, err), IMGPCA_OK);
+  CHECK_EQ_INT(b.n, 8);
+  imgpca_buf_free(&b);
+  /* overwrite through put */
+  CHECK_EQ_INT(imgpca_storage_put(s, path, "xy", 2, NULL, &n, err), IMGPCA_OK);
+  CHECK_EQ_INT(n, 2);
+  /* missing file */
+  snprintf(path, sizeof path, "%s/none", dir);
+  CHECK_EQ_INT(imgpca_storage_get(s, path, 0, -1, -1, &b, &nf, err), IMGPCA_ERROR);
+  CHECK_EQ_INT(nf, 1);
+  /* delete */
+  snprintf(path, sizeof path, "%s/out.csv", sub);
+  CHECK_EQ_INT(imgpca_storage_delete(s, path, &del, err), IMGPCA_OK);
+  CHECK_EQ_INT(del, 1);
+  CHECK_EQ_INT(imgpca_storage_delete(s, path, &del, err), IMGPCA_OK);
+  CHECK_EQ_INT(del, 0);
+  /* writer to a folder name */
+  snprintf(path, sizeof path, "%s/", dir);
+  CHECK_EQ_INT(imgpca_writer_open(s, path, &w, err), IMGPCA_ERROR);
+  imgpca_storage_free(s);
+  imgpca_config_clear(&cfg);
+}
+
+static void test_list(const char *dir) {
+  static const char *files[] = {"b/2.jpg", "a/1.jpg", "a/x/3.jpg", "a/1.png", "c.jpg"};
+  ImgpcaConfig cfg;
+  ImgpcaStorage *s;
+  ImgpcaLister *l;
+  char err[IMGPCA_ERRMAX], path[512], pat[600];
+  int64_t n;
+  size_t i;
+  int eof = 0;
+  ImgpcaBuf b;
+  imgpca_config_init(&cfg);
+  imgpca_storage_new(&cfg, &s, err);
+  for (i = 0; i < sizeof files / sizeof files[0]; i++) {
+    snprintf(path, sizeof path, "%s/L/%s", dir, files[i]);
+    CHECK_EQ_INT(imgpca_storage_put(s, path, files[i], strlen(files[i]), NULL, &n, err), IMGPCA_OK);
+  }
+  snprintf(pat, sizeof pat, "%s/L/**/*.jpg", dir);
+  CHECK_EQ_INT(imgpca_lister_open(s, pat, 1, -1, -1, &l, err), IMGPCA_OK);
+  {
+    static const char *expect[] = {"a/1.jpg", "a/x/3.jpg", "b/2.jpg", "c.jpg"};
+    static const char *parent[] = {"a", "x", "b", "L"};
+    for (i = 0; i < 4; i++) {
+      CHECK_EQ_INT(imgpca_lister_next(l, &eof, err), IMGPCA_OK);
+      CHECK(!eof);
+      if (eof) break;
+      CHECK_STR(imgpca_lister_entry(l)->zKey, expect[i]);
+      CHECK_STR(imgpca_lister_entry(l)->zParent, parent[i]);
+      CHECK_EQ_INT(imgpca_lister_entry(l)->nSize, (long long)strlen(expect[i]));
+      CHECK_EQ_INT(imgpca_lister_content(l, &b, err), IMGPCA_OK);
+      CHECK(b.n == strlen(expect[i]) && memcmp(b.p, expect[i], b.n) == 0);
+      imgpca_buf_free(&b);
+    }
+    CHECK_EQ_INT(imgpca_lister_next(l, &eof, err), IMGPCA_OK);
+    CHECK(eof);
+  }
+  imgpca_lister_close(l);
+  snprintf(pat, sizeof pat, "%s/L/a/*", dir);
+  CHECK_EQ_INT(imgpca_lister_open(s, pat, 0, -1, -1, &l, err), IMGPCA_OK);
+  CHECK_EQ_INT(imgpca_lister_next(l, &eof, err), IMGPCA_OK);
+  CHECK_STR(imgpca_lister_entry(l)->zKey, "1.jpg");
+  CHECK_EQ_INT(imgpca_lister_next(l, &eof, err), IMGPCA_OK);
+  CHECK_STR(imgpca_lister_entry(l)->zName, "1.png");
+  CHECK_EQ_INT(imgpca_lister_next(l, &eof, err), IMGPCA_OK);
+  CHECK(eof);
+  imgpca_lister_close(l);
+  /* file:// in, file:// out (percent-encoded) */
+  snprintf(pat, sizeof pat, "file://%s/L/b/*.jpg", dir);
+  CHECK_EQ_INT(imgpca_lister_open(s, pat, 0, -1, -1, &l, err), IMGPCA_OK);
+  CHECK_EQ_INT(imgpca_lister_next(l, &eof, err), IMGPCA_OK);
+  snprintf(path, sizeof path, "file://%s/L/b/2.jpg", dir);
+  CHECK_STR(imgpca_lister_entry(l)->zUrl, path);
+  CHECK_STR(imgpca_lister_entry(l)->zKey, "2.jpg");
+  imgpca_lister_close(l);
+  snprintf(pat, sizeof pat, "%s/nope/*.jpg", dir);
+  CHECK_EQ_INT(imgpca_lister_open(s, pat, 0, -1, -1, &l, err), IMGPCA_ERROR);
+  CHECK(strstr(err, "no such folder") != NULL);
+  imgpca_storage_free(s);
+  imgpca_config_clear(&cfg);
+}
+
+int main(void) {
+  char dir[] = "/tmp/imgpca-test-storage-XXXXXX";
+  char cmd[300];
+  if (!mkdtemp(dir)) return 1;
+  test_url();
+  test_local(dir);
+  test_list(dir);
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  if (system(cmd) != 0) return 1;
+  return UNIT_DONE();
+}
