@@ -122,6 +122,14 @@ clean:
 test-examples: all
 	@if [ -f examples/Makefile ]; then $(MAKE) -s -C examples test; else echo "examples: none yet"; fi
 
+# ---- demo (README command 1): deps, build, demo images, pipeline, summary --
+#   make demo                                   generated demo image set
+#   make demo SOURCE=/path/to/fruits360         a real folder
+#   make demo SOURCE=s3://bucket/prefix OUT=s3://bucket/out
+demo:
+	@scripts/install-deps.sh demo
+	@$(MAKE) -s all
+	@scripts/demo.sh
 # ---- reliability: OOM sweep (tests/oom) ------------------------------------
 build/oom/oom: tests/oom/oom.c tests/oom/sqlrun.h $(AOBJ)
 	@mkdir -p build/oom
