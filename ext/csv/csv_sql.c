@@ -82,7 +82,8 @@ static int csv_opts_parse(sqlite3_context *ctx, sqlite3 *db, sqlite3_value *vOpt
     if (sqlite3_prepare_v2(db, "SELECT json_type(?1)", -1, &t, NULL) != SQLITE_OK) goto json_err;
     sqlite3_bind_value(t, 1, vOpt);
     if (sqlite3_step(t) != SQLITE_ROW) {
-      imgpca_result_error(ctx, FN, "options are not valid JSON: %s", sqlite3_errmsg(db));
+      if (sqlite3_errcode(db) == SQLITE_NOMEM) sqlite3_result_error_nomem(ctx);
+      else imgpca_result_error(ctx, FN, "options are not valid JSON: %s", sqlite3_errmsg(db));
       sqlite3_finalize(t);
       sqlite3_finalize(st);
       return 1;
@@ -173,7 +174,8 @@ static int csv_opts_parse(sqlite3_context *ctx, sqlite3 *db, sqlite3_value *vOpt
   }
   if (rc != SQLITE_DONE) {
 json_err:
-    imgpca_result_error(ctx, FN, "options are not valid JSON: %s", sqlite3_errmsg(db));
+    if (sqlite3_errcode(db) == SQLITE_NOMEM) sqlite3_result_error_nomem(ctx);
+    else imgpca_result_error(ctx, FN, "options are not valid JSON: %s", sqlite3_errmsg(db));
     goto fail;
   }
   sqlite3_finalize(st);
@@ -375,7 +377,8 @@ void csv_export_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     rc = sqlite3_step(st);
   }
   if (rc != SQLITE_DONE) {
-    imgpca_result_error(ctx, FN, "query failed at row %lld: %s", nRow + 1, sqlite3_errmsg(db));
+    if (sqlite3_errcode(db) == SQLITE_NOMEM) sqlite3_result_error_nomem(ctx);
+    else imgpca_result_error(ctx, FN, "query failed at row %lld: %s", nRow + 1, sqlite3_errmsg(db));
     goto fail;
   }
   rc = csv_flush(&cw, err);
