@@ -10,7 +10,7 @@ SELECT 'untested directonly function: ' || name FROM pragma_function_list
  WHERE flags & 0x80000
    AND (name GLOB 'imgpca_*' OR name GLOB 'fvec*' OR name GLOB 'img_*' OR name GLOB 'pca_*'
         OR name GLOB 's3_*' OR name GLOB 'csv_*')
-   AND name NOT IN ('imgpca_config', 's3_fetch', 's3_fetch_or_null', 's3_put', 's3_delete', 's3_config');
+   AND name NOT IN ('imgpca_config', 's3_fetch', 's3_fetch_or_null', 's3_put', 's3_delete', 's3_config', 'csv_export');
 --    ... and every function named like a side effect is DIRECTONLY.
 SELECT 'side-effect function without DIRECTONLY: ' || name || '/' || narg FROM pragma_function_list
  WHERE (name GLOB 's3_*' OR name GLOB 'csv_*' OR name = 'imgpca_config')
@@ -39,6 +39,9 @@ CREATE VIEW w.v_put AS SELECT s3_put('security-canary.tmp', 'written by a view')
 CREATE VIEW w.v_delete AS SELECT s3_delete('security-victim.tmp') AS c;
 CREATE VIEW w.v_s3config AS SELECT s3_config() AS c;
 CREATE VIEW w.v_list AS SELECT name AS c FROM s3_list('.');
+CREATE VIEW w.v_csv2 AS SELECT csv_export('security-canary.tmp', 'SELECT 1') AS c;
+CREATE VIEW w.v_csv3 AS SELECT csv_export('security-canary.tmp', 'SELECT 1', '{}') AS c;
+CREATE TRIGGER w.t_csv AFTER INSERT ON log BEGIN SELECT csv_export('security-canary.tmp', 'SELECT 1'); END;
 CREATE TRIGGER w.t_put AFTER INSERT ON log BEGIN SELECT s3_put('security-canary.tmp', 'written by a trigger'); END;
 CREATE TRIGGER w.t_delete AFTER INSERT ON log BEGIN SELECT s3_delete('security-victim.tmp'); END;
 CREATE VIEW w.v_pure AS SELECT fvec_to_json(fvec_add('[1,2]', '[3,4]')) AS j, imgpca_version() IS NOT NULL AS ok,
@@ -60,6 +63,8 @@ SELECT 'off', c FROM s.v_put;
 SELECT 'off', c FROM s.v_delete;
 SELECT 'off', c FROM s.v_s3config;
 SELECT 'off', c FROM s.v_list;
+SELECT 'off', c FROM s.v_csv2;
+SELECT 'off', c FROM s.v_csv3;
 INSERT INTO s.log VALUES (1);
 INSERT INTO s.dflt(x) VALUES (1);
 SELECT 'off', * FROM s.v_pure;
@@ -78,6 +83,8 @@ SELECT 'on', c FROM s.v_put;
 SELECT 'on', c FROM s.v_delete;
 SELECT 'on', c FROM s.v_s3config;
 SELECT 'on', c FROM s.v_list;
+SELECT 'on', c FROM s.v_csv2;
+SELECT 'on', c FROM s.v_csv3;
 INSERT INTO s.log VALUES (2);
 INSERT INTO s.dflt(x) VALUES (2);
 SELECT 'on', * FROM s.v_pure;
