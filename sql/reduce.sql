@@ -40,9 +40,10 @@ SELECT msg FROM problems;
 INSERT INTO guard SELECT NOT EXISTS (SELECT 1 FROM problems);
 
 CREATE TEMP TABLE states AS
-  SELECT shard, manifest ->> 'state' AS state_url, manifest ->> 'state_sha3' AS want,
-         s3_fetch(manifest ->> 'state') AS state
-    FROM shards WHERE manifest ->> 'rows' > 0;
+  SELECT shard, state_url, want, s3_fetch(state_url) AS state
+    FROM (SELECT shard, manifest ->> 'state_sha3' AS want,
+                 printf('%s/states/shard-%05d-of-%05d.pca', :out, shard, :nshard) AS state_url
+            FROM shards WHERE manifest ->> 'rows' > 0);
 SELECT printf('reduce: problem: shard %d: state %s has SHA3-256 %s, its manifest says %s',
               shard, state_url, lower(hex(sha3(state, 256))), want)
   FROM states WHERE lower(hex(sha3(state, 256))) IS NOT want;
