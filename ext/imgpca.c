@@ -25,6 +25,7 @@ SQLITE_EXTENSION_INIT1
 #include "pca/pca_sql.h"
 /* imgpca:includes (one line per module) */
 #include "shard/shard_sql.h"
+#include "csv/csv_sql.h"
 #include "s3/s3_sql.h"
 
 #define PURE (SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS)
@@ -110,6 +111,9 @@ static const FuncDef aFunc[] = {
   /* imgpca:functions (one block per module) */
   /* shard */
   {"imgpca_shard",      2, PURE,   0, imgpca_shard_func, 0, 0},
+  /* csv */
+  {"csv_export",        2, DIRECT, CONN, csv_export_func, 0, 0},
+  {"csv_export",        3, DIRECT, CONN, csv_export_func, 0, 0},
 };
 
 static const ModuleDef aModule[] = {

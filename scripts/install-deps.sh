@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages imgpca needs, only those that are missing.
-# Quiet when everything is present.  Usage: scripts/install-deps.sh [build|test|all]
+# Quiet when everything is present.  Usage: scripts/install-deps.sh [build|demo|test|all]
 set -euo pipefail
 what=${1:-build}
 build_pkgs="gcc make pkg-config sqlite3 libsqlite3-dev libjpeg62-turbo-dev libturbojpeg0-dev libpng-dev
@@ -9,6 +9,7 @@ test_pkgs="python3 python3-pil python3-numpy python3-sklearn awscli clang libcla
   radosgw ceph-mon ceph-osd ceph-common slurm-wlm munge procps valgrind"
 case "$what" in
   build) pkgs="$build_pkgs" ;;
+  demo) pkgs="$build_pkgs python3 python3-pil" ;;
   test|all) pkgs="$build_pkgs $test_pkgs" ;;
   *) echo "install-deps: unknown set '$what'" >&2; exit 2 ;;
 esac

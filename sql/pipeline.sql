@@ -1,0 +1,299 @@
+-- imgpca pipeline: images -> features -> PCA -> CSV (+ plots, + classification)
+--
+-- Run with the stock sqlite3 shell on a persistent state database:
+--
+--   sqlite3 state.db -cmd '.load dist/imgpca' \
+--     -cmd ".parameter set \$source '/data/fruits360'" \
+--     -cmd ".parameter set \$out 'out'" < sql/pipeline.sql
+--
+-- Parameters (.parameter set $name value); an unset parameter keeps the value
+-- stored by the previous run in the table "settings", else the default:
+--   $source  folder, file:// URL or s3://bucket/prefix of the images (required)
+--   $out     folder or s3:// prefix for pca.csv, scree.svg, scatter.svg
+--   $spec    feature spec of img_features           default 'hist:bins=8,sqrt'
+--   $k       number of principal components          default 50
+--   $refit   1 = fit the model again now             default 0 (fit only when
+--            there is no model yet for this spec and k)
+--   $batch   images per committed batch              default 500
+--   $plot_max  most points drawn in scatter.svg      default 5000
+--   $classify  1 = label the test images by 1-NN     default 1 (its cost grows
+--            with test x training images; 0 skips it on very large sets)
+--
+-- Incremental and resumable: the state database keeps (key, etag) -> features.
+-- Every stage is one statement (feature extraction: one statement per batch,
+-- each committed), so a run killed at any point is resumed by running this
+-- script again; it only does what is missing and ends in the same result.
+-- Images added or changed since the last run are the only ones decoded.
+-- Undecodable images are kept with NULL features and listed in "errors".
+--
+-- The working directory must be writable: the batch loop is a generated
+-- script, .imgpca-batches.sql, read and then removed.
+
+.bail on
+.headers off
+.mode list
+.print '== imgpca pipeline'
+
+-- ---------------------------------------------------------------------------
+-- 0. Schema (idempotent) and settings
+-- ---------------------------------------------------------------------------
+CREATE TABLE IF NOT EXISTS settings(
+  key   TEXT PRIMARY KEY,
+  value ANY CONSTRAINT "pipeline: parameter $source is required (a folder or s3:// prefix)"
+        CHECK (key <> 'source' OR value IS NOT NULL)
+);
+-- one row per listed image; features NULL = not decodable (see errors)
+CREATE TABLE IF NOT EXISTS images(
+  key      TEXT PRIMARY KEY,   -- object key / path as listed
+  url      TEXT NOT NULL,      -- where it was fetched from
+  label    TEXT,               -- parent folder name (the class)
+  split    TEXT NOT NULL,      -- 'train' or 'test' (a Test/ folder in the key)
+  etag     TEXT,               -- change detector from the listing
+  spec     TEXT NOT NULL,      -- feature spec the features were computed with
+  features BLOB                -- float32 vector, NULL when not decodable
+);
+CREATE TABLE IF NOT EXISTS errors(
+  key   TEXT PRIMARY KEY,
+  url   TEXT,
+  error TEXT
+);
+CREATE TABLE IF NOT EXISTS models(
+  id      INTEGER PRIMARY KEY,
+  spec    TEXT NOT NULL,
+  k       INTEGER NOT NULL,
+  n       INTEGER NOT NULL,    -- training rows it was fitted on
+  model   BLOB NOT NULL,       -- pca_fit() result
+  fitted  TEXT NOT NULL DEFAULT (datetime('now'))
+);
+CREATE TABLE IF NOT EXISTS projections(
+  key      TEXT PRIMARY KEY REFERENCES images(key),
+  model_id INTEGER NOT NULL,
+  pc       BLOB NOT NULL       -- pca_project() of the features
+);
+CREATE TABLE IF NOT EXISTS predictions(
+  key       TEXT PRIMARY KEY,  -- a test image
+  model_id  INTEGER NOT NULL,
+  predicted TEXT,              -- label of the nearest training image in PCA space
+  neighbour TEXT,              -- its key
+  distance  REAL
+);
+CREATE TABLE IF NOT EXISTS runs(
+  id INTEGER PRIMARY KEY, started TEXT, listed INTEGER, processed INTEGER, finished TEXT
+);
+
+-- Parameters override stored settings; stored settings override defaults.
+INSERT INTO settings(key, value)
+SELECT p.key, coalesce(p.value, s.value, p.dflt)
+FROM (SELECT 'source' AS key, $source AS value, NULL AS dflt
+      UNION ALL SELECT 'out', $out, 'out'
+      UNION ALL SELECT 'spec', $spec, 'hist:bins=8,sqrt'
+      UNION ALL SELECT 'k', CAST($k AS INTEGER), 50
+      UNION ALL SELECT 'refit', CAST($refit AS INTEGER), 0
+      UNION ALL SELECT 'batch', CAST($batch AS INTEGER), 500
+      UNION ALL SELECT 'plot_max', CAST($plot_max AS INTEGER), 5000
+      UNION ALL SELECT 'classify', CAST($classify AS INTEGER), 1) AS p
+LEFT JOIN settings AS s USING (key)
+WHERE true
+ON CONFLICT(key) DO UPDATE SET value = excluded.value;
+-- $refit applies to this run only
+UPDATE settings SET value = 0 WHERE key = 'refit' AND $refit IS NULL;
+
+CREATE TEMP VIEW cfg AS
+SELECT (SELECT value FROM settings WHERE key = 'source')   AS source,
+       rtrim((SELECT value FROM settings WHERE key = 'out'), '/') AS out,
+       (SELECT value FROM settings WHERE key = 'spec')     AS spec,
+       (SELECT value FROM settings WHERE key = 'k')        AS k,
+       (SELECT value FROM settings WHERE key = 'refit')    AS refit,
+       (SELECT value FROM settings WHERE key = 'batch')    AS batch,
+       (SELECT value FROM settings WHERE key = 'plot_max') AS plot_max,
+       (SELECT value FROM settings WHERE key = 'classify') AS classify;
+
+INSERT INTO runs(started) VALUES (datetime('now'));
+SELECT printf('source %s, spec ''%s'', k = %d, output %s', source, spec, k, out) FROM cfg;
+
+-- ---------------------------------------------------------------------------
+-- 1. List: every .jpg/.jpeg/.png under the source (lazy, paged for S3)
+-- ---------------------------------------------------------------------------
+CREATE TEMP TABLE listing AS
+SELECT l.key, l.url, l.parent AS label, l.etag,
+       CASE WHEN '/' || l.key LIKE '%/test/%' THEN 'test' ELSE 'train' END AS split
+FROM cfg, s3_list(rtrim(cfg.source, '/') || '/**/*') AS l
+WHERE lower(l.name) LIKE '%.jpg' OR lower(l.name) LIKE '%.jpeg' OR lower(l.name) LIKE '%.png';
+CREATE UNIQUE INDEX temp.listing_key ON listing(key);
+UPDATE runs SET listed = (SELECT count(*) FROM listing) WHERE id = (SELECT max(id) FROM runs);
+SELECT printf('listed: %d images', count(*)) FROM listing;
+
+-- ---------------------------------------------------------------------------
+-- 2. Forget images that disappeared from the source
+-- ---------------------------------------------------------------------------
+DELETE FROM projections WHERE key NOT IN (SELECT key FROM listing);
+DELETE FROM predictions WHERE key NOT IN (SELECT key FROM listing);
+DELETE FROM errors      WHERE key NOT IN (SELECT key FROM listing);
+DELETE FROM images      WHERE key NOT IN (SELECT key FROM listing);
+
+-- ---------------------------------------------------------------------------
+-- 3. Fetch + features, only for new or changed images (key, etag, spec)
+-- ---------------------------------------------------------------------------
+CREATE TEMP VIEW todo AS
+SELECT l.* FROM listing AS l LEFT JOIN images AS i USING (key)
+WHERE i.key IS NULL OR i.etag IS NOT l.etag OR i.spec IS NOT (SELECT spec FROM cfg);
+CREATE TEMP TABLE todo_total AS SELECT count(*) AS n FROM todo;
+SELECT printf('to process: %d images (%d already done)', n, (SELECT count(*) FROM listing) - n) FROM todo_total;
+UPDATE runs SET processed = (SELECT n FROM todo_total) WHERE id = (SELECT max(id) FROM runs);
+-- a changed image loses its old projection and error
+DELETE FROM projections WHERE key IN (SELECT key FROM todo);
+DELETE FROM errors      WHERE key IN (SELECT key FROM todo);
+
+-- The batch loop: one committed INSERT per $batch images, so that a crash
+-- loses at most one batch.  (The batch's keys are chosen in a subquery so
+-- that only those rows are fetched and decoded.)  The shell has no loop, so the statements are
+-- generated (one per batch) and read back.
+.output .imgpca-batches.sql
+WITH RECURSIVE b(i) AS (
+  SELECT 1 WHERE (SELECT n FROM todo_total) > 0
+  UNION ALL SELECT i + 1 FROM b, cfg WHERE i * cfg.batch < (SELECT n FROM todo_total))
+SELECT 'INSERT OR REPLACE INTO images(key, url, label, split, etag, spec, features)
+  SELECT t.key, t.url, t.label, t.split, t.etag, cfg.spec,
+         img_features_or_null(s3_fetch_or_null(t.url), cfg.spec)
+  FROM (SELECT * FROM todo ORDER BY key LIMIT ' || cfg.batch || ') AS t, cfg;
+SELECT printf(''features: %d/%d'', ' || min(i * cfg.batch, (SELECT n FROM todo_total)) || ', n) FROM todo_total;'
+FROM b, cfg;
+.output stdout
+.read .imgpca-batches.sql
+.shell rm -f .imgpca-batches.sql
+
+-- Record why the undecodable ones failed (img_info names the decoder's complaint).
+INSERT OR REPLACE INTO errors(key, url, error)
+SELECT key, url, coalesce(json_extract(img_info(s3_fetch_or_null(url)), '$.error'),
+                          'not decodable with spec ' || spec)
+FROM images WHERE features IS NULL AND key NOT IN (SELECT key FROM errors);
+SELECT printf('errors: %d undecodable image(s), see table errors', count(*)) FROM errors;
+
+-- ---------------------------------------------------------------------------
+-- 4. Fit: PCA on the training features, only when asked ($refit = 1) or when
+--    no model exists yet for this spec and k.  Rows in key order, so the same
+--    rows always give the same model bytes.
+-- ---------------------------------------------------------------------------
+INSERT INTO models(spec, k, n, model)
+SELECT cfg.spec, cfg.k, count(*), pca_fit(f.features, cfg.k)
+FROM cfg, (SELECT features FROM images
+           WHERE split = 'train' AND features IS NOT NULL ORDER BY key) AS f
+WHERE cfg.refit = 1
+   OR NOT EXISTS (SELECT 1 FROM models AS m WHERE m.spec = cfg.spec AND m.k = cfg.k)
+GROUP BY cfg.spec, cfg.k;   -- no input row -> no group -> pca_fit is not called
+
+CREATE TEMP VIEW model AS
+SELECT m.* FROM models AS m, cfg
+WHERE m.spec = cfg.spec AND m.k = cfg.k ORDER BY m.id DESC LIMIT 1;
+SELECT printf('model #%d: %d training rows, %d -> %d dimensions, %.1f %% of the variance',
+              id, n, json_extract(pca_info(model), '$.d'), k,
+              100.0 * json_extract(pca_info(model), '$.cumulative[#-1]')) FROM model;
+
+-- ---------------------------------------------------------------------------
+-- 5. Project every decodable image with the current model (missing ones only)
+-- ---------------------------------------------------------------------------
+DELETE FROM projections WHERE model_id IS NOT (SELECT id FROM model);
+INSERT INTO projections(key, model_id, pc)
+SELECT i.key, m.id, pca_project(m.model, i.features)
+FROM images AS i, model AS m
+WHERE i.features IS NOT NULL AND i.key NOT IN (SELECT key FROM projections)
+ORDER BY i.key;
+SELECT printf('projected: %d images', count(*)) FROM projections;
+
+-- ---------------------------------------------------------------------------
+-- 6. Classify: each test image gets the label of its nearest training image
+--    in PCA space (1-NN, Euclidean distance, ties broken by key).
+-- ---------------------------------------------------------------------------
+DELETE FROM predictions WHERE model_id IS NOT (SELECT id FROM model);
+CREATE TEMP TABLE train_pc AS
+SELECT p.key, i.label, p.pc FROM projections AS p JOIN images AS i USING (key)
+WHERE i.split = 'train' ORDER BY p.key;
+-- (SQLite: the row of min() supplies the bare columns; train_pc is in key
+-- order, so ties go to the smallest key)
+INSERT INTO predictions(key, model_id, predicted, neighbour, distance)
+SELECT key, model_id, json_extract(nn, '$[1]'), json_extract(nn, '$[0]'), json_extract(nn, '$[2]')
+FROM (SELECT q.key, q.model_id,
+             (SELECT json_array(r.key, r.label, min(fvec_l2(r.pc, q.pc))) FROM train_pc AS r) AS nn
+      FROM projections AS q JOIN images AS qi USING (key)
+      WHERE qi.split = 'test' AND q.key NOT IN (SELECT key FROM predictions)
+        AND (SELECT classify FROM cfg) = 1);
+CREATE VIEW IF NOT EXISTS accuracy AS
+SELECT count(*) AS tested, sum(p.predicted = i.label) AS correct,
+       round(100.0 * avg(p.predicted = i.label), 2) AS percent
+FROM predictions AS p JOIN images AS i USING (key);
+CREATE VIEW IF NOT EXISTS accuracy_by_label AS
+SELECT i.label, count(*) AS tested, sum(p.predicted = i.label) AS correct,
+       round(100.0 * avg(p.predicted = i.label), 2) AS percent
+FROM predictions AS p JOIN images AS i USING (key) GROUP BY i.label;
+SELECT printf('classified: %d test images, 1-NN accuracy %.2f %% (%d correct)', tested, percent, correct)
+FROM accuracy WHERE tested > 0;
+
+-- ---------------------------------------------------------------------------
+-- 7. Export + upload: path,label,pc1..pck as CSV (atomic; multipart on S3)
+-- ---------------------------------------------------------------------------
+SELECT printf('csv: %d rows -> %s/pca.csv',
+  csv_export(out || '/pca.csv',
+    'SELECT p.key AS path, i.label, p.pc AS pc
+     FROM projections AS p JOIN images AS i USING (key) ORDER BY p.key'), out)
+FROM cfg;
+
+-- ---------------------------------------------------------------------------
+-- 8. Plots: SVG built with string aggregation, written with s3_put (local or S3)
+-- ---------------------------------------------------------------------------
+-- Scree plot: explained variance ratio per component (bars) and cumulative (line).
+SELECT printf('plot: %s/scree.svg (%s)', out, s3_put(out || '/scree.svg', svg)) FROM cfg, (
+  WITH c AS (SELECT row_number() OVER (ORDER BY idx) AS i, ratio, cumulative
+             FROM model AS m, pca_components(m.model)),
+       g AS (SELECT count(*) AS n, 560.0 / count(*) AS w FROM c)
+  SELECT '<svg xmlns="http://www.w3.org/2000/svg" width="640" height="360" font-family="sans-serif" font-size="12">'
+    || '<rect width="640" height="360" fill="white"/>'
+    || '<text x="320" y="20" text-anchor="middle" font-size="15">Explained variance per principal component</text>'
+    || '<line x1="50" y1="320" x2="615" y2="320" stroke="black"/><line x1="50" y1="40" x2="50" y2="320" stroke="black"/>'
+    || (SELECT group_concat(printf('<line x1="46" y1="%.1f" x2="615" y2="%.1f" stroke="#ddd"/><text x="42" y="%.1f" text-anchor="end">%d%%</text>',
+                                   320 - 2.8 * v, 320 - 2.8 * v, 324 - 2.8 * v, v), '')
+        FROM (SELECT 0 AS v UNION ALL SELECT 25 UNION ALL SELECT 50 UNION ALL SELECT 75 UNION ALL SELECT 100))
+    || group_concat(printf('<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="#4477aa"><title>PC%d: %.2f%%</title></rect>',
+                           52 + (c.i - 1) * g.w, 320 - 280 * c.ratio, max(g.w - 1, 0.5), 280 * c.ratio, c.i, 100 * c.ratio), '')
+    || '<polyline fill="none" stroke="#cc6677" stroke-width="2" points="'
+    || group_concat(printf('%.1f,%.1f', 52 + (c.i - 0.5) * g.w, 320 - 280 * c.cumulative), ' ') || '"/>'
+    || printf('<text x="332" y="345" text-anchor="middle">component (1..%d)</text>', g.n)
+    || '<rect x="420" y="50" width="12" height="12" fill="#4477aa"/><text x="437" y="60">explained ratio</text>'
+    || '<line x1="420" y1="76" x2="432" y2="76" stroke="#cc6677" stroke-width="2"/><text x="437" y="80">cumulative</text>'
+    || '</svg>' AS svg
+  FROM c, g);
+
+-- Scatter plot of the first two components, coloured by label (at most
+-- $plot_max points, an even sample in key order).
+SELECT printf('plot: %s/scatter.svg (%s)', out, s3_put(out || '/scatter.svg', svg)) FROM cfg, (
+  WITH p AS (SELECT i.label, fvec_at(p.pc, 0) AS x, fvec_at(p.pc, 1) AS y,
+                    row_number() OVER (ORDER BY p.key) AS rn, count(*) OVER () AS n
+             FROM projections AS p JOIN images AS i USING (key)),
+       s AS (SELECT * FROM p, cfg WHERE (rn - 1) % max(1, (n + cfg.plot_max - 1) / cfg.plot_max) = 0),
+       pal(i, c) AS (VALUES (0, '#4477aa'), (1, '#ee6677'), (2, '#228833'), (3, '#ccbb44'), (4, '#66ccee'),
+                            (5, '#aa3377'), (6, '#ee8866'), (7, '#222255'), (8, '#99ddff'), (9, '#bbbbbb')),
+       lab0 AS (SELECT label, row_number() OVER (ORDER BY label) - 1 AS li, count(*) OVER () AS nl
+                FROM (SELECT DISTINCT label FROM s)),
+       -- a qualitative palette for up to 10 labels, spread hues beyond
+       lab AS (SELECT label, li, nl,
+                      CASE WHEN nl <= 10 THEN (SELECT c FROM pal WHERE i = li)
+                           ELSE printf('hsl(%d,70%%,%d%%)', (li * 360 / nl + (li % 3) * 7) % 360, 35 + (li % 3) * 12) END AS col
+               FROM lab0),
+       b AS (SELECT min(x) AS x0, max(x) - min(x) + 1e-9 AS dx, min(y) AS y0, max(y) - min(y) + 1e-9 AS dy FROM s)
+  SELECT '<svg xmlns="http://www.w3.org/2000/svg" width="720" height="560" font-family="sans-serif" font-size="11">'
+    || '<rect width="720" height="560" fill="white"/>'
+    || printf('<text x="280" y="20" text-anchor="middle" font-size="15">PC1 vs PC2, %d images, %d labels</text>', count(*), max(lab.nl))
+    || '<rect x="30" y="30" width="500" height="500" fill="none" stroke="#999"/>'
+    || '<text x="280" y="548" text-anchor="middle">PC1</text><text x="14" y="280" transform="rotate(-90 14 280)" text-anchor="middle">PC2</text>'
+    || group_concat(printf('<circle cx="%.1f" cy="%.1f" r="2.5" fill="%s" fill-opacity="0.75"/>',
+                           35 + 490 * (s.x - b.x0) / b.dx, 525 - 490 * (s.y - b.y0) / b.dy, lab.col), '')
+    || (SELECT group_concat(printf('<circle cx="548" cy="%d" r="4" fill="%s"/><text x="556" y="%d">%s</text>',
+                                   40 + li * 13, col, 44 + li * 13,
+                                   replace(replace(replace(label, '&', '&amp;'), '<', '&lt;'), '>', '&gt;')), '')
+        FROM lab WHERE li < 38)
+    || (SELECT CASE WHEN max(nl) > 38 THEN printf('<text x="548" y="%d">... %d more</text>', 44 + 38 * 13, max(nl) - 38) ELSE '' END FROM lab)
+    || '</svg>' AS svg
+  FROM s JOIN lab USING (label), b);
+
+
+UPDATE runs SET finished = datetime('now') WHERE id = (SELECT max(id) FROM runs);
+.print '== done'

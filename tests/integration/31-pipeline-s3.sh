@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# End-to-end on S3: sql/pipeline.sql with $source and $out on the project's
+# throwaway Ceph RGW (scripts/rgw-start.sh).  A sample of 12 classes of
+# ../shared/data/fruits360 is uploaded with the AWS CLI (an independent
+# client); the pipeline lists, fetches, writes pca.csv + the plots back to the
+# bucket; the CSV downloaded with the AWS CLI must equal, byte for byte (keys
+# minus the bucket prefix), the CSV of the same pipeline run on the local
+# copy; a rerun processes zero images; a new object is the only one processed.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$PWD
+data=$root/../shared/data/fruits360
+AWS="/usr/bin/aws --endpoint-url"
+T=$(mktemp -d /tmp/imgpca-it31.XXXXXX)
+rgw=""
+cleanup() { [ -n "$rgw" ] && scripts/rgw-stop.sh "$rgw" >/dev/null 2>&1; rm -rf "$T"; }
+trap cleanup EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+
+rgw=$(scripts/rgw-start.sh 2>"$T/rgw.log") || { cat "$T/rgw.log"; fail "rgw did not start"; }
+# shellcheck disable=SC1091
+. "$rgw/env"
+export AWS_ACCESS_KEY_ID=$RGW_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$RGW_SECRET_KEY AWS_REGION=$RGW_REGION
+export AWS_ENDPOINT_URL=$RGW_ENDPOINT AWS_EC2_METADATA_DISABLED=true
+unset AWS_PROFILE AWS_SESSION_TOKEN || true
+
+mkdir -p "$T/src/Training" "$T/src/Test"
+for c in "Apple Braeburn 1" "Banana 1" "Cherry 1" "Kiwi 1" "Lemon 1" "Lime 1" "Mango 1" "Orange 1" \
+         "Pear 1" "Plum 1" "Strawberry 1" "Tomato 1"; do
+  for s in Training Test; do [ -d "$data/$s/$c" ] && cp -r "$data/$s/$c" "$T/src/$s/"; done
+done
+held=$(find "$T/src/Training" -name '*.jpg' | sort | head -1)
+mv "$held" "$T/held.jpg"
+n=$(find "$T/src" -name '*.jpg' | wc -l)
+$AWS "$RGW_ENDPOINT" s3 cp --recursive --only-show-errors "$T/src/" "s3://$RGW_BUCKET/fruits/"
+
+run() { # DB SOURCE OUT
+  (cd "$T" && sqlite3 -batch -cmd ".load $root/dist/imgpca" -cmd ".parameter set \$source '$2'" \
+     -cmd ".parameter set \$out '$3'" "$1" < "$root/sql/pipeline.sql")
+}
+run "$T/s3.db" "s3://$RGW_BUCKET/fruits" "s3://$RGW_BUCKET/out" > "$T/s3.log" 2>&1 || { cat "$T/s3.log"; fail "S3 run failed"; }
+run "$T/local.db" "$T/src" "$T/out" > "$T/local.log" 2>&1 || { cat "$T/local.log"; fail "local run failed"; }
+$AWS "$RGW_ENDPOINT" s3 cp --only-show-errors "s3://$RGW_BUCKET/out/pca.csv" "$T/s3.csv"
+for f in scree.svg scatter.svg; do
+  $AWS "$RGW_ENDPOINT" s3 ls "s3://$RGW_BUCKET/out/$f" > /dev/null || fail "$f not uploaded"
+done
+rows=$(( $(wc -l < "$T/s3.csv") - 1 ))
+[ "$rows" = "$n" ] || fail "S3 CSV has $rows rows for $n images"
+sed 's|^fruits/||' "$T/s3.csv" | cmp -s - "$T/out/pca.csv" || fail "S3 CSV differs from the local run's CSV"
+
+# rerun: nothing to fetch; one new object: only it
+run "$T/s3.db" "s3://$RGW_BUCKET/fruits" "s3://$RGW_BUCKET/out" > "$T/s3b.log" 2>&1 || { cat "$T/s3b.log"; fail "S3 rerun failed"; }
+p=$(sqlite3 "$T/s3.db" "SELECT processed FROM runs ORDER BY id DESC LIMIT 1")
+[ "$p" = 0 ] || fail "S3 rerun processed $p images"
+$AWS "$RGW_ENDPOINT" s3 cp --only-show-errors "$T/held.jpg" "s3://$RGW_BUCKET/fruits/Training/Banana 1/zz new.jpg"
+run "$T/s3.db" "s3://$RGW_BUCKET/fruits" "s3://$RGW_BUCKET/out" > "$T/s3c.log" 2>&1 || { cat "$T/s3c.log"; fail "S3 run with a new object failed"; }
+p=$(sqlite3 "$T/s3.db" "SELECT processed FROM runs ORDER BY id DESC LIMIT 1")
+[ "$p" = 1 ] || fail "S3 run after adding 1 object processed $p images"
+$AWS "$RGW_ENDPOINT" s3 cp --only-show-errors "s3://$RGW_BUCKET/out/pca.csv" "$T/s3c.csv"
+grep -q '^"\?fruits/Training/Banana 1/zz new.jpg"\?,' "$T/s3c.csv" || fail "new object missing from the CSV"
+acc=$(sqlite3 "$T/s3.db" "SELECT percent FROM accuracy")
+echo "pipeline on RGW: $n images s3:// -> s3://out/pca.csv identical to the local run, rerun 0, +1 -> 1, 1-NN accuracy $acc % on 12 classes"
