@@ -15,9 +15,18 @@
 --   :out/features/shard-SSSSS-of-NNNNN.db    SQLite database, table features(key, label, feature)
 --   :out/states/shard-SSSSS-of-NNNNN.pca     pca_partial state of the shard's features
 --   :out/manifest/map-SSSSS-of-NNNNN.json    {run, spec, shard, nshard, rows, state_sha3, ...}
--- Re-running a shard rewrites the same three objects (idempotent).
+-- Re-running a shard rewrites the same three objects (idempotent); it first deletes the old
+-- manifest, so an interrupted re-run leaves the shard unfinished rather than stale.
 .bail on
+-- a re-run first withdraws the shard's manifest: if it fails, the shard counts as unfinished
+CREATE TEMP TABLE withdrawn AS
+  SELECT s3_delete(printf('%s/manifest/map-%05d-of-%05d.json', :out, :shard, :nshard)) AS n;
 ATTACH :tmp || '/features.db' AS shard;
+-- a scratch file, uploaded once complete: no journal, no fsync
+.output /dev/null
+PRAGMA shard.journal_mode = OFF;
+.output stdout
+PRAGMA shard.synchronous = OFF;
 DROP TABLE IF EXISTS shard.features;
 CREATE TABLE shard.features(
   key TEXT PRIMARY KEY,   -- object key as listed by s3_list

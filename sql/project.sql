@@ -9,6 +9,8 @@
 --   :out/parts/part-SSSSS-of-NNNNN.csv    header + rows key, label, pc1..pcK
 --   :out/parts/part-SSSSS-of-NNNNN.json   {run, shard, nshard, rows, csv_sha3, ...} (written last)
 .bail on
+CREATE TEMP TABLE withdrawn AS
+  SELECT s3_delete(printf('%s/parts/part-%05d-of-%05d.json', :out, :shard, :nshard)) AS n;
 CREATE TEMP TABLE guard(ok INTEGER);
 CREATE TEMP TRIGGER guard_check BEFORE INSERT ON guard WHEN NEW.ok = 0 BEGIN
   SELECT RAISE(ABORT, 'project: refusing to project: model or shard outputs missing or inconsistent (problems listed above)');

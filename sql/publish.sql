@@ -9,6 +9,7 @@
 -- writes; readers that prefer parts can use that folder instead of :dest.
 -- The final CSV is assembled in memory: for outputs beyond a few GB read the parts folder.
 .bail on
+CREATE TEMP TABLE withdrawn AS SELECT s3_delete(:out || '/parts/_manifest.json') AS n;
 CREATE TEMP TABLE guard(ok INTEGER);
 CREATE TEMP TRIGGER guard_check BEFORE INSERT ON guard WHEN NEW.ok = 0 BEGIN
   SELECT RAISE(ABORT, 'publish: refusing to publish: CSV parts missing or inconsistent (problems listed above)');

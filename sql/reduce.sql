@@ -9,6 +9,8 @@
 -- Writes :out/model/model.pca (pca_fit model) and then :out/model/model.json (metadata:
 -- run, spec, rows, model_sha3, shards, pca_info); the JSON marks a published model.
 .bail on
+-- withdraw a model published earlier for this output prefix: after a failed reduce, none is left
+CREATE TEMP TABLE withdrawn AS SELECT s3_delete(:out || '/model/model.json') AS n;
 CREATE TEMP TABLE shards AS
   WITH RECURSIVE i(shard) AS (SELECT 0 UNION ALL SELECT shard + 1 FROM i WHERE shard + 1 < :nshard)
   SELECT shard,
