@@ -38,13 +38,14 @@ for ((r = 0; r < rep; r++)); do
     { cat "$work/one.log" >&2; exit 1; }
   b=$(now); cpu; one+=("$(secs "$a" "$b")"); onecpu+=("$(cpudiff "$c" "$CPU")")
   a=$(now); cpu; c=$CPU
+  pids=()
   for i in 0 1; do
     # each shard in a subshell that reports its worker's CPU time (`times`, children line)
-    ( IMGPCA_RUN=b2-$r IMGPCA_OUT=$work/two-$r scripts/imgpca-worker.sh map $i 2 >"$work/two$i.log" 2>&1
-      times > "$work/times$i" ) &
-    eval "p$i=\$!"
+    ( rc=0; IMGPCA_RUN=b2-$r IMGPCA_OUT=$work/two-$r scripts/imgpca-worker.sh map $i 2 >"$work/two$i.log" 2>&1 || rc=$?
+      times > "$work/times$i"; exit $rc ) &
+    pids+=($!)
   done
-  wait $p0 && wait $p1 || { cat "$work"/two*.log >&2; exit 1; }
+  wait "${pids[0]}" && wait "${pids[1]}" || { cat "$work"/two*.log >&2; exit 1; }
   b=$(now); cpu; two+=("$(secs "$a" "$b")"); twocpu+=("$(cpudiff "$c" "$CPU")")
   # the slower shard's CPU time bounds the 2-core wall time when no other load competes
   maxcpu+=("$(for i in 0 1; do awk 'NR == 2 { gsub(/[ms]/, " "); print $1 * 60 + $2 + $3 * 60 + $4 }' "$work/times$i"; done | sort -g | tail -1)")
