@@ -62,7 +62,7 @@ for ((r = 0; r < rep; r++)); do
   [ -f "$work/slurm-$r/manifest/map-00001-of-00002.json" ] || { echo "bench_slurm: Slurm run $r wrote no manifest" >&2; exit 1; }
 done
 n=$(sqlite3 -batch :memory: "SELECT CAST(readfile('$work/one-0/manifest/map-00000-of-00001.json') AS TEXT) ->> 'rows'")
-c1=$(echo "${onecpu[*]}" | median); c2=$(echo "${twocpu[*]}" | median); cmax=$(echo "${maxcpu[*]}" | median)
+c1=$(echo "${onecpu[*]}" | median); c2=$(echo "${twocpu[*]}" | median); cmax=$(echo "${maxcpu[*]}" | median | xargs printf "%.2f")
 m1=$(echo "${one[*]}" | median); m2=$(echo "${two[*]}" | median); m3=$(echo "${slurm[*]}" | median)
 ips() { awk -v n="$n" -v t="$1" 'BEGIN { printf "%.0f", n / t }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }
