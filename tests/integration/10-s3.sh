@@ -158,6 +158,9 @@ expect_eq "503 SlowDown twice, then success" "$(qraw "SELECT $fl; SELECT CAST(s3
 expect_eq "retried exactly 3 attempts" "$(grep -c 'GET /b/retry' "$work/fl.port.log")" "3"
 out=$(qraw "SELECT $fl; SELECT length(s3_fetch('s3://b/short'));")
 expect_has "truncated body is an error, never data" "$out" "after 4 attempts"
+expect_has "truncated body: hint" "$out" "connection kept breaking"
+expect_eq "301 with x-amz-bucket-region: retried once in that region" \
+  "$(qe AWS_ACCESS_KEY_ID=AKFAKE AWS_SECRET_ACCESS_KEY=fake -- "SELECT $fl; SELECT CAST(s3_fetch('s3://b/moved') AS TEXT);" 2>&1 | tail -1)" "moved ok"
 out=$(qraw "SELECT $fl; SELECT s3_fetch('s3://b/always500');")
 expect_has "persistent 500 -> error with code" "$out" "HTTP 500 InternalError: boom for 's3://b/always500'"
 
