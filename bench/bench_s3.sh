@@ -35,17 +35,17 @@ run() { # title nodelay sequential-sample folders... ; prints a table
   n_local=$(for f in "$@"; do find "$data/$f" -type f -name '*.jpg'; done | wc -l)
   bytes_local=$(for f in "$@"; do find "$data/$f" -type f -name '*.jpg' -printf '%s\n'; done | awk '{s+=$1} END {print s}')
   t0=$(now); r1=$(q "SELECT count(*) || ' ' || sum(length(content)) FROM s3_list('s3://$RGW_BUCKET/fruits/**/*.jpg');"); t1=$(now)
-  t_ours=$(echo "$t1 - $t0" | bc -l)
+  t_ours=$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')
   t0=$(now); r2=$(q "SELECT imgpca_config('s3.max_inflight', 64);
     SELECT count(*) || ' ' || sum(length(content)) FROM s3_list('s3://$RGW_BUCKET/fruits/**/*.jpg');" | tail -1); t1=$(now)
-  t_ours64=$(echo "$t1 - $t0" | bc -l)
+  t_ours64=$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')
   t0=$(now); awsc s3 cp --recursive --quiet "s3://$RGW_BUCKET/fruits/" "$work/dl/"; t1=$(now)
-  t_aws=$(echo "$t1 - $t0" | bc -l)
+  t_aws=$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')
   n_aws=$(find "$work/dl" -type f | wc -l); b_aws=$(find "$work/dl" -type f -printf '%s\n' | awk '{s+=$1} END {print s}')
   rm -rf "$work/dl"
   t0=$(now); r3=$(q "SELECT count(*) || ' ' || sum(length(s3_fetch(url))) FROM
     (SELECT url FROM s3_list('s3://$RGW_BUCKET/fruits/**/*.jpg') LIMIT $seqn);"); t1=$(now)
-  t_seq=$(echo "$t1 - $t0" | bc -l)
+  t_seq=$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')
   ref=$(awk -v n="${r1% *}" -v t="$t_ours" 'BEGIN {print n/t}')
   echo "### $title"
   echo
