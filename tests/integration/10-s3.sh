@@ -79,6 +79,13 @@ listed=$(echo "$prog" | sed -n 's/.*s3_list: \([0-9]*\) listed.*/\1/p')
   || bad "LIMIT 5 stops after the first page" "$prog"
 expect_eq "LIMIT 5 rows" "$(echo "$prog" | grep -v imgpca: | tail -1)" "5"
 f1=$(find "$data" -type f -name '*.jpg' | sort | head -1); k1=fruits/Test/${f1#$data/}
+expect_eq "s3a:// URLs" "$(q "SELECT count(*), min(url) LIKE 's3a://%' FROM s3_list('s3a://$B/fruits/Test/Kiwi*/*');
+  SELECT length(s3_fetch('s3a://$B/$k1'));" | tr '\n' ' ')" \
+  "$(find "$data" -path "$data/Kiwi*/*" -type f | wc -l)|1 $(stat -c %s "$f1") "
+out=$(q ".limit length 1000" "SELECT s3_fetch('s3://$B/$k1');")
+expect_has "object larger than SQLITE_LIMIT_LENGTH (s3_fetch)" "$out" "is larger than the limit of 1000 bytes (SQLITE_LIMIT_LENGTH)"
+out=$(q ".limit length 1000" "SELECT count(content) FROM s3_list('s3://$B/$k1');")
+expect_has "object larger than SQLITE_LIMIT_LENGTH (s3_list content)" "$out" "s3_list: object 's3://$B/$k1' is larger than the limit"
 expect_eq "range fetch == bytes on disk" "$(q "SELECT hex(s3_fetch('s3://$B/$k1', 100, 37));")" \
   "$(tail -c +101 "$f1" | head -c 37 | od -An -tx1 | tr -d ' \n' | tr a-f A-F)"
 expect_eq "range fetch to the end" "$(q "SELECT length(s3_fetch('s3://$B/$k1', 1000));")" "$(( $(stat -c %s "$f1") - 1000 ))"
