@@ -565,15 +565,15 @@ int s3_get(S3Client *c, const char *zBucket, const char *zKey, int64_t offset, i
   r.zBucket = zBucket;
   r.zKey = zKey;
   r.maxBytes = maxBytes;
-  if (length == 0) return IMGPCA_OK; /* empty range: nothing to read */
-  if (offset > 0 || length > 0) {
+  if (length == 0) r.zMethod = "HEAD"; /* empty range: only check that the object exists */
+  if (length != 0 && (offset > 0 || length > 0)) {
     if (length > 0) snprintf(range, sizeof range, "bytes=%lld-%lld", (long long)offset, (long long)(offset + length - 1));
     else snprintf(range, sizeof range, "bytes=%lld-", (long long)offset);
     r.zRange = range;
   }
   rc = s3_do(c, &r, &resp, err);
   if (rc == IMGPCA_ERROR && resp.status == 404 && pNotFound) *pNotFound = 1;
-  if (rc == IMGPCA_OK) {
+  if (rc == IMGPCA_OK && length != 0) {
     *out = resp.body;
     imgpca_buf_init(&resp.body);
   }
