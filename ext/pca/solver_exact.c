@@ -26,6 +26,9 @@
 #include <cblas.h>
 #include <lapacke.h>
 #include <math.h>
+#ifdef PCA_DEBUG
+#include <stdio.h>
+#endif
 
 int pca_exact_batch(PcaState *s, const double *xc, size_t nb, char *err) {
   (void)err;
@@ -91,12 +94,16 @@ static size_t ortho_rows(double *Y, size_t b, size_t d, const double *Bt, size_t
 ** filled when converged, IMGPCA_ERROR (no message) when not, NOMEM. */
 static int krylov_topk(const double *C, size_t d, size_t k, double *eig, double *comp) {
   size_t b = k + 10 < 16 ? 16 : k + 10;
-  size_t mmax = d / 2 < 40 * b ? d / 2 : 40 * b;
+  /* basis and its image: 2*mmax*d doubles, at most a quarter of the d x d
+  ** matrix (or 64 MiB), at most 12 blocks */
+  size_t cap = (d * d * 2 > (64u << 20) ? d * d * 2 : (64u << 20)) / (16 * d);
+  size_t mmax = d / 2 < 12 * b ? d / 2 : 12 * b;
   size_t m = 0, i, j, nb;
   double *Bt = NULL, *W = NULL, *G = NULL, *T = NULL, *w = NULL, *z = NULL, *S = NULL, *CV = NULL;
   lapack_int *isuppz = NULL, mfound;
   uint64_t x = 0x2545F4914F6CDD1DULL;
   int rc = IMGPCA_ERROR, blocks;
+  if (mmax > cap) mmax = cap;
   if (mmax < 2 * b) return IMGPCA_ERROR;
   Bt = imgpca_malloc(mmax * d * sizeof(double));
   W = imgpca_malloc(mmax * d * sizeof(double));
@@ -154,6 +161,9 @@ static int krylov_topk(const double *C, size_t d, size_t k, double *eig, double 
         }
         if (sqrt(r2) > worst) worst = sqrt(r2);
       }
+#ifdef PCA_DEBUG
+      fprintf(stderr, "krylov: d=%zu k=%zu blocks=%d m=%zu residual/theta1=%.3g\n", d, k, blocks, m, worst / fabs(eig[0]));
+#endif
       if (worst <= tol) {
         rc = IMGPCA_OK;
         goto done;
