@@ -160,8 +160,7 @@ void s3_config_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     imgpca_result_core(ctx, "s3_config", rc, err);
     return;
   }
-  sqlite3_result_text64(ctx, (const char *)b.p, b.n, SQLITE_TRANSIENT, SQLITE_UTF8);
-  imgpca_buf_free(&b);
+  imgpca_result_buf_text(ctx, &b);
 }
 
 /* ---- s3_list ---- */
