@@ -24,6 +24,7 @@ SQLITE_EXTENSION_INIT1
 #include "image/image_sql.h"
 #include "pca/pca_sql.h"
 /* imgpca:includes (one line per module) */
+#include "shard/shard_sql.h"
 #include "csv/csv_sql.h"
 #include "s3/s3_sql.h"
 
@@ -108,6 +109,8 @@ static const FuncDef aFunc[] = {
   {"s3_delete",         1, DIRECT, CONN, s3_delete_func, 0, 0},
   {"s3_config",         0, DIRECT, CONN, s3_config_func, 0, 0},
   /* imgpca:functions (one block per module) */
+  /* shard */
+  {"imgpca_shard",      2, PURE,   0, imgpca_shard_func, 0, 0},
   /* csv */
   {"csv_export",        2, DIRECT, CONN, csv_export_func, 0, 0},
   {"csv_export",        3, DIRECT, CONN, csv_export_func, 0, 0},

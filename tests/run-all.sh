@@ -13,5 +13,8 @@ stage "examples"            make -s test-examples
 stage "docs examples"       tests/docs-examples.sh dist/imgpca
 [ "${IMGPCA_QUICK:-}" = 1 ] || stage "integration" make -s test-integration
 stage "ASan+UBSan"          make -s test-asan
+stage "OOM sweep"           make -s test-oom
+stage "concurrency"         make -s test-concurrency
+[ "${IMGPCA_QUICK:-}" = 1 ] || stage "fuzzing (short)" make -s test-fuzz
 if [ $fail = 0 ]; then echo "== ALL TESTS PASSED"; else echo "== SOME TESTS FAILED"; fi
 exit $fail

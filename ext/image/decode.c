@@ -239,13 +239,21 @@ static int img_decode_jpeg(const unsigned char *p, size_t n, const ImgDecodeOpts
       case 3: rc = imgpca_seterr(err, "cannot decode jpeg: more than %d warnings: %s", IMG_MAX_WARNINGS,
                                  st->jerr.warn); break;
       default:
-        if (strstr(st->jerr.msg, "Insufficient memory")) rc = IMGPCA_NOMEM;
-        else rc = imgpca_seterr(err, "cannot decode jpeg: %s", st->jerr.msg);
+        /* libjpeg's own "Insufficient memory" is also reported this way: it
+        ** is raised for absurd sizes in corrupt headers as well. */
+        rc = imgpca_seterr(err, "cannot decode jpeg: %s", st->jerr.msg);
     }
     goto done;
   }
   jpeg_create_decompress(ci);
   st->created = 1;
+  /* Bound libjpeg's own allocations (progressive coefficient buffers take
+  ** about 2 bytes per component sample): beyond this libjpeg would need a
+  ** backing store, which this build does not have, so it fails cleanly. */
+  if (o->max_pixels > 0) {
+    long long cap = o->max_pixels * 8 + (64LL << 20);
+    ci->mem->max_memory_to_use = cap > 0x7fffffffLL && sizeof(long) < 8 ? 0x7fffffffL : (long)cap;
+  }
   st->prog.progress_monitor = j_progress;
   ci->progress = &st->prog;
   jpeg_mem_src(ci, p, (unsigned long)n);

@@ -93,6 +93,7 @@ static int parse_item(char *z, ImgSpec *s, char *err) {
       it->kind = IMG_HIST;
       it->hb = it->sb = it->vb = 8;
       it->white = 240;
+      it->side = 48;
     } else if (strcmp(kind, "hog") == 0) {
       it->kind = IMG_HOG;
       it->w = it->h = 64;
@@ -144,6 +145,8 @@ static int parse_item(char *z, ImgSpec *s, char *err) {
           if (!val || strcmp(val, "1") == 0) it->sqrt_ = 1;
           else if (strcmp(val, "0") == 0) it->sqrt_ = 0;
           else ok = 0;
+        } else if (strcmp(key, "side") == 0) {
+          ok = val && parse_range(val, 1, 65535, &it->side);
         } else if (strcmp(key, "white") == 0) {
           ok = val != NULL;
           if (ok && strcmp(val, "off") == 0) it->white = 256;
@@ -227,7 +230,7 @@ void img_spec_decode_opts(const ImgSpec *s, ImgDecodeOpts *o) {
   for (i = 0; i < s->n; i++) {
     const ImgItem *it = &s->a[i];
     if (it->kind == IMG_HIST) {
-      if (o->need_short < 256) o->need_short = 256;
+      if (o->need_short < it->side) o->need_short = it->side;
     } else {
       if (o->need_w < 2 * it->w) o->need_w = 2 * it->w;
       if (o->need_h < 2 * it->h) o->need_h = 2 * it->h;
@@ -237,42 +240,61 @@ void img_spec_decode_opts(const ImgSpec *s, ImgDecodeOpts *o) {
 
 /* ---- kinds ---------------------------------------------------------------- */
 
-static void hsv_hist(const ImgItem *it, const ImgImage *im, float *out) {
+/* HSV histogram.  Bins are floor(x*n) clamped to n-1 of the exact values
+** v = max/255, s = (max-min)/max, h = hexcone hue in [0,1).  The two
+** divisions per pixel are done as multiplications by 32.32 fixed-point
+** reciprocals m > n*2^32/k (m - n*2^32/k < 2): for a numerator a < 1536 the
+** error a*(m - exact)/2^32 < 1e-6 is far below the distance (>= 1/1530) of a
+** non-integer quotient from the next integer, so every bin equals the exact
+** floor, and m never undershoots, so integer quotients are exact too. */
+static int hsv_hist(const ImgItem *it, const ImgImage *im, float *out) {
   size_t np = (size_t)im->w * im->h, i, kept = 0, nb = (size_t)it->hb * it->sb * it->vb;
   const unsigned char *p = im->px;
-  const unsigned hb = (unsigned)it->hb, sb = (unsigned)it->sb, vb = (unsigned)it->vb;
-  const int white = it->white;
-  uint32_t *cnt = (uint32_t *)out; /* counts first, floats after (same size) */
-  for (i = 0; i < nb; i++) cnt[i] = 0;
+  const int hb = it->hb, sb = it->sb, vb = it->vb, white = it->white;
+  uint64_t ms[256], m6[256];
+  unsigned short vofs[256];
+  /* Four interleaved sub-histograms: neighbouring pixels often fall in the
+  ** same bin, and one counter would serialise on its own increments. */
+  uint32_t *cnt = imgpca_calloc(nb * 4, sizeof(uint32_t));
+  int k;
+  if (!cnt) return IMGPCA_NOMEM;
+  ms[0] = m6[0] = 0;
+  for (k = 1; k < 256; k++) {
+    ms[k] = (uint64_t)((double)sb * 4294967296.0 / (double)k) + 1;
+    m6[k] = (uint64_t)((double)hb * 4294967296.0 / (double)(6 * k)) + 1;
+  }
+  for (k = 0; k < 256; k++) {
+    int v = k * vb / 255;
+    vofs[k] = (unsigned short)(v >= vb ? vb - 1 : v);
+  }
   for (i = 0; i < np; i++, p += 3) {
     int r = p[0], g = p[1], b = p[2];
     int mx = r > g ? (r > b ? r : b) : (g > b ? g : b);
     int mn = r < g ? (r < b ? r : b) : (g < b ? g : b);
-    int d = mx - mn;
-    unsigned hi = 0, si = 0, vi;
+    int d = mx - mn, hi = 0, si = 0;
     if (mn >= white) continue;
-    vi = (unsigned)mx * vb / 255;
-    if (vi >= vb) vi = vb - 1;
     if (d > 0) {
       int num;
-      si = (unsigned)d * sb / (unsigned)mx;
+      si = (int)(((uint64_t)d * ms[mx]) >> 32);
       if (si >= sb) si = sb - 1;
       if (mx == r) num = g - b;
       else if (mx == g) num = 2 * d + (b - r);
       else num = 4 * d + (r - g);
       if (num < 0) num += 6 * d;
-      hi = (unsigned)num * hb / (unsigned)(6 * d);
+      hi = (int)(((uint64_t)num * m6[d]) >> 32);
       if (hi >= hb) hi = hb - 1;
     }
-    cnt[(hi * sb + si) * vb + vi]++;
+    cnt[(((size_t)hi * sb + si) * vb + vofs[mx]) * 4 + (i & 3)]++;
     kept++;
   }
   for (i = 0; i < nb; i++) {
-    uint32_t c = cnt[i];
+    uint32_t c = cnt[4 * i] + cnt[4 * i + 1] + cnt[4 * i + 2] + cnt[4 * i + 3];
     float v = kept ? (float)((double)c / (double)kept) : 0.0f;
     if (it->sqrt_) v = sqrtf(v);
     out[i] = v;
   }
+  imgpca_free(cnt);
+  return IMGPCA_OK;
 }
 
 static int pixels_feat(const ImgItem *it, const ImgImage *im, float *out) {
@@ -353,7 +375,7 @@ int img_features_compute(const ImgSpec *s, const ImgImage *im, float *out, char 
     const ImgItem *it = &s->a[i];
     switch (it->kind) {
       case IMG_PIXELS: rc = pixels_feat(it, im, out); break;
-      case IMG_HIST: hsv_hist(it, im, out); break;
+      case IMG_HIST: rc = hsv_hist(it, im, out); break;
       default: rc = hog_feat(it, im, out); break;
     }
     out += item_dims(it);

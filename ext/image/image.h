@@ -74,6 +74,7 @@ typedef struct ImgItem {
   int hb, sb, vb;         /* hist: bins per H, S, V */
   int sqrt_;              /* hist: square root after L1 */
   int white;              /* hist: drop pixels with min(R,G,B) >= white; 256 = keep all */
+  int side;               /* hist: DCT scaling keeps the shorter side >= side px */
   int cell, obins;        /* hog: cell size in px, orientation bins */
 } ImgItem;
 typedef struct ImgSpec {

@@ -28,15 +28,29 @@
 
 #include <math.h>
 
+/* 64-bit checksum: four lanes of multiply-rotate rounds over 8-byte
+** little-endian words (acc = rotl(acc + w*P2, 31) * P1), lanes combined
+** with rotations, then tail bytes, the length and a final avalanche.  Every
+** input bit reaches every output bit (plain FNV on words would let two
+** flips of the top bit in one lane cancel). */
+static uint64_t rotl64(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+
 uint64_t pca_checksum(const unsigned char *p, size_t n) {
-  const uint64_t prime = 0x100000001b3ULL;
-  uint64_t h[4] = {0xcbf29ce484222325ULL, 0x84222325cbf29ce4ULL, 0x9ce484222325cbf2ULL,
-                   0x2325cbf29ce48422ULL};
+  const uint64_t P1 = 0x9E3779B185EBCA87ULL, P2 = 0xC2B2AE3D27D4EB4FULL, P3 = 0x165667B19E3779F9ULL;
+  uint64_t a[4] = {P1 + P2, P2, 0, (uint64_t)0 - P1}, h;
   size_t i = 0, l;
   for (; i + 32 <= n; i += 32)
-    for (l = 0; l < 4; l++) h[l] = (h[l] ^ imgpca_get_u64(p + i + 8 * l)) * prime;
-  for (; i < n; i++) h[0] = (h[0] ^ p[i]) * prime;
-  return ((h[0] * prime ^ h[1]) * prime ^ h[2]) * prime ^ h[3] ^ (uint64_t)n;
+    for (l = 0; l < 4; l++) a[l] = rotl64(a[l] + imgpca_get_u64(p + i + 8 * l) * P2, 31) * P1;
+  h = rotl64(a[0], 1) + rotl64(a[1], 7) + rotl64(a[2], 12) + rotl64(a[3], 18);
+  for (l = 0; l < 4; l++) h = (h ^ (rotl64(a[l] * P2, 31) * P1)) * P1 + P3;
+  for (; i < n; i++) h = rotl64(h ^ ((uint64_t)p[i] * P3), 11) * P1;
+  h ^= (uint64_t)n;
+  h ^= h >> 33;
+  h *= P2;
+  h ^= h >> 29;
+  h *= P3;
+  h ^= h >> 32;
+  return h;
 }
 
 int pca_blob_is_model(const void *p, size_t n) {

@@ -151,9 +151,14 @@ int pca_state_begin(PcaState *s, size_t d, char *err) {
   else kind = pca_state_bytes(PCA_KIND_EXACT, d, 0) <= budget ? PCA_KIND_EXACT : PCA_KIND_STREAM;
   if (kind == PCA_KIND_STREAM) {
     if (s->ell == 0) {
-      /* Default sketch: 128 rows, fewer if the budget is tight (never below 16). */
+      /* Default sketch: max(128, 4k) rows, halved while above the budget
+      ** (never below max(16, k+1)). */
+      size_t lmin = s->kHint + 1 > 16 ? s->kHint + 1 : 16;
       s->ell = PCA_DEFAULT_SKETCH;
-      while (s->ell > 16 && pca_state_bytes(PCA_KIND_STREAM, d, s->ell) > budget) s->ell /= 2;
+      if (s->kHint && s->kHint * 4 > s->ell) s->ell = s->kHint * 4;
+      if (s->ell > PCA_MAX_SKETCH) s->ell = PCA_MAX_SKETCH;
+      while (s->ell > lmin && pca_state_bytes(PCA_KIND_STREAM, d, s->ell) > budget)
+        s->ell = s->ell / 2 > lmin ? s->ell / 2 : lmin;
     }
     if (pca_state_bytes(PCA_KIND_STREAM, d, s->ell) > budget)
       return imgpca_seterr(err, "the streaming solver needs %zu MiB for d=%zu and sketch=%zu, above memory_mb=%lld",

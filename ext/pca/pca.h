@@ -52,7 +52,8 @@ typedef struct PcaState {
   double *mean;          /* d */
   double *m2diag;        /* d, exact diagonal of M2 */
   double *m2;            /* exact: d*d row-major, upper triangle valid */
-  size_t ell;            /* streaming: sketch size l */
+  size_t ell;            /* streaming: sketch size l (0 = default) */
+  size_t kHint;          /* k requested (0 unknown), sizes the default sketch */
   double *sk;            /* streaming: 2l x d rows */
   size_t skRows;         /* streaming: rows used in sk */
   double shrink;         /* streaming: total shrinkage Delta (scatter units) */

@@ -320,9 +320,8 @@ void pca_fit_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
       agg_fail(a);
       return;
     }
-    if (a->opts.sketch == 0 && a->kInt > PCA_DEFAULT_SKETCH / 2)
-      a->opts.sketch = a->kInt * 2 > PCA_MAX_SKETCH ? PCA_MAX_SKETCH : a->kInt * 2;
     pca_state_init(a->st, &a->opts);
+    if (a->kInt > 0) a->st->kHint = a->kInt > PCA_MAX_SKETCH ? PCA_MAX_SKETCH : (size_t)a->kInt;
   }
   agg_row(ctx, "pca_fit", a, argv[0], 0);
 }

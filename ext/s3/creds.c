@@ -149,6 +149,7 @@ static int from_profile(const ImgpcaConfig *cfg, S3Creds *out) {
     out->zSecret = s3_ini_get(zText, zProfile, "aws_secret_access_key");
     out->zToken = s3_ini_get(zText, zProfile, "aws_session_token");
     imgpca_free(zText);
+    if (out->zToken && !*out->zToken) { imgpca_free(out->zToken); out->zToken = NULL; }
     if (out->zAccess && out->zSecret) {
       snprintf(out->zSource, sizeof out->zSource, "profile '%.20s' (credentials file)", zProfile);
       found = 1;
@@ -253,6 +254,7 @@ static int from_imds(const ImgpcaConfig *cfg, S3Creds *out) {
     out->zAccess = s3_json_get(zJson, "AccessKeyId");
     out->zSecret = s3_json_get(zJson, "SecretAccessKey");
     out->zToken = s3_json_get(zJson, "Token");
+    if (out->zToken && !*out->zToken) { imgpca_free(out->zToken); out->zToken = NULL; }
     out->expiry = zExp ? s3_parse_iso8601(zExp) : 0;
     if (out->expiry < 0) out->expiry = 0;
     imgpca_free(zExp);

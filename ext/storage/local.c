@@ -302,8 +302,9 @@ static int dir_may_match(const char *zPattern, const char *zRel) {
     size_t np = pe ? (size_t)(pe - p) : strlen(p);
     size_t ns = se ? (size_t)(se - s) : strlen(s);
     char segP[1024], segS[1024];
+    const char *ds = strstr(p, "**");
+    if (ds && (size_t)(ds - p) < np) return 1; /* '**' reaches any depth */
     if (!pe) return 0; /* the pattern's last segment names files, not folders */
-    if (np >= 2 && strstr(p, "**") && (size_t)(strstr(p, "**") - p) < np) return 1;
     if (np >= sizeof segP || ns >= sizeof segS) return 1;
     memcpy(segP, p, np); segP[np] = 0;
     memcpy(segS, s, ns); segS[ns] = 0;

@@ -281,8 +281,9 @@ struct ImgpcaLister {
   int bHaveCur;
   /* progress */
   int bProgress;
-  int64_t nObjects, nBytes;
+  int64_t nListed, nObjects, nBytes;
   double t0, tLast;
+  int bFinalDone;
 };
 
 static double now_s(void) {
@@ -293,13 +294,14 @@ static double now_s(void) {
 
 static void progress(ImgpcaLister *l, int bFinal) {
   double t = now_s(), dt;
-  if (!l->bProgress) return;
+  if (!l->bProgress || l->bFinalDone) return;
   if (!bFinal && t - l->tLast < 1.0) return;
   l->tLast = t;
+  if (bFinal) l->bFinalDone = 1;
   dt = t - l->t0 > 1e-9 ? t - l->t0 : 1e-9;
-  fprintf(stderr, "imgpca: s3_list: %lld objects%s, %.1f MB, %.1f MB/s, %.0f objects/s%s\n",
-          (long long)l->nObjects, l->bContent ? " fetched" : " listed", l->nBytes / 1e6,
-          l->nBytes / 1e6 / dt, l->nObjects / dt, bFinal ? " (done)" : "");
+  fprintf(stderr, "imgpca: s3_list: %lld listed, %lld fetched, %.1f MB, %.1f MB/s, %.0f objects/s%s\n",
+          (long long)l->nListed, (long long)l->nObjects, l->nBytes / 1e6, l->nBytes / 1e6 / dt,
+          (l->bContent ? l->nObjects : l->nListed) / dt, bFinal ? " (done)" : "");
 }
 
 int imgpca_lister_open(ImgpcaStorage *s, const char *zUrlGlob, int bContent, int64_t maxBytes,
@@ -391,10 +393,8 @@ static int s3_next_listed(ImgpcaLister *l, ImgpcaEntry *e, int *pEof, char *err)
       rc = s3_list_page(l->c, l->zBucket, l->zPrefix, l->zToken, 1000, &l->page, err);
       if (rc) return rc;
       if (!l->page.bTruncated) l->bListDone = 1;
-      if (l->bProgress && !l->bContent) {
-        l->nObjects += l->page.n;
-        progress(l, 0);
-      }
+      l->nListed += l->page.n;
+      progress(l, 0);
     }
   }
 }
@@ -429,8 +429,8 @@ int imgpca_lister_next(ImgpcaLister *l, int *pEof, char *err) {
   if (l->walk) {
     rc = local_walk_next(l->walk, &l->cur, pEof, err);
     if (rc == IMGPCA_OK && !*pEof) {
-      l->nObjects++;
-      if (!l->bContent) progress(l, 0);
+      l->nListed++;
+      progress(l, 0);
     }
     if (*pEof) progress(l, 1);
     return rc;
@@ -488,7 +488,7 @@ int imgpca_lister_content(ImgpcaLister *l, ImgpcaBuf *out, char *err) {
     rc = s3_get(l->c, l->zBucket, l->cur.zKey, 0, -1, l->maxBytes, out, &nf, err);
   }
   if (rc == IMGPCA_OK) {
-    if (!l->walk) l->nObjects++;
+    l->nObjects++;
     l->nBytes += (int64_t)out->n;
     progress(l, 0);
   }
@@ -498,6 +498,7 @@ int imgpca_lister_content(ImgpcaLister *l, ImgpcaBuf *out, char *err) {
 void imgpca_lister_close(ImgpcaLister *l) {
   int i;
   if (!l) return;
+  progress(l, 1);
   if (l->walk) local_walk_close(l->walk);
   s3_batch_free(l->batch);
   for (i = 0; i < l->nQ; i++) imgpca_entry_clear(&l->aQ[(l->iQ + i) % l->nQAlloc]);

@@ -10,6 +10,7 @@ SELECT key, name, parent, size, length(etag) > 0 AS has_etag, last_modified LIKE
 SELECT count(*) AS n FROM s3_list('../../../shared/data/fruits360/Test/[BC]*/*.jpg');
 -- a folder without glob is listed recursively; a file lists itself
 SELECT count(*) AS n FROM s3_list('../../../shared/data/fruits360/Test/Kiwi 1');
+SELECT count(*) AS n FROM s3_list('../../../shared/data/fruits360/Test/**');
 SELECT key, parent, size FROM s3_list('../../../shared/data/fruits360/LICENSE');
 -- content equals s3_fetch of the url, and LIMIT stops the listing early
 SELECT count(*) AS same FROM (SELECT url, content FROM s3_list('../../../shared/data/fruits360/Test/Lemon 1/*.jpg'))

@@ -141,7 +141,11 @@ static void test_spec(void) {
   CHECK_EQ_INT(s.a[1].white, 256);
   img_decode_opts_init(&o);
   img_spec_decode_opts(&s, &o);
-  CHECK(o.need_w == 128 && o.need_h == 128 && o.need_short == 256 && o.scale == 1 && o.lenient == 0);
+  CHECK(o.need_w == 128 && o.need_h == 128 && o.need_short == 48 && o.scale == 1 && o.lenient == 0);
+  CHECK_EQ_INT(img_spec_parse("hist:side=300;hist:side=20", &s, err), IMGPCA_OK);
+  img_spec_decode_opts(&s, &o);
+  CHECK_EQ_INT(o.need_short, 300);
+  CHECK_EQ_INT(img_spec_parse("hist:side=0", &s, err), IMGPCA_ERROR);
   CHECK_EQ_INT(img_spec_parse("pixels;decode:dct=off,warnings=ignore", &s, err), IMGPCA_OK);
   CHECK(s.scale == 0 && s.lenient == 1 && img_spec_dims(&s) == 3072);
   CHECK_EQ_INT(img_spec_parse("pixels:size=4x", &s, err), IMGPCA_ERROR);

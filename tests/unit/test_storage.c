@@ -159,6 +159,17 @@ static void test_list(const char *dir) {
   CHECK_EQ_INT(imgpca_lister_next(l, &eof, err), IMGPCA_OK);
   CHECK(eof);
   imgpca_lister_close(l);
+  /* a trailing '**' and a folder without glob both recurse */
+  snprintf(pat, sizeof pat, "%s/L/a/**", dir);
+  CHECK_EQ_INT(imgpca_lister_open(s, pat, 0, -1, -1, &l, err), IMGPCA_OK);
+  for (i = 0; imgpca_lister_next(l, &eof, err) == IMGPCA_OK && !eof; i++) {}
+  CHECK_EQ_INT(i, 3);
+  imgpca_lister_close(l);
+  snprintf(pat, sizeof pat, "%s/L", dir);
+  CHECK_EQ_INT(imgpca_lister_open(s, pat, 0, -1, -1, &l, err), IMGPCA_OK);
+  for (i = 0; imgpca_lister_next(l, &eof, err) == IMGPCA_OK && !eof; i++) {}
+  CHECK_EQ_INT(i, 5);
+  imgpca_lister_close(l);
   /* file:// in, file:// out (percent-encoded) */
   snprintf(pat, sizeof pat, "file://%s/L/b/*.jpg", dir);
   CHECK_EQ_INT(imgpca_lister_open(s, pat, 0, -1, -1, &l, err), IMGPCA_OK);

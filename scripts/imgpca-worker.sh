@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# imgpca scale-out worker: runs one stage of a sharded run in one sqlite3 process.
+#
+#   imgpca-worker.sh map     [SHARD NSHARD]    features + partial PCA state of one shard
+#   imgpca-worker.sh reduce  [NSHARD]          merge the N states into the model
+#   imgpca-worker.sh project [SHARD NSHARD]    CSV part of one shard
+#   imgpca-worker.sh publish [NSHARD]          one CSV with a single header
+#
+# The shard index and count come from, in this order:
+#   1. the explicit arguments;
+#   2. Slurm job arrays:        SLURM_ARRAY_TASK_ID, and IMGPCA_NSHARD or else
+#                               SLURM_ARRAY_TASK_COUNT (only for an array 0..N-1);
+#   3. AWS Batch array jobs:    AWS_BATCH_JOB_ARRAY_INDEX, with IMGPCA_NSHARD (Batch does not
+#                               export the array size: set it in the job definition);
+#   4. Kubernetes Indexed Jobs: JOB_COMPLETION_INDEX, with IMGPCA_NSHARD (= .spec.completions).
+# IMGPCA_NSHARD always wins over SLURM_ARRAY_TASK_COUNT, so that one shard can be
+# resubmitted alone (--array=2) in a run of 4.
+#
+# Run parameters (environment; the same for every stage of a run):
+#   IMGPCA_RUN           run id (required)
+#   IMGPCA_OUT           output prefix: local folder or s3://bucket/prefix (required)
+#   IMGPCA_SRC           source glob for s3_list (map)
+#   IMGPCA_SPEC          img_features spec (map; checked by reduce and project)
+#   IMGPCA_K             components or variance fraction (reduce; default 16)
+#   IMGPCA_PCA_OPTIONS   JSON options for pca_partial / pca_fit (default '{}')
+#   IMGPCA_CSV_OPTIONS   JSON options for csv_export (default '{}')
+#   IMGPCA_DEST          final CSV URL (publish; default $IMGPCA_OUT/projection.csv)
+#   IMGPCA_EXT           extension to load (default <repo>/dist/imgpca)
+#   IMGPCA_SQLITE3       sqlite3 shell (default sqlite3)
+#   IMGPCA_TIMER         if set, print the time of every SQL statement (.timer on)
+#   IMGPCA_FAIL_SHARD    test hook: the map task of this shard index fails on purpose
+# Exit status: 0 on success; non-zero with a message naming the stage and shard otherwise.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+stage=${1:-}
+shift || true
+die() { echo "imgpca-worker: $*" >&2; exit 1; }
+
+is_uint() { [[ "$1" =~ ^[0-9]+$ ]]; }
+
+nshard_from_env() {
+  if [ -n "${IMGPCA_NSHARD:-}" ]; then echo "$IMGPCA_NSHARD"; return; fi
+  if [ -n "${SLURM_ARRAY_TASK_COUNT:-}" ]; then
+    if [ "${SLURM_ARRAY_TASK_MIN:-0}" != 0 ] ||
+       [ "${SLURM_ARRAY_TASK_MAX:-}" != $((SLURM_ARRAY_TASK_COUNT - 1)) ]; then
+      die "$stage: the Slurm array is not 0..N-1 (min ${SLURM_ARRAY_TASK_MIN:-?}, max ${SLURM_ARRAY_TASK_MAX:-?}, count $SLURM_ARRAY_TASK_COUNT): set IMGPCA_NSHARD"
+    fi
+    echo "$SLURM_ARRAY_TASK_COUNT"; return
+  fi
+  echo ""
+}
+
+resolve_shard() { # sets shard, nshard
+  if [ $# -ge 2 ]; then
+    shard=$1; nshard=$2
+  elif [ -n "${SLURM_ARRAY_TASK_ID:-}" ]; then
+    shard=$SLURM_ARRAY_TASK_ID; nshard=$(nshard_from_env)
+  elif [ -n "${AWS_BATCH_JOB_ARRAY_INDEX:-}" ]; then
+    shard=$AWS_BATCH_JOB_ARRAY_INDEX; nshard=${IMGPCA_NSHARD:-}
+    [ -n "$nshard" ] || die "$stage: AWS_BATCH_JOB_ARRAY_INDEX is set but IMGPCA_NSHARD is not (set it to the array size)"
+  elif [ -n "${JOB_COMPLETION_INDEX:-}" ]; then
+    shard=$JOB_COMPLETION_INDEX; nshard=${IMGPCA_NSHARD:-}
+    [ -n "$nshard" ] || die "$stage: JOB_COMPLETION_INDEX is set but IMGPCA_NSHARD is not (set it to .spec.completions)"
+  else
+    die "$stage: no shard given: pass SHARD NSHARD, or run in a Slurm array, an AWS Batch array job or a Kubernetes Indexed Job"
+  fi
+  is_uint "$shard" && is_uint "$nshard" || die "$stage: invalid shard '$shard' of '$nshard'"
+  [ "$nshard" -ge 1 ] && [ "$shard" -lt "$nshard" ] || die "$stage: shard $shard is not in 0..$((nshard - 1))"
+}
+
+resolve_count() { # sets nshard
+  if [ $# -ge 1 ]; then nshard=$1; else nshard=$(nshard_from_env); fi
+  [ -n "$nshard" ] || die "$stage: number of shards unknown: pass NSHARD or set IMGPCA_NSHARD"
+  is_uint "$nshard" && [ "$nshard" -ge 1 ] || die "$stage: invalid number of shards '$nshard'"
+}
+
+# SQL text literal
+q() { local s=${1//\'/\'\'}; printf "'%s'" "$s"; }
+
+run=${IMGPCA_RUN:-}; out=${IMGPCA_OUT:-}
+[ -n "$run" ] || die "${stage:-?}: IMGPCA_RUN (run id) is not set"
+[ -n "$out" ] || die "${stage:-?}: IMGPCA_OUT (output prefix) is not set"
+out=${out%/}
+k=${IMGPCA_K:-16}
+[[ "$k" =~ ^[0-9]+$|^0?\.[0-9]+$ ]] || die "${stage:-?}: invalid IMGPCA_K '$k': an integer >= 1 or a fraction in (0, 1)"
+ext=${IMGPCA_EXT:-$here/dist/imgpca}
+sqlite=${IMGPCA_SQLITE3:-sqlite3}
+shard=0; nshard=""
+case "$stage" in
+  map|project) resolve_shard "$@" ;;
+  reduce|publish) resolve_count "$@" ;;
+  *) die "usage: imgpca-worker.sh map|reduce|project|publish [SHARD] [NSHARD]" ;;
+esac
+what="$stage"; case "$stage" in map|project) what="$stage shard $shard of $nshard" ;; esac
+if [ "$stage" = map ]; then
+  [ -n "${IMGPCA_SRC:-}" ] || die "$what: IMGPCA_SRC (source glob) is not set"
+fi
+if [ "$stage" != publish ]; then
+  [ -n "${IMGPCA_SPEC+x}" ] || die "$what: IMGPCA_SPEC (feature spec) is not set"
+fi
+if [ "$stage" = map ] && [ -n "${IMGPCA_FAIL_SHARD:-}" ] && [ "$IMGPCA_FAIL_SHARD" = "$shard" ]; then
+  die "$what: failing on purpose (IMGPCA_FAIL_SHARD=$IMGPCA_FAIL_SHARD); nothing written"
+fi
+
+pca_options=${IMGPCA_PCA_OPTIONS:-}; [ -n "$pca_options" ] || pca_options='{}'
+csv_options=${IMGPCA_CSV_OPTIONS:-}; [ -n "$csv_options" ] || csv_options='{}'
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/imgpca-$stage-XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+{
+  echo ".parameter init"
+  echo "INSERT INTO temp.sqlite_parameters(key, value) VALUES"
+  echo "  (':run', $(q "$run")), (':out', $(q "$out")), (':spec', $(q "${IMGPCA_SPEC:-}")),"
+  echo "  (':src', $(q "${IMGPCA_SRC:-}")), (':tmp', $(q "$tmp")),"
+  echo "  (':shard', $shard), (':nshard', $nshard), (':k', $k),"
+  echo "  (':pca_options', $(q "$pca_options")), (':csv_options', $(q "$csv_options")),"
+  echo "  (':dest', $(q "${IMGPCA_DEST:-$out/projection.csv}"));"
+  [ -z "${IMGPCA_TIMER:-}" ] || echo ".timer on"
+  cat "$here/sql/$stage.sql"
+} > "$tmp/script.sql"
+
+echo "imgpca-worker: $what: run '$run', output $out (host $(hostname -s), pid $$)"
+start=$(date +%s%N)
+# line-buffered stdout keeps the "problem:" lines ahead of the final error in job logs
+lb=(); command -v stdbuf >/dev/null && lb=(stdbuf -oL -eL)
+if ! "${lb[@]}" "$sqlite" -batch -bail -cmd ".load $ext" :memory: < "$tmp/script.sql"; then
+  die "$what failed (run '$run'); see the messages above"
+fi
+awk -v w="$what" -v a="$start" -v b="$(date +%s%N)" 'BEGIN { printf "imgpca-worker: %s done in %.1f s\n", w, (b - a) / 1e9 }'

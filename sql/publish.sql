@@ -1,0 +1,59 @@
+-- imgpca scale-out, stage 4 (publish): one CSV with a single header from the N parts.
+--
+-- Parameters (see map.sql): :run, :out, :nshard, and
+--   :dest         URL of the final CSV (local path or s3://bucket/key)
+--
+-- Refuses unless all N part manifests exist for this run and every part matches its recorded
+-- SHA3-256 and has the same header.  Writes :dest (parts in shard order, the header once) and
+-- :out/parts/_manifest.json listing the parts, like the folder of parts + manifest Spark
+-- writes; readers that prefer parts can use that folder instead of :dest.
+-- The final CSV is assembled in memory: for outputs beyond a few GB read the parts folder.
+.bail on
+CREATE TEMP TABLE guard(ok INTEGER);
+CREATE TEMP TRIGGER guard_check BEFORE INSERT ON guard WHEN NEW.ok = 0 BEGIN
+  SELECT RAISE(ABORT, 'publish: refusing to publish: CSV parts missing or inconsistent (problems listed above)');
+END;
+CREATE TEMP TABLE parts AS
+  WITH RECURSIVE i(shard) AS (SELECT 0 UNION ALL SELECT shard + 1 FROM i WHERE shard + 1 < :nshard)
+  SELECT shard,
+         printf('%s/parts/part-%05d-of-%05d.json', :out, shard, :nshard) AS json_url,
+         CAST(s3_fetch_or_null(printf('%s/parts/part-%05d-of-%05d.json', :out, shard, :nshard)) AS TEXT) AS manifest
+    FROM i;
+CREATE TEMP TABLE problems AS
+  SELECT printf('publish: problem: part %d of %d has no manifest at %s (its project task did not finish)',
+                shard, :nshard, json_url) AS msg
+    FROM parts WHERE manifest IS NULL
+  UNION ALL
+  SELECT printf('publish: problem: part %d: manifest is for run ''%s'', %s shards; expected run ''%s'', %d shards',
+                shard, manifest ->> 'run', manifest ->> 'nshard', :run, :nshard)
+    FROM parts WHERE manifest IS NOT NULL
+     AND (manifest ->> 'run' IS NOT :run OR manifest ->> 'nshard' IS NOT :nshard);
+SELECT msg FROM problems;
+INSERT INTO guard SELECT NOT EXISTS (SELECT 1 FROM problems);
+
+CREATE TEMP TABLE bodies AS
+  SELECT shard, manifest ->> 'rows' AS nrows, manifest ->> 'csv' AS csv_url,
+         manifest ->> 'csv_sha3' AS want, CAST(s3_fetch(manifest ->> 'csv') AS TEXT) AS body
+    FROM parts;
+CREATE TEMP TABLE split AS
+  SELECT shard, nrows, csv_url, want, lower(hex(sha3(body, 256))) AS got,
+         substr(body, 1, instr(body, char(10))) AS header,
+         substr(body, instr(body, char(10)) + 1) AS rows_text
+    FROM bodies;
+SELECT printf('publish: problem: part %d: %s has SHA3-256 %s, its manifest says %s', shard, csv_url, got, want)
+  FROM split WHERE got IS NOT want;
+SELECT printf('publish: problem: part %d: header differs from part 0', shard)
+  FROM split WHERE header IS NOT (SELECT header FROM split WHERE shard = 0);
+INSERT INTO guard SELECT NOT EXISTS (SELECT 1 FROM split WHERE got IS NOT want
+                                     OR header IS NOT (SELECT header FROM split WHERE shard = 0));
+SELECT 'publish: wrote ' || :dest || ' (' || s3_put(:dest,
+         (SELECT header FROM split WHERE shard = 0) ||
+         (SELECT group_concat(rows_text, '') FROM (SELECT rows_text FROM split ORDER BY shard))) || ')';
+SELECT 'publish: wrote ' || :out || '/parts/_manifest.json (' || s3_put(:out || '/parts/_manifest.json',
+         json_object('stage', 'publish', 'run', :run, 'nshard', :nshard, 'dest', :dest,
+                     'rows', (SELECT sum(nrows) FROM split),
+                     'header', rtrim((SELECT header FROM split WHERE shard = 0), char(13, 10)),
+                     'parts', (SELECT json_group_array(json_object('url', csv_url, 'rows', nrows, 'sha3', got))
+                                 FROM (SELECT * FROM split ORDER BY shard)),
+                     'written', strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))) || ')';
+SELECT printf('publish: %d rows from %d parts', sum(nrows), count(*)) FROM split;
