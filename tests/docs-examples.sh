@@ -91,6 +91,16 @@ if "README.md" in files and os.path.exists("tests/api-surface.expected"):
     if missing:
         fail += 1
         print("FAIL docs README.md: SQL reference misses " + ", ".join(missing))
+# ... and its configuration table every setting of imgpca_config().
+if "README.md" in files:
+    keys = subprocess.run(["sqlite3", "-batch", "-cmd", f".load {ext}", ":memory:",
+                           "SELECT key FROM json_each(imgpca_config())"],
+                          capture_output=True, text=True).stdout.split()
+    missing = [k for k in keys if f"`{k}`" not in readme and f"`{k}`," not in readme]
+    total += 1
+    if not keys or missing:
+        fail += 1
+        print("FAIL docs README.md: configuration table misses " + (", ".join(missing) or "(no settings read)"))
 print(f"{'ok  ' if not fail else 'FAIL'} docs examples: {total - fail}/{total} checks ({len(names) if 'names' in dir() else 0} names in the reference) of {len(files)} files")
 sys.exit(1 if fail else 0)
 PY

@@ -113,5 +113,12 @@ cmp -s "$T/out-a/pca.csv" "$T/out-b/pca.csv" || fail "resumed run's CSV differs 
 read -r tested correct percent < <(sq "$T/a.db" "SELECT tested, correct, percent FROM accuracy" | tr '|' ' ')
 [ "$tested" = "$(find "$T/src/Test" -type f | wc -l)" ] || fail "classified $tested test images"
 awk -v p="$percent" 'BEGIN { exit !(p >= 98) }' || fail "accuracy $percent % < 98 %"
+# sql/classify.sql on one test image finds the same nearest neighbour as the pipeline
+IFS='|' read -r qurl qlabel qnn < <(sq "$T/a.db" "SELECT i.url, i.label, p.neighbour FROM predictions AS p
+  JOIN images AS i USING (key) WHERE p.predicted = i.label ORDER BY key LIMIT 1")
+cls=$(cd "$T" && sq -cmd ".parameter set \$image '$qurl'" "$T/a.db" < "$root/sql/classify.sql")
+[ "$(echo "$cls" | head -1 | sed 's/.*  //')" = "$qnn" ] || fail "classify.sql: nearest '$(echo "$cls" | head -1)', pipeline: '$qnn'"
+echo "$cls" | grep -q "^predicted: $qlabel (" || fail "classify.sql did not predict '$qlabel': $cls"
+
 secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
 echo "pipeline: $nfiles images in ${secs}s, CSV ${rows} rows x $k pcs equal to pca_project, rerun 0 processed, +21 -> 21, killed at $done_before/$((nfiles + 21)) and resumed to identical bytes, 1-NN accuracy $percent % ($correct/$tested)"
