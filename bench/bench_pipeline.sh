@@ -19,7 +19,7 @@ make -s all >/dev/null
 run_imgpca() {
   local db=$1 src=$2 out=$3 cls=$4
   mkdir -p "$out"
-  (cd "$W" && /usr/bin/time -f '%e %M' -o "$db.time" sqlite3 -batch -cmd ".load $root/dist/imgpca" \
+  (cd "$W" && /usr/bin/time -f '%e %M %U %S' -o "$db.time" sqlite3 -batch -cmd ".load $root/dist/imgpca" \
      -cmd ".parameter set \$source '$src'" -cmd ".parameter set \$out '$out'" \
      -cmd ".parameter set \$classify $cls" -cmd '.parameter set $batch 2000' -cmd '.timer on' \
      "$db" < "$root/sql/pipeline.sql" > "$db.log" 2>&1) || { tail -5 "$db.log" >&2; return 1; }
@@ -38,7 +38,7 @@ stages() {
 }
 
 # ---- same run, same images --------------------------------------------------
-read -r i_wall i_rss < <(run_imgpca "$W/a.db" "$data" "$W/out-a" 1)
+read -r i_wall i_rss _ < <(run_imgpca "$W/a.db" "$data" "$W/out-a" 1)
 read -r i_list i_feat i_fit i_cls i_csv < <(stages "$W/a.db.log")
 i_acc=$(sqlite3 "$W/a.db" "SELECT percent FROM accuracy")
 /usr/bin/time -f '%e %M' -o "$W/peer.time" /usr/bin/python3 bench/pipeline_peer.py "$data" "$W/peer.csv" 50 > "$W/peer.json"
@@ -86,17 +86,18 @@ echo
 echo "The sample replicated 1x and ${copies}x (hard links, so decoding work is real and identical per copy);"
 echo "fresh state database each time; batches of 2,000 images."
 echo
-echo "| images | wall (s) | µs per image | peak RSS | features (s) | fit + project (s) | CSV + plots (s) |"
-echo "|---:|---:|---:|---:|---:|---:|---:|"
+echo "| images | wall (s) | µs per image | CPU (s) | CPU µs per image | peak RSS | features (s) | fit + project (s) | CSV + plots (s) |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for c in 1 "$copies"; do
   rm -rf "$W/rep" "$W/out-r" "$W/r.db"*
   mk_copies "$W/rep" "$c"
-  read -r wall rss < <(run_imgpca "$W/r.db" "$W/rep" "$W/out-r" 0)
+  read -r wall rss usr sys < <(run_imgpca "$W/r.db" "$W/rep" "$W/out-r" 0)
+  cpu=$(awk -v u="$usr" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')
   read -r _ f fp _ cp < <(stages "$W/r.db.log")
   m=$(sqlite3 "$W/r.db" "SELECT count(*) FROM images")
-  echo "| $m | $wall | $(awk -v w="$wall" -v m="$m" 'BEGIN { printf "%.0f", 1e6 * w / m }') | $((rss / 1024)) MiB | $f | $fp | $cp |"
+  echo "| $m | $wall | $(awk -v w="$wall" -v m="$m" 'BEGIN { printf "%.0f", 1e6 * w / m }') | $cpu | $(awk -v w="$cpu" -v m="$m" 'BEGIN { printf "%.0f", 1e6 * w / m }') | $((rss / 1024)) MiB | $f | $fp | $cp |"
 done
 rm -rf "$W/rep"
 echo
-echo "Wall-clock times; load average at the end of the run: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
+echo "Stage columns are wall-clock (sqlite3 \`.timer\`); CPU = user + sys of the sqlite3 process. Load average at the end of the run: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
 echo "(other processes inflate both sides; compare ratios within one run)."
