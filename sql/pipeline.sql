@@ -193,8 +193,11 @@ SELECT printf('model #%d: %d training rows, %d -> %d dimensions, %.1f %% of the 
 -- 5. Project every decodable image with the current model (missing ones only)
 -- ---------------------------------------------------------------------------
 DELETE FROM projections WHERE model_id IS NOT (SELECT id FROM model);
+-- The model goes in as a bound parameter: pca_project parses a constant
+-- argument once per statement instead of once per row.
+.parameter set $model "(SELECT model FROM temp.model)"
 INSERT INTO projections(key, model_id, pc)
-SELECT i.key, m.id, pca_project(m.model, i.features)
+SELECT i.key, m.id, pca_project($model, i.features)
 FROM images AS i, model AS m
 WHERE i.features IS NOT NULL AND i.key NOT IN (SELECT key FROM projections)
 ORDER BY i.key;
@@ -210,13 +213,16 @@ SELECT p.key, i.label, p.pc FROM projections AS p JOIN images AS i USING (key)
 WHERE i.split = 'train' ORDER BY p.key;
 -- (SQLite: the row of min() supplies the bare columns; train_pc is in key
 -- order, so ties go to the smallest key)
+-- (MATERIALIZED: the search runs once per test image, not once per use of nn)
+WITH q AS MATERIALIZED (
+  SELECT q.key, q.model_id,
+         (SELECT json_array(r.key, r.label, min(fvec_l2(r.pc, q.pc))) FROM train_pc AS r) AS nn
+  FROM projections AS q JOIN images AS qi USING (key)
+  WHERE qi.split = 'test' AND q.key NOT IN (SELECT key FROM predictions)
+    AND (SELECT classify FROM cfg) = 1)
 INSERT INTO predictions(key, model_id, predicted, neighbour, distance)
 SELECT key, model_id, json_extract(nn, '$[1]'), json_extract(nn, '$[0]'), json_extract(nn, '$[2]')
-FROM (SELECT q.key, q.model_id,
-             (SELECT json_array(r.key, r.label, min(fvec_l2(r.pc, q.pc))) FROM train_pc AS r) AS nn
-      FROM projections AS q JOIN images AS qi USING (key)
-      WHERE qi.split = 'test' AND q.key NOT IN (SELECT key FROM predictions)
-        AND (SELECT classify FROM cfg) = 1);
+FROM q;
 CREATE VIEW IF NOT EXISTS accuracy AS
 SELECT count(*) AS tested, sum(p.predicted = i.label) AS correct,
        round(100.0 * avg(p.predicted = i.label), 2) AS percent

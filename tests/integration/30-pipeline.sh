@@ -92,7 +92,7 @@ run "$T/a.db" "$T/out-a" -cmd '.parameter set $refit 1' > "$T/run4.log" 2>&1 || 
 nmodels=$(sq "$T/a.db" "SELECT count(*) FROM models")
 [ "$nmodels" = 2 ] || fail "refit did not fit a new model"
 (cd "$T" && exec sqlite3 -batch -cmd ".load $root/dist/imgpca" -cmd ".parameter set \$source '$T/src'" \
-   -cmd ".parameter set \$out '$T/out-b'" -cmd '.parameter set $batch 300' "$T/b.db" \
+   -cmd ".parameter set \$out '$T/out-b'" -cmd '.parameter set $batch 100' "$T/b.db" \
    < "$root/sql/pipeline.sql" > "$T/run5.log" 2>&1) &
 pid=$!
 for _ in $(seq 1 600); do
@@ -103,6 +103,7 @@ done
 kill -9 "$pid" 2>/dev/null || fail "pipeline finished before it could be killed"
 wait "$pid" 2>/dev/null || true
 done_before=$(sqlite3 "$T/b.db" "SELECT count(*) FROM images")
+[ "$done_before" -lt $((nfiles + 21)) ] || fail "the kill came after the feature stage ($done_before images done)"
 [ ! -f "$T/out-b/pca.csv" ] || fail "killed run left a CSV"
 run "$T/b.db" "$T/out-b" > "$T/run6.log" 2>&1 || { cat "$T/run6.log"; fail "resume failed"; }
 processed=$(sq "$T/b.db" "SELECT processed FROM runs ORDER BY id DESC LIMIT 1")
