@@ -13,7 +13,7 @@
 --   $spec    feature spec of img_features           default 'hist:bins=8,sqrt'
 --   $k       number of principal components          default 50
 --   $refit   1 = fit the model again now             default 0 (fit only when
---            there is no model yet for this spec and k)
+--            there is no model yet for this source, spec and k)
 --   $batch   images per committed batch              default 500
 --   $plot_max  most points drawn in scatter.svg      default 5000
 --   $classify  1 = label the test images by 1-NN     default 1 (its cost grows
@@ -59,6 +59,7 @@ CREATE TABLE IF NOT EXISTS errors(
 );
 CREATE TABLE IF NOT EXISTS models(
   id      INTEGER PRIMARY KEY,
+  source  TEXT NOT NULL,       -- the $source it was fitted for
   spec    TEXT NOT NULL,
   k       INTEGER NOT NULL,
   n       INTEGER NOT NULL,    -- training rows it was fitted on
@@ -201,20 +202,21 @@ SELECT printf('errors: %d undecodable image(s), see table errors', count(*)) FRO
 
 -- ---------------------------------------------------------------------------
 -- 4. Fit: PCA on the training features, only when asked ($refit = 1) or when
---    no model exists yet for this spec and k.  Rows in key order, so the same
+--    no model exists yet for this source, spec and k.  Rows in key order, so the same
 --    rows always give the same model bytes.
 -- ---------------------------------------------------------------------------
-INSERT INTO models(spec, k, n, model)
-SELECT cfg.spec, cfg.k, count(*), pca_fit(f.features, cfg.k)
+INSERT INTO models(source, spec, k, n, model)
+SELECT cfg.source, cfg.spec, cfg.k, count(*), pca_fit(f.features, cfg.k)
 FROM cfg, (SELECT features FROM images
            WHERE split = 'train' AND features IS NOT NULL ORDER BY key) AS f
 WHERE cfg.refit = 1
-   OR NOT EXISTS (SELECT 1 FROM models AS m WHERE m.spec = cfg.spec AND m.k = cfg.k)
+   OR NOT EXISTS (SELECT 1 FROM models AS m
+                  WHERE m.source = cfg.source AND m.spec = cfg.spec AND m.k = cfg.k)
 GROUP BY cfg.spec, cfg.k;   -- no input row -> no group -> pca_fit is not called
 
 CREATE TEMP VIEW model AS
 SELECT m.* FROM models AS m, cfg
-WHERE m.spec = cfg.spec AND m.k = cfg.k ORDER BY m.id DESC LIMIT 1;
+WHERE m.source = cfg.source AND m.spec = cfg.spec AND m.k = cfg.k ORDER BY m.id DESC LIMIT 1;
 SELECT printf('model #%d: %d training rows, %d -> %d dimensions, %.1f %% of the variance',
               id, n, json_extract(pca_info(model), '$.d'), k,
               100.0 * json_extract(pca_info(model), '$.cumulative[#-1]')) FROM model;
