@@ -21,7 +21,7 @@ run_imgpca() {
   mkdir -p "$out"
   (cd "$W" && /usr/bin/time -f '%e %M %U %S' -o "$db.time" sqlite3 -batch -cmd ".load $root/dist/imgpca" \
      -cmd ".parameter set \$source '$src'" -cmd ".parameter set \$out '$out'" \
-     -cmd ".parameter set \$classify $cls" -cmd '.parameter set $batch 2000' -cmd '.timer on' \
+     -cmd ".parameter set \$classify $cls" -cmd '.timer on' \
      "$db" < "$root/sql/pipeline.sql" > "$db.log" 2>&1) || { tail -5 "$db.log" >&2; return 1; }
   cat "$db.time"
 }
@@ -84,7 +84,7 @@ mk_copies() { # DIR N: N hard-linked (or copied) replicas of the sample
 echo "### Scaling (imgpca, classification off)"
 echo
 echo "The sample replicated 1x and ${copies}x (hard links, so decoding work is real and identical per copy);"
-echo "fresh state database each time; batches of 2,000 images."
+echo "fresh state database each time (one committed batch per folder)."
 echo
 echo "| images | wall (s) | µs per image | CPU (s) | CPU µs per image | peak RSS | features (s) | fit + project (s) | CSV + plots (s) |"
 echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"

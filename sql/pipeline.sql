@@ -14,14 +14,15 @@
 --   $k       number of principal components          default 50
 --   $refit   1 = fit the model again now             default 0 (fit only when
 --            there is no model yet for this source, spec and k)
---   $batch   images per committed batch              default 500
+--   $batch   images per committed batch of a big folder  default 500
+--            (smaller folders are one batch each)
 --   $plot_max  most points drawn in scatter.svg      default 5000
 --   $classify  1 = label the test images by 1-NN     default 1 (its cost grows
 --            with test x training images; 0 skips it on very large sets)
 --
 -- Incremental and resumable: the state database keeps (key, etag) -> features.
--- Every stage is one statement (feature extraction: one statement per batch,
--- each committed), so a run killed at any point is resumed by running this
+-- Every stage is one statement (feature extraction: one statement per folder
+-- or batch, each committed), so a run killed at any point is resumed by running this
 -- script again; it only does what is missing and ends in the same result.
 -- Images added or changed since the last run are the only ones decoded.
 -- Undecodable images are kept with NULL features and listed in "errors".
@@ -33,6 +34,13 @@
 .headers off
 .mode list
 .print '== imgpca pipeline'
+-- WAL: a commit per batch costs no fsync (synchronous=NORMAL keeps every
+-- committed batch across a killed process; only a power cut may lose the
+-- last ones, which the next run redoes), and readers can watch progress.
+.output /dev/null
+PRAGMA journal_mode = WAL;
+.output stdout
+PRAGMA synchronous = NORMAL;
 
 -- ---------------------------------------------------------------------------
 -- 0. Schema (idempotent) and settings

@@ -95,13 +95,14 @@ nmodels=$(sq "$T/a.db" "SELECT count(*) FROM models")
    -cmd ".parameter set \$out '$T/out-b'" -cmd '.parameter set $batch 100' "$T/b.db" \
    < "$root/sql/pipeline.sql" > "$T/run5.log" 2>&1) &
 pid=$!
+disown "$pid"   # no job-control "Killed" notice
 for _ in $(seq 1 600); do
   n=$(sqlite3 "$T/b.db" "SELECT count(*) FROM images" 2>/dev/null || echo 0)
   [ "${n:-0}" -ge 1500 ] && break
   sleep 0.05
 done
 kill -9 "$pid" 2>/dev/null || fail "pipeline finished before it could be killed"
-wait "$pid" 2>/dev/null || true
+while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
 done_before=$(sqlite3 "$T/b.db" "SELECT count(*) FROM images")
 [ "$done_before" -lt $((nfiles + 21)) ] || fail "the kill came after the feature stage ($done_before images done)"
 [ ! -f "$T/out-b/pca.csv" ] || fail "killed run left a CSV"
