@@ -29,6 +29,27 @@ case $name in
         { printf '%s\n' "${specs[$i]}"; cat "$f"; } > "$dir/$(echo "$f" | md5sum | cut -c1-12)-$i"
       done
     done ;;
+  pca_load)
+    # models and states of several shapes, made now with the release build;
+    # selector byte: bit0 state, bit1 fix the checksum
+    [ -f dist/imgpca.so ] || exit 1
+    sqlite3 -batch -cmd ".load dist/imgpca" :memory: >/dev/null <<SQL || exit 1
+CREATE TABLE t AS WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 40)
+  SELECT i, fvec(i % 3, i * 0.5, sin(i), cos(i * 0.7), i % 5 - 2) AS v FROM n;
+CREATE TABLE b(name, blob);
+INSERT INTO b SELECT 'm-exact-k2', pca_fit(v, 2) FROM t;
+INSERT INTO b SELECT 'm-std-frac', pca_fit(v, 0.8, '{"standardize":true}') FROM t;
+INSERT INTO b SELECT 'm-stream', pca_fit(v, 2, '{"solver":"streaming","sketch":3}') FROM t;
+INSERT INTO b SELECT 'm-k1-d2', pca_fit(fvec_slice(v, 0, 2), 1) FROM t;
+INSERT INTO b SELECT 's-exact', pca_partial(v) FROM t;
+INSERT INTO b SELECT 's-stream', pca_partial(v, '{"solver":"streaming","sketch":3}') FROM t;
+INSERT INTO b SELECT 's-merged', pca_merge(s) FROM (SELECT pca_partial(v) AS s FROM t GROUP BY i % 3);
+SELECT writefile('$dir/' || name || '-' || sel, CAST(char(sel) AS BLOB) || blob)
+  FROM b, (SELECT 0 AS sel UNION ALL SELECT 2) WHERE (name GLOB 's-*') = 0
+  UNION ALL SELECT writefile('$dir/' || name || '-' || sel, CAST(char(sel) AS BLOB) || blob)
+  FROM b, (SELECT 1 AS sel UNION ALL SELECT 3) WHERE name GLOB 's-*';
+SQL
+    ;;
   *) : ;;
 esac
 exit 0

@@ -74,7 +74,8 @@ static int csv_opts_parse(sqlite3_context *ctx, sqlite3 *db, sqlite3_value *vOpt
   }
   sqlite3_bind_value(st, 1, vOpt);
   if (sqlite3_step(st) != SQLITE_ROW) {
-    imgpca_result_error(ctx, FN, "options are not valid JSON: %s", sqlite3_errmsg(db));
+    if (sqlite3_errcode(db) == SQLITE_NOMEM) sqlite3_result_error_nomem(ctx);
+    else imgpca_result_error(ctx, FN, "options are not valid JSON: %s", sqlite3_errmsg(db));
     goto fail;
   }
   if (sqlite3_column_type(st, 0) != SQLITE_TEXT ||
@@ -166,7 +167,8 @@ static int csv_opts_parse(sqlite3_context *ctx, sqlite3 *db, sqlite3_value *vOpt
     }
   }
   if (rc != SQLITE_DONE) {
-    imgpca_result_error(ctx, FN, "options are not valid JSON: %s", sqlite3_errmsg(db));
+    if (sqlite3_errcode(db) == SQLITE_NOMEM) sqlite3_result_error_nomem(ctx);
+    else imgpca_result_error(ctx, FN, "options are not valid JSON: %s", sqlite3_errmsg(db));
     goto fail;
   }
   sqlite3_finalize(st);
@@ -368,7 +370,8 @@ void csv_export_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     rc = sqlite3_step(st);
   }
   if (rc != SQLITE_DONE) {
-    imgpca_result_error(ctx, FN, "query failed at row %lld: %s", nRow + 1, sqlite3_errmsg(db));
+    if (sqlite3_errcode(db) == SQLITE_NOMEM) sqlite3_result_error_nomem(ctx);
+    else imgpca_result_error(ctx, FN, "query failed at row %lld: %s", nRow + 1, sqlite3_errmsg(db));
     goto fail;
   }
   rc = csv_flush(&cw, err);

@@ -271,7 +271,7 @@ int pca_state_save(PcaState *s, unsigned char **pOut, size_t *pn, char *err) {
   unsigned char *p;
   uint32_t flags;
   *pOut = NULL;
-  if (pca_state_flush(s, err)) return IMGPCA_ERROR;
+  { int frc = pca_state_flush(s, err); if (frc) return frc; }
   if (s->kind == PCA_KIND_EXACT) {
     if (!imgpca_mul_ok(d, d + 1, &tri)) return imgpca_seterr(err, "state too large (d=%zu)", d);
     tri /= 2;

@@ -174,7 +174,7 @@ int pca_state_begin(PcaState *s, size_t d, char *err) {
 int pca_state_add_f32le(PcaState *s, const unsigned char *blob, char *err) {
   double *row;
   size_t j;
-  if (s->nb == s->batchCap && pca_state_flush(s, err)) return IMGPCA_ERROR;
+  if (s->nb == s->batchCap) { int frc = pca_state_flush(s, err); if (frc) return frc; }
   row = s->batch + s->nb * s->d;
   for (j = 0; j < s->d; j++) {
     float f = imgpca_get_f32(blob + 4 * j);
@@ -188,7 +188,7 @@ int pca_state_add_f32le(PcaState *s, const unsigned char *blob, char *err) {
 int pca_state_add_f32(PcaState *s, const float *v, char *err) {
   double *row;
   size_t j;
-  if (s->nb == s->batchCap && pca_state_flush(s, err)) return IMGPCA_ERROR;
+  if (s->nb == s->batchCap) { int frc = pca_state_flush(s, err); if (frc) return frc; }
   row = s->batch + s->nb * s->d;
   for (j = 0; j < s->d; j++) {
     if (!isfinite(v[j])) return imgpca_seterr(err, "element %zu is %s", j, isnan(v[j]) ? "NaN" : "infinite");
@@ -270,7 +270,7 @@ int pca_state_merge(PcaState *a, PcaState *b, char *err) {
   double *delta;
   int rc;
   if (b->kind == 0 || b->n + b->nb == 0) return IMGPCA_OK;
-  if (pca_state_flush(b, err)) return IMGPCA_ERROR;
+  { int frc = pca_state_flush(b, err); if (frc) return frc; }
   if (a->kind == 0) {
     int std = a->standardize;
     rc = state_copy(a, b);
@@ -278,7 +278,7 @@ int pca_state_merge(PcaState *a, PcaState *b, char *err) {
       return imgpca_seterr(err, "states differ in option 'standardize'");
     return rc;
   }
-  if (pca_state_flush(a, err)) return IMGPCA_ERROR;
+  { int frc = pca_state_flush(a, err); if (frc) return frc; }
   if (a->d != b->d)
     return imgpca_seterr(err, "states have different dimensions: %zu and %zu", a->d, b->d);
   if (a->kind != b->kind)
@@ -344,7 +344,7 @@ int pca_fit_state(PcaState *s, long long kInt, double fraction, int standardize,
   int rc, std;
   memset(m, 0, sizeof(*m));
   if (s->kind == 0) return imgpca_seterr(err, "need at least 2 rows, got 0");
-  if (pca_state_flush(s, err)) return IMGPCA_ERROR;
+  { int frc = pca_state_flush(s, err); if (frc) return frc; }
   n = s->n;
   d = s->d;
   if (n < 2) return imgpca_seterr(err, "need at least 2 rows, got %llu", (unsigned long long)n);
@@ -462,6 +462,7 @@ int pca_project(const PcaModel *m, const float *x, size_t k, int whiten, float *
     double a = acc[i];
     if (whiten) a = m->eig[i] > 0 ? a / sqrt(m->eig[i]) : 0;
     y[i] = (float)a;
+    if (!isfinite(y[i])) { imgpca_free(z); return imgpca_seterr(err, "component %zu of the projection overflows float32", i + 1); }
   }
   imgpca_free(z);
   return IMGPCA_OK;
@@ -482,5 +483,6 @@ int pca_reconstruct(const PcaModel *m, const float *y, size_t k, int whiten, flo
   }
   for (j = 0; j < d; j++) x[j] = (float)(z[j] * m->scale[j] + m->mean[j]);
   imgpca_free(z);
+  for (j = 0; j < d; j++) if (!isfinite(x[j])) return imgpca_seterr(err, "element %zu of the reconstruction overflows float32", j);
   return IMGPCA_OK;
 }

@@ -43,12 +43,15 @@ static int parse_options(sqlite3_context *ctx, const char *zFunc, sqlite3_value 
     return 1;
   }
   rc = sqlite3_prepare_v2(db,
-                          "SELECT key, type, CAST(atom AS TEXT), ok FROM (SELECT CASE WHEN json_valid(?1) THEN "
-                          "json_type(?1) = 'object' ELSE 0 END AS ok), "
+                          /* json_type, not json_valid: json_valid() answers 0 when
+                          ** it runs out of memory, json_type() raises the error */
+                          "SELECT key, type, CAST(atom AS TEXT), ok FROM (SELECT "
+                          "json_type(?1) = 'object' AS ok), "
                           "json_each(CASE WHEN ok THEN ?1 ELSE '{\"\":0}' END)",
                           -1, &st, NULL);
   if (rc != SQLITE_OK) {
-    imgpca_result_error(ctx, zFunc, "cannot parse options: %s", sqlite3_errmsg(db));
+    if (rc == SQLITE_NOMEM) sqlite3_result_error_nomem(ctx);
+    else imgpca_result_error(ctx, zFunc, "cannot parse options: %s", sqlite3_errmsg(db));
     return 1;
   }
   sqlite3_bind_value(st, 1, v);
@@ -89,7 +92,9 @@ static int parse_options(sqlite3_context *ctx, const char *zFunc, sqlite3_value 
   }
   sqlite3_finalize(st);
   if (rc != SQLITE_DONE) {
-    imgpca_result_error(ctx, zFunc, "cannot parse options: %s", sqlite3_errmsg(db));
+    if (rc == SQLITE_NOMEM) sqlite3_result_error_nomem(ctx);
+    else imgpca_result_error(ctx, zFunc, "options must be a JSON object, got '%.60s'",
+                             (const char *)sqlite3_value_text(v)); /* malformed JSON */
     return 1;
   }
   return 0;

@@ -99,6 +99,10 @@ int main(int argc, char **argv) {
     sqlite3_close(db);
     if (g_ref[i].rc != SQLITE_OK) {
       printf("note line %d: reference is an error (compared as such): %s", g_cases[i].line, g_ref[i].z);
+      if (strstr(g_ref[i].z, "error(prepare)")) {
+        printf("FAIL line %d: the case does not compile\n", g_cases[i].line);
+        return 1;
+      }
     }
   }
   th = calloc((size_t)g_threads, sizeof(pthread_t));

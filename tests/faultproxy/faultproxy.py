@@ -15,6 +15,8 @@ unchanged or injects a fault chosen by rules:
   stall     forward, send the headers and `after_bytes` bytes, then send
             nothing for `seconds` (past the client's timeout), then close
   trickle   forward and send the whole response, `bps` bytes per second
+  drop      forward (the upstream executes the request), then reset the
+            connection before any byte of the response
   lost      forward (the upstream executes the request) but answer 500
             instead of the upstream's reply: an outcome the client cannot know
   none      forward unchanged
@@ -285,6 +287,14 @@ class Proxy:
             await self.respond(writer, 502, ("upstream failed: %s" % e).encode(), "text/plain")
             return False
         entry["status"] = status
+        if kind == "drop":
+            entry["status"] = 0
+            entry["upstream_status"] = status
+            sock = writer.get_extra_info("socket")
+            if sock is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            writer.transport.abort()
+            return False
         if kind == "lost":
             entry["status"] = 500
             entry["upstream_status"] = status

@@ -188,6 +188,7 @@ def main():
             {"fault": "429", "count": 1},
             {"fault": "reset", "after_bytes": 1000, "count": 2},
             {"fault": "reset", "after_bytes": 0, "count": 1},
+            {"fault": "drop", "count": 2},
             {"fault": "truncate", "after_bytes": 2000, "count": 2},
             {"fault": "stall", "after_bytes": 100, "seconds": 20, "count": 1},
             {"fault": "trickle", "bps": 2000000, "count": 1},
@@ -214,7 +215,7 @@ def main():
                 COUNT["fetches_exact"] += 1
 
         # ---- persistent faults: clear error after exactly 1 + max_retries ----
-        persistent = [{"fault": "503"}, {"fault": "500"}, {"fault": "429"},
+        persistent = [{"fault": "503"}, {"fault": "500"}, {"fault": "429"}, {"fault": "drop"},
                       {"fault": "reset", "after_bytes": 700}, {"fault": "truncate", "after_bytes": 900},
                       {"fault": "stall", "after_bytes": 10, "seconds": 20}]
         for rule in persistent:
@@ -236,7 +237,7 @@ def main():
 
         # ---- s3_list content column with random faults ----------------------
         for seed in (1, 2, 3):
-            px.rules({"probability": 0.35, "faults": ["503", "500", "reset", "truncate"],
+            px.rules({"probability": 0.35, "faults": ["503", "500", "reset", "truncate", "drop"],
                       "match": {"method": "GET", "path": "/faults/pages/"}, "count": 40,
                       "max_per_request": RETRIES})
             rc, out, err, _ = sql(px, "SELECT count(*), sum(CAST(content AS TEXT) = 'v' || CAST(substr(key, -5) AS INTEGER)) "
@@ -287,7 +288,7 @@ def main():
 
         failing = [
             ("part 2 fails", [{"match": {"method": "PUT", "query": "partNumber=2"}, "fault": "500"}]),
-            ("part 3 reset", [{"match": {"method": "PUT", "query": "partNumber=3"}, "fault": "reset", "after_bytes": 0}]),
+            ("part 3 dropped", [{"match": {"method": "PUT", "query": "partNumber=3"}, "fault": "drop"}]),
             ("initiate ok, complete fails", [{"match": {"method": "POST", "query": "uploadId="}, "fault": "503"}]),
             ("part fails, abort throttled twice", [{"match": {"method": "PUT", "query": "partNumber=1"}, "fault": "500"},
                                                    {"match": {"method": "DELETE", "query": "uploadId="}, "fault": "503", "count": 2}]),
@@ -301,7 +302,7 @@ def main():
             check(object_state(key) is None, "%s: an object exists after a failed upload" % what)
         recovering = [
             ("part 2 503 twice", [{"match": {"method": "PUT", "query": "partNumber=2"}, "fault": "503", "count": 2}]),
-            ("part 1 reset once", [{"match": {"method": "PUT", "query": "partNumber=1"}, "fault": "reset", "after_bytes": 0, "count": 1}]),
+            ("part 1 dropped once", [{"match": {"method": "PUT", "query": "partNumber=1"}, "fault": "drop", "count": 1}]),
             ("initiate 500 once", [{"match": {"method": "POST", "query": "uploads"}, "fault": "500", "count": 1}]),
             ("complete reply lost", [{"match": {"method": "POST", "query": "uploadId="}, "fault": "lost", "count": 1}]),
         ]

@@ -209,6 +209,16 @@ def main():
         r.read()
         c.close()
         check(r.status == 500 and STORE.get("/up/a") == payload(3000), "lost: stored upstream, client saw 500")
+        # dropped reply: the upstream executed the PUT, the client gets a reset
+        px.rules({"match": {"method": "PUT"}, "fault": "drop", "count": 1})
+        c = px.conn()
+        try:
+            c.request("PUT", "/up/c", body=payload(1000))
+            c.getresponse().read()
+            check(False, "drop: expected a connection error")
+        except (ConnectionError, http.client.RemoteDisconnected, http.client.BadStatusLine):
+            check(STORE.get("/up/c") == payload(1000), "drop: stored upstream, client saw a reset")
+        c.close()
         # PUT with Expect: 100-continue forwarded intact
         c = px.conn()
         c.request("PUT", "/up/b", body=payload(2 * 1024 * 1024), headers={"Expect": "100-continue"})
@@ -219,9 +229,9 @@ def main():
 
         # control API: log and stats
         log = px.ctl("GET", "log")
-        check([e["fault"] for e in log] == ["lost", "none"], "log lists every request with its fault: %r" % log)
+        check([e["fault"] for e in log] == ["drop", "none"], "log lists every request with its fault: %r" % log)
         stats = px.ctl("GET", "stats")
-        check(stats["faults"] == {"lost": 1} and stats["requests"] == 2, "stats count faults: %r" % stats)
+        check(stats["faults"] == {"drop": 1} and stats["requests"] == 2, "stats count faults: %r" % stats)
 
         # probability mode is reproducible for a given seed
         seqs = []
@@ -237,7 +247,7 @@ def main():
     if FAILS:
         print("faultproxy selftest: %d of %d checks failed" % (len(FAILS), CHECKS[0]))
         return 1
-    print("faultproxy selftest: %d checks passed (7 fault kinds + pass-through)" % CHECKS[0])
+    print("faultproxy selftest: %d checks passed (8 fault kinds + pass-through)" % CHECKS[0])
     return 0
 
 

@@ -22,4 +22,13 @@ trap 'scripts/rgw-stop.sh "$dir" >/dev/null 2>&1' EXIT
 # shellcheck disable=SC1091
 . "$dir/env"
 export IMGPCA_EXT=$PWD/dist/imgpca
-$PY tests/faultproxy/faults_suite.py
+$PY tests/faultproxy/faults_suite.py || exit 1
+# 3. several connections in threads fetching, listing and writing at once
+#    against the RGW give the one-at-a-time results (fixtures of step 2)
+make -s build/concurrency/concurrency >/dev/null || exit 1
+AWS_ACCESS_KEY_ID=$RGW_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$RGW_SECRET_KEY AWS_REGION=us-east-1 \
+AWS_ENDPOINT_URL=$RGW_ENDPOINT AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
+AWS_EC2_METADATA_DISABLED=true ASAN_OPTIONS=detect_leaks=1:exitcode=99 \
+LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0 \
+  build/concurrency/concurrency tests/concurrency/cases-s3.txt 4 2 | tail -1
+exit "${PIPESTATUS[0]}"

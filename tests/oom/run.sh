@@ -15,4 +15,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=99 \
 LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   "$bin" tests/oom/cases.txt ${IMGPCA_OOM_FILTER:+"$IMGPCA_OOM_FILTER"} || fail=1
+# Writes that failed half-way must not leave files behind (atomic writer).
+left=$(find build/oom -mindepth 1 ! -name oom)
+if [ -n "$left" ]; then echo "FAIL oom: files left behind by interrupted writes:" $left; fail=1; fi
 exit $fail
