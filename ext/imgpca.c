@@ -223,6 +223,23 @@ void imgpca_result_core(sqlite3_context *ctx, const char *zFunc, int rc, const c
   else imgpca_result_error(ctx, zFunc, "%s", err && *err ? err : "failed");
 }
 
+void imgpca_result_buf_text(sqlite3_context *ctx, ImgpcaBuf *b) {
+  size_t n;
+  unsigned char *p;
+  if (b->oom) {
+    imgpca_buf_free(b);
+    sqlite3_result_error_nomem(ctx);
+    return;
+  }
+  p = imgpca_buf_detach(b, &n);
+  if (!p) {
+    sqlite3_result_text(ctx, "", 0, SQLITE_STATIC);
+    return;
+  }
+  /* imgpca_malloc is sqlite3_malloc64 once the extension is loaded. */
+  sqlite3_result_text64(ctx, (const char *)p, n, sqlite3_free, SQLITE_UTF8);
+}
+
 void imgpca_result_owned_blob(sqlite3_context *ctx, void *p, size_t n) {
   /* imgpca_malloc is sqlite3_malloc64 once the extension is loaded. */
   sqlite3_result_blob64(ctx, p, (sqlite3_uint64)n, sqlite3_free);

@@ -30,6 +30,9 @@ void imgpca_result_error(sqlite3_context *ctx, const char *zFunc, const char *zF
 /* Reports a core result code: IMGPCA_NOMEM -> sqlite3_result_error_nomem,
 ** IMGPCA_ERROR -> "<zFunc>: <err>". */
 void imgpca_result_core(sqlite3_context *ctx, const char *zFunc, int rc, const char *err);
+/* Returns the text of b (taking ownership of its memory), or NOMEM if an
+** append to b failed; b is left empty. */
+void imgpca_result_buf_text(sqlite3_context *ctx, ImgpcaBuf *b);
 /* Returns a blob allocated with imgpca_malloc, taking ownership. */
 void imgpca_result_owned_blob(sqlite3_context *ctx, void *p, size_t n);
 /* Name of a value's type for messages: "integer", "real", "text", "blob", "null". */

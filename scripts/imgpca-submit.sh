@@ -99,7 +99,6 @@ jred=$(sb "${dep[@]}" -o "$logs/reduce-%j.out" "$here/slurm/reduce.sbatch")
 jobs+=("reduce:$jred")
 jprj=$(sb --dependency="afterok:$jred" --array="0-$((n - 1))" -o "$logs/project-%A_%a.out" "$here/slurm/project.sbatch")
 jobs+=("project:$jprj")
-waitopt=(); [ "$wait" = 1 ] && waitopt=(--wait)
 echo "imgpca-submit: run '$run': map ${jmap:-skipped} -> reduce $jred -> project $jprj -> publish (logs in $logs)"
 if [ "$wait" = 0 ]; then
   jpub=$(sb --dependency="afterok:$jprj" -o "$logs/publish-%j.out" "$here/slurm/publish.sbatch")

@@ -78,19 +78,22 @@ resolve_count() { # sets nshard
 # SQL text literal
 q() { local s=${1//\'/\'\'}; printf "'%s'" "$s"; }
 
+case "$stage" in
+  map|project|reduce|publish) ;;
+  *) die "usage: imgpca-worker.sh map|reduce|project|publish [SHARD] [NSHARD] (see the header of $0)" ;;
+esac
 run=${IMGPCA_RUN:-}; out=${IMGPCA_OUT:-}
-[ -n "$run" ] || die "${stage:-?}: IMGPCA_RUN (run id) is not set"
-[ -n "$out" ] || die "${stage:-?}: IMGPCA_OUT (output prefix) is not set"
+[ -n "$run" ] || die "$stage: IMGPCA_RUN (run id) is not set"
+[ -n "$out" ] || die "$stage: IMGPCA_OUT (output prefix) is not set"
 out=${out%/}
 k=${IMGPCA_K:-16}
-[[ "$k" =~ ^[0-9]+$|^0?\.[0-9]+$ ]] || die "${stage:-?}: invalid IMGPCA_K '$k': an integer >= 1 or a fraction in (0, 1)"
+[[ "$k" =~ ^[0-9]+$|^0?\.[0-9]+$ ]] || die "$stage: invalid IMGPCA_K '$k': an integer >= 1 or a fraction in (0, 1)"
 ext=${IMGPCA_EXT:-$here/dist/imgpca}
 sqlite=${IMGPCA_SQLITE3:-sqlite3}
 shard=0; nshard=""
 case "$stage" in
   map|project) resolve_shard "$@" ;;
   reduce|publish) resolve_count "$@" ;;
-  *) die "usage: imgpca-worker.sh map|reduce|project|publish [SHARD] [NSHARD]" ;;
 esac
 what="$stage"; case "$stage" in map|project) what="$stage shard $shard of $nshard" ;; esac
 if [ "$stage" = map ]; then

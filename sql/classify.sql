@@ -6,7 +6,7 @@
 --     -cmd ".parameter set \$image 'photo.jpg'" < sql/classify.sql
 --
 -- $image: a local path, file:// or s3:// URL.  Uses the newest model fitted
--- with the database's current spec and k (see sql/pipeline.sql).
+-- with the database's current source, spec and k (see sql/pipeline.sql).
 .bail on
 .mode list
 .headers off
@@ -14,7 +14,8 @@ CREATE TEMP TABLE query AS
 SELECT m.id AS model_id,
        pca_project(m.model, img_features(s3_fetch($image), m.spec)) AS pc
 FROM models AS m
-WHERE m.spec = (SELECT value FROM settings WHERE key = 'spec')
+WHERE m.source = (SELECT value FROM settings WHERE key = 'source')
+  AND m.spec = (SELECT value FROM settings WHERE key = 'spec')
   AND m.k = (SELECT value FROM settings WHERE key = 'k')
 ORDER BY m.id DESC LIMIT 1;
 CREATE TEMP TABLE neighbours AS

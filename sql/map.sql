@@ -15,9 +15,18 @@
 --   :out/features/shard-SSSSS-of-NNNNN.db    SQLite database, table features(key, label, feature)
 --   :out/states/shard-SSSSS-of-NNNNN.pca     pca_partial state of the shard's features
 --   :out/manifest/map-SSSSS-of-NNNNN.json    {run, spec, shard, nshard, rows, state_sha3, ...}
--- Re-running a shard rewrites the same three objects (idempotent).
+-- Re-running a shard rewrites the same three objects (idempotent); it first deletes the old
+-- manifest, so an interrupted re-run leaves the shard unfinished rather than stale.
 .bail on
+-- a re-run first withdraws the shard's manifest: if it fails, the shard counts as unfinished
+CREATE TEMP TABLE withdrawn AS
+  SELECT s3_delete(printf('%s/manifest/map-%05d-of-%05d.json', :out, :shard, :nshard)) AS n;
 ATTACH :tmp || '/features.db' AS shard;
+-- a scratch file, uploaded once complete: no journal, no fsync
+.output /dev/null
+PRAGMA shard.journal_mode = OFF;
+.output stdout
+PRAGMA shard.synchronous = OFF;
 DROP TABLE IF EXISTS shard.features;
 CREATE TABLE shard.features(
   key TEXT PRIMARY KEY,   -- object key as listed by s3_list
@@ -51,8 +60,8 @@ CREATE TEMP TABLE names AS
   SELECT printf('%s/features/shard-%05d-of-%05d.db', :out, :shard, :nshard) AS features_url,
          printf('%s/states/shard-%05d-of-%05d.pca', :out, :shard, :nshard) AS state_url,
          printf('%s/manifest/map-%05d-of-%05d.json', :out, :shard, :nshard) AS manifest_url;
-SELECT 'map: wrote ' || features_url || ' (' || s3_put(features_url, s3_fetch(:tmp || '/features.db')) || ')'
-  FROM names;
+CREATE TEMP TABLE fdb AS SELECT s3_fetch(:tmp || '/features.db') AS db;
+SELECT 'map: wrote ' || features_url || ' (' || s3_put(features_url, db) || ')' FROM names, fdb;
 SELECT 'map: wrote ' || state_url || ' (' || s3_put(state_url, state) || ')'
   FROM names, result WHERE nrows > 0;
 SELECT 'map: wrote ' || manifest_url || ' (' || s3_put(manifest_url, json_object(
@@ -62,6 +71,7 @@ SELECT 'map: wrote ' || manifest_url || ' (' || s3_put(manifest_url, json_object
          'state_sha3', iif(nrows > 0, lower(hex(sha3(state, 256))), NULL),
          'keys_sha3', lower(hex(keys_sha3)),
          'features', features_url,
+         'features_sha3', (SELECT lower(hex(sha3(db, 256))) FROM fdb),
          'pca_options', json(:pca_options),
          'source', :src,
          'written', strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))) || ')' AS manifest

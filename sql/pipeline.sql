@@ -13,15 +13,16 @@
 --   $spec    feature spec of img_features           default 'hist:bins=8,sqrt'
 --   $k       number of principal components          default 50
 --   $refit   1 = fit the model again now             default 0 (fit only when
---            there is no model yet for this spec and k)
---   $batch   images per committed batch              default 500
+--            there is no model yet for this source, spec and k)
+--   $batch   images per committed batch of a big folder  default 500
+--            (smaller folders are one batch each)
 --   $plot_max  most points drawn in scatter.svg      default 5000
 --   $classify  1 = label the test images by 1-NN     default 1 (its cost grows
 --            with test x training images; 0 skips it on very large sets)
 --
 -- Incremental and resumable: the state database keeps (key, etag) -> features.
--- Every stage is one statement (feature extraction: one statement per batch,
--- each committed), so a run killed at any point is resumed by running this
+-- Every stage is one statement (feature extraction: one statement per folder
+-- or batch, each committed), so a run killed at any point is resumed by running this
 -- script again; it only does what is missing and ends in the same result.
 -- Images added or changed since the last run are the only ones decoded.
 -- Undecodable images are kept with NULL features and listed in "errors".
@@ -33,6 +34,13 @@
 .headers off
 .mode list
 .print '== imgpca pipeline'
+-- WAL: a commit per batch costs no fsync (synchronous=NORMAL keeps every
+-- committed batch across a killed process; only a power cut may lose the
+-- last ones, which the next run redoes), and readers can watch progress.
+.output /dev/null
+PRAGMA journal_mode = WAL;
+.output stdout
+PRAGMA synchronous = NORMAL;
 
 -- ---------------------------------------------------------------------------
 -- 0. Schema (idempotent) and settings
@@ -59,6 +67,7 @@ CREATE TABLE IF NOT EXISTS errors(
 );
 CREATE TABLE IF NOT EXISTS models(
   id      INTEGER PRIMARY KEY,
+  source  TEXT NOT NULL,       -- the $source it was fitted for
   spec    TEXT NOT NULL,
   k       INTEGER NOT NULL,
   n       INTEGER NOT NULL,    -- training rows it was fitted on
@@ -116,10 +125,12 @@ SELECT printf('source %s, spec ''%s'', k = %d, output %s', source, spec, k, out)
 -- ---------------------------------------------------------------------------
 CREATE TEMP TABLE listing AS
 SELECT l.key, l.url, l.parent AS label, l.etag,
-       CASE WHEN '/' || l.key LIKE '%/test/%' THEN 'test' ELSE 'train' END AS split
+       CASE WHEN '/' || l.key LIKE '%/test/%' THEN 'test' ELSE 'train' END AS split,
+       substr(l.url, 1, length(l.url) - length(l.name)) AS dir   -- folder URL, ends in '/'
 FROM cfg, s3_list(rtrim(cfg.source, '/') || '/**/*') AS l
 WHERE lower(l.name) LIKE '%.jpg' OR lower(l.name) LIKE '%.jpeg' OR lower(l.name) LIKE '%.png';
 CREATE UNIQUE INDEX temp.listing_key ON listing(key);
+CREATE INDEX temp.listing_url ON listing(url);
 UPDATE runs SET listed = (SELECT count(*) FROM listing) WHERE id = (SELECT max(id) FROM runs);
 SELECT printf('listed: %d images', count(*)) FROM listing;
 
@@ -144,23 +155,51 @@ UPDATE runs SET processed = (SELECT n FROM todo_total) WHERE id = (SELECT max(id
 DELETE FROM projections WHERE key IN (SELECT key FROM todo);
 DELETE FROM errors      WHERE key IN (SELECT key FROM todo);
 
--- The batch loop: one committed INSERT per $batch images, so that a crash
--- loses at most one batch.  (The batch's keys are chosen in a subquery so
--- that only those rows are fetched and decoded.)  The shell has no loop, so the statements are
--- generated (one per batch) and read back.
+-- The batch loop: one committed INSERT per folder (or per $batch images of a
+-- folder with more than 2 x $batch to do), so that a crash loses at most one
+-- batch.  A folder's objects are fetched through its listing's content
+-- column, which keeps s3.max_inflight requests in flight (S3 latency
+-- overlaps); big folders go by $batch keys with s3_fetch_or_null.  The shell
+-- has no loop, so the statements are generated into a file and read back.
+CREATE TEMP TABLE todo_dirs AS
+SELECT dir, count(*) AS n FROM todo GROUP BY dir ORDER BY dir;
+CREATE TEMP TABLE batches AS
+WITH RECURSIVE part(dir, n, i, parts) AS (
+  SELECT dir, n, 1, CASE WHEN n <= 2 * cfg.batch THEN 1 ELSE (n + cfg.batch - 1) / cfg.batch END
+  FROM todo_dirs, cfg
+  UNION ALL SELECT dir, n, i + 1, parts FROM part WHERE i < parts)
+SELECT dir, parts, i,
+       CASE WHEN parts = 1 THEN n ELSE min(cfg.batch, n - (i - 1) * cfg.batch) END AS m,
+       row_number() OVER (ORDER BY dir, i) AS seq
+FROM part, cfg;
 .output .imgpca-batches.sql
-WITH RECURSIVE b(i) AS (
-  SELECT 1 WHERE (SELECT n FROM todo_total) > 0
-  UNION ALL SELECT i + 1 FROM b, cfg WHERE i * cfg.batch < (SELECT n FROM todo_total))
-SELECT 'INSERT OR REPLACE INTO images(key, url, label, split, etag, spec, features)
+SELECT CASE WHEN b.parts = 1 THEN
+  -- the whole folder, bodies prefetched concurrently by its listing
+  printf('INSERT OR REPLACE INTO images(key, url, label, split, etag, spec, features)
+  SELECT t.key, t.url, t.label, t.split, t.etag, cfg.spec, img_features_or_null(l.content, cfg.spec)
+  FROM s3_list(%Q) AS l CROSS JOIN todo AS t ON t.url = l.url CROSS JOIN cfg;',
+         replace(replace(replace(replace(b.dir, '\', '\\'), '*', '\*'), '?', '\?'), '[', '\[') || '*')
+ELSE
+  -- $batch keys of a big folder, fetched one by one
+  printf('INSERT OR REPLACE INTO images(key, url, label, split, etag, spec, features)
   SELECT t.key, t.url, t.label, t.split, t.etag, cfg.spec,
          img_features_or_null(s3_fetch_or_null(t.url), cfg.spec)
-  FROM (SELECT * FROM todo ORDER BY key LIMIT ' || cfg.batch || ') AS t, cfg;
-SELECT printf(''features: %d/%d'', ' || min(i * cfg.batch, (SELECT n FROM todo_total)) || ', n) FROM todo_total;'
-FROM b, cfg;
+  FROM (SELECT * FROM todo WHERE dir = %Q ORDER BY key LIMIT %d) AS t, cfg;', b.dir, cfg.batch)
+END
+  -- progress about every $batch images
+  || CASE WHEN b.done / cfg.batch > (b.done - b.m) / cfg.batch OR b.seq = (SELECT max(seq) FROM batches)
+     THEN printf('
+SELECT ''features: %d/%d'';', b.done, (SELECT n FROM todo_total)) ELSE '' END
+FROM (SELECT *, sum(m) OVER (ORDER BY seq) AS done FROM batches) AS b, cfg ORDER BY b.seq;
 .output stdout
 .read .imgpca-batches.sql
 .shell rm -f .imgpca-batches.sql
+-- Whatever the folder listings did not return (an object deleted meanwhile,
+-- or a URL spelled differently) is fetched by URL; usually nothing.
+INSERT OR REPLACE INTO images(key, url, label, split, etag, spec, features)
+SELECT t.key, t.url, t.label, t.split, t.etag, cfg.spec,
+       img_features_or_null(s3_fetch_or_null(t.url), cfg.spec)
+FROM todo AS t, cfg;
 
 -- Record why the undecodable ones failed (img_info names the decoder's complaint).
 INSERT OR REPLACE INTO errors(key, url, error)
@@ -171,20 +210,21 @@ SELECT printf('errors: %d undecodable image(s), see table errors', count(*)) FRO
 
 -- ---------------------------------------------------------------------------
 -- 4. Fit: PCA on the training features, only when asked ($refit = 1) or when
---    no model exists yet for this spec and k.  Rows in key order, so the same
+--    no model exists yet for this source, spec and k.  Rows in key order, so the same
 --    rows always give the same model bytes.
 -- ---------------------------------------------------------------------------
-INSERT INTO models(spec, k, n, model)
-SELECT cfg.spec, cfg.k, count(*), pca_fit(f.features, cfg.k)
+INSERT INTO models(source, spec, k, n, model)
+SELECT cfg.source, cfg.spec, cfg.k, count(*), pca_fit(f.features, cfg.k)
 FROM cfg, (SELECT features FROM images
            WHERE split = 'train' AND features IS NOT NULL ORDER BY key) AS f
 WHERE cfg.refit = 1
-   OR NOT EXISTS (SELECT 1 FROM models AS m WHERE m.spec = cfg.spec AND m.k = cfg.k)
+   OR NOT EXISTS (SELECT 1 FROM models AS m
+                  WHERE m.source = cfg.source AND m.spec = cfg.spec AND m.k = cfg.k)
 GROUP BY cfg.spec, cfg.k;   -- no input row -> no group -> pca_fit is not called
 
 CREATE TEMP VIEW model AS
 SELECT m.* FROM models AS m, cfg
-WHERE m.spec = cfg.spec AND m.k = cfg.k ORDER BY m.id DESC LIMIT 1;
+WHERE m.source = cfg.source AND m.spec = cfg.spec AND m.k = cfg.k ORDER BY m.id DESC LIMIT 1;
 SELECT printf('model #%d: %d training rows, %d -> %d dimensions, %.1f %% of the variance',
               id, n, json_extract(pca_info(model), '$.d'), k,
               100.0 * json_extract(pca_info(model), '$.cumulative[#-1]')) FROM model;
@@ -193,8 +233,11 @@ SELECT printf('model #%d: %d training rows, %d -> %d dimensions, %.1f %% of the 
 -- 5. Project every decodable image with the current model (missing ones only)
 -- ---------------------------------------------------------------------------
 DELETE FROM projections WHERE model_id IS NOT (SELECT id FROM model);
+-- The model goes in as a bound parameter: pca_project parses a constant
+-- argument once per statement instead of once per row.
+.parameter set $model "(SELECT model FROM temp.model)"
 INSERT INTO projections(key, model_id, pc)
-SELECT i.key, m.id, pca_project(m.model, i.features)
+SELECT i.key, m.id, pca_project($model, i.features)
 FROM images AS i, model AS m
 WHERE i.features IS NOT NULL AND i.key NOT IN (SELECT key FROM projections)
 ORDER BY i.key;
@@ -210,13 +253,16 @@ SELECT p.key, i.label, p.pc FROM projections AS p JOIN images AS i USING (key)
 WHERE i.split = 'train' ORDER BY p.key;
 -- (SQLite: the row of min() supplies the bare columns; train_pc is in key
 -- order, so ties go to the smallest key)
+-- (MATERIALIZED: the search runs once per test image, not once per use of nn)
+WITH q AS MATERIALIZED (
+  SELECT q.key, q.model_id,
+         (SELECT json_array(r.key, r.label, min(fvec_l2(r.pc, q.pc))) FROM train_pc AS r) AS nn
+  FROM projections AS q JOIN images AS qi USING (key)
+  WHERE qi.split = 'test' AND q.key NOT IN (SELECT key FROM predictions)
+    AND (SELECT classify FROM cfg) = 1)
 INSERT INTO predictions(key, model_id, predicted, neighbour, distance)
 SELECT key, model_id, json_extract(nn, '$[1]'), json_extract(nn, '$[0]'), json_extract(nn, '$[2]')
-FROM (SELECT q.key, q.model_id,
-             (SELECT json_array(r.key, r.label, min(fvec_l2(r.pc, q.pc))) FROM train_pc AS r) AS nn
-      FROM projections AS q JOIN images AS qi USING (key)
-      WHERE qi.split = 'test' AND q.key NOT IN (SELECT key FROM predictions)
-        AND (SELECT classify FROM cfg) = 1);
+FROM q;
 CREATE VIEW IF NOT EXISTS accuracy AS
 SELECT count(*) AS tested, sum(p.predicted = i.label) AS correct,
        round(100.0 * avg(p.predicted = i.label), 2) AS percent

@@ -4,10 +4,13 @@
 --   :csv_options  JSON options for csv_export ('{}' for the defaults)
 --
 -- Requires the published model of this run (:out/model/model.json, same run and spec, model
--- SHA3-256 as recorded) and this shard's map manifest.  Writes, atomically:
+-- SHA3-256 as recorded) and this shard's map manifest and features database (SHA3-256 as
+-- recorded).  Files are read from :out by their conventional names.  Writes, atomically:
 --   :out/parts/part-SSSSS-of-NNNNN.csv    header + rows key, label, pc1..pcK
 --   :out/parts/part-SSSSS-of-NNNNN.json   {run, shard, nshard, rows, csv_sha3, ...} (written last)
 .bail on
+CREATE TEMP TABLE withdrawn AS
+  SELECT s3_delete(printf('%s/parts/part-%05d-of-%05d.json', :out, :shard, :nshard)) AS n;
 CREATE TEMP TABLE guard(ok INTEGER);
 CREATE TEMP TRIGGER guard_check BEFORE INSERT ON guard WHEN NEW.ok = 0 BEGIN
   SELECT RAISE(ABORT, 'project: refusing to project: model or shard outputs missing or inconsistent (problems listed above)');
@@ -33,14 +36,22 @@ CREATE TEMP TABLE problems AS
 SELECT msg FROM problems;
 INSERT INTO guard SELECT NOT EXISTS (SELECT 1 FROM problems);
 
-CREATE TEMP TABLE model AS SELECT s3_fetch(model_json ->> 'model') AS m, model_json ->> 'model_sha3' AS want FROM meta;
+CREATE TEMP TABLE model AS
+  SELECT s3_fetch(:out || '/model/model.pca') AS m, model_json ->> 'model_sha3' AS want FROM meta;
 SELECT 'project: problem: model SHA3-256 differs from model.json' FROM model
  WHERE lower(hex(sha3(m, 256))) IS NOT want;
 INSERT INTO guard SELECT lower(hex(sha3(m, 256))) IS want FROM model;
 
 -- the shard database (copied to local scratch so that S3 and local outputs work alike)
-SELECT 'project: fetched ' || (manifest ->> 'features') || ' (' ||
-       s3_put(:tmp || '/features.db', s3_fetch(manifest ->> 'features')) || ')' FROM meta;
+SELECT 'project: fetched ' || features_url || ' (' ||
+       s3_put(:tmp || '/features.db', s3_fetch(features_url)) || ')'
+  FROM (SELECT printf('%s/features/shard-%05d-of-%05d.db', :out, :shard, :nshard) AS features_url);
+SELECT printf('project: problem: shard %d: features database has SHA3-256 %s, its manifest says %s',
+              :shard, got, manifest ->> 'features_sha3')
+  FROM meta, (SELECT lower(hex(sha3(s3_fetch(:tmp || '/features.db'), 256))) AS got)
+ WHERE got IS NOT manifest ->> 'features_sha3';
+INSERT INTO guard SELECT lower(hex(sha3(s3_fetch(:tmp || '/features.db'), 256))) IS manifest ->> 'features_sha3'
+  FROM meta;
 ATTACH :tmp || '/features.db' AS shard;
 INSERT INTO guard SELECT (SELECT count(*) FROM shard.features) = manifest ->> 'rows' FROM meta;
 

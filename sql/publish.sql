@@ -9,6 +9,7 @@
 -- writes; readers that prefer parts can use that folder instead of :dest.
 -- The final CSV is assembled in memory: for outputs beyond a few GB read the parts folder.
 .bail on
+CREATE TEMP TABLE withdrawn AS SELECT s3_delete(:out || '/parts/_manifest.json') AS n;
 CREATE TEMP TABLE guard(ok INTEGER);
 CREATE TEMP TRIGGER guard_check BEFORE INSERT ON guard WHEN NEW.ok = 0 BEGIN
   SELECT RAISE(ABORT, 'publish: refusing to publish: CSV parts missing or inconsistent (problems listed above)');
@@ -32,9 +33,10 @@ SELECT msg FROM problems;
 INSERT INTO guard SELECT NOT EXISTS (SELECT 1 FROM problems);
 
 CREATE TEMP TABLE bodies AS
-  SELECT shard, manifest ->> 'rows' AS nrows, manifest ->> 'csv' AS csv_url,
-         manifest ->> 'csv_sha3' AS want, CAST(s3_fetch(manifest ->> 'csv') AS TEXT) AS body
-    FROM parts;
+  SELECT shard, nrows, csv_url, want, CAST(s3_fetch(csv_url) AS TEXT) AS body
+    FROM (SELECT shard, manifest ->> 'rows' AS nrows, manifest ->> 'csv_sha3' AS want,
+                 printf('%s/parts/part-%05d-of-%05d.csv', :out, shard, :nshard) AS csv_url
+            FROM parts);
 CREATE TEMP TABLE split AS
   SELECT shard, nrows, csv_url, want, lower(hex(sha3(body, 256))) AS got,
          substr(body, 1, instr(body, char(10))) AS header,

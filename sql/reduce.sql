@@ -9,6 +9,8 @@
 -- Writes :out/model/model.pca (pca_fit model) and then :out/model/model.json (metadata:
 -- run, spec, rows, model_sha3, shards, pca_info); the JSON marks a published model.
 .bail on
+-- withdraw a model published earlier for this output prefix: after a failed reduce, none is left
+CREATE TEMP TABLE withdrawn AS SELECT s3_delete(:out || '/model/model.json') AS n;
 CREATE TEMP TABLE shards AS
   WITH RECURSIVE i(shard) AS (SELECT 0 UNION ALL SELECT shard + 1 FROM i WHERE shard + 1 < :nshard)
   SELECT shard,
@@ -40,9 +42,10 @@ SELECT msg FROM problems;
 INSERT INTO guard SELECT NOT EXISTS (SELECT 1 FROM problems);
 
 CREATE TEMP TABLE states AS
-  SELECT shard, manifest ->> 'state' AS state_url, manifest ->> 'state_sha3' AS want,
-         s3_fetch(manifest ->> 'state') AS state
-    FROM shards WHERE manifest ->> 'rows' > 0;
+  SELECT shard, state_url, want, s3_fetch(state_url) AS state
+    FROM (SELECT shard, manifest ->> 'state_sha3' AS want,
+                 printf('%s/states/shard-%05d-of-%05d.pca', :out, shard, :nshard) AS state_url
+            FROM shards WHERE manifest ->> 'rows' > 0);
 SELECT printf('reduce: problem: shard %d: state %s has SHA3-256 %s, its manifest says %s',
               shard, state_url, lower(hex(sha3(state, 256))), want)
   FROM states WHERE lower(hex(sha3(state, 256))) IS NOT want;

@@ -81,6 +81,26 @@ for path in files:
         if bad:
             fail += 1
             print(f"FAIL docs {path}:{line}\n{bad}")
-print(f"{'ok  ' if not fail else 'FAIL'} docs examples: {total - fail}/{total} blocks of {len(files)} files")
+# The README's SQL reference must name every function and table the
+# extension registers (tests/api-surface.expected), as `name(`.
+if "README.md" in files and os.path.exists("tests/api-surface.expected"):
+    readme = open("README.md", encoding="utf-8").read()
+    names = sorted({l.split("|")[1] for l in open("tests/api-surface.expected") if "|" in l})
+    missing = [n for n in names if f"`{n}(" not in readme and f", {n}(" not in readme]
+    total += 1
+    if missing:
+        fail += 1
+        print("FAIL docs README.md: SQL reference misses " + ", ".join(missing))
+# ... and its configuration table every setting of imgpca_config().
+if "README.md" in files:
+    keys = subprocess.run(["sqlite3", "-batch", "-cmd", f".load {ext}", ":memory:",
+                           "SELECT key FROM json_each(imgpca_config())"],
+                          capture_output=True, text=True).stdout.split()
+    missing = [k for k in keys if f"`{k}`" not in readme and f"`{k}`," not in readme]
+    total += 1
+    if not keys or missing:
+        fail += 1
+        print("FAIL docs README.md: configuration table misses " + (", ".join(missing) or "(no settings read)"))
+print(f"{'ok  ' if not fail else 'FAIL'} docs examples: {total - fail}/{total} checks ({len(names) if 'names' in dir() else 0} names in the reference) of {len(files)} files")
 sys.exit(1 if fail else 0)
 PY

@@ -61,12 +61,7 @@ void imgpca_build_info_func(sqlite3_context *ctx, int argc, sqlite3_value **argv
     imgpca_buf_json_string(&b, aVal[i]);
   }
   imgpca_buf_append(&b, "}", 1);
-  if (b.oom) {
-    imgpca_buf_free(&b);
-    sqlite3_result_error_nomem(ctx);
-    return;
-  }
-  sqlite3_result_text64(ctx, (const char *)b.p, b.n, sqlite3_free, SQLITE_UTF8);
+  imgpca_result_buf_text(ctx, &b);
 }
 
 static void config_json(sqlite3_context *ctx, ImgpcaConn *conn) {
@@ -93,12 +88,7 @@ static void config_json(sqlite3_context *ctx, ImgpcaConn *conn) {
     imgpca_buf_append(&b, "}", 1);
   }
   imgpca_buf_append(&b, "}", 1);
-  if (b.oom) {
-    imgpca_buf_free(&b);
-    sqlite3_result_error_nomem(ctx);
-    return;
-  }
-  sqlite3_result_text64(ctx, (const char *)b.p, b.n, sqlite3_free, SQLITE_UTF8);
+  imgpca_result_buf_text(ctx, &b);
 }
 
 static void config_result(sqlite3_context *ctx, ImgpcaConn *conn, const char *zKey) {

@@ -66,39 +66,33 @@ static int csv_opts_parse(sqlite3_context *ctx, sqlite3 *db, sqlite3_value *vOpt
     imgpca_result_error(ctx, FN, "options must be a JSON object, got %s", imgpca_type_name(vOpt));
     return 1;
   }
-  rc = sqlite3_prepare_v2(db,
-                          "SELECT json_type(?1), key, value, type FROM json_each(?1) "
-                          "WHERE json_type(?1) = 'object'",
-                          -1, &st, NULL);
+  /* The options must be a JSON object (json_type() also rejects bad JSON). */
+  rc = sqlite3_prepare_v2(db, "SELECT json_type(?1)", -1, &st, NULL);
   if (rc != SQLITE_OK) {
     imgpca_result_error(ctx, FN, "cannot parse options: %s", sqlite3_errmsg(db));
     return 1;
   }
   sqlite3_bind_value(st, 1, vOpt);
-  /* json_type() of a non-object yields no rows; check it separately. */
-  {
-    sqlite3_stmt *t = NULL;
-    const char *zType;
-    if (sqlite3_prepare_v2(db, "SELECT json_type(?1)", -1, &t, NULL) != SQLITE_OK) goto json_err;
-    sqlite3_bind_value(t, 1, vOpt);
-    if (sqlite3_step(t) != SQLITE_ROW) {
-      if (sqlite3_errcode(db) == SQLITE_NOMEM) sqlite3_result_error_nomem(ctx);
-      else imgpca_result_error(ctx, FN, "options are not valid JSON: %s", sqlite3_errmsg(db));
-      sqlite3_finalize(t);
-      sqlite3_finalize(st);
-      return 1;
-    }
-    zType = (const char *)sqlite3_column_text(t, 0);
-    if (!zType || strcmp(zType, "object") != 0) {
-      imgpca_result_error(ctx, FN, "options must be a JSON object");
-      sqlite3_finalize(t);
-      sqlite3_finalize(st);
-      return 1;
-    }
-    sqlite3_finalize(t);
+  if (sqlite3_step(st) != SQLITE_ROW) {
+    if (sqlite3_errcode(db) == SQLITE_NOMEM) sqlite3_result_error_nomem(ctx);
+    else imgpca_result_error(ctx, FN, "options are not valid JSON: %s", sqlite3_errmsg(db));
+    goto fail;
   }
+  if (sqlite3_column_type(st, 0) != SQLITE_TEXT ||
+      strcmp((const char *)sqlite3_column_text(st, 0), "object") != 0) {
+    imgpca_result_error(ctx, FN, "options must be a JSON object");
+    goto fail;
+  }
+  sqlite3_finalize(st);
+  st = NULL;
+  rc = sqlite3_prepare_v2(db, "SELECT key, NULL, value, type FROM json_each(?1)", -1, &st, NULL);
+  if (rc != SQLITE_OK) {
+    imgpca_result_error(ctx, FN, "cannot parse options: %s", sqlite3_errmsg(db));
+    return 1;
+  }
+  sqlite3_bind_value(st, 1, vOpt);
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    const char *zKey = (const char *)sqlite3_column_text(st, 1);
+    const char *zKey = (const char *)sqlite3_column_text(st, 0);
     const char *zType = (const char *)sqlite3_column_text(st, 3);
     int isBool = zType && (!strcmp(zType, "true") || !strcmp(zType, "false"));
     if (!zKey || !zType) {
@@ -173,7 +167,6 @@ static int csv_opts_parse(sqlite3_context *ctx, sqlite3 *db, sqlite3_value *vOpt
     }
   }
   if (rc != SQLITE_DONE) {
-json_err:
     if (sqlite3_errcode(db) == SQLITE_NOMEM) sqlite3_result_error_nomem(ctx);
     else imgpca_result_error(ctx, FN, "options are not valid JSON: %s", sqlite3_errmsg(db));
     goto fail;

@@ -363,7 +363,24 @@ typedef struct PState {
   char msg[200];
   unsigned char *buf;
   png_bytep *rows;
+  size_t alloc_max; /* largest allocation libpng may make (see p_malloc) */
 } PState;
+
+/* libpng allocates a chunk's declared length before reading its data, so a
+** hostile length (up to 2 GB) would be allocated even though the file is
+** tiny; libpng 1.6.39 does not apply its chunk_malloc_max to that buffer.
+** Until the header is read, no allocation may exceed the file size plus
+** 8 MB of room for decompressed ancillary data (iCCP, zTXt, iTXt). */
+static png_voidp p_malloc(png_structp png, png_alloc_size_t size) {
+  PState *s = (PState *)png_get_mem_ptr(png);
+  if (s && size > s->alloc_max) return NULL;
+  return malloc(size);
+}
+
+static void p_free(png_structp png, png_voidp ptr) {
+  (void)png;
+  free(ptr);
+}
 
 static void p_error(png_structp png, png_const_charp msg) {
   PState *s = (PState *)png_get_error_ptr(png);
@@ -404,7 +421,8 @@ static int img_decode_png(const unsigned char *p, size_t n, const ImgDecodeOpts 
   s->p = p;
   s->n = n;
   info->format = "png";
-  png = png_create_read_struct(PNG_LIBPNG_VER_STRING, s, p_error, p_warning);
+  s->alloc_max = n > SIZE_MAX - (8u << 20) ? SIZE_MAX : n + (8u << 20);
+  png = png_create_read_struct_2(PNG_LIBPNG_VER_STRING, s, p_error, p_warning, s, p_malloc, p_free);
   if (!png) { imgpca_free(s); return IMGPCA_NOMEM; }
   pi = png_create_info_struct(png);
   if (!pi) { png_destroy_read_struct(&png, NULL, NULL); imgpca_free(s); return IMGPCA_NOMEM; }
@@ -413,9 +431,20 @@ static int img_decode_png(const unsigned char *p, size_t n, const ImgDecodeOpts 
     goto done;
   }
   png_set_read_fn(png, s, p_read);
-  /* The pixel limit is checked below; libpng's own limit guards the IHDR. */
-  png_set_user_limits(png, 0x7fffffff, 0x7fffffff);
+  /* The pixel limit is checked below; libpng's own limit guards the IHDR:
+  ** neither side may exceed max_pixels.  Hostile chunk lengths must give an
+  ** error, not an allocation of up to 2 GB: cap ancillary chunk buffers and
+  ** the number of cached unknown/text chunks (IDAT is bounded by the image
+  ** size, which libpng checks itself). */
+  {
+    png_uint_32 side = 0x7fffffff;
+    if (o->max_pixels > 0 && o->max_pixels < 0x7fffffff) side = (png_uint_32)o->max_pixels;
+    png_set_user_limits(png, side, side);
+  }
+  png_set_chunk_malloc_max(png, 8u << 20);
+  png_set_chunk_cache_max(png, 1000);
   png_read_info(png, pi);
+  s->alloc_max = SIZE_MAX; /* row buffers: bounded by the max_pixels check */
   {
     png_uint_32 w = png_get_image_width(png, pi), h = png_get_image_height(png, pi);
     int bd = png_get_bit_depth(png, pi), ct = png_get_color_type(png, pi);

@@ -6,7 +6,7 @@
 **   item  = kind [":" opt *("," opt)]          (spaces around tokens ignored)
 **   opt   = key ["=" value]
 **   pixels: size=WxH|N (1..1024), color=rgb|grey|gray, norm=none|standard
-**   hist:   bins=N|HxSxV (1..64 each), space=hsv, sqrt[=0|1], white=T|off (0..255)
+**   hist:   bins=N (1..40) | HxSxV (1..64 each, product <= 65536), space=hsv, sqrt[=0|1], white=T|off (0..255)
 **   hog:    size=WxH|N (8..1024), cell=C (2..64, divides size), bins=B (1..36)
 **   decode: dct=on|off, warnings=error|ignore          (contributes no values)
 */
@@ -58,7 +58,7 @@ static int parse_size(char *z, int lo, int hi, int *w, int *h) {
 static int parse_bins(char *z, ImgItem *it) {
   char *x1 = strchr(z, 'x'), *x2;
   if (!x1) {
-    if (!parse_range(z, 1, 64, &it->hb)) return 0;
+    if (!parse_range(z, 1, 40, &it->hb)) return 0; /* 40^3 = 64000 <= 65536 */
     it->sb = it->vb = it->hb;
     return 1;
   }
@@ -252,12 +252,13 @@ static int hsv_hist(const ImgItem *it, const ImgImage *im, float *out) {
   const unsigned char *p = im->px;
   const int hb = it->hb, sb = it->sb, vb = it->vb, white = it->white;
   uint64_t ms[256], m6[256];
-  unsigned short vofs[256];
+  uint32_t vo[256], so[65], ho[65]; /* bin offsets in the 4-way counter array */
   /* Four interleaved sub-histograms: neighbouring pixels often fall in the
   ** same bin, and one counter would serialise on its own increments. */
   uint32_t *cnt = imgpca_calloc(nb * 4, sizeof(uint32_t));
   int k;
   if (!cnt) return IMGPCA_NOMEM;
+  /* ms[0] = m6[0] = 0 make grey pixels (d = 0) land in h = s = 0 without a branch. */
   ms[0] = m6[0] = 0;
   for (k = 1; k < 256; k++) {
     ms[k] = (uint64_t)((double)sb * 4294967296.0 / (double)k) + 1;
@@ -265,26 +266,25 @@ static int hsv_hist(const ImgItem *it, const ImgImage *im, float *out) {
   }
   for (k = 0; k < 256; k++) {
     int v = k * vb / 255;
-    vofs[k] = (unsigned short)(v >= vb ? vb - 1 : v);
+    vo[k] = (uint32_t)(v >= vb ? vb - 1 : v) * 4;
   }
+  for (k = 0; k <= sb; k++) so[k] = (uint32_t)((k >= sb ? sb - 1 : k) * vb) * 4; /* s = 1 gives sb */
+  for (k = 0; k <= hb; k++) ho[k] = (uint32_t)((k >= hb ? hb - 1 : k) * sb * vb) * 4;
+  /* Hue sector selection with conditional moves: the sector changes
+  ** unpredictably from pixel to pixel, a branch would often mispredict. */
   for (i = 0; i < np; i++, p += 3) {
     int r = p[0], g = p[1], b = p[2];
-    int mx = r > g ? (r > b ? r : b) : (g > b ? g : b);
-    int mn = r < g ? (r < b ? r : b) : (g < b ? g : b);
-    int d = mx - mn, hi = 0, si = 0;
+    int mx = r > g ? r : g, mn = r < g ? r : g, d, si, hi, num;
+    mx = mx > b ? mx : b;
+    mn = mn < b ? mn : b;
     if (mn >= white) continue;
-    if (d > 0) {
-      int num;
-      si = (int)(((uint64_t)d * ms[mx]) >> 32);
-      if (si >= sb) si = sb - 1;
-      if (mx == r) num = g - b;
-      else if (mx == g) num = 2 * d + (b - r);
-      else num = 4 * d + (r - g);
-      if (num < 0) num += 6 * d;
-      hi = (int)(((uint64_t)num * m6[d]) >> 32);
-      if (hi >= hb) hi = hb - 1;
-    }
-    cnt[(((size_t)hi * sb + si) * vb + vofs[mx]) * 4 + (i & 3)]++;
+    d = mx - mn;
+    si = (int)(((uint64_t)d * ms[mx]) >> 32);
+    num = mx == g ? 2 * d + (b - r) : 4 * d + (r - g);
+    num = mx == r ? g - b : num;
+    num = num < 0 ? num + 6 * d : num;
+    hi = (int)(((uint64_t)num * m6[d]) >> 32);
+    cnt[ho[hi] + so[si] + vo[mx] + (i & 3)]++;
     kept++;
   }
   for (i = 0; i < nb; i++) {

@@ -26,23 +26,25 @@
 */
 #include "pca.h"
 
+#include <cblas.h>
 #include <math.h>
 
-/* 64-bit checksum: four lanes of multiply-rotate rounds over 8-byte
-** little-endian words (acc = rotl(acc + w*P2, 31) * P1), lanes combined
-** with rotations, then tail bytes, the length and a final avalanche.  Every
+/* 64-bit checksum: eight lanes of multiply-rotate rounds over 8-byte
+** little-endian words (acc = rotl(acc + w*P2, 31) * P1; lane l starts at
+** P1*(l+1) + P2 and takes words 8j+l), lanes folded in order, then tail
+** bytes, the length and a final avalanche.  Every
 ** input bit reaches every output bit (plain FNV on words would let two
 ** flips of the top bit in one lane cancel). */
 static uint64_t rotl64(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
 
 uint64_t pca_checksum(const unsigned char *p, size_t n) {
   const uint64_t P1 = 0x9E3779B185EBCA87ULL, P2 = 0xC2B2AE3D27D4EB4FULL, P3 = 0x165667B19E3779F9ULL;
-  uint64_t a[4] = {P1 + P2, P2, 0, (uint64_t)0 - P1}, h;
+  uint64_t a[8], h = 0;
   size_t i = 0, l;
-  for (; i + 32 <= n; i += 32)
-    for (l = 0; l < 4; l++) a[l] = rotl64(a[l] + imgpca_get_u64(p + i + 8 * l) * P2, 31) * P1;
-  h = rotl64(a[0], 1) + rotl64(a[1], 7) + rotl64(a[2], 12) + rotl64(a[3], 18);
-  for (l = 0; l < 4; l++) h = (h ^ (rotl64(a[l] * P2, 31) * P1)) * P1 + P3;
+  for (l = 0; l < 8; l++) a[l] = P1 * (l + 1) + P2;
+  for (; i + 64 <= n; i += 64)
+    for (l = 0; l < 8; l++) a[l] = rotl64(a[l] + imgpca_get_u64(p + i + 8 * l) * P2, 31) * P1;
+  for (l = 0; l < 8; l++) h = (h ^ (rotl64(a[l] * P2, 31) * P1)) * P1 + P3 + rotl64(a[l], (int)(1 + 7 * l));
   for (; i < n; i++) h = rotl64(h ^ ((uint64_t)p[i] * P3), 11) * P1;
   h ^= (uint64_t)n;
   h ^= h >> 33;
@@ -74,9 +76,32 @@ static void put_arr(unsigned char *p, const double *v, size_t n) {
   size_t i;
   for (i = 0; i < n; i++) imgpca_put_f64(p + 8 * i, v[i]);
 }
+static int host_is_le(void) {
+  const uint16_t one = 1;
+  unsigned char b;
+  memcpy(&b, &one, 1);
+  return b == 1;
+}
+
 static void get_arr(const unsigned char *p, double *v, size_t n) {
   size_t i;
+  if (host_is_le() && sizeof(double) == 8) {
+    memcpy(v, p, n * 8);
+    return;
+  }
   for (i = 0; i < n; i++) v[i] = imgpca_get_f64(p + 8 * i);
+}
+
+/* Validation of decoded arrays. */
+static int bad_values(const double *v, size_t n, int nonneg, int positive, size_t *pAt) {
+  size_t i;
+  for (i = 0; i < n; i++) {
+    if (!isfinite(v[i]) || (nonneg && v[i] < 0) || (positive && !(v[i] > 0))) {
+      *pAt = i;
+      return 1;
+    }
+  }
+  return 0;
 }
 
 int pca_model_save(const PcaModel *m, unsigned char **pOut, size_t *pn, char *err) {
@@ -149,7 +174,7 @@ int pca_model_load(const void *pv, size_t n, PcaModel *m, char *err) {
   const unsigned char *p = pv;
   uint32_t flags, solver;
   uint64_t d64, k64, n64;
-  size_t d, k, total, off, i, j;
+  size_t d, k, total, off, i;
   double tv, eb, fr;
   long long mem;
   memset(m, 0, sizeof(*m));
@@ -182,30 +207,6 @@ int pca_model_load(const void *pv, size_t n, PcaModel *m, char *err) {
     return imgpca_seterr(err, "corrupt model blob: d=%zu, k=%zu", d, k);
   if (n < total) return imgpca_seterr(err, "model blob is truncated: %zu bytes, expected %zu", n, total);
   if (n > total) return imgpca_seterr(err, "corrupt model blob: %zu bytes, expected %zu", n, total);
-  off = PCA_HEADER_BYTES;
-  if (check_finite(p + off, d, 0, 0, "model", "mean", err)) return IMGPCA_ERROR;
-  off += 8 * d;
-  if (check_finite(p + off, d, 0, 1, "model", "scale", err)) return IMGPCA_ERROR;
-  off += 8 * d;
-  if (check_finite(p + off, d, 1, 0, "model", "std", err)) return IMGPCA_ERROR;
-  off += 8 * d;
-  if (check_finite(p + off, k, 1, 0, "model", "eigenvalue", err)) return IMGPCA_ERROR;
-  for (i = 1; i < k; i++)
-    if (imgpca_get_f64(p + off + 8 * i) > imgpca_get_f64(p + off + 8 * (i - 1)))
-      return imgpca_seterr(err, "corrupt model blob: eigenvalues not in descending order");
-  off += 8 * k;
-  for (i = 0; i < k; i++) {
-    double nrm = 0;
-    for (j = 0; j < d; j++) {
-      double v = imgpca_get_f64(p + off + 8 * (i * d + j));
-      if (!isfinite(v)) return imgpca_seterr(err, "corrupt model blob: invalid component[%zu][%zu]", i, j);
-      nrm += v * v;
-    }
-    if (fabs(nrm - 1) > 1e-6) return imgpca_seterr(err, "corrupt model blob: component %zu is not unit length", i);
-  }
-  off += 8 * k * d;
-  if (imgpca_get_u64(p + off) != pca_checksum(p, off))
-    return imgpca_seterr(err, "corrupt model blob: checksum mismatch");
   m->mean = imgpca_malloc(d * sizeof(double));
   m->scale = imgpca_malloc(d * sizeof(double));
   m->std = imgpca_malloc(d * sizeof(double));
@@ -221,6 +222,34 @@ int pca_model_load(const void *pv, size_t n, PcaModel *m, char *err) {
   get_arr(p + off + 16 * d, m->std, d);
   get_arr(p + off + 24 * d, m->eig, k);
   get_arr(p + off + 24 * d + 8 * k, m->comp, k * d);
+  off += 24 * d + 8 * k + 8 * k * d;
+  {
+    const char *zBad = NULL;
+    if (bad_values(m->mean, d, 0, 0, &i)) zBad = "mean";
+    else if (bad_values(m->scale, d, 0, 1, &i)) zBad = "scale";
+    else if (bad_values(m->std, d, 1, 0, &i)) zBad = "std";
+    else if (bad_values(m->eig, k, 1, 0, &i)) zBad = "eigenvalue";
+    if (zBad) {
+      pca_model_free(m);
+      return imgpca_seterr(err, "corrupt model blob: invalid %s[%zu]", zBad, i);
+    }
+  }
+  for (i = 1; i < k; i++)
+    if (m->eig[i] > m->eig[i - 1]) {
+      pca_model_free(m);
+      return imgpca_seterr(err, "corrupt model blob: eigenvalues not in descending order");
+    }
+  for (i = 0; i < k; i++) {
+    double nrm = cblas_ddot((blasint)d, m->comp + i * d, 1, m->comp + i * d, 1);
+    if (!(fabs(nrm - 1) <= 1e-6)) { /* also catches NaN/Inf entries */
+      pca_model_free(m);
+      return imgpca_seterr(err, "corrupt model blob: component %zu is not finite or not unit length", i);
+    }
+  }
+  if (imgpca_get_u64(p + off) != pca_checksum(p, off)) {
+    pca_model_free(m);
+    return imgpca_seterr(err, "corrupt model blob: checksum mismatch");
+  }
   m->version = PCA_FORMAT_VERSION;
   m->standardize = (flags & 1) != 0;
   m->streaming = (flags & 2) != 0;

@@ -14,6 +14,7 @@
 */
 #include "pca.h"
 
+#include <cblas.h>
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
@@ -450,17 +451,17 @@ done:
 
 int pca_project(const PcaModel *m, const float *x, size_t k, int whiten, float *y, char *err) {
   size_t d = m->d, i, j;
-  double *z;
+  double *z, *acc;
   if (k < 1 || k > m->k) return imgpca_seterr(err, "k must be in [1, %zu], got %zu", m->k, k);
-  z = imgpca_malloc(d * sizeof(double));
+  z = imgpca_malloc((d + k) * sizeof(double));
   if (!z) return IMGPCA_NOMEM;
+  acc = z + d;
   for (j = 0; j < d; j++) z[j] = ((double)x[j] - m->mean[j]) / m->scale[j];
+  cblas_dgemv(CblasRowMajor, CblasNoTrans, (blasint)k, (blasint)d, 1.0, m->comp, (blasint)d, z, 1, 0.0, acc, 1);
   for (i = 0; i < k; i++) {
-    const double *c = m->comp + i * d;
-    double acc = 0;
-    for (j = 0; j < d; j++) acc += z[j] * c[j];
-    if (whiten) acc = m->eig[i] > 0 ? acc / sqrt(m->eig[i]) : 0;
-    y[i] = (float)acc;
+    double a = acc[i];
+    if (whiten) a = m->eig[i] > 0 ? a / sqrt(m->eig[i]) : 0;
+    y[i] = (float)a;
     if (!isfinite(y[i])) { imgpca_free(z); return imgpca_seterr(err, "component %zu of the projection overflows float32", i + 1); }
   }
   imgpca_free(z);

@@ -614,13 +614,7 @@ void pca_info_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
                     m->standardize ? "true" : "false", solver_name(m->solverReq), m->memory_mb,
                     (unsigned long long)m->sketch, m->seed);
   model_done(ctx, m, cached);
-  if (b.oom) {
-    imgpca_buf_free(&b);
-    sqlite3_result_error_nomem(ctx);
-    return;
-  }
-  sqlite3_result_text64(ctx, (const char *)b.p, b.n, SQLITE_TRANSIENT, SQLITE_UTF8);
-  imgpca_buf_free(&b);
+  imgpca_result_buf_text(ctx, &b);
 }
 
 static void model_vector(sqlite3_context *ctx, const char *zFunc, sqlite3_value **argv, int which) {

@@ -5,9 +5,19 @@
 **
 ** The d x d scatter matrix M2 is kept in float64 (row-major, upper
 ** triangle).  A centred batch of rows is added with one OpenBLAS dsyrk,
-** the Chan correction term with dsyr.  The top-k eigenpairs come from
-** LAPACK's dsyevr (MRRR) with range 'I'; a k given as a variance fraction
-** first computes all eigenvalues (jobz 'N'), then the needed vectors.
+** the Chan correction term with dsyr.
+**
+** Top-k eigenpairs: when k is small against d (k <= d/8, d >= 512) a block
+** Krylov (block Lanczos with full reorthogonalisation) Rayleigh-Ritz
+** iteration runs first: blocks of b = k+10 vectors (deterministic start),
+** each multiplied by M2 with dsymm and orthogonalised twice against the
+** basis; after each block the Ritz pairs are formed (dsyevr on the small
+** projected matrix) and accepted only when every residual
+** ||M2 v - theta v|| <= 1e-10 * theta_1 (eigenvalue error <= residual).
+** Otherwise -- or for a k given as a variance fraction, or large k -- LAPACK
+** dsyevr (MRRR/bisection after a tridiagonal reduction) with range 'I'
+** computes them directly; a fraction first computes all eigenvalues
+** (jobz 'N'), then the needed vectors.
 ** Note: row-major upper == column-major lower, so LAPACK is called in
 ** column-major order on the same memory without a transposed copy.
 */
@@ -16,6 +26,9 @@
 #include <cblas.h>
 #include <lapacke.h>
 #include <math.h>
+#ifdef PCA_DEBUG
+#include <stdio.h>
+#endif
 
 int pca_exact_batch(PcaState *s, const double *xc, size_t nb, char *err) {
   (void)err;
@@ -46,6 +59,134 @@ static size_t pick_k(const double *w_desc, size_t m, double fraction, double tot
     if (total > 0 && cum / total > fraction) return i + 1;
   }
   return m < kmax ? (m ? m : 1) : kmax;
+}
+
+/* Orthonormalises the rows of Y (b x d) against the m rows of Bt and among
+** themselves (two passes); returns the number of rows kept (collapsed rows
+** are dropped, i.e. the Krylov space became invariant in that direction). */
+static size_t ortho_rows(double *Y, size_t b, size_t d, const double *Bt, size_t m, double *G) {
+  size_t i, j, kept = 0, pass;
+  for (pass = 0; pass < 2 && m > 0; pass++) {
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)b, (blasint)m, (blasint)d, 1.0, Y, (blasint)d,
+                Bt, (blasint)d, 0.0, G, (blasint)m);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)b, (blasint)d, (blasint)m, -1.0, G,
+                (blasint)m, Bt, (blasint)d, 1.0, Y, (blasint)d);
+  }
+  for (i = 0; i < b; i++) {
+    double *yi = Y + i * d;
+    double n0 = cblas_dnrm2((blasint)d, yi, 1), n1;
+    for (pass = 0; pass < 2; pass++)
+      for (j = 0; j < kept; j++) {
+        const double *yj = Y + j * d;
+        cblas_daxpy((blasint)d, -cblas_ddot((blasint)d, yi, 1, yj, 1), yj, 1, yi, 1);
+      }
+    n1 = cblas_dnrm2((blasint)d, yi, 1);
+    if (!(n1 > 1e-10 * n0) || !(n0 > 0)) continue;
+    cblas_dscal((blasint)d, 1 / n1, yi, 1);
+    if (kept != i) memcpy(Y + kept * d, yi, d * sizeof(double));
+    kept++;
+  }
+  return kept;
+}
+
+/* Block Krylov Rayleigh-Ritz for the top k eigenpairs of C (row-major,
+** upper triangle valid, not modified).  Returns IMGPCA_OK with eig/comp
+** filled when converged, IMGPCA_ERROR (no message) when not, NOMEM. */
+static int krylov_topk(const double *C, size_t d, size_t k, double *eig, double *comp) {
+  size_t b = k + 10 < 16 ? 16 : k + 10;
+  /* basis and its image: 2*mmax*d doubles, at most a quarter of the d x d
+  ** matrix (or 64 MiB), at most 12 blocks */
+  size_t cap = (d * d * 2 > (64u << 20) ? d * d * 2 : (64u << 20)) / (16 * d);
+  size_t mmax = d / 2 < 12 * b ? d / 2 : 12 * b;
+  size_t m = 0, i, j, nb;
+  double *Bt = NULL, *W = NULL, *G = NULL, *T = NULL, *w = NULL, *z = NULL, *S = NULL, *CV = NULL;
+  lapack_int *isuppz = NULL, mfound;
+  uint64_t x = 0x2545F4914F6CDD1DULL;
+  int rc = IMGPCA_ERROR, blocks;
+  if (mmax > cap) mmax = cap;
+  if (mmax < 2 * b) return IMGPCA_ERROR;
+  Bt = imgpca_malloc(mmax * d * sizeof(double));
+  W = imgpca_malloc(mmax * d * sizeof(double));
+  G = imgpca_malloc(mmax * (b > mmax ? b : mmax) * sizeof(double));
+  T = imgpca_malloc(mmax * mmax * sizeof(double));
+  z = imgpca_malloc(mmax * mmax * sizeof(double));
+  w = imgpca_malloc(mmax * sizeof(double));
+  S = imgpca_malloc(k * mmax * sizeof(double));
+  CV = imgpca_malloc(k * d * sizeof(double));
+  isuppz = imgpca_malloc(2 * mmax * sizeof(lapack_int));
+  if (!Bt || !W || !G || !T || !z || !w || !S || !CV || !isuppz) {
+    rc = IMGPCA_NOMEM;
+    goto done;
+  }
+  /* deterministic start block (xorshift, uniform in [-1, 1)) */
+  for (i = 0; i < b * d; i++) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    Bt[i] = (double)(x >> 11) / 4503599627370496.0 - 1.0;
+  }
+  nb = ortho_rows(Bt, b, d, NULL, 0, G);
+  if (nb < b) goto done;
+  m = nb;
+  for (blocks = 1; m + b <= mmax; blocks++) {
+    double tol, worst = 0;
+    size_t mb = m - nb; /* first row of the newest block */
+    /* W rows of the newest block = (C q)^T, then the next block from them */
+    cblas_dsymm(CblasRowMajor, CblasRight, CblasUpper, (blasint)nb, (blasint)d, 1.0, C, (blasint)d, Bt + mb * d,
+                (blasint)d, 0.0, W + mb * d, (blasint)d);
+    if (blocks >= 3 || nb < b) {
+      /* Rayleigh-Ritz on the current basis: T = Bt W^T */
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)m, (blasint)m, (blasint)d, 1.0, Bt, (blasint)d,
+                  W, (blasint)d, 0.0, T, (blasint)m);
+      for (i = 0; i < m; i++)
+        for (j = i + 1; j < m; j++) T[i * m + j] = T[j * m + i] = 0.5 * (T[i * m + j] + T[j * m + i]);
+      if (m < k) goto done;
+      if (LAPACKE_dsyevr(LAPACK_COL_MAJOR, 'V', 'I', 'L', (lapack_int)m, T, (lapack_int)m, 0, 0,
+                         (lapack_int)(m - k + 1), (lapack_int)m, LAPACKE_dlamch('S'), &mfound, w, z, (lapack_int)m,
+                         isuppz) != 0 || (size_t)mfound != k)
+        goto done;
+      /* S (k x m): row i = Ritz coefficients of the i-th largest */
+      for (i = 0; i < k; i++) memcpy(S + i * m, z + (k - 1 - i) * m, m * sizeof(double));
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)k, (blasint)d, (blasint)m, 1.0, S, (blasint)m,
+                  Bt, (blasint)d, 0.0, comp, (blasint)d);
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)k, (blasint)d, (blasint)m, 1.0, S, (blasint)m,
+                  W, (blasint)d, 0.0, CV, (blasint)d);
+      for (i = 0; i < k; i++) eig[i] = w[k - 1 - i];
+      tol = 1e-10 * fabs(eig[0]);
+      for (i = 0; i < k; i++) {
+        double r2 = 0;
+        for (j = 0; j < d; j++) {
+          double e = CV[i * d + j] - eig[i] * comp[i * d + j];
+          r2 += e * e;
+        }
+        if (sqrt(r2) > worst) worst = sqrt(r2);
+      }
+#ifdef PCA_DEBUG
+      fprintf(stderr, "krylov: d=%zu k=%zu blocks=%d m=%zu residual/theta1=%.3g\n", d, k, blocks, m, worst / fabs(eig[0]));
+#endif
+      if (worst <= tol) {
+        rc = IMGPCA_OK;
+        goto done;
+      }
+      if (nb < b) goto done; /* invariant subspace but not converged: give up */
+    }
+    /* next block: orthonormalised copy of the newest W rows */
+    memcpy(Bt + m * d, W + mb * d, nb * d * sizeof(double));
+    nb = ortho_rows(Bt + m * d, nb, d, Bt, m, G);
+    if (nb == 0) goto done; /* invariant and not converged: use the tridiagonal route */
+    m += nb;
+  }
+done:
+  imgpca_free(Bt);
+  imgpca_free(W);
+  imgpca_free(G);
+  imgpca_free(T);
+  imgpca_free(z);
+  imgpca_free(w);
+  imgpca_free(S);
+  imgpca_free(CV);
+  imgpca_free(isuppz);
+  return rc;
 }
 
 int pca_exact_eigs(double *C, size_t d, size_t k, size_t kmax, double fraction, double total,
@@ -97,6 +238,18 @@ int pca_exact_eigs(double *C, size_t d, size_t k, size_t kmax, double fraction, 
   if (!z || !eig || !comp) {
     rc = IMGPCA_NOMEM;
     goto done;
+  }
+  if (fraction == 0 && d >= 512 && k * 8 <= d) {
+    rc = krylov_topk(C, d, k, eig, comp);
+    if (rc == IMGPCA_NOMEM) goto done;
+    if (rc == IMGPCA_OK) {
+      *pEig = eig;
+      *pComp = comp;
+      *pk = k;
+      eig = comp = NULL;
+      goto done;
+    }
+    rc = IMGPCA_OK; /* not converged: exact tridiagonal route */
   }
   info = LAPACKE_dsyevr(LAPACK_COL_MAJOR, 'V', 'I', 'L', (lapack_int)d, C, (lapack_int)d, 0, 0,
                         (lapack_int)(d - k + 1), (lapack_int)d, abstol, &m, w, z, (lapack_int)d, isuppz);

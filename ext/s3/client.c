@@ -442,8 +442,13 @@ static int request_error(S3Client *c, const S3Req *r, const char *zRegion, int c
     if (resp->bTooBig)
       return imgpca_seterr(err, "object '%s' is larger than the limit of %lld bytes (SQLITE_LIMIT_LENGTH)",
                            zUrl, (long long)r->maxBytes);
-    snprintf(hintBuf, sizeof hintBuf, "is the endpoint '%s' reachable? (s3.endpoint, s3.connect_timeout_ms, s3.timeout_ms)",
-             zEnd && *zEnd ? zEnd : "AWS S3");
+    if (cc == CURLE_PARTIAL_FILE || cc == CURLE_RECV_ERROR || cc == CURLE_SEND_ERROR || cc == CURLE_GOT_NOTHING)
+      snprintf(hintBuf, sizeof hintBuf, "the connection kept breaking during the transfer (s3.max_retries)");
+    else if (cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE)
+      snprintf(hintBuf, sizeof hintBuf, "the TLS certificate of '%s' is not trusted (s3.verify_tls)", zEnd && *zEnd ? zEnd : "AWS S3");
+    else
+      snprintf(hintBuf, sizeof hintBuf, "is the endpoint '%s' reachable? (s3.endpoint, s3.connect_timeout_ms, s3.timeout_ms)",
+               zEnd && *zEnd ? zEnd : "AWS S3");
     return imgpca_seterr(err, "%s for '%s' after %d attempt%s (region '%s'); hint: %s",
                          resp->zCurlErr[0] ? resp->zCurlErr : curl_easy_strerror((CURLcode)cc), zUrl,
                          nAttempt, nAttempt == 1 ? "" : "s", zRegion, hintBuf);
@@ -471,7 +476,7 @@ static int request_error(S3Client *c, const S3Req *r, const char *zRegion, int c
       }
     } else if (strcmp(zCode, "NoSuchBucket") == 0) {
       zHint = "check the bucket name, s3.endpoint and s3.url_style";
-    } else if (strcmp(zCode, "NoSuchKey") == 0) {
+    } else if (strcmp(zCode, "NoSuchKey") == 0 && strcmp(r->zMethod, "GET") == 0 && r->zKey) {
       zHint = "use s3_fetch_or_null() to get NULL for missing objects";
     } else if (resp->status == 301 || resp->status == 307) {
       zHint = "the bucket is in another region: set s3.region";
@@ -560,15 +565,15 @@ int s3_get(S3Client *c, const char *zBucket, const char *zKey, int64_t offset, i
   r.zBucket = zBucket;
   r.zKey = zKey;
   r.maxBytes = maxBytes;
-  if (length == 0) return IMGPCA_OK; /* empty range: nothing to read */
-  if (offset > 0 || length > 0) {
+  if (length == 0) r.zMethod = "HEAD"; /* empty range: only check that the object exists */
+  if (length != 0 && (offset > 0 || length > 0)) {
     if (length > 0) snprintf(range, sizeof range, "bytes=%lld-%lld", (long long)offset, (long long)(offset + length - 1));
     else snprintf(range, sizeof range, "bytes=%lld-", (long long)offset);
     r.zRange = range;
   }
   rc = s3_do(c, &r, &resp, err);
   if (rc == IMGPCA_ERROR && resp.status == 404 && pNotFound) *pNotFound = 1;
-  if (rc == IMGPCA_OK) {
+  if (rc == IMGPCA_OK && length != 0) {
     *out = resp.body;
     imgpca_buf_init(&resp.body);
   }

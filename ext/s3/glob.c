@@ -9,6 +9,8 @@
 **   \x     the literal character x
 ** Matching is on bytes (UTF-8 keys compare byte-wise).
 */
+#include <string.h>
+
 #include "s3.h"
 
 /* Matches a [...] class at p against c; *pEnd receives the position after ']'.
@@ -36,53 +38,125 @@ static int class_match(const char *p, unsigned char c, const char **pEnd) {
   return ok != neg;
 }
 
-static int match(const char *p, const char *s) {
-  for (;;) {
-    unsigned char c = (unsigned char)*p;
-    if (c == 0) return *s == 0;
-    if (c == '*') {
-      if (p[1] == '*') {
-        const char *rest = p + 2;
-        /* "**" followed by '/' may also match zero segments. */
-        if (*rest == '/' && match(rest + 1, s)) return 1;
-        for (;;) {
-          if (match(rest, s)) return 1;
-          if (!*s) return 0;
-          s++;
-        }
-      }
-      p++;
-      for (;;) {
-        if (match(p, s)) return 1;
-        if (!*s || *s == '/') return 0;
-        s++;
-      }
-    }
-    if (c == '?') {
-      if (!*s || *s == '/') return 0;
-      p++; s++;
-      continue;
-    }
-    if (c == '[') {
-      const char *end;
-      int r;
-      if (!*s) return 0;
-      r = class_match(p, (unsigned char)*s, &end);
-      if (r >= 0) {
-        if (!r || *s == '/') return 0;
-        p = end; s++;
-        continue;
-      }
-      /* unclosed: literal '[' */
-    }
-    if (c == '\\' && p[1]) { p++; c = (unsigned char)*p; }
-    if ((unsigned char)*s != c) return 0;
-    p++; s++;
+/*
+** Matching simulates the pattern as an automaton whose states are byte
+** offsets in the pattern: a set of live offsets is advanced one character
+** of the string at a time, so the cost is O(strlen(pattern) * strlen(str))
+** whatever the pattern (a backtracking matcher is exponential in the number
+** of stars, e.g. "*a*a*a...b" against "aaaa...").  Stars and "**" match the
+** empty run, which is an epsilon move to the next token; "**" followed by
+** '/' has a second epsilon move past that '/' (the zero-segment case).
+*/
+#define GLOB_STAR     1
+#define GLOB_GLOBSTAR 2
+#define GLOB_ANY      3
+#define GLOB_CLASS    4
+#define GLOB_LIT      5
+
+/* Kind of the token at p, its length in *pLen and, for GLOB_LIT, its
+** character in *pc. */
+static int glob_token(const char *p, size_t *pLen, unsigned char *pc) {
+  const char *end;
+  *pc = (unsigned char)*p;
+  *pLen = 1;
+  switch (*p) {
+    case '*':
+      if (p[1] == '*') { *pLen = 2; return GLOB_GLOBSTAR; }
+      return GLOB_STAR;
+    case '?':
+      return GLOB_ANY;
+    case '[':
+      if (class_match(p, 0, &end) >= 0) { *pLen = (size_t)(end - p); return GLOB_CLASS; }
+      return GLOB_LIT; /* unclosed: literal '[' */
+    case '\\':
+      if (p[1]) { *pc = (unsigned char)p[1]; *pLen = 2; }
+      return GLOB_LIT;
+    default:
+      return GLOB_LIT;
   }
 }
 
+#define GLOB_SET(b, i)  ((b)[(i) >> 3] |= (unsigned char)(1u << ((i) & 7)))
+#define GLOB_TEST(b, i) (((b)[(i) >> 3] >> ((i) & 7)) & 1)
+
+/* Adds the epsilon moves to the state set b (moves only go forward, so one
+** ascending pass is a closure).  A "**" token at i has two states: i on
+** entry and i+1 once it has consumed a character; only the entry state may
+** skip a following '/' (zero segments). */
+static void glob_closure(const char *p, size_t np, unsigned char *b) {
+  size_t i, len;
+  for (i = 0; i < np; i += len) {
+    unsigned char c;
+    int k = glob_token(p + i, &len, &c);
+    if (k == GLOB_STAR) {
+      if (GLOB_TEST(b, i)) GLOB_SET(b, i + 1);
+    } else if (k == GLOB_GLOBSTAR) {
+      if (GLOB_TEST(b, i)) {
+        GLOB_SET(b, i + 2);
+        if (p[i + 2] == '/') GLOB_SET(b, i + 3);
+      }
+      if (GLOB_TEST(b, i + 1)) GLOB_SET(b, i + 2);
+    }
+  }
+}
+
+static int glob_run(const char *p, size_t np, const unsigned char *s, unsigned char *cur,
+                    unsigned char *next, size_t nb) {
+  memset(cur, 0, nb);
+  GLOB_SET(cur, 0);
+  glob_closure(p, np, cur);
+  for (; *s; s++) {
+    unsigned char ch = *s, *t;
+    size_t i, len;
+    int live = 0;
+    memset(next, 0, nb);
+    for (i = 0; i < np; i += len) {
+      unsigned char c;
+      const char *end;
+      int k = glob_token(p + i, &len, &c);
+      if (k == GLOB_GLOBSTAR) {
+        if (GLOB_TEST(cur, i) || GLOB_TEST(cur, i + 1)) { GLOB_SET(next, i + 1); live = 1; }
+        continue;
+      }
+      if (!GLOB_TEST(cur, i)) continue;
+      switch (k) {
+        case GLOB_STAR:
+          if (ch != '/') { GLOB_SET(next, i); live = 1; }
+          break;
+        case GLOB_ANY:
+          if (ch != '/') { GLOB_SET(next, i + 1); live = 1; }
+          break;
+        case GLOB_CLASS:
+          if (ch != '/' && class_match(p + i, ch, &end) == 1) { GLOB_SET(next, i + len); live = 1; }
+          break;
+        default:
+          if (ch == c) { GLOB_SET(next, i + len); live = 1; }
+          break;
+      }
+    }
+    if (!live) return 0;
+    glob_closure(p, np, next);
+    t = cur; cur = next; next = t;
+  }
+  return GLOB_TEST(cur, np);
+}
+
+/* Patterns up to this length use state sets on the stack. */
+#define GLOB_STACK_PATTERN 4096
+
 int s3_glob_match(const char *zPattern, const char *zStr) {
-  return match(zPattern, zStr);
+  size_t np = strlen(zPattern), nb = np / 8 + 1;
+  unsigned char aCur[GLOB_STACK_PATTERN / 8 + 1], aNext[GLOB_STACK_PATTERN / 8 + 1];
+  unsigned char *heap;
+  int r;
+  if (np <= GLOB_STACK_PATTERN) return glob_run(zPattern, np, (const unsigned char *)zStr, aCur, aNext, nb);
+  /* Longer patterns (no real key is that long): out of memory counts as no
+  ** match. */
+  heap = imgpca_malloc(2 * nb);
+  if (!heap) return 0;
+  r = glob_run(zPattern, np, (const unsigned char *)zStr, heap, heap + nb, nb);
+  imgpca_free(heap);
+  return r;
 }
 
 int s3_glob_has_magic(const char *zPattern) {

@@ -160,8 +160,7 @@ void s3_config_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     imgpca_result_core(ctx, "s3_config", rc, err);
     return;
   }
-  sqlite3_result_text64(ctx, (const char *)b.p, b.n, SQLITE_TRANSIENT, SQLITE_UTF8);
-  imgpca_buf_free(&b);
+  imgpca_result_buf_text(ctx, &b);
 }
 
 /* ---- s3_list ---- */
@@ -204,9 +203,10 @@ static int list_disconnect(sqlite3_vtab *p) {
 }
 
 /* idxNum bits: 1 = pattern given (argv[0]), 2 = content used, 4 = LIMIT given,
-** 8 = OFFSET given (LIMIT/OFFSET only bound the prefetch; SQLite applies them). */
+** 8 = OFFSET given (LIMIT/OFFSET only bound the prefetch window, and only
+** when no other constraint filters rows; SQLite applies them itself). */
 static int list_best_index(sqlite3_vtab *tab, sqlite3_index_info *info) {
-  int i, idxNum = 0, iPattern = -1, iLimit = -1, iOffset = -1, n = 1;
+  int i, idxNum = 0, iPattern = -1, iLimit = -1, iOffset = -1, n = 1, nOther = 0;
   for (i = 0; i < info->nConstraint; i++) {
     const struct sqlite3_index_constraint *c = &info->aConstraint[i];
     if (c->iColumn == COL_PATTERN && c->op == SQLITE_INDEX_CONSTRAINT_EQ) {
@@ -216,8 +216,13 @@ static int list_best_index(sqlite3_vtab *tab, sqlite3_index_info *info) {
       iLimit = i;
     } else if (c->op == SQLITE_INDEX_CONSTRAINT_OFFSET && c->usable) {
       iOffset = i;
+    } else {
+      nOther++;
     }
   }
+  /* With other constraints (filtered by SQLite after us) the LIMIT says
+  ** nothing about how many rows we must produce: do not use it. */
+  if (nOther) iLimit = iOffset = -1;
   if (iPattern >= 0) {
     info->aConstraintUsage[iPattern].argvIndex = n++;
     info->aConstraintUsage[iPattern].omit = 1;

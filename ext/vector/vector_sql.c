@@ -134,12 +134,7 @@ void fvec_to_json_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   imgpca_buf_init(&b);
   fvec_write_json(a.v, a.n, &b);
   fvec_arg_free(&a);
-  if (b.oom) {
-    imgpca_buf_free(&b);
-    sqlite3_result_error_nomem(ctx);
-    return;
-  }
-  sqlite3_result_text64(ctx, (const char *)b.p, b.n, sqlite3_free, SQLITE_UTF8);
+  imgpca_result_buf_text(ctx, &b);
 }
 
 void fvec_dims_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {

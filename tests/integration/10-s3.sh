@@ -79,6 +79,13 @@ listed=$(echo "$prog" | sed -n 's/.*s3_list: \([0-9]*\) listed.*/\1/p')
   || bad "LIMIT 5 stops after the first page" "$prog"
 expect_eq "LIMIT 5 rows" "$(echo "$prog" | grep -v imgpca: | tail -1)" "5"
 f1=$(find "$data" -type f -name '*.jpg' | sort | head -1); k1=fruits/Test/${f1#$data/}
+expect_eq "s3a:// URLs" "$(q "SELECT count(*), min(url) LIKE 's3a://%' FROM s3_list('s3a://$B/fruits/Test/Kiwi*/*');
+  SELECT length(s3_fetch('s3a://$B/$k1'));" | tr '\n' ' ')" \
+  "$(find "$data" -path "$data/Kiwi*/*" -type f | wc -l)|1 $(stat -c %s "$f1") "
+out=$(q ".limit length 1000" "SELECT s3_fetch('s3://$B/$k1');")
+expect_has "object larger than SQLITE_LIMIT_LENGTH (s3_fetch)" "$out" "is larger than the limit of 1000 bytes (SQLITE_LIMIT_LENGTH)"
+out=$(q ".limit length 1000" "SELECT count(content) FROM s3_list('s3://$B/$k1');")
+expect_has "object larger than SQLITE_LIMIT_LENGTH (s3_list content)" "$out" "s3_list: object 's3://$B/$k1' is larger than the limit"
 expect_eq "range fetch == bytes on disk" "$(q "SELECT hex(s3_fetch('s3://$B/$k1', 100, 37));")" \
   "$(tail -c +101 "$f1" | head -c 37 | od -An -tx1 | tr -d ' \n' | tr a-f A-F)"
 expect_eq "range fetch to the end" "$(q "SELECT length(s3_fetch('s3://$B/$k1', 1000));")" "$(( $(stat -c %s "$f1") - 1000 ))"
@@ -158,6 +165,9 @@ expect_eq "503 SlowDown twice, then success" "$(qraw "SELECT $fl; SELECT CAST(s3
 expect_eq "retried exactly 3 attempts" "$(grep -c 'GET /b/retry' "$work/fl.port.log")" "3"
 out=$(qraw "SELECT $fl; SELECT length(s3_fetch('s3://b/short'));")
 expect_has "truncated body is an error, never data" "$out" "after 4 attempts"
+expect_has "truncated body: hint" "$out" "connection kept breaking"
+expect_eq "301 with x-amz-bucket-region: retried once in that region" \
+  "$(qe AWS_ACCESS_KEY_ID=AKFAKE AWS_SECRET_ACCESS_KEY=fake -- "SELECT $fl; SELECT CAST(s3_fetch('s3://b/moved') AS TEXT);" 2>&1 | tail -1)" "moved ok"
 out=$(qraw "SELECT $fl; SELECT s3_fetch('s3://b/always500');")
 expect_has "persistent 500 -> error with code" "$out" "HTTP 500 InternalError: boom for 's3://b/always500'"
 

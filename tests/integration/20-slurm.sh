@@ -102,7 +102,7 @@ PY
 
 # ---- 2. four shards on Slurm, output to a local folder ----------------------------------------
 . "$(scripts/slurm-cluster.sh start)"
-args=(--src "$src" --spec "$spec" --shards $n --k $k --pca-options "$opts")
+args=(--src "$src" --spec "$spec" --shards "$n" --k "$k" --pca-options "$opts")
 scripts/imgpca-submit.sh --run it-local "${args[@]}" --out "$work/out" >"$work/local.log" 2>&1 ||
   { cat "$work/local.log"; fail "local run failed"; }
 r=$(check_model "$work/out/model/model.pca" "local run")
@@ -125,10 +125,20 @@ same_shard() { # dir shard
 }
 [ "$(same_shard "$work/batch" 1)" = 1 ] || fail "AWS Batch index 1 did not reproduce Slurm shard 1"
 [ "$(same_shard "$work/k8s" 3)" = 1 ] || fail "Kubernetes index 3 did not reproduce Slurm shard 3"
-if AWS_BATCH_JOB_ARRAY_INDEX=1 IMGPCA_NSHARD= IMGPCA_OUT=$work/x scripts/imgpca-worker.sh map 2>"$work/x.log"; then
+if AWS_BATCH_JOB_ARRAY_INDEX=1 IMGPCA_NSHARD='' IMGPCA_OUT=$work/x scripts/imgpca-worker.sh map 2>"$work/x.log"; then
   fail "worker ran without IMGPCA_NSHARD under AWS Batch"
 fi
 grep -q "IMGPCA_NSHARD is not" "$work/x.log" || fail "no clear message for a missing IMGPCA_NSHARD: $(cat "$work/x.log")"
+# reduce refuses states of another spec and a state that does not match its manifest's hash
+mkdir -p "$work/bad" && cp -r "$work/out/manifest" "$work/out/states" "$work/bad/"
+if IMGPCA_SPEC='hist:bins=4' IMGPCA_OUT=$work/bad scripts/imgpca-worker.sh reduce >"$work/bad.log" 2>&1; then
+  fail "reduce merged states of another spec"
+fi
+grep -q "manifest is for run 'it-local', spec '$spec'" "$work/bad.log" || { cat "$work/bad.log"; fail "no clear message for a spec mismatch"; }
+printf 'x' >> "$work/bad/states/shard-00001-of-00004.pca"
+if IMGPCA_OUT=$work/bad scripts/imgpca-worker.sh reduce >"$work/bad.log" 2>&1; then fail "reduce merged a corrupted state"; fi
+grep -q "shard 1: state .* has SHA3-256" "$work/bad.log" || { cat "$work/bad.log"; fail "no clear message for a corrupted state"; }
+[ ! -e "$work/bad/model" ] || fail "reduce wrote a model although it refused"
 unset IMGPCA_RUN IMGPCA_SRC IMGPCA_SPEC IMGPCA_PCA_OPTIONS IMGPCA_NSHARD
 t2=$(date +%s)
 
@@ -167,4 +177,4 @@ sql "SELECT s3_put('$work/s3.csv', s3_fetch('$out/projection.csv'))" >/dev/null
 r=$(check_csv "$work/s3.csv" "resumed run")
 read -r rows2 same2 diff2 <<<"$r"
 t3=$(date +%s)
-echo "slurm: $nimg images, $n shards; AWS Batch/Kubernetes indexes reproduce shards; local: eig rel $eig1, comp $comp1, $rows1 CSV rows ($same1 identical text, max rel $diff1); $where: failing shard 2 refused, --resume ok, eig rel $eig2, $rows2 rows; time ref $((t1 - t0))s, local $((t2 - t1))s, fail+resume $((t3 - t2))s"
+echo "slurm: $nimg images, $n shards; AWS Batch/Kubernetes indexes reproduce shards, reduce refuses a wrong spec and a corrupted state; local: eig rel $eig1, comp $comp1, $rows1 CSV rows ($same1 identical text, max rel $diff1); $where: failing shard 2 refused, --resume ok, eig rel $eig2, comp $comp2, $rows2 CSV rows ($same2 identical text, max rel $diff2); time ref $((t1 - t0))s, local $((t2 - t1))s, fail+resume $((t3 - t2))s"

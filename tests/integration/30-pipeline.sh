@@ -92,17 +92,19 @@ run "$T/a.db" "$T/out-a" -cmd '.parameter set $refit 1' > "$T/run4.log" 2>&1 || 
 nmodels=$(sq "$T/a.db" "SELECT count(*) FROM models")
 [ "$nmodels" = 2 ] || fail "refit did not fit a new model"
 (cd "$T" && exec sqlite3 -batch -cmd ".load $root/dist/imgpca" -cmd ".parameter set \$source '$T/src'" \
-   -cmd ".parameter set \$out '$T/out-b'" -cmd '.parameter set $batch 300' "$T/b.db" \
+   -cmd ".parameter set \$out '$T/out-b'" -cmd '.parameter set $batch 100' "$T/b.db" \
    < "$root/sql/pipeline.sql" > "$T/run5.log" 2>&1) &
 pid=$!
+disown "$pid"   # no job-control "Killed" notice
 for _ in $(seq 1 600); do
   n=$(sqlite3 "$T/b.db" "SELECT count(*) FROM images" 2>/dev/null || echo 0)
   [ "${n:-0}" -ge 1500 ] && break
   sleep 0.05
 done
 kill -9 "$pid" 2>/dev/null || fail "pipeline finished before it could be killed"
-wait "$pid" 2>/dev/null || true
+while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
 done_before=$(sqlite3 "$T/b.db" "SELECT count(*) FROM images")
+[ "$done_before" -lt $((nfiles + 21)) ] || fail "the kill came after the feature stage ($done_before images done)"
 [ ! -f "$T/out-b/pca.csv" ] || fail "killed run left a CSV"
 run "$T/b.db" "$T/out-b" > "$T/run6.log" 2>&1 || { cat "$T/run6.log"; fail "resume failed"; }
 processed=$(sq "$T/b.db" "SELECT processed FROM runs ORDER BY id DESC LIMIT 1")
@@ -113,5 +115,12 @@ cmp -s "$T/out-a/pca.csv" "$T/out-b/pca.csv" || fail "resumed run's CSV differs 
 read -r tested correct percent < <(sq "$T/a.db" "SELECT tested, correct, percent FROM accuracy" | tr '|' ' ')
 [ "$tested" = "$(find "$T/src/Test" -type f | wc -l)" ] || fail "classified $tested test images"
 awk -v p="$percent" 'BEGIN { exit !(p >= 98) }' || fail "accuracy $percent % < 98 %"
+# sql/classify.sql on one test image finds the same nearest neighbour as the pipeline
+IFS='|' read -r qurl qlabel qnn < <(sq "$T/a.db" "SELECT i.url, i.label, p.neighbour FROM predictions AS p
+  JOIN images AS i USING (key) WHERE p.predicted = i.label ORDER BY key LIMIT 1")
+cls=$(cd "$T" && sq -cmd ".parameter set \$image '$qurl'" "$T/a.db" < "$root/sql/classify.sql")
+[ "$(echo "$cls" | head -1 | sed 's/.*  //')" = "$qnn" ] || fail "classify.sql: nearest '$(echo "$cls" | head -1)', pipeline: '$qnn'"
+echo "$cls" | grep -q "^predicted: $qlabel (" || fail "classify.sql did not predict '$qlabel': $cls"
+
 secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
 echo "pipeline: $nfiles images in ${secs}s, CSV ${rows} rows x $k pcs equal to pca_project, rerun 0 processed, +21 -> 21, killed at $done_before/$((nfiles + 21)) and resumed to identical bytes, 1-NN accuracy $percent % ($correct/$tested)"

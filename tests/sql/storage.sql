@@ -16,6 +16,12 @@ SELECT key, parent, size FROM s3_list('../../../shared/data/fruits360/LICENSE');
 SELECT count(*) AS same FROM (SELECT url, content FROM s3_list('../../../shared/data/fruits360/Test/Lemon 1/*.jpg'))
  WHERE content = s3_fetch(url);
 SELECT name, length(content) AS len FROM s3_list('../../../shared/data/fruits360/Test/**/*.jpg') LIMIT 2;
+-- the argument may come from another table (join planning), or be given
+-- through the hidden column
+WITH p(g) AS (VALUES ('../../../shared/data/fruits360/Test/Kiwi 1/*.jpg'), ('../../../shared/data/fruits360/Test/Lemon*/r_*.jpg'))
+SELECT substr(g, 36) AS glob, count(*) AS n FROM p, s3_list(p.g) GROUP BY g ORDER BY g;
+SELECT count(*) AS n FROM s3_list WHERE pattern = '../../../shared/data/fruits360/Test/Kiwi 1/*.jpg' AND size > 5000;
+SELECT count(*) AS n FROM (SELECT name FROM s3_list('../../../shared/data/fruits360/Test/**') WHERE size > 5000 LIMIT 3 OFFSET 1);
 -- range reads
 SELECT hex(s3_fetch(url, 0, 4)) AS jpeg_magic, hex(s3_fetch(url, size - 2)) AS jpeg_end
   FROM s3_list('../../../shared/data/fruits360/Test/Kiwi 1/*.jpg') LIMIT 1;

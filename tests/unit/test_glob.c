@@ -1,4 +1,6 @@
 /* Unit tests of the glob matcher used by s3_list. */
+#include <string.h>
+
 #include "common/common.h"
 #include "s3/s3.h"
 #include "unit.h"
@@ -32,6 +34,11 @@ static void test_match(void) {
   CHECK(s3_glob_match("", ""));
   CHECK(!s3_glob_match("", "a"));
   CHECK(s3_glob_match("*", ""));
+  CHECK(!s3_glob_match("**/", "a"));                 /* zero segments only before "**" consumes */
+  CHECK(s3_glob_match("**/", "a/"));
+  CHECK(s3_glob_match("x**/y", "xy"));
+  CHECK(s3_glob_match("x**/y", "xa/b/y"));
+  CHECK(!s3_glob_match("x**/y", "xay"));
 }
 
 static void test_prefix(void) {
@@ -48,8 +55,37 @@ static void test_prefix(void) {
   CHECK(!s3_glob_has_magic("a/b c+&="));
 }
 
+/* Patterns that make a backtracking matcher take exponential time: the
+** answers must be right (the matcher simulates the pattern instead). */
+static void test_pathological(void) {
+  char pat[200], key[400];
+  size_t i, n;
+  /* "*a" x 40 then 'b' against 300 x 'a': no match (no 'b') */
+  for (n = 0, i = 0; i < 40; i++) { pat[n++] = '*'; pat[n++] = 'a'; }
+  pat[n++] = 'b'; pat[n] = 0;
+  memset(key, 'a', 300); key[300] = 0;
+  CHECK(!s3_glob_match(pat, key));
+  key[299] = 'b';
+  CHECK(s3_glob_match(pat, key));
+  key[40] = 0; key[39] = 'b';              /* only 39 'a' for 40 "*a" */
+  CHECK(!s3_glob_match(pat, key));
+  /* "**" + "/" x 20 then "x" against "a/" x 150 + "y" */
+  for (n = 0, i = 0; i < 20; i++) { memcpy(pat + n, "**/", 3); n += 3; }
+  pat[n++] = 'x'; pat[n] = 0;
+  for (n = 0, i = 0; i < 150; i++) { key[n++] = 'a'; key[n++] = '/'; }
+  key[n] = 'y'; key[n + 1] = 0;
+  CHECK(!s3_glob_match(pat, key));
+  key[n] = 'x';
+  CHECK(s3_glob_match(pat, key));
+  /* mixed: "**" and '*' in turn */
+  CHECK(!s3_glob_match("**a*a**a*a**a*a**a*a**a*a**b", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
+  CHECK(s3_glob_match("**a*a**a*a**a*a**b", "aaaaaaa/aaaaaaa/aaab"));
+  CHECK(!s3_glob_match("*a*a*a*a*b", "aaaaaaa/aaaaaaa/aaab")); /* '*' stays in one segment */
+}
+
 int main(void) {
   test_match();
   test_prefix();
+  test_pathological();
   return UNIT_DONE();
 }

@@ -159,6 +159,9 @@ static void test_spec(void) {
   CHECK_EQ_INT(img_spec_parse("hist:", &s, err), IMGPCA_ERROR);
   CHECK_STR(err, "invalid spec: empty option list after 'hist:'");
   CHECK_EQ_INT(img_spec_parse("hist:bins=-1", &s, err), IMGPCA_ERROR);
+  CHECK_EQ_INT(img_spec_parse("hist:bins=41", &s, err), IMGPCA_ERROR);
+  CHECK_EQ_INT(img_spec_parse("hist:bins=64x64x16", &s, err), IMGPCA_OK);
+  CHECK_EQ_INT(img_spec_parse("hist:bins=64x64x17", &s, err), IMGPCA_ERROR);
   CHECK_EQ_INT(img_spec_parse("hist:bins=99999999999", &s, err), IMGPCA_ERROR);
   CHECK_EQ_INT(img_spec_parse("hog:bins", &s, err), IMGPCA_ERROR);
   CHECK_STR(err, "invalid spec: option 'bins' of 'hog' needs a value");
@@ -189,6 +192,51 @@ static void test_hist(void) {
     CHECK_EQ_INT(img_spec_parse("hist", &s, err), IMGPCA_OK);
     CHECK_EQ_INT(img_features_compute(&s, &im, out, err), IMGPCA_OK);
     CHECK(out[7] == 0 && out[511] == 0); /* all background: zero vector */
+  }
+}
+
+/* Bins of single-pixel images against the exact integer definition. */
+static void test_hist_exact(void) {
+  static const char *specs[] = {"hist:bins=8,white=off", "hist:bins=7x5x3,white=off", "hist:bins=16x11x13,white=off"};
+  int vals[64], nv = 0, v, si, ok = 1;
+  for (v = 0; v < 256; v += 7) vals[nv++] = v;
+  vals[nv++] = 254;
+  vals[nv++] = 255;
+  for (si = 0; si < 3; si++) {
+    ImgSpec s;
+    char err[IMGPCA_ERRMAX];
+    ImgImage im;
+    unsigned char px[3];
+    float *out;
+    int a, b, c, hb, sb, vb;
+    CHECK_EQ_INT(img_spec_parse(specs[si], &s, err), IMGPCA_OK);
+    hb = s.a[0].hb; sb = s.a[0].sb; vb = s.a[0].vb;
+    out = malloc(sizeof(float) * img_spec_dims(&s));
+    im.w = im.h = 1;
+    im.px = px;
+    for (a = 0; a < nv; a++)
+      for (b = 0; b < nv; b++)
+        for (c = 0; c < nv; c++) {
+          int r = vals[a], g = vals[b], bl = vals[c], mx, mn, d, num = 0, eh = 0, es = 0, ev, idx;
+          px[0] = (unsigned char)r; px[1] = (unsigned char)g; px[2] = (unsigned char)bl;
+          mx = r > g ? (r > bl ? r : bl) : (g > bl ? g : bl);
+          mn = r < g ? (r < bl ? r : bl) : (g < bl ? g : bl);
+          d = mx - mn;
+          if (d > 0) {
+            if (mx == r) num = g - bl + (g < bl ? 6 * d : 0);
+            else if (mx == g) num = 2 * d + bl - r;
+            else num = 4 * d + r - g;
+            eh = num * hb / (6 * d);
+            es = d * sb / mx;
+          }
+          ev = mx * vb / 255;
+          if (es > sb - 1) es = sb - 1;
+          if (ev > vb - 1) ev = vb - 1;
+          idx = (eh * sb + es) * vb + ev;
+          if (img_features_compute(&s, &im, out, err) != IMGPCA_OK || out[idx] != 1.0f) ok = 0;
+        }
+    CHECK(ok);
+    free(out);
   }
 }
 
@@ -253,6 +301,7 @@ int main(void) {
   test_resize();
   test_spec();
   test_hist();
+  test_hist_exact();
   test_decode_robust();
   return UNIT_DONE();
 }

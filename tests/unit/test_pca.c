@@ -175,11 +175,53 @@ static void test_sign_and_project(void) {
   pca_model_free(&m);
 }
 
+/* The block Krylov route (k <= d/8, d >= 512) against the dsyevr route
+** (taken for a variance fraction), on full-rank and rank-3 matrices. */
+static void test_krylov_vs_dsyevr(void) {
+  size_t d = 520, k = 8, i, j, r, kk;
+  char err[IMGPCA_ERRMAX];
+  int rank;
+  for (rank = 0; rank < 2; rank++) {
+    double *A = malloc(d * d * sizeof(double)), *C1 = calloc(d * d, sizeof(double)), *C2;
+    double *e1, *v1, *e2, *v2;
+    size_t nr = rank ? 3 : d;
+    for (i = 0; i < nr * d; i++) A[i] = (urand() - 0.5) * (1.0 + (double)(i / d % 7));
+    for (r = 0; r < nr; r++)
+      for (i = 0; i < d; i++)
+        for (j = i; j < d; j++) C1[i * d + j] += A[r * d + i] * A[r * d + j];
+    C2 = malloc(d * d * sizeof(double));
+    memcpy(C2, C1, d * d * sizeof(double));
+    CHECK_EQ_INT(pca_exact_eigs(C1, d, k, k, 0, 1, &e1, &v1, &kk, err), IMGPCA_OK);
+    CHECK_EQ_INT(kk, k);
+    CHECK_EQ_INT(pca_exact_eigs(C2, d, 0, k, 0.999999999, 1e300, &e2, &v2, &kk, err), IMGPCA_OK);
+    CHECK_EQ_INT(kk, k);
+    for (i = 0; i < (rank ? 3 : k); i++) {
+      double dot = 0;
+      CHECK(fabs(e1[i] - e2[i]) <= 1e-10 * e2[0]);
+      for (j = 0; j < d; j++) dot += v1[i * d + j] * v2[i * d + j];
+      if (i + 1 < k && (e2[i] - e2[i + 1]) > 1e-3 * e2[i]) CHECK(fabs(dot) > 1 - 1e-9);
+    }
+    for (i = 0; i < k; i++) {
+      double nrm = 0;
+      for (j = 0; j < d; j++) nrm += v1[i * d + j] * v1[i * d + j];
+      CHECK(fabs(nrm - 1) < 1e-9);
+    }
+    free(A);
+    free(C1);
+    free(C2);
+    free(e1);
+    free(v1);
+    free(e2);
+    free(v2);
+  }
+}
+
 int main(void) {
   make_data();
   test_accumulate();
   test_merge_and_stream();
   test_model_blob();
   test_sign_and_project();
+  test_krylov_vs_dsyevr();
   return UNIT_DONE();
 }

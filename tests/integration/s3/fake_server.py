@@ -6,7 +6,9 @@
   fake_server.py flaky PORTFILE                 S3-like endpoint: GET /b/retry -> 503 SlowDown
                                                 twice, then 200 "recovered"; /b/short ->
                                                 Content-Length 100 with 50 bytes sent;
-                                                /b/always500 -> 500 InternalError
+                                                /b/always500 -> 500 InternalError;
+                                                /b/moved -> 301 + x-amz-bucket-region: eu-west-1
+                                                unless signed for eu-west-1
   fake_server.py blackhole PORTFILE             accepts connections, never answers
 
 The chosen port is written to PORTFILE.  Every request is appended to
@@ -80,6 +82,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.send(200, "x" * 50, length=100)
                 self.wfile.flush()
                 self.close_connection = True
+                return
+            if self.path.startswith("/b/moved"):
+                if "/eu-west-1/s3/" in (self.headers.get("Authorization") or ""):
+                    return self.send(200, "moved ok")
+                self.send_response(301)
+                body = b"<Error><Code>PermanentRedirect</Code><Message>wrong region</Message></Error>"
+                self.send_header("x-amz-bucket-region", "eu-west-1")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
                 return
             if self.path.startswith("/b/always500"):
                 return self.send(500, "<Error><Code>InternalError</Code><Message>boom</Message></Error>",
