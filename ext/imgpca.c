@@ -90,14 +90,14 @@ static const FuncDef aFunc[] = {
   {"pca_partial",       1, PURE,   0, 0, pca_partial_step, pca_partial_final},
   {"pca_partial",       2, PURE,   0, 0, pca_partial_step, pca_partial_final},
   {"pca_merge",         1, PURE,   0, 0, pca_merge_step, pca_merge_final},
-  {"pca_project",       2, PURE,   0, pca_project_func, 0, 0},
-  {"pca_project",       3, PURE,   0, pca_project_func, 0, 0},
-  {"pca_project",       4, PURE,   0, pca_project_func, 0, 0},
-  {"pca_reconstruct",   2, PURE,   0, pca_reconstruct_func, 0, 0},
-  {"pca_reconstruct",   3, PURE,   0, pca_reconstruct_func, 0, 0},
-  {"pca_info",          1, PURE,   0, pca_info_func, 0, 0},
-  {"pca_mean",          1, PURE,   0, pca_mean_func, 0, 0},
-  {"pca_std",           1, PURE,   0, pca_std_func, 0, 0},
+  {"pca_project",       2, PURE,   CONN, pca_project_func, 0, 0},
+  {"pca_project",       3, PURE,   CONN, pca_project_func, 0, 0},
+  {"pca_project",       4, PURE,   CONN, pca_project_func, 0, 0},
+  {"pca_reconstruct",   2, PURE,   CONN, pca_reconstruct_func, 0, 0},
+  {"pca_reconstruct",   3, PURE,   CONN, pca_reconstruct_func, 0, 0},
+  {"pca_info",          1, PURE,   CONN, pca_info_func, 0, 0},
+  {"pca_mean",          1, PURE,   CONN, pca_mean_func, 0, 0},
+  {"pca_std",           1, PURE,   CONN, pca_std_func, 0, 0},
   /* storage (s3) */
   {"s3_fetch",          1, DIRECT, CONN, s3_fetch_func, 0, 0},
   {"s3_fetch",          2, DIRECT, CONN, s3_fetch_func, 0, 0},
@@ -127,6 +127,7 @@ static void conn_release(void *p) {
   ImgpcaConn *c = (ImgpcaConn *)p;
   if (c && --c->nRef == 0) {
     if (c->pS3 && c->xS3Free) c->xS3Free(c->pS3);
+    if (c->pPcaModel && c->xPcaModelFree) c->xPcaModelFree(c->pPcaModel);
     imgpca_config_clear(&c->cfg);
     sqlite3_free(c);
   }

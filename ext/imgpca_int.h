@@ -23,6 +23,8 @@ typedef struct ImgpcaConn {
   ImgpcaConfig cfg;
   void *pS3;          /* lazily created S3 client state (ext/s3), or NULL */
   void (*xS3Free)(void *);
+  void *pPcaModel;    /* last model parsed by the pca model functions (ext/pca), or NULL */
+  void (*xPcaModelFree)(void *);
 } ImgpcaConn;
 
 /* Result helpers: "<zFunc>: <message>". */

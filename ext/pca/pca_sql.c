@@ -26,6 +26,7 @@
 #include "../vector/vector_sql.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 
 /* ---- options --------------------------------------------------------- */
@@ -430,21 +431,43 @@ void pca_merge_final(sqlite3_context *ctx) {
 
 /* ---- model functions ------------------------------------------------- */
 
-static void model_destroy(void *p) {
-  pca_model_free((PcaModel *)p);
-  imgpca_free(p);
+/* A parsed model, reference counted: held by the caller of model_arg(), by
+** the statement's auxdata and by the connection's one-entry cache
+** (ImgpcaConn.pPcaModel), which keeps a copy of the bytes it was parsed from.
+** A model argument that is not constant (a column, a subquery) thus is
+** checksummed and validated once while its bytes stay the same: a hit needs
+** the same length and identical bytes (memcmp of the whole blob). */
+typedef struct PcaModelRef {
+  int nRef;
+  PcaModel m;
+  unsigned char *pBlob; /* copy of the model blob (cache key), or NULL */
+  size_t nBlob;
+} PcaModelRef;
+
+static void model_unref(void *p) {
+  PcaModelRef *r = (PcaModelRef *)p;
+  if (r && --r->nRef == 0) {
+    pca_model_free(&r->m);
+    imgpca_free(r->pBlob);
+    imgpca_free(r);
+  }
 }
 
-/* Loads the model argument, cached as auxdata when the argument is constant.
+/* Loads the model argument: from the statement's auxdata when the argument
+** is constant (*pCached = 1), else from the connection's cache or by parsing
+** (*pCached = 0; the caller holds a reference, handed to model_done()).
 ** Returns NULL with the result set (error, or NULL for a NULL model). */
 static PcaModel *model_arg(sqlite3_context *ctx, const char *zFunc, sqlite3_value **argv, int *pCached) {
   char err[IMGPCA_ERRMAX];
-  PcaModel *m = sqlite3_get_auxdata(ctx, 0);
+  PcaModelRef *r = sqlite3_get_auxdata(ctx, 0);
+  ImgpcaConn *conn = (ImgpcaConn *)sqlite3_user_data(ctx);
+  const unsigned char *pBlob;
+  size_t nBlob;
   int rc;
   *pCached = 0;
-  if (m) {
+  if (r) {
     *pCached = 1;
-    return m;
+    return &r->m;
   }
   if (sqlite3_value_type(argv[0]) == SQLITE_NULL) {
     sqlite3_result_null(ctx);
@@ -455,23 +478,51 @@ static PcaModel *model_arg(sqlite3_context *ctx, const char *zFunc, sqlite3_valu
                         imgpca_type_name(argv[0]));
     return NULL;
   }
-  m = imgpca_malloc(sizeof(PcaModel));
-  if (!m) {
+  pBlob = sqlite3_value_blob(argv[0]);
+  nBlob = (size_t)sqlite3_value_bytes(argv[0]);
+  if (!pBlob && nBlob) {
     sqlite3_result_error_nomem(ctx);
     return NULL;
   }
-  rc = pca_model_load(sqlite3_value_blob(argv[0]), (size_t)sqlite3_value_bytes(argv[0]), m, err);
+  r = conn ? (PcaModelRef *)conn->pPcaModel : NULL;
+  if (r && r->nBlob == nBlob && (nBlob == 0 || memcmp(r->pBlob, pBlob, nBlob) == 0)) {
+    r->nRef++;
+    return &r->m;
+  }
+  r = imgpca_calloc(1, sizeof(PcaModelRef));
+  if (!r) {
+    sqlite3_result_error_nomem(ctx);
+    return NULL;
+  }
+  r->nRef = 1;
+  rc = pca_model_load(pBlob, nBlob, &r->m, err);
   if (rc) {
-    imgpca_free(m);
+    imgpca_free(r);
     if (rc == IMGPCA_NOMEM) sqlite3_result_error_nomem(ctx);
     else imgpca_result_error(ctx, zFunc, "invalid model: %s", err);
     return NULL;
   }
-  return m;
+  /* Remember it on the connection (without memory for the copy, the model
+  ** is still used for this call, just not cached). */
+  if (conn && nBlob > 0 && (r->pBlob = imgpca_malloc(nBlob)) != NULL) {
+    memcpy(r->pBlob, pBlob, nBlob);
+    r->nBlob = nBlob;
+    r->nRef++;
+    if (conn->pPcaModel) model_unref(conn->pPcaModel);
+    conn->pPcaModel = r;
+    conn->xPcaModelFree = model_unref;
+  }
+  return &r->m;
 }
 
+/* Releases the reference from model_arg(): a model that was not cached as
+** auxdata is offered to the statement (SQLite keeps it while the argument is
+** constant and releases it otherwise). */
 static void model_done(sqlite3_context *ctx, PcaModel *m, int cached) {
-  if (!cached) sqlite3_set_auxdata(ctx, 0, m, model_destroy);
+  if (!cached) {
+    PcaModelRef *r = (PcaModelRef *)((char *)m - offsetof(PcaModelRef, m));
+    sqlite3_set_auxdata(ctx, 0, r, model_unref);
+  }
 }
 
 /* whiten argument: integer 0/1 or JSON '{"whiten":bool}'. */

@@ -57,6 +57,16 @@ local_n=$(find "$data" -type f | wc -l)
 local_bytes=$(find "$data" -type f -printf '%s\n' | awk '{s+=$1} END {print s}')
 expect_eq "list > 1000 keys across pages (count, bytes)" \
   "$(q "SELECT count(*) || ' ' || sum(size) FROM s3_list('s3://$B/fruits/Test/**');")" "$local_n $local_bytes"
+# trailing '**' and a prefix without glob: every key below (docs/STORAGE.md),
+# the same files as the local folder listing
+expect_eq "trailing '**' lists the same keys as '**/*'" \
+  "$(q "SELECT count(*) || ' ' || sum(size) FROM s3_list('s3://$B/fruits/Test/**/*');")" "$local_n $local_bytes"
+expect_eq "prefix without glob lists every key below it" \
+  "$(q "SELECT count(*) || ' ' || sum(size) FROM s3_list('s3://$B/fruits/Test');")" "$local_n $local_bytes"
+expect_eq "prefix ending in '/' lists every key below it" \
+  "$(q "SELECT count(*) FROM s3_list('s3://$B/fruits/Test/');")" "$local_n"
+expect_eq "local folder listing, with and without trailing '**', same count" \
+  "$(q "SELECT (SELECT count(*) FROM s3_list('$data')) || ' ' || (SELECT count(*) FROM s3_list('$data/**'));")" "$local_n $local_n"
 expect_eq "glob '*' within a segment + class" \
   "$(q "SELECT count(*) FROM s3_list('s3://$B/fruits/Test/[AB]*/r_*.jpg');")" \
   "$(find "$data" -path "$data/[AB]*/r_*.jpg" -type f | wc -l)"

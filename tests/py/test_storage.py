@@ -56,6 +56,23 @@ if n != len(payload) or back != payload:
 conn.execute("SELECT s3_delete(?)", (tmp + "/x.bin",))
 os.rmdir(tmp)
 
+# trailing '**' and a folder without glob (recursive listing, docs/STORAGE.md)
+# list the same files as python's recursive glob, with keys relative to the folder
+n_recursive = 0
+for folder, pats in [("Test", ["Test/**", "Test", "Test/", "Test/**/*"]),
+                     ("Test/Kiwi 1", ["Test/Kiwi 1/**", "Test/Kiwi 1", "Test/Kiwi 1/**/*"])]:
+    base = os.path.join(root, folder)
+    expect = sorted(p for p in glob.glob(os.path.join(glob.escape(base), "**"), recursive=True) if os.path.isfile(p))
+    for pat in pats:
+        full = os.path.join(root, pat)  # "Test/" keeps its trailing slash
+        listed = conn.execute("SELECT url, key FROM s3_list(?)", (full,)).fetchall()
+        got = sorted(os.path.normpath(r[0]) for r in listed)
+        keys = sorted(r[1] for r in listed)
+        if not expect or got != expect or keys != sorted(os.path.relpath(p, base) for p in expect):
+            fails += 1
+            print(f"FAIL {pat}: {len(got)} rows, python glob {len(expect)}")
+        n_recursive += len(listed)
+
 if fails:
     sys.exit(1)
-print(f"storage cross-check: 5 globs == python glob, {checked} rows, {len(rows)} contents + ranges identical")
+print(f"storage cross-check: 5 globs == python glob, {checked} rows, 7 recursive folder listings {n_recursive} rows, {len(rows)} contents + ranges identical")

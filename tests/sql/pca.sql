@@ -25,6 +25,29 @@ SELECT pca_partial(v) IS NULL, pca_merge(v) IS NULL FROM t WHERE 0;
 SELECT json_extract(pca_info(pca_fit(v, 1, '{"solver":"streaming","sketch":4}')), '$.solver', '$.options.sketch') FROM t;
 SELECT json_extract(pca_info(pca_fit(v, 1, '{"standardize":true,"seed":7,"memory_mb":16}')), '$.standardize', '$.options.seed') FROM t;
 
+-- a model from a column is parsed once per connection while its bytes stay
+-- the same; a different model, or a copy with one byte changed, is parsed afresh
+CREATE TABLE ms(id INTEGER PRIMARY KEY, model BLOB);
+INSERT INTO ms(model) SELECT pca_fit(v, 1) FROM t;
+INSERT INTO ms(model) SELECT pca_fit(v, 3, '{"standardize":true}') FROM t;
+INSERT INTO ms(model) SELECT model FROM ms WHERE id = 1;
+SELECT group_concat(ms.id || ':' || fvec_dims(pca_project(ms.model, t.v)), ' ') FROM t CROSS JOIN ms WHERE t.id <= 2;
+SELECT count(*) FROM t CROSS JOIN ms a CROSS JOIN ms b
+  WHERE a.id = 1 AND b.id = 3 AND pca_project(a.model, t.v) = pca_project(b.model, t.v);
+SELECT count(*) FROM t CROSS JOIN ms a CROSS JOIN ms b
+  WHERE a.id = 1 AND b.id = 2 AND pca_project(a.model, t.v) <> pca_project(b.model, t.v, 1);
+SELECT sum(ms.id = 2 AND round(fvec_l2(pca_reconstruct(ms.model, pca_project(ms.model, t.v)), t.v), 4) = 0),
+       sum(ms.id = 1 AND fvec_dims(pca_reconstruct(ms.model, pca_project(ms.model, t.v))) = 3)
+  FROM t CROSS JOIN ms WHERE ms.id IN (1, 2);
+SELECT x.id, fvec_dims(pca_project(x.model, t.v)) FROM t CROSS JOIN
+  (SELECT 1 AS id, model FROM ms WHERE id = 1
+   UNION ALL SELECT 2, CAST(substr(model, 1, 60) || CASE WHEN substr(model, 61, 1) = x'00' THEN x'01' ELSE x'00' END
+                            || substr(model, 62) AS BLOB) FROM ms WHERE id = 1) x
+  WHERE t.id = 1;
+SELECT length(m.model) = length(c.model), m.model = c.model FROM ms m,
+  (SELECT CAST(substr(model, 1, 60) || CASE WHEN substr(model, 61, 1) = x'00' THEN x'01' ELSE x'00' END
+               || substr(model, 62) AS BLOB) AS model FROM ms WHERE id = 1) c WHERE m.id = 1;
+
 -- errors ----------------------------------------------------------------
 SELECT pca_fit(v, 5) FROM t;
 SELECT pca_fit(v, 0) FROM t;
