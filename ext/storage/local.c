@@ -132,7 +132,7 @@ int local_writer_open(const char *zPath, LocalWriter **pp, char *err) {
   if (!w->zDest || !w->zTmp) { local_writer_abort(w); return IMGPCA_NOMEM; }
   w->fd = mkostemp(w->zTmp, O_CLOEXEC);
   if (w->fd < 0) {
-    int rc = imgpca_seterr(err, "cannot create '%s': %s", w->zTmp, strerror(errno));
+    int rc = imgpca_seterr(err, "cannot create a temporary file for '%s': %s", zPath, strerror(errno));
     imgpca_free(w->zTmp);
     w->zTmp = NULL;
     local_writer_abort(w);

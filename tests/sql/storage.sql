@@ -50,3 +50,5 @@ SELECT * FROM s3_list('../../../shared/data/no-such-folder/*.jpg');
 .limit length 1000
 SELECT s3_fetch('../../../shared/data/fruits360/LICENSE');
 SELECT length(content) FROM s3_list('../../../shared/data/fruits360/LICENSE');
+-- A destination that cannot take a temporary file: the error names the destination.
+SELECT s3_put('/proc/imgpca-test.bin', 'x');
