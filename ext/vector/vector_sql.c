@@ -249,9 +249,53 @@ static int two_vectors(sqlite3_context *ctx, const char *zFunc, sqlite3_value **
   return 0;
 }
 
+/* Fast path of the distance functions for two float32 blobs: reads them in
+** place (no copy, no allocation).  Returns 1 with *pOut set, 0 when the
+** generic path must handle the arguments (not both blobs, or invalid, so
+** that it reports the error), or 2 on a dimension mismatch (error set). */
+enum { DIST_L2, DIST_DOT, DIST_COS };
+static int blob_distance(sqlite3_context *ctx, const char *zFunc, sqlite3_value **argv, int kind,
+                         double *pOut) {
+  const unsigned char *pa, *pb;
+  size_t na, nb, i;
+  double s = 0, sa = 0, sb = 0;
+  if (sqlite3_value_type(argv[0]) != SQLITE_BLOB || sqlite3_value_type(argv[1]) != SQLITE_BLOB) return 0;
+  pa = sqlite3_value_blob(argv[0]);
+  na = (size_t)sqlite3_value_bytes(argv[0]);
+  pb = sqlite3_value_blob(argv[1]);
+  nb = (size_t)sqlite3_value_bytes(argv[1]);
+  if (!pa || !pb || na == 0 || nb == 0 || na % 4 || nb % 4) return 0;
+  if (na != nb) {
+    imgpca_result_error(ctx, zFunc, "dimension mismatch: %lld vs %lld", (sqlite3_int64)(na / 4),
+                        (sqlite3_int64)(nb / 4));
+    return 2;
+  }
+  for (i = 0; i < na; i += 4) {
+    double x = imgpca_get_f32(pa + i), y = imgpca_get_f32(pb + i);
+    if (kind == DIST_L2) {
+      s += (x - y) * (x - y);
+    } else {
+      s += x * y;
+      sa += x * x;
+      sb += y * y;
+    }
+  }
+  /* NaN/Inf anywhere propagates into the sums: let the generic path name it. */
+  if (!isfinite(s) || !isfinite(sa) || !isfinite(sb)) return 0;
+  if (kind == DIST_L2) *pOut = sqrt(s);
+  else if (kind == DIST_DOT) *pOut = s;
+  else if (sa == 0 || sb == 0) return 0; /* zero vector: generic path reports it */
+  else *pOut = 1.0 - s / (sqrt(sa) * sqrt(sb));
+  return 1;
+}
+
 void fvec_l2_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   FvecArg a, b;
+  double d;
+  int r = blob_distance(ctx, "fvec_l2", argv, DIST_L2, &d);
   (void)argc;
+  if (r == 1) sqlite3_result_double(ctx, d);
+  if (r) return;
   if (two_vectors(ctx, "fvec_l2", argv, &a, &b)) return;
   sqlite3_result_double(ctx, fvec_l2(a.v, b.v, a.n));
   fvec_arg_free(&a);
@@ -262,7 +306,10 @@ void fvec_cosine_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   FvecArg a, b;
   double d;
   char err[IMGPCA_ERRMAX];
+  int r = blob_distance(ctx, "fvec_cosine", argv, DIST_COS, &d);
   (void)argc;
+  if (r == 1) sqlite3_result_double(ctx, d);
+  if (r) return;
   if (two_vectors(ctx, "fvec_cosine", argv, &a, &b)) return;
   if (fvec_cosine_distance(a.v, b.v, a.n, &d, err)) imgpca_result_error(ctx, "fvec_cosine", "%s", err);
   else sqlite3_result_double(ctx, d);
@@ -272,7 +319,11 @@ void fvec_cosine_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
 
 void fvec_dot_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   FvecArg a, b;
+  double d;
+  int r = blob_distance(ctx, "fvec_dot", argv, DIST_DOT, &d);
   (void)argc;
+  if (r == 1) sqlite3_result_double(ctx, d);
+  if (r) return;
   if (two_vectors(ctx, "fvec_dot", argv, &a, &b)) return;
   sqlite3_result_double(ctx, fvec_dot(a.v, b.v, a.n));
   fvec_arg_free(&a);

@@ -18,3 +18,9 @@ SELECT fvec_slice('[1,2,3]', 2, 5);
 SELECT fvec('a');
 SELECT fvec_cosine('[0,0]', '[1,1]');
 SELECT fvec_dims(x'');
+-- Distances of two blobs are read in place; invalid blobs still get named.
+SELECT fvec_l2(fvec(0, 0), fvec(3, 4)), fvec_dot(fvec(1, 2), fvec(3, 4)), round(fvec_cosine(fvec(1, 0), fvec(1, 1)), 6);
+SELECT fvec_l2(x'0000c07f', fvec(1));
+SELECT fvec_dot(fvec(1, 2), fvec(1));
+SELECT fvec_cosine(fvec(0, 0), fvec(1, 1));
+SELECT fvec_l2(x'000000', x'000000');
