@@ -17,16 +17,10 @@ import glob, json, os, sqlite3, sys
 import numpy as np
 from PIL import Image
 
-D = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'shared', 'data')
-con = sqlite3.connect(':memory:')
-con.enable_load_extension(True)
-con.load_extension(os.environ['IMGPCA_EXT'])
-fails = []
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testlib import DATA as D, check, connect, exit_if_failed  # noqa: E402
 
-
-def check(cond, msg):
-    if not cond:
-        fails.append(msg)
+con = connect()
 
 
 def info(b):
@@ -149,10 +143,7 @@ for kind in ('Landscape', 'Portrait'):
         v = np.frombuffer(con.execute("select img_features(?, 'pixels:size=16x16')", (b,)).fetchone()[0], '<f4')
         check(v.shape == (768,), 'exif features dims')
 
-if fails:
-    print('\n'.join(fails[:30]))
-    print(f'FAILED {len(fails)} checks')
-    sys.exit(1)
+exit_if_failed()
 print(f'pillow exact {n_exact}/{len(sample)} fruits + {len(extra)} test images; resize vs exact area max {max_ref}, '
       f'vs Pillow BOX mean {np.mean(pil_mean):.3f} max {pil_max}; pngsuite {n_png} valid ok, {n_bad} corrupt errors; '
       f'exif max mean diff {exif_max:.2f}')

@@ -20,16 +20,10 @@ from PIL import Image
 from sklearn.decomposition import PCA
 from sklearn.neighbors import KNeighborsClassifier
 
-D = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'shared', 'data')
-con = sqlite3.connect(':memory:')
-con.enable_load_extension(True)
-con.load_extension(os.environ['IMGPCA_EXT'])
-fails = []
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testlib import DATA as D, check, connect, exit_if_failed  # noqa: E402
 
-
-def check(cond, msg):
-    if not cond:
-        fails.append(msg)
+con = connect()
 
 
 def feat(b, spec=None):
@@ -120,9 +114,6 @@ acc, nte = accuracy(None)
 acc_full, _ = accuracy('hist:bins=8,sqrt,side=256')
 check(acc >= 0.975 and acc_full >= 0.975, f'accuracy {acc} {acc_full}')
 
-if fails:
-    print('\n'.join(fails[:30]))
-    print(f'FAILED {len(fails)} checks')
-    sys.exit(1)
+exit_if_failed()
 print(f'hist/pixels/hog match NumPy references; 12MP dct vs full mean diff {dct_diff:.4f}; '
       f'PCA(50)+1-NN accuracy {acc * 100:.2f}% default spec, {acc_full * 100:.2f}% full-resolution hist ({nte} test images)')

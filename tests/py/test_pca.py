@@ -19,15 +19,10 @@ from PIL import Image
 from sklearn.decomposition import PCA
 from sklearn.preprocessing import StandardScaler
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-DATA = os.path.join(ROOT, "..", "shared", "data", "fruits360", "Training")
-fails = []
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testlib import DATA as SHARED, check, connect, exit_if_failed  # noqa: E402
 
-
-def check(cond, msg):
-    if not cond:
-        fails.append(msg)
-        print("FAIL:", msg)
+DATA = os.path.join(SHARED, "fruits360", "Training")
 
 
 def features(step=25, size=16):
@@ -55,9 +50,7 @@ def vec(b):
 X32 = features()
 X = X32.astype(np.float64)
 n, d = X.shape
-conn = sqlite3.connect(":memory:")
-conn.enable_load_extension(True)
-conn.load_extension(os.environ["IMGPCA_EXT"])
+conn = connect()
 conn.execute("CREATE TABLE f(id INTEGER PRIMARY KEY, v BLOB)")
 conn.executemany("INSERT INTO f(id, v) VALUES (?, ?)", [(i + 1, blob(r)) for i, r in enumerate(X32)])
 
@@ -224,9 +217,7 @@ for t in range(200):
         bad += 1
 check(bad == 200, f"only {bad}/200 corrupted models rejected")
 
-if fails:
-    print(f"{len(fails)} failures")
-    sys.exit(1)
+exit_if_failed()
 print(f"n={n} d={d} k={k}: ratio rel err {r_rel:.1e}, worst |cos| 1-{1 - worst_cos:.1e}, proj err {perr:.1e}; "
       f"standardized ratio {zr:.1e}; merge 1/2/4/7 eig rel {merge_err:.1e}; streaming l=64 top-{ks} eig rel "
       f"{stream_rel:.1e} (bound {stream_bound_rel:.1e})")
