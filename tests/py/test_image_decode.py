@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import DATA as D, check, connect, exit_if_failed  # noqa: E402
+from testlib import DATA as D, check, connect, area_ref, exit_if_failed  # noqa: E402
 
 con = connect()
 
@@ -37,20 +37,6 @@ def pixels(b, w=None, h=None):
         return np.frombuffer(raw, np.uint8).reshape(oh, ow, 3)
     raw = con.execute('select img_pixels(?,?,?)', (b, w, h)).fetchone()[0]
     return np.frombuffer(raw, np.uint8).reshape(h, w, 3)
-
-
-def area_ref(a, w, h):
-    """Exact area average, float64."""
-    a = a.astype(np.float64)
-    def axis_matrix(S, Dn):
-        M = np.zeros((Dn, S))
-        for o in range(Dn):
-            L, R = o * S / Dn, (o + 1) * S / Dn
-            for j in range(int(np.floor(L)), int(np.ceil(R))):
-                M[o, j] = (min(R, j + 1) - max(L, j)) / (S / Dn)
-        return M
-    My, Mx = axis_matrix(a.shape[0], h), axis_matrix(a.shape[1], w)
-    return np.einsum('ij,jkc,lk->ilc', My, a, Mx)
 
 
 # 1. Pillow parity at native size --------------------------------------------

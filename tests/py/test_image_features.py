@@ -21,7 +21,7 @@ from sklearn.decomposition import PCA
 from sklearn.neighbors import KNeighborsClassifier
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import DATA as D, check, connect, exit_if_failed  # noqa: E402
+from testlib import DATA as D, check, connect, area_ref, exit_if_failed  # noqa: E402
 
 con = connect()
 
@@ -46,18 +46,6 @@ def hist_ref(rgb, nb, white, sq):
         cnt += 1
     h = h / cnt if cnt else h
     return np.sqrt(h) if sq else h
-
-
-def area_ref(a, w, hh):
-    a = a.astype(np.float64)
-    def m(S, Dn):
-        M = np.zeros((Dn, S))
-        for o in range(Dn):
-            L, R = o * S / Dn, (o + 1) * S / Dn
-            for j in range(int(np.floor(L)), int(np.ceil(R))):
-                M[o, j] = (min(R, j + 1) - max(L, j)) / (S / Dn)
-        return M
-    return np.einsum('ij,jkc,lk->ilc', m(a.shape[0], hh), a, m(a.shape[1], w))
 
 
 fruits = sorted(glob.glob(os.path.join(D, 'fruits360', '*', '*', '*.jpg')))

@@ -29,3 +29,19 @@ def exit_if_failed():
         print('\n'.join(fails[:30]))
         print(f'FAILED {len(fails)} checks')
         sys.exit(1)
+
+
+def area_ref(a, w, h):
+    """Exact area average (box filter with fractional coverage) of an
+    H x W x C array to h x w, in float64: the reference for img resizing."""
+    import numpy as np
+    a = a.astype(np.float64)
+
+    def axis_matrix(src, dst):
+        m = np.zeros((dst, src))
+        for o in range(dst):
+            lo, hi = o * src / dst, (o + 1) * src / dst
+            for j in range(int(np.floor(lo)), int(np.ceil(hi))):
+                m[o, j] = (min(hi, j + 1) - max(lo, j)) / (src / dst)
+        return m
+    return np.einsum('ij,jkc,lk->ilc', axis_matrix(a.shape[0], h), a, axis_matrix(a.shape[1], w))
