@@ -246,6 +246,15 @@ void imgpca_result_owned_blob(sqlite3_context *ctx, void *p, size_t n) {
   sqlite3_result_blob64(ctx, p, (sqlite3_uint64)n, sqlite3_free);
 }
 
+int imgpca_db_interrupted(void *pDb) {
+  sqlite3 *db = (sqlite3 *)pDb;
+  sqlite3_stmt *st = NULL;
+  int rc = sqlite3_prepare_v2(db, "SELECT 1", -1, &st, NULL);
+  if (rc == SQLITE_OK) rc = sqlite3_step(st);
+  sqlite3_finalize(st);
+  return rc == SQLITE_INTERRUPT;
+}
+
 const char *imgpca_type_name(sqlite3_value *v) {
   switch (sqlite3_value_type(v)) {
     case SQLITE_INTEGER: return "integer";

@@ -40,4 +40,13 @@ void imgpca_result_owned_blob(sqlite3_context *ctx, void *p, size_t n);
 /* Name of a value's type for messages: "integer", "real", "text", "blob", "null". */
 const char *imgpca_type_name(sqlite3_value *v);
 
+/* Interrupt poll for long loops inside one SQL call (argument: sqlite3 *).
+** Returns 1 once sqlite3_interrupt() was called on the connection during the
+** running statement.  SQLite 3.40 has no sqlite3_is_interrupted(): while a
+** statement runs, preparing or stepping a trivial statement answers
+** SQLITE_INTERRUPT exactly when the connection's interrupt flag is set,
+** which is what this reads.  Costs a few microseconds: poll every folder or
+** every few hundred items, not every byte. */
+int imgpca_db_interrupted(void *db);
+
 #endif

@@ -472,6 +472,10 @@ int imgpca_lister_next(ImgpcaLister *l, int *pEof, char *err) {
   return IMGPCA_OK;
 }
 
+void imgpca_lister_set_interrupt(ImgpcaLister *l, int (*xInterrupt)(void *), void *pArg) {
+  if (l->walk) local_walk_set_interrupt(l->walk, xInterrupt, pArg);
+}
+
 const ImgpcaEntry *imgpca_lister_entry(ImgpcaLister *l) { return &l->cur; }
 
 int imgpca_lister_content(ImgpcaLister *l, ImgpcaBuf *out, char *err) {

@@ -74,6 +74,10 @@ typedef struct ImgpcaLister ImgpcaLister;
 /* nAhead (> 0) bounds the prefetch when the caller knows it needs few rows. */
 int imgpca_lister_open(ImgpcaStorage *s, const char *zUrlGlob, int bContent, int64_t maxBytes,
                        int64_t nAhead, ImgpcaLister **pp, char *err);
+/* Interrupt hook of a local listing (no effect on S3 listings, which return
+** between pages): polled while walking folders; when it returns non-zero,
+** imgpca_lister_next returns IMGPCA_INTERRUPT. */
+void imgpca_lister_set_interrupt(ImgpcaLister *l, int (*xInterrupt)(void *), void *pArg);
 /* Moves to the next entry; *pEof = 1 at the end. */
 int imgpca_lister_next(ImgpcaLister *l, int *pEof, char *err);
 const ImgpcaEntry *imgpca_lister_entry(ImgpcaLister *l);

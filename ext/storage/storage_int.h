@@ -19,6 +19,9 @@ typedef struct LocalWalk LocalWalk;
 int local_walk_open(const char *zPattern, int bFileUrl, LocalWalk **pp, char *err);
 /* Next matching file: fills e (fields owned by the walk until the next call). */
 int local_walk_next(LocalWalk *w, ImgpcaEntry *e, int *pEof, char *err);
+/* Interrupt hook, polled at every folder and every 1024 entries: when it
+** returns non-zero the walk stops with IMGPCA_INTERRUPT. */
+void local_walk_set_interrupt(LocalWalk *w, int (*xInterrupt)(void *), void *pArg);
 /* Local path of the current entry. */
 const char *local_walk_path(LocalWalk *w);
 void local_walk_close(LocalWalk *w);
