@@ -16,6 +16,8 @@
 
 #include <cblas.h>
 #include <curl/curl.h>
+#include "common/lazy_blas.h"
+#include "common/lazy_curl.h"
 #include <expat.h>
 #include <pthread.h>
 #include <png.h>
@@ -48,7 +50,7 @@ void imgpca_build_info_func(sqlite3_context *ctx, int argc, sqlite3_value **argv
   aVal[3] = STR(LIBJPEG_TURBO_VERSION);
   aVal[4] = png_get_libpng_ver(NULL);
   aVal[5] = PNG_LIBPNG_VER_STRING;
-  aVal[6] = cv ? cv->version : "";
+  aVal[6] = cv ? cv->version : "not loaded";
   aVal[7] = cv && cv->ssl_version ? cv->ssl_version : "";
   aVal[8] = XML_ExpatVersion();
   aVal[9] = openblas_get_config();
@@ -141,18 +143,10 @@ void imgpca_config_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   config_result(ctx, conn, zKey);
 }
 
-static pthread_once_t g_once = PTHREAD_ONCE_INIT;
-static int g_init_rc = 0;
-
-static void global_init_once(void) {
-  /* libcurl must be initialised once per process before any thread uses it. */
-  g_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? SQLITE_OK : SQLITE_ERROR;
-}
-
+/* Nothing heavy at load time: libcurl (and curl_global_init) and OpenBLAS
+** are opened at first use (ext/common/lazylib.c).  Kept as the place for
+** process-wide set-up that must run before any connection uses imgpca. */
 int imgpca_core_global_init(char **pzErrMsg) {
-  pthread_once(&g_once, global_init_once);
-  if (g_init_rc != SQLITE_OK && pzErrMsg) {
-    *pzErrMsg = sqlite3_mprintf("imgpca: curl_global_init failed");
-  }
-  return g_init_rc;
+  (void)pzErrMsg;
+  return SQLITE_OK;
 }

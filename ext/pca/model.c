@@ -27,6 +27,8 @@
 #include "pca.h"
 
 #include <cblas.h>
+
+#include "../common/lazy_blas.h"
 #include <math.h>
 
 /* 64-bit checksum: eight lanes of multiply-rotate rounds over 8-byte
@@ -178,6 +180,7 @@ int pca_model_load(const void *pv, size_t n, PcaModel *m, char *err) {
   double tv, eb, fr;
   long long mem;
   memset(m, 0, sizeof(*m));
+  if (imgpca_blas_load(err)) return IMGPCA_ERROR;
   if (check_header(p, n, PCA_MODEL_MAGIC, "model", err)) return IMGPCA_ERROR;
   flags = imgpca_get_u32(p + 16);
   solver = imgpca_get_u32(p + 20);

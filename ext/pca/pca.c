@@ -15,6 +15,8 @@
 #include "pca.h"
 
 #include <cblas.h>
+
+#include "../common/lazy_blas.h"
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
@@ -147,6 +149,7 @@ int pca_state_begin(PcaState *s, size_t d, char *err) {
   size_t budget = sat_mul((size_t)s->memory_mb, 1u << 20);
   int kind;
   if (d == 0 || d > PCA_MAX_DIMS) return imgpca_seterr(err, "invalid dimension %zu", d);
+  if (imgpca_blas_load(err)) return IMGPCA_ERROR;
   if (s->solverReq == PCA_SOLVER_EXACT) kind = PCA_KIND_EXACT;
   else if (s->solverReq == PCA_SOLVER_STREAMING) kind = PCA_KIND_STREAM;
   else kind = pca_state_bytes(PCA_KIND_EXACT, d, 0) <= budget ? PCA_KIND_EXACT : PCA_KIND_STREAM;
@@ -270,6 +273,7 @@ int pca_state_merge(PcaState *a, PcaState *b, char *err) {
   double *delta;
   int rc;
   if (b->kind == 0 || b->n + b->nb == 0) return IMGPCA_OK;
+  if (imgpca_blas_load(err)) return IMGPCA_ERROR;
   { int frc = pca_state_flush(b, err); if (frc) return frc; }
   if (a->kind == 0) {
     int std = a->standardize;
@@ -344,6 +348,7 @@ int pca_fit_state(PcaState *s, long long kInt, double fraction, int standardize,
   int rc, std;
   memset(m, 0, sizeof(*m));
   if (s->kind == 0) return imgpca_seterr(err, "need at least 2 rows, got 0");
+  if (imgpca_blas_load(err)) return IMGPCA_ERROR;
   { int frc = pca_state_flush(s, err); if (frc) return frc; }
   n = s->n;
   d = s->d;
