@@ -48,6 +48,9 @@ build/asan/%.o: ext/%.c $(HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) -O1 -g $(SAN_FLAGS) -c $< -o $@
 
+# the report page template is compiled into report.o (.incbin)
+build/obj/report/report.o build/asan/report/report.o build/fuzz/obj/report/report.o: ext/report/report.html
+
 dist/imgpca.so: $(OBJ)
 	@mkdir -p dist
 	$(CC) -shared -Wl,--as-needed -o $@ $(OBJ) $(LIBS) -Wl,--no-undefined

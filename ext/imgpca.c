@@ -27,6 +27,7 @@ SQLITE_EXTENSION_INIT1
 #include "shard/shard_sql.h"
 #include "csv/csv_sql.h"
 #include "s3/s3_sql.h"
+#include "report/report_sql.h"
 
 #define PURE (SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS)
 #define DIRECT SQLITE_DIRECTONLY
@@ -83,6 +84,13 @@ static const FuncDef aFunc[] = {
   {"img_info",             1, PURE, CONN, img_info_func, 0, 0},
   {"img_pixels",           1, PURE, CONN, img_pixels_func, 0, 0},
   {"img_pixels",           3, PURE, CONN, img_pixels_func, 0, 0},
+  {"img_encode",           5, PURE, 0,    img_encode_func, 0, 0},
+  {"img_encode",           6, PURE, 0,    img_encode_func, 0, 0},
+  {"img_thumbnail",        2, PURE, CONN, img_thumbnail_func, 0, 0},
+  {"img_thumbnail",        3, PURE, CONN, img_thumbnail_func, 0, 0},
+  {"img_thumbnail",        4, PURE, CONN, img_thumbnail_func, 0, 0},
+  {"img_from_fvec",        1, PURE, 0,    img_from_fvec_func, 0, 0},
+  {"img_from_fvec",        3, PURE, 0,    img_from_fvec_func, 0, 0},
   /* pca */
   {"pca_fit",           1, PURE,   0, 0, pca_fit_step, pca_fit_final},
   {"pca_fit",           2, PURE,   0, 0, pca_fit_step, pca_fit_final},
@@ -114,6 +122,10 @@ static const FuncDef aFunc[] = {
   /* csv */
   {"csv_export",        2, DIRECT, CONN, csv_export_func, 0, 0},
   {"csv_export",        3, DIRECT, CONN, csv_export_func, 0, 0},
+  /* report */
+  {"imgpca_base64",      1, PURE,   0, imgpca_base64_func, 0, 0},
+  {"imgpca_report_html", 1, PURE,   0, imgpca_report_html_func, 0, 0},
+  {"imgpca_report_html", 2, PURE,   0, imgpca_report_html_func, 0, 0},
 };
 
 static const ModuleDef aModule[] = {
