@@ -340,6 +340,7 @@ SELECT printf('plot: %s/scatter.svg (%s)', out, s3_put(out || '/scatter.svg', sv
     || '</svg>' AS svg
   FROM s JOIN lab USING (label), b);
 
+.read sql/stages/90-report.sql
 
 UPDATE runs SET finished = datetime('now') WHERE id = (SELECT max(id) FROM runs);
 .print '== done'

@@ -9,7 +9,8 @@
 **       format 'png' | 'jpeg' (or 'jpg'); quality 1..100 (JPEG, default 85).
 **   img_thumbnail(img, size [, format [, quality]])  -> PNG/JPEG BLOB
 **       the upright image scaled (area averaging) to fit a size x size box,
-**       aspect ratio kept, never enlarged; format default 'jpeg'.
+**       aspect ratio kept, never enlarged; format default 'jpeg'.  Corrupt-data
+**       warnings are tolerated (the decodable part is shown).
 **   img_from_fvec(vec [, lo, hi])  -> bytes: each float mapped linearly
 **       from lo..hi onto 0..255, rounded and clamped; without lo/hi the
 **       vector's own min..max (a constant vector gives 128).  Turns pixel
@@ -177,6 +178,7 @@ int img_thumbnail(const unsigned char *p, size_t n, long long max_pixels, int si
   o.scale = 1;
   o.need_short = size;
   o.need_w = o.need_h = 1;
+  o.lenient = 1; /* a thumbnail of what could be decoded beats none */
   rc = img_decode(p, n, &o, &im, &info, err);
   if (rc) return rc;
   img_thumbnail_size(im.w, im.h, size, &tw, &th);
