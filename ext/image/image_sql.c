@@ -284,8 +284,8 @@ void img_encode_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   }
   need = (size_t)w * (size_t)h * (size_t)ch;
   if ((size_t)sqlite3_value_bytes(argv[0]) != need) {
-    imgpca_result_error(ctx, zFunc, "pixels blob has %d bytes, %dx%dx%d needs %zu",
-                        sqlite3_value_bytes(argv[0]), w, h, ch, need);
+    imgpca_result_error(ctx, zFunc, "pixels blob has %d bytes, %dx%dx%d needs %lld",
+                        sqlite3_value_bytes(argv[0]), w, h, ch, (long long)need);
     return;
   }
   rc = img_encode(sqlite3_value_blob(argv[0]), w, h, ch, fmt, quality, &out, &n, err);
@@ -344,7 +344,8 @@ void img_from_fvec_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   p = sqlite3_value_blob(argv[0]);
   n = (size_t)sqlite3_value_bytes(argv[0]);
   if (n == 0 || n % 4) {
-    imgpca_result_error(ctx, zFunc, "invalid float32 vector: %zu bytes is not a positive multiple of 4", n);
+    imgpca_result_error(ctx, zFunc, "invalid float32 vector: %lld bytes is not a positive multiple of 4",
+                        (long long)n);
     return;
   }
   n /= 4;
