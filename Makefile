@@ -29,8 +29,8 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/unit/%)
 UNIT_ASAN := $(UNIT_SRC:tests/unit/%.c=build/unit-asan/%)
 
-.PHONY: test-examples all deps test-deps test test-unit test-sql test-api test-py test-integration test-asan \
-        test-quick bench install uninstall demo clean fuzz
+.PHONY: test-report test-examples all deps test-deps test test-unit test-sql test-api test-py test-integration test-asan \
+        test-report test-quick bench install uninstall demo clean fuzz
 
 all: deps dist/imgpca.so dist/libimgpca.a
 
@@ -97,6 +97,10 @@ test-py: all
 
 test-integration: all
 	@tests/run-integration.sh
+
+# report.html in headless Chromium + the static SVGs with rsvg-convert (tests/report)
+test-report: all
+	@tests/report/run.sh
 
 test-asan: dist/asan/imgpca.so $(UNIT_ASAN)
 	@tests/run-unit.sh build/unit-asan $(UNIT_ASAN)

@@ -12,6 +12,7 @@ stage "Python cross-checks" make -s test-py
 stage "examples"            make -s test-examples
 stage "docs examples"       tests/docs-examples.sh dist/imgpca
 [ "${IMGPCA_QUICK:-}" = 1 ] || stage "integration" make -s test-integration
+stage "report (Chromium)"   make -s test-report
 stage "ASan+UBSan"          make -s test-asan
 stage "OOM sweep"           make -s test-oom
 stage "concurrency"         make -s test-concurrency

@@ -70,11 +70,11 @@ SELECT printf('plot: %s/scatter.svg (%s)', out, s3_put(out || '/scatter.svg', sv
     || (SELECT group_concat(printf('<line x1="%.1f" y1="40" x2="%.1f" y2="535" stroke="#ececec"/><text x="%.1f" y="550" text-anchor="middle">%s</text>',
                                    70 + 520 * (tx.v - b.x0) / (b.x1 - b.x0), 70 + 520 * (tx.v - b.x0) / (b.x1 - b.x0),
                                    70 + 520 * (tx.v - b.x0) / (b.x1 - b.x0),
-                                   printf('%.*f', max(0, -CAST(floor(log10(b.sx) + 1e-9) AS INTEGER)), tx.v + 0.0)), '') FROM tx, b)
+                                   printf('%.*f', max(0, -CAST(floor(log10(b.sx) + 1e-9) AS INTEGER)), iif(abs(tx.v) < 1e-6 * b.sx, 0.0, tx.v))), '') FROM tx, b)
     || (SELECT group_concat(printf('<line x1="65" y1="%.1f" x2="590" y2="%.1f" stroke="#ececec"/><text x="61" y="%.1f" text-anchor="end">%s</text>',
                                    530 - 490 * (ty.v - b.y0) / (b.y1 - b.y0), 530 - 490 * (ty.v - b.y0) / (b.y1 - b.y0),
                                    534 - 490 * (ty.v - b.y0) / (b.y1 - b.y0),
-                                   printf('%.*f', max(0, -CAST(floor(log10(b.sy) + 1e-9) AS INTEGER)), ty.v + 0.0)), '') FROM ty, b)
+                                   printf('%.*f', max(0, -CAST(floor(log10(b.sy) + 1e-9) AS INTEGER)), iif(abs(ty.v) < 1e-6 * b.sy, 0.0, ty.v))), '') FROM ty, b)
     || '<rect x="70" y="40" width="520" height="490" fill="none" stroke="#777"/>'
     || printf('<text x="330" y="574" text-anchor="middle" font-size="13">PC1 (%.1f %% of variance)</text>', 100 * v.r1)
     || printf('<text x="18" y="285" transform="rotate(-90 18 285)" text-anchor="middle" font-size="13">PC2 (%.1f %% of variance)</text>', 100 * v.r2)

@@ -8,7 +8,8 @@
 //   node --experimental-websocket check-report.mjs REPORT.html OUT_DIR [hover indices...]
 //
 // OUT_DIR receives result.json, scatter.png (canvas), scatter-hl.png (after
-// clicking the first legend entry) and page.png (top of the page, 1280 px wide).
+// clicking the first legend entry), hover.png (the scatter section with a
+// tooltip open) and page.png (top of the page, 1280 px wide).
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -22,9 +23,17 @@ const args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "
   "--disable-background-networking", "--disable-component-update", "--disable-sync",
   "--disable-dev-shm-usage", "--hide-scrollbars", "--force-device-scale-factor=1",
   "--window-size=1280,1000", `--user-data-dir=${profile}`, "--remote-debugging-port=0", "about:blank"];
-const proc = spawn(chromium, args, { stdio: ["ignore", "ignore", "pipe"] });
-const killAll = () => { try { proc.kill("SIGKILL"); } catch (e) { /* gone */ } rmSync(profile, { recursive: true, force: true }); };
-const timer = setTimeout(() => { console.error("check-report: timed out"); killAll(); process.exit(3); }, 90000);
+// its own process group, so that the browser's helper processes end with it
+const proc = spawn(chromium, args, { stdio: ["ignore", "ignore", "pipe"], detached: true });
+const exited = new Promise((res) => proc.on("exit", res));
+const killAll = async () => {
+  try { process.kill(-proc.pid, "SIGKILL"); } catch (e) { /* gone */ }
+  await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
+  for (let i = 0; i < 5; i++) {
+    try { rmSync(profile, { recursive: true, force: true }); break; } catch (e) { await new Promise((r) => setTimeout(r, 200)); }
+  }
+};
+const timer = setTimeout(async () => { console.error("check-report: timed out"); await killAll(); process.exit(3); }, 90000);
 
 const wsUrl = await new Promise((res, rej) => {
   let buf = "";
@@ -99,15 +108,41 @@ await shot("scatter.png", "#scatter");
 result.hover = [];
 await evaluate("document.getElementById('scatter').scrollIntoView({block: 'center'})");
 await frame();
-for (const a of hoverArgs.length ? hoverArgs : ["0"]) {
-  const i = Number(a);
-  const pos = await evaluate(`(() => { const p = imgpcaReport.pointAt(${i}); return p && [p[0] - scrollX, p[1] - scrollY]; })()`);
+// Targets: for each requested index, the first point at or after it that lies
+// more than 6 px from every other drawn point (mouse positions are whole
+// pixels) and, if there is one, has a thumbnail.
+const hoverTargets = await evaluate(`(() => {
+  const P = DATA.points, n = P.length, pos = [], out = [];
+  for (let i = 0; i < n; i++) pos.push(imgpcaReport.pointAt(i));
+  const cell = new Map(), k = (x, y) => Math.floor(x / 8) + ',' + Math.floor(y / 8);
+  pos.forEach((p, i) => { if (p) { const c = k(p[0], p[1]); cell.has(c) ? cell.get(c).push(i) : cell.set(c, [i]); } });
+  const isolated = (i) => { const p = pos[i]; if (!p) return false;
+    const cx = Math.floor(p[0] / 8), cy = Math.floor(p[1] / 8);
+    for (let dx = -1; dx <= 1; dx++) for (let dy = -1; dy <= 1; dy++)
+      for (const j of cell.get((cx + dx) + ',' + (cy + dy)) || [])
+        if (j !== i && (pos[j][0] - p[0]) ** 2 + (pos[j][1] - p[1]) ** 2 < 36) return false;
+    return true; };
+  for (const want of ${JSON.stringify((hoverArgs.length ? hoverArgs : ["0"]).map(Number))}) {
+    let pick = -1;
+    for (let i = Math.min(want, n - 1); i < n && pick < 0; i++) if (isolated(i) && P[i][4]) pick = i;
+    for (let i = Math.min(want, n - 1); i < n && pick < 0; i++) if (isolated(i)) pick = i;
+    out.push(pick);
+  }
+  return out; })()`);
+for (const i of hoverTargets) {
+  const pos = i < 0 ? null : await evaluate(`(() => { const p = imgpcaReport.pointAt(${i}); return p && [p[0] - scrollX, p[1] - scrollY]; })()`);
   if (!pos) { result.hover.push({ i, pos: null }); continue; }
   await send("Input.dispatchMouseEvent", { type: "mouseMoved", x: pos[0], y: pos[1] });
   await frame();
   const shown = await evaluate("({text: imgpcaReport.tooltip(), label: document.getElementById('tip').dataset.label || '', img: !!document.querySelector('#tip img')})");
-  // the nearest point may be another one on top of it: report which key is shown
-  result.hover.push({ i, pos, ...shown });
+  result.hover.push({ i, key: result.data.keys[i], hasThumb: await evaluate(`!!DATA.points[${i}][4]`), pos, ...shown });
+}
+// the scatter section with the last tooltip open (README picture), without scrolling
+{
+  const clip = await evaluate(`(() => { const r = document.getElementById('s-scatter').getBoundingClientRect();
+    return {x: r.left + scrollX, y: r.top + scrollY, width: r.width, height: Math.min(r.height, 760), scale: 1}; })()`);
+  const r = await send("Page.captureScreenshot", { format: "png", clip, captureBeyondViewport: true });
+  writeFileSync(join(outDir, "hover.png"), Buffer.from(r.data, "base64"));
 }
 await send("Input.dispatchMouseEvent", { type: "mouseMoved", x: 2, y: 2 });
 result.tooltipAfterLeave = await evaluate("imgpcaReport.tooltip()");
@@ -161,6 +196,6 @@ result.console = seen.console; result.exceptions = seen.exceptions; result.logs 
 writeFileSync(join(outDir, "result.json"), JSON.stringify(result, null, 1));
 clearTimeout(timer);
 ws.close();
-killAll();
+await killAll();
 console.log("check-report: " + report + ": " + result.points + " points, " + seen.requests.length + " requests");
 process.exit(0);

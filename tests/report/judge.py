@@ -76,10 +76,11 @@ for h in r['hover']:
     if h.get('pos') is None:
         continue
     text = h.get('text', '')
-    shown = [k for k in r['data']['keys'] if k in text]
-    check(bool(shown) and h['label'] and dblabel.get(max(shown, key=len)) == h['label'],
-          f"hover {h['i']}: tooltip {text!r} does not show a key with its label")
+    check(h['key'] in text and h['label'] == dblabel.get(h['key']),
+          f"hover {h['i']} ({h['key']}, label {dblabel.get(h['key'])!r}): tooltip {text!r}")
     check(text.startswith(h['label']), f"hover {h['i']}: label not shown first: {text!r}")
+    check(h['img'] == h['hasThumb'], f"hover {h['i']}: thumbnail shown {h['img']}, point has one {h['hasThumb']}")
+check(any(h.get('img') for h in r['hover']) or r['data']['thumbs'] == 0, 'no hovered point showed a thumbnail')
 check(r['tooltipAfterLeave'] == '', 'tooltip stays after the mouse left the points')
 
 # --- legend click cycle, search, sorting ------------------------------------------

@@ -9,6 +9,8 @@
 # for overlaps (svgcheck.py).
 #   tests/report/run.sh [demo|pixels|fruits ...]     default: all three
 #   IMGPCA_REPORT_KEEP=DIR keeps the outputs (DIR/<case>/...)
+#   IMGPCA_REPORT_SCREENSHOT=docs/img/report.png writes the README picture
+#     (the fruits case's scatter section with a tooltip, 128 colours)
 set -u
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -37,9 +39,9 @@ for c in "${cases[@]}"; do
           "$d/state.db" < sql/pipeline.sql > "$d/pipeline.log" 2>&1); then
     echo "FAIL report $c: pipeline"; tail -20 "$d/pipeline.log"; fail=1; continue
   fi
-  # hover the first point, one in the middle and the last one
-  n=$(sqlite3 "$d/state.db" "SELECT count(*) FROM projections")
-  if ! node --experimental-websocket --no-warnings tests/report/check-report.mjs "$d/out/report.html" "$d" 0 $((n / 2 / (1 + n / 10000))) 7 \
+  # hover an isolated point near the start, a third and two thirds of the points
+  n=$(sqlite3 "$d/state.db" "SELECT min(count(*), 10000) FROM projections")
+  if ! node --experimental-websocket --no-warnings tests/report/check-report.mjs "$d/out/report.html" "$d" 0 $((n / 3)) $((2 * n / 3)) \
        > "$d/browser.log" 2>&1; then
     echo "FAIL report $c: browser"; tail -20 "$d/browser.log"; fail=1; continue
   fi
@@ -47,6 +49,11 @@ for c in "${cases[@]}"; do
     echo "ok   report $c: ${out##*$'\n'}"
   else
     echo "FAIL report $c"; echo "$out" | tail -30; fail=1
+  fi
+  if [ "$c" = fruits ] && [ -n "${IMGPCA_REPORT_SCREENSHOT:-}" ]; then
+    /usr/bin/python3 -c 'import sys; from PIL import Image
+Image.open(sys.argv[1]).convert("RGB").quantize(128, method=Image.Quantize.MEDIANCUT).save(sys.argv[2], optimize=True)' \
+      "$d/hover.png" "$IMGPCA_REPORT_SCREENSHOT" && echo "     screenshot: $IMGPCA_REPORT_SCREENSHOT"
   fi
   if out=$(/usr/bin/python3 tests/report/svgcheck.py "$d/out/scatter.svg" "$d/out/scree.svg" 2>&1); then
     echo "ok   report $c svg: ${out##*$'\n'}"
