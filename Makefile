@@ -7,7 +7,8 @@
 #                   (installs the missing build and test packages first)
 #   make format-check   C sources against .clang-format
 #   make bench      benchmarks -> bench/RESULTS.md
-#   make install    PREFIX=/usr/local: library, header, pkg-config file
+#   make install    PREFIX=/usr/local: library, header, pkg-config file, pipeline SQL
+#                   ($PREFIX/share/imgpca/sql: run the pipeline from $PREFIX/share/imgpca)
 #   make demo       the full pipeline on local files (README command 1)
 
 PREFIX  ?= /usr/local
@@ -119,10 +120,14 @@ install: all
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBS@|$(LIBS)|' \
 	    -e "s|@VERSION@|$$(sed -n 's/^#define IMGPCA_VERSION  *\"\(.*\)\"/\1/p' include/imgpca.h)|" \
 	    scripts/imgpca.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/imgpca.pc
+	install -d $(DESTDIR)$(PREFIX)/share/imgpca/sql/stages
+	install -m 644 sql/*.sql $(DESTDIR)$(PREFIX)/share/imgpca/sql/
+	install -m 644 sql/stages/*.sql $(DESTDIR)$(PREFIX)/share/imgpca/sql/stages/
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/lib/libimgpca.a $(DESTDIR)$(PREFIX)/lib/imgpca.so \
 	      $(DESTDIR)$(PREFIX)/include/imgpca.h $(DESTDIR)$(PREFIX)/lib/pkgconfig/imgpca.pc
+	rm -rf $(DESTDIR)$(PREFIX)/share/imgpca
 
 clean:
 	rm -rf build dist
