@@ -192,6 +192,7 @@ test-concurrency: build/concurrency/concurrency
 TOBJ := $(SRC:ext/%.c=build/tsan/%.o)
 TSAN_FLAGS = -fsanitize=thread -fno-omit-frame-pointer
 TSAN_TESTS := build/unit-tsan/test_fetch build/unit-tsan/test_fetch_interrupt
+.SECONDARY: $(TOBJ)
 
 build/tsan/%.o: ext/%.c $(HDR)
 	@mkdir -p $(dir $@)
