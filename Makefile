@@ -200,6 +200,27 @@ test-concurrency: build/concurrency/concurrency
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  build/concurrency/concurrency tests/concurrency/cases.txt $${IMGPCA_THREADS:-4} $${IMGPCA_ROUNDS:-3}
 
+# ---- reliability: ThreadSanitizer on the s3_fetch_many worker pool ----------
+# tests/unit/test_fetch*.c against a -fsanitize=thread build of the cores;
+# any report fails (tests/tsan.supp lists suppressions, each with its reason).
+TOBJ := $(SRC:ext/%.c=build/tsan/%.o)
+TSAN_FLAGS = -fsanitize=thread -fno-omit-frame-pointer
+TSAN_TESTS := build/unit-tsan/test_fetch build/unit-tsan/test_fetch_interrupt
+.SECONDARY: $(TOBJ)
+
+build/tsan/%.o: ext/%.c $(HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -O1 -g $(TSAN_FLAGS) -c $< -o $@
+
+build/unit-tsan/%: tests/unit/%.c $(TOBJ) tests/unit/unit.h
+	@mkdir -p build/unit-tsan
+	$(CC) $(BASE_CFLAGS) -O1 -g $(TSAN_FLAGS) -Itests/unit $< -o $@ $(TOBJ) -lsqlite3 $(LIBS)
+
+.PHONY: test-tsan-fetch
+test-tsan-fetch: $(TSAN_TESTS)
+	@TSAN_OPTIONS="halt_on_error=1:exitcode=66:second_deadlock_stack=1:suppressions=$(CURDIR)/tests/tsan.supp" \
+	  tests/run-unit.sh build/unit-tsan $(TSAN_TESTS)
+
 # ---- style: clang-format (.clang-format) -----------------------------------
 FORMAT_SRC = $(sort $(wildcard ext/*.[ch] ext/*/*.[ch] include/*.h tests/unit/*.[ch]))
 format:
