@@ -239,8 +239,7 @@ static float screen_threshold(const KnnSearch *s, size_t iq, double rmax) {
     case KNN_COSINE: t = T - 1.0 + s->G; break;
     default: t = T + s->G * s->qq[iq] * rmax; break;
   }
-  /* round up so that the float comparison never excludes a candidate */
-  t += fabs(t) * 1e-6 + 1e-30;
+  /* rounded up, so that the float comparison never excludes a candidate */
   if (!(t < (double)FLT_MAX)) return INFINITY;
   tf = (float)t;
   if ((double)tf < t) tf = nextafterf(tf, INFINITY);
