@@ -324,7 +324,7 @@ static int knn_vector(KnnCursor *c, const char *zWhat, sqlite3_value *vId, sqlit
       if (c->d == 0 || *pDim == c->d) return SQLITE_OK;
       zId = id_text(vId);
       if (!zId) return SQLITE_NOMEM;
-      rc = knn_err(c, "%s %s has %zu dimensions, the queries have %zu", zWhat, zId, *pDim, c->d);
+      rc = knn_err(c, "%s %s has %lld dimensions, the queries have %lld", zWhat, zId, (long long)*pDim, (long long)c->d);
       sqlite3_free(zId);
       return rc;
     }
