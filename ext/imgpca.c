@@ -28,6 +28,7 @@ SQLITE_EXTENSION_INIT1
 #include "csv/csv_sql.h"
 #include "s3/s3_sql.h"
 #include "fetch/fetch_sql.h"
+#include "knn/knn_sql.h"
 
 #define PURE (SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS)
 #define DIRECT SQLITE_DIRECTONLY
@@ -122,6 +123,7 @@ static const ModuleDef aModule[] = {
   /* imgpca:modules (one line per module) */
   {"s3_list", &s3_list_module, CONN},
   {"s3_fetch_many", &s3_fetch_many_module, CONN},
+  {"knn_search", &knn_search_module, 0},
   {NULL, NULL, 0}
 };
 
