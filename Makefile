@@ -185,3 +185,23 @@ test-concurrency: build/concurrency/concurrency
 	@ASAN_OPTIONS=detect_leaks=1:exitcode=99 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  build/concurrency/concurrency tests/concurrency/cases.txt $${IMGPCA_THREADS:-4} $${IMGPCA_ROUNDS:-3}
+
+# ---- reliability: ThreadSanitizer (tests/concurrency under TSan) -------------
+# Objects under build/tsan; the concurrency test runs short (IMGPCA_THREADS x
+# IMGPCA_ROUNDS, default 4 x 1).  Any report fails; tests/tsan.supp lists the
+# suppressed ones, each with its reason.
+TSAN_FLAGS = -fsanitize=thread -fno-omit-frame-pointer
+TOBJ := $(SRC:ext/%.c=build/tsan/%.o)
+
+build/tsan/%.o: ext/%.c $(HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -O1 -g $(TSAN_FLAGS) -c $< -o $@
+
+build/tsan/concurrency: tests/concurrency/concurrency.c tests/oom/sqlrun.h $(TOBJ)
+	@mkdir -p build/tsan
+	$(CC) $(BASE_CFLAGS) -O1 -g $(TSAN_FLAGS) -Itests/oom $< -o $@ $(TOBJ) -lsqlite3 $(LIBS)
+
+.PHONY: test-tsan
+test-tsan: build/tsan/concurrency
+	@TSAN_OPTIONS="suppressions=$(CURDIR)/tests/tsan.supp halt_on_error=0 exitcode=66 report_signal_unsafe=0 second_deadlock_stack=1" \
+	  build/tsan/concurrency tests/concurrency/cases.txt $${IMGPCA_THREADS:-4} $${IMGPCA_ROUNDS:-1}

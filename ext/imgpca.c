@@ -15,6 +15,7 @@
 #include <sqlite3ext.h>
 SQLITE_EXTENSION_INIT1
 
+#include <pthread.h>
 #include <stdarg.h>
 
 #include "imgpca.h"
@@ -137,6 +138,20 @@ static void *mem_malloc(size_t n) { return sqlite3_malloc64((sqlite3_uint64)n); 
 static void *mem_realloc(void *p, size_t n) { return sqlite3_realloc64(p, (sqlite3_uint64)n); }
 static void mem_free(void *p) { sqlite3_free(p); }
 
+/* SQLITE_EXTENSION_INIT2 stores pApi into the global sqlite3_api on every
+** load, while threads that loaded the extension earlier read it.  Store only
+** when it changes, under a mutex: each later init reads it after taking the
+** mutex, so no store races with a reader.  */
+static int set_api(const sqlite3_api_routines *pApi) {
+  static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+  int rc = SQLITE_OK;
+  if (!pApi) return SQLITE_MISUSE;
+  pthread_mutex_lock(&mu);
+  if (sqlite3_api != pApi) SQLITE_EXTENSION_INIT2(pApi);
+  pthread_mutex_unlock(&mu);
+  return rc;
+}
+
 #ifdef _WIN32
 __declspec(dllexport)
 #endif
@@ -145,7 +160,8 @@ int sqlite3_imgpca_init(sqlite3 *db, char **pzErrMsg, const sqlite3_api_routines
   ImgpcaConn *conn;
   size_t i;
   int rc = SQLITE_OK;
-  SQLITE_EXTENSION_INIT2(pApi);
+  /* Without the routines nothing (not even an error message) can be made. */
+  if (set_api(pApi) != SQLITE_OK) return SQLITE_MISUSE;
 
   imgpca_set_allocator(&alloc);
   rc = imgpca_core_global_init(pzErrMsg);
