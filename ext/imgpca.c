@@ -7,10 +7,13 @@
 **   SELECT imgpca_build_info();   -- JSON: versions of SQLite, libjpeg-turbo,
 **                                 --   libpng, libcurl, expat, OpenBLAS
 **
-** Flags: pure functions are SQLITE_DETERMINISTIC|SQLITE_INNOCUOUS; every
-** function or table with a side effect (network, files, configuration) is
-** SQLITE_DIRECTONLY so that it cannot be reached from a view or trigger of
-** an untrusted schema.
+** Flags: pure functions are SQLITE_DETERMINISTIC|SQLITE_INNOCUOUS; a
+** function that reads a setting (image.max_pixels) is only INNOCUOUS: its
+** result may change when the setting does, so it must not be DETERMINISTIC
+** (SQLite would accept it in indexes and generated columns, which would go
+** stale).  Every function or table with a side effect (network, files,
+** configuration) is SQLITE_DIRECTONLY so that it cannot be reached from a
+** view or trigger of an untrusted schema.
 */
 #include <sqlite3ext.h>
 SQLITE_EXTENSION_INIT1
@@ -30,6 +33,7 @@ SQLITE_EXTENSION_INIT1
 #include "s3/s3_sql.h"
 
 #define PURE (SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS)
+#define SETTING SQLITE_INNOCUOUS /* reads a setting: not deterministic */
 #define DIRECT SQLITE_DIRECTONLY
 #define CONN 1 /* pass the per-connection state as user data */
 
@@ -76,14 +80,14 @@ static const FuncDef aFunc[] = {
   {"fvec_sub",          2, PURE,   0, fvec_sub_func, 0, 0},
   {"fvec_scale",        2, PURE,   0, fvec_scale_func, 0, 0},
   {"fvec_avg",          1, PURE,   0, 0, fvec_avg_step, fvec_avg_final},
-  /* image: read image.max_pixels from CONN; PURE by design (see ext/image/image_sql.c) */
-  {"img_features",         1, PURE, CONN, img_features_func, 0, 0},
-  {"img_features",         2, PURE, CONN, img_features_func, 0, 0},
-  {"img_features_or_null", 1, PURE, CONN, img_features_or_null_func, 0, 0},
-  {"img_features_or_null", 2, PURE, CONN, img_features_or_null_func, 0, 0},
-  {"img_info",             1, PURE, CONN, img_info_func, 0, 0},
-  {"img_pixels",           1, PURE, CONN, img_pixels_func, 0, 0},
-  {"img_pixels",           3, PURE, CONN, img_pixels_func, 0, 0},
+  /* image: read image.max_pixels from CONN, so not DETERMINISTIC */
+  {"img_features",         1, SETTING, CONN, img_features_func, 0, 0},
+  {"img_features",         2, SETTING, CONN, img_features_func, 0, 0},
+  {"img_features_or_null", 1, SETTING, CONN, img_features_or_null_func, 0, 0},
+  {"img_features_or_null", 2, SETTING, CONN, img_features_or_null_func, 0, 0},
+  {"img_info",             1, SETTING, CONN, img_info_func, 0, 0},
+  {"img_pixels",           1, SETTING, CONN, img_pixels_func, 0, 0},
+  {"img_pixels",           3, SETTING, CONN, img_pixels_func, 0, 0},
   /* pca */
   {"pca_fit",           1, PURE,   0, 0, pca_fit_step, pca_fit_final},
   {"pca_fit",           2, PURE,   0, 0, pca_fit_step, pca_fit_final},
