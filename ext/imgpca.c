@@ -219,6 +219,12 @@ int sqlite3_imgpca_init(sqlite3 *db, char **pzErrMsg, const sqlite3_api_routines
 
 /* ---- result helpers shared by the glue files ---- */
 
+int imgpca_side_effect_refused(sqlite3_context *ctx, const ImgpcaConn *conn, const char *zFunc) {
+  if (!conn || conn->nReadOnly == 0) return 0;
+  imgpca_result_error(ctx, zFunc, "not allowed inside the query of csv_export (the export is read-only)");
+  return 1;
+}
+
 void imgpca_result_error(sqlite3_context *ctx, const char *zFunc, const char *zFmt, ...) {
   va_list ap;
   char *zMsg, *zAll;

@@ -109,6 +109,7 @@ void s3_put_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   int rc;
   ImgpcaUrl u;
   (void)argc;
+  if (imgpca_side_effect_refused(ctx, sqlite3_user_data(ctx), "s3_put")) return;
   if (!zUrl || sqlite3_value_type(argv[1]) == SQLITE_NULL) return;
   if (sqlite3_value_type(argv[1]) == SQLITE_BLOB) {
     p = sqlite3_value_blob(argv[1]);
@@ -138,6 +139,7 @@ void s3_delete_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   char err[IMGPCA_ERRMAX];
   int deleted = 0, rc;
   (void)argc;
+  if (imgpca_side_effect_refused(ctx, sqlite3_user_data(ctx), "s3_delete")) return;
   if (!zUrl) return;
   if (!(s = ctx_storage(ctx, "s3_delete"))) return;
   rc = imgpca_storage_delete(s, zUrl, &deleted, err);

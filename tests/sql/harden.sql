@@ -38,3 +38,39 @@ SELECT count(*) FROM (SELECT key FROM s3_list('../../../shared/data/fruits360/Te
   LIMIT -1 OFFSET -5);
 SELECT count(*) FROM (SELECT key, length(content) FROM s3_list('../../../shared/data/fruits360/Test/Kiwi 1/*.jpg')
   LIMIT 9223372036854775807 OFFSET 9223372036854775806);
+
+-- [export read-only] csv_export's query cannot call imgpca's side-effect functions
+.shell rm -rf /tmp/imgpca-sql-harden && mkdir -p /tmp/imgpca-sql-harden
+SELECT csv_export('/tmp/imgpca-sql-harden/a.csv', 'SELECT s3_put(''/tmp/imgpca-sql-harden/evil'', ''x'') AS n');
+SELECT csv_export('/tmp/imgpca-sql-harden/a.csv', 'SELECT s3_delete(''/tmp/imgpca-sql-harden/a.csv'') AS n');
+SELECT csv_export('/tmp/imgpca-sql-harden/a.csv',
+  'SELECT csv_export(''/tmp/imgpca-sql-harden/nested.csv'', ''SELECT 1'') AS n');
+SELECT csv_export('/tmp/imgpca-sql-harden/a.csv', 'SELECT imgpca_config(''s3.region'', ''evil'') AS n');
+SELECT imgpca_config('s3.region');
+-- nothing was written; reads are still allowed and the flag is cleared afterwards
+.shell ls /tmp/imgpca-sql-harden
+SELECT csv_export('/tmp/imgpca-sql-harden/b.csv', 'SELECT imgpca_config(''image.max_pixels'') AS m, length(s3_fetch(''harden.sql'')) > 0 AS r');
+.shell cat /tmp/imgpca-sql-harden/b.csv
+SELECT s3_put('/tmp/imgpca-sql-harden/after', 'ok');
+.shell ls /tmp/imgpca-sql-harden
+
+-- [csv delimiter, formula guard] ambiguous delimiters are refused
+SELECT csv_export('/tmp/imgpca-sql-harden/d.csv', 'SELECT 1', '{"delimiter":"1"}');
+SELECT csv_export('/tmp/imgpca-sql-harden/d.csv', 'SELECT 1', '{"delimiter":"."}');
+SELECT csv_export('/tmp/imgpca-sql-harden/d.csv', 'SELECT 1', '{"delimiter":"e"}');
+SELECT csv_export('/tmp/imgpca-sql-harden/d.csv', 'SELECT 1', '{"delimiter":"''"}');
+SELECT csv_export('/tmp/imgpca-sql-harden/d.csv', 'SELECT 1', json_object('delimiter', char(13)));
+SELECT csv_export('/tmp/imgpca-sql-harden/d.csv', 'SELECT 1', json_object('delimiter', char(10)));
+SELECT csv_export('/tmp/imgpca-sql-harden/d.csv', 'SELECT 1', json_object('delimiter', char(9)));
+SELECT csv_export('/tmp/imgpca-sql-harden/d.csv', 'SELECT 1 AS a, -2.5 AS b', '{"delimiter":";"}');
+.shell cat /tmp/imgpca-sql-harden/d.csv
+SELECT csv_export('/tmp/imgpca-sql-harden/f.csv', 'SELECT 1', '{"formula_guard":"yes"}');
+CREATE TEMP TABLE cells(k, v);
+INSERT INTO cells VALUES (1, '=HYPERLINK("http://x","y")'), (2, '+1+1'), (3, '-2'), (4, '@SUM(A1)'),
+  (5, char(9) || 'tab'), (6, char(13) || 'cr'), (7, 'plain'), (8, -3), (9, -0.5), (10, ''), (11, NULL),
+  (12, '=a,b');
+SELECT csv_export('/tmp/imgpca-sql-harden/f.csv', 'SELECT k, v AS "=name" FROM cells ORDER BY k', '{"formula_guard":true}');
+.shell cat -A /tmp/imgpca-sql-harden/f.csv
+SELECT csv_export('/tmp/imgpca-sql-harden/g.csv', 'SELECT k, v FROM cells WHERE k IN (1, 8) ORDER BY k');
+.shell cat /tmp/imgpca-sql-harden/g.csv
+.shell rm -rf /tmp/imgpca-sql-harden
