@@ -60,17 +60,50 @@ dist/imgpca.so: $(OBJ)
 	@nm -D --defined-only $@ | grep -v ' _' | awk '$$2 ~ /[TDBR]/ {print $$3}' | \
 	  grep -vx 'sqlite3_imgpca_init' && { echo "error: symbols other than the entry point are exported"; exit 1; } || true
 
-dist/libimgpca.a: $(OBJ)
+# The static library is for embedding: objects compiled with SQLITE_CORE
+# (direct calls into the application's SQLite, no sqlite3_api global, pApi
+# may be NULL), merged into one relocatable object whose only global symbol
+# is sqlite3_imgpca_init, so nothing clashes with the application or with
+# other extensions linked next to it.
+COBJ := $(SRC:ext/%.c=build/core/%.o)
+
+build/core/%.o: ext/%.c $(HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -DSQLITE_CORE -c $< -o $@
+
+build/core/imgpca-embed.o: $(COBJ)
+	ld -r -o $@ $(COBJ)
+	objcopy --keep-global-symbol=sqlite3_imgpca_init $@
+
+dist/libimgpca.a: build/core/imgpca-embed.o
 	@mkdir -p dist
+	rm -f $@ && ar rcs $@ build/core/imgpca-embed.o
+	@nm -g --defined-only $@ | awk 'NF == 3 {print $$3}' | grep -vx 'sqlite3_imgpca_init' && \
+	  { echo "error: $@ defines global symbols other than the entry point"; exit 1; } || true
+
+# Embedding test: the archive next to another extension using
+# SQLITE_EXTENSION_INIT1, initialised both ways (tests/embed/).
+build/embed/embed_two: tests/embed/embed_two.c tests/embed/other_ext.c dist/libimgpca.a include/imgpca.h
+	@mkdir -p build/embed
+	$(CC) -std=c11 -Wall -Wextra $(CFLAGS) -c tests/embed/other_ext.c -o build/embed/other_ext.o
+	$(CC) -std=c11 -Wall -Wextra $(CFLAGS) -Iinclude tests/embed/embed_two.c build/embed/other_ext.o \
+	  dist/libimgpca.a -o $@ -lsqlite3 $(LIBS)
+
+.PHONY: test-embed
+test-embed: build/embed/embed_two
+	@build/embed/embed_two
+
+# Internal archive of every object (the unit tests call the cores directly).
+build/libimgpca-int.a: $(OBJ)
 	rm -f $@ && ar rcs $@ $(OBJ)
 
 dist/asan/imgpca.so: $(AOBJ)
 	@mkdir -p dist/asan
 	$(CC) -shared $(SAN_FLAGS) -o $@ $(AOBJ) $(LIBS)
 
-build/unit/%: tests/unit/%.c dist/libimgpca.a tests/unit/unit.h
+build/unit/%: tests/unit/%.c build/libimgpca-int.a tests/unit/unit.h
 	@mkdir -p build/unit
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) -Itests/unit $< -o $@ dist/libimgpca.a -lsqlite3 $(LIBS)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -Itests/unit $< -o $@ build/libimgpca-int.a -lsqlite3 $(LIBS)
 
 build/unit-asan/%: tests/unit/%.c $(AOBJ) tests/unit/unit.h
 	@mkdir -p build/unit-asan

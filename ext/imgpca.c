@@ -145,15 +145,20 @@ static void mem_free(void *p) { sqlite3_free(p); }
 /* SQLITE_EXTENSION_INIT2 stores pApi into the global sqlite3_api on every
 ** load, while threads that loaded the extension earlier read it.  Store only
 ** when it changes, under a mutex: each later init reads it after taking the
-** mutex, so no store races with a reader.  */
+** mutex, so no store races with a reader.  Built with SQLITE_CORE (the static
+** library dist/libimgpca.a, for embedding) the calls go straight to SQLite
+** and pApi is not used: it may be NULL. */
 static int set_api(const sqlite3_api_routines *pApi) {
+#ifndef SQLITE_CORE
   static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-  int rc = SQLITE_OK;
   if (!pApi) return SQLITE_MISUSE;
   pthread_mutex_lock(&mu);
   if (sqlite3_api != pApi) SQLITE_EXTENSION_INIT2(pApi);
   pthread_mutex_unlock(&mu);
-  return rc;
+#else
+  (void)pApi;
+#endif
+  return SQLITE_OK;
 }
 
 #ifdef _WIN32
@@ -164,7 +169,8 @@ int sqlite3_imgpca_init(sqlite3 *db, char **pzErrMsg, const sqlite3_api_routines
   ImgpcaConn *conn;
   size_t i;
   int rc = SQLITE_OK;
-  /* Without the routines nothing (not even an error message) can be made. */
+  /* Loadable build without the routines: nothing (not even an error
+  ** message) can be made. */
   if (set_api(pApi) != SQLITE_OK) return SQLITE_MISUSE;
 
   imgpca_set_allocator(&alloc);

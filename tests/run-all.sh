@@ -10,6 +10,7 @@ stage "SQL tests"           make -s test-sql
 stage "API surface"         make -s test-api
 stage "Python cross-checks" make -s test-py
 stage "examples"            make -s test-examples
+stage "embedding"           make -s test-embed
 stage "docs examples"       tests/docs-examples.sh dist/imgpca
 [ "${IMGPCA_QUICK:-}" = 1 ] || stage "integration" make -s test-integration
 stage "ASan+UBSan"          make -s test-asan
