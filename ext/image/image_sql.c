@@ -18,12 +18,16 @@
 **   img_pixels(img [, w, h])            -> raw 8-bit RGB BLOB (w*h*3 bytes,
 **       row-major), the upright decoded image at native size, or resized to
 **       w x h by area averaging (no DCT scaling; a debugging/parity path).
+**       w x h is bounded by image.max_pixels like a decoded image (checked
+**       before decoding) and w*h*3 by SQLITE_LIMIT_LENGTH.
 **
-** Flags: SQLITE_DETERMINISTIC|SQLITE_INNOCUOUS.  The functions read one
-** connection setting, image.max_pixels, which only decides whether an
-** oversized image is rejected; a returned value never depends on a setting
-** and nothing outside the arguments is touched, so they are safe in indexes,
-** generated columns and views of untrusted schemas.
+** Flags: SQLITE_INNOCUOUS, not DETERMINISTIC.  The functions read one
+** connection setting, image.max_pixels (which decides whether an oversized
+** image -- or img_pixels' output size -- is rejected, and so whether
+** img_features_or_null gives NULL): the same arguments can give different
+** results under different settings, so SQLite must refuse them in indexes
+** and generated columns.  Nothing is written: views of untrusted schemas may
+** use them.
 */
 #include "image_sql.h"
 
@@ -182,6 +186,19 @@ void img_pixels_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   if (t != SQLITE_BLOB) {
     imgpca_result_error(ctx, zFunc, "expected an image blob, got %s", imgpca_type_name(argv[0]));
     return;
+  }
+  /* The output is bounded like a decoded image, before anything is decoded. */
+  if (argc == 3) {
+    long long nOut = (long long)w * h, nMax = img_max_pixels(ctx);
+    if (nMax > 0 && nOut > nMax) {
+      imgpca_result_error(ctx, zFunc, "output size %dx%d (%lld pixels) above image.max_pixels=%lld", w, h,
+                          nOut, nMax);
+      return;
+    }
+    if (nOut * 3 > sqlite3_limit(sqlite3_context_db_handle(ctx), SQLITE_LIMIT_LENGTH, -1)) {
+      sqlite3_result_error_toobig(ctx);
+      return;
+    }
   }
   img_decode_opts_init(&o);
   o.scale = 0;
