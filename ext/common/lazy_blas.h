@@ -18,6 +18,10 @@ typedef struct ImgpcaBlasApi {
                 OPENBLAS_CONST blasint, OPENBLAS_CONST double, OPENBLAS_CONST double *, OPENBLAS_CONST blasint,
                 OPENBLAS_CONST double *, OPENBLAS_CONST blasint, OPENBLAS_CONST double, double *,
                 OPENBLAS_CONST blasint);
+  void (*sgemv)(OPENBLAS_CONST enum CBLAS_ORDER, OPENBLAS_CONST enum CBLAS_TRANSPOSE, OPENBLAS_CONST blasint,
+                OPENBLAS_CONST blasint, OPENBLAS_CONST float, OPENBLAS_CONST float *, OPENBLAS_CONST blasint,
+                OPENBLAS_CONST float *, OPENBLAS_CONST blasint, OPENBLAS_CONST float, float *,
+                OPENBLAS_CONST blasint);
   void (*dsyr)(OPENBLAS_CONST enum CBLAS_ORDER, OPENBLAS_CONST enum CBLAS_UPLO, OPENBLAS_CONST blasint,
                OPENBLAS_CONST double, OPENBLAS_CONST double *, OPENBLAS_CONST blasint, double *,
                OPENBLAS_CONST blasint);
@@ -53,6 +57,7 @@ extern ImgpcaBlasApi imgpca_blas_api;
 #define cblas_dnrm2(...) imgpca_blas_api.dnrm2(__VA_ARGS__)
 #define cblas_dscal(...) imgpca_blas_api.dscal(__VA_ARGS__)
 #define cblas_dgemv(...) imgpca_blas_api.dgemv(__VA_ARGS__)
+#define cblas_sgemv(...) imgpca_blas_api.sgemv(__VA_ARGS__)
 #define cblas_dsyr(...) imgpca_blas_api.dsyr(__VA_ARGS__)
 #define cblas_dgemm(...) imgpca_blas_api.dgemm(__VA_ARGS__)
 #define cblas_sgemm(...) imgpca_blas_api.sgemm(__VA_ARGS__)

@@ -101,6 +101,11 @@ static void st_dgemv(const enum CBLAS_ORDER o, const enum CBLAS_TRANSPOSE t, con
                      const double be, double *y, const blasint iy) {
   (void)o; (void)t; (void)m; (void)n; (void)al; (void)a; (void)lda; (void)x; (void)ix; (void)be; (void)y; (void)iy;
 }
+static void st_sgemv(const enum CBLAS_ORDER o, const enum CBLAS_TRANSPOSE t, const blasint m, const blasint n,
+                     const float al, const float *a, const blasint lda, const float *x, const blasint ix,
+                     const float be, float *y, const blasint iy) {
+  (void)o; (void)t; (void)m; (void)n; (void)al; (void)a; (void)lda; (void)x; (void)ix; (void)be; (void)y; (void)iy;
+}
 static void st_dsyr(const enum CBLAS_ORDER o, const enum CBLAS_UPLO u, const blasint n, const double al,
                     const double *x, const blasint ix, double *a, const blasint lda) {
   (void)o; (void)u; (void)n; (void)al; (void)x; (void)ix; (void)a; (void)lda;
@@ -147,7 +152,7 @@ static lapack_int st_dorgqr(int o, lapack_int m, lapack_int n, lapack_int k, dou
   (void)o; (void)m; (void)n; (void)k; (void)a; (void)lda; (void)tau; return -1;
 }
 
-ImgpcaBlasApi imgpca_blas_api = {st_daxpy, st_ddot, st_dnrm2, st_dscal, st_dgemv, st_dsyr, st_dgemm, st_sgemm,
+ImgpcaBlasApi imgpca_blas_api = {st_daxpy, st_ddot, st_dnrm2, st_dscal, st_dgemv, st_sgemv, st_dsyr, st_dgemm, st_sgemm,
                                  st_dsymm, st_dsyrk, st_get_config, st_dsyevr, st_dlamch, st_dgeqrf, st_dorgqr};
 static pthread_once_t g_blas_once = PTHREAD_ONCE_INIT;
 static int g_blas_rc = -1;
@@ -172,6 +177,7 @@ static void blas_once(void) {
   bad |= sym(hb, "cblas_dnrm2", &a.dnrm2, e, n);
   bad |= sym(hb, "cblas_dscal", &a.dscal, e, n);
   bad |= sym(hb, "cblas_dgemv", &a.dgemv, e, n);
+  bad |= sym(hb, "cblas_sgemv", &a.sgemv, e, n);
   bad |= sym(hb, "cblas_dsyr", &a.dsyr, e, n);
   bad |= sym(hb, "cblas_dgemm", &a.dgemm, e, n);
   bad |= sym(hb, "cblas_sgemm", &a.sgemm, e, n);
