@@ -289,6 +289,9 @@ struct LocalWalk {
   char *zSinglePath; /* and its path */
   int bSingleDone;
   ImgpcaBuf ebuf;    /* strings of the current entry */
+  int bStatPending;  /* size/etag/last_modified of the current entry not read yet */
+  int curFd;         /* its folder (valid until the next local_walk_next) */
+  const char *curName;
   char *zPath;       /* current entry's local path (in ebuf) */
   ImgpcaEntry cur;   /* fields point into ebuf */
 };
@@ -499,14 +502,27 @@ static void iso_time(time_t t, long ms, char out[64]) {
            tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
 }
 
-/* Builds the current entry in w->ebuf: local path = zPrefix + zRel. */
+/* Writes size, etag and last_modified of the current entry from st (into
+** the slots reserved in ebuf by fill_entry). */
+static void fill_stat(LocalWalk *w, const struct stat *st) {
+  char ts[64];
+  snprintf((char *)w->cur.zEtag, 40, "%llx-%llx", (unsigned long long)st->st_mtim.tv_sec,
+           (unsigned long long)st->st_size);
+  iso_time(st->st_mtim.tv_sec, st->st_mtim.tv_nsec / 1000000, ts);
+  memcpy((char *)w->cur.zLastModified, ts, strlen(ts) < 31 ? strlen(ts) + 1 : 32);
+  ((char *)w->cur.zLastModified)[31] = 0;
+  w->cur.nSize = (int64_t)st->st_size;
+  w->bStatPending = 0;
+}
+
+/* Builds the current entry in w->ebuf: local path = zPrefix + zRel.  st NULL:
+** the file's metadata is read later, on demand (local_walk_stat). */
 static int fill_entry(LocalWalk *w, const char *zPrefix, const char *zRel, const char *zParent,
                       const struct stat *st) {
   ImgpcaBuf *b = &w->ebuf;
   size_t oPath, oUrl, oKey, oName, oParent, oEtag, oTime, nPrefix = strlen(zPrefix), nRel = strlen(zRel);
   const char *slash;
-  char ts[64], etag[64];
-  int nEtag;
+  static const char zeros[40] = {0};
   b->n = 0;
   oPath = b->n;
   imgpca_buf_append(b, zPrefix, nPrefix);
@@ -525,12 +541,9 @@ static int fill_entry(LocalWalk *w, const char *zPrefix, const char *zRel, const
   oParent = b->n;
   imgpca_buf_append(b, zParent, strlen(zParent) + 1);
   oEtag = b->n;
-  nEtag = snprintf(etag, sizeof etag, "%llx-%llx", (unsigned long long)st->st_mtim.tv_sec,
-                   (unsigned long long)st->st_size);
-  imgpca_buf_append(b, etag, (size_t)nEtag + 1);
+  imgpca_buf_append(b, zeros, 40);   /* "<16 hex>-<16 hex>" fits */
   oTime = b->n;
-  iso_time(st->st_mtim.tv_sec, st->st_mtim.tv_nsec / 1000000, ts);
-  imgpca_buf_append(b, ts, strlen(ts) + 1);
+  imgpca_buf_append(b, zeros, 32);   /* "YYYY-MM-DDTHH:MM:SS.mmmZ" fits */
   if (b->oom) { b->oom = 0; return IMGPCA_NOMEM; }
   w->zPath = (char *)b->p + oPath;
   w->cur.zUrl = (char *)b->p + oUrl;
@@ -539,8 +552,19 @@ static int fill_entry(LocalWalk *w, const char *zPrefix, const char *zRel, const
   w->cur.zParent = (char *)b->p + oParent;
   w->cur.zEtag = (char *)b->p + oEtag;
   w->cur.zLastModified = (char *)b->p + oTime;
-  w->cur.nSize = (int64_t)st->st_size;
+  w->cur.nSize = -1;
+  w->bStatPending = 1;
+  if (st) fill_stat(w, st);
   return IMGPCA_OK;
+}
+
+void local_walk_stat(LocalWalk *w, ImgpcaEntry *e) {
+  struct stat st;
+  if (!w->bStatPending) return;
+  w->bStatPending = 0;
+  if (fstatat(w->curFd, w->curName, &st, 0) == 0) fill_stat(w, &st);
+  /* vanished since it was listed: size -1, empty etag and time */
+  if (e) e->nSize = w->cur.nSize;
 }
 
 /* Name of folder zDir as the parent column shows it ("." and ".." resolved). */
@@ -722,10 +746,12 @@ int local_walk_next(LocalWalk *w, ImgpcaEntry *e, int *pEof, char *err) {
       continue;
     }
     if (!s3_glob_match(w->zPattern, w->zRel)) continue;
-    if (ent->type == DT_REG && fstatat(d->fd, ent->z, &st, 0) != 0) continue;
-    if (!S_ISREG(st.st_mode)) continue; /* replaced since readdir */
-    rc = fill_entry(w, w->zOutPrefix, w->zRel, d->zName, &st);
+    /* a regular file (d_type) is not stat'ed until its size, etag or time is
+    ** asked for: count(*), key and url listings need no stat at all */
+    rc = fill_entry(w, w->zOutPrefix, w->zRel, d->zName, ent->type == DT_REG ? NULL : &st);
     if (rc) return rc;
+    w->curFd = d->fd;
+    w->curName = ent->z;
     *e = w->cur;
     return IMGPCA_OK;
   }

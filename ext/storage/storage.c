@@ -538,7 +538,12 @@ void imgpca_lister_set_interrupt(ImgpcaLister *l, int (*xInterrupt)(void *), voi
   if (l->walk) local_walk_set_interrupt(l->walk, xInterrupt, pArg);
 }
 
-const ImgpcaEntry *imgpca_lister_entry(ImgpcaLister *l) { return &l->cur; }
+const ImgpcaEntry *imgpca_lister_entry(ImgpcaLister *l) {
+  if (l->walk) local_walk_stat(l->walk, &l->cur);
+  return &l->cur;
+}
+
+const ImgpcaEntry *imgpca_lister_entry_names(ImgpcaLister *l) { return &l->cur; }
 
 int imgpca_lister_content(ImgpcaLister *l, ImgpcaBuf *out, char *err) {
   int nf = 0, rc;

@@ -22,6 +22,9 @@ int local_walk_next(LocalWalk *w, ImgpcaEntry *e, int *pEof, char *err);
 /* Interrupt hook, polled at every folder and every 1024 entries: when it
 ** returns non-zero the walk stops with IMGPCA_INTERRUPT. */
 void local_walk_set_interrupt(LocalWalk *w, int (*xInterrupt)(void *), void *pArg);
+/* Reads size, etag and last_modified of the current entry if not read yet
+** (the walk defers the stat of files typed by readdir); copies nSize to e. */
+void local_walk_stat(LocalWalk *w, ImgpcaEntry *e);
 /* Local path of the current entry. */
 const char *local_walk_path(LocalWalk *w);
 void local_walk_close(LocalWalk *w);
