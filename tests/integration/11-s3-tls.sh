@@ -16,6 +16,8 @@
 # redirect the connection (a proxy standing in for AWS logs every CONNECT);
 # (12) user info of an endpoint is never printed nor sent, a session token
 # over plain http is warned about once per connection.
+# IMGPCA_EXT and IMGPCA_SQLITE3 override the extension and the shell (e.g. an
+# older build, or a wrapper preloading ASan).
 set -u
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -89,7 +91,7 @@ export AWS_EC2_METADATA_DISABLED=true
 qe() { qs "$@" 2>&1; }
 # qs: the same with stdout and stderr kept apart
 qs() { local e=(); while [ "$1" != -- ]; do e+=("$1"); shift; done; shift
-       env "${e[@]}" timeout 120 sqlite3 -batch -cmd ".load $ext" :memory: "$@"; }
+       env "${e[@]}" timeout 120 ${IMGPCA_SQLITE3:-sqlite3} -batch -cmd ".load $ext" :memory: "$@"; }
 # qt SQL...: credentials, the HTTPS endpoint, the CA as AWS_CA_BUNDLE
 KEYS=(AWS_ACCESS_KEY_ID=$RGW_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$RGW_SECRET_KEY)
 qt() { qe "${KEYS[@]}" AWS_ENDPOINT_URL=$TLS AWS_CA_BUNDLE=$ca -- "$@"; }
