@@ -53,6 +53,8 @@ typedef struct S3Req {
   const char *zRange;
   const char *zContentType;
   int64_t maxBytes;        /* < 0: unlimited */
+  const char *zCopySource; /* UploadPartCopy: x-amz-copy-source (already URL-encoded) */
+  const char *zCopyRange;  /* UploadPartCopy: x-amz-copy-source-range */
 } S3Req;
 
 /* The one set-up of a request; callers add a body, range or content type. */
@@ -478,7 +480,7 @@ static int sign_headers(S3Client *c, const S3Req *r, const char *zRegion, const 
                         struct curl_slist **pl) {
   char amzDate[17], hash[65];
   char *zAuth = NULL;
-  S3Header aH[6];
+  S3Header aH[8];
   int nH = 0, rc = IMGPCA_OK, bSign = is_signed(c);
   const char *zToken = bSign ? c->creds.zToken : NULL;
   s3_amz_date(time(NULL), amzDate);
@@ -487,6 +489,8 @@ static int sign_headers(S3Client *c, const S3Req *r, const char *zRegion, const 
   aH[nH].zName = "host"; aH[nH++].zValue = t->zHost;
   if (r->zRange) { aH[nH].zName = "range"; aH[nH++].zValue = r->zRange; }
   aH[nH].zName = "x-amz-content-sha256"; aH[nH++].zValue = hash;
+  if (r->zCopySource) { aH[nH].zName = "x-amz-copy-source"; aH[nH++].zValue = r->zCopySource; }
+  if (r->zCopyRange) { aH[nH].zName = "x-amz-copy-source-range"; aH[nH++].zValue = r->zCopyRange; }
   aH[nH].zName = "x-amz-date"; aH[nH++].zValue = amzDate;
   if (zToken) { aH[nH].zName = "x-amz-security-token"; aH[nH++].zValue = zToken; }
   if (bSign) {
@@ -509,6 +513,8 @@ static int sign_headers(S3Client *c, const S3Req *r, const char *zRegion, const 
   if (rc == IMGPCA_OK && r->zRange) rc = add_hdr(pl, "Range: %s", r->zRange);
   if (rc == IMGPCA_OK) rc = add_hdr(pl, "x-amz-content-sha256: %s", hash);
   if (rc == IMGPCA_OK) rc = add_hdr(pl, "x-amz-date: %s", amzDate);
+  if (rc == IMGPCA_OK && r->zCopySource) rc = add_hdr(pl, "x-amz-copy-source: %s", r->zCopySource);
+  if (rc == IMGPCA_OK && r->zCopyRange) rc = add_hdr(pl, "x-amz-copy-source-range: %s", r->zCopyRange);
   if (rc == IMGPCA_OK && zToken) rc = add_hdr(pl, "x-amz-security-token: %s", zToken);
   if (rc == IMGPCA_OK && zAuth) rc = add_hdr(pl, "Authorization: %s", zAuth);
   if (rc == IMGPCA_OK && r->pBody)
@@ -961,6 +967,61 @@ void s3_mpu_abort(S3Client *c, const char *zBucket, const char *zKey, const char
   s3_query_free(&q);
 }
 
+/* ---- object size and server-side part copies (used by imgpca_storage_concat) ---- */
+int s3_head(S3Client *c, const char *zBucket, const char *zKey, int64_t *pSize, int *pNotFound,
+            char *err) {
+  S3Req r;
+  S3Resp resp;
+  int rc;
+  if (pNotFound) *pNotFound = 0;
+  req_init(&r, "HEAD", zBucket, zKey, NULL, -1);
+  rc = s3_do(c, &r, &resp, err);
+  if (rc == IMGPCA_ERROR && resp.status == 404 && pNotFound) *pNotFound = 1;
+  if (rc == IMGPCA_OK) {
+    if (resp.nContentLength < 0)
+      rc = imgpca_seterr(err, "HEAD 's3://%s/%s': no Content-Length in the response", zBucket, zKey);
+    else *pSize = resp.nContentLength;
+  }
+  resp_free(&resp);
+  return rc;
+}
+
+int s3_mpu_copy_part(S3Client *c, const char *zBucket, const char *zKey, const char *zUploadId,
+                     int iPart, const char *zSrcBucket, const char *zSrcKey, int64_t offset,
+                     int64_t length, char **pzEtag, char *err) {
+  S3Req r;
+  S3Resp resp;
+  S3Query q;
+  ImgpcaBuf src;
+  char num[16], range[64];
+  int rc;
+  *pzEtag = NULL;
+  if (length <= 0) return imgpca_seterr(err, "copy of an empty range of 's3://%s/%s'", zSrcBucket, zSrcKey);
+  imgpca_buf_init(&src);
+  s3_uri_encode(&src, zSrcBucket, strlen(zSrcBucket), 0);
+  imgpca_buf_append(&src, "/", 1);
+  s3_uri_encode(&src, zSrcKey, strlen(zSrcKey), 1);
+  imgpca_buf_append(&src, "", 1);
+  if (src.oom) { imgpca_buf_free(&src); return IMGPCA_NOMEM; }
+  snprintf(num, sizeof num, "%d", iPart);
+  snprintf(range, sizeof range, "bytes=%lld-%lld", (long long)offset, (long long)(offset + length - 1));
+  rc = query_of(&q, "partNumber", num, "uploadId", zUploadId, NULL);
+  if (rc) { imgpca_buf_free(&src); return rc; }
+  req_init(&r, "PUT", zBucket, zKey, &q, 1 << 20);
+  r.pBody = (const unsigned char *)"";
+  r.zCopySource = (const char *)src.p;
+  r.zCopyRange = range;
+  rc = s3_do(c, &r, &resp, err);
+  if (rc == IMGPCA_OK) {
+    /* the ETag is in the body; a 200 answer may still carry an <Error> document */
+    rc = s3_xml_copy_part((const char *)resp.body.p, resp.body.n, pzEtag, err);
+  }
+  resp_free(&resp);
+  s3_query_free(&q);
+  imgpca_buf_free(&src);
+  return rc;
+}
+
 /* ---- concurrent GETs ---- */
 typedef struct S3Job {
   char *zBucket, *zKey;
@@ -1131,6 +1192,25 @@ int s3_batch_take(S3Batch *b, ImgpcaBuf *out, int *pNotFound, char *err) {
   job_free(b, j);
   return rc;
 }
+
+int s3_batch_poll(S3Batch *b, int timeoutMs, char *err) {
+  int running, rc = batch_fill(b, err);
+  if (rc) return rc;
+  if (curl_multi_perform(b->multi, &running) != CURLM_OK) return imgpca_seterr(err, "curl_multi_perform failed");
+  batch_reap(b);
+  if (timeoutMs > 0 && !s3_batch_head_done(b)) {
+    curl_multi_poll(b->multi, NULL, 0, timeoutMs, NULL);
+    rc = batch_fill(b, err);
+    if (rc) return rc;
+    if (curl_multi_perform(b->multi, &running) != CURLM_OK) return imgpca_seterr(err, "curl_multi_perform failed");
+    batch_reap(b);
+  }
+  return batch_fill(b, err);
+}
+
+int s3_batch_head_done(S3Batch *b) { return b->n > 0 && b->a[b->iHead]->state == 2; }
+
+void s3_batch_wakeup(S3Batch *b) { curl_multi_wakeup(b->multi); }
 
 int s3_client_describe(S3Client *c, ImgpcaBuf *b, char *err) {
   const char *zEnd = cfg(c, "s3.endpoint");
