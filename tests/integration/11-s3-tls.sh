@@ -232,6 +232,18 @@ expect_eq "ca_bundle of the profile in ~/.aws/config ('~' expanded)" \
   "$(qe "${KEYS[@]}" AWS_ENDPOINT_URL=$TLS AWS_PROFILE=onprem -- \
      "SELECT json_extract(s3_config(), '\$.ca_bundle'), length(s3_fetch('s3://$B/$k1'));")" "$HOME/.aws/onprem-ca.pem|$(stat -c %s "$f1")"
 rm -rf "$HOME/.aws"
+# the instance metadata service is plain http by default; an https:// one is
+# verified, against the bundle when there is one
+/usr/bin/python3 tests/integration/s3/tls_servers.py imds "$pki/rgw.pem" "$pki/rgw.key" "$work/imds.port" \
+  "$RGW_ACCESS_KEY" "$RGW_SECRET_KEY" & pids+=($!)
+for _ in $(seq 50); do [ -s "$work/imds.port" ] && break; sleep 0.1; done
+IM=(AWS_EC2_METADATA_DISABLED=false AWS_EC2_METADATA_SERVICE_ENDPOINT=https://s3.localhost:$(cat "$work/imds.port") AWS_ENDPOINT_URL=$TLS)
+expect_eq "https IMDS verified against the bundle: role credentials" \
+  "$(qe "${IM[@]}" AWS_CA_BUNDLE=$ca -- "SELECT json_extract(s3_config(), '\$.credentials'), length(s3_fetch('s3://$B/$k1'));")" \
+  "instance metadata (IMDSv2)|$(stat -c %s "$f1")"
+expect_eq "https IMDS with a certificate of another CA: not used" \
+  "$(qe "${IM[@]}" AWS_CA_BUNDLE=$pki/other-ca.pem -- "SELECT json_extract(s3_config(), '\$.credentials');")" "none"
+expect_eq "https IMDS: no request got through the failed handshake" "$(grep -c . "$work/imds.port.log")" "3"
 
 # ---- s3.verify_tls=false: reaches the server, one warning per connection ----
 qs "${KEYS[@]}" AWS_ENDPOINT_URL=$TLS -- "SELECT imgpca_config('s3.verify_tls', 'false');" \

@@ -3,6 +3,9 @@
   tls_servers.py https CERT KEY PORTFILE
       HTTPS server presenting CERT (e.g. an expired one): every GET answers
       200 "tls-ok".
+  tls_servers.py imds CERT KEY PORTFILE ACCESS SECRET
+      IMDSv2 over HTTPS (an https:// s3.imds_endpoint): PUT
+      /latest/api/token, then the role "tls-role" and its credentials.
   tls_servers.py aws-proxy CERT KEY PORTFILE REGION
       An HTTP proxy standing in for AWS: it accepts CONNECT, terminates TLS
       itself with CERT (issued for s3.us-east-1.amazonaws.com by the test CA)
@@ -20,7 +23,8 @@ import sys
 import threading
 
 mode, cert, key, portfile = sys.argv[1:5]
-region = sys.argv[5] if len(sys.argv) > 5 else ""
+region = access = sys.argv[5] if len(sys.argv) > 5 else ""   # aws-proxy: REGION; imds: ACCESS
+secret = sys.argv[6] if len(sys.argv) > 6 else ""
 lock = threading.Lock()
 
 
@@ -96,13 +100,31 @@ class Https(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
-    def do_GET(self):
-        log("GET " + self.path)
-        body = b"tls-ok"
-        self.send_response(200)
+    def send(self, status, text):
+        body = text.encode()
+        self.send_response(status)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    def do_PUT(self):
+        log("PUT " + self.path)
+        if mode == "imds" and self.path == "/latest/api/token":
+            return self.send(200, "TLSTOKEN")
+        self.send(404, "not found")
+
+    def do_GET(self):
+        log("GET " + self.path)
+        if mode != "imds":
+            return self.send(200, "tls-ok")
+        if self.headers.get("X-aws-ec2-metadata-token") != "TLSTOKEN":
+            return self.send(401, "no token")
+        if self.path == "/latest/meta-data/iam/security-credentials/":
+            return self.send(200, "tls-role")
+        if self.path == "/latest/meta-data/iam/security-credentials/tls-role":
+            return self.send(200, '{"Code": "Success", "AccessKeyId": "%s", "SecretAccessKey": "%s", '
+                                  '"Expiration": "2099-01-01T00:00:00Z"}' % (access, secret))
+        self.send(404, "not found")
 
 
 class TlsHTTPServer(http.server.ThreadingHTTPServer):
@@ -122,7 +144,7 @@ class ProxyServer(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
 
 
-if mode == "https":
+if mode in ("https", "imds"):
     srv = TlsHTTPServer(("127.0.0.1", 0), Https)
 elif mode == "aws-proxy":
     srv = ProxyServer(("127.0.0.1", 0), Proxy)
