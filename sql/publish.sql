@@ -59,3 +59,37 @@ SELECT 'publish: wrote ' || :out || '/parts/_manifest.json (' || s3_put(:out || 
                                  FROM (SELECT * FROM split ORDER BY shard)),
                      'written', strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))) || ')';
 SELECT printf('publish: %d rows from %d parts', sum(nrows), count(*)) FROM split;
+-- The report (docs/REPORT.md): :out/report.html with the run's summary, the explained
+-- variance and the scatter plot of an even sample of at most 10000 rows, parsed back from
+-- the published CSV (rows whose key or label is quoted are left out of the sample).
+-- Thumbnails, classification and errors exist only in single-machine runs.
+CREATE TEMP TABLE rpt_model AS
+  SELECT s3_fetch(:out || '/model/model.pca') AS model, CAST(s3_fetch(:out || '/model/model.json') AS TEXT) AS meta;
+CREATE TEMP TABLE rpt_rows AS
+  WITH b AS (SELECT group_concat(rows_text, '') AS body, (SELECT sum(nrows) FROM split) AS n
+               FROM (SELECT rows_text FROM split ORDER BY shard))
+  SELECT CAST(j.key AS INTEGER) AS rn, j.value AS line
+    FROM b, json_each('["' || replace(replace(replace(replace(rtrim(b.body, char(10)), '\', '\\'), '"', '\"'),
+                                              char(13), ''), char(10), '","') || '"]') AS j
+   WHERE CAST(j.key AS INTEGER) % max(1, (b.n + 9999) / 10000) = 0 AND instr(j.value, '"') = 0;
+CREATE TEMP TABLE rpt_pts AS
+  SELECT rn, substr(line, 1, instr(line, ',') - 1) AS key,
+         substr(rest, 1, instr(rest, ',') - 1) AS label, '[' || substr(rest, instr(rest, ',') + 1) || ']' AS pcs
+    FROM (SELECT rn, line, substr(line, instr(line, ',') + 1) AS rest FROM rpt_rows);
+CREATE TEMP TABLE rpt_labels AS
+  SELECT label, row_number() OVER (ORDER BY label) - 1 AS li FROM (SELECT DISTINCT label FROM rpt_pts);
+SELECT 'publish: wrote ' || :out || '/report.html (' || s3_put(:out || '/report.html', imgpca_report_html(json_object(
+  'summary', json_object('source', (SELECT json_extract(manifest, '$.source') FROM parts WHERE shard = 0) ,
+     'out', :dest, 'spec', meta ->> 'spec', 'k', json_extract(pca_info(model), '$.k'),
+     'd', json_extract(pca_info(model), '$.d'), 'n_fit', json_extract(pca_info(model), '$.n'),
+     'variance', json_extract(pca_info(model), '$.cumulative[#-1]'),
+     'images', (SELECT sum(nrows) FROM split), 'features', (SELECT sum(nrows) FROM split),
+     'projected', (SELECT sum(nrows) FROM split), 'model_id', :run, 'generated', datetime('now')),
+  'labels', (SELECT json_group_array(label) FROM (SELECT label FROM rpt_labels ORDER BY li)),
+  'scree', json_object('ratio', json_extract(pca_info(model), '$.ratio'),
+                       'cumulative', json_extract(pca_info(model), '$.cumulative')),
+  'points', (SELECT json_group_array(json_array(key, li, 0, json(pcs10), NULL))
+               FROM (SELECT p.key, l.li, (SELECT json_group_array(CAST(printf('%.4g', value) AS REAL))
+                                            FROM json_each(p.pcs) WHERE CAST(key AS INTEGER) < 10) AS pcs10
+                       FROM rpt_pts AS p JOIN rpt_labels AS l USING (label) ORDER BY p.rn))))) || ')'
+  FROM rpt_model;
