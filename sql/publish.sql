@@ -88,7 +88,7 @@ SELECT 'publish: wrote ' || :out || '/report.html (' || s3_put(:out || '/report.
   'labels', (SELECT json_group_array(label) FROM (SELECT label FROM rpt_labels ORDER BY li)),
   'scree', json_object('ratio', json_extract(pca_info(model), '$.ratio'),
                        'cumulative', json_extract(pca_info(model), '$.cumulative')),
-  'points', (SELECT json_group_array(json_array(key, li, 0, json(pcs10), NULL))
+  'points', (SELECT json_group_array(json_array(key, li, NULL, json(pcs10), NULL))
                FROM (SELECT p.key, l.li, (SELECT json_group_array(CAST(printf('%.4g', value) AS REAL))
                                             FROM json_each(p.pcs) WHERE CAST(key AS INTEGER) < 10) AS pcs10
                        FROM rpt_pts AS p JOIN rpt_labels AS l USING (label) ORDER BY p.rn))))) || ')'
