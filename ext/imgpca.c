@@ -123,6 +123,7 @@ static const FuncDef aFunc[] = {
   {"s3_put",            2, DIRECT, CONN, s3_put_func, 0, 0},
   {"s3_delete",         1, DIRECT, CONN, s3_delete_func, 0, 0},
   {"s3_config",         0, DIRECT, CONN, s3_config_func, 0, 0},
+  {"s3_concat",         2, DIRECT, CONN, s3_concat_func, 0, 0},
   /* imgpca:functions (one block per module) */
   /* shard */
   {"imgpca_shard",      2, PURE,   0, imgpca_shard_func, 0, 0},
