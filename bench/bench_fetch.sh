@@ -68,6 +68,7 @@ for _ in $(seq 100); do [ -s "$work/proxy.port" ] && break; sleep 0.05; done
 pq() { env AWS_ACCESS_KEY_ID=$RGW_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$RGW_SECRET_KEY \
        AWS_ENDPOINT_URL=http://127.0.0.1:$(cat "$work/proxy.port") sqlite3 -batch -cmd ".load $ext" :memory: "$@"; }
 spec='hist:bins=8,sqrt'
+la_a=$(cut -d' ' -f1 /proc/loadavg)
 
 t0=$(now); r_many=$(pq "SELECT count(features) FROM s3_fetch_many
    WHERE url IN (SELECT url FROM s3_list('s3://$B/one/')) AND spec = '$spec';"); t1=$(now)
@@ -92,7 +93,7 @@ echo "### Latency: $NLAT objects, ${DELAY} ms added per request (fetch + \`$spec
 echo
 echo "Ceph RGW on this host behind a loopback proxy adding ${DELAY} ms to every request/response"
 echo "exchange; \`s3.max_inflight\` = 32 (default), \`imgpca.threads\` = default ($(nproc) CPUs);"
-echo "load average at the start of this table: $(cut -d' ' -f1 /proc/loadavg) (RGW, the proxy and the client share the CPUs)."
+echo "load average before the runs: $la_a (RGW, the proxy and the client share the CPUs)."
 echo
 echo "| path | layout | time (s) | objects/s | vs sequential |"
 echo "|---|---|---:|---:|---:|"
@@ -122,6 +123,7 @@ root, n, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 files = [os.path.join(root, d, f) for d in sorted(os.listdir(root), key=int) for f in sorted(os.listdir(os.path.join(root, d)))]
 json.dump(files[:n], open(out, 'w'))
 PY
+la_b=$(cut -d' ' -f1 /proc/loadavg)
 lq() { sqlite3 -batch -cmd ".load $ext" :memory: "$@"; }
 declare -A tt
 for t in 1 2; do
@@ -149,7 +151,7 @@ echo "### Threads: feature stage on $N local images"
 echo
 echo "The $nbase sample JPEGs (100x100) replicated with hard links to $N files; \`$spec\`;"
 echo "wall time of the whole statement (JSON list of paths, read, decode, features);"
-echo "$(nproc) CPUs on a shared machine, load average $(cut -d' ' -f1 /proc/loadavg) before the runs."
+echo "$(nproc) CPUs on a shared machine, load average $la_b before the runs."
 echo
 echo "| run | images | time (s) | images/s | vs 1 thread |"
 echo "|---|---:|---:|---:|---:|"
