@@ -32,6 +32,7 @@
 */
 #include "knn_sql.h"
 
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -350,6 +351,15 @@ static int knn_core_err(KnnCursor *c, int rc, const char *zWhat, sqlite3_value *
   return rc;
 }
 
+/* CPUs this process may run on. */
+static int knn_cpu_count(void) {
+#ifdef CPU_COUNT
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
+#endif
+  return 1;
+}
+
 /* Makes the search once the dimension is known. */
 static int knn_start(KnnCursor *c, size_t d) {
   char err[IMGPCA_ERRMAX];
@@ -357,6 +367,7 @@ static int knn_start(KnnCursor *c, size_t d) {
   c->d = d;
   rc = knn_open(d, c->k, c->metric, ids_cmp, &c->ids, &c->s, err);
   if (rc) return knn_core_err(c, rc, NULL, NULL, err);
+  knn_set_threads(c->s, knn_cpu_count());
   c->qb = c->stQ ? knn_query_block(d, c->k) : 1;
   c->qbuf = sqlite3_malloc64((sqlite3_uint64)c->qb * d * sizeof(float));
   c->aQid = sqlite3_malloc64((sqlite3_uint64)c->qb * sizeof(sqlite3_value *));
