@@ -18,12 +18,16 @@
 **   img_pixels(img [, w, h])            -> raw 8-bit RGB BLOB (w*h*3 bytes,
 **       row-major), the upright decoded image at native size, or resized to
 **       w x h by area averaging (no DCT scaling; a debugging/parity path).
+**       w x h is bounded by image.max_pixels like a decoded image (checked
+**       before decoding) and w*h*3 by SQLITE_LIMIT_LENGTH.
 **
-** Flags: SQLITE_DETERMINISTIC|SQLITE_INNOCUOUS.  The functions read one
-** connection setting, image.max_pixels, which only decides whether an
-** oversized image is rejected; a returned value never depends on a setting
-** and nothing outside the arguments is touched, so they are safe in indexes,
-** generated columns and views of untrusted schemas.
+** Flags: SQLITE_INNOCUOUS, not DETERMINISTIC.  The functions read one
+** connection setting, image.max_pixels (which decides whether an oversized
+** image -- or img_pixels' output size -- is rejected, and so whether
+** img_features_or_null gives NULL): the same arguments can give different
+** results under different settings, so SQLite must refuse them in indexes
+** and generated columns.  Nothing is written: views of untrusted schemas may
+** use them.
 */
 #include "image_sql.h"
 
@@ -69,13 +73,10 @@ static void features_common(sqlite3_context *ctx, int argc, sqlite3_value **argv
   const char *zFunc = orNull ? "img_features_or_null" : "img_features";
   char err[IMGPCA_ERRMAX];
   ImgSpec specv, *spec = &specv;
-  ImgDecodeOpts o;
-  ImgImage im;
   const unsigned char *p;
   size_t n, dims;
-  float *out;
   unsigned char *blob;
-  int rc, t = sqlite3_value_type(argv[0]);
+  int rc, bDecode = 0, t = sqlite3_value_type(argv[0]);
 
   if (argc >= 2) {
     if (img_spec_arg(ctx, zFunc, argv, &specv)) return;
@@ -90,39 +91,13 @@ static void features_common(sqlite3_context *ctx, int argc, sqlite3_value **argv
   }
   p = sqlite3_value_blob(argv[0]);
   n = (size_t)sqlite3_value_bytes(argv[0]);
-  img_decode_opts_init(&o);
-  img_spec_decode_opts(spec, &o);
-  o.max_pixels = img_max_pixels(ctx);
-  rc = img_decode(p, n, &o, &im, NULL, err);
+  rc = img_features_blob(p, n, spec, img_max_pixels(ctx), &blob, &dims, &bDecode, err);
   if (rc != IMGPCA_OK) {
-    if (orNull && rc == IMGPCA_ERROR) return;
+    if (orNull && bDecode && rc == IMGPCA_ERROR) return;
     imgpca_result_core(ctx, zFunc, rc, err);
     return;
   }
-  dims = img_spec_dims(spec);
-  blob = imgpca_malloc(dims * 4);
-  out = imgpca_malloc(dims * sizeof(float));
-  if (!blob || !out) {
-    imgpca_free(blob);
-    imgpca_free(out);
-    img_image_free(&im);
-    sqlite3_result_error_nomem(ctx);
-    return;
-  }
-  rc = img_features_compute(spec, &im, out, err);
-  img_image_free(&im);
-  if (rc != IMGPCA_OK) {
-    imgpca_free(blob);
-    imgpca_free(out);
-    imgpca_result_core(ctx, zFunc, rc, err);
-    return;
-  }
-  {
-    size_t i;
-    for (i = 0; i < dims; i++) imgpca_put_f32(blob + 4 * i, out[i]);
-  }
-  imgpca_free(out);
-  imgpca_result_owned_blob(ctx, blob, dims * 4);
+  imgpca_result_owned_blob(ctx, blob, dims);
 }
 
 void img_features_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
@@ -211,6 +186,19 @@ void img_pixels_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   if (t != SQLITE_BLOB) {
     imgpca_result_error(ctx, zFunc, "expected an image blob, got %s", imgpca_type_name(argv[0]));
     return;
+  }
+  /* The output is bounded like a decoded image, before anything is decoded. */
+  if (argc == 3) {
+    long long nOut = (long long)w * h, nMax = img_max_pixels(ctx);
+    if (nMax > 0 && nOut > nMax) {
+      imgpca_result_error(ctx, zFunc, "output size %dx%d (%lld pixels) above image.max_pixels=%lld", w, h,
+                          nOut, nMax);
+      return;
+    }
+    if (nOut * 3 > sqlite3_limit(sqlite3_context_db_handle(ctx), SQLITE_LIMIT_LENGTH, -1)) {
+      sqlite3_result_error_toobig(ctx);
+      return;
+    }
   }
   img_decode_opts_init(&o);
   o.scale = 0;

@@ -2,7 +2,8 @@
 ** Local filesystem backend of the storage layer (no SQL behaviour of its
 ** own): reads with pread, atomic writes (temp file "<dest>.tmp-XXXXXX" in the
 ** destination folder, fsync, rename, fsync of the folder; missing parent
-** folders are created), deletes, and the sorted recursive walk behind
+** folders are created; a new file gets mode 0666 minus the umask, a
+** replaced regular file keeps its permission bits), deletes, and the sorted recursive walk behind
 ** s3_list('/folder/(glob)').  Listed entries: key = path relative to the
 ** literal folder part of the pattern, parent = name of the containing folder,
 ** etag = "<mtime seconds hex>-<size hex>", last_modified = mtime in UTC.
@@ -20,21 +21,26 @@
 
 #include "../s3/s3.h"
 
+/* strerror is not thread-safe; local_get runs in worker threads (s3_fetch_many). */
+static const char *errtext(int e, char *buf, size_t n) { return strerror_r(e, buf, n); }
+
 int local_get(const char *zPath, int64_t offset, int64_t length, int64_t maxBytes, ImgpcaBuf *out,
               int *pNotFound, char *err) {
   struct stat st;
   int fd;
   int64_t n;
   size_t got = 0;
+  char eb[128];
   imgpca_buf_init(out);
   if (pNotFound) *pNotFound = 0;
-  fd = open(zPath, O_RDONLY | O_CLOEXEC);
+  /* O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below. */
+  fd = open(zPath, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     if (errno == ENOENT || errno == ENOTDIR) {
       if (pNotFound) *pNotFound = 1;
       return imgpca_seterr(err, "no such file '%s'", zPath);
     }
-    return imgpca_seterr(err, "cannot open '%s': %s", zPath, strerror(errno));
+    return imgpca_seterr(err, "cannot open '%s': %s", zPath, errtext(errno, eb, sizeof eb));
   }
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     close(fd);
@@ -64,7 +70,7 @@ int local_get(const char *zPath, int64_t offset, int64_t length, int64_t maxByte
       int e = errno;
       close(fd);
       imgpca_buf_free(out);
-      return imgpca_seterr(err, "cannot read '%s': %s", zPath, r < 0 ? strerror(e) : "file shrank while reading");
+      return imgpca_seterr(err, "cannot read '%s': %s", zPath, r < 0 ? errtext(e, eb, sizeof eb) : "file shrank while reading");
     }
     got += (size_t)r;
   }
@@ -110,8 +116,28 @@ static char *dir_of(const char *zPath) {
   return imgpca_mprintf("%.*s", (int)(s - zPath), zPath);
 }
 
+/* Creates the temporary file zTmp ("...XXXXXX", the X replaced in place)
+** with mode 0666: the kernel applies the umask (and a default ACL), as for
+** any new file (mkstemp would force 0600).  Returns the descriptor or -1. */
+static int open_temp(char *zTmp) {
+  static const char az[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  size_t n = strlen(zTmp);
+  int attempt;
+  for (attempt = 0; attempt < 100; attempt++) {
+    unsigned char rnd[6];
+    int i, fd;
+    if (getentropy(rnd, sizeof rnd) != 0) return -1;
+    for (i = 0; i < 6; i++) zTmp[n - 6 + i] = az[rnd[i] % (sizeof az - 1)];
+    fd = open(zTmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd >= 0 || errno != EEXIST) return fd;
+  }
+  errno = EEXIST;
+  return -1;
+}
+
 int local_writer_open(const char *zPath, LocalWriter **pp, char *err) {
   LocalWriter *w;
+  struct stat st;
   char *zDir;
   size_t n = strlen(zPath);
   *pp = NULL;
@@ -130,7 +156,7 @@ int local_writer_open(const char *zPath, LocalWriter **pp, char *err) {
   w->zDest = imgpca_strdup(zPath);
   w->zTmp = imgpca_mprintf("%s.tmp-XXXXXX", zPath);
   if (!w->zDest || !w->zTmp) { local_writer_abort(w); return IMGPCA_NOMEM; }
-  w->fd = mkostemp(w->zTmp, O_CLOEXEC);
+  w->fd = open_temp(w->zTmp);
   if (w->fd < 0) {
     int rc = imgpca_seterr(err, "cannot create a temporary file for '%s': %s", zPath, strerror(errno));
     imgpca_free(w->zTmp);
@@ -138,7 +164,12 @@ int local_writer_open(const char *zPath, LocalWriter **pp, char *err) {
     local_writer_abort(w);
     return rc;
   }
-  fchmod(w->fd, 0644);
+  /* Replacing a regular file keeps its permission bits (not its owner). */
+  if (stat(zPath, &st) == 0 && S_ISREG(st.st_mode) && fchmod(w->fd, st.st_mode & 0777) != 0) {
+    int rc = imgpca_seterr(err, "cannot set the mode of '%s': %s", w->zTmp, strerror(errno));
+    local_writer_abort(w);
+    return rc;
+  }
   *pp = w;
   return IMGPCA_OK;
 }

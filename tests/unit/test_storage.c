@@ -185,6 +185,47 @@ static void test_list(const char *dir) {
   imgpca_config_clear(&cfg);
 }
 
+/* File modes: a new file is 0666 & ~umask (not a fixed 0644, not mkstemp's
+** 0600); replacing an existing file keeps its permission bits. */
+static void test_modes(const char *dir) {
+  ImgpcaConfig cfg;
+  ImgpcaStorage *s;
+  ImgpcaWriter *w;
+  struct stat st;
+  char err[IMGPCA_ERRMAX], path[1024];
+  int64_t n;
+  mode_t old = umask(027);
+  CHECK_EQ_INT(imgpca_config_init(&cfg), IMGPCA_OK);
+  CHECK_EQ_INT(imgpca_storage_new(&cfg, &s, err), IMGPCA_OK);
+  snprintf(path, sizeof path, "%s/modes/new.csv", dir);
+  CHECK_EQ_INT(imgpca_storage_put(s, path, "a", 1, NULL, &n, err), IMGPCA_OK);
+  CHECK(stat(path, &st) == 0);
+  CHECK_EQ_INT(st.st_mode & 07777, 0640);
+  umask(0);
+  snprintf(path, sizeof path, "%s/modes/new2.csv", dir);
+  CHECK_EQ_INT(imgpca_writer_open(s, path, &w, err), IMGPCA_OK);
+  CHECK_EQ_INT(imgpca_writer_write(w, "b", 1, err), IMGPCA_OK);
+  CHECK_EQ_INT(imgpca_writer_commit(w, NULL, &n, err), IMGPCA_OK);
+  CHECK(stat(path, &st) == 0);
+  CHECK_EQ_INT(st.st_mode & 07777, 0666);
+  /* an existing private file stays private when replaced */
+  CHECK(chmod(path, 0600) == 0);
+  umask(022);
+  CHECK_EQ_INT(imgpca_storage_put(s, path, "cc", 2, NULL, &n, err), IMGPCA_OK);
+  CHECK(stat(path, &st) == 0);
+  CHECK_EQ_INT(st.st_mode & 07777, 0600);
+  CHECK_EQ_INT(st.st_size, 2);
+  CHECK(chmod(path, 0604) == 0);
+  CHECK_EQ_INT(imgpca_writer_open(s, path, &w, err), IMGPCA_OK);
+  CHECK_EQ_INT(imgpca_writer_write(w, "ddd", 3, err), IMGPCA_OK);
+  CHECK_EQ_INT(imgpca_writer_commit(w, NULL, &n, err), IMGPCA_OK);
+  CHECK(stat(path, &st) == 0);
+  CHECK_EQ_INT(st.st_mode & 07777, 0604);
+  umask(old);
+  imgpca_storage_free(s);
+  imgpca_config_clear(&cfg);
+}
+
 int main(void) {
   char dir[] = "/tmp/imgpca-test-storage-XXXXXX";
   char cmd[300];
@@ -192,6 +233,7 @@ int main(void) {
   test_url();
   test_local(dir);
   test_list(dir);
+  test_modes(dir);
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
   if (system(cmd) != 0) return 1;
   return UNIT_DONE();

@@ -1,0 +1,2 @@
+-- Stage 9 of sql/pipeline.sql: report (placeholder, filled by the report work).
+-- Reading an empty stage is a no-op.
