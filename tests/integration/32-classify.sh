@@ -22,7 +22,7 @@ for c in "Apple Braeburn 1" "Banana 1" "Cherry 1" "Apricot 1"; do
   cp "$data/Training/$c/"*.jpg "$T/src/Training/$c/"
   cp "$data/Test/$c/"*.jpg "$T/src/Test/$c/"
 done
-(cd "$T" && sq -cmd ".parameter set \$source '$T/src'" -cmd ".parameter set \$out '$T/out'" \
+(cd "$root" && sq -cmd ".parameter set \$source '$T/src'" -cmd ".parameter set \$out '$T/out'" \
    -cmd ".parameter set \$k 10" "$T/s.db" < "$root/sql/pipeline.sql") > "$T/run.log" 2>&1 \
   || { cat "$T/run.log"; fail "pipeline failed"; }
 
