@@ -108,4 +108,20 @@ sq "$T/empty.db" "CREATE TABLE settings(key TEXT PRIMARY KEY, value ANY); CREATE
   CREATE TABLE images(key, url, label, split, etag, spec, features)"
 expect_error "no model" 'classify: no PCA model in this database' "$T/empty.db" -cmd ".parameter set \$image '$img'"
 
-echo "pipeline k-NN votes (\$knn 3 and 1) = brute-force votes, $wrong confusions; classify.sql: 5 nearest = fvec_l2 scan, vote of 3 as computed independently; 5 bad inputs exit 1 with a message"
+# ---- 3. sql/similar.sql: nearest stored images (training and test) ----------
+timg=$(ls "$T/src/Training/Banana 1/"*.jpg | sed -n 7p)
+(cd "$T" && sq -cmd ".parameter set \$image '$timg'" -cmd ".parameter set \$n 8" "$T/s.db" < "$root/sql/similar.sql") \
+  > "$T/sim.txt" 2>&1 || { cat "$T/sim.txt"; fail "similar.sql failed"; }
+want=$(sq "$T/s.db" "WITH m AS (SELECT * FROM models ORDER BY id DESC LIMIT 1),
+  q AS (SELECT pca_project(m.model, img_features(s3_fetch('$timg'), m.spec)) AS pc FROM m)
+  SELECT row_number() OVER (ORDER BY fvec_l2(p.pc, q.pc), p.key), printf('%.4f', fvec_l2(p.pc, q.pc)), i.label, p.key
+  FROM q, projections AS p JOIN images AS i USING (key) ORDER BY fvec_l2(p.pc, q.pc), p.key LIMIT 8")
+[ "$(cat "$T/sim.txt")" = "$want" ] || fail "similar.sql:
+$(cat "$T/sim.txt")
+-- expected --
+$want"
+head -1 "$T/sim.txt" | grep -q "^1|0.0000|Banana 1|Training/Banana 1/" || fail "similar.sql: a stored image is not its own nearest"
+if (cd "$T" && sq "$T/s.db" < "$root/sql/similar.sql") > "$T/sim.txt" 2>&1; then fail "similar.sql without \$image: exit 0"; fi
+grep -q 'similar: parameter $image is required' "$T/sim.txt" || fail "similar.sql without \$image: $(cat "$T/sim.txt")"
+
+echo "pipeline k-NN votes (\$knn 3 and 1) = brute-force votes, $wrong confusions; classify.sql: 5 nearest = fvec_l2 scan, vote of 3 as computed independently; 5 bad inputs exit 1 with a message; similar.sql = fvec_l2 scan"
