@@ -70,7 +70,7 @@ const ImgpcaSetting imgpca_settings[] = {
    "largest image (width*height) a decoder accepts", NULL, NULL},
   /* parallelism */
   {"imgpca.threads", CFG_INT, "0", {"IMGPCA_THREADS", NULL, NULL}, 0, 0, 1024, NULL,
-   "worker threads decoding images in s3_fetch_many; 0 = the CPUs available to the process (affinity mask, cgroup v2 cpu.max quota)", NULL, NULL},
+   "worker threads decoding images in s3_fetch_many and screening distances in knn_search; 0 = the CPUs available to the process (affinity mask, cgroup v2 cpu.max quota)", NULL, NULL},
   {NULL, CFG_STRING, NULL, NOENV, 0, 0, 0, NULL, NULL, NULL, NULL}
 };
 
