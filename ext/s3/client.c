@@ -363,15 +363,15 @@ static int build_target(S3Client *c, const S3Req *r, const char *zRegion, S3Targ
     size_t nb = strlen(e.zBase);
     while (nb && e.zBase[nb - 1] == '/') e.zBase[--nb] = 0;
     imgpca_buf_append(&path, "/", 1);
-    s3_uri_encode(&path, e.zBase, nb, 1);
+    imgpca_uri_encode(&path, e.zBase, nb, 1);
   }
   if (!bVirtual && r->zBucket) {
     imgpca_buf_append(&path, "/", 1);
-    s3_uri_encode(&path, r->zBucket, strlen(r->zBucket), 0);
+    imgpca_uri_encode(&path, r->zBucket, strlen(r->zBucket), 0);
   }
   if (r->zKey) {
     imgpca_buf_append(&path, "/", 1);
-    s3_uri_encode(&path, r->zKey, strlen(r->zKey), 1);
+    imgpca_uri_encode(&path, r->zKey, strlen(r->zKey), 1);
   } else if (path.n == 0) {
     imgpca_buf_append(&path, "/", 1);
   }
@@ -1007,9 +1007,9 @@ int s3_mpu_copy_part(S3Client *c, const char *zBucket, const char *zKey, const c
   *pzEtag = NULL;
   if (length <= 0) return imgpca_seterr(err, "copy of an empty range of 's3://%s/%s'", zSrcBucket, zSrcKey);
   imgpca_buf_init(&src);
-  s3_uri_encode(&src, zSrcBucket, strlen(zSrcBucket), 0);
+  imgpca_uri_encode(&src, zSrcBucket, strlen(zSrcBucket), 0);
   imgpca_buf_append(&src, "/", 1);
-  s3_uri_encode(&src, zSrcKey, strlen(zSrcKey), 1);
+  imgpca_uri_encode(&src, zSrcKey, strlen(zSrcKey), 1);
   imgpca_buf_append(&src, "", 1);
   if (src.oom) { imgpca_buf_free(&src); return IMGPCA_NOMEM; }
   snprintf(num, sizeof num, "%d", iPart);
