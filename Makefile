@@ -1,7 +1,11 @@
 # imgpca -- SQLite extension: images -> features -> PCA, with S3 and local storage.
 #
-#   make            build dist/imgpca.so and dist/libimgpca.a (installs missing -dev packages)
+#   make            build dist/imgpca.so and dist/libimgpca.a (only builds: run `make deps`
+#                   first on a machine without the -dev packages)
+#   make deps       install the missing Debian packages needed to build
 #   make test       everything: unit, SQL, Python cross-checks, integration, ASan/UBSan
+#                   (installs the missing build and test packages first)
+#   make format-check   C sources against .clang-format
 #   make bench      benchmarks -> bench/RESULTS.md
 #   make install    PREFIX=/usr/local: library, header, pkg-config file, pipeline SQL
 #                   ($PREFIX/share/imgpca/sql: run the pipeline from $PREFIX/share/imgpca)
@@ -13,11 +17,12 @@ CFLAGS  ?= -O2 -g
 PY      ?= /usr/bin/python3
 SQLITE3 ?= sqlite3
 
-PKG_CFLAGS := $(shell pkg-config --cflags libcurl libpng expat 2>/dev/null)
+PKGS := libcurl libpng expat openblas lapacke libturbojpeg libjpeg
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 BASE_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -fPIC \
-              -fvisibility=hidden -Iinclude -Iext -I/usr/include/x86_64-linux-gnu/openblas-pthread \
-              $(PKG_CFLAGS)
-LIBS = -lturbojpeg -ljpeg -lpng -lopenblas -llapacke -lcurl -lexpat -lpthread -lm
+              -fvisibility=hidden -Iinclude -Iext $(PKG_CFLAGS)
+LIBS = $(or $(PKG_LIBS),-lturbojpeg -ljpeg -lpng -lopenblas -llapacke -lcurl -lexpat) -lpthread -lm
 
 SRC  := $(sort $(wildcard ext/*.c ext/*/*.c))
 OBJ  := $(SRC:ext/%.c=build/obj/%.o)
@@ -30,10 +35,11 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/unit/%)
 UNIT_ASAN := $(UNIT_SRC:tests/unit/%.c=build/unit-asan/%)
 
-.PHONY: test-examples all deps test-deps test test-unit test-sql test-api test-py test-integration test-asan \
-        test-quick bench install uninstall demo clean fuzz
+.PHONY: all deps test-deps test test-quick test-unit test-unit-asan test-sql test-api test-py \
+        test-integration test-asan test-examples test-oom test-concurrency fuzz fuzz-build test-fuzz \
+        bench install uninstall demo clean format format-check print-libs
 
-all: deps dist/imgpca.so dist/libimgpca.a
+all: dist/imgpca.so dist/libimgpca.a
 
 deps:
 	@scripts/install-deps.sh build
@@ -72,7 +78,8 @@ build/unit-asan/%: tests/unit/%.c $(AOBJ) tests/unit/unit.h
 	$(CC) $(BASE_CFLAGS) -O1 -g $(SAN_FLAGS) -Itests/unit $< -o $@ $(AOBJ) -lsqlite3 $(LIBS)
 
 # ---- tests ---------------------------------------------------------------
-test: all test-deps
+test: test-deps
+	@$(MAKE) -s all
 	@tests/run-all.sh
 
 test-quick: all
@@ -101,7 +108,8 @@ test-asan: dist/asan/imgpca.so $(UNIT_ASAN)
 	@tests/run-sql.sh dist/asan/imgpca asan
 
 # ---- benchmarks, install, demo -------------------------------------------
-bench: all test-deps
+bench: test-deps
+	@$(MAKE) -s all
 	@bench/run.sh
 
 install: all
@@ -124,6 +132,10 @@ uninstall:
 clean:
 	rm -rf build dist
 
+# the link flags a program embedding dist/libimgpca.a needs (used by examples/)
+print-libs:
+	@echo '$(LIBS)'
+
 test-examples: all
 	@if [ -f examples/Makefile ]; then $(MAKE) -s -C examples test; else echo "examples: none yet"; fi
 
@@ -140,7 +152,6 @@ build/oom/oom: tests/oom/oom.c tests/oom/sqlrun.h $(AOBJ)
 	@mkdir -p build/oom
 	$(CC) $(BASE_CFLAGS) -O1 -g $(SAN_FLAGS) $< -o $@ $(AOBJ) -lsqlite3 $(LIBS)
 
-.PHONY: test-oom
 test-oom: build/oom/oom
 	@tests/oom/run.sh build/oom/oom
 
@@ -170,7 +181,6 @@ build/fuzz/libimgpca-fuzz.a: $(FUZZ_OBJ)
 build/fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h build/fuzz/libimgpca-fuzz.a
 	$(FUZZ_CC) $(BASE_CFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Ifuzz $< -o $@ build/fuzz/libimgpca-fuzz.a -lsqlite3 $(LIBS)
 
-.PHONY: fuzz test-fuzz fuzz-build
 fuzz-build: $(FUZZ_BIN)
 
 fuzz: $(FUZZ_BIN)
@@ -185,8 +195,38 @@ build/concurrency/concurrency: tests/concurrency/concurrency.c tests/oom/sqlrun.
 	@mkdir -p build/concurrency
 	$(CC) $(BASE_CFLAGS) -O1 -g $(SAN_FLAGS) -Itests/oom $< -o $@ $(AOBJ) -lsqlite3 $(LIBS)
 
-.PHONY: test-concurrency
 test-concurrency: build/concurrency/concurrency
 	@ASAN_OPTIONS=detect_leaks=1:exitcode=99 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  build/concurrency/concurrency tests/concurrency/cases.txt $${IMGPCA_THREADS:-4} $${IMGPCA_ROUNDS:-3}
+
+# ---- reliability: ThreadSanitizer on the s3_fetch_many worker pool ----------
+# tests/unit/test_fetch*.c against a -fsanitize=thread build of the cores;
+# any report fails (tests/tsan.supp lists suppressions, each with its reason).
+TOBJ := $(SRC:ext/%.c=build/tsan/%.o)
+TSAN_FLAGS = -fsanitize=thread -fno-omit-frame-pointer
+TSAN_TESTS := build/unit-tsan/test_fetch build/unit-tsan/test_fetch_interrupt
+.SECONDARY: $(TOBJ)
+
+build/tsan/%.o: ext/%.c $(HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -O1 -g $(TSAN_FLAGS) -c $< -o $@
+
+build/unit-tsan/%: tests/unit/%.c $(TOBJ) tests/unit/unit.h
+	@mkdir -p build/unit-tsan
+	$(CC) $(BASE_CFLAGS) -O1 -g $(TSAN_FLAGS) -Itests/unit $< -o $@ $(TOBJ) -lsqlite3 $(LIBS)
+
+.PHONY: test-tsan-fetch
+test-tsan-fetch: $(TSAN_TESTS)
+	@TSAN_OPTIONS="halt_on_error=1:exitcode=66:second_deadlock_stack=1:suppressions=$(CURDIR)/tests/tsan.supp" \
+	  tests/run-unit.sh build/unit-tsan $(TSAN_TESTS)
+
+# ---- style: clang-format (.clang-format) -----------------------------------
+FORMAT_SRC = $(sort $(wildcard ext/*.[ch] ext/*/*.[ch] include/*.h tests/unit/*.[ch]))
+format:
+	clang-format -i $(FORMAT_SRC)
+
+format-check:
+	@bad=0; for f in $(FORMAT_SRC); do \
+	  clang-format --style=file "$$f" | cmp -s - "$$f" || { echo "format-check: $$f differs from .clang-format (make format)"; bad=1; }; \
+	done; [ $$bad = 0 ] && echo "ok   format-check ($(words $(FORMAT_SRC)) files)"

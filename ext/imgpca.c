@@ -27,6 +27,7 @@ SQLITE_EXTENSION_INIT1
 #include "shard/shard_sql.h"
 #include "csv/csv_sql.h"
 #include "s3/s3_sql.h"
+#include "fetch/fetch_sql.h"
 
 #define PURE (SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS)
 #define DIRECT SQLITE_DIRECTONLY
@@ -120,6 +121,7 @@ static const ModuleDef aModule[] = {
   {"pca_components", &pca_components_module, 0},
   /* imgpca:modules (one line per module) */
   {"s3_list", &s3_list_module, CONN},
+  {"s3_fetch_many", &s3_fetch_many_module, CONN},
   {NULL, NULL, 0}
 };
 

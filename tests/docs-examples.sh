@@ -46,6 +46,8 @@ def blocks(path):
         out.append((start + 1, body, expected))
     return out
 
+SHELL_ONLY = re.compile(r"\b(readfile|writefile|edit|fsdir|sha3|sha3_query|shell_add_schema|shell_escape_crnl)\s*\(", re.I)
+
 def norm(s):
     return "\n".join(l.rstrip() for l in s.strip("\n").split("\n")).strip("\n")
 
@@ -58,6 +60,12 @@ for path in files:
         continue
     script = []
     for n, (line, body, _) in enumerate(bl):
+        # examples must work in every client (Python, Node, C), not only in
+        # the sqlite3 shell, which alone defines these functions
+        m = SHELL_ONLY.search(body)
+        if m:
+            total += 1; fail += 1
+            print(f"FAIL docs {path}:{line}: uses {m.group(1)}(), which only the sqlite3 shell defines")
         script.append(f".print @@block-{n}@@")
         script.append(body)
         script.append(";")

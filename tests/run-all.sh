@@ -15,6 +15,7 @@ stage "docs examples"       tests/docs-examples.sh dist/imgpca
 stage "ASan+UBSan"          make -s test-asan
 stage "OOM sweep"           make -s test-oom
 stage "concurrency"         make -s test-concurrency
+stage "TSan (fetch pool)"   make -s test-tsan-fetch
 [ "${IMGPCA_QUICK:-}" = 1 ] || stage "fuzzing (short)" make -s test-fuzz
 if [ $fail = 0 ]; then echo "== ALL TESTS PASSED"; else echo "== SOME TESTS FAILED"; fi
 exit $fail

@@ -65,6 +65,9 @@ const ImgpcaSetting imgpca_settings[] = {
   /* images */
   {"image.max_pixels", CFG_INT, "100000000", {"IMGPCA_MAX_PIXELS", NULL, NULL}, 0, 1, 4000000000LL, NULL,
    "largest image (width*height) a decoder accepts"},
+  /* parallelism */
+  {"imgpca.threads", CFG_INT, "0", {"IMGPCA_THREADS", NULL, NULL}, 0, 0, 1024, NULL,
+   "worker threads decoding images in s3_fetch_many; 0 = the CPUs available to the process (affinity mask, cgroup v2 cpu.max quota)"},
   {NULL, CFG_STRING, NULL, NOENV, 0, 0, 0, NULL, NULL}
 };
 

@@ -94,5 +94,12 @@ size_t img_spec_dims(const ImgSpec *s);
 void img_spec_decode_opts(const ImgSpec *s, ImgDecodeOpts *o);
 /* Computes the features of an upright RGB image into out[img_spec_dims(s)]. */
 int img_features_compute(const ImgSpec *s, const ImgImage *im, float *out, char *err);
+/* Decodes an image (JPEG/PNG bytes) with the options the spec implies and
+** returns its features as a float32 little-endian blob (imgpca_malloc): the
+** one path behind img_features and s3_fetch_many, so both give the same
+** bytes.  *pbDecode = 1 when the decoding failed (vs. the features).
+** Thread-safe: no shared mutable state; libjpeg/libpng contexts per call. */
+int img_features_blob(const unsigned char *p, size_t n, const ImgSpec *s, long long maxPixels,
+                      unsigned char **ppBlob, size_t *pnBlob, int *pbDecode, char *err);
 
 #endif

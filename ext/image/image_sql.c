@@ -69,13 +69,10 @@ static void features_common(sqlite3_context *ctx, int argc, sqlite3_value **argv
   const char *zFunc = orNull ? "img_features_or_null" : "img_features";
   char err[IMGPCA_ERRMAX];
   ImgSpec specv, *spec = &specv;
-  ImgDecodeOpts o;
-  ImgImage im;
   const unsigned char *p;
   size_t n, dims;
-  float *out;
   unsigned char *blob;
-  int rc, t = sqlite3_value_type(argv[0]);
+  int rc, bDecode = 0, t = sqlite3_value_type(argv[0]);
 
   if (argc >= 2) {
     if (img_spec_arg(ctx, zFunc, argv, &specv)) return;
@@ -90,39 +87,13 @@ static void features_common(sqlite3_context *ctx, int argc, sqlite3_value **argv
   }
   p = sqlite3_value_blob(argv[0]);
   n = (size_t)sqlite3_value_bytes(argv[0]);
-  img_decode_opts_init(&o);
-  img_spec_decode_opts(spec, &o);
-  o.max_pixels = img_max_pixels(ctx);
-  rc = img_decode(p, n, &o, &im, NULL, err);
+  rc = img_features_blob(p, n, spec, img_max_pixels(ctx), &blob, &dims, &bDecode, err);
   if (rc != IMGPCA_OK) {
-    if (orNull && rc == IMGPCA_ERROR) return;
+    if (orNull && bDecode && rc == IMGPCA_ERROR) return;
     imgpca_result_core(ctx, zFunc, rc, err);
     return;
   }
-  dims = img_spec_dims(spec);
-  blob = imgpca_malloc(dims * 4);
-  out = imgpca_malloc(dims * sizeof(float));
-  if (!blob || !out) {
-    imgpca_free(blob);
-    imgpca_free(out);
-    img_image_free(&im);
-    sqlite3_result_error_nomem(ctx);
-    return;
-  }
-  rc = img_features_compute(spec, &im, out, err);
-  img_image_free(&im);
-  if (rc != IMGPCA_OK) {
-    imgpca_free(blob);
-    imgpca_free(out);
-    imgpca_result_core(ctx, zFunc, rc, err);
-    return;
-  }
-  {
-    size_t i;
-    for (i = 0; i < dims; i++) imgpca_put_f32(blob + 4 * i, out[i]);
-  }
-  imgpca_free(out);
-  imgpca_result_owned_blob(ctx, blob, dims * 4);
+  imgpca_result_owned_blob(ctx, blob, dims);
 }
 
 void img_features_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {

@@ -981,6 +981,25 @@ int s3_batch_take(S3Batch *b, ImgpcaBuf *out, int *pNotFound, char *err) {
   return rc;
 }
 
+int s3_batch_poll(S3Batch *b, int timeoutMs, char *err) {
+  int running, rc = batch_fill(b, err);
+  if (rc) return rc;
+  if (curl_multi_perform(b->multi, &running) != CURLM_OK) return imgpca_seterr(err, "curl_multi_perform failed");
+  batch_reap(b);
+  if (timeoutMs > 0 && !s3_batch_head_done(b)) {
+    curl_multi_poll(b->multi, NULL, 0, timeoutMs, NULL);
+    rc = batch_fill(b, err);
+    if (rc) return rc;
+    if (curl_multi_perform(b->multi, &running) != CURLM_OK) return imgpca_seterr(err, "curl_multi_perform failed");
+    batch_reap(b);
+  }
+  return batch_fill(b, err);
+}
+
+int s3_batch_head_done(S3Batch *b) { return b->n > 0 && b->a[b->iHead]->state == 2; }
+
+void s3_batch_wakeup(S3Batch *b) { curl_multi_wakeup(b->multi); }
+
 int s3_client_describe(S3Client *c, ImgpcaBuf *b, char *err) {
   const char *zEnd = cfg(c, "s3.endpoint");
   char masked[64];

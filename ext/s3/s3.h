@@ -169,5 +169,15 @@ int s3_batch_add(S3Batch *b, const char *zBucket, const char *zKey, int64_t maxB
 int s3_batch_pending(S3Batch *b);
 /* Waits for the oldest queued request (FIFO) and moves its body into out. */
 int s3_batch_take(S3Batch *b, ImgpcaBuf *out, int *pNotFound, char *err);
+/* Drives the transfers: starts queued requests while slots are free and reads
+** what arrived; waits up to timeoutMs (0: not at all) for network activity
+** or s3_batch_wakeup when the oldest request is not finished yet. */
+int s3_batch_poll(S3Batch *b, int timeoutMs, char *err);
+/* 1 when the oldest queued request has finished (s3_batch_take then returns
+** without waiting for the network, except to retry a failed request). */
+int s3_batch_head_done(S3Batch *b);
+/* Interrupts a s3_batch_poll waiting in another thread (thread-safe; the
+** only S3Batch function that may be called from another thread). */
+void s3_batch_wakeup(S3Batch *b);
 
 #endif

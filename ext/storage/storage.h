@@ -41,6 +41,33 @@ void imgpca_storage_free(ImgpcaStorage *s);
 int imgpca_storage_get(ImgpcaStorage *s, const char *zUrl, int64_t offset, int64_t length,
                        int64_t maxBytes, ImgpcaBuf *out, int *pNotFound, char *err);
 
+/* Reads a whole local file (path or file:// URL; an s3:// URL is an error).
+** Thread-safe: touches no client state, so worker threads may call it.
+** Symbolic links are followed; anything but a regular file (folder, FIFO,
+** device) is refused without blocking. */
+int imgpca_storage_read_local(const char *zUrl, int64_t maxBytes, ImgpcaBuf *out, int *pNotFound,
+                              char *err);
+
+/* Whole-object GETs of s3:// URLs kept nInflight at a time in flight (curl
+** multi), answered in submission order (behind s3_fetch_many).  One thread
+** drives a queue; only imgpca_getq_wakeup may be called from other threads. */
+typedef struct ImgpcaGetQueue ImgpcaGetQueue;
+int imgpca_getq_new(ImgpcaStorage *s, int nInflight, ImgpcaGetQueue **pp, char *err);
+void imgpca_getq_free(ImgpcaGetQueue *q);
+/* Queues a GET; an invalid or non-S3 URL is an error (nothing queued). */
+int imgpca_getq_add(ImgpcaGetQueue *q, const char *zUrl, int64_t maxBytes, char *err);
+/* Number of queued GETs not taken yet. */
+int imgpca_getq_pending(ImgpcaGetQueue *q);
+/* Moves transfers forward, waiting at most timeoutMs for progress. */
+int imgpca_getq_poll(ImgpcaGetQueue *q, int timeoutMs, char *err);
+/* 1 when the oldest GET has finished (taking it does not wait). */
+int imgpca_getq_ready(ImgpcaGetQueue *q);
+/* Takes the oldest GET's body (waiting for it); a failed GET is retried as
+** s3_fetch would and reported like it (*pNotFound on 404). */
+int imgpca_getq_take(ImgpcaGetQueue *q, ImgpcaBuf *out, int *pNotFound, char *err);
+/* Wakes up imgpca_getq_poll from another thread. */
+void imgpca_getq_wakeup(ImgpcaGetQueue *q);
+
 /* Writes a whole object (through a writer).  *pzEtag: ETag (S3) or NULL. */
 int imgpca_storage_put(ImgpcaStorage *s, const char *zUrl, const void *p, size_t n, char **pzEtag,
                        int64_t *pnBytes, char *err);
