@@ -18,13 +18,6 @@ WITH q AS MATERIALIZED (
 INSERT INTO predictions(key, model_id, predicted, neighbour, distance)
 SELECT key, model_id, json_extract(nn, '$[1]'), json_extract(nn, '$[0]'), json_extract(nn, '$[2]')
 FROM q;
-CREATE VIEW IF NOT EXISTS accuracy AS
-SELECT count(*) AS tested, sum(p.predicted = i.label) AS correct,
-       round(100.0 * avg(p.predicted = i.label), 2) AS percent
-FROM predictions AS p JOIN images AS i USING (key);
-CREATE VIEW IF NOT EXISTS accuracy_by_label AS
-SELECT i.label, count(*) AS tested, sum(p.predicted = i.label) AS correct,
-       round(100.0 * avg(p.predicted = i.label), 2) AS percent
-FROM predictions AS p JOIN images AS i USING (key) GROUP BY i.label;
+-- (views accuracy and accuracy_by_label: see 00-setup.sql)
 SELECT printf('classified: %d test images, 1-NN accuracy %.2f %% (%d correct)', tested, percent, correct)
 FROM accuracy WHERE tested > 0;

@@ -2,7 +2,7 @@
 -- 8. Plots: SVG built with string aggregation, written with s3_put (local or S3)
 -- ---------------------------------------------------------------------------
 -- Scree plot: explained variance ratio per component (bars) and cumulative (line).
-SELECT printf('plot: %s/scree.svg (%s)', out, s3_put(out || '/scree.svg', svg)) FROM cfg, (
+SELECT printf('plot: %s/scree.svg, %d bytes', out, length(CAST(svg AS BLOB))) FROM cfg, (
   WITH c AS (SELECT row_number() OVER (ORDER BY idx) AS i, ratio, cumulative
              FROM model AS m, pca_components(m.model)),
        g AS (SELECT count(*) AS n, 560.0 / count(*) AS w FROM c)
@@ -21,11 +21,12 @@ SELECT printf('plot: %s/scree.svg (%s)', out, s3_put(out || '/scree.svg', svg)) 
     || '<rect x="420" y="50" width="12" height="12" fill="#4477aa"/><text x="437" y="60">explained ratio</text>'
     || '<line x1="420" y1="76" x2="432" y2="76" stroke="#cc6677" stroke-width="2"/><text x="437" y="80">cumulative</text>'
     || '</svg>' AS svg
-  FROM c, g);
+  FROM c, g)
+WHERE s3_put(out || '/scree.svg', svg) IS NOT NULL;
 
 -- Scatter plot of the first two components, coloured by label (at most
 -- $plot_max points, an even sample in key order).
-SELECT printf('plot: %s/scatter.svg (%s)', out, s3_put(out || '/scatter.svg', svg)) FROM cfg, (
+SELECT printf('plot: %s/scatter.svg, %d bytes', out, length(CAST(svg AS BLOB))) FROM cfg, (
   WITH p AS (SELECT i.label, fvec_at(p.pc, 0) AS x, fvec_at(p.pc, 1) AS y,
                     row_number() OVER (ORDER BY p.key) AS rn, count(*) OVER () AS n
              FROM projections AS p JOIN images AS i USING (key)),
@@ -53,4 +54,5 @@ SELECT printf('plot: %s/scatter.svg (%s)', out, s3_put(out || '/scatter.svg', sv
         FROM lab WHERE li < 38)
     || (SELECT CASE WHEN max(nl) > 38 THEN printf('<text x="548" y="%d">... %d more</text>', 44 + 38 * 13, max(nl) - 38) ELSE '' END FROM lab)
     || '</svg>' AS svg
-  FROM s JOIN lab USING (label), b);
+  FROM s JOIN lab USING (label), b)
+WHERE s3_put(out || '/scatter.svg', svg) IS NOT NULL;

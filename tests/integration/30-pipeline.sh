@@ -43,7 +43,7 @@ csv=$T/out-a/pca.csv
 k=$(sq "$T/a.db" "SELECT value FROM settings WHERE key = 'k'")
 [ "$k" = 50 ] || fail "k = $k"
 header=$(head -1 "$csv")
-want="path,label,$(seq -s, -f 'pc%g' 1 "$k")"
+want="key,label,$(seq -s, -f 'pc%g' 1 "$k")"
 [ "$header" = "$want" ] || fail "header '$header'"
 rows=$(( $(wc -l < "$csv") - 1 ))
 [ "$rows" = "$nfiles" ] || fail "CSV has $rows rows, expected $nfiles images"
@@ -57,12 +57,12 @@ pcs=$(seq -s, -f 'CAST(pc%g AS REAL)' 1 "$k")
 check=$(sq "$T/a.db" <<SQL
 .mode list
 .import --csv --schema temp $csv csvrows
-SELECT count(*) FROM temp.csvrows AS c JOIN projections AS p ON p.key = c.path
-  JOIN images AS i ON i.key = c.path
+SELECT count(*) FROM temp.csvrows AS c JOIN projections AS p ON p.key = c.key
+  JOIN images AS i ON i.key = c.key
   WHERE fvec($pcs) = p.pc AND c.label = i.label;
-SELECT count(*) FROM (SELECT * FROM temp.csvrows ORDER BY path LIMIT 100) AS c
-  JOIN images AS i ON i.key = c.path, models AS m
-  WHERE fvec($pcs) = pca_project(m.model, img_features(s3_fetch(i.url), m.spec));
+SELECT count(*) FROM (SELECT * FROM temp.csvrows ORDER BY key LIMIT 100) AS c
+  JOIN images AS i ON i.key = c.key, models AS m
+  WHERE fvec($pcs) = pca_project(m.model, img_features(s3_fetch('$T/src/' || i.key), m.spec));
 SQL
 )
 [ "$check" = "$rows"$'\n'"100" ] || fail "CSV values differ from pca_project: $check (rows $rows)"
@@ -116,7 +116,7 @@ read -r tested correct percent < <(sq "$T/a.db" "SELECT tested, correct, percent
 [ "$tested" = "$(find "$T/src/Test" -type f | wc -l)" ] || fail "classified $tested test images"
 awk -v p="$percent" 'BEGIN { exit !(p >= 98) }' || fail "accuracy $percent % < 98 %"
 # sql/classify.sql on one test image finds the same nearest neighbour as the pipeline
-IFS='|' read -r qurl qlabel qnn < <(sq "$T/a.db" "SELECT i.url, i.label, p.neighbour FROM predictions AS p
+IFS='|' read -r qurl qlabel qnn < <(sq "$T/a.db" "SELECT '$T/src/' || i.key, i.label, p.neighbour FROM predictions AS p
   JOIN images AS i USING (key) WHERE p.predicted = i.label ORDER BY key LIMIT 1")
 cls=$(cd "$T" && sq -cmd ".parameter set \$image '$qurl'" "$T/a.db" < "$root/sql/classify.sql")
 [ "$(echo "$cls" | head -1 | sed 's/.*  //')" = "$qnn" ] || fail "classify.sql: nearest '$(echo "$cls" | head -1)', pipeline: '$qnn'"
