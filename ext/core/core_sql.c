@@ -115,6 +115,7 @@ void imgpca_config_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     config_json(ctx, conn);
     return;
   }
+  if (argc == 2 && imgpca_side_effect_refused(ctx, conn, "imgpca_config")) return;
   zKey = (const char *)sqlite3_value_text(argv[0]);
   if (!zKey) {
     imgpca_result_error(ctx, "imgpca_config", "setting name must be text, got %s",

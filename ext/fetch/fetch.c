@@ -25,12 +25,16 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-enum { SLOT_FREE = 0, SLOT_GET, SLOT_WORK, SLOT_BUSY, SLOT_DONE };
+enum { SLOT_FREE = 0,
+       SLOT_GET,
+       SLOT_WORK,
+       SLOT_BUSY,
+       SLOT_DONE };
 
 typedef struct Slot {
   int state;
-  int rc;             /* IMGPCA_NOMEM of the work, else IMGPCA_OK */
-  int bBody;          /* body holds the object */
+  int rc;    /* IMGPCA_NOMEM of the work, else IMGPCA_OK */
+  int bBody; /* body holds the object */
   ImgpcaBuf body;
   ImgpcaFetchItem item;
 } Slot;
@@ -42,21 +46,21 @@ struct ImgpcaFetch {
   int64_t nUrl, nUrlAlloc;
   Slot *aSlot;
   int nWin;
-  int64_t iHead;      /* item returned by the last imgpca_fetch_next (-1 before) */
-  int64_t iAdmit;     /* next item to admit */
+  int64_t iHead;  /* item returned by the last imgpca_fetch_next (-1 before) */
+  int64_t iAdmit; /* next item to admit */
   /* S3 */
   ImgpcaGetQueue *q;
-  int qRc;            /* failure creating the queue (kept: reported for every s3:// item) */
+  int qRc; /* failure creating the queue (kept: reported for every s3:// item) */
   char *zQErr;
-  int64_t *aGet;      /* ring of items whose GET is queued, in queue order */
+  int64_t *aGet; /* ring of items whose GET is queued, in queue order */
   int nGet, iGet;
   /* worker pool */
   pthread_t *aTh;
   int nTh;
-  int bSync;          /* mutex and condition variables initialised */
+  int bSync; /* mutex and condition variables initialised */
   pthread_mutex_t mu;
   pthread_cond_t cvWork, cvDone;
-  int64_t *aWork;     /* ring of items waiting for a worker */
+  int64_t *aWork; /* ring of items waiting for a worker */
   int nWork, iWork;
   int bStop;
   int bStarted;

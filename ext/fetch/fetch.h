@@ -26,12 +26,12 @@
 #include "../storage/storage.h"
 
 typedef struct ImgpcaFetchOpts {
-  int nThreads;        /* worker threads; 0 = everything on the calling thread */
-  int nInflight;       /* S3 requests in flight (s3.max_inflight) */
-  int nWindow;         /* items admitted at a time; 0 = max(nInflight, 2 * nThreads, 4) */
-  int64_t maxBytes;    /* largest object (SQLITE_LIMIT_LENGTH); < 0 = no limit */
-  int bContent;        /* keep object bodies for the caller */
-  int bFeatures;       /* compute features with spec */
+  int nThreads;     /* worker threads; 0 = everything on the calling thread */
+  int nInflight;    /* S3 requests in flight (s3.max_inflight) */
+  int nWindow;      /* items admitted at a time; 0 = max(nInflight, 2 * nThreads, 4) */
+  int64_t maxBytes; /* largest object (SQLITE_LIMIT_LENGTH); < 0 = no limit */
+  int bContent;     /* keep object bodies for the caller */
+  int bFeatures;    /* compute features with spec */
   ImgSpec spec;
   long long maxPixels; /* image.max_pixels */
 } ImgpcaFetchOpts;
@@ -40,14 +40,14 @@ typedef struct ImgpcaFetchOpts {
 ** imgpca_fetch_next (the caller may take pContent / pFeat by setting them to
 ** NULL after copying the pointers). */
 typedef struct ImgpcaFetchItem {
-  int64_t iItem;            /* 0-based position in the input list */
+  int64_t iItem; /* 0-based position in the input list */
   const char *zUrl;
-  int64_t nSize;            /* bytes of the object, -1 if it could not be read */
-  unsigned char *pContent;  /* the body (bContent and read), else NULL */
+  int64_t nSize;           /* bytes of the object, -1 if it could not be read */
+  unsigned char *pContent; /* the body (bContent and read), else NULL */
   size_t nContent;
-  unsigned char *pFeat;     /* float32 LE features (bFeatures and decodable), else NULL */
+  unsigned char *pFeat; /* float32 LE features (bFeatures and decodable), else NULL */
   size_t nFeat;
-  char *zError;             /* NULL, or why the object or its features failed */
+  char *zError; /* NULL, or why the object or its features failed */
 } ImgpcaFetchItem;
 
 typedef struct ImgpcaFetch ImgpcaFetch;

@@ -33,14 +33,20 @@
 #include "../s3/s3_sql.h"
 #include "fetch.h"
 
-enum { COL_URL, COL_SIZE, COL_CONTENT, COL_FEATURES, COL_ERROR, COL_URLS, COL_SPEC };
+enum { COL_URL,
+       COL_SIZE,
+       COL_CONTENT,
+       COL_FEATURES,
+       COL_ERROR,
+       COL_URLS,
+       COL_SPEC };
 
 /* idxNum bits */
-#define IDX_URLS    1   /* argv: urls (JSON) */
-#define IDX_URL_EQ  2   /* argv: one url */
-#define IDX_URL_IN  4   /* argv: the IN list (sqlite3_vtab_in) */
-#define IDX_SPEC    8   /* argv: spec */
-#define IDX_CONTENT 16  /* content column used */
+#define IDX_URLS 1     /* argv: urls (JSON) */
+#define IDX_URL_EQ 2   /* argv: one url */
+#define IDX_URL_IN 4   /* argv: the IN list (sqlite3_vtab_in) */
+#define IDX_SPEC 8     /* argv: spec */
+#define IDX_CONTENT 16 /* content column used */
 
 typedef struct FetchVtab {
   sqlite3_vtab base;
@@ -58,9 +64,12 @@ static int fm_connect(sqlite3 *db, void *pAux, int argc, const char *const *argv
                       char **pzErr) {
   FetchVtab *v;
   int rc;
-  (void)argc; (void)argv; (void)pzErr;
-  rc = sqlite3_declare_vtab(db, "CREATE TABLE x(url TEXT, size INTEGER, content BLOB, features BLOB, "
-                                "error TEXT, urls HIDDEN, spec HIDDEN)");
+  (void)argc;
+  (void)argv;
+  (void)pzErr;
+  rc = sqlite3_declare_vtab(db,
+                            "CREATE TABLE x(url TEXT, size INTEGER, content BLOB, features BLOB, "
+                            "error TEXT, urls HIDDEN, spec HIDDEN)");
   if (rc != SQLITE_OK) return rc;
   v = sqlite3_malloc(sizeof(*v));
   if (!v) return SQLITE_NOMEM;
@@ -93,8 +102,10 @@ static int fm_best_index(sqlite3_vtab *tab, sqlite3_index_info *info) {
       if (!c->usable) return SQLITE_CONSTRAINT;
       iSpec = i;
     } else if (c->iColumn == COL_URL) {
-      if (c->usable) { if (iUrl < 0) iUrl = i; }
-      else bUrlUnusable = 1;
+      if (c->usable) {
+        if (iUrl < 0) iUrl = i;
+      } else
+        bUrlUnusable = 1;
     }
   }
   if (iUrls >= 0) {
@@ -212,8 +223,10 @@ static int add_json(FetchCursor *c, sqlite3 *db, sqlite3_value *v) {
     rc = add_value(c, sqlite3_column_value(st, 1));
     if (rc) break;
   }
-  if (rc == SQLITE_DONE) rc = SQLITE_OK;
-  else if (rc != SQLITE_OK && rc != SQLITE_ERROR && rc != SQLITE_NOMEM) rc = vt_error(&c->base, "s3_fetch_many: cannot parse urls: %s", sqlite3_errmsg(db));
+  if (rc == SQLITE_DONE)
+    rc = SQLITE_OK;
+  else if (rc != SQLITE_OK && rc != SQLITE_ERROR && rc != SQLITE_NOMEM)
+    rc = vt_error(&c->base, "s3_fetch_many: cannot parse urls: %s", sqlite3_errmsg(db));
   sqlite3_finalize(st);
   return rc;
 }
@@ -316,9 +329,8 @@ static int fm_rowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *pRowid) {
 }
 
 const sqlite3_module s3_fetch_many_module = {
-  0,                /* iVersion */
-  0,                /* xCreate: eponymous-only */
-  fm_connect, fm_best_index, fm_disconnect, 0, fm_open, fm_close, fm_filter,
-  fm_next, fm_eof, fm_column, fm_rowid,
-  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
-};
+    0, /* iVersion */
+    0, /* xCreate: eponymous-only */
+    fm_connect, fm_best_index, fm_disconnect, 0, fm_open, fm_close, fm_filter,
+    fm_next, fm_eof, fm_column, fm_rowid,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};

@@ -59,6 +59,8 @@ static int get_s3(ImgpcaStorage *s, S3Client **pp, char *err) {
   return IMGPCA_OK;
 }
 
+int imgpca_storage_s3(ImgpcaStorage *s, S3Client **pp, char *err) { return get_s3(s, pp, err); }
+
 int imgpca_storage_get(ImgpcaStorage *s, const char *zUrl, int64_t offset, int64_t length,
                        int64_t maxBytes, ImgpcaBuf *out, int *pNotFound, char *err) {
   ImgpcaUrl u;

@@ -28,7 +28,8 @@ SELECT CASE
     THEN 'accuracy      not measured: no test images (no folder named Test under the source)'
   ELSE 'accuracy      not measured: no test image was classified' END
 FROM accuracy;
-SELECT printf('outputs       %s/pca.csv, %s/scree.svg, %s/scatter.svg', out, out, out) FROM cfg;
+SELECT printf('outputs       %s/pca.csv, %s/scree.svg, %s/scatter.svg, %s/report.html (open it in a browser)',
+              out, out, out, out) FROM cfg;
 SELECT printf('settings      %s', group_concat(printf('%s %s (%s)', key,
                 CASE WHEN typeof(value) = 'text' THEN quote(value) ELSE value END, origin), ', '))
 FROM (SELECT * FROM setting_origin ORDER BY ord);

@@ -45,7 +45,10 @@ static int copy_file(const char *src, const char *dst, size_t nMax) {
   size_t n, tot = 0;
   if (!a) return -1;
   b = fopen(dst, "wb");
-  if (!b) { fclose(a); return -1; }
+  if (!b) {
+    fclose(a);
+    return -1;
+  }
   while ((n = fread(buf, 1, sizeof buf, a)) > 0 && tot < nMax) {
     if (tot + n > nMax) n = nMax - tot;
     fwrite(buf, 1, n, b);
@@ -64,7 +67,10 @@ static void build_list(void) {
   char p[1024], q[1024];
   int k = 0;
   snprintf(g_dir, sizeof g_dir, "/tmp/imgpca-test-fetch.XXXXXX");
-  if (!mkdtemp(g_dir)) { perror("mkdtemp"); exit(2); }
+  if (!mkdtemp(g_dir)) {
+    perror("mkdtemp");
+    exit(2);
+  }
   /* failures */
   snprintf(p, sizeof p, "%s/fifo", g_dir);
   mkfifo(p, 0600);
@@ -79,7 +85,10 @@ static void build_list(void) {
   snprintf(q, sizeof q, "%s/truncated.jpg", g_dir);
   copy_file(DATA "/images-edge/photos/012mp-bus.jpg", q, 20000);
   d = opendir(DATA "/fruits360/Training/Banana 1");
-  if (!d) { fprintf(stderr, "test data missing: %s\n", DATA); exit(2); }
+  if (!d) {
+    fprintf(stderr, "test data missing: %s\n", DATA);
+    exit(2);
+  }
   while ((e = readdir(d)) != NULL) {
     char *names[4];
     if (e->d_name[0] == '.') continue;
@@ -103,7 +112,10 @@ static void build_list(void) {
       asprintf(&names[1], "%s/fifo", g_dir);
       asprintf(&names[2], "%s/folder", g_dir);
       asprintf(&names[3], "%s/truncated.jpg", g_dir);
-      for (int i = 0; i < 4; i++) { add_url(names[i]); free(names[i]); }
+      for (int i = 0; i < 4; i++) {
+        add_url(names[i]);
+        free(names[i]);
+      }
       snprintf(p, sizeof p, "%s/empty.jpg", g_dir);
       add_url(p);
       add_url("http://example.com/x.jpg");
@@ -149,18 +161,39 @@ static int run(const ImgSpec *spec, const Ref *r, int nThreads, int nWindow, int
   for (i = 0; i < g_n; i++) CHECK_EQ_INT(imgpca_fetch_add(f, g_urls[i]), IMGPCA_OK);
   for (i = 0; i <= g_n; i++) {
     rc = imgpca_fetch_next(f, &it, &eof, err);
-    if (rc != IMGPCA_OK) { bad++; fprintf(stderr, "next failed: %s\n", err); break; }
-    if (i == g_n) { if (!eof) bad++; break; }
-    if (eof) { bad++; fprintf(stderr, "early eof at %d\n", i); break; }
-    if (it->iItem != i || strcmp(it->zUrl, g_urls[i]) != 0) { bad++; fprintf(stderr, "order: %d got %lld\n", i, (long long)it->iItem); continue; }
-    if (it->nSize != r[i].nSize) { bad++; fprintf(stderr, "size of %s: %lld vs %lld\n", g_urls[i], (long long)it->nSize, (long long)r[i].nSize); }
+    if (rc != IMGPCA_OK) {
+      bad++;
+      fprintf(stderr, "next failed: %s\n", err);
+      break;
+    }
+    if (i == g_n) {
+      if (!eof) bad++;
+      break;
+    }
+    if (eof) {
+      bad++;
+      fprintf(stderr, "early eof at %d\n", i);
+      break;
+    }
+    if (it->iItem != i || strcmp(it->zUrl, g_urls[i]) != 0) {
+      bad++;
+      fprintf(stderr, "order: %d got %lld\n", i, (long long)it->iItem);
+      continue;
+    }
+    if (it->nSize != r[i].nSize) {
+      bad++;
+      fprintf(stderr, "size of %s: %lld vs %lld\n", g_urls[i], (long long)it->nSize, (long long)r[i].nSize);
+    }
     if (bContent && r[i].nSize >= 0) {
       if (it->nContent != r[i].body.n || (it->nContent && memcmp(it->pContent, r[i].body.p, it->nContent))) bad++;
     } else if (it->pContent) {
       bad++;
     }
     if (bFeatures && r[i].pFeat) {
-      if (!it->pFeat || it->nFeat != r[i].nFeat || memcmp(it->pFeat, r[i].pFeat, it->nFeat)) { bad++; fprintf(stderr, "features of %s differ\n", g_urls[i]); }
+      if (!it->pFeat || it->nFeat != r[i].nFeat || memcmp(it->pFeat, r[i].pFeat, it->nFeat)) {
+        bad++;
+        fprintf(stderr, "features of %s differ\n", g_urls[i]);
+      }
     } else if (it->pFeat) {
       bad++;
     }
@@ -169,8 +202,10 @@ static int run(const ImgSpec *spec, const Ref *r, int nThreads, int nWindow, int
       fprintf(stderr, "error of %s: %s (expected %s)\n", g_urls[i], it->zError ? it->zError : "none", r[i].bErr ? "one" : "none");
     }
   }
-  if (nThreads > 0) CHECK(imgpca_fetch_threads(f) >= 1 && imgpca_fetch_threads(f) <= nThreads);
-  else CHECK_EQ_INT(imgpca_fetch_threads(f), 0);
+  if (nThreads > 0)
+    CHECK(imgpca_fetch_threads(f) >= 1 && imgpca_fetch_threads(f) <= nThreads);
+  else
+    CHECK_EQ_INT(imgpca_fetch_threads(f), 0);
   imgpca_fetch_free(f);
   return bad;
 }
@@ -252,7 +287,10 @@ static void test_cpus(void) {
   if (sched_getaffinity(0, sizeof old, &old) == 0) {
     CPU_ZERO(&one);
     for (int c = 0; c < CPU_SETSIZE; c++)
-      if (CPU_ISSET(c, &old)) { CPU_SET(c, &one); break; }
+      if (CPU_ISSET(c, &old)) {
+        CPU_SET(c, &one);
+        break;
+      }
     if (sched_setaffinity(0, sizeof one, &one) == 0) {
       CHECK_EQ_INT(imgpca_cpus_available(), 1);
       sched_setaffinity(0, sizeof old, &old);

@@ -27,7 +27,8 @@ static int count_threads(void) {
   struct dirent *e;
   int n = 0;
   if (!d) return -1;
-  while ((e = readdir(d)) != NULL) if (e->d_name[0] != '.') n++;
+  while ((e = readdir(d)) != NULL)
+    if (e->d_name[0] != '.') n++;
   closedir(d);
   return n;
 }
@@ -94,11 +95,12 @@ static void test_limit(void) {
   CHECK_EQ_INT(sqlite3_prepare_v2(g_db,
                                   "SELECT url FROM s3_fetch_many WHERE url IN (SELECT url FROM "
                                   "s3_list('../shared/data/fruits360/Training/**/*.jpg')) AND spec = 'hist' LIMIT 5",
-                                  -1, &st, 0), SQLITE_OK);
+                                  -1, &st, 0),
+               SQLITE_OK);
   while (sqlite3_step(st) == SQLITE_ROW) n++;
   CHECK_EQ_INT(n, 5);
   CHECK_EQ_INT(sqlite3_reset(st), SQLITE_OK);
-  CHECK_EQ_INT(count_threads(), base); /* reset closes the cursor: workers gone */
+  CHECK_EQ_INT(count_threads(), base);        /* reset closes the cursor: workers gone */
   CHECK_EQ_INT(sqlite3_step(st), SQLITE_ROW); /* and the statement runs again */
   sqlite3_finalize(st);
   CHECK_EQ_INT(count_threads(), base);
