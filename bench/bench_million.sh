@@ -7,16 +7,15 @@
 # quadratic), PCA k = 50 on 512-dimension hist features.  Reports wall time,
 # µs per image, CPU, peak RSS (/usr/bin/time -v) and state database bytes per
 # image, and the µs-per-image ratio of the largest size to the smallest.
-#   BENCH_MILLION_SIZES  sizes to run (default "10000 100000"; "100000 1000000"
-#                        for the 1M figure: about 2.6 GB of state and a long run)
-#   BENCH_MILLION_LAYOUTS  default "flat folders"
+#   BENCH_MILLION_RUNS  the runs, LAYOUT:N each (default "flat:10000 flat:100000
+#                       folders:10000 folders:100000"; add flat:1000000 for the 1M
+#                       figure: about 2.6 GB of state, a 0.5 GB CSV and a long run)
 # Prints a markdown section.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 data=$root/../shared/data/fruits360
-sizes=${BENCH_MILLION_SIZES:-10000 100000}
-layouts=${BENCH_MILLION_LAYOUTS:-flat folders}
+runs=${BENCH_MILLION_RUNS:-flat:10000 flat:100000 folders:10000 folders:100000}
 W=$(mktemp -d /tmp/imgpca-bench-million.XXXXXX)
 trap 'rm -rf "$W"' EXIT
 make -s all >/dev/null
@@ -51,11 +50,12 @@ echo "**folders** = the sample's \`Training|Test/<class>/\` tree repeated. Fresh
 echo "spec \`hist:bins=8,sqrt\` (512 dims), k = 50, classification off, CSV and plots written."
 echo "Peak RSS from \`/usr/bin/time -v\`; state = the state database's bytes per image after the run."
 echo
-echo "| layout | images | wall (s) | µs per image | CPU (s) | peak RSS (MiB) | state (bytes per image) | batches |"
-echo "|---|---:|---:|---:|---:|---:|---:|---|"
-declare -A us
-for layout in $layouts; do
-  for n in $sizes; do
+echo "| layout | images | wall (s) | µs per image | CPU (s) | CPU µs per image | peak RSS (MiB) | state (bytes per image) | batches |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---|"
+declare -A us cus sizes
+for run in $runs; do
+    layout=${run%%:*} n=${run##*:}
+    sizes[$layout]="${sizes[$layout]:-} $n"
     rm -rf "$W/src" "$W/out" "$W/state.db"*
     mkdir -p "$W/src"
     make_tree "$layout" "$n" "$W/src"
@@ -71,16 +71,18 @@ for layout in $layouts; do
     bytes=$(( $(stat -c %s "$W/state.db") / n ))
     batches=$(sed -n 's/^to process: .*, in \([0-9]* batches of [0-9]*\)$/\1/p' "$W/log")
     u=$(awk -v w="$wall" -v n="$n" 'BEGIN { printf "%.0f", 1e6 * w / n }')
-    us[$layout.$n]=$u
-    echo "| $layout | $n | $wall | $u | $cpu | $rss | $bytes | ${batches:-1} |"
+    cu=$(awk -v w="$cpu" -v n="$n" 'BEGIN { printf "%.0f", 1e6 * w / n }')
+    us[$layout.$n]=$u cus[$layout.$n]=$cu
+    echo "| $layout | $n | $wall | $u | $cpu | $cu | $rss | $bytes | ${batches:-1} |"
     rm -rf "$W/src" "$W/out" "$W/state.db"*
-  done
 done
 echo
-small=${sizes%% *}; large=${sizes##* }
-for layout in $layouts; do
-  [ "$small" = "$large" ] && continue
-  echo "- $layout: µs per image at $large vs $small images: $(awk -v a="${us[$layout.$small]}" -v b="${us[$layout.$large]}" 'BEGIN { printf "%+.1f %%", 100 * (b - a) / a }') (goal: within 15 %)."
+# per layout: the two largest sizes
+for layout in "${!sizes[@]}"; do
+  read -r a b < <(tr ' ' '\n' <<< "${sizes[$layout]}" | grep . | sort -n | tail -2 | tr '\n' ' ')
+  [ -n "${b:-}" ] || continue
+  pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%+.1f %%", 100 * (b - a) / a }'; }
+  echo "- $layout: µs per image at $b vs $a images: wall $(pct "${us[$layout.$a]}" "${us[$layout.$b]}"), CPU $(pct "${cus[$layout.$a]}" "${cus[$layout.$b]}") (goal: within 15 %)."
 done
 echo "- Goals: peak RSS <= 64 MiB, state <= 3,000 bytes per image at 512 dimensions."
 echo "- Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores (other processes inflate wall times)."
