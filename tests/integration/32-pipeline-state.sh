@@ -10,6 +10,8 @@
 #     and the run leaves the working directory as it found it
 #  3. two pipelines started at once from one directory on two state
 #     databases both finish, with the same CSV bytes
+#  4. make install: the installed pipeline runs from $PREFIX/share/imgpca with
+#     the installed extension and gives the same CSV bytes
 # Last line: the measured figures.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -106,4 +108,13 @@ for c in c1 c2; do
   cmp -s "$T/out-$c/pca.csv" "$T/out-good/pca.csv" || fail "$c: CSV differs from the single run's"
 done
 
-echo "pipeline state: $refused untrusted state databases refused unchanged (no file written), planted symlinks untouched, 2 concurrent pipelines in one directory: identical CSVs of $n rows"
+# ---- 4. the installed pipeline ----------------------------------------------
+make -s install DESTDIR="$T/inst" PREFIX=/usr/local > "$T/install.log" 2>&1 || { cat "$T/install.log"; fail "make install failed"; }
+share=$T/inst/usr/local/share/imgpca
+[ -f "$share/sql/pipeline.sql" ] && [ -f "$share/sql/stages/31-batch.sql" ] || fail "make install did not install the pipeline under share/imgpca"
+(cd "$share" && sqlite3 -batch -cmd ".load $T/inst/usr/local/lib/imgpca" -cmd ".parameter set \$source '$T/src'" \
+   -cmd ".parameter set \$out '$T/out-inst'" "$T/inst.db" < sql/pipeline.sql) > "$T/inst.log" 2>&1 ||
+  { cat "$T/inst.log"; fail "the installed pipeline failed"; }
+cmp -s "$T/out-inst/pca.csv" "$T/out-good/pca.csv" || fail "the installed pipeline made another CSV"
+
+echo "pipeline state: $refused untrusted state databases refused unchanged (no file written), planted symlinks untouched, 2 concurrent pipelines in one directory and the installed pipeline: identical CSVs of $n rows"
