@@ -20,8 +20,9 @@
 --   $batch   images per committed batch             default 500 (grows to
 --            ceil(images to do / 1024) beyond 1024 x $batch images)
 --   $plot_max  most points drawn in scatter.svg      default 5000
---   $classify  1 = label the test images by 1-NN     default 1 (its cost grows
+--   $classify  1 = label the test images by k-NN     default 1 (its cost grows
 --            with test x training images; 0 skips it on very large sets)
+--   $knn     neighbours that vote for a test image's label  default 1
 --
 -- Unset parameters keep the value stored by the previous run (the summary
 -- says where each setting came from: parameter, stored value or default).

@@ -30,12 +30,16 @@ INSERT INTO schema_want(type, name, sql) VALUES
    'CREATE TABLE predictions(key TEXT PRIMARY KEY, model_id INTEGER NOT NULL, predicted TEXT, neighbour TEXT, distance REAL) WITHOUT ROWID'),
   ('table', 'runs',
    'CREATE TABLE runs(id INTEGER PRIMARY KEY, started TEXT, listed INTEGER, processed INTEGER, finished TEXT)'),
+  ('table', 'classified',
+   'CREATE TABLE classified(id INTEGER PRIMARY KEY CHECK (id = 1), model_id INTEGER, knn INTEGER)'),
   ('view', 'errors',
    'CREATE VIEW errors AS SELECT key, error FROM images WHERE error IS NOT NULL'),
   ('view', 'accuracy',
    'CREATE VIEW accuracy AS SELECT count(*) AS tested, sum(p.predicted = i.label) AS correct, round(100.0 * avg(p.predicted = i.label), 2) AS percent FROM predictions AS p JOIN images AS i USING (key)'),
   ('view', 'accuracy_by_label',
-   'CREATE VIEW accuracy_by_label AS SELECT i.label, count(*) AS tested, sum(p.predicted = i.label) AS correct, round(100.0 * avg(p.predicted = i.label), 2) AS percent FROM predictions AS p JOIN images AS i USING (key) GROUP BY i.label');
+   'CREATE VIEW accuracy_by_label AS SELECT i.label, count(*) AS tested, sum(p.predicted = i.label) AS correct, round(100.0 * avg(p.predicted = i.label), 2) AS percent FROM predictions AS p JOIN images AS i USING (key) GROUP BY i.label'),
+  ('view', 'confusions',
+   'CREATE VIEW confusions AS WITH e AS (SELECT i.label, p.predicted, p.key, row_number() OVER (PARTITION BY i.label, p.predicted ORDER BY p.key) AS n FROM predictions AS p JOIN images AS i USING (key) WHERE p.predicted IS NOT i.label) SELECT e.label, e.predicted, count(*) AS errors, round(100.0 * count(*) / (SELECT count(*) FROM predictions AS p JOIN images AS i USING (key) WHERE i.label = e.label), 2) AS percent, json_group_array(e.key) FILTER (WHERE e.n <= 3) AS examples FROM e GROUP BY e.label, e.predicted ORDER BY errors DESC, e.label, e.predicted');
 CREATE TEMP TABLE schema_problem AS
 WITH have AS (SELECT type, name, sql FROM main.sqlite_schema),
      db AS (SELECT coalesce(nullif(file, ''), 'in memory') AS file FROM pragma_database_list WHERE name = 'main'),
@@ -79,7 +83,9 @@ PRAGMA synchronous = NORMAL;
 -- readable, error says why; the view errors lists them); the image's URL is
 -- the source followed by the key; split 'test' when a folder of the key is
 -- named Test, else 'train'; label = the parent folder name.  Tables keyed by
--- the image key are WITHOUT ROWID: the key is stored once.
+-- the image key are WITHOUT ROWID: the key is stored once.  classified: the
+-- model and $knn of the stored predictions (60-classify.sql); confusions: the
+-- most confused (label, predicted) pairs with up to 3 example keys.
 BEGIN;
 CREATE TABLE IF NOT EXISTS settings(key TEXT PRIMARY KEY, value ANY CONSTRAINT "pipeline: parameter $source is required (a folder or s3:// prefix)" CHECK (key <> 'source' OR value IS NOT NULL)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS images(key TEXT PRIMARY KEY, label TEXT, split TEXT NOT NULL, etag TEXT, spec TEXT NOT NULL, features BLOB, error TEXT) WITHOUT ROWID;
@@ -87,9 +93,11 @@ CREATE TABLE IF NOT EXISTS models(id INTEGER PRIMARY KEY, source TEXT NOT NULL, 
 CREATE TABLE IF NOT EXISTS projections(key TEXT PRIMARY KEY, model_id INTEGER NOT NULL, pc BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS predictions(key TEXT PRIMARY KEY, model_id INTEGER NOT NULL, predicted TEXT, neighbour TEXT, distance REAL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS runs(id INTEGER PRIMARY KEY, started TEXT, listed INTEGER, processed INTEGER, finished TEXT);
+CREATE TABLE IF NOT EXISTS classified(id INTEGER PRIMARY KEY CHECK (id = 1), model_id INTEGER, knn INTEGER);
 CREATE VIEW IF NOT EXISTS errors AS SELECT key, error FROM images WHERE error IS NOT NULL;
 CREATE VIEW IF NOT EXISTS accuracy AS SELECT count(*) AS tested, sum(p.predicted = i.label) AS correct, round(100.0 * avg(p.predicted = i.label), 2) AS percent FROM predictions AS p JOIN images AS i USING (key);
 CREATE VIEW IF NOT EXISTS accuracy_by_label AS SELECT i.label, count(*) AS tested, sum(p.predicted = i.label) AS correct, round(100.0 * avg(p.predicted = i.label), 2) AS percent FROM predictions AS p JOIN images AS i USING (key) GROUP BY i.label;
+CREATE VIEW IF NOT EXISTS confusions AS WITH e AS (SELECT i.label, p.predicted, p.key, row_number() OVER (PARTITION BY i.label, p.predicted ORDER BY p.key) AS n FROM predictions AS p JOIN images AS i USING (key) WHERE p.predicted IS NOT i.label) SELECT e.label, e.predicted, count(*) AS errors, round(100.0 * count(*) / (SELECT count(*) FROM predictions AS p JOIN images AS i USING (key) WHERE i.label = e.label), 2) AS percent, json_group_array(e.key) FILTER (WHERE e.n <= 3) AS examples FROM e GROUP BY e.label, e.predicted ORDER BY errors DESC, e.label, e.predicted;
 COMMIT;
 
 -- Settings: a parameter wins, else the value stored by the previous run, else
@@ -105,14 +113,15 @@ FROM (SELECT 1 AS ord, 'source' AS key, $source AS value, NULL AS dflt
       UNION ALL SELECT 5, 'refit', CAST($refit AS INTEGER), 0
       UNION ALL SELECT 6, 'batch', CAST($batch AS INTEGER), 500
       UNION ALL SELECT 7, 'plot_max', CAST($plot_max AS INTEGER), 5000
-      UNION ALL SELECT 8, 'classify', CAST($classify AS INTEGER), 1) AS p
+      UNION ALL SELECT 8, 'classify', CAST($classify AS INTEGER), 1
+      UNION ALL SELECT 9, 'knn', CAST($knn AS INTEGER), 1) AS p
 LEFT JOIN settings AS s USING (key);
 -- $refit applies to this run only
 UPDATE setting_origin SET value = 0, origin = 'default' WHERE key = 'refit' AND origin <> 'parameter';
 CREATE TEMP TABLE setting_check(
   key TEXT, value ANY,
-  CONSTRAINT "pipeline: $k, $batch and $plot_max must be integers >= 1, $refit and $classify 0 or 1"
-  CHECK (key NOT IN ('k', 'batch', 'plot_max') OR value >= 1)
+  CONSTRAINT "pipeline: $k, $batch, $plot_max and $knn must be integers >= 1, $refit and $classify 0 or 1"
+  CHECK (key NOT IN ('k', 'batch', 'plot_max', 'knn') OR value >= 1)
   CHECK (key NOT IN ('refit', 'classify') OR value IN (0, 1)));
 INSERT INTO setting_check SELECT key, value FROM setting_origin;
 INSERT INTO settings(key, value)
@@ -128,7 +137,8 @@ SELECT (SELECT value FROM settings WHERE key = 'source')   AS source,
        (SELECT value FROM settings WHERE key = 'refit')    AS refit,
        (SELECT value FROM settings WHERE key = 'batch')    AS batch,
        (SELECT value FROM settings WHERE key = 'plot_max') AS plot_max,
-       (SELECT value FROM settings WHERE key = 'classify') AS classify;
+       (SELECT value FROM settings WHERE key = 'classify') AS classify,
+       (SELECT value FROM settings WHERE key = 'knn')      AS knn;
 
 INSERT INTO runs(started) VALUES (datetime('now'));
 SELECT printf('source %s, spec ''%s'', k = %d, output %s', source, spec, k, out) FROM cfg;

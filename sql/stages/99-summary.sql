@@ -22,7 +22,9 @@ SELECT printf('model         #%d, fitted %s on %d training images, %d components
               100 * json_extract(pca_info(model), '$.ratio[0]'), 100 * coalesce(json_extract(pca_info(model), '$.ratio[1]'), 0))
 FROM model;
 SELECT CASE
-  WHEN tested > 0 THEN printf('accuracy      %.2f %% (%d of %d test images, 1-nearest neighbour in PCA space)', percent, correct, tested)
+  WHEN tested > 0 THEN printf('accuracy      %.2f %% (%d of %d test images, %s in PCA space)', percent, correct, tested,
+                              CASE (SELECT knn FROM cfg) WHEN 1 THEN '1-nearest neighbour'
+                                   ELSE printf('vote of the %d nearest neighbours', (SELECT knn FROM cfg)) END)
   WHEN (SELECT classify FROM cfg) = 0 THEN 'accuracy      not measured: classification is off ($classify = 0)'
   WHEN NOT EXISTS (SELECT 1 FROM images WHERE split = 'test' AND features IS NOT NULL)
     THEN 'accuracy      not measured: no test images (no folder named Test under the source)'
