@@ -29,21 +29,21 @@ struct KnnSearch {
   int metric;
   KnnKeyCmp xCmp;
   void *pCmpCtx;
-  double G;            /* relative error bound of the float32 screen */
+  double G; /* relative error bound of the float32 screen */
   /* query block */
   size_t nq, capq;
-  float *q;            /* nq x d, as given */
-  float *qs;           /* nq x d, the screening copy (unit vectors for cosine) */
-  double *qq;          /* per query: |q|^2 (L2), |q| (cosine, dot) */
-  KnnHit **aHeap;      /* per query: max-heap by (dist, key) of at most k hits */
+  float *q;       /* nq x d, as given */
+  float *qs;      /* nq x d, the screening copy (unit vectors for cosine) */
+  double *qq;     /* per query: |q|^2 (L2), |q| (cosine, dot) */
+  KnnHit **aHeap; /* per query: max-heap by (dist, key) of at most k hits */
   size_t *nHeap, *capHeap;
   /* scratch for a reference block */
-  float *rs;           /* screening copy of the references (cosine) */
+  float *rs; /* screening copy of the references (cosine) */
   size_t caprs;
-  double *rr;          /* per reference: |r|^2 (L2) or |r| */
-  float *ra;           /* per reference: screen offset (L2) */
+  double *rr; /* per reference: |r|^2 (L2) or |r| */
+  float *ra;  /* per reference: screen offset (L2) */
   size_t caprr;
-  float *tile;         /* nThread tiles of KNN_TILE_Q x capTile */
+  float *tile; /* nThread tiles of KNN_TILE_Q x capTile */
   size_t capTile;
   int nThread;
   uint64_t nExact;
@@ -59,7 +59,8 @@ int knn_metric_from_name(const char *z) {
 }
 
 const char *knn_metric_name(int metric) {
-  return metric == KNN_COSINE ? "cosine" : metric == KNN_DOT ? "dot" : "l2";
+  return metric == KNN_COSINE ? "cosine" : metric == KNN_DOT ? "dot"
+                                                             : "l2";
 }
 
 int knn_open(size_t d, size_t k, int metric, KnnKeyCmp xCmp, void *pCmpCtx, KnnSearch **pp, char *err) {
@@ -279,8 +280,9 @@ static double exact_dist(const KnnSearch *s, size_t iq, const float *r, double r
 #if defined(__GNUC__) && !defined(__clang__)
 __attribute__((optimize("tree-vectorize")))
 #endif
-static int screen_row(KnnSearch *s, size_t iq, const float *row, const float *ra, const float *r,
-                      const int64_t *aKey, size_t nr, double rmax, uint64_t *pExact) {
+static int
+screen_row(KnnSearch *s, size_t iq, const float *row, const float *ra, const float *r,
+           const int64_t *aKey, size_t nr, double rmax, uint64_t *pExact) {
   float t = screen_threshold(s, iq, rmax);
   size_t j0, j, d = s->d;
   for (j0 = 0; j0 < nr; j0 += 16) {
