@@ -304,6 +304,30 @@ screen_row(KnnSearch *s, size_t iq, const float *row, const float *ra, const flo
   return IMGPCA_OK;
 }
 
+/* While threads of knn call BLAS side by side, OpenBLAS runs each call on
+** the calling thread: its own workers would otherwise compete with them
+** for the same cores (and spin between calls).  Searches running at the
+** same time share this (reference count); the last one restores the
+** previous number of OpenBLAS threads.  Only the speed of BLAS calls made
+** meanwhile elsewhere in the process is affected, never a result. */
+static pthread_mutex_t blasMutex = PTHREAD_MUTEX_INITIALIZER;
+static int blasUsers = 0, blasSaved = 1;
+
+static void blas_single_begin(void) {
+  pthread_mutex_lock(&blasMutex);
+  if (blasUsers++ == 0) {
+    blasSaved = openblas_get_num_threads();
+    if (blasSaved > 1) openblas_set_num_threads(1);
+  }
+  pthread_mutex_unlock(&blasMutex);
+}
+
+static void blas_single_end(void) {
+  pthread_mutex_lock(&blasMutex);
+  if (--blasUsers == 0 && blasSaved > 1) openblas_set_num_threads(blasSaved);
+  pthread_mutex_unlock(&blasMutex);
+}
+
 /* One thread's share of a reference block: the query tiles t, t + n, ... */
 typedef struct KnnJob {
   KnnSearch *s;
@@ -426,6 +450,7 @@ int knn_add_refs(KnnSearch *s, const float *r, const int64_t *aKey, size_t nr, s
       job[t].nExact = 0;
       job[t].rc = IMGPCA_OK;
     }
+    if (nt > 1) blas_single_begin();
     for (t = 1; t < nt; t++) {
       if (pthread_create(&th[t], NULL, knn_job_run, &job[t]) != 0) break;
       started = t;
@@ -436,6 +461,7 @@ int knn_add_refs(KnnSearch *s, const float *r, const int64_t *aKey, size_t nr, s
     job[0].iFirstExtra = started + 1;
     knn_job_run(&job[0]);
     for (t = 1; t <= started; t++) pthread_join(th[t], NULL);
+    if (nt > 1) blas_single_end();
     for (t = 0; t < nt; t++) {
       s->nExact += job[t].nExact;
       if (job[t].rc) rc = job[t].rc;
