@@ -44,7 +44,7 @@
 #include "knn.h"
 
 #define FN "knn_search"
-#define KNN_REF_BLOCK 2048
+#define KNN_REF_BLOCK 1024
 
 #define KC_QUERY_ID 0
 #define KC_RANK 1
