@@ -36,7 +36,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/unit/%)
 UNIT_ASAN := $(UNIT_SRC:tests/unit/%.c=build/unit-asan/%)
 
 .PHONY: all deps test-deps test test-quick test-unit test-unit-asan test-sql test-api test-py \
-        test-integration test-asan test-examples test-oom test-concurrency fuzz fuzz-build test-fuzz \
+        test-integration test-asan test-report test-examples test-oom test-concurrency fuzz fuzz-build test-fuzz \
         bench install uninstall demo clean format format-check print-libs
 
 all: dist/imgpca.so dist/libimgpca.a
@@ -54,6 +54,9 @@ build/obj/%.o: ext/%.c $(HDR)
 build/asan/%.o: ext/%.c $(HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) -O1 -g $(SAN_FLAGS) -c $< -o $@
+
+# the report page template is compiled into report.o (.incbin)
+build/obj/report/report.o build/asan/report/report.o build/fuzz/obj/report/report.o: ext/report/report.html
 
 dist/imgpca.so: $(OBJ)
 	@mkdir -p dist
@@ -135,6 +138,10 @@ test-py: all
 
 test-integration: all
 	@tests/run-integration.sh
+
+# report.html in headless Chromium + the static SVGs with rsvg-convert (tests/report)
+test-report: all
+	@tests/report/run.sh
 
 test-asan: dist/asan/imgpca.so $(UNIT_ASAN)
 	@tests/run-unit.sh build/unit-asan $(UNIT_ASAN)

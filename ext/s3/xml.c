@@ -151,7 +151,7 @@ int s3_xml_list(const char *p, size_t n, S3ListPage *out, char *err) {
     S3Object *o = &out->a[i];
     if (!o->zKey || o->nSize < 0)
       rc = imgpca_seterr(err, "invalid ListBucketResult: an entry lacks Key or Size");
-    else if (out->zEncoding && strcmp(out->zEncoding, "url") == 0 && !s3_uri_decode(o->zKey, 1))
+    else if (out->zEncoding && strcmp(out->zEncoding, "url") == 0 && !imgpca_uri_decode(o->zKey, 1))
       rc = imgpca_seterr(err, "invalid ListBucketResult: bad URL encoding in key '%s'", o->zKey);
   }
   if (rc == IMGPCA_OK && out->bTruncated && !out->zNextToken)
@@ -244,6 +244,10 @@ int s3_xml_upload_id(const char *p, size_t n, char **pzId, char *err) {
 int s3_xml_complete(const char *p, size_t n, char **pzEtag, char *err) {
   return one_field(p, n, "CompleteMultipartUploadResult/ETag", "complete multipart upload",
                    1, pzEtag, err);
+}
+
+int s3_xml_copy_part(const char *p, size_t n, char **pzEtag, char *err) {
+  return one_field(p, n, "CopyPartResult/ETag", "upload part copy", 0, pzEtag, err);
 }
 
 static void uploads_start(void *ctx, const char *zPath) {
