@@ -7,7 +7,8 @@
 #                   (installs the missing build and test packages first)
 #   make format-check   C sources against .clang-format
 #   make bench      benchmarks -> bench/RESULTS.md
-#   make install    PREFIX=/usr/local: library, header, pkg-config file
+#   make install    PREFIX=/usr/local: library, header, pkg-config file, pipeline SQL
+#                   ($PREFIX/share/imgpca/sql: run the pipeline from $PREFIX/share/imgpca)
 #   make demo       the full pipeline on local files (README command 1)
 
 PREFIX  ?= /usr/local
@@ -35,7 +36,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/unit/%)
 UNIT_ASAN := $(UNIT_SRC:tests/unit/%.c=build/unit-asan/%)
 
 .PHONY: all deps test-deps test test-quick test-unit test-unit-asan test-sql test-api test-py \
-        test-integration test-asan test-examples test-oom test-concurrency fuzz fuzz-build test-fuzz \
+        test-integration test-asan test-report test-examples test-oom test-concurrency fuzz fuzz-build test-fuzz \
         bench install uninstall demo clean format format-check print-libs
 
 all: dist/imgpca.so dist/libimgpca.a
@@ -54,23 +55,59 @@ build/asan/%.o: ext/%.c $(HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) -O1 -g $(SAN_FLAGS) -c $< -o $@
 
+# the report page template is compiled into report.o (.incbin)
+build/obj/report/report.o build/asan/report/report.o build/fuzz/obj/report/report.o: ext/report/report.html
+
 dist/imgpca.so: $(OBJ)
 	@mkdir -p dist
 	$(CC) -shared -Wl,--as-needed -o $@ $(OBJ) $(LIBS) -Wl,--no-undefined
 	@nm -D --defined-only $@ | grep -v ' _' | awk '$$2 ~ /[TDBR]/ {print $$3}' | \
 	  grep -vx 'sqlite3_imgpca_init' && { echo "error: symbols other than the entry point are exported"; exit 1; } || true
 
-dist/libimgpca.a: $(OBJ)
+# The static library is for embedding: objects compiled with SQLITE_CORE
+# (direct calls into the application's SQLite, no sqlite3_api global, pApi
+# may be NULL), merged into one relocatable object whose only global symbol
+# is sqlite3_imgpca_init, so nothing clashes with the application or with
+# other extensions linked next to it.
+COBJ := $(SRC:ext/%.c=build/core/%.o)
+
+build/core/%.o: ext/%.c $(HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -DSQLITE_CORE -c $< -o $@
+
+build/core/imgpca-embed.o: $(COBJ)
+	ld -r -o $@ $(COBJ)
+	objcopy --keep-global-symbol=sqlite3_imgpca_init $@
+
+dist/libimgpca.a: build/core/imgpca-embed.o
 	@mkdir -p dist
+	rm -f $@ && ar rcs $@ build/core/imgpca-embed.o
+	@nm -g --defined-only $@ | awk 'NF == 3 {print $$3}' | grep -vx 'sqlite3_imgpca_init' && \
+	  { echo "error: $@ defines global symbols other than the entry point"; exit 1; } || true
+
+# Embedding test: the archive next to another extension using
+# SQLITE_EXTENSION_INIT1, initialised both ways (tests/embed/).
+build/embed/embed_two: tests/embed/embed_two.c tests/embed/other_ext.c dist/libimgpca.a include/imgpca.h
+	@mkdir -p build/embed
+	$(CC) -std=c11 -Wall -Wextra $(CFLAGS) -c tests/embed/other_ext.c -o build/embed/other_ext.o
+	$(CC) -std=c11 -Wall -Wextra $(CFLAGS) -Iinclude tests/embed/embed_two.c build/embed/other_ext.o \
+	  dist/libimgpca.a -o $@ -lsqlite3 $(LIBS)
+
+.PHONY: test-embed
+test-embed: build/embed/embed_two
+	@build/embed/embed_two
+
+# Internal archive of every object (the unit tests call the cores directly).
+build/libimgpca-int.a: $(OBJ)
 	rm -f $@ && ar rcs $@ $(OBJ)
 
 dist/asan/imgpca.so: $(AOBJ)
 	@mkdir -p dist/asan
 	$(CC) -shared $(SAN_FLAGS) -o $@ $(AOBJ) $(LIBS)
 
-build/unit/%: tests/unit/%.c dist/libimgpca.a tests/unit/unit.h
+build/unit/%: tests/unit/%.c build/libimgpca-int.a tests/unit/unit.h
 	@mkdir -p build/unit
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) -Itests/unit $< -o $@ dist/libimgpca.a -lsqlite3 $(LIBS)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -Itests/unit $< -o $@ build/libimgpca-int.a -lsqlite3 $(LIBS)
 
 build/unit-asan/%: tests/unit/%.c $(AOBJ) tests/unit/unit.h
 	@mkdir -p build/unit-asan
@@ -102,6 +139,10 @@ test-py: all
 test-integration: all
 	@tests/run-integration.sh
 
+# report.html in headless Chromium + the static SVGs with rsvg-convert (tests/report)
+test-report: all
+	@tests/report/run.sh
+
 test-asan: dist/asan/imgpca.so $(UNIT_ASAN)
 	@tests/run-unit.sh build/unit-asan $(UNIT_ASAN)
 	@tests/run-sql.sh dist/asan/imgpca asan
@@ -119,10 +160,14 @@ install: all
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBS@|$(LIBS)|' \
 	    -e "s|@VERSION@|$$(sed -n 's/^#define IMGPCA_VERSION  *\"\(.*\)\"/\1/p' include/imgpca.h)|" \
 	    scripts/imgpca.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/imgpca.pc
+	install -d $(DESTDIR)$(PREFIX)/share/imgpca/sql/stages
+	install -m 644 sql/*.sql $(DESTDIR)$(PREFIX)/share/imgpca/sql/
+	install -m 644 sql/stages/*.sql $(DESTDIR)$(PREFIX)/share/imgpca/sql/stages/
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/lib/libimgpca.a $(DESTDIR)$(PREFIX)/lib/imgpca.so \
 	      $(DESTDIR)$(PREFIX)/include/imgpca.h $(DESTDIR)$(PREFIX)/lib/pkgconfig/imgpca.pc
+	rm -rf $(DESTDIR)$(PREFIX)/share/imgpca
 
 clean:
 	rm -rf build dist
@@ -195,12 +240,15 @@ test-concurrency: build/concurrency/concurrency
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  build/concurrency/concurrency tests/concurrency/cases.txt $${IMGPCA_THREADS:-4} $${IMGPCA_ROUNDS:-3}
 
-# ---- reliability: ThreadSanitizer on the s3_fetch_many worker pool ----------
-# tests/unit/test_fetch*.c against a -fsanitize=thread build of the cores;
-# any report fails (tests/tsan.supp lists suppressions, each with its reason).
-TOBJ := $(SRC:ext/%.c=build/tsan/%.o)
+# ---- reliability: ThreadSanitizer -------------------------------------------
+# The concurrency test (tests/concurrency; IMGPCA_THREADS x IMGPCA_ROUNDS,
+# default 4 x 1) and the s3_fetch_many worker-pool tests (tests/unit/test_fetch*.c)
+# against a -fsanitize=thread build of the cores under build/tsan.  Any report
+# fails; tests/tsan.supp lists the suppressed ones, each with its reason.
 TSAN_FLAGS = -fsanitize=thread -fno-omit-frame-pointer
+TOBJ := $(SRC:ext/%.c=build/tsan/%.o)
 TSAN_TESTS := build/unit-tsan/test_fetch build/unit-tsan/test_fetch_interrupt
+TSAN_ENV = TSAN_OPTIONS="suppressions=$(CURDIR)/tests/tsan.supp halt_on_error=0 exitcode=66 report_signal_unsafe=0 second_deadlock_stack=1"
 .SECONDARY: $(TOBJ)
 
 build/tsan/%.o: ext/%.c $(HDR)
@@ -211,10 +259,16 @@ build/unit-tsan/%: tests/unit/%.c $(TOBJ) tests/unit/unit.h
 	@mkdir -p build/unit-tsan
 	$(CC) $(BASE_CFLAGS) -O1 -g $(TSAN_FLAGS) -Itests/unit $< -o $@ $(TOBJ) -lsqlite3 $(LIBS)
 
-.PHONY: test-tsan-fetch
+build/tsan/concurrency: tests/concurrency/concurrency.c tests/oom/sqlrun.h $(TOBJ)
+	@mkdir -p build/tsan
+	$(CC) $(BASE_CFLAGS) -O1 -g $(TSAN_FLAGS) -Itests/oom $< -o $@ $(TOBJ) -lsqlite3 $(LIBS)
+
+.PHONY: test-tsan test-tsan-fetch
+test-tsan: build/tsan/concurrency test-tsan-fetch
+	@$(TSAN_ENV) build/tsan/concurrency tests/concurrency/cases.txt $${IMGPCA_THREADS:-4} $${IMGPCA_ROUNDS:-1}
+
 test-tsan-fetch: $(TSAN_TESTS)
-	@TSAN_OPTIONS="halt_on_error=1:exitcode=66:second_deadlock_stack=1:suppressions=$(CURDIR)/tests/tsan.supp" \
-	  tests/run-unit.sh build/unit-tsan $(TSAN_TESTS)
+	@$(TSAN_ENV) tests/run-unit.sh build/unit-tsan $(TSAN_TESTS)
 
 # ---- style: clang-format (.clang-format) -----------------------------------
 FORMAT_SRC = $(sort $(wildcard ext/*.[ch] ext/*/*.[ch] include/*.h tests/unit/*.[ch]))

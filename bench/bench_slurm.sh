@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Scale-out benchmark: the map stage (img_features + pca_partial + writing the shard outputs)
-# over the whole Fruits-360 sample, on this machine:
+# Scale-out benchmark: the map stage (reading the plan's key list, s3_fetch, img_features +
+# pca_partial + writing the shard outputs) over the whole Fruits-360 sample, on this machine
+# (the plan stage runs before each variant, untimed):
 #   - 1 process (scripts/imgpca-worker.sh map 0 1), the peer;
 #   - 2 shards run as 2 worker processes at once;
 #   - 2 shards as a Slurm job array on the local cluster (scripts/slurm-cluster.sh), including
 #     the scheduling latency of sbatch --wait.
 # Prints a markdown section; the goal is >= 1.7x for 2 shards on 2 cores.
-# Each worker gets one core, as a Slurm task with --cpus-per-task=1 does: OPENBLAS_NUM_THREADS=1.
+# Each worker gets one core, as a Slurm task with --cpus-per-task=1 does: OPENBLAS_NUM_THREADS=1,
+# IMGPCA_THREADS=1 (one s3_fetch_many decoding thread).
 # The Slurm time runs from sbatch until both shard manifests exist (polled every 0.1 s; sbatch
 # --wait polls too coarsely for a few-second job).
 # Env: IMGPCA_BENCH_SPEC (default 'hog;hist:bins=8,side=100'), IMGPCA_BENCH_REPEAT (default 3).
@@ -20,7 +22,7 @@ work=$(mktemp -d /tmp/imgpca-bench-slurm.XXXXXX)
 chmod 755 "$work"
 export IMGPCA_SLURM_DIR=$work/slurm IMGPCA_SLURM_PORT=${IMGPCA_SLURM_PORT:-6957}
 trap 'scripts/slurm-cluster.sh stop >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
-export OPENBLAS_NUM_THREADS=1 IMGPCA_SRC=$src IMGPCA_SPEC=$spec IMGPCA_PCA_OPTIONS='{"solver":"exact"}' IMGPCA_HOME=$root
+export OPENBLAS_NUM_THREADS=1 IMGPCA_THREADS=1 IMGPCA_SRC=$src IMGPCA_SPEC=$spec IMGPCA_PCA_OPTIONS='{"solver":"exact"}' IMGPCA_HOME=$root
 now() { date +%s%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b - a) / 1e9 }'; }
 median() { tr ' ' '\n' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
@@ -33,6 +35,12 @@ cpu() { times > "$work/times"; CPU=$(awk 'NR == 2 { gsub(/[ms]/, " "); print $1 
 cpudiff() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 . "$(scripts/slurm-cluster.sh start)"
 for ((r = 0; r < rep; r++)); do
+  # the plan stage (one listing, not timed: this benchmark measures the map stage)
+  for v in "b1-$r one-$r 1" "b2-$r two-$r 2" "b3-$r slurm-$r 2"; do
+    set -- $v
+    IMGPCA_RUN=$1 IMGPCA_OUT=$work/$2 scripts/imgpca-worker.sh plan "$3" >"$work/plan.log" 2>&1 ||
+      { cat "$work/plan.log" >&2; exit 1; }
+  done
   a=$(now); cpu; c=$CPU
   IMGPCA_RUN=b1-$r IMGPCA_OUT=$work/one-$r scripts/imgpca-worker.sh map 0 1 >"$work/one.log" 2>&1 ||
     { cat "$work/one.log" >&2; exit 1; }
@@ -69,7 +77,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }
 cat <<MD
 ## Slurm scale-out: map stage, 2 shards vs 1 process (bench_slurm)
 
-Map stage = \`img_features(content, '$spec')\` + \`pca_partial\` + writing the shard database, state
+Map stage = reading the shard's key list from the plan, \`img_features(s3_fetch(url), '$spec')\` + \`pca_partial\` + writing the shard database, state
 and manifest, over the $n Fruits-360 images; $(nproc) cores, one per worker
 (\`OPENBLAS_NUM_THREADS=1\`); median of $rep runs; load average before the runs: $load.
 

@@ -7,14 +7,18 @@
 **   SELECT imgpca_build_info();   -- JSON: versions of SQLite, libjpeg-turbo,
 **                                 --   libpng, libcurl, expat, OpenBLAS
 **
-** Flags: pure functions are SQLITE_DETERMINISTIC|SQLITE_INNOCUOUS; every
-** function or table with a side effect (network, files, configuration) is
-** SQLITE_DIRECTONLY so that it cannot be reached from a view or trigger of
-** an untrusted schema.
+** Flags: pure functions are SQLITE_DETERMINISTIC|SQLITE_INNOCUOUS; a
+** function that reads a setting (image.max_pixels) is only INNOCUOUS: its
+** result may change when the setting does, so it must not be DETERMINISTIC
+** (SQLite would accept it in indexes and generated columns, which would go
+** stale).  Every function or table with a side effect (network, files,
+** configuration) is SQLITE_DIRECTONLY so that it cannot be reached from a
+** view or trigger of an untrusted schema.
 */
 #include <sqlite3ext.h>
 SQLITE_EXTENSION_INIT1
 
+#include <pthread.h>
 #include <stdarg.h>
 
 #include "imgpca.h"
@@ -28,8 +32,11 @@ SQLITE_EXTENSION_INIT1
 #include "csv/csv_sql.h"
 #include "s3/s3_sql.h"
 #include "fetch/fetch_sql.h"
+#include "knn/knn_sql.h"
+#include "report/report_sql.h"
 
 #define PURE (SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS)
+#define SETTING SQLITE_INNOCUOUS /* reads a setting: not deterministic */
 #define DIRECT SQLITE_DIRECTONLY
 #define CONN 1 /* pass the per-connection state as user data */
 
@@ -76,14 +83,21 @@ static const FuncDef aFunc[] = {
   {"fvec_sub",          2, PURE,   0, fvec_sub_func, 0, 0},
   {"fvec_scale",        2, PURE,   0, fvec_scale_func, 0, 0},
   {"fvec_avg",          1, PURE,   0, 0, fvec_avg_step, fvec_avg_final},
-  /* image: read image.max_pixels from CONN; PURE by design (see ext/image/image_sql.c) */
-  {"img_features",         1, PURE, CONN, img_features_func, 0, 0},
-  {"img_features",         2, PURE, CONN, img_features_func, 0, 0},
-  {"img_features_or_null", 1, PURE, CONN, img_features_or_null_func, 0, 0},
-  {"img_features_or_null", 2, PURE, CONN, img_features_or_null_func, 0, 0},
-  {"img_info",             1, PURE, CONN, img_info_func, 0, 0},
-  {"img_pixels",           1, PURE, CONN, img_pixels_func, 0, 0},
-  {"img_pixels",           3, PURE, CONN, img_pixels_func, 0, 0},
+  /* image: read image.max_pixels from CONN, so not DETERMINISTIC */
+  {"img_features",         1, SETTING, CONN, img_features_func, 0, 0},
+  {"img_features",         2, SETTING, CONN, img_features_func, 0, 0},
+  {"img_features_or_null", 1, SETTING, CONN, img_features_or_null_func, 0, 0},
+  {"img_features_or_null", 2, SETTING, CONN, img_features_or_null_func, 0, 0},
+  {"img_info",             1, SETTING, CONN, img_info_func, 0, 0},
+  {"img_pixels",           1, SETTING, CONN, img_pixels_func, 0, 0},
+  {"img_pixels",           3, SETTING, CONN, img_pixels_func, 0, 0},
+  {"img_encode",           5, PURE,    0,    img_encode_func, 0, 0},
+  {"img_encode",           6, PURE,    0,    img_encode_func, 0, 0},
+  {"img_thumbnail",        2, SETTING, CONN, img_thumbnail_func, 0, 0},
+  {"img_thumbnail",        3, SETTING, CONN, img_thumbnail_func, 0, 0},
+  {"img_thumbnail",        4, SETTING, CONN, img_thumbnail_func, 0, 0},
+  {"img_from_fvec",        1, PURE,    0,    img_from_fvec_func, 0, 0},
+  {"img_from_fvec",        3, PURE,    0,    img_from_fvec_func, 0, 0},
   /* pca */
   {"pca_fit",           1, PURE,   0, 0, pca_fit_step, pca_fit_final},
   {"pca_fit",           2, PURE,   0, 0, pca_fit_step, pca_fit_final},
@@ -109,12 +123,17 @@ static const FuncDef aFunc[] = {
   {"s3_put",            2, DIRECT, CONN, s3_put_func, 0, 0},
   {"s3_delete",         1, DIRECT, CONN, s3_delete_func, 0, 0},
   {"s3_config",         0, DIRECT, CONN, s3_config_func, 0, 0},
+  {"s3_concat",         2, DIRECT, CONN, s3_concat_func, 0, 0},
   /* imgpca:functions (one block per module) */
   /* shard */
   {"imgpca_shard",      2, PURE,   0, imgpca_shard_func, 0, 0},
   /* csv */
   {"csv_export",        2, DIRECT, CONN, csv_export_func, 0, 0},
   {"csv_export",        3, DIRECT, CONN, csv_export_func, 0, 0},
+  /* report */
+  {"imgpca_base64",      1, PURE,   0, imgpca_base64_func, 0, 0},
+  {"imgpca_report_html", 1, PURE,   0, imgpca_report_html_func, 0, 0},
+  {"imgpca_report_html", 2, PURE,   0, imgpca_report_html_func, 0, 0},
 };
 
 static const ModuleDef aModule[] = {
@@ -122,6 +141,7 @@ static const ModuleDef aModule[] = {
   /* imgpca:modules (one line per module) */
   {"s3_list", &s3_list_module, CONN},
   {"s3_fetch_many", &s3_fetch_many_module, CONN},
+  {"knn_search", &knn_search_module, CONN},
   {NULL, NULL, 0}
 };
 
@@ -139,6 +159,25 @@ static void *mem_malloc(size_t n) { return sqlite3_malloc64((sqlite3_uint64)n); 
 static void *mem_realloc(void *p, size_t n) { return sqlite3_realloc64(p, (sqlite3_uint64)n); }
 static void mem_free(void *p) { sqlite3_free(p); }
 
+/* SQLITE_EXTENSION_INIT2 stores pApi into the global sqlite3_api on every
+** load, while threads that loaded the extension earlier read it.  Store only
+** when it changes, under a mutex: each later init reads it after taking the
+** mutex, so no store races with a reader.  Built with SQLITE_CORE (the static
+** library dist/libimgpca.a, for embedding) the calls go straight to SQLite
+** and pApi is not used: it may be NULL. */
+static int set_api(const sqlite3_api_routines *pApi) {
+#ifndef SQLITE_CORE
+  static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+  if (!pApi) return SQLITE_MISUSE;
+  pthread_mutex_lock(&mu);
+  if (sqlite3_api != pApi) SQLITE_EXTENSION_INIT2(pApi);
+  pthread_mutex_unlock(&mu);
+#else
+  (void)pApi;
+#endif
+  return SQLITE_OK;
+}
+
 #ifdef _WIN32
 __declspec(dllexport)
 #endif
@@ -147,7 +186,9 @@ int sqlite3_imgpca_init(sqlite3 *db, char **pzErrMsg, const sqlite3_api_routines
   ImgpcaConn *conn;
   size_t i;
   int rc = SQLITE_OK;
-  SQLITE_EXTENSION_INIT2(pApi);
+  /* Loadable build without the routines: nothing (not even an error
+  ** message) can be made. */
+  if (set_api(pApi) != SQLITE_OK) return SQLITE_MISUSE;
 
   imgpca_set_allocator(&alloc);
   rc = imgpca_core_global_init(pzErrMsg);
@@ -200,6 +241,12 @@ int sqlite3_imgpca_init(sqlite3 *db, char **pzErrMsg, const sqlite3_api_routines
 }
 
 /* ---- result helpers shared by the glue files ---- */
+
+int imgpca_side_effect_refused(sqlite3_context *ctx, const ImgpcaConn *conn, const char *zFunc) {
+  if (!conn || conn->nReadOnly == 0) return 0;
+  imgpca_result_error(ctx, zFunc, "not allowed inside the query of csv_export (the export is read-only)");
+  return 1;
+}
 
 void imgpca_result_error(sqlite3_context *ctx, const char *zFunc, const char *zFmt, ...) {
   va_list ap;

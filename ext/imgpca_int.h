@@ -25,7 +25,13 @@ typedef struct ImgpcaConn {
   void (*xS3Free)(void *);
   void *pPcaModel;    /* last model parsed by the pca model functions (ext/pca), or NULL */
   void (*xPcaModelFree)(void *);
+  int nReadOnly;      /* > 0 while csv_export runs its query: side effects refused */
 } ImgpcaConn;
+
+/* Functions with side effects (writes, deletes, exports, settings) call
+** this first: while csv_export runs its query on this connection it sets
+** "<zFunc>: not allowed inside the query of csv_export ..." and returns 1. */
+int imgpca_side_effect_refused(sqlite3_context *ctx, const ImgpcaConn *conn, const char *zFunc);
 
 /* Result helpers: "<zFunc>: <message>". */
 void imgpca_result_error(sqlite3_context *ctx, const char *zFunc, const char *zFmt, ...);

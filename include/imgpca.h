@@ -7,8 +7,15 @@
 **   s3_list / s3_fetch  ->  img_features  ->  pca_fit  ->  pca_project  ->  CSV
 **
 ** Loadable:   .load ./dist/imgpca          (entry point sqlite3_imgpca_init)
-** Static:     link dist/libimgpca.a and call
+** Static:     link dist/libimgpca.a (and SQLite) and either call
 **               sqlite3_auto_extension((void(*)(void))sqlite3_imgpca_init);
+**             or, per connection, sqlite3_imgpca_init(db, &zErr, NULL).
+**             The archive is built with SQLITE_CORE (it calls the linked
+**             SQLite directly; pApi is not used and may be NULL) and holds
+**             one object whose only global symbol is sqlite3_imgpca_init,
+**             so it links next to other extensions, including ones using
+**             SQLITE_EXTENSION_INIT1 (tests/embed/).  The loadable module
+**             (dist/imgpca.so) needs pApi: NULL gives SQLITE_MISUSE.
 */
 #ifndef IMGPCA_H
 #define IMGPCA_H

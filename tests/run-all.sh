@@ -10,12 +10,14 @@ stage "SQL tests"           make -s test-sql
 stage "API surface"         make -s test-api
 stage "Python cross-checks" make -s test-py
 stage "examples"            make -s test-examples
+stage "embedding"           make -s test-embed
 stage "docs examples"       tests/docs-examples.sh dist/imgpca
 [ "${IMGPCA_QUICK:-}" = 1 ] || stage "integration" make -s test-integration
+stage "report (Chromium)"   make -s test-report
 stage "ASan+UBSan"          make -s test-asan
 stage "OOM sweep"           make -s test-oom
 stage "concurrency"         make -s test-concurrency
-stage "TSan (fetch pool)"   make -s test-tsan-fetch
+stage "ThreadSanitizer"     make -s test-tsan
 [ "${IMGPCA_QUICK:-}" = 1 ] || stage "fuzzing (short)" make -s test-fuzz
 if [ $fail = 0 ]; then echo "== ALL TESTS PASSED"; else echo "== SOME TESTS FAILED"; fi
 exit $fail

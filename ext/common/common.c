@@ -2,6 +2,7 @@
 ** Shared pure-C helpers: error formatting, allocator hooks, byte buffer.
 ** No SQL behaviour lives here; see common.h for the conventions.
 */
+#include <pthread.h>
 #include "common.h"
 
 #include <stdarg.h>
@@ -19,15 +20,21 @@ int imgpca_seterr(char *err, const char *fmt, ...) {
 }
 
 static ImgpcaAllocator g_alloc = {malloc, realloc, free};
+static pthread_mutex_t g_alloc_mu = PTHREAD_MUTEX_INITIALIZER;
 
+/* Every connection's init calls this with the same allocator while other
+** threads may already allocate: write only when the value changes, under a
+** mutex, so that a reader that went through its own init (and so through
+** this mutex) sees the stored value without a data race. */
 void imgpca_set_allocator(const ImgpcaAllocator *a) {
-  if (a) {
-    g_alloc = *a;
-  } else {
-    g_alloc.xMalloc = malloc;
-    g_alloc.xRealloc = realloc;
-    g_alloc.xFree = free;
+  ImgpcaAllocator want = {malloc, realloc, free};
+  if (a) want = *a;
+  pthread_mutex_lock(&g_alloc_mu);
+  if (g_alloc.xMalloc != want.xMalloc || g_alloc.xRealloc != want.xRealloc ||
+      g_alloc.xFree != want.xFree) {
+    g_alloc = want;
   }
+  pthread_mutex_unlock(&g_alloc_mu);
 }
 
 void *imgpca_malloc(size_t n) { return g_alloc.xMalloc(n ? n : 1); }

@@ -5,6 +5,7 @@
 */
 #include "csv.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 
@@ -55,9 +56,33 @@ static int csv_append_field(CsvWriter *w, const char *z, size_t n) {
   return imgpca_buf_append(&w->buf, "\"", 1) ? IMGPCA_NOMEM : IMGPCA_OK;
 }
 
+static int csv_is_formula(const char *z, size_t n) {
+  return n > 0 && (z[0] == '=' || z[0] == '+' || z[0] == '-' || z[0] == '@' || z[0] == '\t' ||
+                   z[0] == '\r');
+}
+
 int csv_text(CsvWriter *w, const char *z, size_t n) {
   if (csv_sep(w)) return IMGPCA_NOMEM;
-  return csv_append_field(w, z ? z : "", z ? n : 0) ? IMGPCA_NOMEM : IMGPCA_OK;
+  if (!z) n = 0;
+  if (w->bFormulaGuard && csv_is_formula(z, n)) {
+    /* quote character first, then the field (quoted as a whole if needed) */
+    char *t = imgpca_malloc(n + 1);
+    int rc;
+    if (!t) return IMGPCA_NOMEM;
+    t[0] = '\'';
+    memcpy(t + 1, z, n);
+    rc = csv_append_field(w, t, n + 1);
+    imgpca_free(t);
+    return rc ? IMGPCA_NOMEM : IMGPCA_OK;
+  }
+  return csv_append_field(w, z ? z : "", n) ? IMGPCA_NOMEM : IMGPCA_OK;
+}
+
+int csv_delimiter_ok(int c) {
+  if (c == '\t' || c == ' ') return 1;
+  if (c < 0x21 || c > 0x7e) return 0;          /* control bytes, CR, LF, non-ASCII */
+  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return 0;
+  return c != '"' && c != '.' && c != '+' && c != '-';
 }
 
 int csv_null(CsvWriter *w) { return csv_sep(w) ? IMGPCA_NOMEM : IMGPCA_OK; }
@@ -148,4 +173,111 @@ int csv_eol(CsvWriter *w, char *err) {
   w->nField = 0;
   if (w->buf.n >= w->flushAt) return csv_flush(w, err);
   return IMGPCA_OK;
+}
+
+/* ---- rows to fields ---- */
+
+int csv_layout_init(CsvLayout *l, int nCol, int bExpand, const char *const *azCol) {
+  memset(l, 0, sizeof(*l));
+  l->nCol = nCol;
+  l->bExpand = bExpand;
+  l->azCol = azCol;
+  l->aDim = imgpca_calloc(nCol > 0 ? (size_t)nCol : 1, sizeof(int));
+  return l->aDim ? IMGPCA_OK : IMGPCA_NOMEM;
+}
+
+void csv_layout_free(CsvLayout *l) {
+  imgpca_free(l->aDim);
+  l->aDim = NULL;
+}
+
+static const char *col_name(const CsvLayout *l, int i) {
+  return l->azCol && l->azCol[i] ? l->azCol[i] : "?";
+}
+
+int csv_layout_first_row(CsvLayout *l, CsvCellFn xCell, void *pArg, char *err) {
+  int i;
+  for (i = 0; i < l->nCol; i++) {
+    CsvCell c;
+    if (xCell(pArg, i, &c) != IMGPCA_OK) return IMGPCA_NOMEM;
+    l->aDim[i] = 0;
+    if (c.eType != CSV_BLOB) continue;
+    if (c.n == 0 || c.n % 4 || c.n / 4 > INT_MAX) {
+      return imgpca_seterr(err, "column '%s' of row 1 is a blob of %zu bytes, not a float32 vector",
+                           col_name(l, i), c.n);
+    }
+    l->aDim[i] = l->bExpand ? (int)(c.n / 4) : -1;
+  }
+  return IMGPCA_OK;
+}
+
+int csv_layout_header(const CsvLayout *l, CsvWriter *w, const char *const *azName, int nName) {
+  int i, k, rc = IMGPCA_OK;
+  for (i = 0; rc == IMGPCA_OK && i < l->nCol; i++) {
+    const char *zName = i < nName ? azName[i] : col_name(l, i);
+    if (l->aDim[i] <= 0) rc = csv_name(w, zName, 0);
+    for (k = 1; rc == IMGPCA_OK && k <= l->aDim[i]; k++) rc = csv_name(w, zName, (size_t)k);
+  }
+  return rc;
+}
+
+/* A vector column as one field: the JSON array of its elements. */
+static int csv_f32_json(CsvWriter *w, const unsigned char *p, size_t nDim) {
+  size_t i;
+  char tmp[40];
+  ImgpcaBuf jb;
+  int rc;
+  imgpca_buf_init(&jb);
+  imgpca_buf_append(&jb, "[", 1);
+  for (i = 0; i < nDim; i++) {
+    if (i) imgpca_buf_append(&jb, ",", 1);
+    csv_fmt_double(tmp, sizeof(tmp), (double)imgpca_get_f32(p + 4 * i), 9);
+    imgpca_buf_append(&jb, tmp, strlen(tmp));
+  }
+  imgpca_buf_append(&jb, "]", 1);
+  rc = jb.oom ? IMGPCA_NOMEM : csv_text(w, (const char *)jb.p, jb.n);
+  imgpca_buf_free(&jb);
+  return rc;
+}
+
+static int csv_vector_cell(const CsvLayout *l, CsvWriter *w, int i, const CsvCell *c, long long iRow,
+                           char *err) {
+  static const char *azType[] = {"null", "integer", "real", "text", "blob"};
+  int nDim = l->aDim[i];
+  if (c->eType == CSV_NULL) return nDim > 0 ? csv_nulls(w, (size_t)nDim) : csv_null(w);
+  if (c->eType != CSV_BLOB || c->n == 0 || c->n % 4) {
+    return imgpca_seterr(err, "column '%s' of row %lld is %s, not a float32 vector", col_name(l, i), iRow,
+                         c->eType == CSV_BLOB ? "a blob of odd length" : azType[c->eType]);
+  }
+  if (nDim > 0 && c->n / 4 != (size_t)nDim) {
+    return imgpca_seterr(err, "column '%s' of row %lld has %zu dimensions, the first row had %d",
+                         col_name(l, i), iRow, c->n / 4, nDim);
+  }
+  if (nDim > 0) return csv_f32_blob(w, c->p, (size_t)nDim);
+  return csv_f32_json(w, c->p, c->n / 4);
+}
+
+int csv_layout_row(const CsvLayout *l, CsvWriter *w, CsvCellFn xCell, void *pArg, long long iRow,
+                   char *err) {
+  int i, rc = IMGPCA_OK;
+  for (i = 0; rc == IMGPCA_OK && i < l->nCol; i++) {
+    CsvCell c;
+    if (xCell(pArg, i, &c) != IMGPCA_OK) return IMGPCA_NOMEM;
+    if (l->aDim[i] != 0) {
+      rc = csv_vector_cell(l, w, i, &c, iRow, err);
+      continue;
+    }
+    switch (c.eType) {
+      case CSV_NULL: rc = csv_null(w); break;
+      case CSV_INTEGER: rc = csv_int(w, c.i); break;
+      case CSV_REAL: rc = csv_double(w, c.r); break;
+      case CSV_TEXT: rc = csv_text(w, (const char *)c.p, c.n); break;
+      default:
+        return imgpca_seterr(err,
+                             "column '%s' of row %lld is a blob but was not one in row 1 "
+                             "(vector columns must not be NULL in the first row)",
+                             col_name(l, i), iRow);
+    }
+  }
+  return rc;
 }

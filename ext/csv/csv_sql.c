@@ -17,9 +17,24 @@
 ** options_json (all optional):
 **   {"header": true,           -- write the header line
 **    "names": ["path","label","pc"], -- replace column names by position
-**    "delimiter": ",",         -- one ASCII character other than '"', CR, LF
+**    "delimiter": ",",         -- TAB, space or ASCII punctuation other than
+**                              --   '"', '.', '+', '-' (no letters, digits, CR, LF)
 **    "line_ending": "lf",      -- "lf" or "crlf"
-**    "expand": true}           -- false: a vector column is one JSON-array field
+**    "expand": true,           -- false: a vector column is one JSON-array field
+**    "formula_guard": false}   -- true: text starting with = + - @ TAB CR gets a
+**                              --   leading ' (spreadsheet formula injection)
+**
+** Read-only: query_sql must be one statement for which sqlite3_stmt_readonly()
+** is true (no writes to any database), and while it is prepared and stepped
+** imgpca's side-effect functions (s3_put, s3_delete, csv_export,
+** imgpca_config with a value) refuse to run on this connection.  Reads
+** (s3_fetch, s3_list) stay allowed.  Functions of other extensions are not
+** controlled (e.g. the shell's writefile()): do not load such extensions
+** next to imgpca when query_sql comes from someone you do not trust.
+**
+** The rules turning a row into fields live in csv.c (csv_layout_*); this
+** file prepares the query, feeds its rows through a cell callback and hands
+** the output to the storage layer's writer.
 **
 ** NULL url or query_sql -> NULL.  Errors name csv_export and the cause
 ** (bad option, bad SQL, a row that does not fit the header, storage failure).
@@ -41,6 +56,7 @@ typedef struct CsvOpts {
   int bExpand;
   char delim;
   int bCrlf;
+  int bFormulaGuard;
   int nName;
   char **azName;   /* sqlite3_malloc'd strings */
 } CsvOpts;
@@ -51,6 +67,40 @@ static void csv_opts_free(CsvOpts *o) {
   sqlite3_free(o->azName);
   o->azName = NULL;
   o->nName = 0;
+}
+
+/* Option "names": a JSON array of strings into o->azName. */
+static int csv_opts_names(sqlite3_context *ctx, sqlite3 *db, sqlite3_value *vArr, CsvOpts *o) {
+  sqlite3_stmt *ns = NULL;
+  int n = 0, rc;
+  if (sqlite3_prepare_v2(db, "SELECT value, type FROM json_each(?1)", -1, &ns, NULL) != SQLITE_OK) {
+    if (sqlite3_errcode(db) == SQLITE_NOMEM) sqlite3_result_error_nomem(ctx);
+    else imgpca_result_error(ctx, FN, "cannot parse options: %s", sqlite3_errmsg(db));
+    return 1;
+  }
+  sqlite3_bind_value(ns, 1, vArr);
+  while ((rc = sqlite3_step(ns)) == SQLITE_ROW) {
+    const char *zT = (const char *)sqlite3_column_text(ns, 1);
+    char **a;
+    if (!zT || strcmp(zT, "text")) {
+      imgpca_result_error(ctx, FN, "option 'names' must be an array of strings");
+      goto fail;
+    }
+    a = sqlite3_realloc64(o->azName, sizeof(char *) * (sqlite3_uint64)(n + 1));
+    if (!a) goto nomem;
+    o->azName = a;
+    o->azName[n] = sqlite3_mprintf("%s", sqlite3_column_text(ns, 0));
+    if (!o->azName[n]) goto nomem;
+    o->nName = ++n;
+  }
+  if (rc != SQLITE_DONE) goto nomem;
+  sqlite3_finalize(ns);
+  return 0;
+nomem:
+  sqlite3_result_error_nomem(ctx);
+fail:
+  sqlite3_finalize(ns);
+  return 1;
 }
 
 /* Parses options with SQLite's json_each; returns 0 or sets the error. */
@@ -100,19 +150,20 @@ static int csv_opts_parse(sqlite3_context *ctx, sqlite3 *db, sqlite3_value *vOpt
       sqlite3_result_error_nomem(ctx);
       return 1;
     }
-    if (!strcmp(zKey, "header") || !strcmp(zKey, "expand")) {
+    if (!strcmp(zKey, "header") || !strcmp(zKey, "expand") || !strcmp(zKey, "formula_guard")) {
       if (!isBool) {
         imgpca_result_error(ctx, FN, "option '%s' must be true or false", zKey);
         goto fail;
       }
       if (zKey[0] == 'h') o->bHeader = zType[0] == 't';
-      else o->bExpand = zType[0] == 't';
+      else if (zKey[0] == 'e') o->bExpand = zType[0] == 't';
+      else o->bFormulaGuard = zType[0] == 't';
     } else if (!strcmp(zKey, "delimiter")) {
       const char *z = (const char *)sqlite3_column_text(st, 2);
-      if (strcmp(zType, "text") || !z || strlen(z) != 1 || z[0] == '"' || z[0] == '\r' ||
-          z[0] == '\n' || (unsigned char)z[0] > 0x7f) {
+      if (strcmp(zType, "text") || !z || strlen(z) != 1 || !csv_delimiter_ok((unsigned char)z[0])) {
         imgpca_result_error(ctx, FN,
-                            "option 'delimiter' must be one ASCII character other than '\"', CR and LF");
+                            "option 'delimiter' must be a tab, a space or one ASCII punctuation character "
+                            "other than '\"', '.', '+' and '-'");
         goto fail;
       }
       o->delim = z[0];
@@ -124,44 +175,15 @@ static int csv_opts_parse(sqlite3_context *ctx, sqlite3 *db, sqlite3_value *vOpt
       }
       o->bCrlf = z[1] == 'r';
     } else if (!strcmp(zKey, "names")) {
-      sqlite3_stmt *ns = NULL;
-      int n = 0;
       if (strcmp(zType, "array")) {
         imgpca_result_error(ctx, FN, "option 'names' must be an array of strings");
         goto fail;
       }
-      if (sqlite3_prepare_v2(db, "SELECT value, type FROM json_each(?1)", -1, &ns, NULL) != SQLITE_OK) {
-        imgpca_result_error(ctx, FN, "cannot parse options: %s", sqlite3_errmsg(db));
-        goto fail;
-      }
-      sqlite3_bind_value(ns, 1, sqlite3_column_value(st, 2));
-      while (sqlite3_step(ns) == SQLITE_ROW) {
-        const char *zT = (const char *)sqlite3_column_text(ns, 1);
-        char **a;
-        if (!zT || strcmp(zT, "text")) {
-          imgpca_result_error(ctx, FN, "option 'names' must be an array of strings");
-          sqlite3_finalize(ns);
-          goto fail;
-        }
-        a = sqlite3_realloc64(o->azName, sizeof(char *) * (sqlite3_uint64)(n + 1));
-        if (!a) {
-          sqlite3_finalize(ns);
-          sqlite3_result_error_nomem(ctx);
-          goto fail;
-        }
-        o->azName = a;
-        o->azName[n] = sqlite3_mprintf("%s", sqlite3_column_text(ns, 0));
-        if (!o->azName[n]) {
-          sqlite3_finalize(ns);
-          sqlite3_result_error_nomem(ctx);
-          goto fail;
-        }
-        o->nName = ++n;
-      }
-      sqlite3_finalize(ns);
+      if (csv_opts_names(ctx, db, sqlite3_column_value(st, 2), o)) goto fail;
     } else {
       imgpca_result_error(ctx, FN,
-                          "unknown option '%s' (expected header, names, delimiter, line_ending, expand)",
+                          "unknown option '%s' (expected header, names, delimiter, line_ending, expand, "
+                          "formula_guard)",
                           zKey);
       goto fail;
     }
@@ -191,213 +213,213 @@ static int csv_sink_writer(void *pArg, const void *p, size_t n, char *err) {
   return imgpca_writer_write((ImgpcaWriter *)pArg, p, n, err);
 }
 
-void csv_export_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
-  ImgpcaConn *conn = (ImgpcaConn *)sqlite3_user_data(ctx);
-  sqlite3 *db = sqlite3_context_db_handle(ctx);
-  const char *zUrl, *zSql, *zTail = NULL;
+/* CsvCellFn over the current row of a statement. */
+static int csv_stmt_cell(void *pArg, int iCol, CsvCell *c) {
+  sqlite3_stmt *st = (sqlite3_stmt *)pArg;
+  memset(c, 0, sizeof(*c));
+  switch (sqlite3_column_type(st, iCol)) {
+    case SQLITE_INTEGER: c->eType = CSV_INTEGER; c->i = sqlite3_column_int64(st, iCol); break;
+    case SQLITE_FLOAT: c->eType = CSV_REAL; c->r = sqlite3_column_double(st, iCol); break;
+    case SQLITE_TEXT:
+      c->eType = CSV_TEXT;
+      c->p = sqlite3_column_text(st, iCol);
+      if (!c->p) return IMGPCA_NOMEM;
+      c->n = (size_t)sqlite3_column_bytes(st, iCol);
+      break;
+    case SQLITE_BLOB:
+      c->eType = CSV_BLOB;
+      c->p = sqlite3_column_blob(st, iCol);
+      c->n = (size_t)sqlite3_column_bytes(st, iCol);
+      if (!c->p && c->n) return IMGPCA_NOMEM;
+      break;
+    default: c->eType = CSV_NULL; break;
+  }
+  return IMGPCA_OK;
+}
+
+/* Prepares query_sql: one read-only statement returning columns, with no
+** more names than columns.  Returns 0 with *pSt set, or sets the error. */
+static int csv_prepare(sqlite3_context *ctx, sqlite3 *db, const char *zSql, const CsvOpts *o,
+                       sqlite3_stmt **pSt) {
+  const char *zTail = NULL;
   sqlite3_stmt *st = NULL;
-  ImgpcaStorage *store = NULL;
-  ImgpcaWriter *wr = NULL;
-  CsvWriter cw;
-  CsvOpts o;
-  char err[IMGPCA_ERRMAX];
-  int *aDim = NULL;   /* per column: 0 = scalar, N = vector of N dims */
-  int nCol, i, rc;
-  sqlite3_int64 nRow = 0;
-  int64_t nBytes = 0;
-
-  err[0] = 0;
-  if (sqlite3_value_type(argv[0]) == SQLITE_NULL || sqlite3_value_type(argv[1]) == SQLITE_NULL) return;
-  if (sqlite3_value_type(argv[0]) != SQLITE_TEXT) {
-    imgpca_result_error(ctx, FN, "url must be text, got %s", imgpca_type_name(argv[0]));
-    return;
-  }
-  if (sqlite3_value_type(argv[1]) != SQLITE_TEXT) {
-    imgpca_result_error(ctx, FN, "query_sql must be text, got %s", imgpca_type_name(argv[1]));
-    return;
-  }
-  zUrl = (const char *)sqlite3_value_text(argv[0]);
-  zSql = (const char *)sqlite3_value_text(argv[1]);
-  if (!zUrl || !zSql) {
-    sqlite3_result_error_nomem(ctx);
-    return;
-  }
-  if (csv_opts_parse(ctx, db, argc > 2 ? argv[2] : NULL, &o)) return;
-
-  rc = sqlite3_prepare_v2(db, zSql, -1, &st, &zTail);
-  if (rc != SQLITE_OK) {
-    imgpca_result_error(ctx, FN, "cannot prepare query: %s", sqlite3_errmsg(db));
-    goto done_opts;
+  int nCol;
+  *pSt = NULL;
+  if (sqlite3_prepare_v2(db, zSql, -1, &st, &zTail) != SQLITE_OK) {
+    if (sqlite3_errcode(db) == SQLITE_NOMEM) sqlite3_result_error_nomem(ctx);
+    else imgpca_result_error(ctx, FN, "cannot prepare query: %s", sqlite3_errmsg(db));
+    return 1;
   }
   if (!st) {
     imgpca_result_error(ctx, FN, "query_sql is empty");
-    goto done_opts;
+    return 1;
   }
+  nCol = sqlite3_column_count(st);
   if (!csv_tail_empty(zTail)) {
     imgpca_result_error(ctx, FN, "query_sql must be a single statement, found more after '%.*s'",
                         (int)(zTail - zSql) > 60 ? 60 : (int)(zTail - zSql), zSql);
-    goto done_stmt;
-  }
-  if (!sqlite3_stmt_readonly(st)) {
+  } else if (!sqlite3_stmt_readonly(st)) {
     imgpca_result_error(ctx, FN, "query_sql must be a read-only query");
-    goto done_stmt;
-  }
-  nCol = sqlite3_column_count(st);
-  if (nCol == 0) {
+  } else if (nCol == 0) {
     imgpca_result_error(ctx, FN, "query_sql returns no columns");
-    goto done_stmt;
+  } else if (o->nName > nCol) {
+    imgpca_result_error(ctx, FN, "option 'names' has %d names but the query has %d columns", o->nName, nCol);
+  } else {
+    *pSt = st;
+    return 0;
   }
-  if (o.nName > nCol) {
-    imgpca_result_error(ctx, FN, "option 'names' has %d names but the query has %d columns", o.nName,
-                        nCol);
-    goto done_stmt;
-  }
-  aDim = sqlite3_malloc64(sizeof(int) * (sqlite3_uint64)nCol);
-  if (!aDim) {
-    sqlite3_result_error_nomem(ctx);
-    goto done_stmt;
-  }
-  memset(aDim, 0, sizeof(int) * (size_t)nCol);
+  sqlite3_finalize(st);
+  return 1;
+}
 
-  rc = imgpca_conn_storage(conn, &store, err);
-  if (rc == IMGPCA_OK) rc = imgpca_writer_open(store, zUrl, &wr, err);
-  if (rc != IMGPCA_OK) {
-    if (rc == IMGPCA_NOMEM) sqlite3_result_error_nomem(ctx);
-    else imgpca_result_error(ctx, FN, "cannot open '%s' for writing: %s", zUrl, err);
-    wr = NULL;
-    goto done_store;
-  }
-  csv_writer_init(&cw, csv_sink_writer, wr);
-  cw.delim = o.delim;
-  cw.zEol = o.bCrlf ? "\r\n" : "\n";
+/* The state of one export, shared by the steps below. */
+typedef struct CsvExport {
+  sqlite3_context *ctx;
+  sqlite3 *db;
+  sqlite3_stmt *st;
+  const char *zUrl;
+  const CsvOpts *o;
+  const char **azCol;    /* column names of st */
+  CsvLayout layout;
+  CsvWriter cw;
+  sqlite3_int64 nRow;
+  char err[IMGPCA_ERRMAX];
+} CsvExport;
 
-  rc = sqlite3_step(st);
-  /* Column kinds from the first row. */
-  for (i = 0; rc == SQLITE_ROW && i < nCol; i++) {
-    if (sqlite3_column_type(st, i) == SQLITE_BLOB) {
-      int nb = sqlite3_column_bytes(st, i);
-      if (nb <= 0 || nb % 4) {
-        imgpca_result_error(ctx, FN,
-                            "column '%s' of row 1 is a blob of %d bytes, not a float32 vector",
-                            sqlite3_column_name(st, i), nb);
-        goto fail;
-      }
-      aDim[i] = o.bExpand ? nb / 4 : -1;
-    }
+/* Reports a core code of the layout/writer: NOMEM, a sink failure (bSink)
+** or a row that does not fit. */
+static void csv_report(CsvExport *x, int rc, int bSink) {
+  if (rc == IMGPCA_NOMEM || x->cw.buf.oom || !x->err[0]) sqlite3_result_error_nomem(x->ctx);
+  else if (bSink) imgpca_result_error(x->ctx, FN, "cannot write '%s': %s", x->zUrl, x->err);
+  else imgpca_result_error(x->ctx, FN, "%s", x->err);
+}
+
+/* Steps through the rows of x->st, writing header and rows.  Returns 0, or
+** 1 with the error set. */
+static int csv_write_rows(CsvExport *x) {
+  int rc = sqlite3_step(x->st), e;
+  if (rc == SQLITE_ROW) {
+    e = csv_layout_first_row(&x->layout, csv_stmt_cell, x->st, x->err);
+    if (e != IMGPCA_OK) { csv_report(x, e, 0); return 1; }
   }
-  if (o.bHeader) {
-    int e = IMGPCA_OK;
-    for (i = 0; e == IMGPCA_OK && i < nCol; i++) {
-      const char *zName = i < o.nName ? o.azName[i] : sqlite3_column_name(st, i);
-      int k;
-      if (!zName) {
-        e = IMGPCA_NOMEM;
-        break;
-      }
-      if (aDim[i] <= 0) e = csv_name(&cw, zName, 0);
-      for (k = 1; e == IMGPCA_OK && k <= aDim[i]; k++) e = csv_name(&cw, zName, (size_t)k);
-    }
-    if (e == IMGPCA_OK) e = csv_eol(&cw, err);
-    if (e != IMGPCA_OK) {
-      rc = e;
-      goto core_fail;
-    }
+  if (x->o->bHeader) {
+    e = csv_layout_header(&x->layout, &x->cw, (const char *const *)x->o->azName, x->o->nName);
+    if (e == IMGPCA_OK) e = csv_eol(&x->cw, x->err);
+    if (e != IMGPCA_OK) { csv_report(x, e, 1); return 1; }
   }
   while (rc == SQLITE_ROW) {
-    int e = IMGPCA_OK;
-    nRow++;
-    for (i = 0; e == IMGPCA_OK && i < nCol; i++) {
-      int t = sqlite3_column_type(st, i);
-      if (aDim[i] != 0) {
-        if (t == SQLITE_NULL) {
-          e = aDim[i] > 0 ? csv_nulls(&cw, (size_t)aDim[i]) : csv_null(&cw);
-        } else {
-          const unsigned char *p = sqlite3_column_blob(st, i);
-          int nb = sqlite3_column_bytes(st, i);
-          if (t != SQLITE_BLOB || nb <= 0 || nb % 4 || (aDim[i] > 0 && nb / 4 != aDim[i])) {
-            if (t != SQLITE_BLOB || nb <= 0 || nb % 4)
-              imgpca_result_error(ctx, FN, "column '%s' of row %lld is %s, not a float32 vector",
-                                  sqlite3_column_name(st, i), nRow,
-                                  t == SQLITE_BLOB ? "a blob of odd length" : imgpca_type_name(sqlite3_column_value(st, i)));
-            else
-              imgpca_result_error(ctx, FN,
-                                  "column '%s' of row %lld has %d dimensions, the first row had %d",
-                                  sqlite3_column_name(st, i), nRow, nb / 4, aDim[i]);
-            goto fail;
-          }
-          if (aDim[i] > 0) {
-            e = csv_f32_blob(&cw, p, (size_t)aDim[i]);
-          } else {
-            ImgpcaBuf jb;
-            float *v = imgpca_malloc((size_t)nb);
-            imgpca_buf_init(&jb);
-            if (!v) {
-              e = IMGPCA_NOMEM;
-            } else {
-              fvec_decode(p, (size_t)nb / 4, v);
-              e = fvec_write_json(v, (size_t)nb / 4, &jb);
-              if (e == IMGPCA_OK) e = csv_text(&cw, (const char *)jb.p, jb.n);
-            }
-            imgpca_free(v);
-            imgpca_buf_free(&jb);
-          }
-        }
-      } else {
-        switch (t) {
-          case SQLITE_NULL: e = csv_null(&cw); break;
-          case SQLITE_INTEGER: e = csv_int(&cw, sqlite3_column_int64(st, i)); break;
-          case SQLITE_FLOAT: e = csv_double(&cw, sqlite3_column_double(st, i)); break;
-          case SQLITE_TEXT: {
-            const char *z = (const char *)sqlite3_column_text(st, i);
-            if (!z) e = IMGPCA_NOMEM;
-            else e = csv_text(&cw, z, (size_t)sqlite3_column_bytes(st, i));
-            break;
-          }
-          default:
-            imgpca_result_error(ctx, FN,
-                                "column '%s' of row %lld is a blob but was not one in row 1 "
-                                "(vector columns must not be NULL in the first row)",
-                                sqlite3_column_name(st, i), nRow);
-            goto fail;
-        }
-      }
-    }
-    if (e == IMGPCA_OK) e = csv_eol(&cw, err);
-    if (e != IMGPCA_OK) {
-      rc = e;
-      goto core_fail;
-    }
-    rc = sqlite3_step(st);
+    x->nRow++;
+    e = csv_layout_row(&x->layout, &x->cw, csv_stmt_cell, x->st, x->nRow, x->err);
+    if (e != IMGPCA_OK) { csv_report(x, e, 0); return 1; }
+    e = csv_eol(&x->cw, x->err);
+    if (e != IMGPCA_OK) { csv_report(x, e, 1); return 1; }
+    rc = sqlite3_step(x->st);
   }
   if (rc != SQLITE_DONE) {
-    if (sqlite3_errcode(db) == SQLITE_NOMEM) sqlite3_result_error_nomem(ctx);
-    else imgpca_result_error(ctx, FN, "query failed at row %lld: %s", nRow + 1, sqlite3_errmsg(db));
-    goto fail;
+    if (sqlite3_errcode(x->db) == SQLITE_NOMEM) sqlite3_result_error_nomem(x->ctx);
+    else imgpca_result_error(x->ctx, FN, "query failed at row %lld: %s", x->nRow + 1, sqlite3_errmsg(x->db));
+    return 1;
   }
-  rc = csv_flush(&cw, err);
-  if (rc != IMGPCA_OK) goto core_fail;
-  csv_writer_free(&cw);
-  rc = imgpca_writer_commit(wr, NULL, &nBytes, err);
-  wr = NULL;
-  if (rc != IMGPCA_OK) {
-    if (rc == IMGPCA_NOMEM) sqlite3_result_error_nomem(ctx);
-    else imgpca_result_error(ctx, FN, "cannot publish '%s': %s", zUrl, err);
-    goto done_store;
-  }
-  sqlite3_result_int64(ctx, nRow);
-  goto done_store;
+  e = csv_flush(&x->cw, x->err);
+  if (e != IMGPCA_OK) { csv_report(x, e, 1); return 1; }
+  return 0;
+}
 
-core_fail:
-  if (rc == IMGPCA_NOMEM || cw.buf.oom || !err[0]) sqlite3_result_error_nomem(ctx);
-  else imgpca_result_error(ctx, FN, "cannot write '%s': %s", zUrl, err);
-fail:
-  csv_writer_free(&cw);
-  imgpca_writer_abort(wr);
-  wr = NULL;
-done_store:  /* the storage client belongs to the connection */
-done_stmt:
-  sqlite3_free(aDim);
-  sqlite3_finalize(st);
-done_opts:
+/* Opens the destination, writes every row, publishes.  Returns 0 with the
+** row count as result, or 1 with the error set (nothing published). */
+static int csv_export_run(CsvExport *x, ImgpcaConn *conn) {
+  ImgpcaStorage *store = NULL;
+  ImgpcaWriter *wr = NULL;
+  int64_t nBytes = 0;
+  int rc, fail;
+  rc = imgpca_conn_storage(conn, &store, x->err);
+  if (rc == IMGPCA_OK) rc = imgpca_writer_open(store, x->zUrl, &wr, x->err);
+  if (rc != IMGPCA_OK) {
+    if (rc == IMGPCA_NOMEM) sqlite3_result_error_nomem(x->ctx);
+    else imgpca_result_error(x->ctx, FN, "cannot open '%s' for writing: %s", x->zUrl, x->err);
+    return 1;
+  }
+  csv_writer_init(&x->cw, csv_sink_writer, wr);
+  x->cw.delim = x->o->delim;
+  x->cw.zEol = x->o->bCrlf ? "\r\n" : "\n";
+  x->cw.bFormulaGuard = x->o->bFormulaGuard;
+  fail = csv_write_rows(x);
+  csv_writer_free(&x->cw);
+  if (fail) {
+    imgpca_writer_abort(wr);
+    return 1;
+  }
+  rc = imgpca_writer_commit(wr, NULL, &nBytes, x->err);
+  if (rc != IMGPCA_OK) {
+    if (rc == IMGPCA_NOMEM) sqlite3_result_error_nomem(x->ctx);
+    else imgpca_result_error(x->ctx, FN, "cannot publish '%s': %s", x->zUrl, x->err);
+    return 1;
+  }
+  sqlite3_result_int64(x->ctx, x->nRow);
+  return 0;
+}
+
+/* Reads the two text arguments; returns 0, or 1 after setting the result
+** (NULL for a NULL argument, else an error). */
+static int csv_args(sqlite3_context *ctx, sqlite3_value **argv, const char **pzUrl, const char **pzSql) {
+  if (sqlite3_value_type(argv[0]) == SQLITE_NULL || sqlite3_value_type(argv[1]) == SQLITE_NULL) return 1;
+  if (sqlite3_value_type(argv[0]) != SQLITE_TEXT) {
+    imgpca_result_error(ctx, FN, "url must be text, got %s", imgpca_type_name(argv[0]));
+    return 1;
+  }
+  if (sqlite3_value_type(argv[1]) != SQLITE_TEXT) {
+    imgpca_result_error(ctx, FN, "query_sql must be text, got %s", imgpca_type_name(argv[1]));
+    return 1;
+  }
+  *pzUrl = (const char *)sqlite3_value_text(argv[0]);
+  *pzSql = (const char *)sqlite3_value_text(argv[1]);
+  if (!*pzUrl || !*pzSql) {
+    sqlite3_result_error_nomem(ctx);
+    return 1;
+  }
+  return 0;
+}
+
+void csv_export_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  ImgpcaConn *conn = (ImgpcaConn *)sqlite3_user_data(ctx);
+  CsvExport x;
+  CsvOpts o;
+  const char *zSql = NULL;
+  int i, nCol;
+
+  memset(&x, 0, sizeof(x));
+  x.ctx = ctx;
+  x.db = sqlite3_context_db_handle(ctx);
+  x.o = &o;
+  if (imgpca_side_effect_refused(ctx, conn, FN)) return;
+  if (csv_args(ctx, argv, &x.zUrl, &zSql)) return;
+  if (csv_opts_parse(ctx, x.db, argc > 2 ? argv[2] : NULL, &o)) return;
+  /* While the query is prepared and stepped, imgpca's side-effect functions
+  ** refuse to run on this connection (the export is read-only). */
+  conn->nReadOnly++;
+  if (csv_prepare(ctx, x.db, zSql, &o, &x.st)) goto done;
+  nCol = sqlite3_column_count(x.st);
+  x.azCol = sqlite3_malloc64(sizeof(char *) * (sqlite3_uint64)nCol);
+  if (!x.azCol) {
+    sqlite3_result_error_nomem(ctx);
+    goto done;
+  }
+  for (i = 0; i < nCol; i++) {
+    x.azCol[i] = sqlite3_column_name(x.st, i);
+    if (!x.azCol[i]) {
+      sqlite3_result_error_nomem(ctx);
+      goto done;
+    }
+  }
+  if (csv_layout_init(&x.layout, nCol, o.bExpand, x.azCol) != IMGPCA_OK) {
+    sqlite3_result_error_nomem(ctx);
+    goto done;
+  }
+  csv_export_run(&x, conn);
+done:
+  conn->nReadOnly--;
+  csv_layout_free(&x.layout);
+  sqlite3_free((void *)x.azCol);
+  sqlite3_finalize(x.st);
   csv_opts_free(&o);
 }

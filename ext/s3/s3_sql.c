@@ -109,6 +109,7 @@ void s3_put_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   int rc;
   ImgpcaUrl u;
   (void)argc;
+  if (imgpca_side_effect_refused(ctx, sqlite3_user_data(ctx), "s3_put")) return;
   if (!zUrl || sqlite3_value_type(argv[1]) == SQLITE_NULL) return;
   if (sqlite3_value_type(argv[1]) == SQLITE_BLOB) {
     p = sqlite3_value_blob(argv[1]);
@@ -138,6 +139,7 @@ void s3_delete_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   char err[IMGPCA_ERRMAX];
   int deleted = 0, rc;
   (void)argc;
+  if (imgpca_side_effect_refused(ctx, sqlite3_user_data(ctx), "s3_delete")) return;
   if (!zUrl) return;
   if (!(s = ctx_storage(ctx, "s3_delete"))) return;
   rc = imgpca_storage_delete(s, zUrl, &deleted, err);
@@ -306,9 +308,15 @@ static int list_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
   zPattern = (const char *)sqlite3_value_text(argv[0]);
   if (!zPattern) return SQLITE_OK; /* NULL pattern: no rows */
   if (idxNum & 4) {
-    nAhead = sqlite3_value_int64(argv[k++]);
-    if (idxNum & 8) nAhead += sqlite3_value_int64(argv[k++]);
-    if (nAhead < 1) nAhead = 1;
+    /* LIMIT + OFFSET rows at most are read; a negative LIMIT is no limit, a
+    ** negative OFFSET is 0, and the sum saturates (no signed overflow). */
+    sqlite3_int64 nLimit = sqlite3_value_int64(argv[k++]);
+    sqlite3_int64 nOffset = (idxNum & 8) ? sqlite3_value_int64(argv[k++]) : 0;
+    if (nOffset < 0) nOffset = 0;
+    if (nLimit < 0) nAhead = -1;
+    else if (nLimit > INT64_MAX - nOffset) nAhead = INT64_MAX;
+    else nAhead = nLimit + nOffset;
+    if (nAhead == 0) nAhead = 1;
   }
   rc = imgpca_conn_storage(v->conn, &s, err);
   if (rc == IMGPCA_OK)

@@ -2,7 +2,8 @@
 ** Local filesystem backend of the storage layer (no SQL behaviour of its
 ** own): reads with pread, atomic writes (temp file "<dest>.tmp-XXXXXX" in the
 ** destination folder, fsync, rename, fsync of the folder; missing parent
-** folders are created), deletes, and the sorted recursive walk behind
+** folders are created; a new file gets mode 0666 minus the umask, a
+** replaced regular file keeps its permission bits), deletes, and the sorted recursive walk behind
 ** s3_list('/folder/(glob)').  Listed entries: key = path relative to the
 ** literal folder part of the pattern, parent = name of the containing folder,
 ** etag = "<mtime seconds hex>-<size hex>", last_modified = mtime in UTC.
@@ -115,8 +116,28 @@ static char *dir_of(const char *zPath) {
   return imgpca_mprintf("%.*s", (int)(s - zPath), zPath);
 }
 
+/* Creates the temporary file zTmp ("...XXXXXX", the X replaced in place)
+** with mode 0666: the kernel applies the umask (and a default ACL), as for
+** any new file (mkstemp would force 0600).  Returns the descriptor or -1. */
+static int open_temp(char *zTmp) {
+  static const char az[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  size_t n = strlen(zTmp);
+  int attempt;
+  for (attempt = 0; attempt < 100; attempt++) {
+    unsigned char rnd[6];
+    int i, fd;
+    if (getentropy(rnd, sizeof rnd) != 0) return -1;
+    for (i = 0; i < 6; i++) zTmp[n - 6 + i] = az[rnd[i] % (sizeof az - 1)];
+    fd = open(zTmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd >= 0 || errno != EEXIST) return fd;
+  }
+  errno = EEXIST;
+  return -1;
+}
+
 int local_writer_open(const char *zPath, LocalWriter **pp, char *err) {
   LocalWriter *w;
+  struct stat st;
   char *zDir;
   size_t n = strlen(zPath);
   *pp = NULL;
@@ -135,7 +156,7 @@ int local_writer_open(const char *zPath, LocalWriter **pp, char *err) {
   w->zDest = imgpca_strdup(zPath);
   w->zTmp = imgpca_mprintf("%s.tmp-XXXXXX", zPath);
   if (!w->zDest || !w->zTmp) { local_writer_abort(w); return IMGPCA_NOMEM; }
-  w->fd = mkostemp(w->zTmp, O_CLOEXEC);
+  w->fd = open_temp(w->zTmp);
   if (w->fd < 0) {
     int rc = imgpca_seterr(err, "cannot create a temporary file for '%s': %s", zPath, strerror(errno));
     imgpca_free(w->zTmp);
@@ -143,7 +164,12 @@ int local_writer_open(const char *zPath, LocalWriter **pp, char *err) {
     local_writer_abort(w);
     return rc;
   }
-  fchmod(w->fd, 0644);
+  /* Replacing a regular file keeps its permission bits (not its owner). */
+  if (stat(zPath, &st) == 0 && S_ISREG(st.st_mode) && fchmod(w->fd, st.st_mode & 0777) != 0) {
+    int rc = imgpca_seterr(err, "cannot set the mode of '%s': %s", w->zTmp, strerror(errno));
+    local_writer_abort(w);
+    return rc;
+  }
   *pp = w;
   return IMGPCA_OK;
 }

@@ -41,8 +41,6 @@ void imgpca_storage_free(ImgpcaStorage *s) {
   imgpca_free(s);
 }
 
-const ImgpcaConfig *imgpca_storage_config(ImgpcaStorage *s) { return s->cfg; }
-
 static int get_s3(ImgpcaStorage *s, S3Client **pp, char *err);
 int imgpca_storage_describe(ImgpcaStorage *s, ImgpcaBuf *b, char *err) {
   S3Client *c;
@@ -58,6 +56,8 @@ static int get_s3(ImgpcaStorage *s, S3Client **pp, char *err) {
   *pp = s->s3;
   return IMGPCA_OK;
 }
+
+int imgpca_storage_s3(ImgpcaStorage *s, S3Client **pp, char *err) { return get_s3(s, pp, err); }
 
 int imgpca_storage_get(ImgpcaStorage *s, const char *zUrl, int64_t offset, int64_t length,
                        int64_t maxBytes, ImgpcaBuf *out, int *pNotFound, char *err) {

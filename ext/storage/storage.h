@@ -76,8 +76,6 @@ int imgpca_storage_put(ImgpcaStorage *s, const char *zUrl, const void *p, size_t
 int imgpca_storage_delete(ImgpcaStorage *s, const char *zUrl, int *pDeleted, char *err);
 /* JSON of the effective S3 configuration (s3_config()). */
 int imgpca_storage_describe(ImgpcaStorage *s, ImgpcaBuf *b, char *err);
-/* The configuration the client reads (the connection's). */
-const ImgpcaConfig *imgpca_storage_config(ImgpcaStorage *s);
 
 /* Listing of a URL with an optional glob (see ext/s3/glob.c):
 **   s3://bucket/prefix/(glob)   keys of the bucket matching it; without glob
@@ -117,5 +115,32 @@ int imgpca_writer_write(ImgpcaWriter *w, const void *p, size_t n, char *err);
 int imgpca_writer_commit(ImgpcaWriter *w, char **pzEtag, int64_t *pnBytes, char *err);
 /* Discards everything written and frees w; aborts a multipart upload. */
 void imgpca_writer_abort(ImgpcaWriter *w);
+
+/* Concatenation of byte ranges of objects into one new object, in constant memory.
+** Part i is bytes [offset, offset+length) of its URL (length < 0: to the end);
+** nExpectSize >= 0 requires the object to have exactly that size.  Parts are read
+** in order, each stat'ed when it is reached (a missing or mis-sized part fails the
+** whole call).
+**   destination local: the ranges are streamed into an atomic writer (8 MiB reads).
+**   destination S3: one multipart upload; a range of an s3:// part of at least
+**     5 MiB (when no streamed data is pending) becomes UploadPartCopy parts (copied
+**     by the server, never downloaded); other ranges are read and gathered into
+**     streamed parts of 5 MiB; a result below 5 MiB without any copy is one PUT.
+**     Any failure aborts the multipart upload: no orphan upload, no partial object.
+** Memory stays below about 16 MiB whatever the sizes. */
+typedef struct ImgpcaConcatPart {
+  const char *zUrl;
+  int64_t offset;
+  int64_t length;       /* < 0: to the end of the object */
+  int64_t nExpectSize;  /* < 0: not checked */
+} ImgpcaConcatPart;
+typedef struct ImgpcaConcatStats {
+  int64_t nBytes;       /* bytes of the result */
+  int64_t nCopied;      /* bytes copied by the server (UploadPartCopy) */
+  int64_t nStreamed;    /* bytes read and written by this process */
+  int nPart;            /* S3 parts of the multipart upload (0: one PUT or a local file) */
+} ImgpcaConcatStats;
+int imgpca_storage_concat(ImgpcaStorage *s, const char *zDest, const ImgpcaConcatPart *aPart,
+                          int nPart, ImgpcaConcatStats *pStats, char *err);
 
 #endif

@@ -1,0 +1,76 @@
+-- Regression tests of the hardening review (docs/RELIABILITY.md, "Hardening").
+-- Data: ../../../shared/data (cwd is tests/sql).
+.bail off
+CREATE TEMP TABLE p(img BLOB);
+INSERT INTO p VALUES (readfile('../../../shared/data/images-edge/pngsuite/png/basn0g01.png'));
+
+-- [flags] functions reading image.max_pixels are not DETERMINISTIC: refused
+-- in indexes and generated columns
+CREATE TABLE t(b BLOB);
+CREATE INDEX t_f ON t(img_features_or_null(b));
+CREATE INDEX t_g ON t(img_features(b, 'hist:bins=2'));
+CREATE TABLE g(b BLOB, f BLOB AS (img_info(b)));
+CREATE TABLE g2(b BLOB, f BLOB AS (img_pixels(b)));
+-- the pure ones still are
+CREATE INDEX t_v ON t(fvec_dims(b));
+SELECT name, max(flags & 0x800 > 0) AS deterministic, max(flags & 0x080000 > 0) AS directonly,
+       max(flags & 0x200000 > 0) AS innocuous
+  FROM pragma_function_list WHERE name LIKE 'img_%' OR name IN ('pca_project', 'fvec_dims', 'imgpca_version')
+  GROUP BY name ORDER BY name;
+
+-- [max_pixels] img_pixels' output size is bounded by image.max_pixels, before decoding
+SELECT length(img_pixels(img, 8, 4)) FROM p;
+SELECT length(img_pixels(img, 13000, 13000)) FROM p;
+SELECT imgpca_config('image.max_pixels', '1024');
+SELECT length(img_pixels(img, 32, 32)) FROM p;
+SELECT length(img_pixels(img, 33, 32)) FROM p;
+SELECT img_features_or_null(img) IS NULL FROM p;
+SELECT imgpca_config('image.max_pixels', NULL);
+
+-- [s3_list window] LIMIT/OFFSET near the 64-bit limits (UBSan: no overflow)
+SELECT count(*) FROM (SELECT key FROM s3_list('../../../shared/data/fruits360/Test/Kiwi 1/*.jpg')
+  LIMIT 9223372036854775807 OFFSET 9223372036854775807);
+SELECT count(*) FROM (SELECT key FROM s3_list('../../../shared/data/fruits360/Test/Kiwi 1/*.jpg')
+  LIMIT 3 OFFSET 9223372036854775807);
+SELECT count(*) FROM (SELECT key FROM s3_list('../../../shared/data/fruits360/Test/Kiwi 1/*.jpg')
+  LIMIT 9223372036854775807 OFFSET 2);
+SELECT count(*) FROM (SELECT key FROM s3_list('../../../shared/data/fruits360/Test/Kiwi 1/*.jpg')
+  LIMIT -1 OFFSET -5);
+SELECT count(*) FROM (SELECT key, length(content) FROM s3_list('../../../shared/data/fruits360/Test/Kiwi 1/*.jpg')
+  LIMIT 9223372036854775807 OFFSET 9223372036854775806);
+
+-- [export read-only] csv_export's query cannot call imgpca's side-effect functions
+.shell rm -rf /tmp/imgpca-sql-harden && mkdir -p /tmp/imgpca-sql-harden
+SELECT csv_export('/tmp/imgpca-sql-harden/a.csv', 'SELECT s3_put(''/tmp/imgpca-sql-harden/evil'', ''x'') AS n');
+SELECT csv_export('/tmp/imgpca-sql-harden/a.csv', 'SELECT s3_delete(''/tmp/imgpca-sql-harden/a.csv'') AS n');
+SELECT csv_export('/tmp/imgpca-sql-harden/a.csv',
+  'SELECT csv_export(''/tmp/imgpca-sql-harden/nested.csv'', ''SELECT 1'') AS n');
+SELECT csv_export('/tmp/imgpca-sql-harden/a.csv', 'SELECT imgpca_config(''s3.region'', ''evil'') AS n');
+SELECT imgpca_config('s3.region');
+-- nothing was written; reads are still allowed and the flag is cleared afterwards
+.shell ls /tmp/imgpca-sql-harden
+SELECT csv_export('/tmp/imgpca-sql-harden/b.csv', 'SELECT imgpca_config(''image.max_pixels'') AS m, length(s3_fetch(''harden.sql'')) > 0 AS r');
+.shell cat /tmp/imgpca-sql-harden/b.csv
+SELECT s3_put('/tmp/imgpca-sql-harden/after', 'ok');
+.shell ls /tmp/imgpca-sql-harden
+
+-- [csv delimiter, formula guard] ambiguous delimiters are refused
+SELECT csv_export('/tmp/imgpca-sql-harden/d.csv', 'SELECT 1', '{"delimiter":"1"}');
+SELECT csv_export('/tmp/imgpca-sql-harden/d.csv', 'SELECT 1', '{"delimiter":"."}');
+SELECT csv_export('/tmp/imgpca-sql-harden/d.csv', 'SELECT 1', '{"delimiter":"e"}');
+SELECT csv_export('/tmp/imgpca-sql-harden/d.csv', 'SELECT 1', '{"delimiter":"''"}');
+SELECT csv_export('/tmp/imgpca-sql-harden/d.csv', 'SELECT 1', json_object('delimiter', char(13)));
+SELECT csv_export('/tmp/imgpca-sql-harden/d.csv', 'SELECT 1', json_object('delimiter', char(10)));
+SELECT csv_export('/tmp/imgpca-sql-harden/d.csv', 'SELECT 1', json_object('delimiter', char(9)));
+SELECT csv_export('/tmp/imgpca-sql-harden/d.csv', 'SELECT 1 AS a, -2.5 AS b', '{"delimiter":";"}');
+.shell cat /tmp/imgpca-sql-harden/d.csv
+SELECT csv_export('/tmp/imgpca-sql-harden/f.csv', 'SELECT 1', '{"formula_guard":"yes"}');
+CREATE TEMP TABLE cells(k, v);
+INSERT INTO cells VALUES (1, '=HYPERLINK("http://x","y")'), (2, '+1+1'), (3, '-2'), (4, '@SUM(A1)'),
+  (5, char(9) || 'tab'), (6, char(13) || 'cr'), (7, 'plain'), (8, -3), (9, -0.5), (10, ''), (11, NULL),
+  (12, '=a,b');
+SELECT csv_export('/tmp/imgpca-sql-harden/f.csv', 'SELECT k, v AS "=name" FROM cells ORDER BY k', '{"formula_guard":true}');
+.shell cat -A /tmp/imgpca-sql-harden/f.csv
+SELECT csv_export('/tmp/imgpca-sql-harden/g.csv', 'SELECT k, v FROM cells WHERE k IN (1, 8) ORDER BY k');
+.shell cat /tmp/imgpca-sql-harden/g.csv
+.shell rm -rf /tmp/imgpca-sql-harden
