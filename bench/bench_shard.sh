@@ -111,7 +111,7 @@ done
 rm -rf "$work/big"
 read -r rss_s3 t_s3 <<<"$(measure "$work/pub-s3.log" $(publish "$bucket/big" "$bucket/big/projection.csv"))"
 s3stat=$(grep -o 'publish: wrote .*projection.csv ([^)]*)' "$work/pub-s3.log" | sed 's/.*(//; s/)//')
-[ "$(sql "SELECT s3_fetch('$bucket/big/projection.csv', 0, 0) IS NOT NULL")" = 1 ] || { echo "bench_shard: no CSV on RGW" >&2; exit 1; }
+[ "$(sql "SELECT s3_fetch_or_null('$bucket/big/projection.csv', 0, 1) IS NOT NULL")" = 1 ] || { echo "bench_shard: no CSV on RGW" >&2; exit 1; }
 sql "SELECT count(s3_delete(url)) FROM s3_list('$bucket/big/**')" >/dev/null
 
 # the peer: the previous in-memory publish, at a quarter of the size
