@@ -17,7 +17,7 @@
 ** NULL dest_url or parts_json -> NULL, nothing written.  An empty array writes an
 ** empty object.
 */
-#include "s3_sql.h"
+#include "storage_sql.h"
 
 #include <string.h>
 
