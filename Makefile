@@ -93,6 +93,15 @@ build/embed/embed_two: tests/embed/embed_two.c tests/embed/other_ext.c dist/libi
 test-embed: build/embed/embed_two
 	@build/embed/embed_two
 
+# Interrupt test: long loops stop on sqlite3_interrupt (tests/interrupt/).
+build/interrupt/interrupt: tests/interrupt/interrupt.c dist/libimgpca.a include/imgpca.h
+	@mkdir -p build/interrupt
+	$(CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra $(CFLAGS) -Iinclude $< dist/libimgpca.a -o $@ -lsqlite3 $(LIBS)
+
+.PHONY: test-interrupt
+test-interrupt: build/interrupt/interrupt
+	@tests/interrupt/run.sh build/interrupt/interrupt
+
 # Internal archive of every object (the unit tests call the cores directly).
 build/libimgpca-int.a: $(OBJ)
 	rm -f $@ && ar rcs $@ $(OBJ)

@@ -8,7 +8,8 @@
 **                                 --   libpng, libcurl, expat, OpenBLAS
 **
 ** Flags: pure functions are SQLITE_DETERMINISTIC|SQLITE_INNOCUOUS; a
-** function that reads a setting (image.max_pixels) is only INNOCUOUS: its
+** function that reads a setting (image.max_pixels, pca.max_memory_mb) is
+** only INNOCUOUS: its
 ** result may change when the setting does, so it must not be DETERMINISTIC
 ** (SQLite would accept it in indexes and generated columns, which would go
 ** stale).  Every function or table with a side effect (network, files,
@@ -88,13 +89,13 @@ static const FuncDef aFunc[] = {
   {"img_info",             1, SETTING, CONN, img_info_func, 0, 0},
   {"img_pixels",           1, SETTING, CONN, img_pixels_func, 0, 0},
   {"img_pixels",           3, SETTING, CONN, img_pixels_func, 0, 0},
-  /* pca */
-  {"pca_fit",           1, PURE,   0, 0, pca_fit_step, pca_fit_final},
-  {"pca_fit",           2, PURE,   0, 0, pca_fit_step, pca_fit_final},
-  {"pca_fit",           3, PURE,   0, 0, pca_fit_step, pca_fit_final},
-  {"pca_partial",       1, PURE,   0, 0, pca_partial_step, pca_partial_final},
-  {"pca_partial",       2, PURE,   0, 0, pca_partial_step, pca_partial_final},
-  {"pca_merge",         1, PURE,   0, 0, pca_merge_step, pca_merge_final},
+  /* pca: the aggregates read pca.max_memory_mb, so not DETERMINISTIC */
+  {"pca_fit",           1, SETTING, CONN, 0, pca_fit_step, pca_fit_final},
+  {"pca_fit",           2, SETTING, CONN, 0, pca_fit_step, pca_fit_final},
+  {"pca_fit",           3, SETTING, CONN, 0, pca_fit_step, pca_fit_final},
+  {"pca_partial",       1, SETTING, CONN, 0, pca_partial_step, pca_partial_final},
+  {"pca_partial",       2, SETTING, CONN, 0, pca_partial_step, pca_partial_final},
+  {"pca_merge",         1, SETTING, CONN, 0, pca_merge_step, pca_merge_final},
   {"pca_project",       2, PURE,   CONN, pca_project_func, 0, 0},
   {"pca_project",       3, PURE,   CONN, pca_project_func, 0, 0},
   {"pca_project",       4, PURE,   CONN, pca_project_func, 0, 0},
@@ -251,8 +252,19 @@ void imgpca_result_error(sqlite3_context *ctx, const char *zFunc, const char *zF
   sqlite3_free(zAll);
 }
 
+int imgpca_interrupted(sqlite3 *db) {
+  sqlite3_stmt *st = NULL;
+  int rc;
+  if (!db) return 0;
+  rc = sqlite3_prepare_v2(db, "SELECT 1", -1, &st, NULL);
+  if (rc == SQLITE_OK) rc = sqlite3_step(st);
+  sqlite3_finalize(st);
+  return rc == SQLITE_INTERRUPT;
+}
+
 void imgpca_result_core(sqlite3_context *ctx, const char *zFunc, int rc, const char *err) {
   if (rc == IMGPCA_NOMEM) sqlite3_result_error_nomem(ctx);
+  else if (rc == IMGPCA_INTERRUPT) sqlite3_result_error_code(ctx, SQLITE_INTERRUPT);
   else imgpca_result_error(ctx, zFunc, "%s", err && *err ? err : "failed");
 }
 

@@ -33,10 +33,16 @@ typedef struct ImgpcaConn {
 ** "<zFunc>: not allowed inside the query of csv_export ..." and returns 1. */
 int imgpca_side_effect_refused(sqlite3_context *ctx, const ImgpcaConn *conn, const char *zFunc);
 
+/* Non-zero when sqlite3_interrupt() was called on db while the current
+** statement runs (SQLite 3.40 has no sqlite3_is_interrupted: a nested
+** trivial statement fails with SQLITE_INTERRUPT then).  Costs a prepare and
+** a step: poll it every few milliseconds of work, not per byte. */
+int imgpca_interrupted(sqlite3 *db);
+
 /* Result helpers: "<zFunc>: <message>". */
 void imgpca_result_error(sqlite3_context *ctx, const char *zFunc, const char *zFmt, ...);
 /* Reports a core result code: IMGPCA_NOMEM -> sqlite3_result_error_nomem,
-** IMGPCA_ERROR -> "<zFunc>: <err>". */
+** IMGPCA_INTERRUPT -> SQLITE_INTERRUPT, IMGPCA_ERROR -> "<zFunc>: <err>". */
 void imgpca_result_core(sqlite3_context *ctx, const char *zFunc, int rc, const char *err);
 /* Returns the text of b (taking ownership of its memory), or NOMEM if an
 ** append to b failed; b is left empty. */

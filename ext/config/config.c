@@ -65,6 +65,9 @@ const ImgpcaSetting imgpca_settings[] = {
   /* images */
   {"image.max_pixels", CFG_INT, "100000000", {"IMGPCA_MAX_PIXELS", NULL, NULL}, 0, 1, 4000000000LL, NULL,
    "largest image (width*height) a decoder accepts"},
+  /* pca */
+  {"pca.max_memory_mb", CFG_INT, "4096", {"IMGPCA_PCA_MAX_MEMORY_MB", NULL, NULL}, 0, 1, 1073741824LL, NULL,
+   "largest memory_mb a PCA aggregate may use (option or partial state)"},
   {NULL, CFG_STRING, NULL, NOENV, 0, 0, 0, NULL, NULL}
 };
 

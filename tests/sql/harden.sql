@@ -74,3 +74,28 @@ SELECT csv_export('/tmp/imgpca-sql-harden/f.csv', 'SELECT k, v AS "=name" FROM c
 SELECT csv_export('/tmp/imgpca-sql-harden/g.csv', 'SELECT k, v FROM cells WHERE k IN (1, 8) ORDER BY k');
 .shell cat /tmp/imgpca-sql-harden/g.csv
 .shell rm -rf /tmp/imgpca-sql-harden
+
+-- [pca state bounds] a small state announcing a large sketch is checked
+-- against memory_mb (the caller's: option or default 1024) before allocating
+CREATE TEMP TABLE big AS WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 99)
+  SELECT pca_partial(fvec(sin(i)), '{"solver":"streaming","sketch":4096,"memory_mb":2048}') AS s FROM n;
+SELECT imgpca_config('pca.max_memory_mb', '8192');
+CREATE TEMP TABLE huge AS WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 9)
+  SELECT pca_partial(fvec(i), '{"solver":"streaming","sketch":8192,"memory_mb":8192}') AS s FROM n;
+SELECT imgpca_config('pca.max_memory_mb', NULL);
+SELECT length(s) < 65536 FROM big;
+SELECT pca_merge(s) IS NOT NULL FROM big;
+SELECT pca_fit(s, 1) IS NOT NULL FROM big;
+SELECT json_extract(pca_info(pca_fit(s, 1, '{"memory_mb":2048}')), '$.k') FROM big;
+SELECT pca_merge(s) IS NOT NULL FROM huge;
+-- the option is bounded by the setting pca.max_memory_mb (default 4096), which
+-- SQL in a schema cannot change (imgpca_config is DIRECTONLY)
+SELECT pca_fit(s, 1, '{"memory_mb":1073741824}') IS NOT NULL FROM huge;
+SELECT pca_fit(s, 1, '{"memory_mb":8192}') IS NOT NULL FROM huge;
+SELECT pca_partial(fvec(1, 2), '{"memory_mb":5000}') FROM big;
+SELECT imgpca_config('pca.max_memory_mb', '8192');
+SELECT pca_fit(s, 1, '{"memory_mb":8192}') IS NOT NULL FROM huge;
+SELECT imgpca_config('pca.max_memory_mb', '512');
+SELECT pca_merge(s) IS NOT NULL FROM big;
+SELECT json_extract(pca_info(pca_fit(fvec(1, 2, value), 1)), '$.options.memory_mb') FROM json_each('[1,2,3]');
+SELECT imgpca_config('pca.max_memory_mb', NULL);

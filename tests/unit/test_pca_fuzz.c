@@ -24,7 +24,7 @@ static int load_any(const unsigned char *data, size_t n, int state) {
   err[0] = 0;
   if (state) {
     PcaState s;
-    rc = pca_state_load(copy, n, &s, err);
+    rc = pca_state_load(copy, n, 0, &s, err);
     if (rc == IMGPCA_OK) {
       /* a loaded state must also fit and serialise */
       PcaModel m;
