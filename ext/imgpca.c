@@ -226,8 +226,10 @@ int sqlite3_imgpca_init(sqlite3 *db, char **pzErrMsg, const sqlite3_api_routines
 
 /* ---- result helpers shared by the glue files ---- */
 
-int imgpca_side_effect_refused(sqlite3_context *ctx, const ImgpcaConn *conn, const char *zFunc) {
+int imgpca_side_effect_refused(sqlite3_context *ctx, ImgpcaConn *conn, const char *zFunc) {
   if (!conn || conn->nReadOnly == 0) return 0;
+  /* recorded too: csv_export reports it even if this message is lost to OOM */
+  conn->zRefused = zFunc;
   imgpca_result_error(ctx, zFunc, "not allowed inside the query of csv_export (the export is read-only)");
   return 1;
 }

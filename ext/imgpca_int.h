@@ -26,12 +26,13 @@ typedef struct ImgpcaConn {
   void *pPcaModel;    /* last model parsed by the pca model functions (ext/pca), or NULL */
   void (*xPcaModelFree)(void *);
   int nReadOnly;      /* > 0 while csv_export runs its query: side effects refused */
+  const char *zRefused; /* the side-effect function refused meanwhile, or NULL */
 } ImgpcaConn;
 
 /* Functions with side effects (writes, deletes, exports, settings) call
 ** this first: while csv_export runs its query on this connection it sets
 ** "<zFunc>: not allowed inside the query of csv_export ..." and returns 1. */
-int imgpca_side_effect_refused(sqlite3_context *ctx, const ImgpcaConn *conn, const char *zFunc);
+int imgpca_side_effect_refused(sqlite3_context *ctx, ImgpcaConn *conn, const char *zFunc);
 
 /* Non-zero when sqlite3_interrupt() was called on db while the current
 ** statement runs (SQLite 3.40 has no sqlite3_is_interrupted: a nested
