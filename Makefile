@@ -7,7 +7,8 @@
 #                   (installs the missing build and test packages first)
 #   make format-check   C sources against .clang-format
 #   make bench      benchmarks -> bench/RESULTS.md
-#   make install    PREFIX=/usr/local: library, header, pkg-config file
+#   make install    PREFIX=/usr/local: library, header, pkg-config file, pipeline SQL
+#                   ($PREFIX/share/imgpca/sql: run the pipeline from $PREFIX/share/imgpca)
 #   make demo       the full pipeline on local files (README command 1)
 
 PREFIX  ?= /usr/local
@@ -35,7 +36,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/unit/%)
 UNIT_ASAN := $(UNIT_SRC:tests/unit/%.c=build/unit-asan/%)
 
 .PHONY: all deps test-deps test test-quick test-unit test-unit-asan test-sql test-api test-py \
-        test-integration test-asan test-examples test-oom test-concurrency fuzz fuzz-build test-fuzz \
+        test-integration test-asan test-report test-examples test-oom test-concurrency fuzz fuzz-build test-fuzz \
         bench install uninstall demo clean format format-check print-libs
 
 all: dist/imgpca.so dist/libimgpca.a
@@ -53,6 +54,9 @@ build/obj/%.o: ext/%.c $(HDR)
 build/asan/%.o: ext/%.c $(HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) -O1 -g $(SAN_FLAGS) -c $< -o $@
+
+# the report page template is compiled into report.o (.incbin)
+build/obj/report/report.o build/asan/report/report.o build/fuzz/obj/report/report.o: ext/report/report.html
 
 dist/imgpca.so: $(OBJ)
 	@mkdir -p dist
@@ -144,6 +148,10 @@ test-py: all
 test-integration: all
 	@tests/run-integration.sh
 
+# report.html in headless Chromium + the static SVGs with rsvg-convert (tests/report)
+test-report: all
+	@tests/report/run.sh
+
 test-asan: dist/asan/imgpca.so $(UNIT_ASAN)
 	@tests/run-unit.sh build/unit-asan $(UNIT_ASAN)
 	@tests/run-sql.sh dist/asan/imgpca asan
@@ -161,10 +169,14 @@ install: all
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBS@|$(LIBS)|' \
 	    -e "s|@VERSION@|$$(sed -n 's/^#define IMGPCA_VERSION  *\"\(.*\)\"/\1/p' include/imgpca.h)|" \
 	    scripts/imgpca.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/imgpca.pc
+	install -d $(DESTDIR)$(PREFIX)/share/imgpca/sql/stages
+	install -m 644 sql/*.sql $(DESTDIR)$(PREFIX)/share/imgpca/sql/
+	install -m 644 sql/stages/*.sql $(DESTDIR)$(PREFIX)/share/imgpca/sql/stages/
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/lib/libimgpca.a $(DESTDIR)$(PREFIX)/lib/imgpca.so \
 	      $(DESTDIR)$(PREFIX)/include/imgpca.h $(DESTDIR)$(PREFIX)/lib/pkgconfig/imgpca.pc
+	rm -rf $(DESTDIR)$(PREFIX)/share/imgpca
 
 clean:
 	rm -rf build dist
@@ -237,25 +249,35 @@ test-concurrency: build/concurrency/concurrency
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  build/concurrency/concurrency tests/concurrency/cases.txt $${IMGPCA_THREADS:-4} $${IMGPCA_ROUNDS:-3}
 
-# ---- reliability: ThreadSanitizer (tests/concurrency under TSan) -------------
-# Objects under build/tsan; the concurrency test runs short (IMGPCA_THREADS x
-# IMGPCA_ROUNDS, default 4 x 1).  Any report fails; tests/tsan.supp lists the
-# suppressed ones, each with its reason.
+# ---- reliability: ThreadSanitizer -------------------------------------------
+# The concurrency test (tests/concurrency; IMGPCA_THREADS x IMGPCA_ROUNDS,
+# default 4 x 1) and the s3_fetch_many worker-pool tests (tests/unit/test_fetch*.c)
+# against a -fsanitize=thread build of the cores under build/tsan.  Any report
+# fails; tests/tsan.supp lists the suppressed ones, each with its reason.
 TSAN_FLAGS = -fsanitize=thread -fno-omit-frame-pointer
 TOBJ := $(SRC:ext/%.c=build/tsan/%.o)
+TSAN_TESTS := build/unit-tsan/test_fetch build/unit-tsan/test_fetch_interrupt
+TSAN_ENV = TSAN_OPTIONS="suppressions=$(CURDIR)/tests/tsan.supp halt_on_error=0 exitcode=66 report_signal_unsafe=0 second_deadlock_stack=1"
+.SECONDARY: $(TOBJ)
 
 build/tsan/%.o: ext/%.c $(HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) -O1 -g $(TSAN_FLAGS) -c $< -o $@
 
+build/unit-tsan/%: tests/unit/%.c $(TOBJ) tests/unit/unit.h
+	@mkdir -p build/unit-tsan
+	$(CC) $(BASE_CFLAGS) -O1 -g $(TSAN_FLAGS) -Itests/unit $< -o $@ $(TOBJ) -lsqlite3 $(LIBS)
+
 build/tsan/concurrency: tests/concurrency/concurrency.c tests/oom/sqlrun.h $(TOBJ)
 	@mkdir -p build/tsan
 	$(CC) $(BASE_CFLAGS) -O1 -g $(TSAN_FLAGS) -Itests/oom $< -o $@ $(TOBJ) -lsqlite3 $(LIBS)
 
-.PHONY: test-tsan
-test-tsan: build/tsan/concurrency
-	@TSAN_OPTIONS="suppressions=$(CURDIR)/tests/tsan.supp halt_on_error=0 exitcode=66 report_signal_unsafe=0 second_deadlock_stack=1" \
-	  build/tsan/concurrency tests/concurrency/cases.txt $${IMGPCA_THREADS:-4} $${IMGPCA_ROUNDS:-1}
+.PHONY: test-tsan test-tsan-fetch
+test-tsan: build/tsan/concurrency test-tsan-fetch
+	@$(TSAN_ENV) build/tsan/concurrency tests/concurrency/cases.txt $${IMGPCA_THREADS:-4} $${IMGPCA_ROUNDS:-1}
+
+test-tsan-fetch: $(TSAN_TESTS)
+	@$(TSAN_ENV) tests/run-unit.sh build/unit-tsan $(TSAN_TESTS)
 
 # ---- style: clang-format (.clang-format) -----------------------------------
 FORMAT_SRC = $(sort $(wildcard ext/*.[ch] ext/*/*.[ch] include/*.h tests/unit/*.[ch]))

@@ -19,7 +19,7 @@ make -s all >/dev/null
 run_imgpca() {
   local db=$1 src=$2 out=$3 cls=$4
   mkdir -p "$out"
-  (cd "$W" && /usr/bin/time -f '%e %M %U %S' -o "$db.time" sqlite3 -batch -cmd ".load $root/dist/imgpca" \
+  (cd "$root" && /usr/bin/time -f '%e %M %U %S' -o "$db.time" sqlite3 -batch -cmd ".load $root/dist/imgpca" \
      -cmd ".parameter set \$source '$src'" -cmd ".parameter set \$out '$out'" \
      -cmd ".parameter set \$classify $cls" -cmd '.timer on' \
      "$db" < "$root/sql/pipeline.sql" > "$db.log" 2>&1) || { tail -5 "$db.log" >&2; return 1; }

@@ -32,6 +32,9 @@ SQLITE_EXTENSION_INIT1
 #include "shard/shard_sql.h"
 #include "csv/csv_sql.h"
 #include "s3/s3_sql.h"
+#include "fetch/fetch_sql.h"
+#include "knn/knn_sql.h"
+#include "report/report_sql.h"
 
 #define PURE (SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS)
 #define SETTING SQLITE_INNOCUOUS /* reads a setting: not deterministic */
@@ -89,6 +92,13 @@ static const FuncDef aFunc[] = {
   {"img_info",             1, SETTING, CONN, img_info_func, 0, 0},
   {"img_pixels",           1, SETTING, CONN, img_pixels_func, 0, 0},
   {"img_pixels",           3, SETTING, CONN, img_pixels_func, 0, 0},
+  {"img_encode",           5, PURE,    0,    img_encode_func, 0, 0},
+  {"img_encode",           6, PURE,    0,    img_encode_func, 0, 0},
+  {"img_thumbnail",        2, SETTING, CONN, img_thumbnail_func, 0, 0},
+  {"img_thumbnail",        3, SETTING, CONN, img_thumbnail_func, 0, 0},
+  {"img_thumbnail",        4, SETTING, CONN, img_thumbnail_func, 0, 0},
+  {"img_from_fvec",        1, PURE,    0,    img_from_fvec_func, 0, 0},
+  {"img_from_fvec",        3, PURE,    0,    img_from_fvec_func, 0, 0},
   /* pca: the aggregates read pca.max_memory_mb, so not DETERMINISTIC */
   {"pca_fit",           1, SETTING, CONN, 0, pca_fit_step, pca_fit_final},
   {"pca_fit",           2, SETTING, CONN, 0, pca_fit_step, pca_fit_final},
@@ -114,18 +124,25 @@ static const FuncDef aFunc[] = {
   {"s3_put",            2, DIRECT, CONN, s3_put_func, 0, 0},
   {"s3_delete",         1, DIRECT, CONN, s3_delete_func, 0, 0},
   {"s3_config",         0, DIRECT, CONN, s3_config_func, 0, 0},
+  {"s3_concat",         2, DIRECT, CONN, s3_concat_func, 0, 0},
   /* imgpca:functions (one block per module) */
   /* shard */
   {"imgpca_shard",      2, PURE,   0, imgpca_shard_func, 0, 0},
   /* csv */
   {"csv_export",        2, DIRECT, CONN, csv_export_func, 0, 0},
   {"csv_export",        3, DIRECT, CONN, csv_export_func, 0, 0},
+  /* report */
+  {"imgpca_base64",      1, PURE,   0, imgpca_base64_func, 0, 0},
+  {"imgpca_report_html", 1, PURE,   0, imgpca_report_html_func, 0, 0},
+  {"imgpca_report_html", 2, PURE,   0, imgpca_report_html_func, 0, 0},
 };
 
 static const ModuleDef aModule[] = {
   {"pca_components", &pca_components_module, 0},
   /* imgpca:modules (one line per module) */
   {"s3_list", &s3_list_module, CONN},
+  {"s3_fetch_many", &s3_fetch_many_module, CONN},
+  {"knn_search", &knn_search_module, 0},
   {NULL, NULL, 0}
 };
 

@@ -59,3 +59,8 @@ SELECT printf('outputs       %s/pca.csv, %s/scree.svg, %s/scatter.svg', value, v
 SELECT printf('state         %s (rerun: only new or changed images are processed)', '$DB');
 SELECT printf('time          %.1f s this run (%d images processed)', $secs, processed) FROM runs ORDER BY id DESC LIMIT 1;
 SQL
+case "$OUT" in
+  s3://*|s3a://*) report="${OUT%/}/report.html" ;;
+  *) report="$(cd "$OUT" && pwd)/report.html" ;;
+esac
+echo "report        $report (open it in a browser: summary, interactive scatter, classification)"

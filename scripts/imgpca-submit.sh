@@ -11,17 +11,19 @@
 #   --k K               components or variance fraction (default 16)
 #   --dest URL          final CSV (default OUT/projection.csv)
 #   --pca-options JSON  options of pca_partial / pca_fit      --csv-options JSON  of csv_export
-#   --resume            submit map tasks only for shards without a manifest of this run and spec
-#                       (after a failure: re-runs the failed shards, then reduce, project, publish)
+#   --resume            keep the run's plan (if it has one for this source and N) and submit map
+#                       tasks only for shards without a manifest of this run and spec (after a
+#                       failure: re-runs the failed shards, then reduce, project, publish)
 #   --map-array LIST    map only these shards (Slurm array syntax, e.g. 2 or 1,3)
 #   --logs DIR          job logs (default OUT/logs for a local OUT, else ./imgpca-logs/RUN)
 #   --no-wait           submit and print the job ids only
 #   --sbatch ARGS       extra arguments for every sbatch (e.g. '--partition=compute')
 #
-# The stages are chained with --dependency=afterok and --kill-on-invalid-dep=yes, so a failed
+# The stages plan (one job: lists the source once, one key list per shard), map (array),
+# reduce, project (array) and publish are chained with --dependency=afterok and --kill-on-invalid-dep=yes, so a failed
 # shard cancels the rest of the run.  `sbatch --wait` exits 0 even when a job was cancelled
 # because its dependency failed, so this script checks every job's state and the outputs:
-# exit 0 only if all jobs COMPLETED and OUT/model/model.json, OUT/parts/_manifest.json and the
+# exit 0 only if all jobs COMPLETED and OUT/plan/_plan.json, OUT/model/model.json, OUT/parts/_manifest.json and the
 # final CSV exist for this run.  Otherwise it names the failed shards and their logs.
 set -euo pipefail
 
@@ -90,16 +92,28 @@ fi
 xs=($extra)
 sb() { sbatch --parsable --export=ALL "${xs[@]}" "$@" | cut -d';' -f1; }
 
-jobs=(); dep=()
+# The plan: kept on --resume when it is this run's (same source and N), so that resumed shards
+# see the listing the finished ones saw.
+have_plan() {
+  sql "SELECT p ->> 'run' = $(q "$run") AND p ->> 'source' = $(q "$src") AND p ->> 'nshard' = $n
+         FROM (SELECT CAST(s3_fetch_or_null($(q "$out/plan/_plan.json")) AS TEXT) AS p);"
+}
+jobs=(); dep=(); jplan=
+if [ "$resume" = 1 ] && [ "$(have_plan)" = 1 ]; then
+  echo "imgpca-submit: resume: keeping the plan $out/plan/_plan.json"
+elif [ -n "$map_array" ]; then
+  jplan=$(sb -o "$logs/plan-%j.out" "$here/slurm/plan.sbatch")
+  jobs+=("plan:$jplan"); dep=(--dependency="afterok:$jplan")
+fi
 if [ -n "$map_array" ]; then
-  jmap=$(sb --array="$map_array" -o "$logs/map-%A_%a.out" "$here/slurm/map.sbatch")
+  jmap=$(sb "${dep[@]}" --array="$map_array" -o "$logs/map-%A_%a.out" "$here/slurm/map.sbatch")
   jobs+=("map:$jmap"); dep=(--dependency="afterok:$jmap")
 fi
 jred=$(sb "${dep[@]}" -o "$logs/reduce-%j.out" "$here/slurm/reduce.sbatch")
 jobs+=("reduce:$jred")
 jprj=$(sb --dependency="afterok:$jred" --array="0-$((n - 1))" -o "$logs/project-%A_%a.out" "$here/slurm/project.sbatch")
 jobs+=("project:$jprj")
-echo "imgpca-submit: run '$run': map ${jmap:-skipped} -> reduce $jred -> project $jprj -> publish (logs in $logs)"
+echo "imgpca-submit: run '$run': plan ${jplan:-kept} -> map ${jmap:-skipped} -> reduce $jred -> project $jprj -> publish (logs in $logs)"
 if [ "$wait" = 0 ]; then
   jpub=$(sb --dependency="afterok:$jprj" -o "$logs/publish-%j.out" "$here/slurm/publish.sbatch")
   echo "imgpca-submit: submitted publish $jpub; not waiting"
@@ -150,14 +164,14 @@ for j in "${jobs[@]}"; do
   done < <(job_states "$id")
 done
 check=$(sql "SELECT (m ->> 'run') IS $(q "$run"), (p ->> 'run') IS $(q "$run") AND (p ->> 'nshard') = $n,
-                    s3_fetch_or_null($(q "$dest")) IS NOT NULL
+                    s3_fetch_or_null($(q "$dest"), 0, 0) IS NOT NULL
                FROM (SELECT CAST(s3_fetch_or_null($(q "$out/model/model.json")) AS TEXT) AS m,
                             CAST(s3_fetch_or_null($(q "$out/parts/_manifest.json")) AS TEXT) AS p);" 2>&1) \
   || check="error: $check"
 if [ "$check" != "1|1|1" ]; then
   fail=1
   case "$check" in
-    0\|*) echo "imgpca-submit: run '$run': no model published ($out/model/model.json missing or from another run)" >&2 ;;
+    0\|*|\|*) echo "imgpca-submit: run '$run': no model published ($out/model/model.json missing or from another run)" >&2 ;;
     1\|0\|*) echo "imgpca-submit: run '$run': model published but the projection is incomplete ($out/parts/_manifest.json)" >&2 ;;
     1\|1\|0) echo "imgpca-submit: run '$run': final CSV $dest missing" >&2 ;;
     *) echo "imgpca-submit: run '$run': cannot check the outputs: $check" >&2 ;;

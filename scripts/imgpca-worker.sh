@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # imgpca scale-out worker: runs one stage of a sharded run in one sqlite3 process.
 #
+#   imgpca-worker.sh plan    [NSHARD]          list the source once: one key list per shard
 #   imgpca-worker.sh map     [SHARD NSHARD]    features + partial PCA state of one shard
 #   imgpca-worker.sh reduce  [NSHARD]          merge the N states into the model
 #   imgpca-worker.sh project [SHARD NSHARD]    CSV part of one shard
@@ -19,7 +20,7 @@
 # Run parameters (environment; the same for every stage of a run):
 #   IMGPCA_RUN           run id (required)
 #   IMGPCA_OUT           output prefix: local folder or s3://bucket/prefix (required)
-#   IMGPCA_SRC           source glob for s3_list (map)
+#   IMGPCA_SRC           source glob for s3_list (plan; map checks the plan was made from it)
 #   IMGPCA_SPEC          img_features spec (map; checked by reduce and project)
 #   IMGPCA_K             components or variance fraction (reduce; default 16)
 #   IMGPCA_PCA_OPTIONS   JSON options for pca_partial / pca_fit (default '{}')
@@ -79,8 +80,8 @@ resolve_count() { # sets nshard
 q() { local s=${1//\'/\'\'}; printf "'%s'" "$s"; }
 
 case "$stage" in
-  map|project|reduce|publish) ;;
-  *) die "usage: imgpca-worker.sh map|reduce|project|publish [SHARD] [NSHARD] (see the header of $0)" ;;
+  plan|map|project|reduce|publish) ;;
+  *) die "usage: imgpca-worker.sh plan|map|reduce|project|publish [SHARD] [NSHARD] (see the header of $0)" ;;
 esac
 run=${IMGPCA_RUN:-}; out=${IMGPCA_OUT:-}
 [ -n "$run" ] || die "$stage: IMGPCA_RUN (run id) is not set"
@@ -93,13 +94,13 @@ sqlite=${IMGPCA_SQLITE3:-sqlite3}
 shard=0; nshard=""
 case "$stage" in
   map|project) resolve_shard "$@" ;;
-  reduce|publish) resolve_count "$@" ;;
+  plan|reduce|publish) resolve_count "$@" ;;
 esac
 what="$stage"; case "$stage" in map|project) what="$stage shard $shard of $nshard" ;; esac
-if [ "$stage" = map ]; then
+if [ "$stage" = map ] || [ "$stage" = plan ]; then
   [ -n "${IMGPCA_SRC:-}" ] || die "$what: IMGPCA_SRC (source glob) is not set"
 fi
-if [ "$stage" != publish ]; then
+if [ "$stage" != publish ] && [ "$stage" != plan ]; then
   [ -n "${IMGPCA_SPEC+x}" ] || die "$what: IMGPCA_SPEC (feature spec) is not set"
 fi
 if [ "$stage" = map ] && [ -n "${IMGPCA_FAIL_SHARD:-}" ] && [ "$IMGPCA_FAIL_SHARD" = "$shard" ]; then
@@ -110,14 +111,18 @@ pca_options=${IMGPCA_PCA_OPTIONS:-}; [ -n "$pca_options" ] || pca_options='{}'
 csv_options=${IMGPCA_CSV_OPTIONS:-}; [ -n "$csv_options" ] || csv_options='{}'
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/imgpca-$stage-XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
+# The SQL runs from the repository root (stages .read sql/shard-guard.sql): local paths
+# given relative to the caller's folder are made absolute first.
+abs() { case "$1" in ""|/*|*://*) printf '%s' "$1" ;; *) printf '%s/%s' "$PWD" "$1" ;; esac; }
+src=$(abs "${IMGPCA_SRC:-}"); out=$(abs "$out"); dest=$(abs "${IMGPCA_DEST:-$out/projection.csv}")
 {
   echo ".parameter init"
   echo "INSERT INTO temp.sqlite_parameters(key, value) VALUES"
-  echo "  (':run', $(q "$run")), (':out', $(q "$out")), (':spec', $(q "${IMGPCA_SPEC:-}")),"
-  echo "  (':src', $(q "${IMGPCA_SRC:-}")), (':tmp', $(q "$tmp")),"
-  echo "  (':shard', $shard), (':nshard', $nshard), (':k', $k),"
-  echo "  (':pca_options', $(q "$pca_options")), (':csv_options', $(q "$csv_options")),"
-  echo "  (':dest', $(q "${IMGPCA_DEST:-$out/projection.csv}"));"
+  echo "  ('\$run', $(q "$run")), ('\$out', $(q "$out")), ('\$spec', $(q "${IMGPCA_SPEC:-}")),"
+  echo "  ('\$src', $(q "$src")), ('\$tmp', $(q "$tmp")),"
+  echo "  ('\$shard', $shard), ('\$nshard', $nshard), ('\$k', $k),"
+  echo "  ('\$pca_options', $(q "$pca_options")), ('\$csv_options', $(q "$csv_options")),"
+  echo "  ('\$dest', $(q "$dest"));"
   [ -z "${IMGPCA_TIMER:-}" ] || echo ".timer on"
   cat "$here/sql/$stage.sql"
 } > "$tmp/script.sql"
@@ -126,7 +131,7 @@ echo "imgpca-worker: $what: run '$run', output $out (host $(hostname -s), pid $$
 start=$(date +%s%N)
 # line-buffered stdout keeps the "problem:" lines ahead of the final error in job logs
 lb=(); command -v stdbuf >/dev/null && lb=(stdbuf -oL -eL)
-if ! "${lb[@]}" "$sqlite" -batch -bail -cmd ".load $ext" :memory: < "$tmp/script.sql"; then
+if ! (cd "$here" && "${lb[@]}" "$sqlite" -batch -bail -cmd ".load $(abs "$ext")" :memory: < "$tmp/script.sql"); then
   die "$what failed (run '$run'); see the messages above"
 fi
 awk -v w="$what" -v a="$start" -v b="$(date +%s%N)" 'BEGIN { printf "imgpca-worker: %s done in %.1f s\n", w, (b - a) / 1e9 }'

@@ -1,73 +1,77 @@
--- imgpca scale-out, stage 3 (project) for shard :shard of :nshard: one CSV part per shard.
+-- imgpca scale-out, stage 3 (project) for shard $shard of $nshard: one CSV part per shard.
 --
--- Parameters (see map.sql): :run, :spec, :out, :shard, :nshard, :tmp, and
---   :csv_options  JSON options for csv_export ('{}' for the defaults)
+-- Parameters (see map.sql; run from the repository root): $run, $spec, $out, $shard, $nshard,
+-- $tmp, and
+--   $csv_options  JSON options for csv_export ('{}' for the defaults)
 --
--- Requires the published model of this run (:out/model/model.json, same run and spec, model
+-- Requires the published model of this run ($out/model/model.json, same run and spec, model
 -- SHA3-256 as recorded) and this shard's map manifest and features database (SHA3-256 as
--- recorded).  Files are read from :out by their conventional names.  Writes, atomically:
---   :out/parts/part-SSSSS-of-NNNNN.csv    header + rows key, label, pc1..pcK
---   :out/parts/part-SSSSS-of-NNNNN.json   {run, shard, nshard, rows, csv_sha3, ...} (written last)
+-- recorded).  Files are read from $out by their conventional names.  Writes, atomically:
+--   $out/parts/part-SSSSS-of-NNNNN.csv    header + rows key, label, pc1..pcK
+--   $out/parts/part-SSSSS-of-NNNNN.json   {run, shard, nshard, rows, bytes, header, header_bytes,
+--                                          csv_sha3, ...} (written last; publish concatenates the
+--                                          parts from these sizes without reading them)
 .bail on
 CREATE TEMP TABLE withdrawn AS
-  SELECT s3_delete(printf('%s/parts/part-%05d-of-%05d.json', :out, :shard, :nshard)) AS n;
-CREATE TEMP TABLE guard(ok INTEGER);
-CREATE TEMP TRIGGER guard_check BEFORE INSERT ON guard WHEN NEW.ok = 0 BEGIN
-  SELECT RAISE(ABORT, 'project: refusing to project: model or shard outputs missing or inconsistent (problems listed above)');
-END;
+  SELECT s3_delete(printf('%s/parts/part-%05d-of-%05d.json', $out, $shard, $nshard)) AS n;
+.read sql/shard-guard.sql
 CREATE TEMP TABLE meta AS
-  SELECT CAST(s3_fetch_or_null(:out || '/model/model.json') AS TEXT) AS model_json,
-         CAST(s3_fetch_or_null(printf('%s/manifest/map-%05d-of-%05d.json', :out, :shard, :nshard))
+  SELECT CAST(s3_fetch_or_null($out || '/model/model.json') AS TEXT) AS model_json,
+         CAST(s3_fetch_or_null(printf('%s/manifest/map-%05d-of-%05d.json', $out, $shard, $nshard))
               AS TEXT) AS manifest;
 CREATE TEMP TABLE problems AS
-  SELECT 'project: problem: no published model at ' || :out || '/model/model.json' AS msg
+  SELECT 'project: problem: no published model at ' || $out || '/model/model.json' AS msg
     FROM meta WHERE model_json IS NULL
   UNION ALL
   SELECT printf('project: problem: model is for run ''%s'', spec ''%s''; expected run ''%s'', spec ''%s''',
-                model_json ->> 'run', model_json ->> 'spec', :run, :spec)
+                model_json ->> 'run', model_json ->> 'spec', $run, $spec)
     FROM meta WHERE model_json IS NOT NULL
-     AND (model_json ->> 'run' IS NOT :run OR model_json ->> 'spec' IS NOT :spec)
+     AND (model_json ->> 'run' IS NOT $run OR model_json ->> 'spec' IS NOT $spec)
   UNION ALL
-  SELECT printf('project: problem: shard %d of %d has no map manifest', :shard, :nshard)
+  SELECT printf('project: problem: shard %d of %d has no map manifest', $shard, $nshard)
     FROM meta WHERE manifest IS NULL
   UNION ALL
-  SELECT printf('project: problem: shard %d: map manifest is for run ''%s''', :shard, manifest ->> 'run')
-    FROM meta WHERE manifest IS NOT NULL AND manifest ->> 'run' IS NOT :run;
+  SELECT printf('project: problem: shard %d: map manifest is for run ''%s''', $shard, manifest ->> 'run')
+    FROM meta WHERE manifest IS NOT NULL AND manifest ->> 'run' IS NOT $run;
 SELECT msg FROM problems;
 INSERT INTO guard SELECT NOT EXISTS (SELECT 1 FROM problems);
 
 CREATE TEMP TABLE model AS
-  SELECT s3_fetch(:out || '/model/model.pca') AS m, model_json ->> 'model_sha3' AS want FROM meta;
+  SELECT s3_fetch($out || '/model/model.pca') AS m, model_json ->> 'model_sha3' AS want FROM meta;
 SELECT 'project: problem: model SHA3-256 differs from model.json' FROM model
  WHERE lower(hex(sha3(m, 256))) IS NOT want;
 INSERT INTO guard SELECT lower(hex(sha3(m, 256))) IS want FROM model;
 
 -- the shard database (copied to local scratch so that S3 and local outputs work alike)
 SELECT 'project: fetched ' || features_url || ' (' ||
-       s3_put(:tmp || '/features.db', s3_fetch(features_url)) || ')'
-  FROM (SELECT printf('%s/features/shard-%05d-of-%05d.db', :out, :shard, :nshard) AS features_url);
+       s3_put($tmp || '/features.db', s3_fetch(features_url)) || ')'
+  FROM (SELECT printf('%s/features/shard-%05d-of-%05d.db', $out, $shard, $nshard) AS features_url);
 SELECT printf('project: problem: shard %d: features database has SHA3-256 %s, its manifest says %s',
-              :shard, got, manifest ->> 'features_sha3')
-  FROM meta, (SELECT lower(hex(sha3(s3_fetch(:tmp || '/features.db'), 256))) AS got)
+              $shard, got, manifest ->> 'features_sha3')
+  FROM meta, (SELECT lower(hex(sha3(s3_fetch($tmp || '/features.db'), 256))) AS got)
  WHERE got IS NOT manifest ->> 'features_sha3';
-INSERT INTO guard SELECT lower(hex(sha3(s3_fetch(:tmp || '/features.db'), 256))) IS manifest ->> 'features_sha3'
+INSERT INTO guard SELECT lower(hex(sha3(s3_fetch($tmp || '/features.db'), 256))) IS manifest ->> 'features_sha3'
   FROM meta;
-ATTACH :tmp || '/features.db' AS shard;
+ATTACH $tmp || '/features.db' AS shard;
 INSERT INTO guard SELECT (SELECT count(*) FROM shard.features) = manifest ->> 'rows' FROM meta;
 
 CREATE TEMP TABLE names AS
-  SELECT printf('%s/parts/part-%05d-of-%05d.csv', :out, :shard, :nshard) AS csv_url,
-         printf('%s/parts/part-%05d-of-%05d.json', :out, :shard, :nshard) AS json_url;
+  SELECT printf('%s/parts/part-%05d-of-%05d.csv', $out, $shard, $nshard) AS csv_url,
+         printf('%s/parts/part-%05d-of-%05d.json', $out, $shard, $nshard) AS json_url;
 CREATE TEMP TABLE result AS
   SELECT csv_export(csv_url,
            'SELECT key, label, pca_project((SELECT m FROM temp.model), feature) AS pc
-              FROM shard.features ORDER BY key', :csv_options) AS nrows
+              FROM shard.features ORDER BY key', $csv_options) AS nrows
     FROM names;
 SELECT 'project: wrote ' || csv_url || ' (' || nrows || ' rows)' FROM names, result;
+CREATE TEMP TABLE written AS SELECT s3_fetch(csv_url) AS body FROM names;
 SELECT 'project: wrote ' || json_url || ' (' || s3_put(json_url, json_object(
-         'stage', 'project', 'run', :run, 'spec', :spec, 'shard', :shard, 'nshard', :nshard,
+         'stage', 'project', 'run', $run, 'spec', $spec, 'shard', $shard, 'nshard', $nshard,
          'rows', nrows, 'csv', csv_url,
-         'csv_sha3', lower(hex(sha3(s3_fetch(csv_url), 256))),
+         'bytes', length(body),
+         'header', rtrim(substr(CAST(body AS TEXT), 1, instr(body, x'0a')), char(13, 10)),
+         'header_bytes', instr(body, x'0a'),
+         'csv_sha3', lower(hex(sha3(body, 256))),
          'model_sha3', (SELECT want FROM model),
          'written', strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))) || ')'
-  FROM names, result;
+  FROM names, result, written;

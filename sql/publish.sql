@@ -1,61 +1,61 @@
 -- imgpca scale-out, stage 4 (publish): one CSV with a single header from the N parts.
 --
--- Parameters (see map.sql): :run, :out, :nshard, and
---   :dest         URL of the final CSV (local path or s3://bucket/key)
+-- Parameters (see map.sql; run from the repository root): $run, $out, $nshard, and
+--   $dest         URL of the final CSV (local path or s3://bucket/key)
 --
--- Refuses unless all N part manifests exist for this run and every part matches its recorded
--- SHA3-256 and has the same header.  Writes :dest (parts in shard order, the header once) and
--- :out/parts/_manifest.json listing the parts, like the folder of parts + manifest Spark
--- writes; readers that prefer parts can use that folder instead of :dest.
--- The final CSV is assembled in memory: for outputs beyond a few GB read the parts folder.
+-- Refuses unless all N part manifests exist for this run with the same header.  Writes $dest
+-- with s3_concat, in constant memory whatever the size: part 0 whole, then every other part
+-- without its header line, each required to have the size its manifest recorded (a local
+-- $dest is streamed through a temporary file; on S3 it is one multipart upload of server-side
+-- copies, aborted on failure).  Then writes $out/parts/_manifest.json listing the parts (URL,
+-- rows, bytes, SHA3-256), like the folder of parts + manifest Spark writes; readers that
+-- prefer parts can use that folder instead of $dest.
 .bail on
-CREATE TEMP TABLE withdrawn AS SELECT s3_delete(:out || '/parts/_manifest.json') AS n;
-CREATE TEMP TABLE guard(ok INTEGER);
-CREATE TEMP TRIGGER guard_check BEFORE INSERT ON guard WHEN NEW.ok = 0 BEGIN
-  SELECT RAISE(ABORT, 'publish: refusing to publish: CSV parts missing or inconsistent (problems listed above)');
-END;
+CREATE TEMP TABLE withdrawn AS SELECT s3_delete($out || '/parts/_manifest.json') AS n;
+.read sql/shard-guard.sql
 CREATE TEMP TABLE parts AS
-  WITH RECURSIVE i(shard) AS (SELECT 0 UNION ALL SELECT shard + 1 FROM i WHERE shard + 1 < :nshard)
+  WITH RECURSIVE i(shard) AS (SELECT 0 UNION ALL SELECT shard + 1 FROM i WHERE shard + 1 < $nshard)
   SELECT shard,
-         printf('%s/parts/part-%05d-of-%05d.json', :out, shard, :nshard) AS json_url,
-         CAST(s3_fetch_or_null(printf('%s/parts/part-%05d-of-%05d.json', :out, shard, :nshard)) AS TEXT) AS manifest
+         printf('%s/parts/part-%05d-of-%05d.json', $out, shard, $nshard) AS json_url,
+         printf('%s/parts/part-%05d-of-%05d.csv', $out, shard, $nshard) AS csv_url,
+         CAST(s3_fetch_or_null(printf('%s/parts/part-%05d-of-%05d.json', $out, shard, $nshard)) AS TEXT) AS manifest
     FROM i;
 CREATE TEMP TABLE problems AS
   SELECT printf('publish: problem: part %d of %d has no manifest at %s (its project task did not finish)',
-                shard, :nshard, json_url) AS msg
+                shard, $nshard, json_url) AS msg
     FROM parts WHERE manifest IS NULL
   UNION ALL
   SELECT printf('publish: problem: part %d: manifest is for run ''%s'', %s shards; expected run ''%s'', %d shards',
-                shard, manifest ->> 'run', manifest ->> 'nshard', :run, :nshard)
+                shard, manifest ->> 'run', manifest ->> 'nshard', $run, $nshard)
     FROM parts WHERE manifest IS NOT NULL
-     AND (manifest ->> 'run' IS NOT :run OR manifest ->> 'nshard' IS NOT :nshard);
+     AND (manifest ->> 'run' IS NOT $run OR manifest ->> 'nshard' IS NOT $nshard)
+  UNION ALL
+  SELECT printf('publish: problem: part %d: manifest %s lacks the part''s size or header', shard, json_url)
+    FROM parts WHERE manifest IS NOT NULL
+     AND (manifest ->> 'bytes' IS NULL OR manifest ->> 'header_bytes' IS NULL OR manifest ->> 'header' IS NULL)
+  UNION ALL
+  SELECT printf('publish: problem: part %d: header differs from part 0', shard)
+    FROM parts WHERE shard > 0 AND manifest IS NOT NULL
+     AND manifest ->> 'header' IS NOT (SELECT manifest ->> 'header' FROM parts WHERE shard = 0);
 SELECT msg FROM problems;
 INSERT INTO guard SELECT NOT EXISTS (SELECT 1 FROM problems);
 
-CREATE TEMP TABLE bodies AS
-  SELECT shard, nrows, csv_url, want, CAST(s3_fetch(csv_url) AS TEXT) AS body
-    FROM (SELECT shard, manifest ->> 'rows' AS nrows, manifest ->> 'csv_sha3' AS want,
-                 printf('%s/parts/part-%05d-of-%05d.csv', :out, shard, :nshard) AS csv_url
-            FROM parts);
-CREATE TEMP TABLE split AS
-  SELECT shard, nrows, csv_url, want, lower(hex(sha3(body, 256))) AS got,
-         substr(body, 1, instr(body, char(10))) AS header,
-         substr(body, instr(body, char(10)) + 1) AS rows_text
-    FROM bodies;
-SELECT printf('publish: problem: part %d: %s has SHA3-256 %s, its manifest says %s', shard, csv_url, got, want)
-  FROM split WHERE got IS NOT want;
-SELECT printf('publish: problem: part %d: header differs from part 0', shard)
-  FROM split WHERE header IS NOT (SELECT header FROM split WHERE shard = 0);
-INSERT INTO guard SELECT NOT EXISTS (SELECT 1 FROM split WHERE got IS NOT want
-                                     OR header IS NOT (SELECT header FROM split WHERE shard = 0));
-SELECT 'publish: wrote ' || :dest || ' (' || s3_put(:dest,
-         (SELECT header FROM split WHERE shard = 0) ||
-         (SELECT group_concat(rows_text, '') FROM (SELECT rows_text FROM split ORDER BY shard))) || ')';
-SELECT 'publish: wrote ' || :out || '/parts/_manifest.json (' || s3_put(:out || '/parts/_manifest.json',
-         json_object('stage', 'publish', 'run', :run, 'nshard', :nshard, 'dest', :dest,
-                     'rows', (SELECT sum(nrows) FROM split),
-                     'header', rtrim((SELECT header FROM split WHERE shard = 0), char(13, 10)),
-                     'parts', (SELECT json_group_array(json_object('url', csv_url, 'rows', nrows, 'sha3', got))
-                                 FROM (SELECT * FROM split ORDER BY shard)),
+CREATE TEMP TABLE concat AS
+  SELECT s3_concat($dest, (SELECT json_group_array(json_object(
+                             'url', csv_url,
+                             'offset', iif(shard = 0, 0, manifest ->> 'header_bytes'),
+                             'size', manifest ->> 'bytes'))
+                             FROM (SELECT * FROM parts ORDER BY shard))) AS stats;
+SELECT printf('publish: wrote %s (%d bytes; %d copied by the server, %d streamed)', $dest,
+              stats ->> 'bytes', stats ->> 'copied', stats ->> 'streamed') FROM concat;
+SELECT 'publish: wrote ' || $out || '/parts/_manifest.json (' || s3_put($out || '/parts/_manifest.json',
+         json_object('stage', 'publish', 'run', $run, 'nshard', $nshard, 'dest', $dest,
+                     'rows', (SELECT sum(manifest ->> 'rows') FROM parts),
+                     'bytes', (SELECT stats ->> 'bytes' FROM concat),
+                     'header', (SELECT manifest ->> 'header' FROM parts WHERE shard = 0),
+                     'parts', (SELECT json_group_array(json_object('url', csv_url, 'rows', manifest ->> 'rows',
+                                                                   'bytes', manifest ->> 'bytes',
+                                                                   'sha3', manifest ->> 'csv_sha3'))
+                                 FROM (SELECT * FROM parts ORDER BY shard)),
                      'written', strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))) || ')';
-SELECT printf('publish: %d rows from %d parts', sum(nrows), count(*)) FROM split;
+SELECT printf('publish: %d rows from %d parts', sum(manifest ->> 'rows'), count(*)) FROM parts;

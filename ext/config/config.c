@@ -68,6 +68,9 @@ const ImgpcaSetting imgpca_settings[] = {
   /* pca */
   {"pca.max_memory_mb", CFG_INT, "4096", {"IMGPCA_PCA_MAX_MEMORY_MB", NULL, NULL}, 0, 1, 1073741824LL, NULL,
    "largest memory_mb a PCA aggregate may use (option or partial state)"},
+  /* parallelism */
+  {"imgpca.threads", CFG_INT, "0", {"IMGPCA_THREADS", NULL, NULL}, 0, 0, 1024, NULL,
+   "worker threads decoding images in s3_fetch_many; 0 = the CPUs available to the process (affinity mask, cgroup v2 cpu.max quota)"},
   {NULL, CFG_STRING, NULL, NOENV, 0, 0, 0, NULL, NULL}
 };
 

@@ -383,3 +383,45 @@ int img_features_compute(const ImgSpec *s, const ImgImage *im, float *out, char 
   if (rc == IMGPCA_ERROR) rc = imgpca_seterr(err, "cannot compute features");
   return rc;
 }
+
+int img_features_blob(const unsigned char *p, size_t n, const ImgSpec *s, long long maxPixels,
+                      unsigned char **ppBlob, size_t *pnBlob, int *pbDecode, char *err) {
+  ImgDecodeOpts o;
+  ImgImage im;
+  size_t dims, i;
+  float *out;
+  unsigned char *blob;
+  int rc;
+  *ppBlob = NULL;
+  *pnBlob = 0;
+  if (pbDecode) *pbDecode = 0;
+  img_decode_opts_init(&o);
+  img_spec_decode_opts(s, &o);
+  o.max_pixels = maxPixels;
+  rc = img_decode(p, n, &o, &im, NULL, err);
+  if (rc != IMGPCA_OK) {
+    if (pbDecode) *pbDecode = 1;
+    return rc;
+  }
+  dims = img_spec_dims(s);
+  blob = imgpca_malloc(dims * 4);
+  out = imgpca_malloc(dims * sizeof(float));
+  if (!blob || !out) {
+    imgpca_free(blob);
+    imgpca_free(out);
+    img_image_free(&im);
+    return IMGPCA_NOMEM;
+  }
+  rc = img_features_compute(s, &im, out, err);
+  img_image_free(&im);
+  if (rc != IMGPCA_OK) {
+    imgpca_free(blob);
+    imgpca_free(out);
+    return rc;
+  }
+  for (i = 0; i < dims; i++) imgpca_put_f32(blob + 4 * i, out[i]);
+  imgpca_free(out);
+  *ppBlob = blob;
+  *pnBlob = dims * 4;
+  return IMGPCA_OK;
+}

@@ -94,5 +94,31 @@ size_t img_spec_dims(const ImgSpec *s);
 void img_spec_decode_opts(const ImgSpec *s, ImgDecodeOpts *o);
 /* Computes the features of an upright RGB image into out[img_spec_dims(s)]. */
 int img_features_compute(const ImgSpec *s, const ImgImage *im, float *out, char *err);
+/* Decodes an image (JPEG/PNG bytes) with the options the spec implies and
+** returns its features as a float32 little-endian blob (imgpca_malloc): the
+** one path behind img_features and s3_fetch_many, so both give the same
+** bytes.  *pbDecode = 1 when the decoding failed (vs. the features).
+** Thread-safe: no shared mutable state; libjpeg/libpng contexts per call. */
+int img_features_blob(const unsigned char *p, size_t n, const ImgSpec *s, long long maxPixels,
+                      unsigned char **ppBlob, size_t *pnBlob, int *pbDecode, char *err);
+
+/* ---- encoding (encode.c) --------------------------------------------- */
+enum { IMG_FMT_PNG = 1, IMG_FMT_JPEG = 2 };
+/* "png" -> IMG_FMT_PNG, "jpeg"/"jpg" -> IMG_FMT_JPEG, else 0. */
+int img_format_parse(const char *z);
+/* Validates size and channels for a format (JPEG: 1 or 3; PNG: 1..4). */
+int img_encode_check(int w, int h, int channels, int format, char *err);
+/* Encodes w*h*channels interleaved bytes; *out is imgpca_malloc'ed.
+** quality (1..100) is used by JPEG only. */
+int img_encode(const unsigned char *px, int w, int h, int channels, int format, int quality,
+               unsigned char **out, size_t *pn, char *err);
+/* Size of a thumbnail of a w x h image fitting a size x size box (never enlarged). */
+void img_thumbnail_size(int w, int h, int size, int *tw, int *th);
+/* Decodes, scales to fit size x size (area averaging) and encodes. */
+int img_thumbnail(const unsigned char *p, size_t n, long long max_pixels, int size, int format,
+                  int quality, unsigned char **out, size_t *pn, char *err);
+/* Maps floats linearly from lo..hi (range = 1) or their finite min..max
+** (range = 0) onto 0..255, rounded and clamped; NaN -> lo. */
+void img_from_floats(const float *v, size_t n, int range, double lo, double hi, unsigned char *out);
 
 #endif

@@ -20,6 +20,12 @@
 **       w x h by area averaging (no DCT scaling; a debugging/parity path).
 **       w x h is bounded by image.max_pixels like a decoded image (checked
 **       before decoding) and w*h*3 by SQLITE_LIMIT_LENGTH.
+**   img_encode(pixels, w, h, channels, 'png'|'jpeg' [, quality])  -> PNG/JPEG
+**   img_thumbnail(img, size [, 'jpeg'|'png' [, quality]])        -> PNG/JPEG
+**   img_from_fvec(vec [, lo, hi])                                  -> bytes
+**       (see encode.c for their behaviour; img_encode and img_from_fvec
+**       read no setting and are DETERMINISTIC, img_thumbnail reads
+**       image.max_pixels like the others)
 **
 ** Flags: SQLITE_INNOCUOUS, not DETERMINISTIC.  The functions read one
 ** connection setting, image.max_pixels (which decides whether an oversized
@@ -73,13 +79,10 @@ static void features_common(sqlite3_context *ctx, int argc, sqlite3_value **argv
   const char *zFunc = orNull ? "img_features_or_null" : "img_features";
   char err[IMGPCA_ERRMAX];
   ImgSpec specv, *spec = &specv;
-  ImgDecodeOpts o;
-  ImgImage im;
   const unsigned char *p;
   size_t n, dims;
-  float *out;
   unsigned char *blob;
-  int rc, t = sqlite3_value_type(argv[0]);
+  int rc, bDecode = 0, t = sqlite3_value_type(argv[0]);
 
   if (argc >= 2) {
     if (img_spec_arg(ctx, zFunc, argv, &specv)) return;
@@ -94,39 +97,13 @@ static void features_common(sqlite3_context *ctx, int argc, sqlite3_value **argv
   }
   p = sqlite3_value_blob(argv[0]);
   n = (size_t)sqlite3_value_bytes(argv[0]);
-  img_decode_opts_init(&o);
-  img_spec_decode_opts(spec, &o);
-  o.max_pixels = img_max_pixels(ctx);
-  rc = img_decode(p, n, &o, &im, NULL, err);
+  rc = img_features_blob(p, n, spec, img_max_pixels(ctx), &blob, &dims, &bDecode, err);
   if (rc != IMGPCA_OK) {
-    if (orNull && rc == IMGPCA_ERROR) return;
+    if (orNull && bDecode && rc == IMGPCA_ERROR) return;
     imgpca_result_core(ctx, zFunc, rc, err);
     return;
   }
-  dims = img_spec_dims(spec);
-  blob = imgpca_malloc(dims * 4);
-  out = imgpca_malloc(dims * sizeof(float));
-  if (!blob || !out) {
-    imgpca_free(blob);
-    imgpca_free(out);
-    img_image_free(&im);
-    sqlite3_result_error_nomem(ctx);
-    return;
-  }
-  rc = img_features_compute(spec, &im, out, err);
-  img_image_free(&im);
-  if (rc != IMGPCA_OK) {
-    imgpca_free(blob);
-    imgpca_free(out);
-    imgpca_result_core(ctx, zFunc, rc, err);
-    return;
-  }
-  {
-    size_t i;
-    for (i = 0; i < dims; i++) imgpca_put_f32(blob + 4 * i, out[i]);
-  }
-  imgpca_free(out);
-  imgpca_result_owned_blob(ctx, blob, dims * 4);
+  imgpca_result_owned_blob(ctx, blob, dims);
 }
 
 void img_features_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
@@ -241,4 +218,132 @@ void img_pixels_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     im = rs;
   }
   imgpca_result_owned_blob(ctx, im.px, (size_t)im.w * im.h * 3);
+}
+
+/* ---- encoding (core: encode.c) --------------------------------------------- */
+
+/* Reads an integer argument in lo..hi; non-zero after setting an error. */
+static int int_arg(sqlite3_context *ctx, const char *zFunc, const char *zName, sqlite3_value *v,
+                   int lo, int hi, int *out) {
+  sqlite3_int64 x;
+  if (sqlite3_value_type(v) != SQLITE_INTEGER) {
+    imgpca_result_error(ctx, zFunc, "%s must be an integer, got %s", zName, imgpca_type_name(v));
+    return 1;
+  }
+  x = sqlite3_value_int64(v);
+  if (x < lo || x > hi) {
+    imgpca_result_error(ctx, zFunc, "%s %lld out of range %d..%d", zName, x, lo, hi);
+    return 1;
+  }
+  *out = (int)x;
+  return 0;
+}
+
+static int format_arg(sqlite3_context *ctx, const char *zFunc, sqlite3_value *v, int *out) {
+  const char *z;
+  if (sqlite3_value_type(v) != SQLITE_TEXT) {
+    imgpca_result_error(ctx, zFunc, "format must be 'png' or 'jpeg', got %s", imgpca_type_name(v));
+    return 1;
+  }
+  z = (const char *)sqlite3_value_text(v);
+  if (!z) { sqlite3_result_error_nomem(ctx); return 1; }
+  *out = img_format_parse(z);
+  if (!*out) {
+    imgpca_result_error(ctx, zFunc, "unknown format '%s': expected 'png' or 'jpeg'", z);
+    return 1;
+  }
+  return 0;
+}
+
+void img_encode_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  static const char *zFunc = "img_encode";
+  char err[IMGPCA_ERRMAX];
+  int w, h, ch, fmt, quality = 85, rc;
+  unsigned char *out;
+  size_t n, need;
+  if (int_arg(ctx, zFunc, "width", argv[1], 1, 65535, &w)) return;
+  if (int_arg(ctx, zFunc, "height", argv[2], 1, 65535, &h)) return;
+  if (int_arg(ctx, zFunc, "channels", argv[3], 1, 4, &ch)) return;
+  if (format_arg(ctx, zFunc, argv[4], &fmt)) return;
+  if (argc >= 6 && int_arg(ctx, zFunc, "quality", argv[5], 1, 100, &quality)) return;
+  if (img_encode_check(w, h, ch, fmt, err)) { imgpca_result_error(ctx, zFunc, "%s", err); return; }
+  if (sqlite3_value_type(argv[0]) == SQLITE_NULL) return;
+  if (sqlite3_value_type(argv[0]) != SQLITE_BLOB) {
+    imgpca_result_error(ctx, zFunc, "pixels must be a blob, got %s", imgpca_type_name(argv[0]));
+    return;
+  }
+  need = (size_t)w * (size_t)h * (size_t)ch;
+  if ((size_t)sqlite3_value_bytes(argv[0]) != need) {
+    imgpca_result_error(ctx, zFunc, "pixels blob has %d bytes, %dx%dx%d needs %lld",
+                        sqlite3_value_bytes(argv[0]), w, h, ch, (long long)need);
+    return;
+  }
+  rc = img_encode(sqlite3_value_blob(argv[0]), w, h, ch, fmt, quality, &out, &n, err);
+  if (rc) { imgpca_result_core(ctx, zFunc, rc, err); return; }
+  imgpca_result_owned_blob(ctx, out, n);
+}
+
+void img_thumbnail_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  static const char *zFunc = "img_thumbnail";
+  char err[IMGPCA_ERRMAX];
+  int size, fmt = IMG_FMT_JPEG, quality = 80, rc;
+  unsigned char *out;
+  size_t n;
+  if (int_arg(ctx, zFunc, "size", argv[1], 1, 4096, &size)) return;
+  if (argc >= 3 && format_arg(ctx, zFunc, argv[2], &fmt)) return;
+  if (argc >= 4 && int_arg(ctx, zFunc, "quality", argv[3], 1, 100, &quality)) return;
+  if (sqlite3_value_type(argv[0]) == SQLITE_NULL) return;
+  if (sqlite3_value_type(argv[0]) != SQLITE_BLOB) {
+    imgpca_result_error(ctx, zFunc, "expected an image blob, got %s", imgpca_type_name(argv[0]));
+    return;
+  }
+  rc = img_thumbnail(sqlite3_value_blob(argv[0]), (size_t)sqlite3_value_bytes(argv[0]), img_max_pixels(ctx),
+                     size, fmt, quality, &out, &n, err);
+  if (rc) { imgpca_result_core(ctx, zFunc, rc, err); return; }
+  imgpca_result_owned_blob(ctx, out, n);
+}
+
+void img_from_fvec_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  static const char *zFunc = "img_from_fvec";
+  const unsigned char *p;
+  size_t n, i;
+  float *v;
+  unsigned char *out;
+  double lo = 0, hi = 0;
+  if (argc == 3) {
+    for (i = 1; i < 3; i++) {
+      int t = sqlite3_value_type(argv[i]);
+      if (t != SQLITE_INTEGER && t != SQLITE_FLOAT) {
+        imgpca_result_error(ctx, zFunc, "%s must be a number, got %s", i == 1 ? "lo" : "hi",
+                            imgpca_type_name(argv[i]));
+        return;
+      }
+    }
+    lo = sqlite3_value_double(argv[1]);
+    hi = sqlite3_value_double(argv[2]);
+    if (!(hi > lo)) {
+      imgpca_result_error(ctx, zFunc, "hi (%g) must be greater than lo (%g)", hi, lo);
+      return;
+    }
+  }
+  if (sqlite3_value_type(argv[0]) == SQLITE_NULL) return;
+  if (sqlite3_value_type(argv[0]) != SQLITE_BLOB) {
+    imgpca_result_error(ctx, zFunc, "expected a float32 vector blob, got %s", imgpca_type_name(argv[0]));
+    return;
+  }
+  p = sqlite3_value_blob(argv[0]);
+  n = (size_t)sqlite3_value_bytes(argv[0]);
+  if (n == 0 || n % 4) {
+    imgpca_result_error(ctx, zFunc, "invalid float32 vector: %lld bytes is not a positive multiple of 4",
+                        (long long)n);
+    return;
+  }
+  n /= 4;
+  v = imgpca_malloc(n * sizeof(float));
+  out = imgpca_malloc(n);
+  if (!v || !out) { imgpca_free(v); imgpca_free(out); sqlite3_result_error_nomem(ctx); return; }
+  for (i = 0; i < n; i++) v[i] = imgpca_get_f32(p + 4 * i);
+  img_from_floats(v, n, argc == 3, lo, hi, out);
+  imgpca_free(v);
+  imgpca_result_owned_blob(ctx, out, n);
 }

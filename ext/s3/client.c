@@ -45,6 +45,8 @@ typedef struct S3Req {
   const char *zRange;
   const char *zContentType;
   int64_t maxBytes;        /* < 0: unlimited */
+  const char *zCopySource; /* UploadPartCopy: x-amz-copy-source (already URL-encoded) */
+  const char *zCopyRange;  /* UploadPartCopy: x-amz-copy-source-range */
 } S3Req;
 
 typedef struct S3Resp {
@@ -344,7 +346,7 @@ static int attempt_setup(S3Client *c, const S3Req *r, const char *zRegion, CURL 
                          S3Resp *resp, char *err) {
   char *zHost = NULL, *zPath = NULL, *zQuery = NULL, *zAuth = NULL;
   char amzDate[17], hash[65];
-  S3Header aH[6];
+  S3Header aH[8];
   int nH = 0, rc;
   int bSign = c->creds.zAccess && c->creds.zSecret && !imgpca_config_bool(c->cfg, "s3.unsigned");
   memset(a, 0, sizeof(*a));
@@ -357,6 +359,8 @@ static int attempt_setup(S3Client *c, const S3Req *r, const char *zRegion, CURL 
   aH[nH].zName = "host"; aH[nH++].zValue = zHost;
   if (r->zRange) { aH[nH].zName = "range"; aH[nH++].zValue = r->zRange; }
   aH[nH].zName = "x-amz-content-sha256"; aH[nH++].zValue = hash;
+  if (r->zCopySource) { aH[nH].zName = "x-amz-copy-source"; aH[nH++].zValue = r->zCopySource; }
+  if (r->zCopyRange) { aH[nH].zName = "x-amz-copy-source-range"; aH[nH++].zValue = r->zCopyRange; }
   aH[nH].zName = "x-amz-date"; aH[nH++].zValue = amzDate;
   if (bSign && c->creds.zToken) { aH[nH].zName = "x-amz-security-token"; aH[nH++].zValue = c->creds.zToken; }
   if (bSign) {
@@ -379,6 +383,8 @@ static int attempt_setup(S3Client *c, const S3Req *r, const char *zRegion, CURL 
   if (rc == IMGPCA_OK && r->zRange) rc = add_hdr(&a->hdrs, "Range: %s", r->zRange);
   if (rc == IMGPCA_OK) rc = add_hdr(&a->hdrs, "x-amz-content-sha256: %s", hash);
   if (rc == IMGPCA_OK) rc = add_hdr(&a->hdrs, "x-amz-date: %s", amzDate);
+  if (rc == IMGPCA_OK && r->zCopySource) rc = add_hdr(&a->hdrs, "x-amz-copy-source: %s", r->zCopySource);
+  if (rc == IMGPCA_OK && r->zCopyRange) rc = add_hdr(&a->hdrs, "x-amz-copy-source-range: %s", r->zCopyRange);
   if (rc == IMGPCA_OK && bSign && c->creds.zToken)
     rc = add_hdr(&a->hdrs, "x-amz-security-token: %s", c->creds.zToken);
   if (rc == IMGPCA_OK && zAuth) rc = add_hdr(&a->hdrs, "Authorization: %s", zAuth);
@@ -809,6 +815,73 @@ void s3_mpu_abort(S3Client *c, const char *zBucket, const char *zKey, const char
   s3_query_free(&q);
 }
 
+/* ---- object size and server-side part copies (used by imgpca_storage_concat) ---- */
+int s3_head(S3Client *c, const char *zBucket, const char *zKey, int64_t *pSize, int *pNotFound,
+            char *err) {
+  S3Req r;
+  S3Resp resp;
+  int rc;
+  if (pNotFound) *pNotFound = 0;
+  memset(&r, 0, sizeof r);
+  r.zMethod = "HEAD";
+  r.zBucket = zBucket;
+  r.zKey = zKey;
+  r.maxBytes = -1;
+  rc = s3_do(c, &r, &resp, err);
+  if (rc == IMGPCA_ERROR && resp.status == 404 && pNotFound) *pNotFound = 1;
+  if (rc == IMGPCA_OK) {
+    if (resp.nContentLength < 0)
+      rc = imgpca_seterr(err, "HEAD 's3://%s/%s': no Content-Length in the response", zBucket, zKey);
+    else *pSize = resp.nContentLength;
+  }
+  resp_free(&resp);
+  return rc;
+}
+
+int s3_mpu_copy_part(S3Client *c, const char *zBucket, const char *zKey, const char *zUploadId,
+                     int iPart, const char *zSrcBucket, const char *zSrcKey, int64_t offset,
+                     int64_t length, char **pzEtag, char *err) {
+  S3Req r;
+  S3Resp resp;
+  S3Query q;
+  ImgpcaBuf src;
+  char num[16], range[64];
+  int rc;
+  memset(&r, 0, sizeof r);
+  memset(&q, 0, sizeof q);
+  *pzEtag = NULL;
+  if (length <= 0) return imgpca_seterr(err, "copy of an empty range of 's3://%s/%s'", zSrcBucket, zSrcKey);
+  imgpca_buf_init(&src);
+  s3_uri_encode(&src, zSrcBucket, strlen(zSrcBucket), 0);
+  imgpca_buf_append(&src, "/", 1);
+  s3_uri_encode(&src, zSrcKey, strlen(zSrcKey), 1);
+  imgpca_buf_append(&src, "", 1);
+  if (src.oom) { imgpca_buf_free(&src); return IMGPCA_NOMEM; }
+  snprintf(num, sizeof num, "%d", iPart);
+  snprintf(range, sizeof range, "bytes=%lld-%lld", (long long)offset, (long long)(offset + length - 1));
+  rc = s3_query_add(&q, "partNumber", num);
+  if (!rc) rc = s3_query_add(&q, "uploadId", zUploadId);
+  if (rc) { s3_query_free(&q); imgpca_buf_free(&src); return rc; }
+  r.zMethod = "PUT";
+  r.zBucket = zBucket;
+  r.zKey = zKey;
+  r.pQuery = &q;
+  r.pBody = (const unsigned char *)"";
+  r.nBody = 0;
+  r.zCopySource = (const char *)src.p;
+  r.zCopyRange = range;
+  r.maxBytes = 1 << 20;
+  rc = s3_do(c, &r, &resp, err);
+  if (rc == IMGPCA_OK) {
+    /* the ETag is in the body; a 200 answer may still carry an <Error> document */
+    rc = s3_xml_copy_part((const char *)resp.body.p, resp.body.n, pzEtag, err);
+  }
+  resp_free(&resp);
+  s3_query_free(&q);
+  imgpca_buf_free(&src);
+  return rc;
+}
+
 /* ---- concurrent GETs ---- */
 typedef struct S3Job {
   char *zBucket, *zKey;
@@ -980,6 +1053,25 @@ int s3_batch_take(S3Batch *b, ImgpcaBuf *out, int *pNotFound, char *err) {
   job_free(b, j);
   return rc;
 }
+
+int s3_batch_poll(S3Batch *b, int timeoutMs, char *err) {
+  int running, rc = batch_fill(b, err);
+  if (rc) return rc;
+  if (curl_multi_perform(b->multi, &running) != CURLM_OK) return imgpca_seterr(err, "curl_multi_perform failed");
+  batch_reap(b);
+  if (timeoutMs > 0 && !s3_batch_head_done(b)) {
+    curl_multi_poll(b->multi, NULL, 0, timeoutMs, NULL);
+    rc = batch_fill(b, err);
+    if (rc) return rc;
+    if (curl_multi_perform(b->multi, &running) != CURLM_OK) return imgpca_seterr(err, "curl_multi_perform failed");
+    batch_reap(b);
+  }
+  return batch_fill(b, err);
+}
+
+int s3_batch_head_done(S3Batch *b) { return b->n > 0 && b->a[b->iHead]->state == 2; }
+
+void s3_batch_wakeup(S3Batch *b) { curl_multi_wakeup(b->multi); }
 
 int s3_client_describe(S3Client *c, ImgpcaBuf *b, char *err) {
   const char *zEnd = cfg(c, "s3.endpoint");

@@ -98,6 +98,8 @@ void s3_xml_error_free(S3XmlError *e);
 int s3_xml_upload_id(const char *p, size_t n, char **pzId, char *err);
 /* <CompleteMultipartUploadResult><ETag>; an <Error> root is reported as an error. */
 int s3_xml_complete(const char *p, size_t n, char **pzEtag, char *err);
+/* <CopyPartResult><ETag> of UploadPartCopy; an <Error> root is reported as an error. */
+int s3_xml_copy_part(const char *p, size_t n, char **pzEtag, char *err);
 typedef struct S3Upload { char *zKey; char *zUploadId; } S3Upload;
 typedef struct S3UploadList { S3Upload *a; int n, nAlloc; int bTruncated; } S3UploadList;
 int s3_xml_uploads(const char *p, size_t n, S3UploadList *out, char *err);
@@ -153,6 +155,14 @@ int s3_mpu_part(S3Client *c, const char *zBucket, const char *zKey, const char *
 int s3_mpu_complete(S3Client *c, const char *zBucket, const char *zKey, const char *zUploadId,
                     char **azEtag, int nPart, char **pzEtag, char *err);
 void s3_mpu_abort(S3Client *c, const char *zBucket, const char *zKey, const char *zUploadId);
+/* HEAD: the object's size.  *pNotFound set on 404. */
+int s3_head(S3Client *c, const char *zBucket, const char *zKey, int64_t *pSize, int *pNotFound,
+            char *err);
+/* UploadPartCopy: part iPart of the upload is bytes [offset, offset+length) of
+** s3://zSrcBucket/zSrcKey, copied by the server (5 MiB..5 GiB except the last part). */
+int s3_mpu_copy_part(S3Client *c, const char *zBucket, const char *zKey, const char *zUploadId,
+                     int iPart, const char *zSrcBucket, const char *zSrcKey, int64_t offset,
+                     int64_t length, char **pzEtag, char *err);
 /* JSON of the effective S3 configuration, credentials source, secrets masked. */
 int s3_client_describe(S3Client *c, ImgpcaBuf *b, char *err);
 /* The connection's settings (read at each request, so changes apply at once). */
@@ -169,5 +179,15 @@ int s3_batch_add(S3Batch *b, const char *zBucket, const char *zKey, int64_t maxB
 int s3_batch_pending(S3Batch *b);
 /* Waits for the oldest queued request (FIFO) and moves its body into out. */
 int s3_batch_take(S3Batch *b, ImgpcaBuf *out, int *pNotFound, char *err);
+/* Drives the transfers: starts queued requests while slots are free and reads
+** what arrived; waits up to timeoutMs (0: not at all) for network activity
+** or s3_batch_wakeup when the oldest request is not finished yet. */
+int s3_batch_poll(S3Batch *b, int timeoutMs, char *err);
+/* 1 when the oldest queued request has finished (s3_batch_take then returns
+** without waiting for the network, except to retry a failed request). */
+int s3_batch_head_done(S3Batch *b);
+/* Interrupts a s3_batch_poll waiting in another thread (thread-safe; the
+** only S3Batch function that may be called from another thread). */
+void s3_batch_wakeup(S3Batch *b);
 
 #endif

@@ -14,5 +14,7 @@ void s3_fetch_or_null_func(sqlite3_context *, int, sqlite3_value **);
 void s3_put_func(sqlite3_context *, int, sqlite3_value **);
 void s3_delete_func(sqlite3_context *, int, sqlite3_value **);
 void s3_config_func(sqlite3_context *, int, sqlite3_value **);
+/* s3_concat (concat_sql.c) */
+void s3_concat_func(sqlite3_context *, int, sqlite3_value **);
 extern const sqlite3_module s3_list_module;
 #endif

@@ -255,6 +255,10 @@ int s3_xml_complete(const char *p, size_t n, char **pzEtag, char *err) {
                    1, pzEtag, err);
 }
 
+int s3_xml_copy_part(const char *p, size_t n, char **pzEtag, char *err) {
+  return one_field(p, n, "CopyPartResult/ETag", "upload part copy", 0, pzEtag, err);
+}
+
 static void uploads_start(void *ctx, const char *zPath) {
   S3UploadList *u = ctx;
   if (strcmp(zPath, "ListMultipartUploadsResult/Upload") == 0 && u->nAlloc >= 0) {

@@ -21,21 +21,26 @@
 
 #include "../s3/s3.h"
 
+/* strerror is not thread-safe; local_get runs in worker threads (s3_fetch_many). */
+static const char *errtext(int e, char *buf, size_t n) { return strerror_r(e, buf, n); }
+
 int local_get(const char *zPath, int64_t offset, int64_t length, int64_t maxBytes, ImgpcaBuf *out,
               int *pNotFound, char *err) {
   struct stat st;
   int fd;
   int64_t n;
   size_t got = 0;
+  char eb[128];
   imgpca_buf_init(out);
   if (pNotFound) *pNotFound = 0;
-  fd = open(zPath, O_RDONLY | O_CLOEXEC);
+  /* O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below. */
+  fd = open(zPath, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     if (errno == ENOENT || errno == ENOTDIR) {
       if (pNotFound) *pNotFound = 1;
       return imgpca_seterr(err, "no such file '%s'", zPath);
     }
-    return imgpca_seterr(err, "cannot open '%s': %s", zPath, strerror(errno));
+    return imgpca_seterr(err, "cannot open '%s': %s", zPath, errtext(errno, eb, sizeof eb));
   }
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     close(fd);
@@ -65,7 +70,7 @@ int local_get(const char *zPath, int64_t offset, int64_t length, int64_t maxByte
       int e = errno;
       close(fd);
       imgpca_buf_free(out);
-      return imgpca_seterr(err, "cannot read '%s': %s", zPath, r < 0 ? strerror(e) : "file shrank while reading");
+      return imgpca_seterr(err, "cannot read '%s': %s", zPath, r < 0 ? errtext(e, eb, sizeof eb) : "file shrank while reading");
     }
     got += (size_t)r;
   }

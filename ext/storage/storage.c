@@ -59,6 +59,8 @@ static int get_s3(ImgpcaStorage *s, S3Client **pp, char *err) {
   return IMGPCA_OK;
 }
 
+int imgpca_storage_s3(ImgpcaStorage *s, S3Client **pp, char *err) { return get_s3(s, pp, err); }
+
 int imgpca_storage_get(ImgpcaStorage *s, const char *zUrl, int64_t offset, int64_t length,
                        int64_t maxBytes, ImgpcaBuf *out, int *pNotFound, char *err) {
   ImgpcaUrl u;
@@ -78,6 +80,66 @@ int imgpca_storage_get(ImgpcaStorage *s, const char *zUrl, int64_t offset, int64
   imgpca_url_free(&u);
   return rc;
 }
+
+int imgpca_storage_read_local(const char *zUrl, int64_t maxBytes, ImgpcaBuf *out, int *pNotFound,
+                              char *err) {
+  ImgpcaUrl u;
+  int rc;
+  imgpca_buf_init(out);
+  if (pNotFound) *pNotFound = 0;
+  rc = imgpca_url_parse(zUrl, &u, err);
+  if (rc) return rc;
+  if (u.eScheme != IMGPCA_URL_LOCAL) rc = imgpca_seterr(err, "'%s' is not a local file URL", zUrl);
+  else rc = local_get(u.zKey, 0, -1, maxBytes, out, pNotFound, err);
+  imgpca_url_free(&u);
+  return rc;
+}
+
+/* ---- queue of concurrent S3 GETs ---- */
+struct ImgpcaGetQueue {
+  ImgpcaStorage *s;
+  S3Batch *batch;
+};
+
+int imgpca_getq_new(ImgpcaStorage *s, int nInflight, ImgpcaGetQueue **pp, char *err) {
+  ImgpcaGetQueue *q;
+  S3Client *c;
+  int rc;
+  *pp = NULL;
+  q = imgpca_calloc(1, sizeof(*q));
+  if (!q) return IMGPCA_NOMEM;
+  q->s = s;
+  rc = get_s3(s, &c, err);
+  if (rc == IMGPCA_OK) rc = s3_batch_new(c, nInflight, &q->batch, err);
+  if (rc) { imgpca_free(q); return rc; }
+  *pp = q;
+  return IMGPCA_OK;
+}
+
+void imgpca_getq_free(ImgpcaGetQueue *q) {
+  if (!q) return;
+  s3_batch_free(q->batch);
+  imgpca_free(q);
+}
+
+int imgpca_getq_add(ImgpcaGetQueue *q, const char *zUrl, int64_t maxBytes, char *err) {
+  ImgpcaUrl u;
+  int rc = imgpca_url_parse(zUrl, &u, err);
+  if (rc) return rc;
+  if (u.eScheme != IMGPCA_URL_S3) rc = imgpca_seterr(err, "'%s' is not an s3:// URL", zUrl);
+  else if (!*u.zKey) rc = imgpca_seterr(err, "invalid URL '%s': missing object key", zUrl);
+  else rc = s3_batch_add(q->batch, u.zBucket, u.zKey, maxBytes, NULL, err);
+  imgpca_url_free(&u);
+  return rc;
+}
+
+int imgpca_getq_pending(ImgpcaGetQueue *q) { return s3_batch_pending(q->batch); }
+int imgpca_getq_poll(ImgpcaGetQueue *q, int timeoutMs, char *err) { return s3_batch_poll(q->batch, timeoutMs, err); }
+int imgpca_getq_ready(ImgpcaGetQueue *q) { return s3_batch_head_done(q->batch); }
+int imgpca_getq_take(ImgpcaGetQueue *q, ImgpcaBuf *out, int *pNotFound, char *err) {
+  return s3_batch_take(q->batch, out, pNotFound, err);
+}
+void imgpca_getq_wakeup(ImgpcaGetQueue *q) { s3_batch_wakeup(q->batch); }
 
 int imgpca_storage_delete(ImgpcaStorage *s, const char *zUrl, int *pDeleted, char *err) {
   ImgpcaUrl u;

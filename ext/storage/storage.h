@@ -41,6 +41,33 @@ void imgpca_storage_free(ImgpcaStorage *s);
 int imgpca_storage_get(ImgpcaStorage *s, const char *zUrl, int64_t offset, int64_t length,
                        int64_t maxBytes, ImgpcaBuf *out, int *pNotFound, char *err);
 
+/* Reads a whole local file (path or file:// URL; an s3:// URL is an error).
+** Thread-safe: touches no client state, so worker threads may call it.
+** Symbolic links are followed; anything but a regular file (folder, FIFO,
+** device) is refused without blocking. */
+int imgpca_storage_read_local(const char *zUrl, int64_t maxBytes, ImgpcaBuf *out, int *pNotFound,
+                              char *err);
+
+/* Whole-object GETs of s3:// URLs kept nInflight at a time in flight (curl
+** multi), answered in submission order (behind s3_fetch_many).  One thread
+** drives a queue; only imgpca_getq_wakeup may be called from other threads. */
+typedef struct ImgpcaGetQueue ImgpcaGetQueue;
+int imgpca_getq_new(ImgpcaStorage *s, int nInflight, ImgpcaGetQueue **pp, char *err);
+void imgpca_getq_free(ImgpcaGetQueue *q);
+/* Queues a GET; an invalid or non-S3 URL is an error (nothing queued). */
+int imgpca_getq_add(ImgpcaGetQueue *q, const char *zUrl, int64_t maxBytes, char *err);
+/* Number of queued GETs not taken yet. */
+int imgpca_getq_pending(ImgpcaGetQueue *q);
+/* Moves transfers forward, waiting at most timeoutMs for progress. */
+int imgpca_getq_poll(ImgpcaGetQueue *q, int timeoutMs, char *err);
+/* 1 when the oldest GET has finished (taking it does not wait). */
+int imgpca_getq_ready(ImgpcaGetQueue *q);
+/* Takes the oldest GET's body (waiting for it); a failed GET is retried as
+** s3_fetch would and reported like it (*pNotFound on 404). */
+int imgpca_getq_take(ImgpcaGetQueue *q, ImgpcaBuf *out, int *pNotFound, char *err);
+/* Wakes up imgpca_getq_poll from another thread. */
+void imgpca_getq_wakeup(ImgpcaGetQueue *q);
+
 /* Writes a whole object (through a writer).  *pzEtag: ETag (S3) or NULL. */
 int imgpca_storage_put(ImgpcaStorage *s, const char *zUrl, const void *p, size_t n, char **pzEtag,
                        int64_t *pnBytes, char *err);
@@ -96,5 +123,32 @@ int imgpca_writer_write(ImgpcaWriter *w, const void *p, size_t n, char *err);
 int imgpca_writer_commit(ImgpcaWriter *w, char **pzEtag, int64_t *pnBytes, char *err);
 /* Discards everything written and frees w; aborts a multipart upload. */
 void imgpca_writer_abort(ImgpcaWriter *w);
+
+/* Concatenation of byte ranges of objects into one new object, in constant memory.
+** Part i is bytes [offset, offset+length) of its URL (length < 0: to the end);
+** nExpectSize >= 0 requires the object to have exactly that size.  Parts are read
+** in order, each stat'ed when it is reached (a missing or mis-sized part fails the
+** whole call).
+**   destination local: the ranges are streamed into an atomic writer (8 MiB reads).
+**   destination S3: one multipart upload; a range of an s3:// part of at least
+**     5 MiB (when no streamed data is pending) becomes UploadPartCopy parts (copied
+**     by the server, never downloaded); other ranges are read and gathered into
+**     streamed parts of 5 MiB; a result below 5 MiB without any copy is one PUT.
+**     Any failure aborts the multipart upload: no orphan upload, no partial object.
+** Memory stays below about 16 MiB whatever the sizes. */
+typedef struct ImgpcaConcatPart {
+  const char *zUrl;
+  int64_t offset;
+  int64_t length;       /* < 0: to the end of the object */
+  int64_t nExpectSize;  /* < 0: not checked */
+} ImgpcaConcatPart;
+typedef struct ImgpcaConcatStats {
+  int64_t nBytes;       /* bytes of the result */
+  int64_t nCopied;      /* bytes copied by the server (UploadPartCopy) */
+  int64_t nStreamed;    /* bytes read and written by this process */
+  int nPart;            /* S3 parts of the multipart upload (0: one PUT or a local file) */
+} ImgpcaConcatStats;
+int imgpca_storage_concat(ImgpcaStorage *s, const char *zDest, const ImgpcaConcatPart *aPart,
+                          int nPart, ImgpcaConcatStats *pStats, char *err);
 
 #endif

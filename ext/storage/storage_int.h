@@ -24,4 +24,8 @@ const char *local_walk_path(LocalWalk *w);
 void local_walk_close(LocalWalk *w);
 
 void imgpca_entry_clear(ImgpcaEntry *e);
+
+/* The storage's S3 client, created on first use (concat.c). */
+struct S3Client;
+int imgpca_storage_s3(ImgpcaStorage *s, struct S3Client **pp, char *err);
 #endif

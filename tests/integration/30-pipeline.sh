@@ -29,7 +29,7 @@ nfiles=$(find "$T/src" -type f \( -name '*.jpg' -o -name '*.png' \) | wc -l)
 
 run() { # run DB OUT [extra -cmd args...]; cwd = $T
   local db=$1 out=$2; shift 2
-  (cd "$T" && sqlite3 -batch -cmd ".load $root/dist/imgpca" -cmd ".parameter set \$source '$T/src'" \
+  (cd "$root" && sqlite3 -batch -cmd ".load $root/dist/imgpca" -cmd ".parameter set \$source '$T/src'" \
      -cmd ".parameter set \$out '$out'" "$@" "$db" < "$root/sql/pipeline.sql")
 }
 
@@ -91,7 +91,7 @@ nmodels=$(sq "$T/a.db" "SELECT count(*) FROM models")
 run "$T/a.db" "$T/out-a" -cmd '.parameter set $refit 1' > "$T/run4.log" 2>&1 || { cat "$T/run4.log"; fail "refit failed"; }
 nmodels=$(sq "$T/a.db" "SELECT count(*) FROM models")
 [ "$nmodels" = 2 ] || fail "refit did not fit a new model"
-(cd "$T" && exec sqlite3 -batch -cmd ".load $root/dist/imgpca" -cmd ".parameter set \$source '$T/src'" \
+(cd "$root" && exec sqlite3 -batch -cmd ".load $root/dist/imgpca" -cmd ".parameter set \$source '$T/src'" \
    -cmd ".parameter set \$out '$T/out-b'" -cmd '.parameter set $batch 100' "$T/b.db" \
    < "$root/sql/pipeline.sql" > "$T/run5.log" 2>&1) &
 pid=$!

@@ -35,7 +35,7 @@ n=$(find "$T/src" -name '*.jpg' | wc -l)
 $AWS "$RGW_ENDPOINT" s3 cp --recursive --only-show-errors "$T/src/" "s3://$RGW_BUCKET/fruits/"
 
 run() { # DB SOURCE OUT
-  (cd "$T" && sqlite3 -batch -cmd ".load $root/dist/imgpca" -cmd ".parameter set \$source '$2'" \
+  (cd "$root" && sqlite3 -batch -cmd ".load $root/dist/imgpca" -cmd ".parameter set \$source '$2'" \
      -cmd ".parameter set \$out '$3'" "$1" < "$root/sql/pipeline.sql")
 }
 run "$T/s3.db" "s3://$RGW_BUCKET/fruits" "s3://$RGW_BUCKET/out" > "$T/s3.log" 2>&1 || { cat "$T/s3.log"; fail "S3 run failed"; }

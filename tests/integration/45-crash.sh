@@ -36,7 +36,7 @@ def start(db, out):
             "-cmd", ".parameter set $source '%s/src'" % T, "-cmd", ".parameter set $out '%s'" % out,
             "-cmd", ".parameter set $batch 25", "-cmd", ".parameter set $k 12", db]
     return subprocess.Popen(args, stdin=open(root + "/sql/pipeline.sql"), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, cwd=os.path.dirname(db))
+                            stderr=subprocess.STDOUT, cwd=root)
 
 
 class Watcher(threading.Thread):

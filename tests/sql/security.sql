@@ -10,7 +10,7 @@ SELECT 'untested directonly function: ' || name FROM pragma_function_list
  WHERE flags & 0x80000
    AND (name GLOB 'imgpca_*' OR name GLOB 'fvec*' OR name GLOB 'img_*' OR name GLOB 'pca_*'
         OR name GLOB 's3_*' OR name GLOB 'csv_*')
-   AND name NOT IN ('imgpca_config', 's3_fetch', 's3_fetch_or_null', 's3_put', 's3_delete', 's3_config', 'csv_export');
+   AND name NOT IN ('imgpca_config', 's3_fetch', 's3_fetch_or_null', 's3_put', 's3_delete', 's3_config', 's3_concat', 'csv_export');
 --    ... and every function named like a side effect is DIRECTONLY.
 SELECT 'side-effect function without DIRECTONLY: ' || name || '/' || narg FROM pragma_function_list
  WHERE (name GLOB 's3_*' OR name GLOB 'csv_*' OR name = 'imgpca_config')
@@ -38,6 +38,7 @@ CREATE VIEW w.v_fornull3 AS SELECT s3_fetch_or_null('security.sql', 0, 10) AS c;
 CREATE VIEW w.v_put AS SELECT s3_put('security-canary.tmp', 'written by a view') AS c;
 CREATE VIEW w.v_delete AS SELECT s3_delete('security-victim.tmp') AS c;
 CREATE VIEW w.v_s3config AS SELECT s3_config() AS c;
+CREATE VIEW w.v_concat AS SELECT s3_concat('security-canary.tmp', '["security.sql"]') AS c;
 CREATE VIEW w.v_list AS SELECT name AS c FROM s3_list('.');
 CREATE VIEW w.v_csv2 AS SELECT csv_export('security-canary.tmp', 'SELECT 1') AS c;
 CREATE VIEW w.v_csv3 AS SELECT csv_export('security-canary.tmp', 'SELECT 1', '{}') AS c;
@@ -62,6 +63,7 @@ SELECT 'off', c FROM s.v_fornull3;
 SELECT 'off', c FROM s.v_put;
 SELECT 'off', c FROM s.v_delete;
 SELECT 'off', c FROM s.v_s3config;
+SELECT 'off', c FROM s.v_concat;
 SELECT 'off', c FROM s.v_list;
 SELECT 'off', c FROM s.v_csv2;
 SELECT 'off', c FROM s.v_csv3;
@@ -82,6 +84,7 @@ SELECT 'on', c FROM s.v_fornull3;
 SELECT 'on', c FROM s.v_put;
 SELECT 'on', c FROM s.v_delete;
 SELECT 'on', c FROM s.v_s3config;
+SELECT 'on', c FROM s.v_concat;
 SELECT 'on', c FROM s.v_list;
 SELECT 'on', c FROM s.v_csv2;
 SELECT 'on', c FROM s.v_csv3;

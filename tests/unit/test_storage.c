@@ -226,6 +226,98 @@ static void test_modes(const char *dir) {
   imgpca_config_clear(&cfg);
 }
 
+/* imgpca_storage_concat, local: ranges across the 8 MiB read chunks, sizes checked,
+** failures leave neither the destination nor a temporary file. */
+static void test_concat(const char *dir) {
+  ImgpcaConfig cfg;
+  ImgpcaStorage *s;
+  ImgpcaBuf b;
+  ImgpcaConcatStats st;
+  ImgpcaConcatPart a[4];
+  char err[IMGPCA_ERRMAX], p0[1024], p1[1024], dest[1024], sub[512], missing[1024];
+  size_t n0 = (size_t)20 << 20, n1 = 1000, i;
+  unsigned char *d0 = malloc(n0), *d1 = malloc(n1), *want;
+  int nf;
+  uint32_t x = 12345;
+  if (!d0 || !d1) { CHECK(0); free(d0); free(d1); return; }
+  for (i = 0; i < n0; i++) { x = x * 1103515245u + 12345u; d0[i] = (unsigned char)(x >> 16); }
+  for (i = 0; i < n1; i++) d1[i] = (unsigned char)(i * 7);
+  CHECK_EQ_INT(imgpca_config_init(&cfg), IMGPCA_OK);
+  CHECK_EQ_INT(imgpca_storage_new(&cfg, &s, err), IMGPCA_OK);
+  snprintf(sub, sizeof sub, "%s/concat", dir);
+  snprintf(p0, sizeof p0, "%s/p0.bin", sub);
+  snprintf(p1, sizeof p1, "%s/p1.bin", sub);
+  snprintf(dest, sizeof dest, "%s/out.bin", sub);
+  snprintf(missing, sizeof missing, "%s/missing.bin", sub);
+  CHECK_EQ_INT(imgpca_storage_put(s, p0, d0, n0, NULL, NULL, err), IMGPCA_OK);
+  CHECK_EQ_INT(imgpca_storage_put(s, p1, d1, n1, NULL, NULL, err), IMGPCA_OK);
+  /* p1[10..], p0 whole (3 chunks), p1 [0, 5), p0 from 8 MiB - 3 to the end */
+  memset(a, 0, sizeof a);
+  a[0].zUrl = p1; a[0].offset = 10; a[0].length = -1; a[0].nExpectSize = (int64_t)n1;
+  a[1].zUrl = p0; a[1].length = -1; a[1].nExpectSize = -1;
+  a[2].zUrl = p1; a[2].length = 5; a[2].nExpectSize = -1;
+  a[3].zUrl = p0; a[3].offset = ((int64_t)8 << 20) - 3; a[3].length = -1; a[3].nExpectSize = (int64_t)n0;
+  CHECK_EQ_INT(imgpca_storage_concat(s, dest, a, 4, &st, err), IMGPCA_OK);
+  {
+    size_t nWant = (n1 - 10) + n0 + 5 + (n0 - ((size_t)8 << 20) + 3), o = 0;
+    want = malloc(nWant);
+    if (want) {
+      memcpy(want + o, d1 + 10, n1 - 10); o += n1 - 10;
+      memcpy(want + o, d0, n0); o += n0;
+      memcpy(want + o, d1, 5); o += 5;
+      memcpy(want + o, d0 + ((size_t)8 << 20) - 3, n0 - ((size_t)8 << 20) + 3);
+      CHECK_EQ_INT(st.nBytes, (int64_t)nWant);
+      CHECK_EQ_INT(st.nStreamed, (int64_t)nWant);
+      CHECK_EQ_INT(st.nCopied, 0);
+      CHECK_EQ_INT(st.nPart, 0);
+      CHECK_EQ_INT(imgpca_storage_get(s, dest, 0, -1, -1, &b, &nf, err), IMGPCA_OK);
+      CHECK(b.n == nWant && memcmp(b.p, want, nWant) == 0);
+      imgpca_buf_free(&b);
+      free(want);
+    } else {
+      CHECK(0);
+    }
+  }
+  /* a wrong size, a missing part after a good one, a range past the end: errors naming the
+  ** part, the earlier destination untouched, no temporary file left */
+  a[1].nExpectSize = (int64_t)n0 + 1;
+  CHECK_EQ_INT(imgpca_storage_concat(s, dest, a, 2, &st, err), IMGPCA_ERROR);
+  CHECK(strstr(err, "has 20971520 bytes, expected 20971521") != NULL);
+  a[1].nExpectSize = -1;
+  a[1].zUrl = missing;
+  CHECK_EQ_INT(imgpca_storage_concat(s, dest, a, 2, &st, err), IMGPCA_ERROR);
+  CHECK(strstr(err, "missing.bin': no such file") != NULL);
+  a[1].zUrl = p1; a[1].offset = 990; a[1].length = 11;
+  CHECK_EQ_INT(imgpca_storage_concat(s, dest, a, 2, &st, err), IMGPCA_ERROR);
+  CHECK(strstr(err, "range of 11 bytes at offset 990 goes beyond its end (1000 bytes)") != NULL);
+  a[1].offset = 1001; a[1].length = -1;
+  CHECK_EQ_INT(imgpca_storage_concat(s, dest, a, 2, &st, err), IMGPCA_ERROR);
+  CHECK(strstr(err, "offset 1001 is beyond its end") != NULL);
+  {
+    ImgpcaLister *l;
+    int eof = 0, nFiles = 0;
+    char glob[1100];
+    snprintf(glob, sizeof glob, "%s/*", sub);
+    CHECK_EQ_INT(imgpca_lister_open(s, glob, 0, -1, 0, &l, err), IMGPCA_OK);
+    while (imgpca_lister_next(l, &eof, err) == IMGPCA_OK && !eof) nFiles++;
+    imgpca_lister_close(l);
+    CHECK_EQ_INT(nFiles, 3); /* p0, p1, out: no temporary file */
+  }
+  CHECK_EQ_INT(imgpca_storage_get(s, dest, 0, -1, -1, &b, &nf, err), IMGPCA_OK);
+  CHECK_EQ_INT((int64_t)b.n, (int64_t)((n1 - 10) + n0 + 5 + (n0 - ((size_t)8 << 20) + 3)));
+  imgpca_buf_free(&b);
+  /* no parts: an empty object */
+  CHECK_EQ_INT(imgpca_storage_concat(s, dest, NULL, 0, &st, err), IMGPCA_OK);
+  CHECK_EQ_INT(st.nBytes, 0);
+  CHECK_EQ_INT(imgpca_storage_get(s, dest, 0, -1, -1, &b, &nf, err), IMGPCA_OK);
+  CHECK_EQ_INT((int64_t)b.n, 0);
+  imgpca_buf_free(&b);
+  imgpca_storage_free(s);
+  imgpca_config_clear(&cfg);
+  free(d0);
+  free(d1);
+}
+
 int main(void) {
   char dir[] = "/tmp/imgpca-test-storage-XXXXXX";
   char cmd[300];
@@ -234,6 +326,7 @@ int main(void) {
   test_local(dir);
   test_list(dir);
   test_modes(dir);
+  test_concat(dir);
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
   if (system(cmd) != 0) return 1;
   return UNIT_DONE();

@@ -1,0 +1,336 @@
+/*
+** s3_fetch_many: many objects fetched concurrently, decoded in parallel.
+**
+**   SELECT url, size, content, features, error FROM s3_fetch_many
+**    WHERE url IN (<list or subquery>) [AND spec = '<feature spec>'];
+**   SELECT ... FROM s3_fetch_many('<JSON array of URLs>' [, '<spec>']);
+**
+** Eponymous-only table (SQLITE_VTAB_DIRECTONLY): columns url, size, content,
+** features, error; hidden arguments urls (JSON array text) and spec.
+** URLs: s3://bucket/key (s3a://), file:///path or a local path.
+**
+** Rows: one per URL, in the order of the JSON array (duplicates kept) or of
+** the IN list as SQLite hands it over (sqlite3_vtab_in_first/next: the whole
+** list at once, distinct values in SQLite's order); NULL URLs give no row.
+** `url = ?` alone gives one row.  size = bytes of the object; content = the
+** object (only fetched into memory when the query uses the column);
+** features = img_features(content, spec) (same bytes; only with a spec,
+** NULL spec = no features); error = NULL or "s3_fetch_many: <cause>".
+** A failed object (missing, unreadable, not a regular file, HTTP error)
+** gives a row with error set and NULL size/content/features; an undecodable
+** image gives NULL features and an error (its content is still returned).
+** Such rows never abort the statement; out-of-memory and interrupts do.
+** Statement errors: no URL argument, urls not a JSON array of strings, a bad
+** spec.
+**
+** Concurrency: s3.max_inflight GETs in flight; imgpca.threads workers read
+** local files and compute features (0 = the CPUs available); at most
+** max(s3.max_inflight, 2 * threads, 4) objects are in memory at a time.
+** Not DETERMINISTIC (depends on storage and settings).
+*/
+#include "fetch_sql.h"
+
+#include "../s3/s3_sql.h"
+#include "fetch.h"
+
+enum { COL_URL,
+       COL_SIZE,
+       COL_CONTENT,
+       COL_FEATURES,
+       COL_ERROR,
+       COL_URLS,
+       COL_SPEC };
+
+/* idxNum bits */
+#define IDX_URLS 1     /* argv: urls (JSON) */
+#define IDX_URL_EQ 2   /* argv: one url */
+#define IDX_URL_IN 4   /* argv: the IN list (sqlite3_vtab_in) */
+#define IDX_SPEC 8     /* argv: spec */
+#define IDX_CONTENT 16 /* content column used */
+
+typedef struct FetchVtab {
+  sqlite3_vtab base;
+  ImgpcaConn *conn;
+} FetchVtab;
+
+typedef struct FetchCursor {
+  sqlite3_vtab_cursor base;
+  ImgpcaFetch *f;
+  ImgpcaFetchItem *it;
+  int bEof;
+} FetchCursor;
+
+static int fm_connect(sqlite3 *db, void *pAux, int argc, const char *const *argv, sqlite3_vtab **ppVtab,
+                      char **pzErr) {
+  FetchVtab *v;
+  int rc;
+  (void)argc;
+  (void)argv;
+  (void)pzErr;
+  rc = sqlite3_declare_vtab(db,
+                            "CREATE TABLE x(url TEXT, size INTEGER, content BLOB, features BLOB, "
+                            "error TEXT, urls HIDDEN, spec HIDDEN)");
+  if (rc != SQLITE_OK) return rc;
+  v = sqlite3_malloc(sizeof(*v));
+  if (!v) return SQLITE_NOMEM;
+  memset(v, 0, sizeof(*v));
+  v->conn = (ImgpcaConn *)pAux;
+  rc = sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
+  if (rc != SQLITE_OK) {
+    sqlite3_free(v);
+    return rc;
+  }
+  *ppVtab = &v->base;
+  return SQLITE_OK;
+}
+
+static int fm_disconnect(sqlite3_vtab *p) {
+  sqlite3_free(p);
+  return SQLITE_OK;
+}
+
+static int fm_best_index(sqlite3_vtab *tab, sqlite3_index_info *info) {
+  int i, iUrls = -1, iSpec = -1, iUrl = -1, bUrlUnusable = 0, n = 1, idxNum = 0;
+  (void)tab;
+  for (i = 0; i < info->nConstraint; i++) {
+    const struct sqlite3_index_constraint *c = &info->aConstraint[i];
+    if (c->op != SQLITE_INDEX_CONSTRAINT_EQ) continue;
+    if (c->iColumn == COL_URLS) {
+      if (!c->usable) return SQLITE_CONSTRAINT;
+      iUrls = i;
+    } else if (c->iColumn == COL_SPEC) {
+      if (!c->usable) return SQLITE_CONSTRAINT;
+      iSpec = i;
+    } else if (c->iColumn == COL_URL) {
+      if (c->usable) {
+        if (iUrl < 0) iUrl = i;
+      } else
+        bUrlUnusable = 1;
+    }
+  }
+  if (iUrls >= 0) {
+    info->aConstraintUsage[iUrls].argvIndex = n++;
+    info->aConstraintUsage[iUrls].omit = 1;
+    idxNum |= IDX_URLS;
+    info->estimatedCost = 1e6;
+    info->estimatedRows = 1000;
+  } else if (iUrl >= 0) {
+    info->aConstraintUsage[iUrl].argvIndex = n++;
+    info->aConstraintUsage[iUrl].omit = 1;
+    if (sqlite3_vtab_in(info, iUrl, -1)) {
+      sqlite3_vtab_in(info, iUrl, 1);
+      idxNum |= IDX_URL_IN;
+      info->estimatedCost = 1e5;
+      info->estimatedRows = 1000;
+    } else {
+      idxNum |= IDX_URL_EQ;
+      info->estimatedCost = 100;
+      info->estimatedRows = 1;
+    }
+  } else if (bUrlUnusable) {
+    return SQLITE_CONSTRAINT; /* another join order provides the url */
+  } else {
+    info->estimatedCost = 1e300; /* xFilter reports the missing argument */
+  }
+  if (iSpec >= 0) {
+    info->aConstraintUsage[iSpec].argvIndex = n++;
+    info->aConstraintUsage[iSpec].omit = 1;
+    idxNum |= IDX_SPEC;
+  }
+  if (info->colUsed & ((sqlite3_uint64)1 << COL_CONTENT)) idxNum |= IDX_CONTENT;
+  info->idxNum = idxNum;
+  return SQLITE_OK;
+}
+
+static int fm_open(sqlite3_vtab *p, sqlite3_vtab_cursor **ppCur) {
+  FetchCursor *c = sqlite3_malloc(sizeof(*c));
+  (void)p;
+  if (!c) return SQLITE_NOMEM;
+  memset(c, 0, sizeof(*c));
+  c->bEof = 1;
+  *ppCur = &c->base;
+  return SQLITE_OK;
+}
+
+static void cursor_reset(FetchCursor *c) {
+  imgpca_fetch_free(c->f);
+  c->f = NULL;
+  c->it = NULL;
+  c->bEof = 1;
+}
+
+static int fm_close(sqlite3_vtab_cursor *cur) {
+  FetchCursor *c = (FetchCursor *)cur;
+  cursor_reset(c);
+  sqlite3_free(c);
+  return SQLITE_OK;
+}
+
+static int vt_error(sqlite3_vtab_cursor *cur, const char *zFmt, const char *zArg) {
+  sqlite3_free(cur->pVtab->zErrMsg);
+  cur->pVtab->zErrMsg = sqlite3_mprintf(zFmt, zArg);
+  return cur->pVtab->zErrMsg ? SQLITE_ERROR : SQLITE_NOMEM;
+}
+
+static int core_error(sqlite3_vtab_cursor *cur, int rc, const char *err) {
+  if (rc == IMGPCA_NOMEM) return SQLITE_NOMEM;
+  return vt_error(cur, "s3_fetch_many: %s", err && *err ? err : "failed");
+}
+
+static int fm_next(sqlite3_vtab_cursor *cur) {
+  FetchCursor *c = (FetchCursor *)cur;
+  char err[IMGPCA_ERRMAX];
+  int rc;
+  err[0] = 0;
+  c->it = NULL;
+  rc = imgpca_fetch_next(c->f, &c->it, &c->bEof, err);
+  if (rc) return core_error(cur, rc, err);
+  return SQLITE_OK;
+}
+
+static int add_value(FetchCursor *c, sqlite3_value *v) {
+  const char *z;
+  if (sqlite3_value_type(v) == SQLITE_NULL) return SQLITE_OK;
+  z = (const char *)sqlite3_value_text(v);
+  if (!z) return SQLITE_NOMEM;
+  return imgpca_fetch_add(c->f, z) ? SQLITE_NOMEM : SQLITE_OK;
+}
+
+/* URLs of a JSON array, parsed with SQLite's JSON functions. */
+static int add_json(FetchCursor *c, sqlite3 *db, sqlite3_value *v) {
+  sqlite3_stmt *st = NULL;
+  int rc;
+  if (sqlite3_value_type(v) == SQLITE_NULL) return SQLITE_OK;
+  rc = sqlite3_prepare_v2(db,
+                          "SELECT CASE WHEN json_valid(?1) AND json_type(?1) = 'array' THEN 1 END, "
+                          "value, type FROM (SELECT 1) LEFT JOIN json_each(CASE WHEN json_valid(?1) "
+                          "AND json_type(?1) = 'array' THEN ?1 END)",
+                          -1, &st, NULL);
+  if (rc != SQLITE_OK) return rc == SQLITE_NOMEM ? rc : vt_error(&c->base, "s3_fetch_many: cannot parse urls: %s", sqlite3_errmsg(db));
+  sqlite3_bind_value(st, 1, v);
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    const char *zType = (const char *)sqlite3_column_text(st, 2);
+    if (sqlite3_column_type(st, 0) == SQLITE_NULL) {
+      rc = vt_error(&c->base, "s3_fetch_many: invalid urls: expected a JSON array of URL strings, got '%.40s'",
+                    (const char *)sqlite3_value_text(v));
+      break;
+    }
+    if (!zType || strcmp(zType, "null") == 0) continue; /* empty array, or a null element */
+    if (strcmp(zType, "text") != 0) {
+      rc = vt_error(&c->base, "s3_fetch_many: invalid urls: element of type %s, expected a URL string", zType);
+      break;
+    }
+    rc = add_value(c, sqlite3_column_value(st, 1));
+    if (rc) break;
+  }
+  if (rc == SQLITE_DONE)
+    rc = SQLITE_OK;
+  else if (rc != SQLITE_OK && rc != SQLITE_ERROR && rc != SQLITE_NOMEM)
+    rc = vt_error(&c->base, "s3_fetch_many: cannot parse urls: %s", sqlite3_errmsg(db));
+  sqlite3_finalize(st);
+  return rc;
+}
+
+static int fm_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr, int argc, sqlite3_value **argv) {
+  FetchCursor *c = (FetchCursor *)cur;
+  FetchVtab *v = (FetchVtab *)cur->pVtab;
+  ImgpcaConfig *cfg = &v->conn->cfg;
+  ImgpcaFetchOpts o;
+  ImgpcaStorage *s = NULL;
+  char err[IMGPCA_ERRMAX];
+  int rc, k = 0;
+  sqlite3_value *pUrls = NULL, *pSpec = NULL;
+  (void)idxStr;
+  cursor_reset(c);
+  if (!(idxNum & (IDX_URLS | IDX_URL_EQ | IDX_URL_IN))) {
+    return vt_error(cur, "%s",
+                    "s3_fetch_many: missing argument: a JSON array of URLs, e.g. s3_fetch_many('[\"s3://bucket/a.jpg\"]'), "
+                    "or a constraint url IN (...)");
+  }
+  if (k < argc) pUrls = argv[k++];
+  if ((idxNum & IDX_SPEC) && k < argc) pSpec = argv[k++];
+  memset(&o, 0, sizeof o);
+  if (pSpec && sqlite3_value_type(pSpec) != SQLITE_NULL) {
+    const char *zSpec;
+    if (sqlite3_value_type(pSpec) != SQLITE_TEXT)
+      return vt_error(cur, "s3_fetch_many: invalid spec: expected text, got %s", imgpca_type_name(pSpec));
+    zSpec = (const char *)sqlite3_value_text(pSpec);
+    if (!zSpec) return SQLITE_NOMEM;
+    err[0] = 0;
+    rc = img_spec_parse(zSpec, &o.spec, err);
+    if (rc) return core_error(cur, rc, err);
+    o.bFeatures = 1;
+  }
+  o.nThreads = (int)imgpca_config_int(cfg, "imgpca.threads");
+  if (o.nThreads <= 0) o.nThreads = imgpca_cpus_available();
+  /* Workers allocate through sqlite3_malloc64: only with a thread-safe SQLite. */
+  if (!sqlite3_threadsafe()) o.nThreads = 0;
+  o.nInflight = (int)imgpca_config_int(cfg, "s3.max_inflight");
+  o.maxBytes = sqlite3_limit(v->conn->db, SQLITE_LIMIT_LENGTH, -1);
+  o.maxPixels = imgpca_config_int(cfg, "image.max_pixels");
+  o.bContent = (idxNum & IDX_CONTENT) != 0;
+  rc = imgpca_conn_storage(v->conn, &s, err);
+  if (rc) return core_error(cur, rc, err);
+  rc = imgpca_fetch_new(s, &o, &c->f, err);
+  if (rc) return core_error(cur, rc, err);
+  if (idxNum & IDX_URLS) {
+    rc = add_json(c, v->conn->db, pUrls);
+  } else if (idxNum & IDX_URL_IN) {
+    sqlite3_value *x;
+    for (rc = sqlite3_vtab_in_first(pUrls, &x); rc == SQLITE_OK && x; rc = sqlite3_vtab_in_next(pUrls, &x)) {
+      rc = add_value(c, x);
+      if (rc) break;
+    }
+    if (rc == SQLITE_DONE) rc = SQLITE_OK;
+  } else {
+    rc = add_value(c, pUrls);
+  }
+  if (rc) {
+    cursor_reset(c);
+    return rc;
+  }
+  return fm_next(cur);
+}
+
+static int fm_eof(sqlite3_vtab_cursor *cur) { return ((FetchCursor *)cur)->bEof; }
+
+static int fm_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int i) {
+  FetchCursor *c = (FetchCursor *)cur;
+  const ImgpcaFetchItem *it = c->it;
+  if (!it) return SQLITE_OK;
+  switch (i) {
+    case COL_URL: sqlite3_result_text(ctx, it->zUrl, -1, SQLITE_TRANSIENT); break;
+    case COL_SIZE:
+      if (it->nSize >= 0) sqlite3_result_int64(ctx, it->nSize);
+      break;
+    case COL_CONTENT:
+      if (it->nSize >= 0)
+        sqlite3_result_blob64(ctx, it->pContent ? (const void *)it->pContent : "", it->nContent, SQLITE_TRANSIENT);
+      break;
+    case COL_FEATURES:
+      if (it->pFeat) sqlite3_result_blob64(ctx, it->pFeat, it->nFeat, SQLITE_TRANSIENT);
+      break;
+    case COL_ERROR:
+      if (it->zError) {
+        char *z = sqlite3_mprintf("s3_fetch_many: %s", it->zError);
+        if (!z) return SQLITE_NOMEM;
+        sqlite3_result_text(ctx, z, -1, sqlite3_free);
+      }
+      break;
+    default: break; /* hidden arguments read back as NULL */
+  }
+  return SQLITE_OK;
+}
+
+static int fm_rowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *pRowid) {
+  FetchCursor *c = (FetchCursor *)cur;
+  *pRowid = c->it ? c->it->iItem : 0;
+  return SQLITE_OK;
+}
+
+const sqlite3_module s3_fetch_many_module = {
+    0, /* iVersion */
+    0, /* xCreate: eponymous-only */
+    fm_connect, fm_best_index, fm_disconnect, 0, fm_open, fm_close, fm_filter,
+    fm_next, fm_eof, fm_column, fm_rowid,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};

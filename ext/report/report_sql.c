@@ -1,0 +1,60 @@
+/*
+** SQL glue of the report core (behaviour: report.c).
+**
+**   imgpca_base64(data)                    -> text (NULL -> NULL)
+**   imgpca_report_html(json [, template])  -> text (NULL json -> NULL)
+**
+** Flags: SQLITE_DETERMINISTIC|SQLITE_INNOCUOUS (pure functions of their
+** arguments and of the template compiled into the library).
+*/
+#include "report_sql.h"
+
+void imgpca_base64_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  ImgpcaBuf b;
+  const unsigned char *p;
+  int t = sqlite3_value_type(argv[0]);
+  size_t n;
+  (void)argc;
+  if (t == SQLITE_NULL) return;
+  p = t == SQLITE_TEXT ? sqlite3_value_text(argv[0]) : sqlite3_value_blob(argv[0]);
+  n = (size_t)sqlite3_value_bytes(argv[0]);
+  if (!p && n) { sqlite3_result_error_nomem(ctx); return; }
+  imgpca_buf_init(&b);
+  if (imgpca_base64_append(&b, p, n) != IMGPCA_OK) b.oom = 1;
+  imgpca_result_buf_text(ctx, &b);
+}
+
+void imgpca_report_html_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  static const char *zFunc = "imgpca_report_html";
+  char err[IMGPCA_ERRMAX];
+  const char *json, *tpl;
+  size_t ntpl;
+  ImgpcaBuf b;
+  int rc;
+  if (argc >= 2 && sqlite3_value_type(argv[1]) != SQLITE_NULL) {
+    if (sqlite3_value_type(argv[1]) != SQLITE_TEXT) {
+      imgpca_result_error(ctx, zFunc, "template must be text, got %s", imgpca_type_name(argv[1]));
+      return;
+    }
+    tpl = (const char *)sqlite3_value_text(argv[1]);
+    if (!tpl) { sqlite3_result_error_nomem(ctx); return; }
+    ntpl = (size_t)sqlite3_value_bytes(argv[1]);
+  } else {
+    tpl = imgpca_report_template(&ntpl);
+  }
+  if (sqlite3_value_type(argv[0]) == SQLITE_NULL) return;
+  if (sqlite3_value_type(argv[0]) != SQLITE_TEXT) {
+    imgpca_result_error(ctx, zFunc, "data must be JSON text, got %s", imgpca_type_name(argv[0]));
+    return;
+  }
+  json = (const char *)sqlite3_value_text(argv[0]);
+  if (!json) { sqlite3_result_error_nomem(ctx); return; }
+  imgpca_buf_init(&b);
+  rc = imgpca_report_build(&b, tpl, ntpl, json, (size_t)sqlite3_value_bytes(argv[0]), err);
+  if (rc) {
+    imgpca_buf_free(&b);
+    imgpca_result_core(ctx, zFunc, rc, err);
+    return;
+  }
+  imgpca_result_buf_text(ctx, &b);
+}

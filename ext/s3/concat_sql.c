@@ -1,0 +1,139 @@
+/*
+** s3_concat(dest_url, parts_json) -> TEXT (JSON)    SQLITE_DIRECTONLY
+**
+** Writes the object dest_url as the concatenation, in order, of the parts listed in
+** parts_json, a JSON array whose elements are either a URL (the whole object) or an
+** object {"url": u, "offset": o, "length": n, "size": s}: bytes [o, o+n) of u
+** (offset default 0, length default to the end); "size", when given, is the size the
+** object must have (a part of another size is an error, nothing is written).
+** URLs and dest_url are local paths, file:// or s3:// URLs.  Memory stays constant
+** (about 16 MiB) whatever the sizes: a local destination receives the parts streamed
+** through a temporary file renamed at the end; an S3 destination is one multipart
+** upload in which S3 parts of 5 MiB or more are copied by the server (UploadPartCopy)
+** and smaller pieces are read and merged into 5 MiB parts; any failure aborts the
+** upload (no partial object, no orphan multipart upload).
+** Returns {"bytes": total, "parts": S3 parts (0: a single PUT or a local file),
+**          "copied": bytes copied by the server, "streamed": bytes read here}.
+** NULL dest_url or parts_json -> NULL, nothing written.  An empty array writes an
+** empty object.
+*/
+#include "s3_sql.h"
+
+#include <string.h>
+
+/* One row per element: type, url, offset, length, size, unknown keys. */
+static const char *zPartsSql =
+  "SELECT p.type,"
+  "       CASE p.type WHEN 'text' THEN p.value WHEN 'object' THEN json_extract(p.value, '$.url') END,"
+  "       CASE p.type WHEN 'object' THEN json_extract(p.value, '$.offset') END,"
+  "       CASE p.type WHEN 'object' THEN json_extract(p.value, '$.length') END,"
+  "       CASE p.type WHEN 'object' THEN json_extract(p.value, '$.size') END,"
+  "       CASE p.type WHEN 'object' THEN (SELECT group_concat(quote(k.key), ', ') FROM json_each(p.value) AS k"
+  "                                        WHERE k.key NOT IN ('url', 'offset', 'length', 'size')) END"
+  "  FROM json_each(?1) AS p ORDER BY p.id";
+
+static int int_field(sqlite3_context *ctx, sqlite3_stmt *st, int iCol, int iPart, const char *zName,
+                     int64_t dflt, int64_t *pOut) {
+  int t = sqlite3_column_type(st, iCol);
+  if (t == SQLITE_NULL) { *pOut = dflt; return 0; }
+  if (t != SQLITE_INTEGER || sqlite3_column_int64(st, iCol) < 0) {
+    imgpca_result_error(ctx, "s3_concat", "part %d: \"%s\" must be an integer >= 0, got '%s'", iPart,
+                        zName, (const char *)sqlite3_column_text(st, iCol));
+    return 1;
+  }
+  *pOut = sqlite3_column_int64(st, iCol);
+  return 0;
+}
+
+void s3_concat_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  ImgpcaConn *conn = (ImgpcaConn *)sqlite3_user_data(ctx);
+  sqlite3 *db = sqlite3_context_db_handle(ctx);
+  const char *zDest = (const char *)sqlite3_value_text(argv[0]);
+  const char *zJson = (const char *)sqlite3_value_text(argv[1]);
+  sqlite3_stmt *st = NULL;
+  ImgpcaConcatPart *a = NULL;
+  char **azUrl = NULL;
+  int n = 0, nAlloc = 0, rc, i, bad = 0;
+  ImgpcaStorage *s;
+  ImgpcaConcatStats stats;
+  char err[IMGPCA_ERRMAX];
+  (void)argc;
+  if (!zDest || !zJson) return;
+  if (sqlite3_prepare_v2(db, "SELECT json_valid(?1) AND json_type(?1) = 'array'", -1, &st, NULL) != SQLITE_OK) {
+    imgpca_result_error(ctx, "s3_concat", "cannot read the parts: %s", sqlite3_errmsg(db));
+    return;
+  }
+  sqlite3_bind_text(st, 1, zJson, -1, SQLITE_STATIC);
+  rc = sqlite3_step(st);
+  bad = rc != SQLITE_ROW || !sqlite3_column_int(st, 0);
+  sqlite3_finalize(st);
+  st = NULL;
+  if (bad) {
+    imgpca_result_error(ctx, "s3_concat", "parts must be a JSON array of URLs or {\"url\", \"offset\", \"length\", \"size\"} objects");
+    return;
+  }
+  if (sqlite3_prepare_v2(db, zPartsSql, -1, &st, NULL) != SQLITE_OK) {
+    imgpca_result_error(ctx, "s3_concat", "cannot read the parts: %s", sqlite3_errmsg(db));
+    return;
+  }
+  sqlite3_bind_text(st, 1, zJson, -1, SQLITE_STATIC);
+  while (!bad && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    const char *zType = (const char *)sqlite3_column_text(st, 0);
+    const char *zUrl = (const char *)sqlite3_column_text(st, 1);
+    const char *zExtra = (const char *)sqlite3_column_text(st, 5);
+    ImgpcaConcatPart *p;
+    if (n == nAlloc) {
+      int nNew = nAlloc ? nAlloc * 2 : 16;
+      ImgpcaConcatPart *aa = sqlite3_realloc64(a, (sqlite3_uint64)nNew * sizeof(*a));
+      char **au = aa ? sqlite3_realloc64(azUrl, (sqlite3_uint64)nNew * sizeof(char *)) : NULL;
+      if (aa) a = aa;
+      if (!aa || !au) { bad = 1; sqlite3_result_error_nomem(ctx); break; }
+      azUrl = au;
+      nAlloc = nNew;
+    }
+    p = &a[n];
+    memset(p, 0, sizeof(*p));
+    if (!zType || (strcmp(zType, "text") != 0 && strcmp(zType, "object") != 0)) {
+      imgpca_result_error(ctx, "s3_concat", "part %d: expected a URL or an object, got JSON %s", n, zType ? zType : "null");
+      bad = 1;
+    } else if (!zUrl || !*zUrl) {
+      imgpca_result_error(ctx, "s3_concat", "part %d: missing \"url\"", n);
+      bad = 1;
+    } else if (zExtra) {
+      imgpca_result_error(ctx, "s3_concat", "part %d: unknown key %s (expected url, offset, length, size)", n, zExtra);
+      bad = 1;
+    } else if (int_field(ctx, st, 2, n, "offset", 0, &p->offset) ||
+               int_field(ctx, st, 3, n, "length", -1, &p->length) ||
+               int_field(ctx, st, 4, n, "size", -1, &p->nExpectSize)) {
+      bad = 1;
+    } else if (!(azUrl[n] = sqlite3_mprintf("%s", zUrl))) {
+      sqlite3_result_error_nomem(ctx);
+      bad = 1;
+    } else {
+      p->zUrl = azUrl[n];
+      n++;
+    }
+  }
+  if (!bad && rc != SQLITE_DONE) {
+    imgpca_result_error(ctx, "s3_concat", "cannot read the parts: %s", sqlite3_errmsg(db));
+    bad = 1;
+  }
+  sqlite3_finalize(st);
+  if (!bad) {
+    err[0] = 0;
+    rc = imgpca_conn_storage(conn, &s, err);
+    if (rc == IMGPCA_OK) rc = imgpca_storage_concat(s, zDest, a, n, &stats, err);
+    if (rc) {
+      imgpca_result_core(ctx, "s3_concat", rc, err);
+    } else {
+      char *z = sqlite3_mprintf("{\"bytes\":%lld,\"parts\":%d,\"copied\":%lld,\"streamed\":%lld}",
+                                (long long)stats.nBytes, stats.nPart, (long long)stats.nCopied,
+                                (long long)stats.nStreamed);
+      if (!z) sqlite3_result_error_nomem(ctx);
+      else sqlite3_result_text(ctx, z, -1, sqlite3_free);
+    }
+  }
+  for (i = 0; i < n; i++) sqlite3_free(azUrl[i]);
+  sqlite3_free(azUrl);
+  sqlite3_free(a);
+}

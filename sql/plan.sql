@@ -1,0 +1,43 @@
+-- imgpca scale-out, stage 0 (plan): lists the source once and writes one key list per shard.
+-- See docs/SCALING.md.
+--
+-- Run by scripts/imgpca-worker.sh plan, or by hand in the sqlite3 shell from the repository
+-- root with the extension loaded and these parameters set (.parameter set $NAME VALUE):
+--   $run      run id (text); every output of the run carries it
+--   $src      source URL glob for s3_list (local folder or s3://bucket/prefix/...)
+--   $out      output prefix of the run (local folder or s3://bucket/prefix)
+--   $nshard   number of shards (integer >= 1)
+--
+-- One listing of $src (one LIST request per 1,000 keys on S3); the shard of a key is
+-- imgpca_shard(key, $nshard).  Writes, each atomically, the plan manifest last:
+--   $out/plan/shard-SSSSS-of-NNNNN.json   JSON array of [key, url, label, split] in key order
+--                                         (label = the parent folder's name, split = 'test'
+--                                         when a folder of the key is named test, any case,
+--                                         else 'train': the rules of sql/pipeline.sql)
+--   $out/plan/_plan.json                  {run, source, nshard, keys, shards: [{shard, url,
+--                                         keys, sha3}]}
+-- The map tasks read their list instead of listing the source, so every shard sees the same
+-- listing.  Re-running the plan first withdraws _plan.json.
+.bail on
+CREATE TEMP TABLE withdrawn AS SELECT s3_delete($out || '/plan/_plan.json') AS n;
+CREATE TEMP TABLE listing AS
+  SELECT imgpca_shard(key, $nshard) AS shard, key, url, parent AS label,
+         CASE WHEN '/' || key LIKE '%/test/%' THEN 'test' ELSE 'train' END AS split
+    FROM s3_list($src);
+CREATE INDEX temp.listing_shard ON listing(shard, key);
+CREATE TEMP TABLE lists AS
+  WITH RECURSIVE i(shard) AS (SELECT 0 UNION ALL SELECT shard + 1 FROM i WHERE shard + 1 < $nshard)
+  SELECT shard, printf('%s/plan/shard-%05d-of-%05d.json', $out, shard, $nshard) AS url,
+         (SELECT count(*) FROM listing AS l WHERE l.shard = i.shard) AS keys,
+         (SELECT json_group_array(json_array(key, url, label, split))
+            FROM (SELECT key, url, label, split FROM listing AS l WHERE l.shard = i.shard ORDER BY key)) AS body
+    FROM i;
+SELECT printf('plan: wrote %s (%d keys)', url, keys) FROM lists WHERE s3_put(url, body) IS NOT NULL ORDER BY shard;
+SELECT 'plan: wrote ' || $out || '/plan/_plan.json (' || s3_put($out || '/plan/_plan.json', json_object(
+         'stage', 'plan', 'run', $run, 'source', $src, 'nshard', $nshard,
+         'keys', (SELECT count(*) FROM listing),
+         'shards', (SELECT json_group_array(json_object('shard', shard, 'url', url, 'keys', keys,
+                                                        'sha3', lower(hex(sha3(body, 256)))))
+                      FROM (SELECT * FROM lists ORDER BY shard)),
+         'written', strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))) || ')';
+SELECT printf('plan: %d keys listed once into %d shards', count(*), $nshard) FROM listing;

@@ -1,0 +1,9 @@
+-- Guard of the sharded stages (read by sql/map.sql, reduce.sql, project.sql and publish.sql,
+-- from the repository root).  A stage first prints its problems ("<stage>: problem: ..."),
+-- then inserts whether it may go on:
+--   INSERT INTO guard SELECT <1 when everything is consistent, else 0>;
+-- inserting 0 aborts the script (the shell runs with .bail on) before anything is written.
+CREATE TEMP TABLE guard(ok INTEGER);
+CREATE TEMP TRIGGER guard_check BEFORE INSERT ON guard WHEN NEW.ok = 0 BEGIN
+  SELECT RAISE(ABORT, 'refusing to go on: inputs missing or inconsistent (problems listed above); nothing written');
+END;

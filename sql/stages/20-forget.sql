@@ -1,0 +1,7 @@
+-- ---------------------------------------------------------------------------
+-- 2. Forget images that disappeared from the source
+-- ---------------------------------------------------------------------------
+DELETE FROM projections WHERE key NOT IN (SELECT key FROM listing);
+DELETE FROM predictions WHERE key NOT IN (SELECT key FROM listing);
+DELETE FROM errors      WHERE key NOT IN (SELECT key FROM listing);
+DELETE FROM images      WHERE key NOT IN (SELECT key FROM listing);

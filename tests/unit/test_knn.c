@@ -1,0 +1,230 @@
+/* Unit tests of the k-NN core (no SQLite): every result is compared with a
+** brute-force search in double precision written here independently
+** (full sort of all distances by (distance, key)). */
+#include <stdlib.h>
+
+#include "common/common.h"
+#include "knn/knn.h"
+#include "unit.h"
+
+typedef struct Ref {
+  double dist;
+  int64_t key;
+} Ref;
+
+static int ref_cmp(const void *a, const void *b) {
+  const Ref *x = a, *y = b;
+  if (x->dist != y->dist) return x->dist < y->dist ? -1 : 1;
+  return (x->key > y->key) - (x->key < y->key);
+}
+
+static double brute_dist(int metric, const float *q, const float *r, size_t d) {
+  double dot = 0, nq = 0, nr = 0, l2 = 0;
+  size_t i;
+  for (i = 0; i < d; i++) {
+    double t = (double)q[i] - r[i];
+    dot += (double)q[i] * r[i];
+    nq += (double)q[i] * q[i];
+    nr += (double)r[i] * r[i];
+    l2 += t * t;
+  }
+  if (metric == KNN_L2) return sqrt(l2);
+  if (metric == KNN_COSINE) return 1.0 - dot / (sqrt(nq) * sqrt(nr));
+  return -dot;
+}
+
+static uint64_t rng = 88172645463325252ull;
+static double urand(void) {
+  rng ^= rng << 13;
+  rng ^= rng >> 7;
+  rng ^= rng << 17;
+  return (double)(rng >> 11) / 9007199254740992.0;
+}
+
+/* Runs a search of nq queries over nr refs fed in blocks of `block`, and
+** checks every query's hits against the brute force. */
+static void check_search(const char *what, int metric, const float *q, size_t nq, const float *r,
+                         const int64_t *key, size_t nr, size_t d, size_t k, size_t block) {
+  KnnSearch *s = NULL;
+  char err[IMGPCA_ERRMAX];
+  Ref *all = malloc(nr * sizeof(Ref));
+  size_t iq, j, bad = 0, i0;
+  int rc = knn_open(d, k, metric, NULL, NULL, &s, err);
+  CHECK_EQ_INT(rc, IMGPCA_OK);
+  if (rc) return;
+  CHECK_EQ_INT(knn_set_queries(s, q, nq, NULL, err), IMGPCA_OK);
+  for (i0 = 0; i0 < nr; i0 += block) {
+    size_t m = nr - i0 < block ? nr - i0 : block;
+    CHECK_EQ_INT(knn_add_refs(s, r + i0 * d, key + i0, m, NULL, err), IMGPCA_OK);
+  }
+  knn_finish(s);
+  for (iq = 0; iq < nq; iq++) {
+    size_t n, want = k < nr ? k : nr;
+    const KnnHit *h = knn_hits(s, iq, &n);
+    for (j = 0; j < nr; j++) {
+      all[j].dist = brute_dist(metric, q + iq * d, r + j * d, d);
+      all[j].key = key[j];
+    }
+    qsort(all, nr, sizeof(Ref), ref_cmp);
+    if (n != want) bad++;
+    for (j = 0; j < n && j < want; j++) {
+      double tol = 1e-12 * (fabs(all[j].dist) + 1);
+      if (h[j].key != all[j].key || fabs(h[j].dist - all[j].dist) > tol) {
+        if (bad < 5)
+          fprintf(stderr, "%s: query %zu rank %zu: got (%lld, %.17g), expected (%lld, %.17g)\n", what, iq, j + 1,
+                  (long long)h[j].key, h[j].dist, (long long)all[j].key, all[j].dist);
+        bad++;
+      }
+    }
+  }
+  unit_count++;
+  if (bad) {
+    unit_fail++;
+    fprintf(stderr, "%s: %zu mismatches\n", what, bad);
+  }
+  knn_close(s);
+  free(all);
+}
+
+static void test_random(void) {
+  size_t d = 13, nq = 300, nr = 2500, i;
+  float *q = malloc(nq * d * sizeof(float)), *r = malloc(nr * d * sizeof(float));
+  int64_t *key = malloc(nr * sizeof(int64_t));
+  int metric;
+  for (i = 0; i < nq * d; i++) q[i] = (float)(urand() * 2 - 1);
+  for (i = 0; i < nr * d; i++) r[i] = (float)(urand() * 2 - 1);
+  for (i = 0; i < nr; i++) key[i] = (int64_t)(nr - i) * 7; /* keys not in row order */
+  for (metric = KNN_L2; metric <= KNN_DOT; metric++) {
+    char what[64];
+    snprintf(what, sizeof what, "random %s k=1", knn_metric_name(metric));
+    check_search(what, metric, q, nq, r, key, nr, d, 1, 1000);
+    snprintf(what, sizeof what, "random %s k=5", knn_metric_name(metric));
+    check_search(what, metric, q, nq, r, key, nr, d, 5, 777);
+    snprintf(what, sizeof what, "random %s k=10", knn_metric_name(metric));
+    check_search(what, metric, q, nq, r, key, nr, d, 10, 2500);
+    /* one query (the sgemv path), blocks of one reference */
+    snprintf(what, sizeof what, "one query %s", knn_metric_name(metric));
+    check_search(what, metric, q, 1, r, key, 300, d, 7, 1);
+    /* k larger than the reference set */
+    snprintf(what, sizeof what, "k > n %s", knn_metric_name(metric));
+    check_search(what, metric, q, 20, r, key, 9, d, 50, 4);
+  }
+  free(q);
+  free(r);
+  free(key);
+}
+
+/* Vectors far from the origin and close to each other: qq + rr - 2 q.r
+** cancels almost entirely in float32, which alone would reorder them. */
+static void test_cancellation(void) {
+  size_t d = 8, nq = 40, nr = 600, i;
+  float *q = malloc(nq * d * sizeof(float)), *r = malloc(nr * d * sizeof(float));
+  int64_t *key = malloc(nr * sizeof(int64_t));
+  KnnSearch *s = NULL;
+  char err[IMGPCA_ERRMAX];
+  for (i = 0; i < nq * d; i++) q[i] = (float)(1000.0 + urand() * 1e-2);
+  for (i = 0; i < nr * d; i++) r[i] = (float)(1000.0 + urand() * 1e-2);
+  for (i = 0; i < nr; i++) key[i] = (int64_t)i;
+  check_search("cancellation l2", KNN_L2, q, nq, r, key, nr, d, 3, 256);
+  check_search("cancellation cosine", KNN_COSINE, q, nq, r, key, nr, d, 3, 256);
+  check_search("cancellation dot", KNN_DOT, q, nq, r, key, nr, d, 3, 256);
+  /* well-separated data needs few exact measures: the screen does its job */
+  for (i = 0; i < nr * d; i++) r[i] = (float)(urand() * 100);
+  for (i = 0; i < nq * d; i++) q[i] = (float)(urand() * 100);
+  CHECK_EQ_INT(knn_open(d, 1, KNN_L2, NULL, NULL, &s, err), IMGPCA_OK);
+  CHECK_EQ_INT(knn_set_queries(s, q, nq, NULL, err), IMGPCA_OK);
+  CHECK_EQ_INT(knn_add_refs(s, r, key, nr, NULL, err), IMGPCA_OK);
+  CHECK(knn_exact_count(s) < nq * nr / 10);
+  knn_close(s);
+  free(q);
+  free(r);
+  free(key);
+}
+
+/* Duplicate vectors: equal distances come in key order whatever the order
+** and the blocks the references arrive in. */
+static int rev_cmp(void *ctx, int64_t a, int64_t b) {
+  (void)ctx;
+  return (a < b) - (a > b);
+}
+
+static void test_ties(void) {
+  float q[2] = {0, 0}, r[12];
+  int64_t key[6] = {50, 40, 30, 20, 10, 60};
+  KnnSearch *s = NULL;
+  char err[IMGPCA_ERRMAX];
+  const KnnHit *h;
+  size_t n, i;
+  for (i = 0; i < 6; i++) {
+    r[2 * i] = 1;
+    r[2 * i + 1] = 2;
+  }
+  r[10] = 0; /* key 60 is nearer */
+  r[11] = 1;
+  CHECK_EQ_INT(knn_open(2, 4, KNN_L2, NULL, NULL, &s, err), IMGPCA_OK);
+  CHECK_EQ_INT(knn_set_queries(s, q, 1, NULL, err), IMGPCA_OK);
+  CHECK_EQ_INT(knn_add_refs(s, r, key, 2, NULL, err), IMGPCA_OK);
+  CHECK_EQ_INT(knn_add_refs(s, r + 4, key + 2, 4, NULL, err), IMGPCA_OK);
+  knn_finish(s);
+  h = knn_hits(s, 0, &n);
+  CHECK_EQ_INT(n, 4);
+  CHECK_EQ_INT(h[0].key, 60);
+  CHECK_NEAR(h[0].dist, 1, 0);
+  CHECK_EQ_INT(h[1].key, 10);
+  CHECK_EQ_INT(h[2].key, 20);
+  CHECK_EQ_INT(h[3].key, 30);
+  CHECK_NEAR(h[3].dist, sqrt(5.0), 0);
+  knn_close(s);
+  /* a caller's order of keys (here: descending) */
+  CHECK_EQ_INT(knn_open(2, 3, KNN_L2, rev_cmp, NULL, &s, err), IMGPCA_OK);
+  CHECK_EQ_INT(knn_set_queries(s, q, 1, NULL, err), IMGPCA_OK);
+  CHECK_EQ_INT(knn_add_refs(s, r, key, 6, NULL, err), IMGPCA_OK);
+  knn_finish(s);
+  h = knn_hits(s, 0, &n);
+  CHECK_EQ_INT(n, 3);
+  CHECK_EQ_INT(h[0].key, 60);
+  CHECK_EQ_INT(h[1].key, 50);
+  CHECK_EQ_INT(h[2].key, 40);
+  knn_close(s);
+}
+
+static void test_errors(void) {
+  KnnSearch *s = NULL;
+  char err[IMGPCA_ERRMAX];
+  float q[4] = {1, 0, 0, 0}, r[6] = {1, 1, 0, 0, 2, 2};
+  int64_t key[3] = {1, 2, 3};
+  size_t bad = 99;
+  CHECK_EQ_INT(knn_open(2, 0, KNN_L2, NULL, NULL, &s, err), IMGPCA_ERROR);
+  CHECK_STR(err, "k must be at least 1");
+  CHECK_EQ_INT(knn_open(0, 1, KNN_L2, NULL, NULL, &s, err), IMGPCA_ERROR);
+  CHECK_EQ_INT(knn_metric_from_name("COSINE"), KNN_COSINE);
+  CHECK_EQ_INT(knn_metric_from_name("l1"), -1);
+  CHECK_EQ_INT(knn_open(2, 1, KNN_COSINE, NULL, NULL, &s, err), IMGPCA_OK);
+  CHECK_EQ_INT(knn_set_queries(s, q, 2, &bad, err), IMGPCA_ERROR);
+  CHECK_EQ_INT(bad, 1);
+  CHECK_STR(err, "cosine distance of a zero vector is undefined");
+  CHECK_EQ_INT(knn_set_queries(s, q, 1, &bad, err), IMGPCA_OK);
+  CHECK_EQ_INT(knn_add_refs(s, r, key, 3, &bad, err), IMGPCA_ERROR);
+  CHECK_EQ_INT(bad, 1);
+  knn_close(s);
+  /* no reference: no hit; a new query block starts empty */
+  CHECK_EQ_INT(knn_open(2, 2, KNN_DOT, NULL, NULL, &s, err), IMGPCA_OK);
+  CHECK_EQ_INT(knn_set_queries(s, q, 2, NULL, err), IMGPCA_OK);
+  CHECK_EQ_INT(knn_add_refs(s, r, key, 3, NULL, err), IMGPCA_OK);
+  CHECK_EQ_INT(knn_set_queries(s, q, 1, NULL, err), IMGPCA_OK);
+  knn_finish(s);
+  {
+    size_t n = 9;
+    knn_hits(s, 0, &n);
+    CHECK_EQ_INT(n, 0);
+  }
+  knn_close(s);
+}
+
+int main(void) {
+  test_random();
+  test_cancellation();
+  test_ties();
+  test_errors();
+  return UNIT_DONE();
+}
