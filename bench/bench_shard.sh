@@ -79,7 +79,6 @@ nold=$(AWS_ENDPOINT_URL=$proxy sql "SELECT count(*) FROM s3_list('$src') WHERE i
 b=$(now); told=$(secs "$a" "$b")
 lold=$(lists)
 kill "$proxy_pid" 2>/dev/null || true; proxy_pid=""
-sql "SELECT count(s3_delete(url)) FROM s3_list('$bucket/many/**')" >/dev/null
 
 # ---- 2. publish ------------------------------------------------------------------------------
 # 4 parts of pubmb/4 MiB each: a header line, then rows of the shape projection rows have

@@ -142,7 +142,7 @@ static const ModuleDef aModule[] = {
   /* imgpca:modules (one line per module) */
   {"s3_list", &s3_list_module, CONN},
   {"s3_fetch_many", &s3_fetch_many_module, CONN},
-  {"knn_search", &knn_search_module, 0},
+  {"knn_search", &knn_search_module, CONN},
   {NULL, NULL, 0}
 };
 

@@ -19,8 +19,9 @@
 --   $batch   images per committed batch of a big folder  default 500
 --            (smaller folders are one batch each)
 --   $plot_max  most points drawn in scatter.svg      default 5000
---   $classify  1 = label the test images by 1-NN     default 1 (its cost grows
+--   $classify  1 = label the test images by k-NN     default 1 (its cost grows
 --            with test x training images; 0 skips it on very large sets)
+--   $knn     neighbours that vote for a test image's label  default 1
 --
 -- Incremental and resumable: the state database keeps (key, etag) -> features.
 -- Every stage is one statement (feature extraction: one statement per folder

@@ -59,3 +59,5 @@ SELECT 'publish: wrote ' || $out || '/parts/_manifest.json (' || s3_put($out || 
                                  FROM (SELECT * FROM parts ORDER BY shard)),
                      'written', strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))) || ')';
 SELECT printf('publish: %d rows from %d parts', sum(manifest ->> 'rows'), count(*)) FROM parts;
+-- the report page beside the CSV (docs/REPORT.md)
+.read sql/publish-report.sql

@@ -76,12 +76,9 @@ static void config_json(sqlite3_context *ctx, ImgpcaConn *conn) {
   for (i = 0; imgpca_settings[i].zKey; i++) {
     const ImgpcaSetting *s = &imgpca_settings[i];
     const char *zSrc;
-    const char *zVal = imgpca_config_get(&conn->cfg, s->zKey, &zSrc);
-    char masked[64];
-    if (zVal && s->bSecret) {
-      imgpca_config_mask(zVal, masked, sizeof masked);
-      zVal = masked;
-    }
+    char shown[1024];
+    const char *zVal = imgpca_config_display(s, imgpca_config_get(&conn->cfg, s->zKey, &zSrc), shown,
+                                             sizeof shown);
     if (i) imgpca_buf_append(&b, ",", 1);
     imgpca_buf_json_string(&b, s->zKey);
     imgpca_buf_append(&b, ":{\"value\":", 10);
@@ -97,18 +94,10 @@ static void config_json(sqlite3_context *ctx, ImgpcaConn *conn) {
 
 static void config_result(sqlite3_context *ctx, ImgpcaConn *conn, const char *zKey) {
   const ImgpcaSetting *s = imgpca_setting_find(zKey);
-  const char *zVal = imgpca_config_get(&conn->cfg, zKey, NULL);
-  char masked[64];
-  if (!zVal) {
-    sqlite3_result_null(ctx);
-    return;
-  }
-  if (s && s->bSecret) {
-    imgpca_config_mask(zVal, masked, sizeof masked);
-    sqlite3_result_text(ctx, masked, -1, SQLITE_TRANSIENT);
-  } else {
-    sqlite3_result_text(ctx, zVal, -1, SQLITE_TRANSIENT);
-  }
+  char shown[1024];
+  const char *zVal = imgpca_config_display(s, imgpca_config_get(&conn->cfg, zKey, NULL), shown, sizeof shown);
+  if (!zVal) sqlite3_result_null(ctx);
+  else sqlite3_result_text(ctx, zVal, -1, SQLITE_TRANSIENT);
 }
 
 void imgpca_config_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {

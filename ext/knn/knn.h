@@ -50,6 +50,10 @@ const char *knn_metric_name(int metric);
 int knn_open(size_t d, size_t k, int metric, KnnKeyCmp xCmp, void *pCmpCtx, KnnSearch **pp, char *err);
 void knn_close(KnnSearch *s);
 
+/* Threads screening a reference block (query tiles split over them; each
+** calls BLAS on its own tiles).  Default 1. */
+void knn_set_threads(KnnSearch *s, int n);
+
 /* How many queries a block should hold for this d and k (memory bound). */
 size_t knn_query_block(size_t d, size_t k);
 

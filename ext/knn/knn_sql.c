@@ -24,6 +24,10 @@
 ** blocks of KNN_REF_BLOCK: memory stays bounded by the block sizes plus
 ** the ids of the references.
 **
+** Threads: the query tiles of a block are split over imgpca.threads
+** threads (0, the default = the CPUs available to the process), each
+** running BLAS on its own tiles.
+**
 ** Errors name knn_search and the row: a vector that is NULL, not a float32
 ** blob, holds NaN or infinity, or whose dimension differs from the first
 ** query's; a zero vector with 'cosine'; an empty reference set; k not a
@@ -35,6 +39,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "../fetch/fetch.h"
 #include "../vector/vector.h"
 #include "knn.h"
 
@@ -53,6 +58,7 @@
 typedef struct KnnVtab {
   sqlite3_vtab base;
   sqlite3 *db;
+  ImgpcaConn *conn;
 } KnnVtab;
 
 /* The ids of one pass over the references, by ordinal. */
@@ -196,7 +202,6 @@ static int knn_connect(sqlite3 *db, void *pAux, int argc, const char *const *arg
                        char **pzErr) {
   KnnVtab *v;
   int rc;
-  (void)pAux;
   (void)argc;
   (void)argv;
   (void)pzErr;
@@ -208,6 +213,7 @@ static int knn_connect(sqlite3 *db, void *pAux, int argc, const char *const *arg
   if (!v) return SQLITE_NOMEM;
   memset(v, 0, sizeof(*v));
   v->db = db;
+  v->conn = (ImgpcaConn *)pAux;
   sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
   *ppVtab = &v->base;
   return SQLITE_OK;
@@ -350,6 +356,15 @@ static int knn_core_err(KnnCursor *c, int rc, const char *zWhat, sqlite3_value *
   return rc;
 }
 
+/* Threads for the screen: imgpca.threads, 0 = the CPUs available; one
+** when SQLite is not thread-safe (the workers allocate through it). */
+static int knn_thread_count(KnnCursor *c) {
+  int n = c->pTab->conn ? (int)imgpca_config_int(&c->pTab->conn->cfg, "imgpca.threads") : 0;
+  if (n <= 0) n = imgpca_cpus_available();
+  if (!sqlite3_threadsafe()) n = 1;
+  return n;
+}
+
 /* Makes the search once the dimension is known. */
 static int knn_start(KnnCursor *c, size_t d) {
   char err[IMGPCA_ERRMAX];
@@ -357,6 +372,7 @@ static int knn_start(KnnCursor *c, size_t d) {
   c->d = d;
   rc = knn_open(d, c->k, c->metric, ids_cmp, &c->ids, &c->s, err);
   if (rc) return knn_core_err(c, rc, NULL, NULL, err);
+  knn_set_threads(c->s, knn_thread_count(c));
   c->qb = c->stQ ? knn_query_block(d, c->k) : 1;
   c->qbuf = sqlite3_malloc64((sqlite3_uint64)c->qb * d * sizeof(float));
   c->aQid = sqlite3_malloc64((sqlite3_uint64)c->qb * sizeof(sqlite3_value *));

@@ -41,8 +41,6 @@ void imgpca_storage_free(ImgpcaStorage *s) {
   imgpca_free(s);
 }
 
-const ImgpcaConfig *imgpca_storage_config(ImgpcaStorage *s) { return s->cfg; }
-
 static int get_s3(ImgpcaStorage *s, S3Client **pp, char *err);
 int imgpca_storage_describe(ImgpcaStorage *s, ImgpcaBuf *b, char *err) {
   S3Client *c;

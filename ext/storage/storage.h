@@ -76,8 +76,6 @@ int imgpca_storage_put(ImgpcaStorage *s, const char *zUrl, const void *p, size_t
 int imgpca_storage_delete(ImgpcaStorage *s, const char *zUrl, int *pDeleted, char *err);
 /* JSON of the effective S3 configuration (s3_config()). */
 int imgpca_storage_describe(ImgpcaStorage *s, ImgpcaBuf *b, char *err);
-/* The configuration the client reads (the connection's). */
-const ImgpcaConfig *imgpca_storage_config(ImgpcaStorage *s);
 
 /* Listing of a URL with an optional glob (see ext/s3/glob.c):
 **   s3://bucket/prefix/(glob)   keys of the bucket matching it; without glob

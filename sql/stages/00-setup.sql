@@ -52,9 +52,9 @@ CREATE TABLE IF NOT EXISTS projections(
 CREATE TABLE IF NOT EXISTS predictions(
   key       TEXT PRIMARY KEY,  -- a test image
   model_id  INTEGER NOT NULL,
-  predicted TEXT,              -- label of the nearest training image in PCA space
-  neighbour TEXT,              -- its key
-  distance  REAL
+  predicted TEXT,              -- label voted by its $knn nearest training images in PCA space
+  neighbour TEXT,              -- key of the nearest one
+  distance  REAL               -- its distance
 );
 CREATE TABLE IF NOT EXISTS runs(
   id INTEGER PRIMARY KEY, started TEXT, listed INTEGER, processed INTEGER, finished TEXT
@@ -70,7 +70,8 @@ FROM (SELECT 'source' AS key, $source AS value, NULL AS dflt
       UNION ALL SELECT 'refit', CAST($refit AS INTEGER), 0
       UNION ALL SELECT 'batch', CAST($batch AS INTEGER), 500
       UNION ALL SELECT 'plot_max', CAST($plot_max AS INTEGER), 5000
-      UNION ALL SELECT 'classify', CAST($classify AS INTEGER), 1) AS p
+      UNION ALL SELECT 'classify', CAST($classify AS INTEGER), 1
+      UNION ALL SELECT 'knn', CAST($knn AS INTEGER), 1) AS p
 LEFT JOIN settings AS s USING (key)
 WHERE true
 ON CONFLICT(key) DO UPDATE SET value = excluded.value;
@@ -85,7 +86,8 @@ SELECT (SELECT value FROM settings WHERE key = 'source')   AS source,
        (SELECT value FROM settings WHERE key = 'refit')    AS refit,
        (SELECT value FROM settings WHERE key = 'batch')    AS batch,
        (SELECT value FROM settings WHERE key = 'plot_max') AS plot_max,
-       (SELECT value FROM settings WHERE key = 'classify') AS classify;
+       (SELECT value FROM settings WHERE key = 'classify') AS classify,
+       (SELECT value FROM settings WHERE key = 'knn')      AS knn;
 
 INSERT INTO runs(started) VALUES (datetime('now'));
 SELECT printf('source %s, spec ''%s'', k = %d, output %s', source, spec, k, out) FROM cfg;

@@ -2,7 +2,8 @@
 # Slurm scale-out end to end, on a local two-node Slurm cluster (scripts/slurm-cluster.sh):
 #   1. a single-process reference: features of the Fruits-360 Training sample, pca_fit, projection CSV;
 #   2. the same through scripts/imgpca-submit.sh with 4 shards (plan, map, reduce, project,
-#      publish), output to a local folder: the plan lists every image once; model equal to the
+#      publish), output to a local folder: the plan lists every image once; a map task names
+#      the objects deleted or undecodable since the plan and writes no manifest; model equal to the
 #      reference (eigenvalues within 1e-9 relative, components up to sign), CSV rows equal to the
 #      reference CSV (order-insensitive, header key,label,pc1..pck, labels = folder names);
 #   3. the images copied to the project's RGW (S3) and a run from and to RGW through a loopback
@@ -159,6 +160,20 @@ printf 'x' >> "$work/bad/states/shard-00001-of-00004.pca"
 if IMGPCA_OUT=$work/bad scripts/imgpca-worker.sh reduce >"$work/bad.log" 2>&1; then fail "reduce merged a corrupted state"; fi
 grep -q "shard 1: state .* has SHA3-256" "$work/bad.log" || { cat "$work/bad.log"; fail "no clear message for a corrupted state"; }
 [ ! -e "$work/bad/model" ] || fail "reduce wrote a model although it refused"
+# map reads the plan, not the source: an object deleted after the plan and an undecodable one
+# are problems naming them, and the shard writes no manifest
+mkdir -p "$work/gone/src/Kiwi"
+cp "$data/Training/Kiwi 1/"*.jpg "$work/gone/src/Kiwi/"
+IMGPCA_RUN=it-gone IMGPCA_OUT=$work/gone/out IMGPCA_SRC="$work/gone/src/**/*.jpg" IMGPCA_NSHARD=1 \
+  scripts/imgpca-worker.sh plan >"$work/gone.log" 2>&1 || { cat "$work/gone.log"; fail "plan of the Kiwi copy failed"; }
+gone=$(ls "$work/gone/src/Kiwi/"*.jpg | head -1); junk=$(ls "$work/gone/src/Kiwi/"*.jpg | tail -1)
+rm "$gone"; printf 'junk' >"$junk"
+if IMGPCA_RUN=it-gone IMGPCA_OUT=$work/gone/out IMGPCA_SRC="$work/gone/src/**/*.jpg" IMGPCA_NSHARD=1 \
+     scripts/imgpca-worker.sh map 0 1 >"$work/gone.log" 2>&1; then fail "map ran with an object missing since the plan"; fi
+grep -qF "map: problem: shard 0: s3_fetch_many: no such file '$gone'" "$work/gone.log" &&
+  grep -qF "map: problem: shard 0: s3_fetch_many: features of '$junk'" "$work/gone.log" ||
+  { cat "$work/gone.log"; fail "map does not name the missing and the undecodable object"; }
+[ ! -e "$work/gone/out/manifest" ] || fail "map wrote a manifest although objects were missing"
 unset IMGPCA_RUN IMGPCA_SRC IMGPCA_SPEC IMGPCA_PCA_OPTIONS IMGPCA_NSHARD
 t2=$(date +%s)
 
