@@ -453,6 +453,7 @@ static int check_page(ImgpcaLister *l, char *err) {
 void imgpca_lister_set_interrupt(ImgpcaLister *l, int (*xInterrupted)(void *), void *pArg) {
   l->xInterrupted = xInterrupted;
   l->pInterruptArg = pArg;
+  if (l->walk) local_walk_set_interrupt(l->walk, xInterrupted, pArg);
 }
 
 /* Next matching S3 object from the listing pages (fetched lazily). */

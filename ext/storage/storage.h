@@ -99,8 +99,9 @@ typedef struct ImgpcaLister ImgpcaLister;
 /* nAhead (> 0) bounds the prefetch when the caller knows it needs few rows. */
 int imgpca_lister_open(ImgpcaStorage *s, const char *zUrlGlob, int bContent, int64_t maxBytes,
                        int64_t nAhead, ImgpcaLister **pp, char *err);
-/* Optional interrupt hook, polled before every listing request: non-zero
-** stops the listing with IMGPCA_INTERRUPT. */
+/* Optional interrupt hook, polled before every S3 listing request and every
+** 256 entries of a local walk: non-zero stops the listing with
+** IMGPCA_INTERRUPT. */
 void imgpca_lister_set_interrupt(ImgpcaLister *l, int (*xInterrupted)(void *), void *pArg);
 /* Moves to the next entry; *pEof = 1 at the end.  An S3 listing fails when
 ** the server sends back the continuation token it was given, or more than
