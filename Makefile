@@ -39,7 +39,7 @@ UNIT_ASAN := $(UNIT_SRC:tests/unit/%.c=build/unit-asan/%)
         test-integration test-asan test-report test-examples test-oom test-concurrency fuzz fuzz-build test-fuzz \
         bench install uninstall demo clean format format-check print-libs
 
-all: dist/imgpca.so dist/libimgpca.a
+all: dist/imgpca.so dist/libimgpca.a build/libimgpca-int.a
 
 deps:
 	@scripts/install-deps.sh build

@@ -8,7 +8,7 @@
 **
 ** Built with -DIMGPCA_LIBFUZZER this file instead provides the libFuzzer
 ** entry point (e.g. clang -fsanitize=fuzzer,address -DIMGPCA_LIBFUZZER
-** -Iext tests/unit/test_pca_fuzz.c dist/libimgpca.a -lopenblas -llapacke -lm).
+** -Iext tests/unit/test_pca_fuzz.c build/libimgpca-int.a -lopenblas -llapacke -lm).
 ** The first input byte selects the loader (even: model, odd: state). */
 #include <stdlib.h>
 
