@@ -251,12 +251,12 @@ test-concurrency: build/concurrency/concurrency
 
 # ---- reliability: ThreadSanitizer -------------------------------------------
 # The concurrency test (tests/concurrency; IMGPCA_THREADS x IMGPCA_ROUNDS,
-# default 4 x 1) and the s3_fetch_many worker-pool tests (tests/unit/test_fetch*.c)
+# default 4 x 1), the s3_fetch_many worker-pool tests (tests/unit/test_fetch*.c) and the knn threads (test_knn.c)
 # against a -fsanitize=thread build of the cores under build/tsan.  Any report
 # fails; tests/tsan.supp lists the suppressed ones, each with its reason.
 TSAN_FLAGS = -fsanitize=thread -fno-omit-frame-pointer
 TOBJ := $(SRC:ext/%.c=build/tsan/%.o)
-TSAN_TESTS := build/unit-tsan/test_fetch build/unit-tsan/test_fetch_interrupt
+TSAN_TESTS := build/unit-tsan/test_fetch build/unit-tsan/test_fetch_interrupt build/unit-tsan/test_knn
 TSAN_ENV = TSAN_OPTIONS="suppressions=$(CURDIR)/tests/tsan.supp halt_on_error=0 exitcode=66 report_signal_unsafe=0 second_deadlock_stack=1"
 .SECONDARY: $(TOBJ)
 

@@ -182,7 +182,7 @@ int imgpca_config_set(ImgpcaConfig *c, const char *zKey, const char *zVal, char 
     if (validate(s, zVal, err)) return IMGPCA_ERROR;
     /* Environment values are checked where they are used (ext/s3), so that
     ** a bad one is an error there rather than silently skipped here. */
-    if (s->xCheck && !s->xCheck(zVal))
+    if (s->xCheck && *zVal && !s->xCheck(zVal))
       return imgpca_seterr(err, "invalid value for '%s': '%.80s': expected %s", s->zKey, zVal, s->zCheckHelp);
     zNew = imgpca_strdup(zVal);
     if (!zNew) return IMGPCA_NOMEM;

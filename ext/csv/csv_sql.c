@@ -44,7 +44,6 @@
 
 #include <stdio.h>
 
-#include "../s3/s3_sql.h"
 #include "../storage/storage.h"
 #include "../vector/vector.h"
 #include "csv.h"

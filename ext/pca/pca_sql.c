@@ -23,7 +23,6 @@
 */
 #include "pca_sql.h"
 
-#include "../vector/vector_sql.h"
 
 #include <math.h>
 #include <stddef.h>

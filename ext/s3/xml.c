@@ -160,7 +160,7 @@ int s3_xml_list(const char *p, size_t n, S3ListPage *out, char *err) {
     S3Object *o = &out->a[i];
     if (!o->zKey || o->nSize < 0)
       rc = imgpca_seterr(err, "invalid ListBucketResult: an entry lacks Key or Size");
-    else if (out->zEncoding && strcmp(out->zEncoding, "url") == 0 && !s3_uri_decode(o->zKey, 1))
+    else if (out->zEncoding && strcmp(out->zEncoding, "url") == 0 && !imgpca_uri_decode(o->zKey, 1))
       rc = imgpca_seterr(err, "invalid ListBucketResult: bad URL encoding in key '%s'", o->zKey);
   }
   if (rc == IMGPCA_OK && out->bTruncated && !out->zNextToken)

@@ -1,6 +1,6 @@
 /*
 ** Concatenation of object ranges into one new object in constant memory (no
-** SQL behaviour of its own; behind s3_concat, see ext/s3/concat_sql.c).
+** SQL behaviour of its own; behind s3_concat, see ext/storage/concat_sql.c).
 **
 ** Local destination: every range is read in 8 MiB pieces and streamed into the
 ** atomic local writer (temporary file renamed at the end).

@@ -391,8 +391,8 @@ int imgpca_lister_open(ImgpcaStorage *s, const char *zUrlGlob, int bContent, int
       l->zBucket = u.zBucket;
       l->zPattern = u.zKey;
       u.zBucket = u.zKey = NULL;
-      l->bMagic = s3_glob_has_magic(l->zPattern);
-      s3_glob_prefix(l->zPattern, &l->zPrefix);
+      l->bMagic = imgpca_glob_has_magic(l->zPattern);
+      imgpca_glob_prefix(l->zPattern, &l->zPrefix);
       if (!l->zScheme || !l->zPrefix) rc = IMGPCA_NOMEM;
     }
     l->nWindow = (int)imgpca_config_int(s->cfg, "s3.max_inflight");
@@ -462,7 +462,7 @@ static int s3_next_listed(ImgpcaLister *l, ImgpcaEntry *e, int *pEof, char *err)
   for (;;) {
     while (l->iPage < l->page.n) {
       S3Object *o = &l->page.a[l->iPage++];
-      if (l->bMagic && !s3_glob_match(l->zPattern, o->zKey)) continue;
+      if (l->bMagic && !imgpca_glob_match(l->zPattern, o->zKey)) continue;
       return make_s3_entry(l, o, e);
     }
     if (l->bListDone) { *pEof = 1; return IMGPCA_OK; }

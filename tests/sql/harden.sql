@@ -46,6 +46,8 @@ SELECT csv_export('/tmp/imgpca-sql-harden/a.csv', 'SELECT s3_delete(''/tmp/imgpc
 SELECT csv_export('/tmp/imgpca-sql-harden/a.csv',
   'SELECT csv_export(''/tmp/imgpca-sql-harden/nested.csv'', ''SELECT 1'') AS n');
 SELECT csv_export('/tmp/imgpca-sql-harden/a.csv', 'SELECT imgpca_config(''s3.region'', ''evil'') AS n');
+SELECT csv_export('/tmp/imgpca-sql-harden/a.csv',
+  'SELECT s3_concat(''/tmp/imgpca-sql-harden/evil'', ''["harden.sql"]'') AS n');
 SELECT imgpca_config('s3.region');
 -- nothing was written; reads are still allowed and the flag is cleared afterwards
 SELECT 'files: ' || ifnull(group_concat(name, ' '), '') FROM (SELECT name FROM s3_list('/tmp/imgpca-sql-harden/*') ORDER BY name);

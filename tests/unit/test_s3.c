@@ -91,7 +91,7 @@ static void test_sigv4(void) {
   CHECK_STR(hex, "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072");
   imgpca_buf_init(&b);
   imgpca_buf_append(&b, "/", 1);
-  s3_uri_encode(&b, "test$file.text", 14, 1);
+  imgpca_uri_encode(&b, "test$file.text", 14, 1);
   imgpca_buf_append(&b, "", 1);
   CHECK_STR((char *)b.p, "/test%24file.text");
   sign_check("PUT", (char *)b.p, "", put, 5, hex,
@@ -132,7 +132,7 @@ static void test_encoding(void) {
   S3Query q;
   char z[64];
   imgpca_buf_init(&b);
-  s3_uri_encode(&b, "a b+c&d=e/é~_.-", strlen("a b+c&d=e/é~_.-"), 1);
+  imgpca_uri_encode(&b, "a b+c&d=e/é~_.-", strlen("a b+c&d=e/é~_.-"), 1);
   imgpca_buf_append(&b, "", 1);
   CHECK_STR((char *)b.p, "a%20b%2Bc%26d%3De/%C3%A9~_.-");
   imgpca_buf_free(&b);
@@ -147,10 +147,10 @@ static void test_encoding(void) {
   imgpca_buf_free(&b);
   s3_query_free(&q);
   strcpy(z, "a%20b+c%2B%C3%A9");
-  CHECK(s3_uri_decode(z, 1));
+  CHECK(imgpca_uri_decode(z, 1));
   CHECK_STR(z, "a b c+é");
   strcpy(z, "bad%2");
-  CHECK(!s3_uri_decode(z, 0));
+  CHECK(!imgpca_uri_decode(z, 0));
   {
     char d[17];
     s3_amz_date(1369353600, d); /* 2013-05-24 00:00:00 UTC */

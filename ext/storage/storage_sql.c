@@ -21,21 +21,9 @@
 **        fetched only when the query uses it, s3.max_inflight requests ahead of
 **        the cursor, in listing order.  A missing argument is an error.
 */
-#include "s3_sql.h"
+#include "storage_sql.h"
 
 #include <stdio.h>
-
-int imgpca_conn_storage(ImgpcaConn *conn, ImgpcaStorage **pp, char *err) {
-  if (!conn->pS3) {
-    ImgpcaStorage *s;
-    int rc = imgpca_storage_new(&conn->cfg, &s, err);
-    if (rc) return rc;
-    conn->pS3 = s;
-    conn->xS3Free = (void (*)(void *))imgpca_storage_free;
-  }
-  *pp = (ImgpcaStorage *)conn->pS3;
-  return IMGPCA_OK;
-}
 
 static ImgpcaStorage *ctx_storage(sqlite3_context *ctx, const char *zFunc) {
   ImgpcaConn *conn = (ImgpcaConn *)sqlite3_user_data(ctx);
