@@ -26,7 +26,7 @@
 **
 ** Read-only: query_sql must be one statement for which sqlite3_stmt_readonly()
 ** is true (no writes to any database), and while it is prepared and stepped
-** imgpca's side-effect functions (s3_put, s3_delete, csv_export,
+** imgpca's side-effect functions (s3_put, s3_delete, s3_concat, csv_export,
 ** imgpca_config with a value) refuse to run on this connection.  Reads
 ** (s3_fetch, s3_list) stay allowed.  Functions of other extensions are not
 ** controlled (e.g. the shell's writefile()): do not load such extensions
