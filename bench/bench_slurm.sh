@@ -7,7 +7,8 @@
 #   - 2 shards as a Slurm job array on the local cluster (scripts/slurm-cluster.sh), including
 #     the scheduling latency of sbatch --wait.
 # Prints a markdown section; the goal is >= 1.7x for 2 shards on 2 cores.
-# Each worker gets one core, as a Slurm task with --cpus-per-task=1 does: OPENBLAS_NUM_THREADS=1.
+# Each worker gets one core, as a Slurm task with --cpus-per-task=1 does: OPENBLAS_NUM_THREADS=1,
+# IMGPCA_THREADS=1 (one s3_fetch_many decoding thread).
 # The Slurm time runs from sbatch until both shard manifests exist (polled every 0.1 s; sbatch
 # --wait polls too coarsely for a few-second job).
 # Env: IMGPCA_BENCH_SPEC (default 'hog;hist:bins=8,side=100'), IMGPCA_BENCH_REPEAT (default 3).
@@ -21,7 +22,7 @@ work=$(mktemp -d /tmp/imgpca-bench-slurm.XXXXXX)
 chmod 755 "$work"
 export IMGPCA_SLURM_DIR=$work/slurm IMGPCA_SLURM_PORT=${IMGPCA_SLURM_PORT:-6957}
 trap 'scripts/slurm-cluster.sh stop >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
-export OPENBLAS_NUM_THREADS=1 IMGPCA_SRC=$src IMGPCA_SPEC=$spec IMGPCA_PCA_OPTIONS='{"solver":"exact"}' IMGPCA_HOME=$root
+export OPENBLAS_NUM_THREADS=1 IMGPCA_THREADS=1 IMGPCA_SRC=$src IMGPCA_SPEC=$spec IMGPCA_PCA_OPTIONS='{"solver":"exact"}' IMGPCA_HOME=$root
 now() { date +%s%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b - a) / 1e9 }'; }
 median() { tr ' ' '\n' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }

@@ -8,9 +8,16 @@
 #
 # Prints DIR on stdout.  DIR/env is a sourceable file exporting:
 #   RGW_DIR, RGW_ENDPOINT (http://127.0.0.1:PORT), RGW_BUCKET (created, empty),
-#   RGW_ACCESS_KEY, RGW_SECRET_KEY, RGW_REGION
+#   RGW_ACCESS_KEY, RGW_SECRET_KEY, RGW_REGION, RGW_DNS_NAME,
+#   and with TLS: RGW_TLS_PORT, RGW_ENDPOINT_TLS (https://RGW_DNS_NAME:TLS_PORT)
 # (the AWS_* variables are not exported, so that tests choose what they set).
 # Env: RGW_PORT (default: a free port), RGW_BUCKET (default imgpca-test),
+#      RGW_DNS_NAME (default s3.localhost: RGW also accepts virtual-hosted
+#      requests for BUCKET.s3.localhost; libcurl resolves *.localhost to the
+#      loopback address itself, no /etc/hosts entry needed),
+#      RGW_TLS_CERT, RGW_TLS_KEY (PEM files: also serve HTTPS on a second
+#      port with this certificate chain and key, beast ssl_endpoint),
+#      RGW_TLS_PORT (default: a free port),
 #      RGW_MEMSTORE_MB (default 4096: memstore capacity),
 #      RGW_TCP_NODELAY (default 1; with 0, beast's Nagle + the client's delayed
 #      ACK add ~40 ms to every request on a reused connection: a cheap way to
@@ -27,6 +34,14 @@ port=${RGW_PORT:-$(freeport)}
 bucket=${RGW_BUCKET:-imgpca-test}
 mem=${RGW_MEMSTORE_MB:-4096}
 nodelay=${RGW_TCP_NODELAY:-1}
+dnsname=${RGW_DNS_NAME:-s3.localhost}
+frontend="beast endpoint=127.0.0.1:$port tcp_nodelay=$nodelay"
+tlsport=
+if [ -n "${RGW_TLS_CERT:-}" ]; then
+  [ -r "$RGW_TLS_CERT" ] && [ -r "${RGW_TLS_KEY:-}" ] || { log "RGW_TLS_CERT/RGW_TLS_KEY not readable"; exit 1; }
+  tlsport=${RGW_TLS_PORT:-$(freeport)}
+  frontend="$frontend ssl_endpoint=127.0.0.1:$tlsport ssl_certificate=$(readlink -f "$RGW_TLS_CERT") ssl_private_key=$(readlink -f "$RGW_TLS_KEY")"
+fi
 fsid=$(cat /proc/sys/kernel/random/uuid)
 mkdir -p "$dir/mon" "$dir/osd" "$dir/log" "$dir/run" "$dir/rgw"
 conf=$dir/ceph.conf
@@ -67,9 +82,9 @@ osd objectstore = memstore
 memstore device bytes = $((mem * 1024 * 1024))
 osd journal size = 0
 [client.rgw.a]
-rgw frontends = beast endpoint=127.0.0.1:$port tcp_nodelay=$nodelay
+rgw frontends = $frontend
 rgw data = $dir/rgw
-rgw dns name = 127.0.0.1
+rgw dns name = $dnsname
 rgw enable usage log = false
 rgw thread pool size = 64
 CONF
@@ -93,6 +108,10 @@ for _ in $(seq 1 300); do
   curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.2
 done
 curl -s -o /dev/null "http://127.0.0.1:$port/" || fail "radosgw does not answer on port $port"
+if [ -n "$tlsport" ]; then
+  for _ in $(seq 1 50); do curl -sk -o /dev/null "https://127.0.0.1:$tlsport/" && break; sleep 0.2; done
+  curl -sk -o /dev/null "https://127.0.0.1:$tlsport/" || fail "radosgw does not answer HTTPS on port $tlsport"
+fi
 ak=IMGPCA$(/usr/bin/python3 -c 'import secrets,string; print("".join(secrets.choice(string.ascii_uppercase+string.digits) for _ in range(14)))')
 sk=$(/usr/bin/python3 -c 'import secrets,string; print("".join(secrets.choice(string.ascii_letters+string.digits) for _ in range(40)))')
 timeout 60 radosgw-admin "${C[@]}" -n client.rgw.a user create --uid=imgpca --display-name=imgpca \
@@ -104,9 +123,14 @@ export RGW_BUCKET='$bucket'
 export RGW_ACCESS_KEY='$ak'
 export RGW_SECRET_KEY='$sk'
 export RGW_REGION='us-east-1'
+export RGW_DNS_NAME='$dnsname'
+ENV
+[ -n "$tlsport" ] && cat >> "$dir/env" <<ENV
+export RGW_TLS_PORT='$tlsport'
+export RGW_ENDPOINT_TLS='https://$dnsname:$tlsport'
 ENV
 AWS_ACCESS_KEY_ID=$ak AWS_SECRET_ACCESS_KEY=$sk AWS_DEFAULT_REGION=us-east-1 AWS_CONFIG_FILE=/dev/null \
   AWS_SHARED_CREDENTIALS_FILE=/dev/null timeout 60 /usr/bin/aws --endpoint-url "http://127.0.0.1:$port" \
   s3api create-bucket --bucket "$bucket" >"$dir/log/bucket.out" 2>&1 || fail "bucket creation failed"
-log "radosgw on http://127.0.0.1:$port, bucket '$bucket' (env file $dir/env)"
+log "radosgw on http://127.0.0.1:$port${tlsport:+ and https://$dnsname:$tlsport}, bucket '$bucket' (env file $dir/env)"
 echo "$dir"

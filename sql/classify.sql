@@ -1,30 +1,54 @@
--- Label a photo with the model of a pipeline state database: the labels of
--- its nearest training images in PCA space (Euclidean), and the vote of the
--- nearest $n (default 5).
+-- Label a photo with the model of a pipeline state database: its nearest
+-- training images in PCA space (knn_search, Euclidean distance) and the
+-- vote of the nearest $knn.
 --
 --   sqlite3 demo/state.db -cmd '.load dist/imgpca' \
 --     -cmd ".parameter set \$image 'photo.jpg'" < sql/classify.sql
 --
--- $image: a local path, file:// or s3:// URL.  Uses the newest model fitted
--- with the database's current source, spec and k (see sql/pipeline.sql).
+-- $image: a local path, file:// or s3:// URL (required).
+-- $knn:   neighbours that vote; default the pipeline's setting 'knn', else 1.
+--         The vote: most neighbours, then the smallest summed distance,
+--         then the label (the rule of sql/pipeline.sql).
+-- Prints the max($knn, 5) nearest training images, then the prediction.
+-- Uses the newest model fitted with the database's current source, spec
+-- and k.  A missing $image, an unreadable or undecodable image, or a
+-- database without a model is an error: a message on stderr and exit
+-- status 1.
 .bail on
 .mode list
 .headers off
+CREATE TEMP TABLE args(
+  image TEXT CONSTRAINT "classify: parameter $image is required (a local path, file:// or s3:// URL of a photo)"
+        CHECK (image IS NOT NULL AND image <> ''),
+  knn INTEGER CONSTRAINT "classify: parameter $knn must be a positive integer"
+        CHECK (typeof(knn) = 'integer' AND knn >= 1)
+);
+INSERT INTO args
+SELECT $image, coalesce(CAST($knn AS INTEGER),
+                        (SELECT CAST(value AS INTEGER) FROM settings WHERE key = 'knn'), 1);
+CREATE TEMP TABLE model(
+  id INTEGER CONSTRAINT "classify: no PCA model in this database for its source, spec and k (run sql/pipeline.sql first)"
+     CHECK (id IS NOT NULL),
+  spec TEXT, model BLOB
+);
+INSERT INTO model
+SELECT (SELECT m.id FROM models AS m
+        WHERE m.source = (SELECT value FROM settings WHERE key = 'source')
+          AND m.spec = (SELECT value FROM settings WHERE key = 'spec')
+          AND m.k = (SELECT value FROM settings WHERE key = 'k')
+        ORDER BY m.id DESC LIMIT 1), NULL, NULL;
+UPDATE model SET spec = m.spec, model = m.model FROM models AS m WHERE m.id = model.id;
+-- s3_fetch and img_features fail with a message naming the image
 CREATE TEMP TABLE query AS
-SELECT m.id AS model_id,
-       pca_project(m.model, img_features(s3_fetch($image), m.spec)) AS pc
-FROM models AS m
-WHERE m.source = (SELECT value FROM settings WHERE key = 'source')
-  AND m.spec = (SELECT value FROM settings WHERE key = 'spec')
-  AND m.k = (SELECT value FROM settings WHERE key = 'k')
-ORDER BY m.id DESC LIMIT 1;
+SELECT pca_project(m.model, img_features(s3_fetch(a.image), m.spec)) AS pc FROM model AS m, args AS a;
 CREATE TEMP TABLE neighbours AS
-SELECT i.label, p.key, fvec_l2(p.pc, q.pc) AS distance
-FROM query AS q JOIN projections AS p ON p.model_id = q.model_id
-JOIN images AS i ON i.key = p.key
-WHERE i.split = 'train'
-ORDER BY distance, p.key LIMIT coalesce($n, 5);
-SELECT printf('%-30s %8.4f  %s', label, distance, key) FROM neighbours ORDER BY distance, key;
-SELECT printf('predicted: %s (%d of %d nearest)', label, votes, (SELECT count(*) FROM neighbours))
-FROM (SELECT label, count(*) AS votes, min(distance) AS best FROM neighbours GROUP BY label)
-ORDER BY votes DESC, best LIMIT 1;
+SELECT n.rank, i.label, n.ref_id AS key, n.distance
+FROM query AS q, model AS m, args AS a,
+     knn_search(q.pc, printf('SELECT p.key, p.pc FROM projections AS p JOIN images AS i USING (key)
+                              WHERE i.split = ''train'' AND p.model_id = %d', m.id), max(a.knn, 5)) AS n
+JOIN images AS i ON i.key = n.ref_id;
+SELECT printf('%-30s %8.4f  %s', label, distance, key) FROM neighbours ORDER BY rank;
+SELECT printf('predicted: %s (%d of %d nearest)', label, votes, knn)
+FROM (SELECT label, count(*) AS votes, sum(distance) AS total, a.knn
+      FROM neighbours, args AS a WHERE rank <= a.knn GROUP BY label)
+ORDER BY votes DESC, total, label LIMIT 1;

@@ -12,7 +12,10 @@
 --
 -- Requires the run's plan (sql/plan.sql): the shard's key list is read from
 -- $out/plan/shard-SSSSS-of-NNNNN.json (checked against the SHA3-256 in _plan.json); the
--- source is not listed again.  Each listed object is fetched with s3_fetch.
+-- source is not listed again.  The listed objects are fetched and their features computed
+-- by s3_fetch_many(urls, $spec): s3.max_inflight requests in flight, imgpca.threads workers
+-- decoding (the CPUs the task may use); features are the bytes img_features would give.  An
+-- object that cannot be fetched or decoded is printed as a problem and fails the shard.
 -- Writes, each atomically (s3_put), the manifest last so that it marks a finished shard:
 --   $out/features/shard-SSSSS-of-NNNNN.db    SQLite database, table features(key, label, split, feature)
 --   $out/states/shard-SSSSS-of-NNNNN.pca     pca_partial state of the shard's 'train' features
@@ -39,6 +42,8 @@ SELECT msg FROM problems;
 INSERT INTO guard SELECT NOT EXISTS (SELECT 1 FROM problems);
 CREATE TEMP TABLE keylist AS
   SELECT CAST(s3_fetch(list_url) AS TEXT) AS body, list_url,
+         (SELECT json_group_array(k.value ->> 1)
+            FROM json_each(CAST(s3_fetch(list_url) AS TEXT)) AS k) AS urls,
          (SELECT value ->> 'sha3' FROM json_each(plan, '$.shards') WHERE value ->> 'shard' = $shard) AS want
     FROM meta;
 SELECT printf('map: problem: shard %d: key list %s has SHA3-256 %s, the plan says %s',
@@ -59,9 +64,17 @@ CREATE TABLE shard.features(
   split TEXT NOT NULL,    -- 'train' or 'test' (a folder named test in the key, any case)
   feature BLOB NOT NULL   -- img_features(content, $spec), float32 vector
 );
+CREATE TEMP TABLE fetched AS
+  SELECT f.url, f.features, f.error FROM keylist, s3_fetch_many(keylist.urls, $spec) AS f;
+CREATE UNIQUE INDEX temp.fetched_url ON fetched(url);
+SELECT printf('map: problem: shard %d: %s', $shard, error) FROM fetched WHERE error IS NOT NULL LIMIT 20;
+SELECT printf('map: problem: shard %d: %d objects could not be read or decoded', $shard, count(*))
+  FROM fetched WHERE error IS NOT NULL HAVING count(*) > 20;
+INSERT INTO guard SELECT NOT EXISTS (SELECT 1 FROM fetched WHERE error IS NOT NULL OR features IS NULL)
+                         AND (SELECT count(*) FROM fetched) = json_array_length(urls) FROM keylist;
 INSERT INTO shard.features(key, label, split, feature)
-  SELECT k.value ->> 0, k.value ->> 2, k.value ->> 3, img_features(s3_fetch(k.value ->> 1), $spec)
-    FROM keylist, json_each(keylist.body) AS k
+  SELECT k.value ->> 0, k.value ->> 2, k.value ->> 3, f.features
+    FROM keylist, json_each(keylist.body) AS k JOIN fetched AS f ON f.url = k.value ->> 1
    ORDER BY k.id;
 -- the partial PCA state (of the training rows, as in sql/pipeline.sql) and the manifest,
 -- computed before the database is closed

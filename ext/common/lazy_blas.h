@@ -44,6 +44,8 @@ typedef struct ImgpcaBlasApi {
                 OPENBLAS_CONST double, OPENBLAS_CONST double *, OPENBLAS_CONST blasint, OPENBLAS_CONST double,
                 double *, OPENBLAS_CONST blasint);
   char *(*get_config)(void);
+  int (*get_num_threads)(void);
+  void (*set_num_threads)(int);
   lapack_int (*dsyevr)(int, char, char, char, lapack_int, double *, lapack_int, double, double, lapack_int,
                        lapack_int, double, lapack_int *, double *, double *, lapack_int, lapack_int *);
   double (*dlamch)(char);
@@ -64,6 +66,8 @@ extern ImgpcaBlasApi imgpca_blas_api;
 #define cblas_dsymm(...) imgpca_blas_api.dsymm(__VA_ARGS__)
 #define cblas_dsyrk(...) imgpca_blas_api.dsyrk(__VA_ARGS__)
 #define openblas_get_config() (imgpca_blas_load(NULL) == 0 ? imgpca_blas_api.get_config() : (char *)"not loaded")
+#define openblas_get_num_threads() imgpca_blas_api.get_num_threads()
+#define openblas_set_num_threads(n) imgpca_blas_api.set_num_threads(n)
 #define LAPACKE_dsyevr(...) imgpca_blas_api.dsyevr(__VA_ARGS__)
 #define LAPACKE_dlamch(...) imgpca_blas_api.dlamch(__VA_ARGS__)
 #define LAPACKE_dgeqrf(...) imgpca_blas_api.dgeqrf(__VA_ARGS__)

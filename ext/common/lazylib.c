@@ -15,6 +15,9 @@ ImgpcaCurlApi imgpca_curl_api;
 static pthread_once_t g_curl_once = PTHREAD_ONCE_INIT;
 static int g_curl_rc = -1;
 static char g_curl_err[256];
+static const ImgpcaCurlMem *g_curl_mem;
+
+void imgpca_curl_set_mem(const ImgpcaCurlMem *m) { __atomic_store_n(&g_curl_mem, m, __ATOMIC_RELEASE); }
 
 /* dlsym into *pp; returns 0 when found. */
 static int sym(void *h, const char *zName, void *pp, char *zErr, size_t nErr) {
@@ -66,10 +69,21 @@ static void curl_once(void) {
   bad |= sym(h, "curl_version_info", &a.version_info, e, n);
   {
     CURLcode (*global_init)(long) = NULL;
+    CURLcode (*global_init_mem)(long, curl_malloc_callback, curl_free_callback, curl_realloc_callback,
+                                curl_strdup_callback, curl_calloc_callback) = NULL;
+    const ImgpcaCurlMem *m = __atomic_load_n(&g_curl_mem, __ATOMIC_ACQUIRE);
+    curl_version_info_data *v;
+    CURLcode c;
     bad |= sym(h, "curl_global_init", &global_init, e, n);
+    bad |= sym(h, "curl_global_init_mem", &global_init_mem, e, n);
     if (bad) return; /* the library stays mapped: harmless */
+    v = a.version_info(CURLVERSION_NOW);
     /* once per process, before any handle exists (libcurl's rule) */
-    if (global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+    if (m && v && v->version_num >= 0x075400)
+      c = global_init_mem(CURL_GLOBAL_DEFAULT, m->xMalloc, m->xFree, m->xRealloc, m->xStrdup, m->xCalloc);
+    else
+      c = global_init(CURL_GLOBAL_DEFAULT);
+    if (c != CURLE_OK) {
       snprintf(g_curl_err, sizeof g_curl_err, "curl_global_init failed");
       return;
     }
@@ -136,6 +150,8 @@ static void st_dsyrk(const enum CBLAS_ORDER o, const enum CBLAS_UPLO u, const en
   (void)o; (void)u; (void)t; (void)n; (void)k; (void)al; (void)a; (void)lda; (void)be; (void)c; (void)ldc;
 }
 static char *st_get_config(void) { return (char *)"not loaded"; }
+static int st_get_num_threads(void) { return 1; }
+static void st_set_num_threads(int n) { (void)n; }
 static lapack_int st_dsyevr(int o, char j, char r, char u, lapack_int n, double *a, lapack_int lda, double vl,
                             double vu, lapack_int il, lapack_int iu, double tol, lapack_int *m, double *w,
                             double *z, lapack_int ldz, lapack_int *sup) {
@@ -153,7 +169,7 @@ static lapack_int st_dorgqr(int o, lapack_int m, lapack_int n, lapack_int k, dou
 }
 
 ImgpcaBlasApi imgpca_blas_api = {st_daxpy, st_ddot, st_dnrm2, st_dscal, st_dgemv, st_sgemv, st_dsyr, st_dgemm, st_sgemm,
-                                 st_dsymm, st_dsyrk, st_get_config, st_dsyevr, st_dlamch, st_dgeqrf, st_dorgqr};
+                                 st_dsymm, st_dsyrk, st_get_config, st_get_num_threads, st_set_num_threads, st_dsyevr, st_dlamch, st_dgeqrf, st_dorgqr};
 static pthread_once_t g_blas_once = PTHREAD_ONCE_INIT;
 static int g_blas_rc = -1;
 static char g_blas_err[256];
@@ -184,6 +200,8 @@ static void blas_once(void) {
   bad |= sym(hb, "cblas_dsymm", &a.dsymm, e, n);
   bad |= sym(hb, "cblas_dsyrk", &a.dsyrk, e, n);
   bad |= sym(hb, "openblas_get_config", &a.get_config, e, n);
+  bad |= sym(hb, "openblas_get_num_threads", &a.get_num_threads, e, n);
+  bad |= sym(hb, "openblas_set_num_threads", &a.set_num_threads, e, n);
   bad |= sym(hl, "LAPACKE_dsyevr", &a.dsyevr, e, n);
   bad |= sym(hl, "LAPACKE_dlamch", &a.dlamch, e, n);
   bad |= sym(hl, "LAPACKE_dgeqrf", &a.dgeqrf, e, n);

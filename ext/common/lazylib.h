@@ -27,6 +27,19 @@
 ** (err may be NULL). */
 int imgpca_curl_load(char *err);
 int imgpca_blas_load(char *err);
+/* Allocators handed to libcurl (curl_global_init_mem) when it is opened, if
+** its version is >= 7.84 (thread-safe global init); without them, or with an
+** older libcurl, curl_global_init.  Set before the first use of libcurl. */
+#include <stddef.h>
+typedef struct ImgpcaCurlMem {
+  void *(*xMalloc)(size_t);
+  void (*xFree)(void *);
+  void *(*xRealloc)(void *, size_t);
+  char *(*xStrdup)(const char *);
+  void *(*xCalloc)(size_t, size_t);
+} ImgpcaCurlMem;
+void imgpca_curl_set_mem(const ImgpcaCurlMem *m);
+
 /* 1 once the library is loaded (no loading). */
 int imgpca_curl_loaded(void);
 int imgpca_blas_loaded(void);

@@ -22,10 +22,12 @@ typedef struct ImgpcaSetting {
   ImgpcaCfgType eType;
   const char *zDefault;   /* textual default, NULL = unset */
   const char *azEnv[3];   /* environment variables, most specific first */
-  int bSecret;            /* mask in displays */
+  int bSecret;            /* displays: 1 = mask the value, 2 = a URL: hide its user info */
   long long iMin, iMax;   /* CFG_INT range */
   const char *zEnum;      /* CFG_ENUM: "|a|b|c|" */
   const char *zHelp;      /* one line for the README table */
+  int (*xCheck)(const char *zVal); /* optional: 1 if a value given with imgpca_config is valid */
+  const char *zCheckHelp;          /* what xCheck expects, for the error message */
 } ImgpcaSetting;
 
 /* The table of known settings, terminated by a zKey==NULL entry. */
@@ -46,11 +48,25 @@ int imgpca_config_set(ImgpcaConfig *c, const char *zKey, const char *zVal, char 
 /* Effective value (connection > environment > default) or NULL.  *pzSource,
 ** when not NULL, receives "connection", "env:NAME", "default" or "unset". */
 const char *imgpca_config_get(const ImgpcaConfig *c, const char *zKey, const char **pzSource);
+/* Where the effective value of zKey comes from, for messages: the setting
+** name when set on the connection, the environment variable in use, or
+** "<key> (default)". */
+void imgpca_config_origin(const ImgpcaConfig *c, const char *zKey, char *out, size_t nOut);
 long long imgpca_config_int(const ImgpcaConfig *c, const char *zKey);
 int imgpca_config_bool(const ImgpcaConfig *c, const char *zKey);
 
 /* Masked rendering of a secret ("****" + last 4 characters at most). */
 void imgpca_config_mask(const char *zVal, char *out, size_t nOut);
+/* A URL with its user info ("user:password@") replaced by "****@";
+** other text is copied as is (truncated to nOut - 1 bytes). */
+void imgpca_url_redact(const char *zUrl, char *out, size_t nOut);
+/* The text displays show for a value of s: the value itself, or out
+** (masked secret, redacted URL). */
+const char *imgpca_config_display(const ImgpcaSetting *s, const char *zVal, char *out, size_t nOut);
+
+/* An AWS region name: 1 to 32 lower-case letters, digits or '-' (it
+** becomes part of host names and of the signing scope). */
+int imgpca_region_valid(const char *z);
 
 /* Parses a boolean word (1/0, true/false, yes/no, on/off); -1 if invalid. */
 int imgpca_parse_bool(const char *z);

@@ -15,7 +15,12 @@
 #include "core_sql.h"
 
 #include <cblas.h>
+#include <dlfcn.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 #include <curl/curl.h>
+#include <lapacke.h>
 #include "common/lazy_blas.h"
 #include "common/lazy_curl.h"
 #include <expat.h>
@@ -74,12 +79,9 @@ static void config_json(sqlite3_context *ctx, ImgpcaConn *conn) {
   for (i = 0; imgpca_settings[i].zKey; i++) {
     const ImgpcaSetting *s = &imgpca_settings[i];
     const char *zSrc;
-    const char *zVal = imgpca_config_get(&conn->cfg, s->zKey, &zSrc);
-    char masked[64];
-    if (zVal && s->bSecret) {
-      imgpca_config_mask(zVal, masked, sizeof masked);
-      zVal = masked;
-    }
+    char shown[1024];
+    const char *zVal = imgpca_config_display(s, imgpca_config_get(&conn->cfg, s->zKey, &zSrc), shown,
+                                             sizeof shown);
     if (i) imgpca_buf_append(&b, ",", 1);
     imgpca_buf_json_string(&b, s->zKey);
     imgpca_buf_append(&b, ":{\"value\":", 10);
@@ -95,18 +97,10 @@ static void config_json(sqlite3_context *ctx, ImgpcaConn *conn) {
 
 static void config_result(sqlite3_context *ctx, ImgpcaConn *conn, const char *zKey) {
   const ImgpcaSetting *s = imgpca_setting_find(zKey);
-  const char *zVal = imgpca_config_get(&conn->cfg, zKey, NULL);
-  char masked[64];
-  if (!zVal) {
-    sqlite3_result_null(ctx);
-    return;
-  }
-  if (s && s->bSecret) {
-    imgpca_config_mask(zVal, masked, sizeof masked);
-    sqlite3_result_text(ctx, masked, -1, SQLITE_TRANSIENT);
-  } else {
-    sqlite3_result_text(ctx, zVal, -1, SQLITE_TRANSIENT);
-  }
+  char shown[1024];
+  const char *zVal = imgpca_config_display(s, imgpca_config_get(&conn->cfg, zKey, NULL), shown, sizeof shown);
+  if (!zVal) sqlite3_result_null(ctx);
+  else sqlite3_result_text(ctx, zVal, -1, SQLITE_TRANSIENT);
 }
 
 void imgpca_config_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
@@ -144,10 +138,66 @@ void imgpca_config_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   config_result(ctx, conn, zKey);
 }
 
-/* Nothing heavy at load time: libcurl (and curl_global_init) and OpenBLAS
-** are opened at first use (ext/common/lazylib.c).  Kept as the place for
-** process-wide set-up that must run before any connection uses imgpca. */
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+static int g_init_rc = 0;
+
+/* libcurl's allocations through SQLite's allocator (curl_global_init_mem),
+** so that SQLite's memory limits and statistics, and the OOM tests, see
+** them.  Process-global, hence only when it is safe:
+**  - libcurl >= 7.84: its global init is thread-safe, and when another
+**    library of the process initialised curl first, curl_global_init_mem
+**    only counts one more init and keeps that library's functions;
+**  - SQLite built thread-safe (curl's resolver threads allocate too);
+**  - the loadable module is pinned in memory (RTLD_NODELETE), since curl
+**    keeps pointers to these functions after the last connection closes;
+**  - not disabled with IMGPCA_CURL_MALLOC=system.
+** Otherwise plain curl_global_init (the C library's malloc). */
+static void *cm_malloc(size_t n) { return sqlite3_malloc64(n ? n : 1); }
+static void cm_free(void *p) { sqlite3_free(p); }
+static void *cm_realloc(void *p, size_t n) { return sqlite3_realloc64(p, n ? n : 1); }
+static char *cm_strdup(const char *z) {
+  size_t n = strlen(z) + 1;
+  char *p = cm_malloc(n);
+  if (p) memcpy(p, z, n);
+  return p;
+}
+static void *cm_calloc(size_t n, size_t sz) {
+  void *p;
+  if (sz && n > SIZE_MAX / sz) return NULL;
+  p = cm_malloc(n * sz);
+  if (p) memset(p, 0, n * sz);
+  return p;
+}
+
+/* The version check (>= 7.84) happens when libcurl is opened, at first use
+** (ext/common/lazylib.c): loading the extension does not open libcurl. */
+static int curl_mem_ok(void) {
+  const char *zEnv = getenv("IMGPCA_CURL_MALLOC");
+  if (zEnv && strcmp(zEnv, "system") == 0) return 0;
+  if (!sqlite3_threadsafe()) return 0;
+#ifndef SQLITE_CORE
+  {
+    Dl_info di;
+    if (!dladdr((void *)cm_malloc, &di) || !di.dli_fname ||
+        !dlopen(di.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE))
+      return 0;
+  }
+#endif
+  return 1;
+}
+
+static void global_init_once(void) {
+  /* libcurl itself is opened and initialised (curl_global_init_mem with these
+  ** allocators, or curl_global_init) once per process at its first use. */
+  static const ImgpcaCurlMem cm = {cm_malloc, cm_free, cm_realloc, cm_strdup, cm_calloc};
+  if (curl_mem_ok()) imgpca_curl_set_mem(&cm);
+  g_init_rc = SQLITE_OK;
+}
+
 int imgpca_core_global_init(char **pzErrMsg) {
-  (void)pzErrMsg;
-  return SQLITE_OK;
+  pthread_once(&g_once, global_init_once);
+  if (g_init_rc != SQLITE_OK && pzErrMsg) {
+    *pzErrMsg = sqlite3_mprintf("imgpca: curl_global_init failed");
+  }
+  return g_init_rc;
 }

@@ -24,6 +24,7 @@
 #include "../common/lazy_blas.h"
 #include <float.h>
 #include <math.h>
+#include <pthread.h>
 #include <strings.h>
 
 struct KnnSearch {
@@ -31,22 +32,23 @@ struct KnnSearch {
   int metric;
   KnnKeyCmp xCmp;
   void *pCmpCtx;
-  double G;            /* relative error bound of the float32 screen */
+  double G; /* relative error bound of the float32 screen */
   /* query block */
   size_t nq, capq;
-  float *q;            /* nq x d, as given */
-  float *qs;           /* nq x d, the screening copy (unit vectors for cosine) */
-  double *qq;          /* per query: |q|^2 (L2), |q| (cosine, dot) */
-  KnnHit **aHeap;      /* per query: max-heap by (dist, key) of at most k hits */
+  float *q;       /* nq x d, as given */
+  float *qs;      /* nq x d, the screening copy (unit vectors for cosine) */
+  double *qq;     /* per query: |q|^2 (L2), |q| (cosine, dot) */
+  KnnHit **aHeap; /* per query: max-heap by (dist, key) of at most k hits */
   size_t *nHeap, *capHeap;
   /* scratch for a reference block */
-  float *rs;           /* screening copy of the references (cosine) */
+  float *rs; /* screening copy of the references (cosine) */
   size_t caprs;
-  double *rr;          /* per reference: |r|^2 (L2) or |r| */
-  float *ra;           /* per reference: screen offset (L2) */
+  double *rr; /* per reference: |r|^2 (L2) or |r| */
+  float *ra;  /* per reference: screen offset (L2) */
   size_t caprr;
-  float *tile;         /* KNN_TILE_Q x capTile */
+  float *tile; /* nThread tiles of KNN_TILE_Q x capTile */
   size_t capTile;
+  int nThread;
   uint64_t nExact;
   int finished;
 };
@@ -60,7 +62,8 @@ int knn_metric_from_name(const char *z) {
 }
 
 const char *knn_metric_name(int metric) {
-  return metric == KNN_COSINE ? "cosine" : metric == KNN_DOT ? "dot" : "l2";
+  return metric == KNN_COSINE ? "cosine" : metric == KNN_DOT ? "dot"
+                                                             : "l2";
 }
 
 int knn_open(size_t d, size_t k, int metric, KnnKeyCmp xCmp, void *pCmpCtx, KnnSearch **pp, char *err) {
@@ -79,6 +82,7 @@ int knn_open(size_t d, size_t k, int metric, KnnKeyCmp xCmp, void *pCmpCtx, KnnS
   s->xCmp = xCmp;
   s->pCmpCtx = pCmpCtx;
   s->G = ((double)d + 16.0) * ldexp(1.0, -21);
+  s->nThread = 1;
   *pp = s;
   return IMGPCA_OK;
 }
@@ -106,6 +110,17 @@ void knn_close(KnnSearch *s) {
   imgpca_free(s->ra);
   imgpca_free(s->tile);
   imgpca_free(s);
+}
+
+void knn_set_threads(KnnSearch *s, int n) {
+  if (n < 1) n = 1;
+  if (n > 64) n = 64;
+  if (n != s->nThread) {
+    imgpca_free(s->tile);
+    s->tile = NULL;
+    s->capTile = 0;
+    s->nThread = n;
+  }
 }
 
 size_t knn_query_block(size_t d, size_t k) {
@@ -269,8 +284,9 @@ static double exact_dist(const KnnSearch *s, size_t iq, const float *r, double r
 #if defined(__GNUC__) && !defined(__clang__)
 __attribute__((optimize("tree-vectorize")))
 #endif
-static int screen_row(KnnSearch *s, size_t iq, const float *row, const float *ra, const float *r,
-                      const int64_t *aKey, size_t nr, double rmax) {
+static int
+screen_row(KnnSearch *s, size_t iq, const float *row, const float *ra, const float *r,
+           const int64_t *aKey, size_t nr, double rmax, uint64_t *pExact) {
   float t = screen_threshold(s, iq, rmax);
   size_t j0, j, d = s->d;
   for (j0 = 0; j0 < nr; j0 += 16) {
@@ -284,7 +300,7 @@ static int screen_row(KnnSearch *s, size_t iq, const float *row, const float *ra
     if (!hit) continue;
     for (j = j0; j < je; j++) {
       if (row[j] + ra[j] > t) continue;
-      s->nExact++;
+      (*pExact)++;
       if (heap_offer(s, iq, exact_dist(s, iq, r + j * d, s->rr[j]), aKey[j])) return IMGPCA_NOMEM;
       t = screen_threshold(s, iq, rmax);
     }
@@ -292,11 +308,79 @@ static int screen_row(KnnSearch *s, size_t iq, const float *row, const float *ra
   return IMGPCA_OK;
 }
 
+/* While threads of knn call BLAS side by side, OpenBLAS runs each call on
+** the calling thread: its own workers would otherwise compete with them
+** for the same cores (and spin between calls).  Searches running at the
+** same time share this (reference count); the last one restores the
+** previous number of OpenBLAS threads.  Only the speed of BLAS calls made
+** meanwhile elsewhere in the process is affected, never a result. */
+static pthread_mutex_t blasMutex = PTHREAD_MUTEX_INITIALIZER;
+static int blasUsers = 0, blasSaved = 1;
+
+static void blas_single_begin(void) {
+  pthread_mutex_lock(&blasMutex);
+  if (blasUsers++ == 0) {
+    blasSaved = openblas_get_num_threads();
+    if (blasSaved > 1) openblas_set_num_threads(1);
+  }
+  pthread_mutex_unlock(&blasMutex);
+}
+
+static void blas_single_end(void) {
+  pthread_mutex_lock(&blasMutex);
+  if (--blasUsers == 0 && blasSaved > 1) openblas_set_num_threads(blasSaved);
+  pthread_mutex_unlock(&blasMutex);
+}
+
+/* One thread's share of a reference block: the query tiles t, t + n, ... */
+typedef struct KnnJob {
+  KnnSearch *s;
+  const float *r, *rsc;
+  const int64_t *aKey;
+  size_t nr;
+  double rmax;
+  int iThread, nThread, iFirstExtra;
+  float *tile;
+  uint64_t nExact;
+  int rc;
+} KnnJob;
+
+static void knn_job_tiles(KnnJob *j, int iThread, int nThread) {
+  KnnSearch *s = j->s;
+  size_t d = s->d, nr = j->nr, i0;
+  float alpha = s->metric == KNN_L2 ? -2.0f : -1.0f;
+  for (i0 = (size_t)iThread * KNN_TILE_Q; i0 < s->nq && j->rc == IMGPCA_OK; i0 += (size_t)nThread * KNN_TILE_Q) {
+    size_t m = s->nq - i0 < KNN_TILE_Q ? s->nq - i0 : KNN_TILE_Q, i;
+    if (m == 1) {
+      cblas_sgemv(CblasRowMajor, CblasNoTrans, (blasint)nr, (blasint)d, alpha, j->rsc, (blasint)d,
+                  s->qs + i0 * d, 1, 0.0f, j->tile, 1);
+    } else {
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)m, (blasint)nr, (blasint)d, alpha,
+                  s->qs + i0 * d, (blasint)d, j->rsc, (blasint)d, 0.0f, j->tile, (blasint)nr);
+    }
+    for (i = 0; i < m && j->rc == IMGPCA_OK; i++) {
+      j->rc = screen_row(s, i0 + i, j->tile + i * nr, s->ra, j->r, j->aKey, nr, j->rmax, &j->nExact);
+    }
+  }
+}
+
+static void *knn_job_run(void *p) {
+  KnnJob *j = (KnnJob *)p;
+  if (j->iThread == 0) {
+    int t;
+    knn_job_tiles(j, 0, j->nThread);
+    /* the shares of threads that did not start */
+    for (t = j->iFirstExtra; t < j->nThread; t++) knn_job_tiles(j, t, j->nThread);
+  } else {
+    knn_job_tiles(j, j->iThread, j->nThread);
+  }
+  return NULL;
+}
+
 int knn_add_refs(KnnSearch *s, const float *r, const int64_t *aKey, size_t nr, size_t *piBad, char *err) {
-  size_t d = s->d, j, i0, nf;
+  size_t d = s->d, j, nf;
   const float *rsc = r;
   double rmax = 0;
-  float alpha;
   if (nr == 0 || s->nq == 0) return IMGPCA_OK;
   if (!imgpca_mul_ok(nr, d, &nf) || nf > SIZE_MAX / sizeof(float)) return IMGPCA_NOMEM;
   if (nr > s->caprr) {
@@ -310,7 +394,7 @@ int knn_add_refs(KnnSearch *s, const float *r, const int64_t *aKey, size_t nr, s
   }
   {
     size_t nt = s->nq < KNN_TILE_Q ? s->nq : KNN_TILE_Q, ntf;
-    if (!imgpca_mul_ok(nt, nr, &ntf) || ntf > SIZE_MAX / sizeof(float)) return IMGPCA_NOMEM;
+    if (!imgpca_mul_ok(nt * (size_t)s->nThread, nr, &ntf) || ntf > SIZE_MAX / sizeof(float)) return IMGPCA_NOMEM;
     if (ntf > s->capTile) {
       imgpca_free(s->tile);
       s->tile = imgpca_malloc(ntf * sizeof(float));
@@ -348,21 +432,46 @@ int knn_add_refs(KnnSearch *s, const float *r, const int64_t *aKey, size_t nr, s
     }
   }
   if (s->metric == KNN_COSINE) rsc = s->rs;
-  alpha = s->metric == KNN_L2 ? -2.0f : -1.0f;
-  for (i0 = 0; i0 < s->nq; i0 += KNN_TILE_Q) {
-    size_t m = s->nq - i0 < KNN_TILE_Q ? s->nq - i0 : KNN_TILE_Q, i;
-    if (m == 1) {
-      cblas_sgemv(CblasRowMajor, CblasNoTrans, (blasint)nr, (blasint)d, alpha, rsc, (blasint)d,
-                  s->qs + i0 * d, 1, 0.0f, s->tile, 1);
-    } else {
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)m, (blasint)nr, (blasint)d, alpha,
-                  s->qs + i0 * d, (blasint)d, rsc, (blasint)d, 0.0f, s->tile, (blasint)nr);
+  {
+    KnnJob job[64];
+    pthread_t th[64];
+    size_t nTile = (s->nq + KNN_TILE_Q - 1) / KNN_TILE_Q;
+    int nt = s->nThread, t, started = 0, rc = IMGPCA_OK;
+    /* threads only when there is work for them: several tiles and
+    ** enough distances to pay for starting a thread */
+    if ((size_t)nt > nTile) nt = (int)nTile;
+    if ((double)s->nq * (double)nr * (double)d < 4e6) nt = 1;
+    for (t = 0; t < nt; t++) {
+      job[t].s = s;
+      job[t].r = r;
+      job[t].rsc = rsc;
+      job[t].aKey = aKey;
+      job[t].nr = nr;
+      job[t].rmax = rmax;
+      job[t].iThread = t;
+      job[t].nThread = nt;
+      job[t].tile = s->tile + (size_t)t * (s->nq < KNN_TILE_Q ? s->nq : KNN_TILE_Q) * nr;
+      job[t].nExact = 0;
+      job[t].rc = IMGPCA_OK;
     }
-    for (i = 0; i < m; i++) {
-      if (screen_row(s, i0 + i, s->tile + i * nr, s->ra, r, aKey, nr, rmax)) return IMGPCA_NOMEM;
+    if (nt > 1) blas_single_begin();
+    for (t = 1; t < nt; t++) {
+      if (pthread_create(&th[t], NULL, knn_job_run, &job[t]) != 0) break;
+      started = t;
     }
+    /* tiles of threads that could not start are done here */
+    for (t = started + 1; t < nt; t++) job[t].nThread = 0;
+    job[0].nThread = nt;
+    job[0].iFirstExtra = started + 1;
+    knn_job_run(&job[0]);
+    for (t = 1; t <= started; t++) pthread_join(th[t], NULL);
+    if (nt > 1) blas_single_end();
+    for (t = 0; t < nt; t++) {
+      s->nExact += job[t].nExact;
+      if (job[t].rc) rc = job[t].rc;
+    }
+    return rc;
   }
-  return IMGPCA_OK;
 }
 
 void knn_finish(KnnSearch *s) {

@@ -29,11 +29,11 @@
 #define KNN_DOT 2
 
 /* Query rows per BLAS call (the distance tile is KNN_TILE_Q x nRef floats). */
-#define KNN_TILE_Q 128
+#define KNN_TILE_Q 256
 
 typedef struct KnnHit {
-  double dist;   /* exact distance (squared for L2 until knn_finish) */
-  int64_t key;   /* the reference's key as given to knn_add_refs */
+  double dist; /* exact distance (squared for L2 until knn_finish) */
+  int64_t key; /* the reference's key as given to knn_add_refs */
 } KnnHit;
 
 /* Orders two keys that have the same distance: <0, 0, >0. */
@@ -49,6 +49,10 @@ const char *knn_metric_name(int metric);
 ** (keys compared as integers). */
 int knn_open(size_t d, size_t k, int metric, KnnKeyCmp xCmp, void *pCmpCtx, KnnSearch **pp, char *err);
 void knn_close(KnnSearch *s);
+
+/* Threads screening a reference block (query tiles split over them; each
+** calls BLAS on its own tiles).  Default 1. */
+void knn_set_threads(KnnSearch *s, int n);
 
 /* How many queries a block should hold for this d and k (memory bound). */
 size_t knn_query_block(size_t d, size_t k);

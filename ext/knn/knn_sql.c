@@ -24,6 +24,10 @@
 ** blocks of KNN_REF_BLOCK: memory stays bounded by the block sizes plus
 ** the ids of the references.
 **
+** Threads: the query tiles of a block are split over imgpca.threads
+** threads (0, the default = the CPUs available to the process), each
+** running BLAS on its own tiles.
+**
 ** Errors name knn_search and the row: a vector that is NULL, not a float32
 ** blob, holds NaN or infinity, or whose dimension differs from the first
 ** query's; a zero vector with 'cosine'; an empty reference set; k not a
@@ -35,11 +39,12 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "../fetch/fetch.h"
 #include "../vector/vector.h"
 #include "knn.h"
 
 #define FN "knn_search"
-#define KNN_REF_BLOCK 2048
+#define KNN_REF_BLOCK 1024
 
 #define KC_QUERY_ID 0
 #define KC_RANK 1
@@ -53,32 +58,33 @@
 typedef struct KnnVtab {
   sqlite3_vtab base;
   sqlite3 *db;
+  ImgpcaConn *conn;
 } KnnVtab;
 
 /* The ids of one pass over the references, by ordinal. */
 typedef struct IdStore {
   size_t n, cap;
-  unsigned char *aType;   /* SQLITE_INTEGER, FLOAT, TEXT, BLOB, NULL */
-  int64_t *aInt;          /* integer value, or offset into the arena */
-  double *aReal;          /* real value, or byte length (text, blob) */
+  unsigned char *aType; /* SQLITE_INTEGER, FLOAT, TEXT, BLOB, NULL */
+  int64_t *aInt;        /* integer value, or offset into the arena */
+  double *aReal;        /* real value, or byte length (text, blob) */
   ImgpcaBuf arena;
 } IdStore;
 
 typedef struct KnnCursor {
   sqlite3_vtab_cursor base;
   KnnVtab *pTab;
-  sqlite3_stmt *stQ;       /* queries statement, NULL for one blob query */
-  sqlite3_stmt *stR;       /* refs statement */
+  sqlite3_stmt *stQ; /* queries statement, NULL for one blob query */
+  sqlite3_stmt *stR; /* refs statement */
   KnnSearch *s;
   size_t d, k, qb;
   int metric;
-  int bQueriesDone;        /* no more query rows */
+  int bQueriesDone; /* no more query rows */
   sqlite3_int64 nQueryRows;
   /* the current block */
   float *qbuf;
-  sqlite3_value **aQid;    /* dup'd query ids */
+  sqlite3_value **aQid; /* dup'd query ids */
   size_t nq;
-  size_t iq, ih;           /* output position */
+  size_t iq, ih; /* output position */
   const KnnHit *aHit;
   size_t nHit;
   IdStore ids;
@@ -196,7 +202,6 @@ static int knn_connect(sqlite3 *db, void *pAux, int argc, const char *const *arg
                        char **pzErr) {
   KnnVtab *v;
   int rc;
-  (void)pAux;
   (void)argc;
   (void)argv;
   (void)pzErr;
@@ -208,6 +213,7 @@ static int knn_connect(sqlite3 *db, void *pAux, int argc, const char *const *arg
   if (!v) return SQLITE_NOMEM;
   memset(v, 0, sizeof(*v));
   v->db = db;
+  v->conn = (ImgpcaConn *)pAux;
   sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
   *ppVtab = &v->base;
   return SQLITE_OK;
@@ -332,9 +338,12 @@ static int knn_vector(KnnCursor *c, const char *zWhat, sqlite3_value *vId, sqlit
   }
   zId = id_text(vId);
   if (!zId) return SQLITE_NOMEM;
-  if (zWhy) rc = knn_err(c, "%s %s: invalid vector: %s", zWhat, zId, zWhy);
-  else if (sqlite3_value_type(v) == SQLITE_NULL) rc = knn_err(c, "%s %s has a NULL vector", zWhat, zId);
-  else rc = knn_err(c, "%s %s: vector must be a float32 blob, got %s", zWhat, zId, imgpca_type_name(v));
+  if (zWhy)
+    rc = knn_err(c, "%s %s: invalid vector: %s", zWhat, zId, zWhy);
+  else if (sqlite3_value_type(v) == SQLITE_NULL)
+    rc = knn_err(c, "%s %s has a NULL vector", zWhat, zId);
+  else
+    rc = knn_err(c, "%s %s: vector must be a float32 blob, got %s", zWhat, zId, imgpca_type_name(v));
   sqlite3_free(zId);
   return rc;
 }
@@ -350,6 +359,15 @@ static int knn_core_err(KnnCursor *c, int rc, const char *zWhat, sqlite3_value *
   return rc;
 }
 
+/* Threads for the screen: imgpca.threads, 0 = the CPUs available; one
+** when SQLite is not thread-safe (the workers allocate through it). */
+static int knn_thread_count(KnnCursor *c) {
+  int n = c->pTab->conn ? (int)imgpca_config_int(&c->pTab->conn->cfg, "imgpca.threads") : 0;
+  if (n <= 0) n = imgpca_cpus_available();
+  if (!sqlite3_threadsafe()) n = 1;
+  return n;
+}
+
 /* Makes the search once the dimension is known. */
 static int knn_start(KnnCursor *c, size_t d) {
   char err[IMGPCA_ERRMAX];
@@ -357,6 +375,7 @@ static int knn_start(KnnCursor *c, size_t d) {
   c->d = d;
   rc = knn_open(d, c->k, c->metric, ids_cmp, &c->ids, &c->s, err);
   if (rc) return knn_core_err(c, rc, NULL, NULL, err);
+  knn_set_threads(c->s, knn_thread_count(c));
   c->qb = c->stQ ? knn_query_block(d, c->k) : 1;
   c->qbuf = sqlite3_malloc64((sqlite3_uint64)c->qb * d * sizeof(float));
   c->aQid = sqlite3_malloc64((sqlite3_uint64)c->qb * sizeof(sqlite3_value *));
@@ -526,7 +545,7 @@ static int knn_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr, 
     rc = knn_pass(c);
     if (rc) return rc;
     c->aHit = knn_hits(c->s, 0, &c->nHit);
-    c->nq = 0;   /* no ids to free; the single query is row 0 of the search */
+    c->nq = 0; /* no ids to free; the single query is row 0 of the search */
     c->eof = 0;
     return SQLITE_OK;
   }
@@ -611,7 +630,7 @@ static int knn_best_index(sqlite3_vtab *v, sqlite3_index_info *info) {
 }
 
 const sqlite3_module knn_search_module = {
-  0,                 /* iVersion */
-  0,                 /* xCreate: eponymous only */
-  knn_connect, knn_best_index, knn_disconnect, 0, knn_open_cursor, knn_close_cursor, knn_filter, knn_next,
-  knn_eof, knn_column, knn_rowid, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    0, /* iVersion */
+    0, /* xCreate: eponymous only */
+    knn_connect, knn_best_index, knn_disconnect, 0, knn_open_cursor, knn_close_cursor, knn_filter, knn_next,
+    knn_eof, knn_column, knn_rowid, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};

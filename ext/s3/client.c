@@ -1,16 +1,25 @@
 /*
 ** S3 HTTP client over libcurl (no SQL behaviour of its own; used by the
-** storage layer behind s3_fetch, s3_put, s3_delete and s3_list).
+** storage layer behind s3_fetch, s3_put, s3_delete, s3_list and s3_config).
 **
-** Every request is signed with SigV4 (sigv4.c) including x-amz-content-sha256
-** of the body, unless no credentials were found or s3.unsigned is on.
-** Retries: transport errors, HTTP 429, 500, 502, 503, 504, and truncated
-** bodies are retried up to s3.max_retries times with exponential backoff and
-** full jitter (100 ms doubling, capped at 10 s).  A 301/400 answer carrying
-** x-amz-bucket-region is retried once in that region.  A body shorter than
-** its Content-Length is never returned.  Error messages carry the HTTP status,
-** the S3 Code and Message, the s3:// URL, the region and one hint, never a
-** secret.  TLS certificates are verified unless s3.verify_tls is off.
+** Every request is set up by one path (req_init, build_target, client_tls,
+** sign_headers, curl_options) and signed with SigV4 (sigv4.c) including
+** x-amz-content-sha256 of the body, unless no credentials were found or
+** s3.unsigned is on.  Retries: transport errors, HTTP 429, 500, 502, 503, 504,
+** and truncated bodies are retried up to s3.max_retries times with
+** exponential backoff and full jitter (100 ms doubling, capped at 10 s).  A
+** 301/307/400 answer carrying a valid x-amz-bucket-region is retried once in
+** that region.  A body shorter than its Content-Length is never returned.
+** Error messages carry the HTTP status, the S3 Code and Message, the s3://
+** URL, the region and one hint, never a secret nor the endpoint's user info.
+**
+** Regions (setting, environment, profile, server header) must be 1 to 32 of
+** [a-z0-9-]: they become part of host names.  Addressing: s3_url_virtual.
+** TLS: certificates are verified unless s3.verify_tls is off (one warning per
+** connection on stderr), against the CA bundle (s3.ca_bundle, AWS_CA_BUNDLE,
+** ca_bundle of the profile) instead of the system's store when one is set; a
+** bundle that cannot be read is an error, never a silent downgrade.  A
+** session token sent over plain http gives one warning per connection.
 */
 #include "s3.h"
 
@@ -19,12 +28,18 @@
 #include "../common/lazy_curl.h"
 #include <errno.h>
 #include <poll.h>
+#include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+enum { WARN_NO_VERIFY = 1, WARN_HTTP_TOKEN = 2, WARN_USERINFO = 4 };
 
 struct S3Client {
   const ImgpcaConfig *cfg;
@@ -35,6 +50,8 @@ struct S3Client {
   uint32_t rng;
   char *zRedirBucket;      /* last bucket redirected to another region */
   char *zRedirRegion;
+  char *zCaChecked;        /* CA bundle last found readable */
+  int mWarned;             /* WARN_* printed on this connection */
 };
 
 typedef struct S3Req {
@@ -50,6 +67,31 @@ typedef struct S3Req {
   const char *zCopySource; /* UploadPartCopy: x-amz-copy-source (already URL-encoded) */
   const char *zCopyRange;  /* UploadPartCopy: x-amz-copy-source-range */
 } S3Req;
+
+/* The one set-up of a request; callers add a body, range or content type. */
+static void req_init(S3Req *r, const char *zMethod, const char *zBucket, const char *zKey, S3Query *q,
+                     int64_t maxBytes) {
+  memset(r, 0, sizeof(*r));
+  r->zMethod = zMethod;
+  r->zBucket = zBucket;
+  r->zKey = zKey;
+  r->pQuery = q;
+  r->maxBytes = maxBytes;
+}
+
+/* Fills q with NULL-terminated (name, value) pairs; q is freed on failure. */
+static int query_of(S3Query *q, ...) {
+  va_list ap;
+  const char *zName;
+  int rc = IMGPCA_OK;
+  memset(q, 0, sizeof(*q));
+  va_start(ap, q);
+  while (rc == IMGPCA_OK && (zName = va_arg(ap, const char *)) != NULL)
+    rc = s3_query_add(q, zName, va_arg(ap, const char *));
+  va_end(ap);
+  if (rc) s3_query_free(q);
+  return rc;
+}
 
 typedef struct S3Resp {
   long status;
@@ -134,20 +176,32 @@ void s3_client_free(S3Client *c) {
   imgpca_free(c->zCredKey);
   imgpca_free(c->zRedirBucket);
   imgpca_free(c->zRedirRegion);
+  imgpca_free(c->zCaChecked);
   if (c->easy) curl_easy_cleanup(c->easy);
   imgpca_free(c);
 }
 
-const ImgpcaConfig *s3_client_config(S3Client *c) { return c->cfg; }
-
 static const char *cfg(S3Client *c, const char *k) { return imgpca_config_get(c->cfg, k, NULL); }
 
-/* Credentials, re-resolved when a relevant setting changed or they expire
-** within 5 minutes. */
+/* One line on stderr, at most once per connection for each kind. */
+static void warn_once(S3Client *c, int mKind, const char *zFmt, ...) IMGPCA_PRINTF(3, 4);
+static void warn_once(S3Client *c, int mKind, const char *zFmt, ...) {
+  va_list ap;
+  if (c->mWarned & mKind) return;
+  c->mWarned |= mKind;
+  va_start(ap, zFmt);
+  fputs("imgpca: warning: ", stderr);
+  vfprintf(stderr, zFmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+}
+
+/* Credentials (and the CA bundle), re-resolved when a relevant setting
+** changed or they expire within 5 minutes. */
 static int client_creds(S3Client *c, char *err) {
   static const char *aKey[] = {"s3.access_key_id", "s3.secret_access_key", "s3.session_token",
                                "s3.profile", "s3.credentials_file", "s3.config_file",
-                               "s3.imds_endpoint", "s3.imds_disabled"};
+                               "s3.imds_endpoint", "s3.imds_disabled", "s3.ca_bundle"};
   ImgpcaBuf k;
   size_t i;
   int rc;
@@ -174,93 +228,177 @@ static int client_creds(S3Client *c, char *err) {
   return rc;
 }
 
-static const char *client_region(S3Client *c, const char *zBucket) {
-  const char *z = cfg(c, "s3.region");
-  if (zBucket && c->zRedirBucket && strcmp(zBucket, c->zRedirBucket) == 0) return c->zRedirRegion;
-  if (z && *z) return z;
-  if (c->creds.zProfileRegion && *c->creds.zProfileRegion) return c->creds.zProfileRegion;
-  return "us-east-1";
+/* Printable copy of untrusted text (a server's header) for messages. */
+static void printable(char *out, size_t nOut, const char *z) {
+  size_t i;
+  for (i = 0; z && z[i] && i + 1 < nOut && i < 40; i++)
+    out[i] = (z[i] >= 0x20 && z[i] < 0x7f && z[i] != '\'') ? z[i] : '?';
+  if (nOut) out[i < nOut ? i : nOut - 1] = 0;
 }
 
-static int dns_bucket(const char *z) {
-  size_t n = strlen(z);
+/* The signing region of a request (validated wherever it comes from: the
+** region becomes part of the default endpoint's host name). */
+static int client_region(S3Client *c, const char *zBucket, char out[64], char *err) {
+  const char *z = cfg(c, "s3.region");
+  char origin[128];
+  if (zBucket && c->zRedirBucket && strcmp(zBucket, c->zRedirBucket) == 0) {
+    snprintf(out, 64, "%s", c->zRedirRegion); /* validated before it was stored */
+    return IMGPCA_OK;
+  }
+  if (z && *z) {
+    imgpca_config_origin(c->cfg, "s3.region", origin, sizeof origin);
+  } else if (c->creds.zProfileRegion && *c->creds.zProfileRegion) {
+    const char *zProfile = cfg(c, "s3.profile");
+    z = c->creds.zProfileRegion;
+    snprintf(origin, sizeof origin, "region of profile '%.40s' in the config file",
+             zProfile && *zProfile ? zProfile : "default");
+  } else {
+    z = "us-east-1";
+    origin[0] = 0;
+  }
+  if (!imgpca_region_valid(z)) {
+    char shown[48];
+    printable(shown, sizeof shown, z);
+    return imgpca_seterr(err, "invalid region '%s' (%s): expected 1 to 32 lower-case letters, digits or '-'",
+                         shown, origin);
+  }
+  snprintf(out, 64, "%s", z);
+  return IMGPCA_OK;
+}
+
+int s3_bucket_virtual_ok(const char *z, int bHttps) {
+  size_t n = strlen(z), i;
+  int bNumeric = 1;
   if (n < 3 || n > 63) return 0;
-  for (; *z; z++)
-    if (!((*z >= 'a' && *z <= 'z') || (*z >= '0' && *z <= '9') || *z == '-')) return 0;
-  return 1;
+  for (i = 0; i < n; i++) {
+    char ch = z[i];
+    if ((ch >= 'a' && ch <= 'z') || ch == '-') bNumeric = 0;
+    else if (ch == '.') {
+      /* a dotted name does not match a wildcard certificate *.endpoint */
+      if (bHttps || i == 0 || z[i - 1] == '.' || z[i - 1] == '-' || z[i + 1] == '-') return 0;
+    } else if (!(ch >= '0' && ch <= '9')) return 0; /* upper case, '_', ... */
+  }
+  if (z[0] == '-' || z[n - 1] == '-' || z[n - 1] == '.') return 0;
+  return !bNumeric; /* "192.168.0.1" and the like look like addresses */
+}
+
+int s3_url_virtual(const char *zStyle, const char *zBucket, int bCustomEndpoint, int bHttps) {
+  if (!zBucket || !s3_bucket_virtual_ok(zBucket, bHttps)) return 0;
+  if (zStyle && strcmp(zStyle, "virtual") == 0) return 1;
+  if (zStyle && strcmp(zStyle, "path") == 0) return 0;
+  return !bCustomEndpoint;
+}
+
+int s3_endpoint_parse(const char *zUrl, S3Endpoint *e, char *err) {
+  const char *zAuth, *zEnd, *p, *zAt = NULL;
+  char shown[256];
+  memset(e, 0, sizeof(*e));
+  if (strncmp(zUrl, "https://", 8) == 0) e->bHttps = 1;
+  else if (strncmp(zUrl, "http://", 7) != 0) {
+    imgpca_url_redact(zUrl, shown, sizeof shown);
+    return imgpca_seterr(err, "invalid endpoint '%s': expected http:// or https://", shown);
+  }
+  zAuth = zUrl + (e->bHttps ? 8 : 7);
+  zEnd = zAuth + strcspn(zAuth, "/?#");
+  for (p = zAuth; p < zEnd; p++)
+    if (*p == '@') zAt = p;
+  if (zAt) {
+    e->bUserinfo = 1; /* never sent: S3 requests are signed, not password-protected */
+    zAuth = zAt + 1;
+  }
+  if (zEnd == zAuth || *zEnd == '?' || *zEnd == '#') {
+    imgpca_url_redact(zUrl, shown, sizeof shown);
+    return imgpca_seterr(err, "invalid endpoint '%s': expected %s://host[:port][/path]", shown,
+                         e->bHttps ? "https" : "http");
+  }
+  e->zHost = imgpca_malloc((size_t)(zEnd - zAuth) + 1);
+  e->zBase = imgpca_strdup(*zEnd == '/' ? zEnd + 1 : "");
+  if (!e->zHost || !e->zBase) { s3_endpoint_free(e); return IMGPCA_NOMEM; }
+  memcpy(e->zHost, zAuth, (size_t)(zEnd - zAuth));
+  e->zHost[zEnd - zAuth] = 0;
+  return IMGPCA_OK;
+}
+
+void s3_endpoint_free(S3Endpoint *e) {
+  imgpca_free(e->zHost);
+  imgpca_free(e->zBase);
+  memset(e, 0, sizeof(*e));
+}
+
+/* The endpoint as messages show it (user info hidden). */
+static void endpoint_shown(S3Client *c, char *out, size_t n) {
+  const char *zEnd = cfg(c, "s3.endpoint");
+  if (zEnd && *zEnd) imgpca_url_redact(zEnd, out, n);
+  else snprintf(out, n, "AWS S3");
 }
 
 /* URL, Host header and canonical path of a request. */
-static int build_target(S3Client *c, const S3Req *r, const char *zRegion, char **pzUrl,
-                        char **pzHost, char **pzPath, char **pzQuery, char *err) {
+typedef struct S3Target {
+  char *zUrl, *zHost, *zPath, *zQuery;
+  int bHttps;
+} S3Target;
+
+static void target_free(S3Target *t) {
+  imgpca_free(t->zUrl);
+  imgpca_free(t->zHost);
+  imgpca_free(t->zPath);
+  imgpca_free(t->zQuery);
+  memset(t, 0, sizeof(*t));
+}
+
+static int build_target(S3Client *c, const S3Req *r, const char *zRegion, S3Target *t, char *err) {
   const char *zEnd = cfg(c, "s3.endpoint");
-  const char *zStyle = cfg(c, "s3.url_style");
-  char *zEndpoint, *p, *zAuth, *zBase = NULL;
-  const char *zScheme;
-  int bVirtual;
+  int bCustom = zEnd && *zEnd, bVirtual, rc;
+  char *zDefault = bCustom ? NULL : imgpca_mprintf("https://s3.%s.amazonaws.com", zRegion);
+  S3Endpoint e;
   ImgpcaBuf path, q;
-  int rc = IMGPCA_OK;
-  zEndpoint = (zEnd && *zEnd) ? imgpca_strdup(zEnd) : imgpca_mprintf("https://s3.%s.amazonaws.com", zRegion);
-  if (!zEndpoint) return IMGPCA_NOMEM;
-  if (strncmp(zEndpoint, "http://", 7) == 0) zScheme = "http";
-  else if (strncmp(zEndpoint, "https://", 8) == 0) zScheme = "https";
-  else {
-    rc = imgpca_seterr(err, "invalid endpoint '%s': expected http:// or https://", zEndpoint);
-    imgpca_free(zEndpoint);
-    return rc;
-  }
-  zAuth = zEndpoint + strlen(zScheme) + 3;
-  p = strchr(zAuth, '/');
-  if (p) {
-    zBase = imgpca_strdup(p + 1);
-    *p = 0;
-    if (!zBase) { imgpca_free(zEndpoint); return IMGPCA_NOMEM; }
-  }
-  bVirtual = zStyle && strcmp(zStyle, "virtual") == 0 ? 1
-           : zStyle && strcmp(zStyle, "path") == 0    ? 0
-           : !(zEnd && *zEnd);
-  if (r->zBucket && !dns_bucket(r->zBucket)) bVirtual = 0;
+  memset(t, 0, sizeof(*t));
+  if (!bCustom && !zDefault) return IMGPCA_NOMEM;
+  rc = s3_endpoint_parse(bCustom ? zEnd : zDefault, &e, err);
+  imgpca_free(zDefault);
+  if (rc) return rc;
+  t->bHttps = e.bHttps;
+  bVirtual = s3_url_virtual(cfg(c, "s3.url_style"), r->zBucket, bCustom, e.bHttps);
   imgpca_buf_init(&path);
   imgpca_buf_init(&q);
-  if (zBase && *zBase) {
-    size_t nb = strlen(zBase);
-    while (nb && zBase[nb - 1] == '/') zBase[--nb] = 0;
+  if (*e.zBase) {
+    size_t nb = strlen(e.zBase);
+    while (nb && e.zBase[nb - 1] == '/') e.zBase[--nb] = 0;
     imgpca_buf_append(&path, "/", 1);
-    s3_uri_encode(&path, zBase, nb, 1);
+    imgpca_uri_encode(&path, e.zBase, nb, 1);
   }
   if (!bVirtual && r->zBucket) {
     imgpca_buf_append(&path, "/", 1);
-    s3_uri_encode(&path, r->zBucket, strlen(r->zBucket), 0);
+    imgpca_uri_encode(&path, r->zBucket, strlen(r->zBucket), 0);
   }
   if (r->zKey) {
     imgpca_buf_append(&path, "/", 1);
-    s3_uri_encode(&path, r->zKey, strlen(r->zKey), 1);
+    imgpca_uri_encode(&path, r->zKey, strlen(r->zKey), 1);
   } else if (path.n == 0) {
     imgpca_buf_append(&path, "/", 1);
   }
   imgpca_buf_append(&path, "", 1);
   if (r->pQuery) s3_query_render(r->pQuery, &q);
   imgpca_buf_append(&q, "", 1);
-  if (bVirtual && r->zBucket) *pzHost = imgpca_mprintf("%s.%s", r->zBucket, zAuth);
-  else *pzHost = imgpca_strdup(zAuth);
-  if (path.oom || q.oom || !*pzHost) rc = IMGPCA_NOMEM;
-  if (rc == IMGPCA_OK) {
-    *pzUrl = imgpca_mprintf("%s://%s%s%s%s", zScheme, *pzHost, (char *)path.p, q.n > 1 ? "?" : "",
-                            (char *)q.p);
-    if (!*pzUrl) rc = IMGPCA_NOMEM;
+  t->zHost = bVirtual ? imgpca_mprintf("%s.%s", r->zBucket, e.zHost) : imgpca_strdup(e.zHost);
+  if (!path.oom && !q.oom && t->zHost)
+    t->zUrl = imgpca_mprintf("%s://%s%s%s%s", e.bHttps ? "https" : "http", t->zHost, (char *)path.p,
+                             q.n > 1 ? "?" : "", (char *)q.p);
+  if (t->zUrl) {
+    t->zPath = (char *)imgpca_buf_detach(&path, NULL);
+    t->zQuery = (char *)imgpca_buf_detach(&q, NULL);
   }
-  if (rc == IMGPCA_OK) {
-    *pzPath = (char *)imgpca_buf_detach(&path, NULL);
-    *pzQuery = (char *)imgpca_buf_detach(&q, NULL);
-  } else {
-    imgpca_free(*pzHost);
-    *pzHost = NULL;
+  if (e.bUserinfo) {
+    char shown[256];
+    endpoint_shown(c, shown, sizeof shown);
+    warn_once(c, WARN_USERINFO, "the user name and password in s3.endpoint '%s' are not used (S3 requests "
+              "are signed with the access key)", shown);
   }
   imgpca_buf_free(&path);
   imgpca_buf_free(&q);
-  imgpca_free(zBase);
-  imgpca_free(zEndpoint);
-  return rc;
+  s3_endpoint_free(&e);
+  if (!t->zUrl) { target_free(t); return IMGPCA_NOMEM; }
+  return IMGPCA_OK;
 }
 
 /* ---- curl callbacks ---- */
@@ -344,33 +482,34 @@ static int add_hdr(struct curl_slist **pl, const char *zFmt, const char *zVal) {
   return IMGPCA_OK;
 }
 
-static int attempt_setup(S3Client *c, const S3Req *r, const char *zRegion, CURL *h, S3Attempt *a,
-                         S3Resp *resp, char *err) {
-  char *zHost = NULL, *zPath = NULL, *zQuery = NULL, *zAuth = NULL;
+static int is_signed(S3Client *c) {
+  return c->creds.zAccess && c->creds.zSecret && !imgpca_config_bool(c->cfg, "s3.unsigned");
+}
+
+/* Headers of a request, with the SigV4 Authorization when signed. */
+static int sign_headers(S3Client *c, const S3Req *r, const char *zRegion, const S3Target *t,
+                        struct curl_slist **pl) {
   char amzDate[17], hash[65];
+  char *zAuth = NULL;
   S3Header aH[8];
-  int nH = 0, rc;
-  int bSign = c->creds.zAccess && c->creds.zSecret && !imgpca_config_bool(c->cfg, "s3.unsigned");
-  memset(a, 0, sizeof(*a));
-  a->h = h;
-  rc = build_target(c, r, zRegion, &a->zUrl, &zHost, &zPath, &zQuery, err);
-  if (rc) return rc;
+  int nH = 0, rc = IMGPCA_OK, bSign = is_signed(c);
+  const char *zToken = bSign ? c->creds.zToken : NULL;
   s3_amz_date(time(NULL), amzDate);
   if (r->nBody) s3_sha256_hex(r->pBody, r->nBody, hash);
   else memcpy(hash, EMPTY_SHA256, 65);
-  aH[nH].zName = "host"; aH[nH++].zValue = zHost;
+  aH[nH].zName = "host"; aH[nH++].zValue = t->zHost;
   if (r->zRange) { aH[nH].zName = "range"; aH[nH++].zValue = r->zRange; }
   aH[nH].zName = "x-amz-content-sha256"; aH[nH++].zValue = hash;
   if (r->zCopySource) { aH[nH].zName = "x-amz-copy-source"; aH[nH++].zValue = r->zCopySource; }
   if (r->zCopyRange) { aH[nH].zName = "x-amz-copy-source-range"; aH[nH++].zValue = r->zCopyRange; }
   aH[nH].zName = "x-amz-date"; aH[nH++].zValue = amzDate;
-  if (bSign && c->creds.zToken) { aH[nH].zName = "x-amz-security-token"; aH[nH++].zValue = c->creds.zToken; }
+  if (zToken) { aH[nH].zName = "x-amz-security-token"; aH[nH++].zValue = zToken; }
   if (bSign) {
     S3SignInput in;
     memset(&in, 0, sizeof in);
     in.zMethod = r->zMethod;
-    in.zPath = zPath;
-    in.zQuery = zQuery;
+    in.zPath = t->zPath;
+    in.zQuery = t->zQuery;
     in.aHdr = aH;
     in.nHdr = nH;
     in.zPayloadHash = hash;
@@ -381,26 +520,64 @@ static int attempt_setup(S3Client *c, const S3Req *r, const char *zRegion, CURL 
     in.zSecretKey = c->creds.zSecret;
     rc = s3_sigv4_sign(&in, &zAuth, NULL, NULL);
   }
-  if (rc == IMGPCA_OK) rc = add_hdr(&a->hdrs, "Host: %s", zHost);
-  if (rc == IMGPCA_OK && r->zRange) rc = add_hdr(&a->hdrs, "Range: %s", r->zRange);
-  if (rc == IMGPCA_OK) rc = add_hdr(&a->hdrs, "x-amz-content-sha256: %s", hash);
-  if (rc == IMGPCA_OK) rc = add_hdr(&a->hdrs, "x-amz-date: %s", amzDate);
-  if (rc == IMGPCA_OK && r->zCopySource) rc = add_hdr(&a->hdrs, "x-amz-copy-source: %s", r->zCopySource);
-  if (rc == IMGPCA_OK && r->zCopyRange) rc = add_hdr(&a->hdrs, "x-amz-copy-source-range: %s", r->zCopyRange);
-  if (rc == IMGPCA_OK && bSign && c->creds.zToken)
-    rc = add_hdr(&a->hdrs, "x-amz-security-token: %s", c->creds.zToken);
-  if (rc == IMGPCA_OK && zAuth) rc = add_hdr(&a->hdrs, "Authorization: %s", zAuth);
+  if (rc == IMGPCA_OK) rc = add_hdr(pl, "Host: %s", t->zHost);
+  if (rc == IMGPCA_OK && r->zRange) rc = add_hdr(pl, "Range: %s", r->zRange);
+  if (rc == IMGPCA_OK) rc = add_hdr(pl, "x-amz-content-sha256: %s", hash);
+  if (rc == IMGPCA_OK) rc = add_hdr(pl, "x-amz-date: %s", amzDate);
+  if (rc == IMGPCA_OK && r->zCopySource) rc = add_hdr(pl, "x-amz-copy-source: %s", r->zCopySource);
+  if (rc == IMGPCA_OK && r->zCopyRange) rc = add_hdr(pl, "x-amz-copy-source-range: %s", r->zCopyRange);
+  if (rc == IMGPCA_OK && zToken) rc = add_hdr(pl, "x-amz-security-token: %s", zToken);
+  if (rc == IMGPCA_OK && zAuth) rc = add_hdr(pl, "Authorization: %s", zAuth);
   if (rc == IMGPCA_OK && r->pBody)
-    rc = add_hdr(&a->hdrs, "Content-Type: %s", r->zContentType ? r->zContentType : "application/octet-stream");
-  if (rc == IMGPCA_OK) rc = add_hdr(&a->hdrs, "%sExpect:", "");
+    rc = add_hdr(pl, "Content-Type: %s", r->zContentType ? r->zContentType : "application/octet-stream");
+  if (rc == IMGPCA_OK) rc = add_hdr(pl, "%sExpect:", "");
   if (zAuth) memset(zAuth, 0, strlen(zAuth));
   imgpca_free(zAuth);
-  imgpca_free(zHost);
-  imgpca_free(zPath);
-  imgpca_free(zQuery);
-  if (rc) { attempt_clear(a); return rc; }
+  return rc;
+}
 
-  curl_easy_reset(h);
+/* Certificate verification of an https request: on unless s3.verify_tls is
+** off (then a warning, once per connection), against s3.ca_bundle when one
+** is configured (instead of the system's store).  A bundle that cannot be
+** read is an error: the request is never sent unverified instead.  Plain
+** http with a session token is sent, with a warning once per connection. */
+static int client_tls(S3Client *c, CURL *h, const S3Target *t, char *err) {
+  const char *zCa = c->creds.zCaBundle;
+  char shown[256];
+  endpoint_shown(c, shown, sizeof shown);
+  if (!t->bHttps) {
+    if (is_signed(c) && c->creds.zToken)
+      warn_once(c, WARN_HTTP_TOKEN, "s3.endpoint '%s' is plain http: the session token is sent unencrypted "
+                "with every request; use an https:// endpoint", shown);
+    return IMGPCA_OK;
+  }
+  if (!imgpca_config_bool(c->cfg, "s3.verify_tls")) {
+    warn_once(c, WARN_NO_VERIFY, "s3.verify_tls is off: the TLS certificate of '%s' is not verified", shown);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+    return IMGPCA_OK;
+  }
+  curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+  if (!zCa) return IMGPCA_OK;
+  if (!c->zCaChecked || strcmp(c->zCaChecked, zCa) != 0) {
+    struct stat st;
+    int fd = open(zCa, O_RDONLY | O_CLOEXEC), e = errno;
+    int bFile = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+    if (fd >= 0) close(fd);
+    if (!bFile)
+      return imgpca_seterr(err, "cannot read the CA bundle '%s' (%s): %s", zCa, c->creds.zCaSource,
+                           fd < 0 ? strerror(e) : "not a regular file");
+    imgpca_free(c->zCaChecked);
+    c->zCaChecked = imgpca_strdup(zCa);
+    if (!c->zCaChecked) return IMGPCA_NOMEM;
+  }
+  curl_easy_setopt(h, CURLOPT_CAINFO, zCa);
+  curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
+  return IMGPCA_OK;
+}
+
+static void curl_options(S3Client *c, const S3Req *r, CURL *h, S3Attempt *a, S3Resp *resp) {
   curl_easy_setopt(h, CURLOPT_URL, a->zUrl);
   curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, a->hdrs);
@@ -409,8 +586,6 @@ static int attempt_setup(S3Client *c, const S3Req *r, const char *zRegion, CURL 
   curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)imgpca_config_int(c->cfg, "s3.timeout_ms"));
   curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
   curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)((imgpca_config_int(c->cfg, "s3.low_speed_ms") + 999) / 1000));
-  curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, imgpca_config_bool(c->cfg, "s3.verify_tls") ? 1L : 0L);
-  curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, imgpca_config_bool(c->cfg, "s3.verify_tls") ? 2L : 0L);
   curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
@@ -428,6 +603,24 @@ static int attempt_setup(S3Client *c, const S3Req *r, const char *zRegion, CURL 
   } else if (strcmp(r->zMethod, "GET") != 0) {
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, r->zMethod);
   }
+}
+
+static int attempt_setup(S3Client *c, const S3Req *r, const char *zRegion, CURL *h, S3Attempt *a,
+                         S3Resp *resp, char *err) {
+  S3Target t;
+  int rc;
+  memset(a, 0, sizeof(*a));
+  a->h = h;
+  rc = build_target(c, r, zRegion, &t, err);
+  if (rc) return rc;
+  curl_easy_reset(h);
+  rc = client_tls(c, h, &t, err);
+  if (rc == IMGPCA_OK) rc = sign_headers(c, r, zRegion, &t, &a->hdrs);
+  a->zUrl = t.zUrl;
+  t.zUrl = NULL;
+  target_free(&t);
+  if (rc) { attempt_clear(a); return rc; }
+  curl_options(c, r, h, a, resp);
   resp_reset(resp);
   resp->maxBytes = r->maxBytes;
   return IMGPCA_OK;
@@ -437,78 +630,114 @@ static void s3_url_text(char *out, size_t n, const S3Req *r) {
   snprintf(out, n, "s3://%s/%s", r->zBucket ? r->zBucket : "", r->zKey ? r->zKey : "");
 }
 
-/* Formats the final error of a request. */
-static int request_error(S3Client *c, const S3Req *r, const char *zRegion, int cc, S3Resp *resp,
-                         int nAttempt, char *err) {
-  char zUrl[300];
-  const char *zHint = NULL;
-  const char *zEnd = cfg(c, "s3.endpoint");
-  int bSigned = c->creds.zAccess && !imgpca_config_bool(c->cfg, "s3.unsigned");
-  char hintBuf[200];
-  s3_url_text(zUrl, sizeof zUrl, r);
-  if (cc != CURLE_OK) {
-    if (resp->bTooBig)
-      return imgpca_seterr(err, "object '%s' is larger than the limit of %lld bytes (SQLITE_LIMIT_LENGTH)",
-                           zUrl, (long long)r->maxBytes);
-    if (cc == CURLE_PARTIAL_FILE || cc == CURLE_RECV_ERROR || cc == CURLE_SEND_ERROR || cc == CURLE_GOT_NOTHING)
-      snprintf(hintBuf, sizeof hintBuf, "the connection kept breaking during the transfer (s3.max_retries)");
-    else if (cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE)
-      snprintf(hintBuf, sizeof hintBuf, "the TLS certificate of '%s' is not trusted (s3.verify_tls)", zEnd && *zEnd ? zEnd : "AWS S3");
-    else
-      snprintf(hintBuf, sizeof hintBuf, "is the endpoint '%s' reachable? (s3.endpoint, s3.connect_timeout_ms, s3.timeout_ms)",
-               zEnd && *zEnd ? zEnd : "AWS S3");
-    return imgpca_seterr(err, "%s for '%s' after %d attempt%s (region '%s'); hint: %s",
-                         resp->zCurlErr[0] ? resp->zCurlErr : curl_easy_strerror((CURLcode)cc), zUrl,
-                         nAttempt, nAttempt == 1 ? "" : "s", zRegion, hintBuf);
-  } else {
-    S3XmlError e;
-    const char *zCode, *zMsg;
-    memset(&e, 0, sizeof e);
-    if (resp->body.n) s3_xml_error((const char *)resp->body.p, resp->body.n, &e);
-    zCode = e.zCode ? e.zCode
-          : resp->status == 404 ? (r->zKey ? "NoSuchKey" : "NoSuchBucket")
-          : resp->status == 403 ? "AccessDenied" : resp->status == 416 ? "InvalidRange" : "error";
-    zMsg = e.zMessage ? e.zMessage : "";
-    if (resp->status == 403 || resp->status == 400) {
-      if (!bSigned) zHint = "no credentials found: set s3.access_key_id/s3.secret_access_key, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, a profile in ~/.aws, or use an instance role";
-      else if (strcmp(zCode, "SignatureDoesNotMatch") == 0) {
-        snprintf(hintBuf, sizeof hintBuf, "check the secret access key (credentials from %s) and s3.region", c->creds.zSource);
-        zHint = hintBuf;
-      } else if (strcmp(zCode, "InvalidAccessKeyId") == 0) {
-        snprintf(hintBuf, sizeof hintBuf, "check the access key id (credentials from %s) and s3.endpoint", c->creds.zSource);
-        zHint = hintBuf;
-      } else if (strcmp(zCode, "RequestTimeTooSkewed") == 0) zHint = "the system clock is wrong";
-      else {
-        snprintf(hintBuf, sizeof hintBuf, "check the permissions of the credentials (from %s)", c->creds.zSource);
-        zHint = hintBuf;
-      }
-    } else if (strcmp(zCode, "NoSuchBucket") == 0) {
-      zHint = "check the bucket name, s3.endpoint and s3.url_style";
-    } else if (strcmp(zCode, "NoSuchKey") == 0 && strcmp(r->zMethod, "GET") == 0 && r->zKey) {
-      zHint = "use s3_fetch_or_null() to get NULL for missing objects";
-    } else if (resp->status == 301 || resp->status == 307) {
-      zHint = "the bucket is in another region: set s3.region";
-    } else if (resp->status >= 500 || resp->status == 429) {
-      snprintf(hintBuf, sizeof hintBuf, "the server kept failing after %d attempts (s3.max_retries)", nAttempt);
-      zHint = hintBuf;
-    }
-    imgpca_seterr(err, "HTTP %ld %s%s%s for '%s' (region '%s')%s%s", resp->status, zCode, *zMsg ? ": " : "",
-                  zMsg, zUrl, zRegion, zHint ? "; hint: " : "", zHint ? zHint : "");
-    s3_xml_error_free(&e);
-    return IMGPCA_ERROR;
-  }
+/* The hint of a failed TLS handshake or certificate check. */
+static void tls_hint(S3Client *c, int cc, const char *zDetail, char *out, size_t n) {
+  char shown[256];
+  const char *zCa = c->creds.zCaBundle;
+  endpoint_shown(c, shown, sizeof shown);
+  if (cc == CURLE_SSL_CACERT_BADFILE)
+    snprintf(out, n, "the CA bundle '%.150s' (%.100s) is not a PEM file of certificates", zCa ? zCa : "?",
+             zCa ? c->creds.zCaSource : "s3.ca_bundle");
+  else if (strstr(zDetail, "subject name") || strstr(zDetail, "does not match"))
+    snprintf(out, n, "the certificate of '%.150s' is not issued for this host name (virtual-hosted requests "
+             "use BUCKET.host: a wildcard certificate or s3.url_style 'path')", shown);
+  else if (strstr(zDetail, "expired"))
+    snprintf(out, n, "the certificate of '%.150s' has expired (or the system clock is wrong)", shown);
+  else if (zCa)
+    snprintf(out, n, "the certificate of '%.150s' is not signed by a CA of the bundle '%.150s' (%.100s)", shown, zCa,
+             c->creds.zCaSource);
+  else
+    snprintf(out, n, "the certificate of '%.150s' is not trusted by the system; for a private CA set "
+             "s3.ca_bundle or AWS_CA_BUNDLE (s3.verify_tls)", shown);
 }
 
-static void set_redirect(S3Client *c, const char *zBucket, const char *zRegion) {
+static int transport_error(S3Client *c, const S3Req *r, const char *zRegion, int cc, S3Resp *resp,
+                           int nAttempt, char *err) {
+  char zUrl[300], hint[600], shown[256];
+  const char *zDetail = resp->zCurlErr[0] ? resp->zCurlErr : curl_easy_strerror((CURLcode)cc);
+  s3_url_text(zUrl, sizeof zUrl, r);
+  endpoint_shown(c, shown, sizeof shown);
+  if (resp->bTooBig)
+    return imgpca_seterr(err, "object '%s' is larger than the limit of %lld bytes (SQLITE_LIMIT_LENGTH)",
+                         zUrl, (long long)r->maxBytes);
+  if (cc == CURLE_PARTIAL_FILE || cc == CURLE_RECV_ERROR || cc == CURLE_SEND_ERROR || cc == CURLE_GOT_NOTHING)
+    snprintf(hint, sizeof hint, "the connection kept breaking during the transfer (s3.max_retries)");
+  else if (cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE || cc == CURLE_SSL_CONNECT_ERROR)
+    tls_hint(c, cc, zDetail, hint, sizeof hint);
+  else
+    snprintf(hint, sizeof hint, "is the endpoint '%s' reachable? (s3.endpoint, s3.connect_timeout_ms, s3.timeout_ms)",
+             shown);
+  return imgpca_seterr(err, "%s for '%s' after %d attempt%s (region '%s'); hint: %s", zDetail, zUrl, nAttempt,
+                       nAttempt == 1 ? "" : "s", zRegion, hint);
+}
+
+static int http_error(S3Client *c, const S3Req *r, const char *zRegion, S3Resp *resp, int nAttempt,
+                      char *err) {
+  char zUrl[300], hintBuf[200];
+  const char *zHint = NULL, *zCode, *zMsg;
+  S3XmlError e;
+  s3_url_text(zUrl, sizeof zUrl, r);
+  memset(&e, 0, sizeof e);
+  if (resp->body.n) s3_xml_error((const char *)resp->body.p, resp->body.n, &e);
+  zCode = e.zCode ? e.zCode
+        : resp->status == 404 ? (r->zKey ? "NoSuchKey" : "NoSuchBucket")
+        : resp->status == 403 ? "AccessDenied" : resp->status == 416 ? "InvalidRange" : "error";
+  zMsg = e.zMessage ? e.zMessage : "";
+  if (resp->status == 403 || resp->status == 400) {
+    if (!is_signed(c)) zHint = "no credentials found: set s3.access_key_id/s3.secret_access_key, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, a profile in ~/.aws, or use an instance role";
+    else if (strcmp(zCode, "SignatureDoesNotMatch") == 0)
+      snprintf(hintBuf, sizeof hintBuf, "check the secret access key (credentials from %s) and s3.region", c->creds.zSource);
+    else if (strcmp(zCode, "InvalidAccessKeyId") == 0)
+      snprintf(hintBuf, sizeof hintBuf, "check the access key id (credentials from %s) and s3.endpoint", c->creds.zSource);
+    else if (strcmp(zCode, "RequestTimeTooSkewed") == 0) zHint = "the system clock is wrong";
+    else snprintf(hintBuf, sizeof hintBuf, "check the permissions of the credentials (from %s)", c->creds.zSource);
+    if (!zHint) zHint = hintBuf;
+  } else if (strcmp(zCode, "NoSuchBucket") == 0) {
+    zHint = "check the bucket name, s3.endpoint and s3.url_style";
+  } else if (strcmp(zCode, "NoSuchKey") == 0 && strcmp(r->zMethod, "GET") == 0 && r->zKey) {
+    zHint = "use s3_fetch_or_null() to get NULL for missing objects";
+  } else if (resp->status == 301 || resp->status == 307) {
+    zHint = "the bucket is in another region: set s3.region";
+  } else if (resp->status >= 500 || resp->status == 429) {
+    snprintf(hintBuf, sizeof hintBuf, "the server kept failing after %d attempts (s3.max_retries)", nAttempt);
+    zHint = hintBuf;
+  }
+  imgpca_seterr(err, "HTTP %ld %s%s%s for '%s' (region '%s')%s%s", resp->status, zCode, *zMsg ? ": " : "",
+                zMsg, zUrl, zRegion, zHint ? "; hint: " : "", zHint ? zHint : "");
+  s3_xml_error_free(&e);
+  return IMGPCA_ERROR;
+}
+
+static int set_redirect(S3Client *c, const char *zBucket, const char *zRegion) {
   imgpca_free(c->zRedirBucket);
   imgpca_free(c->zRedirRegion);
   c->zRedirBucket = imgpca_strdup(zBucket);
   c->zRedirRegion = imgpca_strdup(zRegion);
-  if (!c->zRedirBucket || !c->zRedirRegion) {
-    imgpca_free(c->zRedirBucket);
-    imgpca_free(c->zRedirRegion);
-    c->zRedirBucket = c->zRedirRegion = NULL;
+  if (c->zRedirBucket && c->zRedirRegion) return IMGPCA_OK;
+  imgpca_free(c->zRedirBucket);
+  imgpca_free(c->zRedirRegion);
+  c->zRedirBucket = c->zRedirRegion = NULL;
+  return IMGPCA_NOMEM;
+}
+
+/* A wrong-region answer (301/307/400 with x-amz-bucket-region): 1 = retry in
+** that region (once), 0 = not such an answer, IMGPCA_ERROR = the header is
+** not a valid region (never used: it would go into the host name). */
+static int region_redirect(S3Client *c, const S3Req *r, S3Resp *resp, char zRegion[64], char *err) {
+  char zUrl[300], shown[48];
+  if (!(resp->status == 301 || resp->status == 400 || resp->status == 307) || !r->zBucket ||
+      !resp->zRegionHdr || !*resp->zRegionHdr || strcmp(resp->zRegionHdr, zRegion) == 0)
+    return 0;
+  if (!imgpca_region_valid(resp->zRegionHdr)) {
+    s3_url_text(zUrl, sizeof zUrl, r);
+    printable(shown, sizeof shown, resp->zRegionHdr);
+    imgpca_seterr(err, "HTTP %ld for '%s' (region '%s') names an invalid region in x-amz-bucket-region: '%s' "
+                  "(ignored; expected 1 to 32 lower-case letters, digits or '-')", resp->status, zUrl, zRegion, shown);
+    return -1;
   }
+  snprintf(zRegion, 64, "%s", resp->zRegionHdr);
+  if (set_redirect(c, r->zBucket, zRegion)) return -2;
+  return 1;
 }
 
 /* Performs a request with retries.  IMGPCA_OK only for 2xx; on other final
@@ -520,12 +749,9 @@ static int s3_do(S3Client *c, const S3Req *r, S3Resp *resp, char *err) {
   memset(resp, 0, sizeof(*resp));
   resp->nContentLength = -1;
   rc = client_creds(c, err);
+  if (rc == IMGPCA_OK) rc = client_region(c, r->zBucket, zRegion, err);
   if (rc) return rc;
-  if (!c->easy) {
-    c->easy = curl_easy_init();
-    if (!c->easy) return IMGPCA_NOMEM;
-  }
-  snprintf(zRegion, sizeof zRegion, "%s", client_region(c, r->zBucket));
+  if (!c->easy && !(c->easy = curl_easy_init())) return IMGPCA_NOMEM;
   for (;;) {
     S3Attempt a;
     CURLcode cc;
@@ -542,17 +768,17 @@ static int s3_do(S3Client *c, const S3Req *r, S3Resp *resp, char *err) {
                resp->body.n, (long long)resp->nContentLength);
     }
     if (cc == CURLE_OK && resp->status / 100 == 2) return IMGPCA_OK;
-    if (cc == CURLE_OK && (resp->status == 301 || resp->status == 400 || resp->status == 307) &&
-        resp->zRegionHdr && *resp->zRegionHdr && strcmp(resp->zRegionHdr, zRegion) != 0 &&
-        !bRedirected && r->zBucket) {
-      bRedirected = 1;
-      snprintf(zRegion, sizeof zRegion, "%s", resp->zRegionHdr);
-      set_redirect(c, r->zBucket, zRegion);
-      continue;
+    if (cc == CURLE_OK && !bRedirected) {
+      int k = region_redirect(c, r, resp, zRegion, err);
+      if (k == -1) return IMGPCA_ERROR;
+      if (k == -2) return IMGPCA_NOMEM;
+      if (k == 1) { bRedirected = 1; continue; }
     }
-    if (resp->bTooBig || !s3_http_retryable((int)cc, resp->status) || attempt > maxRetries) {
-      rc = request_error(c, r, zRegion, (int)cc, resp, attempt, err);
-      return rc;
+    if (cc != CURLE_OK) {
+      if (resp->bTooBig || !s3_http_retryable((int)cc, 0) || attempt > maxRetries)
+        return transport_error(c, r, zRegion, (int)cc, resp, attempt, err);
+    } else if (!s3_http_retryable(CURLE_OK, resp->status) || attempt > maxRetries) {
+      return http_error(c, r, zRegion, resp, attempt, err);
     }
     sleep_ms(s3_backoff_ms(attempt - 1, rng_next(c)));
   }
@@ -568,12 +794,8 @@ int s3_get(S3Client *c, const char *zBucket, const char *zKey, int64_t offset, i
   char range[64];
   int rc;
   if (pNotFound) *pNotFound = 0;
-  memset(&r, 0, sizeof r);
-  r.zMethod = "GET";
-  r.zBucket = zBucket;
-  r.zKey = zKey;
-  r.maxBytes = maxBytes;
-  if (length == 0) r.zMethod = "HEAD"; /* empty range: only check that the object exists */
+  /* an empty range only checks that the object exists */
+  req_init(&r, length == 0 ? "HEAD" : "GET", zBucket, zKey, NULL, maxBytes);
   if (length != 0 && (offset > 0 || length > 0)) {
     if (length > 0) snprintf(range, sizeof range, "bytes=%lld-%lld", (long long)offset, (long long)(offset + length - 1));
     else snprintf(range, sizeof range, "bytes=%lld-", (long long)offset);
@@ -589,25 +811,24 @@ int s3_get(S3Client *c, const char *zBucket, const char *zKey, int64_t offset, i
   return rc;
 }
 
+/* Moves the response's ETag to *pzEtag ("" when the server sent none). */
+static int take_etag(S3Resp *resp, char **pzEtag) {
+  if (!pzEtag) return IMGPCA_OK;
+  *pzEtag = resp->zEtag ? resp->zEtag : imgpca_strdup("");
+  resp->zEtag = NULL;
+  return *pzEtag ? IMGPCA_OK : IMGPCA_NOMEM;
+}
+
 int s3_put(S3Client *c, const char *zBucket, const char *zKey, const void *p, size_t n,
            char **pzEtag, char *err) {
   S3Req r;
   S3Resp resp;
   int rc;
-  memset(&r, 0, sizeof r);
-  r.zMethod = "PUT";
-  r.zBucket = zBucket;
-  r.zKey = zKey;
+  req_init(&r, "PUT", zBucket, zKey, NULL, 1 << 20);
   r.pBody = p ? p : (const unsigned char *)"";
   r.nBody = n;
-  r.maxBytes = 1 << 20;
   rc = s3_do(c, &r, &resp, err);
-  if (rc == IMGPCA_OK && pzEtag) {
-    *pzEtag = resp.zEtag;
-    resp.zEtag = NULL;
-    if (!*pzEtag) *pzEtag = imgpca_strdup("");
-    if (!*pzEtag) rc = IMGPCA_NOMEM;
-  }
+  if (rc == IMGPCA_OK) rc = take_etag(&resp, pzEtag);
   resp_free(&resp);
   return rc;
 }
@@ -616,11 +837,7 @@ int s3_delete(S3Client *c, const char *zBucket, const char *zKey, char *err) {
   S3Req r;
   S3Resp resp;
   int rc;
-  memset(&r, 0, sizeof r);
-  r.zMethod = "DELETE";
-  r.zBucket = zBucket;
-  r.zKey = zKey;
-  r.maxBytes = 1 << 20;
+  req_init(&r, "DELETE", zBucket, zKey, NULL, 1 << 20);
   rc = s3_do(c, &r, &resp, err);
   resp_free(&resp);
   return rc;
@@ -633,20 +850,13 @@ int s3_list_page(S3Client *c, const char *zBucket, const char *zPrefix, const ch
   S3Query q;
   char zMax[16];
   int rc;
-  memset(&r, 0, sizeof r);
-  memset(&q, 0, sizeof q);
   memset(out, 0, sizeof(*out));
   snprintf(zMax, sizeof zMax, "%d", nMax > 0 && nMax < 1000 ? nMax : 1000);
-  rc = s3_query_add(&q, "list-type", "2");
-  if (!rc) rc = s3_query_add(&q, "encoding-type", "url");
-  if (!rc) rc = s3_query_add(&q, "max-keys", zMax);
+  rc = query_of(&q, "list-type", "2", "encoding-type", "url", "max-keys", zMax, NULL);
   if (!rc && zPrefix && *zPrefix) rc = s3_query_add(&q, "prefix", zPrefix);
   if (!rc && zToken) rc = s3_query_add(&q, "continuation-token", zToken);
   if (rc) { s3_query_free(&q); return rc; }
-  r.zMethod = "GET";
-  r.zBucket = zBucket;
-  r.pQuery = &q;
-  r.maxBytes = 64 << 20;
+  req_init(&r, "GET", zBucket, NULL, &q, 64 << 20);
   rc = s3_do(c, &r, &resp, err);
   if (rc == IMGPCA_OK) {
     rc = s3_xml_list((const char *)resp.body.p, resp.body.n, out, err);
@@ -661,43 +871,14 @@ int s3_list_page(S3Client *c, const char *zBucket, const char *zPrefix, const ch
   return rc;
 }
 
-int s3_list_uploads(S3Client *c, const char *zBucket, S3UploadList *out, char *err) {
-  S3Req r;
-  S3Resp resp;
-  S3Query q;
-  int rc;
-  memset(&r, 0, sizeof r);
-  memset(&q, 0, sizeof q);
-  memset(out, 0, sizeof(*out));
-  rc = s3_query_add(&q, "uploads", "");
-  if (rc) return rc;
-  r.zMethod = "GET";
-  r.zBucket = zBucket;
-  r.pQuery = &q;
-  r.maxBytes = 64 << 20;
-  rc = s3_do(c, &r, &resp, err);
-  if (rc == IMGPCA_OK) rc = s3_xml_uploads((const char *)resp.body.p, resp.body.n, out, err);
-  resp_free(&resp);
-  s3_query_free(&q);
-  return rc;
-}
-
 int s3_mpu_begin(S3Client *c, const char *zBucket, const char *zKey, char **pzUploadId, char *err) {
   S3Req r;
   S3Resp resp;
   S3Query q;
-  int rc;
-  memset(&r, 0, sizeof r);
-  memset(&q, 0, sizeof q);
-  rc = s3_query_add(&q, "uploads", "");
+  int rc = query_of(&q, "uploads", "", NULL);
   if (rc) return rc;
-  r.zMethod = "POST";
-  r.zBucket = zBucket;
-  r.zKey = zKey;
-  r.pQuery = &q;
+  req_init(&r, "POST", zBucket, zKey, &q, 1 << 20);
   r.pBody = (const unsigned char *)"";
-  r.nBody = 0;
-  r.maxBytes = 1 << 20;
   rc = s3_do(c, &r, &resp, err);
   if (rc == IMGPCA_OK) rc = s3_xml_upload_id((const char *)resp.body.p, resp.body.n, pzUploadId, err);
   resp_free(&resp);
@@ -712,26 +893,46 @@ int s3_mpu_part(S3Client *c, const char *zBucket, const char *zKey, const char *
   S3Query q;
   char num[16];
   int rc;
-  memset(&r, 0, sizeof r);
-  memset(&q, 0, sizeof q);
   snprintf(num, sizeof num, "%d", iPart);
-  rc = s3_query_add(&q, "partNumber", num);
-  if (!rc) rc = s3_query_add(&q, "uploadId", zUploadId);
-  if (rc) { s3_query_free(&q); return rc; }
-  r.zMethod = "PUT";
-  r.zBucket = zBucket;
-  r.zKey = zKey;
-  r.pQuery = &q;
+  rc = query_of(&q, "partNumber", num, "uploadId", zUploadId, NULL);
+  if (rc) return rc;
+  req_init(&r, "PUT", zBucket, zKey, &q, 1 << 20);
   r.pBody = p ? p : (const unsigned char *)"";
   r.nBody = n;
-  r.maxBytes = 1 << 20;
   rc = s3_do(c, &r, &resp, err);
-  if (rc == IMGPCA_OK) {
-    if (!resp.zEtag) rc = imgpca_seterr(err, "upload of part %d of 's3://%s/%s': no ETag in the response", iPart, zBucket, zKey);
-    else { *pzEtag = resp.zEtag; resp.zEtag = NULL; }
-  }
+  if (rc == IMGPCA_OK && !resp.zEtag)
+    rc = imgpca_seterr(err, "upload of part %d of 's3://%s/%s': no ETag in the response", iPart, zBucket, zKey);
+  if (rc == IMGPCA_OK) rc = take_etag(&resp, pzEtag);
   resp_free(&resp);
   s3_query_free(&q);
+  return rc;
+}
+
+/* ETag of a completed multipart upload: the <ETag> of the answer, else its
+** ETag header (Ceph RGW leaves <ETag> empty), else a HEAD of the object. */
+static int complete_etag(S3Client *c, const char *zBucket, const char *zKey, S3Resp *resp, char **pzEtag,
+                         char *err) {
+  char *zEtag = NULL;
+  /* A 200 answer may still carry an <Error> document. */
+  int rc = s3_xml_complete((const char *)resp->body.p, resp->body.n, &zEtag, err);
+  if (rc == IMGPCA_OK && !*zEtag && resp->zEtag) {
+    imgpca_free(zEtag);
+    zEtag = resp->zEtag;
+    resp->zEtag = NULL;
+  }
+  if (rc == IMGPCA_OK && !*zEtag) {
+    S3Req h;
+    S3Resp hr;
+    req_init(&h, "HEAD", zBucket, zKey, NULL, -1);
+    if (s3_do(c, &h, &hr, err) == IMGPCA_OK && hr.zEtag) {
+      imgpca_free(zEtag);
+      zEtag = hr.zEtag;
+      hr.zEtag = NULL;
+    }
+    resp_free(&hr);
+  }
+  if (rc == IMGPCA_OK && pzEtag) *pzEtag = zEtag;
+  else imgpca_free(zEtag);
   return rc;
 }
 
@@ -742,8 +943,6 @@ int s3_mpu_complete(S3Client *c, const char *zBucket, const char *zKey, const ch
   S3Query q;
   ImgpcaBuf body;
   int rc, i;
-  memset(&r, 0, sizeof r);
-  memset(&q, 0, sizeof q);
   imgpca_buf_init(&body);
   imgpca_buf_printf(&body, "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
   for (i = 0; i < nPart; i++) {
@@ -753,46 +952,14 @@ int s3_mpu_complete(S3Client *c, const char *zBucket, const char *zKey, const ch
   }
   imgpca_buf_printf(&body, "</CompleteMultipartUpload>");
   if (body.oom) { imgpca_buf_free(&body); return IMGPCA_NOMEM; }
-  rc = s3_query_add(&q, "uploadId", zUploadId);
+  rc = query_of(&q, "uploadId", zUploadId, NULL);
   if (rc) { imgpca_buf_free(&body); return rc; }
-  r.zMethod = "POST";
-  r.zBucket = zBucket;
-  r.zKey = zKey;
-  r.pQuery = &q;
+  req_init(&r, "POST", zBucket, zKey, &q, 1 << 20);
   r.pBody = body.p;
   r.nBody = body.n;
   r.zContentType = "application/xml";
-  r.maxBytes = 1 << 20;
   rc = s3_do(c, &r, &resp, err);
-  if (rc == IMGPCA_OK) {
-    char *zEtag = NULL;
-    /* A 200 answer may still carry an <Error> document. */
-    rc = s3_xml_complete((const char *)resp.body.p, resp.body.n, &zEtag, err);
-    if (rc == IMGPCA_OK && !*zEtag && resp.zEtag) {
-      /* Ceph RGW leaves <ETag> empty; its ETag header has the value */
-      imgpca_free(zEtag);
-      zEtag = resp.zEtag;
-      resp.zEtag = NULL;
-    }
-    if (rc == IMGPCA_OK && !*zEtag) {
-      /* ... and sometimes no header either: ask with HEAD */
-      S3Req h;
-      S3Resp hr;
-      memset(&h, 0, sizeof h);
-      h.zMethod = "HEAD";
-      h.zBucket = zBucket;
-      h.zKey = zKey;
-      h.maxBytes = -1;
-      if (s3_do(c, &h, &hr, err) == IMGPCA_OK && hr.zEtag) {
-        imgpca_free(zEtag);
-        zEtag = hr.zEtag;
-        hr.zEtag = NULL;
-      }
-      resp_free(&hr);
-    }
-    if (rc == IMGPCA_OK && pzEtag) *pzEtag = zEtag;
-    else imgpca_free(zEtag);
-  }
+  if (rc == IMGPCA_OK) rc = complete_etag(c, zBucket, zKey, &resp, pzEtag, err);
   resp_free(&resp);
   s3_query_free(&q);
   imgpca_buf_free(&body);
@@ -804,14 +971,8 @@ void s3_mpu_abort(S3Client *c, const char *zBucket, const char *zKey, const char
   S3Resp resp;
   S3Query q;
   char err[IMGPCA_ERRMAX];
-  memset(&r, 0, sizeof r);
-  memset(&q, 0, sizeof q);
-  if (s3_query_add(&q, "uploadId", zUploadId)) return;
-  r.zMethod = "DELETE";
-  r.zBucket = zBucket;
-  r.zKey = zKey;
-  r.pQuery = &q;
-  r.maxBytes = 1 << 20;
+  if (query_of(&q, "uploadId", zUploadId, NULL)) return;
+  req_init(&r, "DELETE", zBucket, zKey, &q, 1 << 20);
   s3_do(c, &r, &resp, err);
   resp_free(&resp);
   s3_query_free(&q);
@@ -824,11 +985,7 @@ int s3_head(S3Client *c, const char *zBucket, const char *zKey, int64_t *pSize, 
   S3Resp resp;
   int rc;
   if (pNotFound) *pNotFound = 0;
-  memset(&r, 0, sizeof r);
-  r.zMethod = "HEAD";
-  r.zBucket = zBucket;
-  r.zKey = zKey;
-  r.maxBytes = -1;
+  req_init(&r, "HEAD", zBucket, zKey, NULL, -1);
   rc = s3_do(c, &r, &resp, err);
   if (rc == IMGPCA_ERROR && resp.status == 404 && pNotFound) *pNotFound = 1;
   if (rc == IMGPCA_OK) {
@@ -849,30 +1006,22 @@ int s3_mpu_copy_part(S3Client *c, const char *zBucket, const char *zKey, const c
   ImgpcaBuf src;
   char num[16], range[64];
   int rc;
-  memset(&r, 0, sizeof r);
-  memset(&q, 0, sizeof q);
   *pzEtag = NULL;
   if (length <= 0) return imgpca_seterr(err, "copy of an empty range of 's3://%s/%s'", zSrcBucket, zSrcKey);
   imgpca_buf_init(&src);
-  s3_uri_encode(&src, zSrcBucket, strlen(zSrcBucket), 0);
+  imgpca_uri_encode(&src, zSrcBucket, strlen(zSrcBucket), 0);
   imgpca_buf_append(&src, "/", 1);
-  s3_uri_encode(&src, zSrcKey, strlen(zSrcKey), 1);
+  imgpca_uri_encode(&src, zSrcKey, strlen(zSrcKey), 1);
   imgpca_buf_append(&src, "", 1);
   if (src.oom) { imgpca_buf_free(&src); return IMGPCA_NOMEM; }
   snprintf(num, sizeof num, "%d", iPart);
   snprintf(range, sizeof range, "bytes=%lld-%lld", (long long)offset, (long long)(offset + length - 1));
-  rc = s3_query_add(&q, "partNumber", num);
-  if (!rc) rc = s3_query_add(&q, "uploadId", zUploadId);
-  if (rc) { s3_query_free(&q); imgpca_buf_free(&src); return rc; }
-  r.zMethod = "PUT";
-  r.zBucket = zBucket;
-  r.zKey = zKey;
-  r.pQuery = &q;
+  rc = query_of(&q, "partNumber", num, "uploadId", zUploadId, NULL);
+  if (rc) { imgpca_buf_free(&src); return rc; }
+  req_init(&r, "PUT", zBucket, zKey, &q, 1 << 20);
   r.pBody = (const unsigned char *)"";
-  r.nBody = 0;
   r.zCopySource = (const char *)src.p;
   r.zCopyRange = range;
-  r.maxBytes = 1 << 20;
   rc = s3_do(c, &r, &resp, err);
   if (rc == IMGPCA_OK) {
     /* the ETag is in the body; a 200 answer may still carry an <Error> document */
@@ -966,10 +1115,7 @@ int s3_batch_add(S3Batch *b, const char *zBucket, const char *zKey, int64_t maxB
   if (!j->zBucket || !j->zKey) { job_free(b, j); return IMGPCA_NOMEM; }
   j->maxBytes = maxBytes;
   j->resp.nContentLength = -1;
-  j->req.zMethod = "GET";
-  j->req.zBucket = j->zBucket;
-  j->req.zKey = j->zKey;
-  j->req.maxBytes = maxBytes;
+  req_init(&j->req, "GET", j->zBucket, j->zKey, NULL, maxBytes);
   b->a[(b->iHead + b->n) % b->nAlloc] = j;
   b->n++;
   if (pTicket) *pTicket = b->nTicket;
@@ -986,8 +1132,10 @@ static int batch_fill(S3Batch *b, char *err) {
     S3Job *j = b->a[(b->iHead + i) % b->nAlloc];
     int rc;
     if (j->state != 0) continue;
+    char zRegion[64];
     if (!j->h && !(j->h = curl_easy_init())) return IMGPCA_NOMEM;
-    rc = attempt_setup(b->c, &j->req, client_region(b->c, j->zBucket), j->h, &j->a, &j->resp, err);
+    rc = client_region(b->c, j->zBucket, zRegion, err);
+    if (rc == IMGPCA_OK) rc = attempt_setup(b->c, &j->req, zRegion, j->h, &j->a, &j->resp, err);
     if (rc) return rc;
     if (curl_multi_add_handle(b->multi, j->h) != CURLM_OK) return IMGPCA_NOMEM;
     j->state = 1;
@@ -1077,14 +1225,19 @@ void s3_batch_wakeup(S3Batch *b) { curl_multi_wakeup(b->multi); }
 
 int s3_client_describe(S3Client *c, ImgpcaBuf *b, char *err) {
   const char *zEnd = cfg(c, "s3.endpoint");
-  char masked[64];
+  char masked[64], shown[1024], zRegion[64];
   int rc = client_creds(c, err);
+  if (rc == IMGPCA_OK) rc = client_region(c, NULL, zRegion, err);
   if (rc) return rc;
   imgpca_buf_append(b, "{\"endpoint\":", 12);
-  if (zEnd && *zEnd) imgpca_buf_json_string(b, zEnd);
-  else imgpca_buf_printf(b, "\"https://s3.%s.amazonaws.com\"", client_region(c, NULL));
+  if (zEnd && *zEnd) {
+    imgpca_url_redact(zEnd, shown, sizeof shown);
+    imgpca_buf_json_string(b, shown);
+  } else {
+    imgpca_buf_printf(b, "\"https://s3.%s.amazonaws.com\"", zRegion);
+  }
   imgpca_buf_append(b, ",\"region\":", 10);
-  imgpca_buf_json_string(b, client_region(c, NULL));
+  imgpca_buf_json_string(b, zRegion);
   imgpca_buf_append(b, ",\"url_style\":", 13);
   imgpca_buf_json_string(b, cfg(c, "s3.url_style"));
   imgpca_buf_append(b, ",\"credentials\":", 15);
@@ -1096,9 +1249,14 @@ int s3_client_describe(S3Client *c, ImgpcaBuf *b, char *err) {
   } else {
     imgpca_buf_append(b, "null", 4);
   }
-  imgpca_buf_printf(b, ",\"session_token\":%s,\"signed\":%s,\"verify_tls\":%s}",
-                    c->creds.zToken ? "\"****\"" : "null",
-                    c->creds.zAccess && !imgpca_config_bool(c->cfg, "s3.unsigned") ? "true" : "false",
+  imgpca_buf_printf(b, ",\"session_token\":%s,\"signed\":%s,\"verify_tls\":%s,\"ca_bundle\":",
+                    c->creds.zToken ? "\"****\"" : "null", is_signed(c) ? "true" : "false",
                     imgpca_config_bool(c->cfg, "s3.verify_tls") ? "true" : "false");
+  if (c->creds.zCaBundle) imgpca_buf_json_string(b, c->creds.zCaBundle);
+  else imgpca_buf_append(b, "null", 4);
+  imgpca_buf_append(b, ",\"ca_bundle_source\":", 20);
+  if (c->creds.zCaBundle) imgpca_buf_json_string(b, c->creds.zCaSource);
+  else imgpca_buf_append(b, "null", 4);
+  imgpca_buf_append(b, "}", 1);
   return b->oom ? IMGPCA_NOMEM : IMGPCA_OK;
 }

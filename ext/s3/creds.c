@@ -11,6 +11,11 @@
 **                           s3.imds_disabled / AWS_EC2_METADATA_DISABLED
 ** Steps 1 and 2 are one lookup (a setting falls back to its variable).  With
 ** no credentials anywhere, requests are sent unsigned (public buckets).
+**
+** The CA bundle comes from s3.ca_bundle / AWS_CA_BUNDLE, else ca_bundle in
+** the profile's section of the config file.  The instance metadata service
+** is plain http at its default address (link-local, no TLS): the bundle only
+** applies to an https:// s3.imds_endpoint, which is then always verified.
 */
 #include "s3.h"
 
@@ -132,19 +137,64 @@ void s3_creds_free(S3Creds *c) {
   imgpca_free(c->zSecret);
   imgpca_free(c->zToken);
   imgpca_free(c->zProfileRegion);
+  imgpca_free(c->zCaBundle);
   memset(c, 0, sizeof(*c));
 }
 
-static int from_profile(const ImgpcaConfig *cfg, S3Creds *out) {
+/* "~/x" -> "$HOME/x"; other paths copied. */
+static char *expand_home(const char *z) {
+  if (z[0] == '~' && z[1] == '/') {
+    char *p = home_path(z + 2);
+    if (p) return p;
+  }
+  return imgpca_strdup(z);
+}
+
+/* Section of the active profile in the config file ("default" or "profile NAME"). */
+static char *config_section(const ImgpcaConfig *cfg, const char **pzProfile) {
   const char *zProfile = imgpca_config_get(cfg, "s3.profile", NULL);
+  if (!zProfile || !*zProfile) zProfile = "default";
+  if (pzProfile) *pzProfile = zProfile;
+  return strcmp(zProfile, "default") == 0 ? imgpca_strdup("default") : imgpca_mprintf("profile %s", zProfile);
+}
+
+int s3_ca_bundle_resolve(const ImgpcaConfig *cfg, char **pzPath, char *zSource, size_t nSource) {
+  const char *zSet = imgpca_config_get(cfg, "s3.ca_bundle", NULL);
+  const char *zConf, *zProfile;
+  char *zConfPath, *zSection, *zText, *zVal = NULL;
+  *pzPath = NULL;
+  if (nSource) zSource[0] = 0;
+  if (zSet && *zSet) {
+    imgpca_config_origin(cfg, "s3.ca_bundle", zSource, nSource);
+    *pzPath = expand_home(zSet);
+    return *pzPath ? IMGPCA_OK : IMGPCA_NOMEM;
+  }
+  zConf = imgpca_config_get(cfg, "s3.config_file", NULL);
+  zConfPath = zConf ? imgpca_strdup(zConf) : home_path(".aws/config");
+  zSection = config_section(cfg, &zProfile);
+  if (zConfPath && zSection && (zText = read_small_file(zConfPath)) != NULL) {
+    zVal = s3_ini_get(zText, zSection, "ca_bundle");
+    imgpca_free(zText);
+  }
+  if (zVal && *zVal) {
+    snprintf(zSource, nSource, "ca_bundle of profile '%.20s' in '%.60s'", zProfile, zConfPath);
+    *pzPath = expand_home(zVal);
+  }
+  imgpca_free(zVal);
+  imgpca_free(zConfPath);
+  imgpca_free(zSection);
+  return IMGPCA_OK;
+}
+
+static int from_profile(const ImgpcaConfig *cfg, S3Creds *out) {
+  const char *zProfile;
   const char *zCred = imgpca_config_get(cfg, "s3.credentials_file", NULL);
   const char *zConf = imgpca_config_get(cfg, "s3.config_file", NULL);
   char *zCredPath = zCred ? imgpca_strdup(zCred) : home_path(".aws/credentials");
   char *zConfPath = zConf ? imgpca_strdup(zConf) : home_path(".aws/config");
-  char *zSection = NULL;
+  char *zSection = config_section(cfg, &zProfile);
   char *zText;
   int found = 0;
-  if (!zProfile || !*zProfile) zProfile = "default";
   /* credentials file: [name] */
   if (zCredPath && (zText = read_small_file(zCredPath)) != NULL) {
     out->zAccess = s3_ini_get(zText, zProfile, "aws_access_key_id");
@@ -158,8 +208,6 @@ static int from_profile(const ImgpcaConfig *cfg, S3Creds *out) {
     }
   }
   /* config file: [default] or [profile name]; also the profile's region */
-  zSection = strcmp(zProfile, "default") == 0 ? imgpca_strdup("default")
-                                              : imgpca_mprintf("profile %s", zProfile);
   if (zSection && zConfPath && (zText = read_small_file(zConfPath)) != NULL) {
     out->zProfileRegion = s3_ini_get(zText, zSection, "region");
     if (!found) {
@@ -190,8 +238,10 @@ static size_t imds_write(char *p, size_t sz, size_t n, void *ud) {
   return imgpca_buf_append(b, p, sz * n) ? 0 : sz * n;
 }
 
-/* One IMDS request; returns the body (NUL-terminated) or NULL. */
-static char *imds_call(const char *zBase, const char *zMethod, const char *zPath, const char *zHdr) {
+/* One IMDS request; returns the body (NUL-terminated) or NULL.  An https://
+** endpoint is verified, against zCa when given. */
+static char *imds_call(const char *zBase, const char *zMethod, const char *zPath, const char *zHdr,
+                       const char *zCa) {
   CURL *h = curl_easy_init();
   struct curl_slist *hl = NULL, *t;
   ImgpcaBuf b;
@@ -214,6 +264,12 @@ static char *imds_call(const char *zBase, const char *zMethod, const char *zPath
   curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 2000L);
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
+  curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+  if (zCa) {
+    curl_easy_setopt(h, CURLOPT_CAINFO, zCa);
+    curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
+  }
   cc = curl_easy_perform(h);
   if (cc == CURLE_OK) curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
   if (cc != CURLE_OK || status != 200) goto fail;
@@ -232,6 +288,7 @@ fail:
 }
 
 static int from_imds(const ImgpcaConfig *cfg, S3Creds *out) {
+  const char *zCa = out->zCaBundle;
   const char *zBase = imgpca_config_get(cfg, "s3.imds_endpoint", NULL);
   char *zToken, *zHdr = NULL, *zRole = NULL, *zPath = NULL, *zJson = NULL, *nl;
   int found = 0;
@@ -242,15 +299,15 @@ static int from_imds(const ImgpcaConfig *cfg, S3Creds *out) {
   if (nb >= sizeof base) return 0;
   memcpy(base, zBase, nb + 1);
   while (nb && base[nb - 1] == '/') base[--nb] = 0;
-  zToken = imds_call(base, "PUT", "/latest/api/token", "X-aws-ec2-metadata-token-ttl-seconds: 21600");
+  zToken = imds_call(base, "PUT", "/latest/api/token", "X-aws-ec2-metadata-token-ttl-seconds: 21600", zCa);
   if (!zToken) return 0;
   zHdr = imgpca_mprintf("X-aws-ec2-metadata-token: %s", zToken);
-  if (zHdr) zRole = imds_call(base, "GET", "/latest/meta-data/iam/security-credentials/", zHdr);
+  if (zHdr) zRole = imds_call(base, "GET", "/latest/meta-data/iam/security-credentials/", zHdr, zCa);
   if (zRole) {
     if ((nl = strchr(zRole, '\n')) != NULL) *nl = 0;
     zPath = imgpca_mprintf("/latest/meta-data/iam/security-credentials/%s", zRole);
   }
-  if (zPath && *zRole) zJson = imds_call(base, "GET", zPath, zHdr);
+  if (zPath && *zRole) zJson = imds_call(base, "GET", zPath, zHdr, zCa);
   if (zJson) {
     char *zExp = s3_json_get(zJson, "Expiration");
     out->zAccess = s3_json_get(zJson, "AccessKeyId");
@@ -281,7 +338,12 @@ int s3_creds_resolve(const ImgpcaConfig *cfg, S3Creds *out, char *err) {
   const char *srcA, *srcS;
   const char *zA = imgpca_config_get(cfg, "s3.access_key_id", &srcA);
   const char *zS = imgpca_config_get(cfg, "s3.secret_access_key", &srcS);
+  char *zCa = NULL;
+  char zCaSource[sizeof out->zCaSource];
   memset(out, 0, sizeof(*out));
+  if (s3_ca_bundle_resolve(cfg, &zCa, zCaSource, sizeof zCaSource)) return IMGPCA_NOMEM;
+  out->zCaBundle = zCa;
+  memcpy(out->zCaSource, zCaSource, sizeof zCaSource);
   if (zA && *zA && zS && *zS) {
     const char *zT = imgpca_config_get(cfg, "s3.session_token", NULL);
     out->zAccess = imgpca_strdup(zA);

@@ -1,7 +1,7 @@
 /*
 ** S3 client core (pure C, no SQLite types): SigV4 signing, glob matching,
 ** S3 XML parsing (expat), the credential chain and an HTTP client (libcurl)
-** with retries.  The SQL surface is in s3_sql.c; the storage API that hides
+** with retries.  The SQL surface is ext/storage/storage_sql.c; the storage API that hides
 ** local files vs S3 is ext/storage/storage.h.
 */
 #ifndef IMGPCA_S3_H
@@ -12,6 +12,7 @@
 
 #include "../common/common.h"
 #include "../config/config.h"
+#include "../common/glob.h"
 
 /* ---- sigv4.c: SHA-256, HMAC, URI encoding, SigV4 ---- */
 typedef struct S3Sha256 {
@@ -29,11 +30,7 @@ void s3_hmac_sha256(const void *key, size_t nKey, const void *msg, size_t nMsg,
                     unsigned char out[32]);
 void s3_hex(const unsigned char *p, size_t n, char *out); /* lower-case, NUL-terminated */
 
-/* S3 URI encoding: unreserved characters (A-Z a-z 0-9 - . _ ~) are kept, '/'
-** too when keepSlash, everything else is %XX with upper-case hex. */
-int s3_uri_encode(ImgpcaBuf *b, const char *z, size_t n, int keepSlash);
-/* Decodes %XX (and, when plus, '+' as space) in place; returns 0 on a bad escape. */
-int s3_uri_decode(char *z, int plus);
+/* URI encoding and decoding: imgpca_uri_encode/imgpca_uri_decode (common/glob.h). */
 
 /* A canonical query: parameters sorted by encoded name (then value). */
 typedef struct S3Param { char *zName; char *zValue; } S3Param;
@@ -61,17 +58,6 @@ typedef struct S3SignInput {
 ** string to sign (for tests). */
 int s3_sigv4_sign(const S3SignInput *in, char **pzAuth, ImgpcaBuf *pCanon, ImgpcaBuf *pToSign);
 void s3_amz_date(time_t t, char out[17]);
-
-/* ---- glob.c ---- */
-/* '*' any run within one '/' segment, '**' any run across segments (a double
-** star between two slashes also matches zero segments), '?' one character
-** except '/', '[abc]' '[a-z]'
-** '[!a]' '[^a]' classes, '\x' a literal x.  Returns 1 on match. */
-int s3_glob_match(const char *zPattern, const char *zStr);
-/* Length of the literal prefix of a pattern (before the first metacharacter);
-** *pzLiteral (optional, imgpca_free) receives it with escapes removed. */
-size_t s3_glob_prefix(const char *zPattern, char **pzLiteral);
-int s3_glob_has_magic(const char *zPattern);
 
 /* ---- xml.c (expat) ---- */
 typedef struct S3Object {
@@ -113,10 +99,18 @@ typedef struct S3Creds {
   time_t expiry;         /* 0 = does not expire */
   char zSource[64];      /* "connection", "env", "profile 'x' in FILE", "imds", "none" */
   char *zProfileRegion;  /* region of the profile (config file), or NULL */
+  char *zCaBundle;       /* CA bundle to verify TLS with (s3_ca_bundle_resolve), or NULL */
+  char zCaSource[128];   /* where zCaBundle comes from, for messages */
 } S3Creds;
+/* The CA bundle: s3.ca_bundle (connection setting, then AWS_CA_BUNDLE), else
+** ca_bundle in the active profile's section of the shared config file; a
+** leading "~/" is expanded.  *pzPath NULL when none is configured (the
+** system's certificate store is used).  zSource receives the origin. */
+int s3_ca_bundle_resolve(const ImgpcaConfig *cfg, char **pzPath, char *zSource, size_t nSource);
 /* Resolves credentials: connection settings > environment > shared files
 ** (profile) > IMDSv2.  No credentials at all is not an error (zAccess NULL:
-** unsigned requests). */
+** unsigned requests).  Also resolves the CA bundle first (used to verify an
+** https:// IMDS endpoint; the default one is plain http). */
 int s3_creds_resolve(const ImgpcaConfig *cfg, S3Creds *out, char *err);
 void s3_creds_free(S3Creds *c);
 /* INI lookup (for tests): value of zKey in section zSection of a file's text. */
@@ -133,6 +127,21 @@ int s3_http_retryable(int curlCode, long status);
 ** [cap/2, cap], cap = min(100 ms * 2^attempt, 10 s); r is a random 32-bit value. */
 long s3_backoff_ms(int attempt, uint32_t r);
 
+/* Addressing.  A bucket can be virtual-hosted (BUCKET.endpoint) when its name
+** is a DNS label sequence: 3-63 characters of a-z 0-9 '-' '.', starting and
+** ending with a letter or digit, not like an IP address, and without dots
+** under https (a wildcard certificate covers one label only).  Other names
+** use path style whatever s3.url_style says, as the AWS SDKs do. */
+int s3_bucket_virtual_ok(const char *zBucket, int bHttps);
+/* 1 = virtual-hosted: zStyle "virtual", or "auto" on the default AWS
+** endpoint (custom endpoints: path), and the bucket allows it. */
+int s3_url_virtual(const char *zStyle, const char *zBucket, int bCustomEndpoint, int bHttps);
+/* An endpoint URL split up; user info ("user:password@") is dropped and
+** flagged (it is never sent), zBase is the path after the host ("" if none). */
+typedef struct S3Endpoint { int bHttps; int bUserinfo; char *zHost; char *zBase; } S3Endpoint;
+int s3_endpoint_parse(const char *zUrl, S3Endpoint *e, char *err);
+void s3_endpoint_free(S3Endpoint *e);
+
 typedef struct S3Client S3Client;
 int s3_client_new(const ImgpcaConfig *cfg, S3Client **pp, char *err);
 void s3_client_free(S3Client *c);
@@ -147,7 +156,6 @@ int s3_delete(S3Client *c, const char *zBucket, const char *zKey, char *err);
 /* One ListObjectsV2 page (max 1000 keys, encoding-type=url; keys decoded). */
 int s3_list_page(S3Client *c, const char *zBucket, const char *zPrefix, const char *zToken,
                  int nMax, S3ListPage *out, char *err);
-int s3_list_uploads(S3Client *c, const char *zBucket, S3UploadList *out, char *err);
 /* Multipart upload. */
 int s3_mpu_begin(S3Client *c, const char *zBucket, const char *zKey, char **pzUploadId, char *err);
 int s3_mpu_part(S3Client *c, const char *zBucket, const char *zKey, const char *zUploadId,
@@ -165,8 +173,6 @@ int s3_mpu_copy_part(S3Client *c, const char *zBucket, const char *zKey, const c
                      int64_t length, char **pzEtag, char *err);
 /* JSON of the effective S3 configuration, credentials source, secrets masked. */
 int s3_client_describe(S3Client *c, ImgpcaBuf *b, char *err);
-/* The connection's settings (read at each request, so changes apply at once). */
-const ImgpcaConfig *s3_client_config(S3Client *c);
 
 /* Concurrent GETs (curl multi), results consumed in submission order. */
 typedef struct S3Batch S3Batch;

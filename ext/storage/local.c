@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../s3/s3.h"
+#include "../common/glob.h"
 
 /* Kind of a non-regular file, for error messages. */
 static const char *local_kind(mode_t m) {
@@ -253,7 +253,7 @@ void local_writer_abort(LocalWriter *w) {
 ** path in key order.  Only regular files are listed: FIFOs, sockets and
 ** devices are skipped without being opened.  Unreadable sub-folders are
 ** skipped.  The optional interrupt hook is polled at every folder and every
-** 1024 entries. */
+** 256 entries. */
 typedef struct WalkEnt {
   const char *z;          /* name in the folder's arena */
   unsigned char type;     /* d_type */
@@ -488,7 +488,7 @@ static int dir_may_match(const char *zPattern, const char *zRel) {
     if (np >= sizeof segP || ns >= sizeof segS) return 1;
     memcpy(segP, p, np); segP[np] = 0;
     memcpy(segS, s, ns); segS[ns] = 0;
-    if (!s3_glob_match(segP, segS)) return 0;
+    if (!imgpca_glob_match(segP, segS)) return 0;
     if (!se) return 1;
     p = pe + 1;
     s = se + 1;
@@ -530,7 +530,7 @@ static int fill_entry(LocalWalk *w, const char *zPrefix, const char *zRel, const
   oUrl = b->n;
   if (w->bFileUrl) {
     imgpca_buf_append(b, w->zUrlPrefix, strlen(w->zUrlPrefix));
-    s3_uri_encode(b, zRel, nRel, 1);
+    imgpca_uri_encode(b, zRel, nRel, 1);
     imgpca_buf_append(b, "", 1);
   } else {
     oUrl = oPath;
@@ -598,7 +598,7 @@ static int walk_prefixes(LocalWalk *w, int bRootDot) {
     size_t nA = strlen(zA);
     imgpca_buf_init(&b);
     imgpca_buf_append(&b, "file://", 7);
-    s3_uri_encode(&b, zA, nA, 1);
+    imgpca_uri_encode(&b, zA, nA, 1);
     if (nA == 0 || zA[nA - 1] != '/') imgpca_buf_append(&b, "/", 1);
     imgpca_buf_append(&b, "", 1);
     free(zAbs);
@@ -636,9 +636,9 @@ int local_walk_open(const char *zPattern, int bFileUrl, LocalWalk **pp, char *er
   if (!w) return IMGPCA_NOMEM;
   w->bFileUrl = bFileUrl;
   imgpca_buf_init(&w->ebuf);
-  nLit = s3_glob_prefix(zPattern, &zLit);
+  nLit = imgpca_glob_prefix(zPattern, &zLit);
   if (!zLit) { imgpca_free(w); return IMGPCA_NOMEM; }
-  if (!s3_glob_has_magic(zPattern)) {
+  if (!imgpca_glob_has_magic(zPattern)) {
     /* a file, or a folder listed recursively */
     size_t n = strlen(zLit);
     while (n > 1 && zLit[n - 1] == '/') zLit[--n] = 0;
@@ -721,7 +721,7 @@ int local_walk_next(LocalWalk *w, ImgpcaEntry *e, int *pEof, char *err) {
     int isDir = 0, rc;
     if (d->i >= d->n) { pop_dir(w); continue; }
     ent = &d->aEnt[d->i++];
-    if ((++w->nPoll & 1023) == 0 && (rc = walk_interrupted(w, err)) != IMGPCA_OK) return rc;
+    if ((++w->nPoll & 255) == 0 && (rc = walk_interrupted(w, err)) != IMGPCA_OK) return rc;
     switch (ent->type) {
       case DT_DIR: isDir = 1; break;
       case DT_REG: break;
@@ -745,7 +745,7 @@ int local_walk_next(LocalWalk *w, ImgpcaEntry *e, int *pEof, char *err) {
       if (rc) return rc;
       continue;
     }
-    if (!s3_glob_match(w->zPattern, w->zRel)) continue;
+    if (!imgpca_glob_match(w->zPattern, w->zRel)) continue;
     /* a regular file (d_type) is not stat'ed until its size, etag or time is
     ** asked for: count(*), key and url listings need no stat at all */
     rc = fill_entry(w, w->zOutPrefix, w->zRel, d->zName, ent->type == DT_REG ? NULL : &st);

@@ -76,8 +76,6 @@ int imgpca_storage_put(ImgpcaStorage *s, const char *zUrl, const void *p, size_t
 int imgpca_storage_delete(ImgpcaStorage *s, const char *zUrl, int *pDeleted, char *err);
 /* JSON of the effective S3 configuration (s3_config()). */
 int imgpca_storage_describe(ImgpcaStorage *s, ImgpcaBuf *b, char *err);
-/* The configuration the client reads (the connection's). */
-const ImgpcaConfig *imgpca_storage_config(ImgpcaStorage *s);
 
 /* Listing of a URL with an optional glob (see ext/s3/glob.c):
 **   s3://bucket/prefix/(glob)   keys of the bucket matching it; without glob
@@ -101,11 +99,14 @@ typedef struct ImgpcaLister ImgpcaLister;
 /* nAhead (> 0) bounds the prefetch when the caller knows it needs few rows. */
 int imgpca_lister_open(ImgpcaStorage *s, const char *zUrlGlob, int bContent, int64_t maxBytes,
                        int64_t nAhead, ImgpcaLister **pp, char *err);
-/* Interrupt hook of a local listing (no effect on S3 listings, which return
-** between pages): polled while walking folders; when it returns non-zero,
-** imgpca_lister_next returns IMGPCA_INTERRUPT. */
-void imgpca_lister_set_interrupt(ImgpcaLister *l, int (*xInterrupt)(void *), void *pArg);
-/* Moves to the next entry; *pEof = 1 at the end. */
+/* Optional interrupt hook, polled before every S3 listing request and every
+** 256 entries of a local walk: non-zero stops the listing with
+** IMGPCA_INTERRUPT. */
+void imgpca_lister_set_interrupt(ImgpcaLister *l, int (*xInterrupted)(void *), void *pArg);
+/* Moves to the next entry; *pEof = 1 at the end.  An S3 listing fails when
+** the server sends back the continuation token it was given, or more than
+** IMGPCA_LIST_MAX_EMPTY truncated pages in a row without a key. */
+#define IMGPCA_LIST_MAX_EMPTY 1000
 int imgpca_lister_next(ImgpcaLister *l, int *pEof, char *err);
 const ImgpcaEntry *imgpca_lister_entry(ImgpcaLister *l);
 /* Same, but only zUrl, zKey, zName and zParent are guaranteed: a local

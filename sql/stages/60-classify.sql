@@ -1,30 +1,43 @@
 -- ---------------------------------------------------------------------------
--- 6. Classify: each test image gets the label of its nearest training image
---    in PCA space (1-NN, Euclidean distance, ties broken by key).
+-- 6. Classify: each test image gets the label voted by its $knn nearest
+--    training images in PCA space (knn_search: exact Euclidean distance,
+--    equal distances by key).  The vote: most neighbours, then the smallest
+--    summed distance, then the label.  Only test images without a
+--    prediction are searched; predictions made with another model or
+--    another $knn are dropped first.
+--    Views: accuracy, accuracy_by_label, confusions (true label ->
+--    predicted label, most frequent first, with example keys).
 -- ---------------------------------------------------------------------------
-DELETE FROM predictions WHERE model_id IS NOT (SELECT id FROM model);
-CREATE TEMP TABLE train_pc AS
-SELECT p.key, i.label, p.pc FROM projections AS p JOIN images AS i USING (key)
-WHERE i.split = 'train' ORDER BY p.key;
--- (SQLite: the row of min() supplies the bare columns; train_pc is in key
--- order, so ties go to the smallest key)
--- (MATERIALIZED: the search runs once per test image, not once per use of nn)
-WITH q AS MATERIALIZED (
-  SELECT q.key, q.model_id,
-         (SELECT json_array(r.key, r.label, min(fvec_l2(r.pc, q.pc))) FROM train_pc AS r) AS nn
-  FROM projections AS q JOIN images AS qi USING (key)
-  WHERE qi.split = 'test' AND q.key NOT IN (SELECT key FROM predictions)
-    AND (SELECT classify FROM cfg) = 1)
+-- (table classified, views accuracy, accuracy_by_label, confusions: see 00-setup.sql)
+DELETE FROM predictions
+WHERE model_id IS NOT (SELECT id FROM model)
+   OR (SELECT knn FROM cfg) IS NOT (SELECT knn FROM classified);
+INSERT OR REPLACE INTO classified(id, model_id, knn) SELECT 1, (SELECT id FROM model), knn FROM cfg;
+-- The search reads the test and training projections through SQL text
+-- (nothing to search when classification is off or everything is done).
+CREATE TEMP TABLE knn_hits AS
+SELECT n.query_id AS key, n.rank, n.ref_id AS neighbour, i.label, n.distance
+FROM cfg, knn_search(
+  'SELECT q.key, q.pc FROM projections AS q JOIN images AS qi USING (key)
+   WHERE qi.split = ''test'' AND q.key NOT IN (SELECT key FROM predictions)
+     AND (SELECT value FROM settings WHERE key = ''classify'') = 1
+   ORDER BY q.key',
+  'SELECT p.key, p.pc FROM projections AS p JOIN images AS i USING (key) WHERE i.split = ''train''',
+  cfg.knn) AS n
+JOIN images AS i ON i.key = n.ref_id;
 INSERT INTO predictions(key, model_id, predicted, neighbour, distance)
-SELECT key, model_id, json_extract(nn, '$[1]'), json_extract(nn, '$[0]'), json_extract(nn, '$[2]')
-FROM q;
-CREATE VIEW IF NOT EXISTS accuracy AS
-SELECT count(*) AS tested, sum(p.predicted = i.label) AS correct,
-       round(100.0 * avg(p.predicted = i.label), 2) AS percent
-FROM predictions AS p JOIN images AS i USING (key);
-CREATE VIEW IF NOT EXISTS accuracy_by_label AS
-SELECT i.label, count(*) AS tested, sum(p.predicted = i.label) AS correct,
-       round(100.0 * avg(p.predicted = i.label), 2) AS percent
-FROM predictions AS p JOIN images AS i USING (key) GROUP BY i.label;
-SELECT printf('classified: %d test images, 1-NN accuracy %.2f %% (%d correct)', tested, percent, correct)
-FROM accuracy WHERE tested > 0;
+SELECT h.key, (SELECT id FROM model), v.label, h.neighbour, h.distance
+FROM knn_hits AS h
+JOIN (SELECT key, label,
+             row_number() OVER (PARTITION BY key ORDER BY count(*) DESC, sum(distance), label) AS place
+      FROM knn_hits GROUP BY key, label) AS v ON v.key = h.key AND v.place = 1
+WHERE h.rank = 1;
+DROP TABLE knn_hits;
+SELECT printf('classified: %d test images, %d-NN accuracy %.2f %% (%d correct)', tested, cfg.knn, percent, correct)
+FROM accuracy, cfg WHERE tested > 0;
+-- (the same as the first rows of the view confusions, read from the tables:
+-- with trusted_schema off, SQLite 3.40 refuses json_group_array in a view)
+SELECT printf('most confused: %s -> %s (%d of its test images), e.g. %s', label, predicted, errors, example)
+FROM (SELECT i.label, p.predicted, count(*) AS errors, min(p.key) AS example
+      FROM predictions AS p JOIN images AS i USING (key) WHERE p.predicted IS NOT i.label
+      GROUP BY i.label, p.predicted ORDER BY errors DESC, i.label, p.predicted LIMIT 3);

@@ -2,7 +2,8 @@
 # Slurm scale-out end to end, on a local two-node Slurm cluster (scripts/slurm-cluster.sh):
 #   1. a single-process reference: features of the Fruits-360 Training sample, pca_fit, projection CSV;
 #   2. the same through scripts/imgpca-submit.sh with 4 shards (plan, map, reduce, project,
-#      publish), output to a local folder: the plan lists every image once; model equal to the
+#      publish), output to a local folder: the plan lists every image once; a map task names
+#      the objects deleted or undecodable since the plan and writes no manifest; model equal to the
 #      reference (eigenvalues within 1e-9 relative, components up to sign), CSV rows equal to the
 #      reference CSV (order-insensitive, header key,label,pc1..pck, labels = folder names);
 #   3. the images copied to the project's RGW (S3) and a run from and to RGW through a loopback
@@ -159,6 +160,20 @@ printf 'x' >> "$work/bad/states/shard-00001-of-00004.pca"
 if IMGPCA_OUT=$work/bad scripts/imgpca-worker.sh reduce >"$work/bad.log" 2>&1; then fail "reduce merged a corrupted state"; fi
 grep -q "shard 1: state .* has SHA3-256" "$work/bad.log" || { cat "$work/bad.log"; fail "no clear message for a corrupted state"; }
 [ ! -e "$work/bad/model" ] || fail "reduce wrote a model although it refused"
+# map reads the plan, not the source: an object deleted after the plan and an undecodable one
+# are problems naming them, and the shard writes no manifest
+mkdir -p "$work/gone/src/Kiwi"
+cp "$data/Training/Kiwi 1/"*.jpg "$work/gone/src/Kiwi/"
+IMGPCA_RUN=it-gone IMGPCA_OUT=$work/gone/out IMGPCA_SRC="$work/gone/src/**/*.jpg" IMGPCA_NSHARD=1 \
+  scripts/imgpca-worker.sh plan >"$work/gone.log" 2>&1 || { cat "$work/gone.log"; fail "plan of the Kiwi copy failed"; }
+gone=$(ls "$work/gone/src/Kiwi/"*.jpg | head -1); junk=$(ls "$work/gone/src/Kiwi/"*.jpg | tail -1)
+rm "$gone"; printf 'junk' >"$junk"
+if IMGPCA_RUN=it-gone IMGPCA_OUT=$work/gone/out IMGPCA_SRC="$work/gone/src/**/*.jpg" IMGPCA_NSHARD=1 \
+     scripts/imgpca-worker.sh map 0 1 >"$work/gone.log" 2>&1; then fail "map ran with an object missing since the plan"; fi
+grep -qF "map: problem: shard 0: s3_fetch_many: no such file '$gone'" "$work/gone.log" &&
+  grep -qF "map: problem: shard 0: s3_fetch_many: features of '$junk'" "$work/gone.log" ||
+  { cat "$work/gone.log"; fail "map does not name the missing and the undecodable object"; }
+[ ! -e "$work/gone/out/manifest" ] || fail "map wrote a manifest although objects were missing"
 unset IMGPCA_RUN IMGPCA_SRC IMGPCA_SPEC IMGPCA_PCA_OPTIONS IMGPCA_NSHARD
 t2=$(date +%s)
 
@@ -217,9 +232,10 @@ read -r rows2 same2 diff2 <<<"$r"
 # publish of the same parts to a local folder: byte-identical to the CSV published on RGW
 mkdir -p "$work/pub/parts"
 sql "SELECT count(s3_put('$work/pub/parts/' || name, content)) FROM s3_list('$out/parts/part-*')" >/dev/null
-IMGPCA_RUN=it-s3 IMGPCA_OUT=$work/pub IMGPCA_NSHARD=$n IMGPCA_EXT=$ext scripts/imgpca-worker.sh publish \
+IMGPCA_RUN=it-s3 IMGPCA_OUT=$work/pub IMGPCA_NSHARD=$n IMGPCA_EXT=$ext IMGPCA_REPORT=0 scripts/imgpca-worker.sh publish \
   >"$work/pub.log" 2>&1 || { cat "$work/pub.log"; fail "local publish of the RGW parts failed"; }
 cmp -s "$work/s3.csv" "$work/pub/projection.csv" || fail "the CSV published on RGW differs from a local publish of the same parts"
+[ "$(sql "SELECT s3_fetch_or_null('$out/report.html', 0, 1) IS NOT NULL")" = 1 ] || fail "the RGW run published no report.html"
 head -1 "$work/s3.csv" | grep -qx "key,label,pc1,pc2,pc3,pc4,pc5,pc6,pc7,pc8" || fail "header of the published CSV: $(head -1 "$work/s3.csv")"
 kill "$proxy_pid" 2>/dev/null || true
 export AWS_ENDPOINT_URL=$RGW_ENDPOINT

@@ -7,14 +7,16 @@
 # legend, search, sorting, screenshots, eigen-images vs scikit-learn).  The
 # static SVGs are rendered with rsvg-convert and their legend text checked
 # for overlaps (svgcheck.py).
-#   tests/report/run.sh [demo|pixels|fruits ...]     default: all three
+# A sharded run (plan/map/reduce/project/publish by scripts/imgpca-worker.sh, two
+# shards, no Slurm needed) is checked the same way against its published CSV.
+#   tests/report/run.sh [demo|pixels|fruits|sharded ...]     default: all four
 #   IMGPCA_REPORT_KEEP=DIR keeps the outputs (DIR/<case>/...)
 #   IMGPCA_REPORT_SCREENSHOT=docs/img/report.png writes the README picture
 #     (the fruits case's scatter section with a tooltip, 128 colours)
 set -u
 cd "$(dirname "$0")/../.."
 root=$PWD
-cases=("$@"); [ ${#cases[@]} -gt 0 ] || cases=(demo pixels fruits)
+cases=("$@"); [ ${#cases[@]} -gt 0 ] || cases=(demo pixels fruits sharded)
 work=${IMGPCA_REPORT_KEEP:-$(mktemp -d /tmp/imgpca-report.XXXXXX)}
 mkdir -p "$work"
 [ -n "${IMGPCA_REPORT_KEEP:-}" ] || trap 'rm -rf "$work"' EXIT
@@ -31,16 +33,28 @@ for c in "${cases[@]}"; do
     demo)   src=$work/images; spec='hist:bins=8,sqrt'; k=50 ;;
     pixels) src=$work/images; spec='pixels:size=16x16'; k=12 ;;
     fruits) src=$root/../shared/data/fruits360; spec='hist:bins=8,sqrt'; k=50 ;;
+    sharded) src="$root/../shared/data/fruits360/Test/**/*.jpg"; spec='hist:bins=8,sqrt'; k=12 ;;
     *) echo "FAIL report: unknown case $c"; fail=1; continue ;;
   esac
   d=$work/$c; rm -rf "$d"; mkdir -p "$d/out"
-  if ! (sqlite3 -batch -cmd ".load $root/dist/imgpca" -cmd ".parameter set \$source '$src'" \
+  if [ "$c" = sharded ]; then
+    if ! (export IMGPCA_RUN=report-test IMGPCA_OUT="$d/out" IMGPCA_SRC="$src" IMGPCA_SPEC="$spec" IMGPCA_K=$k
+          scripts/imgpca-worker.sh plan 2 || exit 1
+          for s in 0 1; do scripts/imgpca-worker.sh map $s 2 || exit 1; done
+          scripts/imgpca-worker.sh reduce 2 && scripts/imgpca-worker.sh project 0 2 &&
+            scripts/imgpca-worker.sh project 1 2 && scripts/imgpca-worker.sh publish 2) > "$d/pipeline.log" 2>&1; then
+      echo "FAIL report $c: sharded run"; tail -20 "$d/pipeline.log"; fail=1; continue
+    fi
+    n=$(($(wc -l < "$d/out/projection.csv") - 1))
+  elif ! (sqlite3 -batch -cmd ".load $root/dist/imgpca" -cmd ".parameter set \$source '$src'" \
           -cmd ".parameter set \$out '$d/out'" -cmd ".parameter set \$spec '$spec'" -cmd ".parameter set \$k $k" \
           "$d/state.db" < sql/pipeline.sql > "$d/pipeline.log" 2>&1); then
     echo "FAIL report $c: pipeline"; tail -20 "$d/pipeline.log"; fail=1; continue
+  else
+    n=$(sqlite3 "$d/state.db" "SELECT count(*) FROM projections")
   fi
   # hover an isolated point near the start, a third and two thirds of the points
-  n=$(sqlite3 "$d/state.db" "SELECT min(count(*), 10000) FROM projections")
+  [ "$n" -le 10000 ] || n=10000
   if ! node --experimental-websocket --no-warnings tests/report/check-report.mjs "$d/out/report.html" "$d" 0 $((n / 3)) $((2 * n / 3)) \
        > "$d/browser.log" 2>&1; then
     echo "FAIL report $c: browser"; tail -20 "$d/browser.log"; fail=1; continue
@@ -55,6 +69,7 @@ for c in "${cases[@]}"; do
 Image.open(sys.argv[1]).convert("RGB").quantize(128, method=Image.Quantize.MEDIANCUT).save(sys.argv[2], optimize=True)' \
       "$d/hover.png" "$IMGPCA_REPORT_SCREENSHOT" && echo "     screenshot: $IMGPCA_REPORT_SCREENSHOT"
   fi
+  [ "$c" != sharded ] || continue   # the sharded run draws no SVGs
   if out=$(/usr/bin/python3 tests/report/svgcheck.py "$d/out/scatter.svg" "$d/out/scree.svg" 2>&1); then
     echo "ok   report $c svg: ${out##*$'\n'}"
   else

@@ -25,7 +25,7 @@ SELECT k, metric FROM knn_search(fvec(0, 1.9), 'SELECT id, v FROM r WHERE id > 1
 SELECT q.key, n.ref_id FROM q, knn_search(q.v, 'SELECT id, v FROM r') AS n ORDER BY q.key;
 -- no query: no row
 SELECT count(*) FROM knn_search('SELECT key, v FROM q WHERE 0', 'SELECT id, v FROM r', 2);
--- cross-check against fvec_l2 over a 300 x 3,000 set (blocks of 2,048
+-- cross-check against fvec_l2 over a 300 x 3,000 set (blocks of 1,024
 -- references and more): same neighbours and distances for k = 5
 CREATE TABLE big(id INTEGER PRIMARY KEY, v BLOB);
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000)
@@ -41,6 +41,20 @@ SELECT count(*) FROM knn;
 -- order of the rows: queries in their order, ranks 1..k
 SELECT count(*) FROM (SELECT query_id, rank, lag(query_id) OVER () AS pq, lag(rank) OVER () AS pr FROM knn)
 WHERE pq IS NOT NULL AND NOT ((query_id = pq AND rank = pr + 1) OR (query_id > pq AND rank = 1));
+-- threads: the 3,000 x 3,000 search split over 1, 2 and 3 threads gives the
+-- same rows, and its every tenth query the rows above
+.output /dev/null
+SELECT imgpca_config('imgpca.threads', 1);
+CREATE TABLE t1 AS SELECT * FROM knn_search('SELECT id, v FROM big', 'SELECT id, v FROM big', 5);
+SELECT imgpca_config('imgpca.threads', 2);
+CREATE TABLE t2 AS SELECT * FROM knn_search('SELECT id, v FROM big', 'SELECT id, v FROM big', 5);
+SELECT imgpca_config('imgpca.threads', 3);
+CREATE TABLE t3 AS SELECT * FROM knn_search('SELECT id, v FROM big', 'SELECT id, v FROM big', 5);
+SELECT imgpca_config('imgpca.threads', 0);
+.output stdout
+SELECT count(*), sum(t1.ref_id = t2.ref_id AND t1.distance = t2.distance AND t1.ref_id = t3.ref_id AND t1.distance = t3.distance)
+FROM t1 JOIN t2 USING (query_id, rank) JOIN t3 USING (query_id, rank);
+SELECT count(*) FROM t1 JOIN knn USING (query_id, rank) WHERE t1.ref_id = knn.ref_id AND t1.distance = knn.distance;
 -- errors
 SELECT * FROM knn_search(fvec(1, 2), 'SELECT id, v FROM r WHERE 0');
 SELECT * FROM knn_search(fvec(1, 2, 3), 'SELECT id, v FROM r');

@@ -2,6 +2,7 @@
 ** S3 examples (fixed clock), URI/query canonicalisation, retry policy, XML
 ** parsers, shared-file and IMDS JSON parsing. */
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "common/common.h"
 #include "s3/s3.h"
@@ -90,7 +91,7 @@ static void test_sigv4(void) {
   CHECK_STR(hex, "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072");
   imgpca_buf_init(&b);
   imgpca_buf_append(&b, "/", 1);
-  s3_uri_encode(&b, "test$file.text", 14, 1);
+  imgpca_uri_encode(&b, "test$file.text", 14, 1);
   imgpca_buf_append(&b, "", 1);
   CHECK_STR((char *)b.p, "/test%24file.text");
   sign_check("PUT", (char *)b.p, "", put, 5, hex,
@@ -131,7 +132,7 @@ static void test_encoding(void) {
   S3Query q;
   char z[64];
   imgpca_buf_init(&b);
-  s3_uri_encode(&b, "a b+c&d=e/é~_.-", strlen("a b+c&d=e/é~_.-"), 1);
+  imgpca_uri_encode(&b, "a b+c&d=e/é~_.-", strlen("a b+c&d=e/é~_.-"), 1);
   imgpca_buf_append(&b, "", 1);
   CHECK_STR((char *)b.p, "a%20b%2Bc%26d%3De/%C3%A9~_.-");
   imgpca_buf_free(&b);
@@ -146,10 +147,10 @@ static void test_encoding(void) {
   imgpca_buf_free(&b);
   s3_query_free(&q);
   strcpy(z, "a%20b+c%2B%C3%A9");
-  CHECK(s3_uri_decode(z, 1));
+  CHECK(imgpca_uri_decode(z, 1));
   CHECK_STR(z, "a b c+é");
   strcpy(z, "bad%2");
-  CHECK(!s3_uri_decode(z, 0));
+  CHECK(!imgpca_uri_decode(z, 0));
   {
     char d[17];
     s3_amz_date(1369353600, d); /* 2013-05-24 00:00:00 UTC */
@@ -273,7 +274,207 @@ static void test_files(void) {
   CHECK_EQ_INT((long long)s3_parse_iso8601("garbage"), -1);
 }
 
+/* Virtual-hosted vs path-style addressing, as the AWS SDKs decide it. */
+static void test_addressing(void) {
+  CHECK(s3_bucket_virtual_ok("my-bucket", 1));
+  CHECK(s3_bucket_virtual_ok("abc", 1));
+  CHECK(s3_bucket_virtual_ok("a1.b2", 0));          /* dots: fine over http */
+  CHECK(!s3_bucket_virtual_ok("a1.b2", 1));         /* ... not under TLS (wildcard certificates) */
+  CHECK(!s3_bucket_virtual_ok("My-Bucket", 0));     /* upper case */
+  CHECK(!s3_bucket_virtual_ok("my_bucket", 0));
+  CHECK(!s3_bucket_virtual_ok("ab", 0));            /* too short */
+  CHECK(!s3_bucket_virtual_ok("a234567890123456789012345678901234567890123456789012345678901234", 0));
+  CHECK(!s3_bucket_virtual_ok("-abc", 0));
+  CHECK(!s3_bucket_virtual_ok("abc-", 0));
+  CHECK(!s3_bucket_virtual_ok("abc.", 0));
+  CHECK(!s3_bucket_virtual_ok(".abc", 0));
+  CHECK(!s3_bucket_virtual_ok("a..b", 0));
+  CHECK(!s3_bucket_virtual_ok("a-.b", 0));
+  CHECK(!s3_bucket_virtual_ok("a.-b", 0));
+  CHECK(!s3_bucket_virtual_ok("192.168.1.2", 0));   /* like an IP address */
+  CHECK(!s3_bucket_virtual_ok("a@b.evil", 0));
+  CHECK(!s3_bucket_virtual_ok("a:1", 0));
+  /* style: explicit, auto (virtual on AWS, path on a custom endpoint), fallbacks */
+  CHECK_EQ_INT(s3_url_virtual("virtual", "bucket", 1, 1), 1);
+  CHECK_EQ_INT(s3_url_virtual("path", "bucket", 0, 1), 0);
+  CHECK_EQ_INT(s3_url_virtual("auto", "bucket", 0, 1), 1);
+  CHECK_EQ_INT(s3_url_virtual("auto", "bucket", 1, 1), 0);
+  CHECK_EQ_INT(s3_url_virtual("virtual", "my.bucket", 1, 1), 0);
+  CHECK_EQ_INT(s3_url_virtual("virtual", "my.bucket", 1, 0), 1);
+  CHECK_EQ_INT(s3_url_virtual("auto", "my.bucket", 0, 1), 0);
+  CHECK_EQ_INT(s3_url_virtual("virtual", "MyBucket", 1, 1), 0);
+  CHECK_EQ_INT(s3_url_virtual("virtual", NULL, 1, 1), 0); /* no bucket */
+}
+
+/* Endpoints: user info is split off (never sent) and hidden in displays. */
+static void test_endpoint(void) {
+  S3Endpoint ep;
+  char e[IMGPCA_ERRMAX], out[128];
+  const ImgpcaSetting *s;
+  CHECK_EQ_INT(s3_endpoint_parse("https://s3.localhost:8443", &ep, e), IMGPCA_OK);
+  CHECK_EQ_INT(ep.bHttps, 1);
+  CHECK_EQ_INT(ep.bUserinfo, 0);
+  CHECK_STR(ep.zHost, "s3.localhost:8443");
+  CHECK_STR(ep.zBase, "");
+  s3_endpoint_free(&ep);
+  CHECK_EQ_INT(s3_endpoint_parse("http://user:p@ss@10.0.0.1:80/base/path/", &ep, e), IMGPCA_OK);
+  CHECK_EQ_INT(ep.bHttps, 0);
+  CHECK_EQ_INT(ep.bUserinfo, 1);
+  CHECK_STR(ep.zHost, "10.0.0.1:80");
+  CHECK_STR(ep.zBase, "base/path/");
+  s3_endpoint_free(&ep);
+  CHECK_EQ_INT(s3_endpoint_parse("ftp://user:pw@host", &ep, e), IMGPCA_ERROR);
+  CHECK_STR(e, "invalid endpoint 'ftp://****@host': expected http:// or https://");
+  CHECK_EQ_INT(s3_endpoint_parse("https://user:pw@", &ep, e), IMGPCA_ERROR);
+  CHECK_STR(e, "invalid endpoint 'https://****@': expected https://host[:port][/path]");
+  imgpca_url_redact("http://user:pw@host:1/a@b", out, sizeof out);
+  CHECK_STR(out, "http://****@host:1/a@b");
+  imgpca_url_redact("https://host/x?a=b@c", out, sizeof out);
+  CHECK_STR(out, "https://host/x?a=b@c");
+  imgpca_url_redact("user@host", out, sizeof out); /* not a URL: as is */
+  CHECK_STR(out, "user@host");
+  s = imgpca_setting_find("s3.endpoint");
+  CHECK_STR(imgpca_config_display(s, "https://a:b@h", out, sizeof out), "https://****@h");
+  s = imgpca_setting_find("s3.imds_endpoint");
+  CHECK_STR(imgpca_config_display(s, "http://a:b@169.254.169.254", out, sizeof out), "http://****@169.254.169.254");
+  s = imgpca_setting_find("s3.secret_access_key");
+  CHECK_STR(imgpca_config_display(s, "wJalrXUtnFEMI/K7MDENG", out, sizeof out), "****DENG");
+  s = imgpca_setting_find("s3.region");
+  CHECK_STR(imgpca_config_display(s, "us-east-1", out, sizeof out), "us-east-1");
+}
+
+/* Regions go into host names: only [a-z0-9-]{1,32}. */
+static void test_region(void) {
+  ImgpcaConfig c;
+  char e[IMGPCA_ERRMAX];
+  CHECK(imgpca_region_valid("us-east-1"));
+  CHECK(imgpca_region_valid("eu-central-2"));
+  CHECK(imgpca_region_valid("default"));
+  CHECK(!imgpca_region_valid(""));
+  CHECK(!imgpca_region_valid(NULL));
+  CHECK(!imgpca_region_valid("x@127.0.0.1:18443/"));
+  CHECK(!imgpca_region_valid("us-east-1.evil.com"));
+  CHECK(!imgpca_region_valid("US-EAST-1"));
+  CHECK(!imgpca_region_valid("us-east-1\r\nX: y"));
+  CHECK(!imgpca_region_valid("a23456789012345678901234567890123"));
+  CHECK(imgpca_region_valid("a2345678901234567890123456789012"));
+  CHECK_EQ_INT(imgpca_config_init(&c), IMGPCA_OK);
+  CHECK_EQ_INT(imgpca_config_set(&c, "s3.region", "x@127.0.0.1:18443/", e), IMGPCA_ERROR);
+  CHECK_STR(e, "invalid value for 's3.region': 'x@127.0.0.1:18443/': expected 1 to 32 lower-case letters, digits or '-'");
+  CHECK_EQ_INT(imgpca_config_set(&c, "s3.region", "eu-west-3", e), IMGPCA_OK);
+  CHECK_STR(imgpca_config_get(&c, "s3.region", NULL), "eu-west-3");
+  imgpca_config_clear(&c);
+}
+
+/* CA bundle: setting > AWS_CA_BUNDLE > ca_bundle of the profile; "~/" expanded. */
+static void test_ca_bundle(void) {
+  ImgpcaConfig c;
+  char e[IMGPCA_ERRMAX], src[128], conf[] = "/tmp/imgpca-unit-conf-XXXXXX";
+  char *z = NULL;
+  int fd = mkstemp(conf);
+  const char *text = "[default]\nca_bundle = ~/default-ca.pem\n[profile onprem]\nca_bundle = /etc/onprem.pem\n";
+  CHECK(fd >= 0);
+  if (fd < 0) return;
+  CHECK(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+  close(fd);
+  setenv("HOME", "/home/u", 1);
+  unsetenv("AWS_CA_BUNDLE");
+  unsetenv("AWS_PROFILE");
+  CHECK_EQ_INT(imgpca_config_init(&c), IMGPCA_OK);
+  CHECK_EQ_INT(s3_ca_bundle_resolve(&c, &z, src, sizeof src), IMGPCA_OK);
+  CHECK(z == NULL); /* no ~/.aws/config under /home/u: none configured */
+  imgpca_config_set(&c, "s3.config_file", conf, e);
+  CHECK_EQ_INT(s3_ca_bundle_resolve(&c, &z, src, sizeof src), IMGPCA_OK);
+  CHECK_STR(z, "/home/u/default-ca.pem");
+  CHECK(strncmp(src, "ca_bundle of profile 'default' in '", 35) == 0);
+  imgpca_free(z);
+  imgpca_config_set(&c, "s3.profile", "onprem", e);
+  CHECK_EQ_INT(s3_ca_bundle_resolve(&c, &z, src, sizeof src), IMGPCA_OK);
+  CHECK_STR(z, "/etc/onprem.pem");
+  imgpca_free(z);
+  setenv("AWS_CA_BUNDLE", "/env/ca.pem", 1);
+  CHECK_EQ_INT(s3_ca_bundle_resolve(&c, &z, src, sizeof src), IMGPCA_OK);
+  CHECK_STR(z, "/env/ca.pem");
+  CHECK_STR(src, "AWS_CA_BUNDLE");
+  imgpca_free(z);
+  imgpca_config_set(&c, "s3.ca_bundle", "~/conn.pem", e);
+  CHECK_EQ_INT(s3_ca_bundle_resolve(&c, &z, src, sizeof src), IMGPCA_OK);
+  CHECK_STR(z, "/home/u/conn.pem");
+  CHECK_STR(src, "s3.ca_bundle");
+  imgpca_free(z);
+  unsetenv("AWS_CA_BUNDLE");
+  imgpca_config_clear(&c);
+  unlink(conf);
+}
+
+/* ---- expat through imgpca's allocator: an OOM sweep of the list parser ---- */
+
+static long g_failAt, g_nAlloc, g_live;
+static void *fail_malloc(size_t n) {
+  void *p;
+  if (g_failAt && ++g_nAlloc >= g_failAt) return NULL;
+  p = malloc(n);
+  if (p) g_live++;
+  return p;
+}
+static void *fail_realloc(void *p, size_t n) {
+  void *q;
+  if (g_failAt && ++g_nAlloc >= g_failAt) return NULL;
+  q = realloc(p, n);
+  if (q && !p) g_live++;
+  return q;
+}
+static void fail_free(void *p) {
+  if (p) g_live--;
+  free(p);
+}
+
+/* Fails allocation N (and every later one) for N = 1, 2, ... until the
+** parse succeeds: every run must be IMGPCA_NOMEM (expat's own allocations
+** included: XML_ERROR_NO_MEMORY) or the full result, and free everything. */
+static void test_xml_oom(void) {
+  static const ImgpcaAllocator fa = {fail_malloc, fail_realloc, fail_free};
+  const char *list =
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListBucketResult><IsTruncated>false</IsTruncated>"
+      "<Contents><Key>a/b.jpg</Key><Size>5</Size><ETag>&quot;e&quot;</ETag></Contents>"
+      "<Contents><Key>a/c.jpg</Key><Size>7</Size></Contents></ListBucketResult>";
+  char e[IMGPCA_ERRMAX];
+  S3ListPage pg;
+  long n, nPoints = 0;
+  int rc = IMGPCA_NOMEM, bad = 0;
+  imgpca_set_allocator(&fa);
+  for (n = 1; rc != IMGPCA_OK && n < 10000; n++) {
+    g_failAt = n;
+    g_nAlloc = 0;
+    g_live = 0;
+    memset(&pg, 0, sizeof pg);
+    rc = s3_xml_list(list, strlen(list), &pg, e);
+    if (rc == IMGPCA_OK) {
+      if (pg.n != 2 || strcmp(pg.a[1].zKey, "a/c.jpg") != 0) bad++;
+      s3_list_page_free(&pg);
+    } else if (rc != IMGPCA_NOMEM) {
+      fprintf(stderr, "xml oom N=%ld: rc %d: %s\n", n, rc, e);
+      bad++;
+    }
+    if (g_live != 0) bad++;
+    nPoints++;
+  }
+  g_failAt = 0;
+  imgpca_set_allocator(NULL);
+  CHECK_EQ_INT(rc, IMGPCA_OK);
+  CHECK_EQ_INT(bad, 0);
+  /* our strings alone are 6 allocations; expat's parser, buffers and hash
+  ** tables (19 with expat 2.5) must be counted too */
+  CHECK(nPoints - 1 > 15);
+  printf("xml oom: %ld allocation points\n", nPoints - 1);
+}
+
 int main(void) {
+  test_xml_oom();
+  test_addressing();
+  test_endpoint();
+  test_region();
+  test_ca_bundle();
   test_sha();
   test_sigv4();
   test_encoding();

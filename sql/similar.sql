@@ -1,0 +1,38 @@
+-- Find the stored images most similar to a photo: its nearest images of a
+-- pipeline state database in PCA space (knn_search, Euclidean distance),
+-- training and test images alike.
+--
+--   sqlite3 demo/state.db -cmd '.load dist/imgpca' \
+--     -cmd ".parameter set \$image 'photo.jpg'" -cmd ".parameter set \$n 10" < sql/similar.sql
+--
+-- $image: a local path, file:// or s3:// URL (required).
+-- $n:     how many images, default 5.
+-- Prints rank|distance|label|key, nearest first (equal distances by key).
+-- Uses the newest model fitted with the database's current source, spec
+-- and k.  A missing $image, an unreadable or undecodable image, or a
+-- database without a model is an error (exit status 1).
+.bail on
+.mode list
+.headers off
+CREATE TEMP TABLE similar_args(
+  image TEXT CONSTRAINT "similar: parameter $image is required (a local path, file:// or s3:// URL of a photo)"
+        CHECK (image IS NOT NULL AND image <> ''),
+  n INTEGER CONSTRAINT "similar: parameter $n must be a positive integer" CHECK (typeof(n) = 'integer' AND n >= 1),
+  model_id INTEGER CONSTRAINT "similar: no PCA model in this database for its source, spec and k (run sql/pipeline.sql first)"
+        CHECK (model_id IS NOT NULL)
+);
+INSERT INTO similar_args
+SELECT $image, coalesce(CAST($n AS INTEGER), 5),
+       (SELECT m.id FROM models AS m
+        WHERE m.source = (SELECT value FROM settings WHERE key = 'source')
+          AND m.spec = (SELECT value FROM settings WHERE key = 'spec')
+          AND m.k = (SELECT value FROM settings WHERE key = 'k')
+        ORDER BY m.id DESC LIMIT 1);
+SELECT s.rank, printf('%.4f', s.distance), i.label, s.ref_id
+FROM similar_args AS a, models AS m,
+     knn_search(pca_project(m.model, img_features(s3_fetch(a.image), m.spec)),
+                printf('SELECT key, pc FROM projections WHERE model_id = %d', a.model_id), a.n) AS s
+JOIN images AS i ON i.key = s.ref_id
+WHERE m.id = a.model_id
+ORDER BY s.rank;
+DROP TABLE similar_args;
