@@ -8,7 +8,8 @@
 **                                 --   libpng, libcurl, expat, OpenBLAS
 **
 ** Flags: pure functions are SQLITE_DETERMINISTIC|SQLITE_INNOCUOUS; a
-** function that reads a setting (image.max_pixels) is only INNOCUOUS: its
+** function that reads a setting (image.max_pixels, pca.max_memory_mb) is
+** only INNOCUOUS: its
 ** result may change when the setting does, so it must not be DETERMINISTIC
 ** (SQLite would accept it in indexes and generated columns, which would go
 ** stale).  Every function or table with a side effect (network, files,
@@ -22,15 +23,14 @@ SQLITE_EXTENSION_INIT1
 #include <stdarg.h>
 
 #include "imgpca.h"
-#include "imgpca_int.h"
+#include "sqlglue/sqlglue.h"
 #include "core/core_sql.h"
 #include "vector/vector_sql.h"
 #include "image/image_sql.h"
 #include "pca/pca_sql.h"
-/* imgpca:includes (one line per module) */
 #include "shard/shard_sql.h"
 #include "csv/csv_sql.h"
-#include "s3/s3_sql.h"
+#include "storage/storage_sql.h"
 #include "fetch/fetch_sql.h"
 #include "knn/knn_sql.h"
 #include "report/report_sql.h"
@@ -98,13 +98,13 @@ static const FuncDef aFunc[] = {
   {"img_thumbnail",        4, SETTING, CONN, img_thumbnail_func, 0, 0},
   {"img_from_fvec",        1, PURE,    0,    img_from_fvec_func, 0, 0},
   {"img_from_fvec",        3, PURE,    0,    img_from_fvec_func, 0, 0},
-  /* pca */
-  {"pca_fit",           1, PURE,   0, 0, pca_fit_step, pca_fit_final},
-  {"pca_fit",           2, PURE,   0, 0, pca_fit_step, pca_fit_final},
-  {"pca_fit",           3, PURE,   0, 0, pca_fit_step, pca_fit_final},
-  {"pca_partial",       1, PURE,   0, 0, pca_partial_step, pca_partial_final},
-  {"pca_partial",       2, PURE,   0, 0, pca_partial_step, pca_partial_final},
-  {"pca_merge",         1, PURE,   0, 0, pca_merge_step, pca_merge_final},
+  /* pca: the aggregates read pca.max_memory_mb, so not DETERMINISTIC */
+  {"pca_fit",           1, SETTING, CONN, 0, pca_fit_step, pca_fit_final},
+  {"pca_fit",           2, SETTING, CONN, 0, pca_fit_step, pca_fit_final},
+  {"pca_fit",           3, SETTING, CONN, 0, pca_fit_step, pca_fit_final},
+  {"pca_partial",       1, SETTING, CONN, 0, pca_partial_step, pca_partial_final},
+  {"pca_partial",       2, SETTING, CONN, 0, pca_partial_step, pca_partial_final},
+  {"pca_merge",         1, SETTING, CONN, 0, pca_merge_step, pca_merge_final},
   {"pca_project",       2, PURE,   CONN, pca_project_func, 0, 0},
   {"pca_project",       3, PURE,   CONN, pca_project_func, 0, 0},
   {"pca_project",       4, PURE,   CONN, pca_project_func, 0, 0},
@@ -124,7 +124,6 @@ static const FuncDef aFunc[] = {
   {"s3_delete",         1, DIRECT, CONN, s3_delete_func, 0, 0},
   {"s3_config",         0, DIRECT, CONN, s3_config_func, 0, 0},
   {"s3_concat",         2, DIRECT, CONN, s3_concat_func, 0, 0},
-  /* imgpca:functions (one block per module) */
   /* shard */
   {"imgpca_shard",      2, PURE,   0, imgpca_shard_func, 0, 0},
   /* csv */
@@ -138,7 +137,6 @@ static const FuncDef aFunc[] = {
 
 static const ModuleDef aModule[] = {
   {"pca_components", &pca_components_module, 0},
-  /* imgpca:modules (one line per module) */
   {"s3_list", &s3_list_module, CONN},
   {"s3_fetch_many", &s3_fetch_many_module, CONN},
   {"knn_search", &knn_search_module, CONN},
@@ -148,7 +146,7 @@ static const ModuleDef aModule[] = {
 static void conn_release(void *p) {
   ImgpcaConn *c = (ImgpcaConn *)p;
   if (c && --c->nRef == 0) {
-    if (c->pS3 && c->xS3Free) c->xS3Free(c->pS3);
+    if (c->pStorage) imgpca_storage_free(c->pStorage);
     if (c->pPcaModel && c->xPcaModelFree) c->xPcaModelFree(c->pPcaModel);
     imgpca_config_clear(&c->cfg);
     sqlite3_free(c);
@@ -238,69 +236,4 @@ int sqlite3_imgpca_init(sqlite3 *db, char **pzErrMsg, const sqlite3_api_routines
   }
   conn_release(conn);
   return rc;
-}
-
-/* ---- result helpers shared by the glue files ---- */
-
-int imgpca_side_effect_refused(sqlite3_context *ctx, const ImgpcaConn *conn, const char *zFunc) {
-  if (!conn || conn->nReadOnly == 0) return 0;
-  imgpca_result_error(ctx, zFunc, "not allowed inside the query of csv_export (the export is read-only)");
-  return 1;
-}
-
-void imgpca_result_error(sqlite3_context *ctx, const char *zFunc, const char *zFmt, ...) {
-  va_list ap;
-  char *zMsg, *zAll;
-  va_start(ap, zFmt);
-  zMsg = sqlite3_vmprintf(zFmt, ap);
-  va_end(ap);
-  if (!zMsg) {
-    sqlite3_result_error_nomem(ctx);
-    return;
-  }
-  zAll = sqlite3_mprintf("%s: %s", zFunc, zMsg);
-  sqlite3_free(zMsg);
-  if (!zAll) {
-    sqlite3_result_error_nomem(ctx);
-    return;
-  }
-  sqlite3_result_error(ctx, zAll, -1);
-  sqlite3_free(zAll);
-}
-
-void imgpca_result_core(sqlite3_context *ctx, const char *zFunc, int rc, const char *err) {
-  if (rc == IMGPCA_NOMEM) sqlite3_result_error_nomem(ctx);
-  else imgpca_result_error(ctx, zFunc, "%s", err && *err ? err : "failed");
-}
-
-void imgpca_result_buf_text(sqlite3_context *ctx, ImgpcaBuf *b) {
-  size_t n;
-  unsigned char *p;
-  if (b->oom) {
-    imgpca_buf_free(b);
-    sqlite3_result_error_nomem(ctx);
-    return;
-  }
-  p = imgpca_buf_detach(b, &n);
-  if (!p) {
-    sqlite3_result_text(ctx, "", 0, SQLITE_STATIC);
-    return;
-  }
-  /* imgpca_malloc is sqlite3_malloc64 once the extension is loaded. */
-  sqlite3_result_text64(ctx, (const char *)p, n, sqlite3_free, SQLITE_UTF8);
-}
-
-void imgpca_result_owned_blob(sqlite3_context *ctx, void *p, size_t n) {
-  /* imgpca_malloc is sqlite3_malloc64 once the extension is loaded. */
-  sqlite3_result_blob64(ctx, p, (sqlite3_uint64)n, sqlite3_free);
-}
-
-const char *imgpca_type_name(sqlite3_value *v) {
-  switch (sqlite3_value_type(v)) {
-    case SQLITE_INTEGER: return "integer";
-    case SQLITE_FLOAT: return "real";
-    case SQLITE_TEXT: return "text";
-    case SQLITE_BLOB: return "blob";
-    default: return "null";
-  }
 }

@@ -5,12 +5,12 @@
 ** Input: "pattern\0string" (string optional).  Invariants:
 **   - imgpca_url_parse accepts or rejects with a message, never crashes;
 **     an S3 URL has a non-empty bucket;
-**   - s3_glob_prefix(p) <= strlen(p); a pattern without magic matches its
+**   - imgpca_glob_prefix(p) <= strlen(p); a pattern without magic matches its
 **     own unescaped literal;
-**   - listing soundness: whenever s3_glob_match(p, s) holds, s starts with
+**   - listing soundness: whenever imgpca_glob_match(p, s) holds, s starts with
 **     the literal prefix of p (the listing asks S3 only for that prefix, so
 **     otherwise matching keys would be silently dropped);
-**   - s3_uri_decode(s3_uri_encode(s)) == s.
+**   - imgpca_uri_decode(imgpca_uri_encode(s)) == s.
 */
 #include "fuzz.h"
 #include "s3/s3.h"
@@ -37,13 +37,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     imgpca_url_free(&url);
   }
 
-  nLit = s3_glob_prefix(zPat, &zLit);
+  nLit = imgpca_glob_prefix(zPat, &zLit);
   if (nLit > strlen(zPat)) fuzz_fail("glob prefix %zu longer than pattern", nLit);
-  m = s3_glob_match(zPat, zStr);
+  m = imgpca_glob_match(zPat, zStr);
   if (zLit) {
     if (m && strncmp(zStr, zLit, strlen(zLit)) != 0)
       fuzz_fail("'%s' matches '%s' but lacks its literal prefix '%s'", zStr, zPat, zLit);
-    if (!s3_glob_has_magic(zPat) && !s3_glob_match(zPat, zLit))
+    if (!imgpca_glob_has_magic(zPat) && !imgpca_glob_match(zPat, zLit))
       fuzz_fail("pattern without magic '%s' does not match its literal '%s'", zPat, zLit);
     imgpca_free(zLit);
   }
@@ -51,12 +51,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   {
     ImgpcaBuf b;
     imgpca_buf_init(&b);
-    if (s3_uri_encode(&b, zStr, strlen(zStr), (int)(size & 1)) == IMGPCA_OK && !b.oom) {
+    if (imgpca_uri_encode(&b, zStr, strlen(zStr), (int)(size & 1)) == IMGPCA_OK && !b.oom) {
       char *enc = malloc(b.n + 1);
       if (enc) {
         if (b.n) memcpy(enc, b.p, b.n);
         enc[b.n] = 0;
-        if (!s3_uri_decode(enc, 0) || strcmp(enc, zStr) != 0) fuzz_fail("URI encode/decode round trip");
+        if (!imgpca_uri_decode(enc, 0) || strcmp(enc, zStr) != 0) fuzz_fail("URI encode/decode round trip");
         free(enc);
       }
     }

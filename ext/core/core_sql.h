@@ -1,7 +1,7 @@
 /* Core SQL functions: version, build information, configuration. */
 #ifndef IMGPCA_CORE_SQL_H
 #define IMGPCA_CORE_SQL_H
-#include "../imgpca_int.h"
+#include "../sqlglue/sqlglue.h"
 void imgpca_version_func(sqlite3_context *, int, sqlite3_value **);
 void imgpca_build_info_func(sqlite3_context *, int, sqlite3_value **);
 void imgpca_config_func(sqlite3_context *, int, sqlite3_value **);

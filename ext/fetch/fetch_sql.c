@@ -30,7 +30,6 @@
 */
 #include "fetch_sql.h"
 
-#include "../s3/s3_sql.h"
 #include "fetch.h"
 
 enum { COL_URL,

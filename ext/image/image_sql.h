@@ -1,7 +1,7 @@
 /* SQL glue of the image core (img_*). */
 #ifndef IMGPCA_IMAGE_SQL_H
 #define IMGPCA_IMAGE_SQL_H
-#include "../imgpca_int.h"
+#include "../sqlglue/sqlglue.h"
 #include "image.h"
 
 void img_features_func(sqlite3_context *, int, sqlite3_value **);

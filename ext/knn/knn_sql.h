@@ -1,7 +1,7 @@
 /* SQL glue of the k-NN search (knn_search table-valued function). */
 #ifndef IMGPCA_KNN_SQL_H
 #define IMGPCA_KNN_SQL_H
-#include "../imgpca_int.h"
+#include "../sqlglue/sqlglue.h"
 
 extern const sqlite3_module knn_search_module;
 #endif

@@ -1,7 +1,7 @@
 /* SQL glue of the PCA engine (pca_*). */
 #ifndef IMGPCA_PCA_SQL_H
 #define IMGPCA_PCA_SQL_H
-#include "../imgpca_int.h"
+#include "../sqlglue/sqlglue.h"
 #include "pca.h"
 
 void pca_fit_step(sqlite3_context *, int, sqlite3_value **);

@@ -1,16 +1,25 @@
 /*
 ** S3 HTTP client over libcurl (no SQL behaviour of its own; used by the
-** storage layer behind s3_fetch, s3_put, s3_delete and s3_list).
+** storage layer behind s3_fetch, s3_put, s3_delete, s3_list and s3_config).
 **
-** Every request is signed with SigV4 (sigv4.c) including x-amz-content-sha256
-** of the body, unless no credentials were found or s3.unsigned is on.
-** Retries: transport errors, HTTP 429, 500, 502, 503, 504, and truncated
-** bodies are retried up to s3.max_retries times with exponential backoff and
-** full jitter (100 ms doubling, capped at 10 s).  A 301/400 answer carrying
-** x-amz-bucket-region is retried once in that region.  A body shorter than
-** its Content-Length is never returned.  Error messages carry the HTTP status,
-** the S3 Code and Message, the s3:// URL, the region and one hint, never a
-** secret.  TLS certificates are verified unless s3.verify_tls is off.
+** Every request is set up by one path (req_init, build_target, client_tls,
+** sign_headers, curl_options) and signed with SigV4 (sigv4.c) including
+** x-amz-content-sha256 of the body, unless no credentials were found or
+** s3.unsigned is on.  Retries: transport errors, HTTP 429, 500, 502, 503, 504,
+** and truncated bodies are retried up to s3.max_retries times with
+** exponential backoff and full jitter (100 ms doubling, capped at 10 s).  A
+** 301/307/400 answer carrying a valid x-amz-bucket-region is retried once in
+** that region.  A body shorter than its Content-Length is never returned.
+** Error messages carry the HTTP status, the S3 Code and Message, the s3://
+** URL, the region and one hint, never a secret nor the endpoint's user info.
+**
+** Regions (setting, environment, profile, server header) must be 1 to 32 of
+** [a-z0-9-]: they become part of host names.  Addressing: s3_url_virtual.
+** TLS: certificates are verified unless s3.verify_tls is off (one warning per
+** connection on stderr), against the CA bundle (s3.ca_bundle, AWS_CA_BUNDLE,
+** ca_bundle of the profile) instead of the system's store when one is set; a
+** bundle that cannot be read is an error, never a silent downgrade.  A
+** session token sent over plain http gives one warning per connection.
 */
 #include "s3.h"
 
@@ -354,15 +363,15 @@ static int build_target(S3Client *c, const S3Req *r, const char *zRegion, S3Targ
     size_t nb = strlen(e.zBase);
     while (nb && e.zBase[nb - 1] == '/') e.zBase[--nb] = 0;
     imgpca_buf_append(&path, "/", 1);
-    s3_uri_encode(&path, e.zBase, nb, 1);
+    imgpca_uri_encode(&path, e.zBase, nb, 1);
   }
   if (!bVirtual && r->zBucket) {
     imgpca_buf_append(&path, "/", 1);
-    s3_uri_encode(&path, r->zBucket, strlen(r->zBucket), 0);
+    imgpca_uri_encode(&path, r->zBucket, strlen(r->zBucket), 0);
   }
   if (r->zKey) {
     imgpca_buf_append(&path, "/", 1);
-    s3_uri_encode(&path, r->zKey, strlen(r->zKey), 1);
+    imgpca_uri_encode(&path, r->zKey, strlen(r->zKey), 1);
   } else if (path.n == 0) {
     imgpca_buf_append(&path, "/", 1);
   }
@@ -998,9 +1007,9 @@ int s3_mpu_copy_part(S3Client *c, const char *zBucket, const char *zKey, const c
   *pzEtag = NULL;
   if (length <= 0) return imgpca_seterr(err, "copy of an empty range of 's3://%s/%s'", zSrcBucket, zSrcKey);
   imgpca_buf_init(&src);
-  s3_uri_encode(&src, zSrcBucket, strlen(zSrcBucket), 0);
+  imgpca_uri_encode(&src, zSrcBucket, strlen(zSrcBucket), 0);
   imgpca_buf_append(&src, "/", 1);
-  s3_uri_encode(&src, zSrcKey, strlen(zSrcKey), 1);
+  imgpca_uri_encode(&src, zSrcKey, strlen(zSrcKey), 1);
   imgpca_buf_append(&src, "", 1);
   if (src.oom) { imgpca_buf_free(&src); return IMGPCA_NOMEM; }
   snprintf(num, sizeof num, "%d", iPart);

@@ -1,7 +1,7 @@
 /*
 ** S3 client core (pure C, no SQLite types): SigV4 signing, glob matching,
 ** S3 XML parsing (expat), the credential chain and an HTTP client (libcurl)
-** with retries.  The SQL surface is in s3_sql.c; the storage API that hides
+** with retries.  The SQL surface is ext/storage/storage_sql.c; the storage API that hides
 ** local files vs S3 is ext/storage/storage.h.
 */
 #ifndef IMGPCA_S3_H
@@ -12,6 +12,7 @@
 
 #include "../common/common.h"
 #include "../config/config.h"
+#include "../common/glob.h"
 
 /* ---- sigv4.c: SHA-256, HMAC, URI encoding, SigV4 ---- */
 typedef struct S3Sha256 {
@@ -29,11 +30,7 @@ void s3_hmac_sha256(const void *key, size_t nKey, const void *msg, size_t nMsg,
                     unsigned char out[32]);
 void s3_hex(const unsigned char *p, size_t n, char *out); /* lower-case, NUL-terminated */
 
-/* S3 URI encoding: unreserved characters (A-Z a-z 0-9 - . _ ~) are kept, '/'
-** too when keepSlash, everything else is %XX with upper-case hex. */
-int s3_uri_encode(ImgpcaBuf *b, const char *z, size_t n, int keepSlash);
-/* Decodes %XX (and, when plus, '+' as space) in place; returns 0 on a bad escape. */
-int s3_uri_decode(char *z, int plus);
+/* URI encoding and decoding: imgpca_uri_encode/imgpca_uri_decode (common/glob.h). */
 
 /* A canonical query: parameters sorted by encoded name (then value). */
 typedef struct S3Param { char *zName; char *zValue; } S3Param;
@@ -61,17 +58,6 @@ typedef struct S3SignInput {
 ** string to sign (for tests). */
 int s3_sigv4_sign(const S3SignInput *in, char **pzAuth, ImgpcaBuf *pCanon, ImgpcaBuf *pToSign);
 void s3_amz_date(time_t t, char out[17]);
-
-/* ---- glob.c ---- */
-/* '*' any run within one '/' segment, '**' any run across segments (a double
-** star between two slashes also matches zero segments), '?' one character
-** except '/', '[abc]' '[a-z]'
-** '[!a]' '[^a]' classes, '\x' a literal x.  Returns 1 on match. */
-int s3_glob_match(const char *zPattern, const char *zStr);
-/* Length of the literal prefix of a pattern (before the first metacharacter);
-** *pzLiteral (optional, imgpca_free) receives it with escapes removed. */
-size_t s3_glob_prefix(const char *zPattern, char **pzLiteral);
-int s3_glob_has_magic(const char *zPattern);
 
 /* ---- xml.c (expat) ---- */
 typedef struct S3Object {

@@ -125,49 +125,6 @@ void s3_hmac_sha256(const void *key, size_t nKey, const void *msg, size_t nMsg,
   s3_sha256_final(&c, out);
 }
 
-int s3_uri_encode(ImgpcaBuf *b, const char *z, size_t n, int keepSlash) {
-  static const char hx[] = "0123456789ABCDEF";
-  size_t i;
-  for (i = 0; i < n; i++) {
-    unsigned char ch = (unsigned char)z[i];
-    if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-        ch == '-' || ch == '.' || ch == '_' || ch == '~' || (ch == '/' && keepSlash)) {
-      imgpca_buf_append(b, &ch, 1);
-    } else {
-      char e[3] = {'%', hx[ch >> 4], hx[ch & 15]};
-      imgpca_buf_append(b, e, 3);
-    }
-  }
-  return b->oom ? IMGPCA_NOMEM : IMGPCA_OK;
-}
-
-static int hexval(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-int s3_uri_decode(char *z, int plus) {
-  char *w = z;
-  for (; *z; z++) {
-    if (*z == '%') {
-      int hi, lo;
-      if (!z[1] || !z[2]) return 0;
-      hi = hexval(z[1]);
-      lo = hexval(z[2]);
-      if (hi < 0 || lo < 0) return 0;
-      *w++ = (char)(hi * 16 + lo);
-      z += 2;
-    } else if (plus && *z == '+') {
-      *w++ = ' ';
-    } else {
-      *w++ = *z;
-    }
-  }
-  *w = 0;
-  return 1;
-}
 
 int s3_query_add(S3Query *q, const char *zName, const char *zValue) {
   S3Param *p;
@@ -217,10 +174,10 @@ int s3_query_render(const S3Query *q, ImgpcaBuf *b) {
   if (!a) return IMGPCA_NOMEM;
   for (i = 0; i < q->n && rc == IMGPCA_OK; i++) {
     imgpca_buf_init(&t);
-    s3_uri_encode(&t, q->a[i].zName, strlen(q->a[i].zName), 0);
+    imgpca_uri_encode(&t, q->a[i].zName, strlen(q->a[i].zName), 0);
     imgpca_buf_append(&t, "", 1);
     a[i].zName = (char *)imgpca_buf_detach(&t, NULL);
-    s3_uri_encode(&t, q->a[i].zValue, strlen(q->a[i].zValue), 0);
+    imgpca_uri_encode(&t, q->a[i].zValue, strlen(q->a[i].zValue), 0);
     imgpca_buf_append(&t, "", 1);
     a[i].zValue = (char *)imgpca_buf_detach(&t, NULL);
     if (!a[i].zName || !a[i].zValue) rc = IMGPCA_NOMEM;

@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../s3/s3.h"
+#include "../common/glob.h"
 
 /* strerror is not thread-safe; local_get runs in worker threads (s3_fetch_many). */
 static const char *errtext(int e, char *buf, size_t n) { return strerror_r(e, buf, n); }
@@ -237,7 +237,15 @@ struct LocalWalk {
   int bSingleDone;
   char *zPath;       /* current entry's local path */
   ImgpcaEntry cur;
+  int (*xInterrupted)(void *); /* polled every 256 entries looked at */
+  void *pInterruptArg;
+  unsigned nSeen;
 };
+
+void local_walk_set_interrupt(LocalWalk *w, int (*xInterrupted)(void *), void *pArg) {
+  w->xInterrupted = xInterrupted;
+  w->pInterruptArg = pArg;
+}
 
 void imgpca_entry_clear(ImgpcaEntry *e) {
   imgpca_free(e->zUrl);
@@ -339,7 +347,7 @@ static int dir_may_match(const char *zPattern, const char *zRel) {
     if (np >= sizeof segP || ns >= sizeof segS) return 1;
     memcpy(segP, p, np); segP[np] = 0;
     memcpy(segS, s, ns); segS[ns] = 0;
-    if (!s3_glob_match(segP, segS)) return 0;
+    if (!imgpca_glob_match(segP, segS)) return 0;
     if (!se) return 1;
     p = pe + 1;
     s = se + 1;
@@ -366,7 +374,7 @@ static int fill_entry(LocalWalk *w, const char *zPath, const char *zKey, const s
     char *zAbs = zPath[0] == '/' ? NULL : realpath(zPath, NULL);
     imgpca_buf_init(&b);
     imgpca_buf_append(&b, "file://", 7);
-    s3_uri_encode(&b, zAbs ? zAbs : zPath, strlen(zAbs ? zAbs : zPath), 1);
+    imgpca_uri_encode(&b, zAbs ? zAbs : zPath, strlen(zAbs ? zAbs : zPath), 1);
     imgpca_buf_append(&b, "", 1);
     free(zAbs);
     e->zUrl = b.oom ? NULL : (char *)imgpca_buf_detach(&b, NULL);
@@ -411,9 +419,9 @@ int local_walk_open(const char *zPattern, int bFileUrl, LocalWalk **pp, char *er
   w = imgpca_calloc(1, sizeof(*w));
   if (!w) return IMGPCA_NOMEM;
   w->bFileUrl = bFileUrl;
-  nLit = s3_glob_prefix(zPattern, &zLit);
+  nLit = imgpca_glob_prefix(zPattern, &zLit);
   if (!zLit) { imgpca_free(w); return IMGPCA_NOMEM; }
-  if (!s3_glob_has_magic(zPattern)) {
+  if (!imgpca_glob_has_magic(zPattern)) {
     /* a file, or a folder listed recursively */
     size_t n = strlen(zLit);
     while (n > 1 && zLit[n - 1] == '/') zLit[--n] = 0;
@@ -483,6 +491,7 @@ int local_walk_next(LocalWalk *w, ImgpcaEntry *e, int *pEof, char *err) {
     char *zRel, *zAbs;
     struct stat st;
     if (d->i >= d->n) { pop_dir(w); continue; }
+    if (w->xInterrupted && ++w->nSeen % 256 == 0 && w->xInterrupted(w->pInterruptArg)) return IMGPCA_INTERRUPT;
     zRel = join(d->zRel, d->azName[d->i++]);
     if (!zRel) return IMGPCA_NOMEM;
     zAbs = walk_abs(w, zRel);
@@ -493,7 +502,7 @@ int local_walk_next(LocalWalk *w, ImgpcaEntry *e, int *pEof, char *err) {
           int rc = push_dir(w, zRel, err);
           if (rc) { imgpca_free(zRel); imgpca_free(zAbs); return rc; }
         }
-      } else if (S_ISREG(st.st_mode) && s3_glob_match(w->zPattern, zRel)) {
+      } else if (S_ISREG(st.st_mode) && imgpca_glob_match(w->zPattern, zRel)) {
         int rc = fill_entry(w, zAbs, zRel, &st);
         imgpca_free(zRel);
         imgpca_free(zAbs);

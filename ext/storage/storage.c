@@ -339,6 +339,9 @@ struct ImgpcaLister {
   int nWindow;
   ImgpcaEntry cur;
   int bHaveCur;
+  int nEmpty;          /* truncated pages without a key, in a row */
+  int (*xInterrupted)(void *);
+  void *pInterruptArg;
   /* progress */
   int bProgress;
   int64_t nListed, nObjects, nBytes;
@@ -388,8 +391,8 @@ int imgpca_lister_open(ImgpcaStorage *s, const char *zUrlGlob, int bContent, int
       l->zBucket = u.zBucket;
       l->zPattern = u.zKey;
       u.zBucket = u.zKey = NULL;
-      l->bMagic = s3_glob_has_magic(l->zPattern);
-      s3_glob_prefix(l->zPattern, &l->zPrefix);
+      l->bMagic = imgpca_glob_has_magic(l->zPattern);
+      imgpca_glob_prefix(l->zPattern, &l->zPrefix);
       if (!l->zScheme || !l->zPrefix) rc = IMGPCA_NOMEM;
     }
     l->nWindow = (int)imgpca_config_int(s->cfg, "s3.max_inflight");
@@ -433,13 +436,33 @@ static int make_s3_entry(ImgpcaLister *l, S3Object *o, ImgpcaEntry *e) {
   return IMGPCA_OK;
 }
 
+/* A server that answers a continuation token with the same token, or with
+** empty truncated pages forever, would make the listing loop: stop it. */
+static int check_page(ImgpcaLister *l, char *err) {
+  if (!l->page.bTruncated) return IMGPCA_OK;
+  if (l->zToken && l->page.zNextToken && strcmp(l->zToken, l->page.zNextToken) == 0)
+    return imgpca_seterr(err, "listing of 's3://%s/%s' does not advance: the server repeated continuation token '%.40s'",
+                         l->zBucket, l->zPrefix, l->zToken);
+  l->nEmpty = l->page.n == 0 ? l->nEmpty + 1 : 0;
+  if (l->nEmpty > IMGPCA_LIST_MAX_EMPTY)
+    return imgpca_seterr(err, "listing of 's3://%s/%s' does not advance: %d truncated pages in a row without a key",
+                         l->zBucket, l->zPrefix, l->nEmpty);
+  return IMGPCA_OK;
+}
+
+void imgpca_lister_set_interrupt(ImgpcaLister *l, int (*xInterrupted)(void *), void *pArg) {
+  l->xInterrupted = xInterrupted;
+  l->pInterruptArg = pArg;
+  if (l->walk) local_walk_set_interrupt(l->walk, xInterrupted, pArg);
+}
+
 /* Next matching S3 object from the listing pages (fetched lazily). */
 static int s3_next_listed(ImgpcaLister *l, ImgpcaEntry *e, int *pEof, char *err) {
   *pEof = 0;
   for (;;) {
     while (l->iPage < l->page.n) {
       S3Object *o = &l->page.a[l->iPage++];
-      if (l->bMagic && !s3_glob_match(l->zPattern, o->zKey)) continue;
+      if (l->bMagic && !imgpca_glob_match(l->zPattern, o->zKey)) continue;
       return make_s3_entry(l, o, e);
     }
     if (l->bListDone) { *pEof = 1; return IMGPCA_OK; }
@@ -450,9 +473,12 @@ static int s3_next_listed(ImgpcaLister *l, ImgpcaEntry *e, int *pEof, char *err)
       s3_list_page_free(&l->page);
       l->iPage = 0;
       if (l->zToken || bTrunc || zTok) { imgpca_free(l->zToken); l->zToken = zTok; }
+      if (l->xInterrupted && l->xInterrupted(l->pInterruptArg)) return IMGPCA_INTERRUPT;
       rc = s3_list_page(l->c, l->zBucket, l->zPrefix, l->zToken, 1000, &l->page, err);
       if (rc) return rc;
       if (!l->page.bTruncated) l->bListDone = 1;
+      rc = check_page(l, err);
+      if (rc) return rc;
       l->nListed += l->page.n;
       progress(l, 0);
     }

@@ -6,7 +6,7 @@
 */
 #include "storage.h"
 
-#include "../s3/s3.h"
+#include "../common/glob.h"
 
 int imgpca_url_parse(const char *zUrl, ImgpcaUrl *pUrl, char *err) {
   memset(pUrl, 0, sizeof(*pUrl));
@@ -32,7 +32,7 @@ int imgpca_url_parse(const char *zUrl, ImgpcaUrl *pUrl, char *err) {
     if (*p != '/') return imgpca_seterr(err, "invalid URL '%s': expected file:///absolute/path", zUrl);
     pUrl->zKey = imgpca_strdup(p);
     if (!pUrl->zKey) return IMGPCA_NOMEM;
-    if (!s3_uri_decode(pUrl->zKey, 0)) {
+    if (!imgpca_uri_decode(pUrl->zKey, 0)) {
       imgpca_url_free(pUrl);
       return imgpca_seterr(err, "invalid URL '%s': bad %%-escape", zUrl);
     }

@@ -1,13 +1,12 @@
 /* SQL glue of the storage layer: s3_* functions and the s3_list table. */
-#ifndef IMGPCA_S3_SQL_H
-#define IMGPCA_S3_SQL_H
-#include "../imgpca_int.h"
+#ifndef IMGPCA_STORAGE_SQL_H
+#define IMGPCA_STORAGE_SQL_H
+#include "../sqlglue/sqlglue.h"
 #include "../storage/storage.h"
 
 /* The connection's storage client, created on first use from conn->cfg and
 ** freed with the connection.  For other modules' glue (e.g. csv_export):
 **   ImgpcaStorage *st; if (imgpca_conn_storage(conn, &st, err)) ... */
-int imgpca_conn_storage(ImgpcaConn *conn, ImgpcaStorage **pp, char *err);
 
 void s3_fetch_func(sqlite3_context *, int, sqlite3_value **);
 void s3_fetch_or_null_func(sqlite3_context *, int, sqlite3_value **);

@@ -1,6 +1,6 @@
 /*
-** Glob matching of object keys and paths (no SQL behaviour of its own; used
-** by s3_list):
+** Glob matching of object keys and paths, and URI encoding (no SQL behaviour
+** of their own; shared by the local and S3 backends of s3_list and by SigV4):
 **   *      any run of characters within one '/'-separated segment
 **   **     any run of characters across segments; between two slashes it
 **          also matches zero segments (a, two stars, b matches "a/b")
@@ -11,7 +11,7 @@
 */
 #include <string.h>
 
-#include "s3.h"
+#include "glob.h"
 
 /* Matches a [...] class at p against c; *pEnd receives the position after ']'.
 ** Returns -1 when the class is not closed (then '[' is literal). */
@@ -144,7 +144,7 @@ static int glob_run(const char *p, size_t np, const unsigned char *s, unsigned c
 /* Patterns up to this length use state sets on the stack. */
 #define GLOB_STACK_PATTERN 4096
 
-int s3_glob_match(const char *zPattern, const char *zStr) {
+int imgpca_glob_match(const char *zPattern, const char *zStr) {
   size_t np = strlen(zPattern), nb = np / 8 + 1;
   unsigned char aCur[GLOB_STACK_PATTERN / 8 + 1], aNext[GLOB_STACK_PATTERN / 8 + 1];
   unsigned char *heap;
@@ -159,7 +159,7 @@ int s3_glob_match(const char *zPattern, const char *zStr) {
   return r;
 }
 
-int s3_glob_has_magic(const char *zPattern) {
+int imgpca_glob_has_magic(const char *zPattern) {
   const char *p;
   for (p = zPattern; *p; p++) {
     if (*p == '\\' && p[1]) { p++; continue; }
@@ -168,7 +168,7 @@ int s3_glob_has_magic(const char *zPattern) {
   return 0;
 }
 
-size_t s3_glob_prefix(const char *zPattern, char **pzLiteral) {
+size_t imgpca_glob_prefix(const char *zPattern, char **pzLiteral) {
   const char *p;
   ImgpcaBuf b;
   imgpca_buf_init(&b);
@@ -183,4 +183,50 @@ size_t s3_glob_prefix(const char *zPattern, char **pzLiteral) {
   }
   imgpca_buf_free(&b);
   return (size_t)(p - zPattern);
+}
+
+/* ---- URI encoding (RFC 3986 unreserved characters kept) ---- */
+
+int imgpca_uri_encode(ImgpcaBuf *b, const char *z, size_t n, int keepSlash) {
+  static const char hx[] = "0123456789ABCDEF";
+  size_t i;
+  for (i = 0; i < n; i++) {
+    unsigned char ch = (unsigned char)z[i];
+    if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+        ch == '-' || ch == '.' || ch == '_' || ch == '~' || (ch == '/' && keepSlash)) {
+      imgpca_buf_append(b, &ch, 1);
+    } else {
+      char e[3] = {'%', hx[ch >> 4], hx[ch & 15]};
+      imgpca_buf_append(b, e, 3);
+    }
+  }
+  return b->oom ? IMGPCA_NOMEM : IMGPCA_OK;
+}
+
+static int hexval(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+int imgpca_uri_decode(char *z, int plus) {
+  char *w = z;
+  for (; *z; z++) {
+    if (*z == '%') {
+      int hi, lo;
+      if (!z[1] || !z[2]) return 0;
+      hi = hexval(z[1]);
+      lo = hexval(z[2]);
+      if (hi < 0 || lo < 0) return 0;
+      *w++ = (char)(hi * 16 + lo);
+      z += 2;
+    } else if (plus && *z == '+') {
+      *w++ = ' ';
+    } else {
+      *w++ = *z;
+    }
+  }
+  *w = 0;
+  return 1;
 }

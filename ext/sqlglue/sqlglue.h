@@ -1,0 +1,80 @@
+/*
+** Shared SQL glue (never installed): what every *_sql.c file needs and no
+** glue file owns.  Glue files include this header and the core headers of
+** their own concern, never another glue file's header.
+**
+** It brings in <sqlite3ext.h> with SQLITE_EXTENSION_INIT3, so that all SQLite
+** calls go through the routine table captured by the entry point (ext/imgpca.c,
+** the only file with SQLITE_EXTENSION_INIT1/2), and declares:
+**   - ImgpcaConn, the per-connection state behind every function and module;
+**   - the result helpers ("<function>: <message>" errors, owned text/blobs);
+**   - imgpca_conn_storage, the connection's storage (local files and S3);
+**   - fvec_arg / fvec_result, vector arguments (float32 BLOB or JSON array)
+**     and results, shared by the vector, PCA and k-NN functions.
+** Implemented in sqlglue.c.
+*/
+#ifndef IMGPCA_SQLGLUE_H
+#define IMGPCA_SQLGLUE_H
+
+#include <sqlite3ext.h>
+SQLITE_EXTENSION_INIT3
+
+#include "../common/common.h"
+#include "../config/config.h"
+#include "../storage/storage.h"
+#include "../vector/vector.h"
+
+/* Per-connection state, shared (reference counted) by every function and
+** module registered on one connection. */
+typedef struct ImgpcaConn {
+  int nRef;
+  sqlite3 *db;
+  ImgpcaConfig cfg;
+  ImgpcaStorage *pStorage; /* local files and S3 (ext/storage), created at first use, or NULL */
+  void *pPcaModel;    /* last model parsed by the pca model functions (ext/pca), or NULL */
+  void (*xPcaModelFree)(void *);
+  int nReadOnly;      /* > 0 while csv_export runs its query: side effects refused */
+  const char *zRefused; /* the side-effect function refused meanwhile, or NULL */
+} ImgpcaConn;
+
+/* Functions with side effects (writes, deletes, exports, settings) call
+** this first: while csv_export runs its query on this connection it sets
+** "<zFunc>: not allowed inside the query of csv_export ..." and returns 1. */
+int imgpca_side_effect_refused(sqlite3_context *ctx, ImgpcaConn *conn, const char *zFunc);
+
+/* Non-zero when sqlite3_interrupt() was called on db while the current
+** statement runs (SQLite 3.40 has no sqlite3_is_interrupted: a nested
+** trivial statement fails with SQLITE_INTERRUPT then).  Costs a prepare and
+** a step: poll it every few milliseconds of work, not per byte. */
+int imgpca_interrupted(sqlite3 *db);
+
+/* Result helpers: "<zFunc>: <message>". */
+void imgpca_result_error(sqlite3_context *ctx, const char *zFunc, const char *zFmt, ...);
+/* Reports a core result code: IMGPCA_NOMEM -> sqlite3_result_error_nomem,
+** IMGPCA_INTERRUPT -> SQLITE_INTERRUPT, IMGPCA_ERROR -> "<zFunc>: <err>". */
+void imgpca_result_core(sqlite3_context *ctx, const char *zFunc, int rc, const char *err);
+/* Returns the text of b (taking ownership of its memory), or NOMEM if an
+** append to b failed; b is left empty. */
+void imgpca_result_buf_text(sqlite3_context *ctx, ImgpcaBuf *b);
+/* Returns a blob allocated with imgpca_malloc, taking ownership. */
+void imgpca_result_owned_blob(sqlite3_context *ctx, void *p, size_t n);
+/* Name of a value's type for messages: "integer", "real", "text", "blob", "null". */
+const char *imgpca_type_name(sqlite3_value *v);
+
+/* The connection's storage, created at first use (err: a message on failure). */
+int imgpca_conn_storage(ImgpcaConn *conn, ImgpcaStorage **pp, char *err);
+
+/* A vector argument: a float32 BLOB or a JSON array of numbers. */
+typedef struct FvecArg {
+  float *v;       /* host floats (owned, imgpca_free) */
+  size_t n;       /* dimension */
+  int isNull;     /* the argument was SQL NULL */
+} FvecArg;
+/* Parses v; on error sets "<zFunc>: invalid vector <zWhat>: ..." and returns 1. */
+int fvec_arg(sqlite3_context *ctx, const char *zFunc, const char *zWhat, sqlite3_value *v,
+             FvecArg *out);
+void fvec_arg_free(FvecArg *a);
+/* Returns v[0..n) as a float32 BLOB. */
+void fvec_result(sqlite3_context *ctx, const float *v, size_t n);
+
+#endif
