@@ -39,7 +39,7 @@ UNIT_ASAN := $(UNIT_SRC:tests/unit/%.c=build/unit-asan/%)
         test-integration test-asan test-report test-examples test-oom test-concurrency fuzz fuzz-build test-fuzz \
         bench install uninstall demo clean format format-check print-libs
 
-all: dist/imgpca.so dist/libimgpca.a
+all: dist/imgpca.so dist/libimgpca.a build/libimgpca-int.a
 
 deps:
 	@scripts/install-deps.sh build
@@ -96,6 +96,15 @@ build/embed/embed_two: tests/embed/embed_two.c tests/embed/other_ext.c dist/libi
 .PHONY: test-embed
 test-embed: build/embed/embed_two
 	@build/embed/embed_two
+
+# Interrupt test: long loops stop on sqlite3_interrupt (tests/interrupt/).
+build/interrupt/interrupt: tests/interrupt/interrupt.c dist/libimgpca.a include/imgpca.h
+	@mkdir -p build/interrupt
+	$(CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra $(CFLAGS) -Iinclude $< dist/libimgpca.a -o $@ -lsqlite3 $(LIBS)
+
+.PHONY: test-interrupt
+test-interrupt: build/interrupt/interrupt
+	@tests/interrupt/run.sh build/interrupt/interrupt
 
 # Internal archive of every object (the unit tests call the cores directly).
 build/libimgpca-int.a: $(OBJ)
@@ -242,12 +251,12 @@ test-concurrency: build/concurrency/concurrency
 
 # ---- reliability: ThreadSanitizer -------------------------------------------
 # The concurrency test (tests/concurrency; IMGPCA_THREADS x IMGPCA_ROUNDS,
-# default 4 x 1) and the s3_fetch_many worker-pool tests (tests/unit/test_fetch*.c)
+# default 4 x 1), the s3_fetch_many worker-pool tests (tests/unit/test_fetch*.c) and the knn threads (test_knn.c)
 # against a -fsanitize=thread build of the cores under build/tsan.  Any report
 # fails; tests/tsan.supp lists the suppressed ones, each with its reason.
 TSAN_FLAGS = -fsanitize=thread -fno-omit-frame-pointer
 TOBJ := $(SRC:ext/%.c=build/tsan/%.o)
-TSAN_TESTS := build/unit-tsan/test_fetch build/unit-tsan/test_fetch_interrupt
+TSAN_TESTS := build/unit-tsan/test_fetch build/unit-tsan/test_fetch_interrupt build/unit-tsan/test_knn
 TSAN_ENV = TSAN_OPTIONS="suppressions=$(CURDIR)/tests/tsan.supp halt_on_error=0 exitcode=66 report_signal_unsafe=0 second_deadlock_stack=1"
 .SECONDARY: $(TOBJ)
 

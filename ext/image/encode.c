@@ -43,8 +43,10 @@ typedef struct PngW {
 } PngW;
 
 static png_voidp pw_malloc(png_structp png, png_alloc_size_t size) {
-  (void)png;
-  return imgpca_malloc(size);
+  void *p = imgpca_malloc(size);
+  PngW *s = (PngW *)png_get_mem_ptr(png);
+  if (!p && s) s->nomem = 1; /* libpng then reports "out of memory" through pw_error */
+  return p;
 }
 static void pw_free(png_structp png, png_voidp p) {
   (void)png;

@@ -29,21 +29,21 @@ struct KnnSearch {
   int metric;
   KnnKeyCmp xCmp;
   void *pCmpCtx;
-  double G;            /* relative error bound of the float32 screen */
+  double G; /* relative error bound of the float32 screen */
   /* query block */
   size_t nq, capq;
-  float *q;            /* nq x d, as given */
-  float *qs;           /* nq x d, the screening copy (unit vectors for cosine) */
-  double *qq;          /* per query: |q|^2 (L2), |q| (cosine, dot) */
-  KnnHit **aHeap;      /* per query: max-heap by (dist, key) of at most k hits */
+  float *q;       /* nq x d, as given */
+  float *qs;      /* nq x d, the screening copy (unit vectors for cosine) */
+  double *qq;     /* per query: |q|^2 (L2), |q| (cosine, dot) */
+  KnnHit **aHeap; /* per query: max-heap by (dist, key) of at most k hits */
   size_t *nHeap, *capHeap;
   /* scratch for a reference block */
-  float *rs;           /* screening copy of the references (cosine) */
+  float *rs; /* screening copy of the references (cosine) */
   size_t caprs;
-  double *rr;          /* per reference: |r|^2 (L2) or |r| */
-  float *ra;           /* per reference: screen offset (L2) */
+  double *rr; /* per reference: |r|^2 (L2) or |r| */
+  float *ra;  /* per reference: screen offset (L2) */
   size_t caprr;
-  float *tile;         /* nThread tiles of KNN_TILE_Q x capTile */
+  float *tile; /* nThread tiles of KNN_TILE_Q x capTile */
   size_t capTile;
   int nThread;
   uint64_t nExact;
@@ -59,7 +59,8 @@ int knn_metric_from_name(const char *z) {
 }
 
 const char *knn_metric_name(int metric) {
-  return metric == KNN_COSINE ? "cosine" : metric == KNN_DOT ? "dot" : "l2";
+  return metric == KNN_COSINE ? "cosine" : metric == KNN_DOT ? "dot"
+                                                             : "l2";
 }
 
 int knn_open(size_t d, size_t k, int metric, KnnKeyCmp xCmp, void *pCmpCtx, KnnSearch **pp, char *err) {
@@ -279,8 +280,9 @@ static double exact_dist(const KnnSearch *s, size_t iq, const float *r, double r
 #if defined(__GNUC__) && !defined(__clang__)
 __attribute__((optimize("tree-vectorize")))
 #endif
-static int screen_row(KnnSearch *s, size_t iq, const float *row, const float *ra, const float *r,
-                      const int64_t *aKey, size_t nr, double rmax, uint64_t *pExact) {
+static int
+screen_row(KnnSearch *s, size_t iq, const float *row, const float *ra, const float *r,
+           const int64_t *aKey, size_t nr, double rmax, uint64_t *pExact) {
   float t = screen_threshold(s, iq, rmax);
   size_t j0, j, d = s->d;
   for (j0 = 0; j0 < nr; j0 += 16) {
@@ -300,6 +302,30 @@ static int screen_row(KnnSearch *s, size_t iq, const float *row, const float *ra
     }
   }
   return IMGPCA_OK;
+}
+
+/* While threads of knn call BLAS side by side, OpenBLAS runs each call on
+** the calling thread: its own workers would otherwise compete with them
+** for the same cores (and spin between calls).  Searches running at the
+** same time share this (reference count); the last one restores the
+** previous number of OpenBLAS threads.  Only the speed of BLAS calls made
+** meanwhile elsewhere in the process is affected, never a result. */
+static pthread_mutex_t blasMutex = PTHREAD_MUTEX_INITIALIZER;
+static int blasUsers = 0, blasSaved = 1;
+
+static void blas_single_begin(void) {
+  pthread_mutex_lock(&blasMutex);
+  if (blasUsers++ == 0) {
+    blasSaved = openblas_get_num_threads();
+    if (blasSaved > 1) openblas_set_num_threads(1);
+  }
+  pthread_mutex_unlock(&blasMutex);
+}
+
+static void blas_single_end(void) {
+  pthread_mutex_lock(&blasMutex);
+  if (--blasUsers == 0 && blasSaved > 1) openblas_set_num_threads(blasSaved);
+  pthread_mutex_unlock(&blasMutex);
 }
 
 /* One thread's share of a reference block: the query tiles t, t + n, ... */
@@ -424,6 +450,7 @@ int knn_add_refs(KnnSearch *s, const float *r, const int64_t *aKey, size_t nr, s
       job[t].nExact = 0;
       job[t].rc = IMGPCA_OK;
     }
+    if (nt > 1) blas_single_begin();
     for (t = 1; t < nt; t++) {
       if (pthread_create(&th[t], NULL, knn_job_run, &job[t]) != 0) break;
       started = t;
@@ -434,6 +461,7 @@ int knn_add_refs(KnnSearch *s, const float *r, const int64_t *aKey, size_t nr, s
     job[0].iFirstExtra = started + 1;
     knn_job_run(&job[0]);
     for (t = 1; t <= started; t++) pthread_join(th[t], NULL);
+    if (nt > 1) blas_single_end();
     for (t = 0; t < nt; t++) {
       s->nExact += job[t].nExact;
       if (job[t].rc) rc = job[t].rc;

@@ -29,11 +29,11 @@
 #define KNN_DOT 2
 
 /* Query rows per BLAS call (the distance tile is KNN_TILE_Q x nRef floats). */
-#define KNN_TILE_Q 128
+#define KNN_TILE_Q 256
 
 typedef struct KnnHit {
-  double dist;   /* exact distance (squared for L2 until knn_finish) */
-  int64_t key;   /* the reference's key as given to knn_add_refs */
+  double dist; /* exact distance (squared for L2 until knn_finish) */
+  int64_t key; /* the reference's key as given to knn_add_refs */
 } KnnHit;
 
 /* Orders two keys that have the same distance: <0, 0, >0. */

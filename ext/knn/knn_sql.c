@@ -44,7 +44,7 @@
 #include "knn.h"
 
 #define FN "knn_search"
-#define KNN_REF_BLOCK 2048
+#define KNN_REF_BLOCK 1024
 
 #define KC_QUERY_ID 0
 #define KC_RANK 1
@@ -64,27 +64,27 @@ typedef struct KnnVtab {
 /* The ids of one pass over the references, by ordinal. */
 typedef struct IdStore {
   size_t n, cap;
-  unsigned char *aType;   /* SQLITE_INTEGER, FLOAT, TEXT, BLOB, NULL */
-  int64_t *aInt;          /* integer value, or offset into the arena */
-  double *aReal;          /* real value, or byte length (text, blob) */
+  unsigned char *aType; /* SQLITE_INTEGER, FLOAT, TEXT, BLOB, NULL */
+  int64_t *aInt;        /* integer value, or offset into the arena */
+  double *aReal;        /* real value, or byte length (text, blob) */
   ImgpcaBuf arena;
 } IdStore;
 
 typedef struct KnnCursor {
   sqlite3_vtab_cursor base;
   KnnVtab *pTab;
-  sqlite3_stmt *stQ;       /* queries statement, NULL for one blob query */
-  sqlite3_stmt *stR;       /* refs statement */
+  sqlite3_stmt *stQ; /* queries statement, NULL for one blob query */
+  sqlite3_stmt *stR; /* refs statement */
   KnnSearch *s;
   size_t d, k, qb;
   int metric;
-  int bQueriesDone;        /* no more query rows */
+  int bQueriesDone; /* no more query rows */
   sqlite3_int64 nQueryRows;
   /* the current block */
   float *qbuf;
-  sqlite3_value **aQid;    /* dup'd query ids */
+  sqlite3_value **aQid; /* dup'd query ids */
   size_t nq;
-  size_t iq, ih;           /* output position */
+  size_t iq, ih; /* output position */
   const KnnHit *aHit;
   size_t nHit;
   IdStore ids;
@@ -338,9 +338,12 @@ static int knn_vector(KnnCursor *c, const char *zWhat, sqlite3_value *vId, sqlit
   }
   zId = id_text(vId);
   if (!zId) return SQLITE_NOMEM;
-  if (zWhy) rc = knn_err(c, "%s %s: invalid vector: %s", zWhat, zId, zWhy);
-  else if (sqlite3_value_type(v) == SQLITE_NULL) rc = knn_err(c, "%s %s has a NULL vector", zWhat, zId);
-  else rc = knn_err(c, "%s %s: vector must be a float32 blob, got %s", zWhat, zId, imgpca_type_name(v));
+  if (zWhy)
+    rc = knn_err(c, "%s %s: invalid vector: %s", zWhat, zId, zWhy);
+  else if (sqlite3_value_type(v) == SQLITE_NULL)
+    rc = knn_err(c, "%s %s has a NULL vector", zWhat, zId);
+  else
+    rc = knn_err(c, "%s %s: vector must be a float32 blob, got %s", zWhat, zId, imgpca_type_name(v));
   sqlite3_free(zId);
   return rc;
 }
@@ -542,7 +545,7 @@ static int knn_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr, 
     rc = knn_pass(c);
     if (rc) return rc;
     c->aHit = knn_hits(c->s, 0, &c->nHit);
-    c->nq = 0;   /* no ids to free; the single query is row 0 of the search */
+    c->nq = 0; /* no ids to free; the single query is row 0 of the search */
     c->eof = 0;
     return SQLITE_OK;
   }
@@ -627,7 +630,7 @@ static int knn_best_index(sqlite3_vtab *v, sqlite3_index_info *info) {
 }
 
 const sqlite3_module knn_search_module = {
-  0,                 /* iVersion */
-  0,                 /* xCreate: eponymous only */
-  knn_connect, knn_best_index, knn_disconnect, 0, knn_open_cursor, knn_close_cursor, knn_filter, knn_next,
-  knn_eof, knn_column, knn_rowid, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    0, /* iVersion */
+    0, /* xCreate: eponymous only */
+    knn_connect, knn_best_index, knn_disconnect, 0, knn_open_cursor, knn_close_cursor, knn_filter, knn_next,
+    knn_eof, knn_column, knn_rowid, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};

@@ -25,7 +25,7 @@ SELECT k, metric FROM knn_search(fvec(0, 1.9), 'SELECT id, v FROM r WHERE id > 1
 SELECT q.key, n.ref_id FROM q, knn_search(q.v, 'SELECT id, v FROM r') AS n ORDER BY q.key;
 -- no query: no row
 SELECT count(*) FROM knn_search('SELECT key, v FROM q WHERE 0', 'SELECT id, v FROM r', 2);
--- cross-check against fvec_l2 over a 300 x 3,000 set (blocks of 2,048
+-- cross-check against fvec_l2 over a 300 x 3,000 set (blocks of 1,024
 -- references and more): same neighbours and distances for k = 5
 CREATE TABLE big(id INTEGER PRIMARY KEY, v BLOB);
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000)

@@ -43,6 +43,8 @@ static double urand(void) {
 
 /* Runs a search of nq queries over nr refs fed in blocks of `block`, and
 ** checks every query's hits against the brute force. */
+static int nThreads = 1; /* threads of the searches made by check_search */
+
 static void check_search(const char *what, int metric, const float *q, size_t nq, const float *r,
                          const int64_t *key, size_t nr, size_t d, size_t k, size_t block) {
   KnnSearch *s = NULL;
@@ -52,6 +54,7 @@ static void check_search(const char *what, int metric, const float *q, size_t nq
   int rc = knn_open(d, k, metric, NULL, NULL, &s, err);
   CHECK_EQ_INT(rc, IMGPCA_OK);
   if (rc) return;
+  knn_set_threads(s, nThreads);
   CHECK_EQ_INT(knn_set_queries(s, q, nq, NULL, err), IMGPCA_OK);
   for (i0 = 0; i0 < nr; i0 += block) {
     size_t m = nr - i0 < block ? nr - i0 : block;
@@ -108,6 +111,11 @@ static void test_random(void) {
     /* k larger than the reference set */
     snprintf(what, sizeof what, "k > n %s", knn_metric_name(metric));
     check_search(what, metric, q, 20, r, key, 9, d, 50, 4);
+    /* 3 threads over 3 query tiles (and one uneven block) */
+    nThreads = 3;
+    snprintf(what, sizeof what, "3 threads %s k=4", knn_metric_name(metric));
+    check_search(what, metric, q, nq, r, key, nr, d, 4, 2400);
+    nThreads = 1;
   }
   free(q);
   free(r);
