@@ -45,9 +45,9 @@ typedef struct PngW {
 /* A failed libpng allocation makes the encode IMGPCA_NOMEM (libpng reports
 ** it as an error "Out of memory", or carries on without the memory). */
 static png_voidp pw_malloc(png_structp png, png_alloc_size_t size) {
+  void *p = imgpca_malloc(size);
   PngW *s = (PngW *)png_get_mem_ptr(png);
-  png_voidp p = imgpca_malloc(size);
-  if (!p && s) s->nomem = 1;
+  if (!p && s) s->nomem = 1; /* libpng then reports "out of memory" through pw_error */
   return p;
 }
 static void pw_free(png_structp png, png_voidp p) {
