@@ -63,13 +63,21 @@ void s3_concat_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   (void)argc;
   if (imgpca_side_effect_refused(ctx, conn, "s3_concat")) return;
   if (!zDest || !zJson) return;
-  if (sqlite3_prepare_v2(db, "SELECT json_valid(?1) AND json_type(?1) = 'array'", -1, &st, NULL) != SQLITE_OK) {
-    imgpca_result_error(ctx, "s3_concat", "cannot read the parts: %s", sqlite3_errmsg(db));
+  /* json_type, not json_valid: json_valid() answers 0 when it runs out of
+  ** memory, json_type() raises the error (and rejects malformed JSON) */
+  if (sqlite3_prepare_v2(db, "SELECT json_type(?1) = 'array'", -1, &st, NULL) != SQLITE_OK) {
+    if (sqlite3_errcode(db) == SQLITE_NOMEM) sqlite3_result_error_nomem(ctx);
+    else imgpca_result_error(ctx, "s3_concat", "cannot read the parts: %s", sqlite3_errmsg(db));
     return;
   }
   sqlite3_bind_text(st, 1, zJson, -1, SQLITE_STATIC);
   rc = sqlite3_step(st);
   bad = rc != SQLITE_ROW || !sqlite3_column_int(st, 0);
+  if (rc != SQLITE_ROW && sqlite3_errcode(db) == SQLITE_NOMEM) {
+    sqlite3_finalize(st);
+    sqlite3_result_error_nomem(ctx);
+    return;
+  }
   sqlite3_finalize(st);
   st = NULL;
   if (bad) {
@@ -77,7 +85,8 @@ void s3_concat_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     return;
   }
   if (sqlite3_prepare_v2(db, zPartsSql, -1, &st, NULL) != SQLITE_OK) {
-    imgpca_result_error(ctx, "s3_concat", "cannot read the parts: %s", sqlite3_errmsg(db));
+    if (sqlite3_errcode(db) == SQLITE_NOMEM) sqlite3_result_error_nomem(ctx);
+    else imgpca_result_error(ctx, "s3_concat", "cannot read the parts: %s", sqlite3_errmsg(db));
     return;
   }
   sqlite3_bind_text(st, 1, zJson, -1, SQLITE_STATIC);
@@ -86,6 +95,12 @@ void s3_concat_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     const char *zUrl = (const char *)sqlite3_column_text(st, 1);
     const char *zExtra = (const char *)sqlite3_column_text(st, 5);
     ImgpcaConcatPart *p;
+    if ((!zType && sqlite3_column_type(st, 0) != SQLITE_NULL) || (!zUrl && sqlite3_column_type(st, 1) != SQLITE_NULL) ||
+        (!zExtra && sqlite3_column_type(st, 5) != SQLITE_NULL)) {
+      sqlite3_result_error_nomem(ctx); /* a text conversion ran out of memory */
+      bad = 1;
+      break;
+    }
     if (n == nAlloc) {
       int nNew = nAlloc ? nAlloc * 2 : 16;
       ImgpcaConcatPart *aa = sqlite3_realloc64(a, (sqlite3_uint64)nNew * sizeof(*a));
@@ -123,7 +138,8 @@ void s3_concat_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     }
   }
   if (!bad && rc != SQLITE_DONE) {
-    imgpca_result_error(ctx, "s3_concat", "cannot read the parts: %s", sqlite3_errmsg(db));
+    if (sqlite3_errcode(db) == SQLITE_NOMEM) sqlite3_result_error_nomem(ctx);
+    else imgpca_result_error(ctx, "s3_concat", "cannot read the parts: %s", sqlite3_errmsg(db));
     bad = 1;
   }
   sqlite3_finalize(st);
