@@ -67,7 +67,12 @@ def store(con, table, ids, labels, x):
                     ((int(i), l, v.astype('<f4').tobytes()) for i, l, v in zip(ids, labels, x)))
 
 
+def load_avg():
+    return float(open("/proc/loadavg").read().split()[0])
+
+
 def main():
+    load0 = load_avg()
     shutil.rmtree(WORK, ignore_errors=True)
     os.makedirs(WORK)
     db = os.path.join(WORK, "knn.db")
@@ -128,6 +133,7 @@ def main():
     wall, rss_kb, usr, sys_ = p.stderr.strip().split("\n")[-1].split()
     nrows = p.stdout.strip().split("|")[0]
     shutil.rmtree(WORK, ignore_errors=True)
+    load1 = load_avg()
 
     print("## k-NN search (knn_search)")
     print()
@@ -147,6 +153,9 @@ def main():
     print(f"{BIG:,} queries x {BIG:,} references x 50 (replicated sample vectors with noise), k = 1, "
           f"one sqlite3 process: {float(wall):.1f} s wall ({float(usr) + float(sys_):.1f} s CPU), "
           f"peak RSS {int(rss_kb) / 1024:.0f} MiB, {nrows} result rows.")
+    print()
+    print(f"Load average of the machine (2 cores) at the start and the end of this run: {load0:.1f}, {load1:.1f} "
+          f"(other processes running meanwhile slow both sides; the ratios come from the same run).")
 
 
 if __name__ == "__main__":

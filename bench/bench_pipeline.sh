@@ -66,7 +66,7 @@ echo "| fetch + decode + features | $i_feat | $p_features | $(ratio "$i_feat" "$
 echo "| PCA fit + project | $i_fit | $p_fit_project | $(ratio "$i_fit" "$p_fit_project") |"
 echo "| CSV (+ 2 SVG plots for imgpca) | $i_csv | $p_csv | $(ratio "$i_csv" "$p_csv") |"
 echo "| **pipeline without classification** | **$i_nocls** | **$p_nocls** | **$(ratio "$i_nocls" "$p_nocls")** |"
-echo "| 1-NN classification of Test (SQL \`fvec_l2\` vs sklearn brute force) | $i_cls | $p_classify | $(ratio "$i_cls" "$p_classify") |"
+echo "| 1-NN classification of Test (SQL \`knn_search\` vs sklearn brute force) | $i_cls | $p_classify | $(ratio "$i_cls" "$p_classify") |"
 echo "| whole process, wall clock incl. start-up | $i_wall | $p_wall | $(ratio "$i_wall" "$p_wall") |"
 echo "| peak RSS | $((i_rss / 1024)) MiB | $((p_rss / 1024)) MiB | |"
 echo

@@ -61,6 +61,7 @@ void s3_concat_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   ImgpcaConcatStats stats;
   char err[IMGPCA_ERRMAX];
   (void)argc;
+  if (imgpca_side_effect_refused(ctx, conn, "s3_concat")) return;
   if (!zDest || !zJson) return;
   if (sqlite3_prepare_v2(db, "SELECT json_valid(?1) AND json_type(?1) = 'array'", -1, &st, NULL) != SQLITE_OK) {
     imgpca_result_error(ctx, "s3_concat", "cannot read the parts: %s", sqlite3_errmsg(db));
