@@ -39,7 +39,7 @@ UNIT_ASAN := $(UNIT_SRC:tests/unit/%.c=build/unit-asan/%)
         test-integration test-asan test-report test-examples test-oom test-concurrency fuzz fuzz-build test-fuzz \
         bench install uninstall demo clean format format-check print-libs
 
-all: dist/imgpca.so dist/libimgpca.a
+all: dist/imgpca.so dist/libimgpca.a build/libimgpca-int.a
 
 deps:
 	@scripts/install-deps.sh build
@@ -96,6 +96,15 @@ build/embed/embed_two: tests/embed/embed_two.c tests/embed/other_ext.c dist/libi
 .PHONY: test-embed
 test-embed: build/embed/embed_two
 	@build/embed/embed_two
+
+# Interrupt test: long loops stop on sqlite3_interrupt (tests/interrupt/).
+build/interrupt/interrupt: tests/interrupt/interrupt.c dist/libimgpca.a include/imgpca.h
+	@mkdir -p build/interrupt
+	$(CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra $(CFLAGS) -Iinclude $< dist/libimgpca.a -o $@ -lsqlite3 $(LIBS)
+
+.PHONY: test-interrupt
+test-interrupt: build/interrupt/interrupt
+	@tests/interrupt/run.sh build/interrupt/interrupt
 
 # Internal archive of every object (the unit tests call the cores directly).
 build/libimgpca-int.a: $(OBJ)

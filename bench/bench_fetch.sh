@@ -22,7 +22,7 @@
 #     compared per image).  Goals: 2 threads >= 1.8x one thread on 2 cores;
 #     >= 5x the peer.
 # Prints a markdown section.  Env: FETCH_BENCH_N, FETCH_BENCH_PEER_N,
-# FETCH_BENCH_SEQ_N (150), FETCH_BENCH_DELAY_MS (30).
+# FETCH_BENCH_SEQ_N (150), FETCH_BENCH_DELAY_MS (30), FETCH_BENCH_PARTS (ab).
 set -u
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -33,6 +33,8 @@ NPEER=${FETCH_BENCH_PEER_N:-4000}
 SEQ=${FETCH_BENCH_SEQ_N:-150}
 DELAY=${FETCH_BENCH_DELAY_MS:-30}
 NLAT=1500
+PARTS=${FETCH_BENCH_PARTS:-ab}   # a = latency, b = threads
+spec='hist:bins=8,sqrt'
 work=$(mktemp -d /tmp/imgpca-bench-fetch.XXXXXX)
 rgw=
 proxy=
@@ -49,7 +51,10 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN {r = (b > 0 ? a / b : 0); printf (r < 1
 min() { awk -v a="$1" -v b="$2" 'BEGIN {print (a < b ? a : b)}'; }
 die() { echo "bench_fetch: $*" >&2; exit 1; }
 
+echo "## s3_fetch_many"
+echo
 # ---------------- (a) latency ----------------
+if [[ $PARTS == *a* ]]; then
 rgw=$(RGW_MEMSTORE_MB=1024 scripts/rgw-start.sh "$work/rgw" 2>/dev/null) || die "cannot start RGW"
 . "$rgw/env"
 B=$RGW_BUCKET
@@ -69,7 +74,6 @@ for _ in $(seq 100); do [ -s "$work/proxy.port" ] && break; sleep 0.05; done
 [ -s "$work/proxy.port" ] || die "latency proxy did not start"
 pq() { env AWS_ACCESS_KEY_ID=$RGW_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$RGW_SECRET_KEY \
        AWS_ENDPOINT_URL=http://127.0.0.1:$(cat "$work/proxy.port") sqlite3 -batch -cmd ".load $ext" :memory: "$@"; }
-spec='hist:bins=8,sqrt'
 la_a=$(cut -d' ' -f1 /proc/loadavg)
 
 # the three concurrent paths, twice each; the best time counts
@@ -93,8 +97,6 @@ t_seq=$(awk -v t="$(dt "$t0" "$t1")" -v n=$NLAT -v s=$SEQ 'BEGIN {printf "%.2f",
 kill "$proxy" 2>/dev/null; proxy=
 scripts/rgw-stop.sh "$rgw"; rgw=
 
-echo "## s3_fetch_many"
-echo
 echo "### Latency: $NLAT objects, ${DELAY} ms added per request (fetch + \`$spec\` features)"
 echo
 echo "Ceph RGW on this host behind a loopback proxy adding ${DELAY} ms to every request/response"
@@ -117,7 +119,9 @@ echo "**$(ratio "$t_three" "$t_many")x** the speed (goal >= 0.9x); vs the sequen
 echo "**$(ratio "$t_seq" "$t_many")x** and **$(ratio "$t_seq" "$t_three")x** (goal >= 15x)."
 echo
 
+fi
 # ---------------- (b) threads ----------------
+[[ $PARTS == *b* ]] || exit 0
 mkdir -p "$work/base" "$work/rep"
 find "$data" -name '*.jpg' | sort | awk '{printf "%s\t%05d.jpg\n", $0, NR}' |
   while IFS=$'\t' read -r src name; do cp "$src" "$work/base/$name"; done
@@ -132,15 +136,18 @@ json.dump(files[:n], open(out, 'w'))
 PY
 la_b=$(cut -d' ' -f1 /proc/loadavg)
 lq() { sqlite3 -batch -cmd ".load $ext" :memory: "$@"; }
-declare -A tt
+declare -A tt cpu
+# wall and CPU (user + sys, children included) seconds of a command
+timed() { /usr/bin/time -f '%e %U %S' -o "$work/time.txt" "$@"; }
+wall() { awk '{print $1}' "$work/time.txt"; }
+cpus() { awk '{printf "%.2f", $2 + $3}' "$work/time.txt"; }
 for t in 1 2; do
-  t0=$(now); r=$(lq "SELECT imgpca_config('imgpca.threads', $t);
-    SELECT count(features) FROM s3_fetch_many(CAST(s3_fetch('$work/urls.json') AS TEXT), '$spec');" | tail -1); t1=$(now)
+  r=$(timed sqlite3 -batch -cmd ".load $ext" :memory: "SELECT imgpca_config('imgpca.threads', $t);
+    SELECT count(features) FROM s3_fetch_many(CAST(s3_fetch('$work/urls.json') AS TEXT), '$spec');" | tail -1)
   [ "$r" = "$N" ] || die "threads=$t: $r features for $N images"
-  tt[$t]=$(dt "$t0" "$t1")
+  tt[$t]=$(wall); cpu[$t]=$(cpus)
 done
-t0=$(now)
-/usr/bin/python3 - "$work/urls.json" "$NPEER" <<'PY' || die "python peer failed"
+timed /usr/bin/python3 - "$work/urls.json" "$NPEER" <<'PY' || die "python peer failed"
 import json, sys
 from multiprocessing import Pool
 sys.path.insert(0, 'bench')
@@ -150,21 +157,23 @@ with Pool(2) as p:
     X = p.map(hist, files, chunksize=64)
 assert len(X) == len(files)
 PY
-t1=$(now)
-t_peer=$(dt "$t0" "$t1")
+t_peer=$(wall); cpu_peer=$(cpus)
 rate() { awk -v n="$1" -v t="$2" 'BEGIN {printf "%.0f", n / t}'; }
 r1=$(rate "$N" "${tt[1]}"); r2=$(rate "$N" "${tt[2]}"); rp=$(rate "$NPEER" "$t_peer")
+c1=$(rate "$N" "${cpu[1]}"); c2=$(rate "$N" "${cpu[2]}"); cp_=$(rate "$NPEER" "$cpu_peer")
 echo "### Threads: feature stage on $N local images"
 echo
 echo "The $nbase sample JPEGs (100x100) replicated with hard links to $N files; \`$spec\`;"
-echo "wall time of the whole statement (JSON list of paths, read, decode, features);"
-echo "$(nproc) CPUs on a shared machine, load average $la_b before the runs."
+echo "the whole statement (JSON list of paths, read, decode, features); $(nproc) CPUs on a"
+echo "shared machine, load average $la_b before the runs. Wall time depends on what the other"
+echo "jobs leave; CPU time (user + sys of the process and its children) does not, so"
+echo "images per CPU-second is the per-core figure."
 echo
-echo "| run | images | time (s) | images/s | vs 1 thread |"
-echo "|---|---:|---:|---:|---:|"
-echo "| s3_fetch_many, imgpca.threads = 1 | $N | ${tt[1]} | $r1 | 1.0x |"
-echo "| s3_fetch_many, imgpca.threads = 2 | $N | ${tt[2]} | $r2 | $(ratio "$r2" "$r1")x |"
-echo "| Python peer: Pillow + NumPy, Pool(2) | $NPEER | $t_peer | $rp | $(ratio "$rp" "$r1")x |"
+echo "| run | images | wall (s) | images/s | vs 1 thread | CPU (s) | images per CPU-second |"
+echo "|---|---:|---:|---:|---:|---:|---:|"
+echo "| s3_fetch_many, imgpca.threads = 1 | $N | ${tt[1]} | $r1 | 1.0x | ${cpu[1]} | $c1 |"
+echo "| s3_fetch_many, imgpca.threads = 2 | $N | ${tt[2]} | $r2 | $(ratio "$r2" "$r1")x | ${cpu[2]} | $c2 |"
+echo "| Python peer: Pillow + NumPy, Pool(2) | $NPEER | $t_peer | $rp | $(ratio "$rp" "$r1")x | $cpu_peer | $cp_ |"
 echo
 echo "2 threads vs 1: **$(ratio "$r2" "$r1")x** (goal >= 1.8x on 2 cores); vs the Python peer with"
-echo "2 processes: **$(ratio "$r2" "$rp")x** per image (goal >= 5x)."
+echo "2 processes: **$(ratio "$r2" "$rp")x** per image (goal >= 5x), **$(ratio "$c2" "$cp_")x** per CPU-second."

@@ -30,7 +30,7 @@ run_imgpca() {
 stages() {
   awk '/^Run Time/ {p += $4; next}
        /^(listed|to process)/ {s["list"] += p; p = 0; next}
-       /^(features|errors)/ {s["features"] += p; p = 0; next}
+       /^(features:|errors)/ {s["features"] += p; p = 0; next}
        /^(model|projected)/ {s["fit_project"] += p; p = 0; next}
        /^classified/ {s["classify"] += p; p = 0; next}
        /^(csv|plot)/ {s["csv_plots"] += p; p = 0; next}
@@ -54,7 +54,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0) printf "%.1fx", b / a; els
 echo "## Whole pipeline (bench_pipeline.sh)"
 echo
 echo "Same run, the same $n Fruits-360 images, spec \`hist:bins=8,sqrt\` (512 dims), PCA k = 50 fitted on"
-echo "Training, every image projected, CSV \`path,label,pc1..pc50\`. imgpca: \`sql/pipeline.sql\` in the"
+echo "Training, every image projected, CSV \`key,label,pc1..pc50\`. imgpca: \`sql/pipeline.sql\` in the"
 echo "sqlite3 shell on a fresh state database (stage times from \`.timer on\`). Peer: \`bench/pipeline_peer.py\`"
 echo "(Pillow decode, vectorised NumPy histogram, scikit-learn PCA full SVD, KNeighborsClassifier brute"
 echo "force, Python CSV writer). Ratio = peer time / imgpca time."
@@ -84,7 +84,7 @@ mk_copies() { # DIR N: N hard-linked (or copied) replicas of the sample
 echo "### Scaling (imgpca, classification off)"
 echo
 echo "The sample replicated 1x and ${copies}x (hard links, so decoding work is real and identical per copy);"
-echo "fresh state database each time (one committed batch per folder)."
+echo "fresh state database each time (batches of 500 images fetched by \`s3_fetch_many\`)."
 echo
 echo "| images | wall (s) | µs per image | CPU (s) | CPU µs per image | peak RSS | features (s) | fit + project (s) | CSV + plots (s) |"
 echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"

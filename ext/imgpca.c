@@ -8,7 +8,8 @@
 **                                 --   libpng, libcurl, expat, OpenBLAS
 **
 ** Flags: pure functions are SQLITE_DETERMINISTIC|SQLITE_INNOCUOUS; a
-** function that reads a setting (image.max_pixels) is only INNOCUOUS: its
+** function that reads a setting (image.max_pixels, pca.max_memory_mb) is
+** only INNOCUOUS: its
 ** result may change when the setting does, so it must not be DETERMINISTIC
 ** (SQLite would accept it in indexes and generated columns, which would go
 ** stale).  Every function or table with a side effect (network, files,
@@ -97,13 +98,13 @@ static const FuncDef aFunc[] = {
   {"img_thumbnail",        4, SETTING, CONN, img_thumbnail_func, 0, 0},
   {"img_from_fvec",        1, PURE,    0,    img_from_fvec_func, 0, 0},
   {"img_from_fvec",        3, PURE,    0,    img_from_fvec_func, 0, 0},
-  /* pca */
-  {"pca_fit",           1, PURE,   0, 0, pca_fit_step, pca_fit_final},
-  {"pca_fit",           2, PURE,   0, 0, pca_fit_step, pca_fit_final},
-  {"pca_fit",           3, PURE,   0, 0, pca_fit_step, pca_fit_final},
-  {"pca_partial",       1, PURE,   0, 0, pca_partial_step, pca_partial_final},
-  {"pca_partial",       2, PURE,   0, 0, pca_partial_step, pca_partial_final},
-  {"pca_merge",         1, PURE,   0, 0, pca_merge_step, pca_merge_final},
+  /* pca: the aggregates read pca.max_memory_mb, so not DETERMINISTIC */
+  {"pca_fit",           1, SETTING, CONN, 0, pca_fit_step, pca_fit_final},
+  {"pca_fit",           2, SETTING, CONN, 0, pca_fit_step, pca_fit_final},
+  {"pca_fit",           3, SETTING, CONN, 0, pca_fit_step, pca_fit_final},
+  {"pca_partial",       1, SETTING, CONN, 0, pca_partial_step, pca_partial_final},
+  {"pca_partial",       2, SETTING, CONN, 0, pca_partial_step, pca_partial_final},
+  {"pca_merge",         1, SETTING, CONN, 0, pca_merge_step, pca_merge_final},
   {"pca_project",       2, PURE,   CONN, pca_project_func, 0, 0},
   {"pca_project",       3, PURE,   CONN, pca_project_func, 0, 0},
   {"pca_project",       4, PURE,   CONN, pca_project_func, 0, 0},

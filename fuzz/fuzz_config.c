@@ -3,9 +3,11 @@
 **
 ** Input: "key\0value[\0key\0value...]".  Each pair is applied with
 ** imgpca_config_set(); then every setting is read back, rendered masked, and
-** parsed as int/bool.  Invariants: a value that was accepted reads back
-** unchanged from the connection; a masked secret never contains more than
-** its last 4 characters.
+** parsed as int/bool, and rendered as displays show it.  Invariants: a
+** value that was accepted reads back unchanged from the connection; a masked
+** secret never contains more than its last 4 characters; a displayed URL
+** setting never contains its user info ("user:password@"); s3.region only
+** accepts [a-z0-9-]{1,32} (or "").
 */
 #include "fuzz.h"
 #include "config/config.h"
@@ -28,6 +30,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     err[0] = 0;
     rc = imgpca_config_set(&cfg, zKey, zVal, err);
     fuzz_check_err(rc, err);
+    if (rc == IMGPCA_OK && zVal && *zVal && strcmp(zKey, "s3.region") == 0 && !imgpca_region_valid(zVal))
+      fuzz_fail("s3.region accepted '%s'", zVal);
     if (rc == IMGPCA_OK) {
       const char *zSrc = NULL;
       const char *zGot = imgpca_config_get(&cfg, zKey, &zSrc);
@@ -38,8 +42,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   for (i = 0; imgpca_settings[i].zKey; i++) {
     const ImgpcaSetting *s = &imgpca_settings[i];
     const char *zVal = imgpca_config_get(&cfg, s->zKey, NULL);
-    char masked[64];
+    char masked[64], shown[1024], origin[128];
     (void)imgpca_config_int(&cfg, s->zKey);
+    imgpca_config_origin(&cfg, s->zKey, origin, sizeof origin);
+    if (imgpca_config_display(s, zVal, shown, sizeof shown) && s->bSecret == 2 && strlen(zVal) + 4 < sizeof shown) {
+      /* user info: between "://" and the last '@' of the authority */
+      const char *a = strstr(zVal, "://"), *e, *at = NULL, *q;
+      if (a) {
+        a += 3;
+        e = a + strcspn(a, "/?#");
+        for (q = a; q < e; q++)
+          if (*q == '@') at = q;
+        if (at && (strncmp(shown, zVal, (size_t)(a - zVal)) != 0 || strncmp(shown + (a - zVal), "****", 4) != 0 ||
+                   strcmp(shown + (a - zVal) + 4, at) != 0))
+          fuzz_fail("display of '%s' is not its URL with the user info hidden", s->zKey);
+      }
+    }
     (void)imgpca_config_bool(&cfg, s->zKey);
     imgpca_config_mask(zVal, masked, sizeof masked);
     if (zVal && strlen(zVal) >= 5) {

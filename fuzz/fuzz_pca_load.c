@@ -73,7 +73,7 @@ static void state_path(const unsigned char *p, size_t n) {
   pca_opts_default(&o);
   pca_state_init(&s, &o);
   err[0] = 0;
-  rc = pca_state_load(p, n, &s, err);
+  rc = pca_state_load(p, n, 0, &s, err);
   fuzz_check_err(rc, err);
   if (rc == IMGPCA_OK) {
     unsigned char *out = NULL;
@@ -83,7 +83,7 @@ static void state_path(const unsigned char *p, size_t n) {
     if (rc == IMGPCA_ERROR) fuzz_fail("a loaded state cannot be saved: %s", err);
     if (rc == IMGPCA_OK) {
       pca_state_init(&s2, &o);
-      if (pca_state_load(out, nOut, &s2, err) != IMGPCA_OK) fuzz_fail("saved state does not load: %s", err);
+      if (pca_state_load(out, nOut, 0, &s2, err) != IMGPCA_OK) fuzz_fail("saved state does not load: %s", err);
       pca_state_free(&s2);
       imgpca_free(out);
     }

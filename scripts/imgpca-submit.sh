@@ -164,7 +164,7 @@ for j in "${jobs[@]}"; do
   done < <(job_states "$id")
 done
 check=$(sql "SELECT (m ->> 'run') IS $(q "$run"), (p ->> 'run') IS $(q "$run") AND (p ->> 'nshard') = $n,
-                    s3_fetch_or_null($(q "$dest"), 0, 0) IS NOT NULL
+                    s3_fetch_or_null($(q "$dest"), 0, 1) IS NOT NULL
                FROM (SELECT CAST(s3_fetch_or_null($(q "$out/model/model.json")) AS TEXT) AS m,
                             CAST(s3_fetch_or_null($(q "$out/parts/_manifest.json")) AS TEXT) AS p);" 2>&1) \
   || check="error: $check"

@@ -26,6 +26,8 @@
 #   IMGPCA_PCA_OPTIONS   JSON options for pca_partial / pca_fit (default '{}')
 #   IMGPCA_CSV_OPTIONS   JSON options for csv_export (default '{}')
 #   IMGPCA_DEST          final CSV URL (publish; default $IMGPCA_OUT/projection.csv)
+#   IMGPCA_REPORT        0: publish writes the CSV and the parts manifest only, without
+#                        $IMGPCA_OUT/report.html (sql/publish-report.sql; default 1)
 #   IMGPCA_EXT           extension to load (default <repo>/dist/imgpca)
 #   IMGPCA_SQLITE3       sqlite3 shell (default sqlite3)
 #   IMGPCA_TIMER         if set, print the time of every SQL statement (.timer on)
@@ -125,6 +127,8 @@ src=$(abs "${IMGPCA_SRC:-}"); out=$(abs "$out"); dest=$(abs "${IMGPCA_DEST:-$out
   echo "  ('\$dest', $(q "$dest"));"
   [ -z "${IMGPCA_TIMER:-}" ] || echo ".timer on"
   cat "$here/sql/$stage.sql"
+  # publish: then the report page (docs/REPORT.md), unless IMGPCA_REPORT=0
+  if [ "$stage" = publish ] && [ "${IMGPCA_REPORT:-1}" != 0 ]; then echo ".read sql/publish-report.sql"; fi
 } > "$tmp/script.sql"
 
 echo "imgpca-worker: $what: run '$run', output $out (host $(hostname -s), pid $$)"

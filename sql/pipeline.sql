@@ -9,29 +9,36 @@
 --     -cmd ".parameter set \$out 'out'" < sql/pipeline.sql
 --
 -- Parameters (.parameter set $name value); an unset parameter keeps the value
--- stored by the previous run in the table "settings", else the default:
---   $source  folder, file:// URL or s3://bucket/prefix of the images (required)
+-- stored by the previous run in the table "settings", else the default below:
+--   $source  folder, file:// URL or s3://bucket/prefix of the images (required
+--            on the first run)
 --   $out     folder or s3:// prefix for pca.csv, scree.svg, scatter.svg
 --   $spec    feature spec of img_features           default 'hist:bins=8,sqrt'
 --   $k       number of principal components          default 50
 --   $refit   1 = fit the model again now             default 0 (fit only when
 --            there is no model yet for this source, spec and k)
---   $batch   images per committed batch of a big folder  default 500
---            (smaller folders are one batch each)
+--   $batch   images per committed batch             default 500 (grows to
+--            ceil(images to do / 1024) beyond 1024 x $batch images)
 --   $plot_max  most points drawn in scatter.svg      default 5000
 --   $classify  1 = label the test images by k-NN     default 1 (its cost grows
 --            with test x training images; 0 skips it on very large sets)
 --   $knn     neighbours that vote for a test image's label  default 1
 --
--- Incremental and resumable: the state database keeps (key, etag) -> features.
--- Every stage is one statement (feature extraction: one statement per folder
--- or batch, each committed), so a run killed at any point is resumed by running this
--- script again; it only does what is missing and ends in the same result.
--- Images added or changed since the last run are the only ones decoded.
--- Undecodable images are kept with NULL features and listed in "errors".
+-- Unset parameters keep the value stored by the previous run (the summary
+-- says where each setting came from: parameter, stored value or default).
 --
--- The working directory must be writable: the batch loop is a generated
--- script, .imgpca-batches.sql, read and then removed.
+-- Incremental and resumable: the state database keeps (key, etag) -> features.
+-- Features are computed by batches of images, each fetched concurrently
+-- (s3_fetch_many) and committed, so a run killed at any point is resumed by
+-- running this script again: it loses at most one batch, does only what is
+-- missing and ends in the same result.  Images added or changed since the
+-- last run are the only ones decoded.  Undecodable images are kept with NULL
+-- features and their error (view "errors").
+--
+-- Safety: the state database may only hold objects of this pipeline's schema,
+-- each exactly as created here (checked before anything is written; missing
+-- ones are created); PRAGMA trusted_schema is off.  Nothing is written in the
+-- working directory; progress goes to stderr.
 
 .bail on
 -- Stages, in order (each file starts with a comment describing it):

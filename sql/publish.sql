@@ -10,6 +10,10 @@
 -- copies, aborted on failure).  Then writes $out/parts/_manifest.json listing the parts (URL,
 -- rows, bytes, SHA3-256), like the folder of parts + manifest Spark writes; readers that
 -- prefer parts can use that folder instead of $dest.
+-- The report page beside the CSV (docs/REPORT.md) is sql/publish-report.sql, run next in the
+-- same session (it reads the temp table parts): scripts/imgpca-worker.sh publish appends it
+-- unless IMGPCA_REPORT=0; by hand, .read it after this file.  This file alone writes the CSV in
+-- constant memory; the report samples the parts one at a time (memory grows with a part).
 .bail on
 CREATE TEMP TABLE withdrawn AS SELECT s3_delete($out || '/parts/_manifest.json') AS n;
 .read sql/shard-guard.sql
@@ -59,5 +63,3 @@ SELECT 'publish: wrote ' || $out || '/parts/_manifest.json (' || s3_put($out || 
                                  FROM (SELECT * FROM parts ORDER BY shard)),
                      'written', strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))) || ')';
 SELECT printf('publish: %d rows from %d parts', sum(manifest ->> 'rows'), count(*)) FROM parts;
--- the report page beside the CSV (docs/REPORT.md)
-.read sql/publish-report.sql

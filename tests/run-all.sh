@@ -11,6 +11,7 @@ stage "API surface"         make -s test-api
 stage "Python cross-checks" make -s test-py
 stage "examples"            make -s test-examples
 stage "embedding"           make -s test-embed
+stage "interrupts"          make -s test-interrupt
 stage "docs examples"       tests/docs-examples.sh dist/imgpca
 [ "${IMGPCA_QUICK:-}" = 1 ] || stage "integration" make -s test-integration
 stage "report (Chromium)"   make -s test-report

@@ -18,6 +18,7 @@
 #define IMGPCA_OK     0
 #define IMGPCA_ERROR  1
 #define IMGPCA_NOMEM  7   /* same value as SQLITE_NOMEM */
+#define IMGPCA_INTERRUPT 9 /* same value as SQLITE_INTERRUPT: the caller asked to stop */
 
 #define IMGPCA_ERRMAX 512
 

@@ -68,6 +68,9 @@ const ImgpcaSetting imgpca_settings[] = {
   /* images */
   {"image.max_pixels", CFG_INT, "100000000", {"IMGPCA_MAX_PIXELS", NULL, NULL}, 0, 1, 4000000000LL, NULL,
    "largest image (width*height) a decoder accepts", NULL, NULL},
+  /* pca */
+  {"pca.max_memory_mb", CFG_INT, "4096", {"IMGPCA_PCA_MAX_MEMORY_MB", NULL, NULL}, 0, 1, 1073741824LL, NULL,
+   "largest memory_mb a PCA aggregate may use (option or partial state)", NULL, NULL},
   /* parallelism */
   {"imgpca.threads", CFG_INT, "0", {"IMGPCA_THREADS", NULL, NULL}, 0, 0, 1024, NULL,
    "worker threads decoding images in s3_fetch_many and screening distances in knn_search; 0 = the CPUs available to the process (affinity mask, cgroup v2 cpu.max quota)", NULL, NULL},
@@ -179,7 +182,7 @@ int imgpca_config_set(ImgpcaConfig *c, const char *zKey, const char *zVal, char 
     if (validate(s, zVal, err)) return IMGPCA_ERROR;
     /* Environment values are checked where they are used (ext/s3), so that
     ** a bad one is an error there rather than silently skipped here. */
-    if (s->xCheck && !s->xCheck(zVal))
+    if (s->xCheck && *zVal && !s->xCheck(zVal))
       return imgpca_seterr(err, "invalid value for '%s': '%.80s': expected %s", s->zKey, zVal, s->zCheckHelp);
     zNew = imgpca_strdup(zVal);
     if (!zNew) return IMGPCA_NOMEM;

@@ -15,6 +15,10 @@
 #include "core_sql.h"
 
 #include <cblas.h>
+#include <dlfcn.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 #include <curl/curl.h>
 #include <expat.h>
 #include <pthread.h>
@@ -134,9 +138,59 @@ void imgpca_config_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static int g_init_rc = 0;
 
+/* libcurl's allocations through SQLite's allocator (curl_global_init_mem),
+** so that SQLite's memory limits and statistics, and the OOM tests, see
+** them.  Process-global, hence only when it is safe:
+**  - libcurl >= 7.84: its global init is thread-safe, and when another
+**    library of the process initialised curl first, curl_global_init_mem
+**    only counts one more init and keeps that library's functions;
+**  - SQLite built thread-safe (curl's resolver threads allocate too);
+**  - the loadable module is pinned in memory (RTLD_NODELETE), since curl
+**    keeps pointers to these functions after the last connection closes;
+**  - not disabled with IMGPCA_CURL_MALLOC=system.
+** Otherwise plain curl_global_init (the C library's malloc). */
+static void *cm_malloc(size_t n) { return sqlite3_malloc64(n ? n : 1); }
+static void cm_free(void *p) { sqlite3_free(p); }
+static void *cm_realloc(void *p, size_t n) { return sqlite3_realloc64(p, n ? n : 1); }
+static char *cm_strdup(const char *z) {
+  size_t n = strlen(z) + 1;
+  char *p = cm_malloc(n);
+  if (p) memcpy(p, z, n);
+  return p;
+}
+static void *cm_calloc(size_t n, size_t sz) {
+  void *p;
+  if (sz && n > SIZE_MAX / sz) return NULL;
+  p = cm_malloc(n * sz);
+  if (p) memset(p, 0, n * sz);
+  return p;
+}
+
+static int curl_mem_ok(void) {
+  const char *zEnv = getenv("IMGPCA_CURL_MALLOC");
+  curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+  if (zEnv && strcmp(zEnv, "system") == 0) return 0;
+  if (!v || v->version_num < 0x075400 || !sqlite3_threadsafe()) return 0;
+#ifndef SQLITE_CORE
+  {
+    Dl_info di;
+    if (!dladdr((void *)cm_malloc, &di) || !di.dli_fname ||
+        !dlopen(di.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE))
+      return 0;
+  }
+#endif
+  return 1;
+}
+
 static void global_init_once(void) {
   /* libcurl must be initialised once per process before any thread uses it. */
-  g_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? SQLITE_OK : SQLITE_ERROR;
+  CURLcode c;
+  if (curl_mem_ok()) {
+    c = curl_global_init_mem(CURL_GLOBAL_DEFAULT, cm_malloc, cm_free, cm_realloc, cm_strdup, cm_calloc);
+  } else {
+    c = curl_global_init(CURL_GLOBAL_DEFAULT);
+  }
+  g_init_rc = c == CURLE_OK ? SQLITE_OK : SQLITE_ERROR;
 }
 
 int imgpca_core_global_init(char **pzErrMsg) {

@@ -26,7 +26,7 @@
 **
 ** Read-only: query_sql must be one statement for which sqlite3_stmt_readonly()
 ** is true (no writes to any database), and while it is prepared and stepped
-** imgpca's side-effect functions (s3_put, s3_delete, csv_export,
+** imgpca's side-effect functions (s3_put, s3_delete, s3_concat, csv_export,
 ** imgpca_config with a value) refuse to run on this connection.  Reads
 ** (s3_fetch, s3_list) stay allowed.  Functions of other extensions are not
 ** controlled (e.g. the shell's writefile()): do not load such extensions
@@ -274,6 +274,7 @@ static int csv_prepare(sqlite3_context *ctx, sqlite3 *db, const char *zSql, cons
 /* The state of one export, shared by the steps below. */
 typedef struct CsvExport {
   sqlite3_context *ctx;
+  ImgpcaConn *conn;
   sqlite3 *db;
   sqlite3_stmt *st;
   const char *zUrl;
@@ -315,7 +316,10 @@ static int csv_write_rows(CsvExport *x) {
     rc = sqlite3_step(x->st);
   }
   if (rc != SQLITE_DONE) {
-    if (sqlite3_errcode(x->db) == SQLITE_NOMEM) sqlite3_result_error_nomem(x->ctx);
+    if (x->conn->zRefused)
+      imgpca_result_error(x->ctx, FN, "query failed at row %lld: %s: not allowed inside the query of csv_export "
+                          "(the export is read-only)", x->nRow + 1, x->conn->zRefused);
+    else if (sqlite3_errcode(x->db) == SQLITE_NOMEM) sqlite3_result_error_nomem(x->ctx);
     else imgpca_result_error(x->ctx, FN, "query failed at row %lld: %s", x->nRow + 1, sqlite3_errmsg(x->db));
     return 1;
   }
@@ -388,6 +392,7 @@ void csv_export_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
 
   memset(&x, 0, sizeof(x));
   x.ctx = ctx;
+  x.conn = conn;
   x.db = sqlite3_context_db_handle(ctx);
   x.o = &o;
   if (imgpca_side_effect_refused(ctx, conn, FN)) return;
@@ -395,7 +400,7 @@ void csv_export_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   if (csv_opts_parse(ctx, x.db, argc > 2 ? argv[2] : NULL, &o)) return;
   /* While the query is prepared and stepped, imgpca's side-effect functions
   ** refuse to run on this connection (the export is read-only). */
-  conn->nReadOnly++;
+  if (conn->nReadOnly++ == 0) conn->zRefused = NULL;
   if (csv_prepare(ctx, x.db, zSql, &o, &x.st)) goto done;
   nCol = sqlite3_column_count(x.st);
   x.azCol = sqlite3_malloc64(sizeof(char *) * (sqlite3_uint64)nCol);

@@ -198,6 +198,7 @@ static int fetch_start(ImgpcaFetch *f, char *err) {
   f->bStarted = 1;
   nTh = f->o.nThreads;
   if (nTh > f->nUrl) nTh = (int)f->nUrl;
+  if (f->nUrl < 2) nTh = 0; /* one object (e.g. a join feeding url = ? row by row): no thread to start */
   w = f->o.nWindow > 0 ? f->o.nWindow : f->o.nInflight;
   if (f->o.nWindow <= 0 && w < 2 * (int64_t)f->o.nThreads) w = 2 * (int64_t)f->o.nThreads;
   if (f->o.nWindow <= 0 && w < 4) w = 4;

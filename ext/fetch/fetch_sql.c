@@ -198,33 +198,46 @@ static int add_value(FetchCursor *c, sqlite3_value *v) {
 /* URLs of a JSON array, parsed with SQLite's JSON functions. */
 static int add_json(FetchCursor *c, sqlite3 *db, sqlite3_value *v) {
   sqlite3_stmt *st = NULL;
-  int rc;
+  sqlite3_int64 nExpect = -1, nSeen = 0;
+  int rc, bDone = 0;
   if (sqlite3_value_type(v) == SQLITE_NULL) return SQLITE_OK;
+  /* json_array_length is checked against the rows json_each gives: SQLite
+  ** 3.40's json_each yields no row at all when copying its argument fails
+  ** for lack of memory, which must not pass for an empty list. */
   rc = sqlite3_prepare_v2(db,
-                          "SELECT CASE WHEN json_valid(?1) AND json_type(?1) = 'array' THEN 1 END, "
+                          "SELECT CASE WHEN json_valid(?1) AND json_type(?1) = 'array' THEN json_array_length(?1) END, "
                           "value, type FROM (SELECT 1) LEFT JOIN json_each(CASE WHEN json_valid(?1) "
                           "AND json_type(?1) = 'array' THEN ?1 END)",
                           -1, &st, NULL);
   if (rc != SQLITE_OK) return rc == SQLITE_NOMEM ? rc : vt_error(&c->base, "s3_fetch_many: cannot parse urls: %s", sqlite3_errmsg(db));
-  sqlite3_bind_value(st, 1, v);
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    const char *zType = (const char *)sqlite3_column_text(st, 2);
+  rc = sqlite3_bind_value(st, 1, v);
+  while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    const char *zType;
+    rc = SQLITE_OK;
     if (sqlite3_column_type(st, 0) == SQLITE_NULL) {
       rc = vt_error(&c->base, "s3_fetch_many: invalid urls: expected a JSON array of URL strings, got '%.40s'",
                     (const char *)sqlite3_value_text(v));
+      bDone = 1;
       break;
     }
-    if (!zType || strcmp(zType, "null") == 0) continue; /* empty array, or a null element */
+    nExpect = sqlite3_column_int64(st, 0);
+    if (sqlite3_column_type(st, 2) == SQLITE_NULL) continue; /* empty array */
+    nSeen++;
+    zType = (const char *)sqlite3_column_text(st, 2);
+    if (!zType) {
+      rc = SQLITE_NOMEM;
+      break;
+    }
+    if (strcmp(zType, "null") == 0) continue; /* a null element */
     if (strcmp(zType, "text") != 0) {
       rc = vt_error(&c->base, "s3_fetch_many: invalid urls: element of type %s, expected a URL string", zType);
+      bDone = 1;
       break;
     }
     rc = add_value(c, sqlite3_column_value(st, 1));
-    if (rc) break;
   }
-  if (rc == SQLITE_DONE)
-    rc = SQLITE_OK;
-  else if (rc != SQLITE_OK && rc != SQLITE_ERROR && rc != SQLITE_NOMEM)
+  if (rc == SQLITE_DONE) rc = nSeen == nExpect ? SQLITE_OK : SQLITE_NOMEM;
+  if (rc != SQLITE_OK && rc != SQLITE_NOMEM && !bDone)
     rc = vt_error(&c->base, "s3_fetch_many: cannot parse urls: %s", sqlite3_errmsg(db));
   sqlite3_finalize(st);
   return rc;

@@ -364,22 +364,30 @@ typedef struct PState {
   unsigned char *buf;
   png_bytep *rows;
   size_t alloc_max; /* largest allocation libpng may make (see p_malloc) */
+  int oom;          /* an allocation of libpng failed for lack of memory */
 } PState;
 
 /* libpng allocates a chunk's declared length before reading its data, so a
 ** hostile length (up to 2 GB) would be allocated even though the file is
 ** tiny; libpng 1.6.39 does not apply its chunk_malloc_max to that buffer.
 ** Until the header is read, no allocation may exceed the file size plus
-** 8 MB of room for decompressed ancillary data (iCCP, zTXt, iTXt). */
+** 8 MB of room for decompressed ancillary data (iCCP, zTXt, iTXt).
+** libpng's allocations go through imgpca_malloc (SQLite's allocator once the
+** extension is loaded), so out-of-memory tests reach them; a failure there
+** makes the whole decode IMGPCA_NOMEM, even when libpng carried on without
+** the memory (a dropped text chunk), so results never depend on it. */
 static png_voidp p_malloc(png_structp png, png_alloc_size_t size) {
   PState *s = (PState *)png_get_mem_ptr(png);
+  png_voidp p;
   if (s && size > s->alloc_max) return NULL;
-  return malloc(size);
+  p = imgpca_malloc(size);
+  if (!p && s) s->oom = 1;
+  return p;
 }
 
 static void p_free(png_structp png, png_voidp ptr) {
   (void)png;
-  free(ptr);
+  imgpca_free(ptr);
 }
 
 static void p_error(png_structp png, png_const_charp msg) {
@@ -509,6 +517,10 @@ done:
   info->n_warnings = s->nwarn;
   if (s->nwarn) snprintf(info->warning, sizeof(info->warning), "%s", s->warn);
   png_destroy_read_struct(&png, &pi, NULL);
+  if (s->oom) {
+    img_image_free(out);
+    rc = IMGPCA_NOMEM;
+  }
   imgpca_free(s->buf);
   imgpca_free(s->rows);
   imgpca_free(s);

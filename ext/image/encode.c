@@ -42,9 +42,13 @@ typedef struct PngW {
   int nomem;
 } PngW;
 
+/* A failed libpng allocation makes the encode IMGPCA_NOMEM (libpng reports
+** it as an error "Out of memory", or carries on without the memory). */
 static png_voidp pw_malloc(png_structp png, png_alloc_size_t size) {
-  (void)png;
-  return imgpca_malloc(size);
+  void *p = imgpca_malloc(size);
+  PngW *s = (PngW *)png_get_mem_ptr(png);
+  if (!p && s) s->nomem = 1; /* libpng then reports "out of memory" through pw_error */
+  return p;
 }
 static void pw_free(png_structp png, png_voidp p) {
   (void)png;
@@ -97,7 +101,7 @@ static int encode_png(const unsigned char *px, int w, int h, int channels, unsig
   for (y = 0; y < h; y++) png_write_row(png, (png_const_bytep)(px + (size_t)y * w * channels));
   png_write_end(png, pi);
   png_destroy_write_struct(&png, &pi);
-  if (s->buf.oom) { imgpca_buf_free(&s->buf); imgpca_free(s); return IMGPCA_NOMEM; }
+  if (s->buf.oom || s->nomem) { imgpca_buf_free(&s->buf); imgpca_free(s); return IMGPCA_NOMEM; }
   *out = imgpca_buf_detach(&s->buf, pn);
   imgpca_free(s);
   return *out ? IMGPCA_OK : IMGPCA_NOMEM;

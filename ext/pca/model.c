@@ -317,7 +317,7 @@ int pca_state_save(PcaState *s, unsigned char **pOut, size_t *pn, char *err) {
   return IMGPCA_OK;
 }
 
-int pca_state_load(const void *pv, size_t n, PcaState *s, char *err) {
+int pca_state_load(const void *pv, size_t n, long long budget_mb, PcaState *s, char *err) {
   const unsigned char *p = pv;
   uint32_t flags, solver;
   uint64_t d64, n64, ell64, rows64;
@@ -360,6 +360,17 @@ int pca_state_load(const void *pv, size_t n, PcaState *s, char *err) {
   }
   if (n < total) return imgpca_seterr(err, "state blob is truncated: %zu bytes, expected %zu", n, total);
   if (n > total) return imgpca_seterr(err, "corrupt state blob: %zu bytes, expected %zu", n, total);
+  {
+    /* What the solver will need for this state (sketch of 2l rows, Gram and
+    ** eigenvectors of 2l x 2l, or d x d), before anything is allocated: a
+    ** small blob can announce a large sketch. */
+    long long lim = budget_mb > 0 ? budget_mb : mem;
+    size_t need = pca_state_bytes(kind, d, kind == PCA_KIND_STREAM ? (size_t)ell64 : 0);
+    if (lim <= (long long)(SIZE_MAX >> 20) && need > ((size_t)lim << 20))
+      return imgpca_seterr(err, "the state needs %zu MiB for d=%zu and sketch=%llu, above memory_mb=%lld",
+                    (need >> 20) + ((need & 0xfffff) != 0),
+                             d, (unsigned long long)ell64, lim);
+  }
   off = PCA_HEADER_BYTES;
   if (check_finite(p + off, d, 0, 0, "state", "mean", err)) return IMGPCA_ERROR;
   if (check_finite(p + off + 8 * d, d, 1, 0, "state", "m2diag", err)) return IMGPCA_ERROR;

@@ -198,12 +198,15 @@ int pca_state_add_f32(PcaState *s, const float *v, char *err) {
   return IMGPCA_OK;
 }
 
+int pca_interrupted(const PcaState *s) { return s->xInterrupted && s->xInterrupted(s->pInterruptArg); }
+
 int pca_state_flush(PcaState *s, char *err) {
   size_t d = s->d, nb = s->nb, i, j;
   double *mb = s->work, *delta = s->work + d, *X = s->batch;
   double nA = (double)s->n, nB = (double)nb, nT = nA + nB, c;
   int rc = IMGPCA_OK;
   if (nb == 0) return IMGPCA_OK;
+  if (pca_interrupted(s)) return IMGPCA_INTERRUPT;
   memset(mb, 0, d * sizeof(double));
   for (i = 0; i < nb; i++)
     for (j = 0; j < d; j++) mb[j] += X[i * d + j];
@@ -219,7 +222,10 @@ int pca_state_flush(PcaState *s, char *err) {
   if (s->kind == PCA_KIND_EXACT) {
     rc = pca_exact_batch(s, X, nb, err);
   } else {
-    for (i = 0; rc == IMGPCA_OK && i < nb; i++) rc = pca_stream_append(s, X + i * d, 1.0, err);
+    for (i = 0; rc == IMGPCA_OK && i < nb; i++) {
+      if (i % 16 == 0 && pca_interrupted(s)) return IMGPCA_INTERRUPT;
+      rc = pca_stream_append(s, X + i * d, 1.0, err);
+    }
   }
   if (rc == IMGPCA_OK && s->n > 0) {
     if (s->kind == PCA_KIND_EXACT) rc = pca_exact_merge(s, NULL, delta, c, err);
@@ -257,8 +263,10 @@ static int state_copy(PcaState *a, const PcaState *b) {
     nsk = b->skRows;
     memcpy(t.sk, b->sk, nsk * d * sizeof(double));
   }
-  /* keep the options of a that were set explicitly */
+  /* keep the options of a that were set explicitly, and its interrupt hook */
   t.memory_mb = a->memory_mb ? a->memory_mb : b->memory_mb;
+  t.xInterrupted = a->xInterrupted;
+  t.pInterruptArg = a->pInterruptArg;
   pca_state_free(a);
   *a = t;
   return IMGPCA_OK;
@@ -299,7 +307,10 @@ int pca_state_merge(PcaState *a, PcaState *b, char *err) {
   } else {
     size_t i;
     rc = IMGPCA_OK;
-    for (i = 0; rc == IMGPCA_OK && i < b->skRows; i++) rc = pca_stream_append(a, b->sk + i * d, 1.0, err);
+    for (i = 0; rc == IMGPCA_OK && i < b->skRows; i++) {
+      if (i % 16 == 0 && pca_interrupted(a)) return IMGPCA_INTERRUPT;
+      rc = pca_stream_append(a, b->sk + i * d, 1.0, err);
+    }
     if (rc == IMGPCA_OK) rc = pca_stream_append(a, delta, sqrt(c), err);
     a->shrink += b->shrink;
   }

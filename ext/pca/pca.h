@@ -60,8 +60,14 @@ typedef struct PcaState {
   double *batch;         /* pending rows, batchCap x d */
   size_t nb, batchCap;
   double *work;          /* scratch (d doubles) */
+  /* Optional: polled in long loops (merges, batches); non-zero stops them
+  ** with IMGPCA_INTERRUPT.  Not saved in blobs. */
+  int (*xInterrupted)(void *);
+  void *pInterruptArg;
 } PcaState;
 
+/* Non-zero when the state's interrupt hook says stop. */
+int pca_interrupted(const PcaState *s);
 /* Initialises an empty state; the solver is chosen at the first row. */
 void pca_state_init(PcaState *s, const PcaOpts *o);
 void pca_state_free(PcaState *s);
@@ -146,7 +152,10 @@ int pca_model_save(const PcaModel *m, unsigned char **pOut, size_t *pn, char *er
 ** Suitable as a libFuzzer target. */
 int pca_model_load(const void *p, size_t n, PcaModel *m, char *err);
 int pca_state_save(PcaState *s, unsigned char **pOut, size_t *pn, char *err);
-int pca_state_load(const void *p, size_t n, PcaState *s, char *err);
+/* budget_mb > 0: the state's solver memory (pca_state_bytes) must fit in it,
+** checked before anything is allocated; 0: the blob's own memory_mb.  Hard
+** limits (dimensions, sketch size) apply either way. */
+int pca_state_load(const void *p, size_t n, long long budget_mb, PcaState *s, char *err);
 
 /* Fast checksum of the formats (64-bit, word-wise FNV-1a variant). */
 uint64_t pca_checksum(const unsigned char *p, size_t n);

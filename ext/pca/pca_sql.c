@@ -113,6 +113,32 @@ typedef struct PcaAgg {
   PcaOpts opts;
 } PcaAgg;
 
+/* Long merges and batches poll the connection's interrupt flag. */
+static int agg_interrupted(void *pDb) { return imgpca_interrupted((sqlite3 *)pDb); }
+
+static void agg_hook(sqlite3_context *ctx, PcaAgg *a) {
+  a->st->xInterrupted = agg_interrupted;
+  a->st->pInterruptArg = sqlite3_context_db_handle(ctx);
+}
+
+/* The budget of an aggregate: option memory_mb (default 1024), bounded by
+** the connection setting pca.max_memory_mb -- SQL of a schema (a view) can
+** choose the option but not the setting.  An explicit option above the
+** setting is an error; the default is lowered to it.  Returns 0, or 1 after
+** setting the error. */
+static int agg_budget(sqlite3_context *ctx, const char *zFunc, PcaAgg *a) {
+  ImgpcaConn *conn = (ImgpcaConn *)sqlite3_user_data(ctx);
+  long long mx = conn ? imgpca_config_int(&conn->cfg, "pca.max_memory_mb") : PCA_DEFAULT_MEMORY_MB;
+  if (mx < 1 || a->opts.memory_mb <= mx) return 0;
+  if (a->opts.memory_mb == PCA_DEFAULT_MEMORY_MB) {
+    a->opts.memory_mb = mx;
+    return 0;
+  }
+  imgpca_result_error(ctx, zFunc, "option memory_mb=%lld is above the setting pca.max_memory_mb=%lld",
+                      a->opts.memory_mb, mx);
+  return 1;
+}
+
 static void agg_fail(PcaAgg *a) {
   a->failed = 1;
   if (a->st) {
@@ -178,6 +204,7 @@ static PcaAgg *agg_get(sqlite3_context *ctx) {
     }
     pca_opts_default(&a->opts);
     pca_state_init(a->st, NULL);
+    agg_hook(ctx, a);
   }
   return a;
 }
@@ -186,7 +213,8 @@ static PcaAgg *agg_get(sqlite3_context *ctx) {
 static void agg_add_state(sqlite3_context *ctx, const char *zFunc, PcaAgg *a, const void *p, int n) {
   char err[IMGPCA_ERRMAX];
   PcaState tmp;
-  int rc = pca_state_load(p, (size_t)n, &tmp, err);
+  /* the caller's budget (option memory_mb or its default), not the blob's */
+  int rc = pca_state_load(p, (size_t)n, a->opts.memory_mb, &tmp, err);
   if (rc) {
     if (rc == IMGPCA_ERROR) {
       imgpca_result_error(ctx, zFunc, "row %lld: invalid partial state: %s", a->row, err);
@@ -321,11 +349,12 @@ void pca_fit_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
       agg_fail(a);
       return;
     }
-    if (argc >= 3 && parse_options(ctx, "pca_fit", argv[2], &a->opts, NULL)) {
+    if ((argc >= 3 && parse_options(ctx, "pca_fit", argv[2], &a->opts, NULL)) || agg_budget(ctx, "pca_fit", a)) {
       agg_fail(a);
       return;
     }
     pca_state_init(a->st, &a->opts);
+    agg_hook(ctx, a);
     if (a->kInt > 0) a->st->kHint = a->kInt > PCA_MAX_SKETCH ? PCA_MAX_SKETCH : (size_t)a->kInt;
   }
   agg_row(ctx, "pca_fit", a, argv[0], 0);
@@ -396,11 +425,13 @@ void pca_partial_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   if (!a || a->failed) return;
   if (!a->started) {
     a->started = 1;
-    if (argc >= 2 && parse_options(ctx, "pca_partial", argv[1], &a->opts, NULL)) {
+    if ((argc >= 2 && parse_options(ctx, "pca_partial", argv[1], &a->opts, NULL)) ||
+        agg_budget(ctx, "pca_partial", a)) {
       agg_fail(a);
       return;
     }
     pca_state_init(a->st, &a->opts);
+    agg_hook(ctx, a);
   }
   if (sqlite3_value_type(argv[0]) == SQLITE_BLOB &&
       pca_blob_is_state(sqlite3_value_blob(argv[0]), (size_t)sqlite3_value_bytes(argv[0]))) {
@@ -420,7 +451,14 @@ void pca_merge_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   PcaAgg *a = agg_get(ctx);
   (void)argc;
   if (!a || a->failed) return;
-  if (!a->started) a->started = 1;
+  if (!a->started) {
+    a->started = 1;
+    if (agg_budget(ctx, "pca_merge", a)) {
+      agg_fail(a);
+      return;
+    }
+    a->st->memory_mb = a->opts.memory_mb;
+  }
   agg_row(ctx, "pca_merge", a, argv[0], 1);
 }
 

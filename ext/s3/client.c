@@ -1,16 +1,25 @@
 /*
 ** S3 HTTP client over libcurl (no SQL behaviour of its own; used by the
-** storage layer behind s3_fetch, s3_put, s3_delete and s3_list).
+** storage layer behind s3_fetch, s3_put, s3_delete, s3_list and s3_config).
 **
-** Every request is signed with SigV4 (sigv4.c) including x-amz-content-sha256
-** of the body, unless no credentials were found or s3.unsigned is on.
-** Retries: transport errors, HTTP 429, 500, 502, 503, 504, and truncated
-** bodies are retried up to s3.max_retries times with exponential backoff and
-** full jitter (100 ms doubling, capped at 10 s).  A 301/400 answer carrying
-** x-amz-bucket-region is retried once in that region.  A body shorter than
-** its Content-Length is never returned.  Error messages carry the HTTP status,
-** the S3 Code and Message, the s3:// URL, the region and one hint, never a
-** secret.  TLS certificates are verified unless s3.verify_tls is off.
+** Every request is set up by one path (req_init, build_target, client_tls,
+** sign_headers, curl_options) and signed with SigV4 (sigv4.c) including
+** x-amz-content-sha256 of the body, unless no credentials were found or
+** s3.unsigned is on.  Retries: transport errors, HTTP 429, 500, 502, 503, 504,
+** and truncated bodies are retried up to s3.max_retries times with
+** exponential backoff and full jitter (100 ms doubling, capped at 10 s).  A
+** 301/307/400 answer carrying a valid x-amz-bucket-region is retried once in
+** that region.  A body shorter than its Content-Length is never returned.
+** Error messages carry the HTTP status, the S3 Code and Message, the s3://
+** URL, the region and one hint, never a secret nor the endpoint's user info.
+**
+** Regions (setting, environment, profile, server header) must be 1 to 32 of
+** [a-z0-9-]: they become part of host names.  Addressing: s3_url_virtual.
+** TLS: certificates are verified unless s3.verify_tls is off (one warning per
+** connection on stderr), against the CA bundle (s3.ca_bundle, AWS_CA_BUNDLE,
+** ca_bundle of the profile) instead of the system's store when one is set; a
+** bundle that cannot be read is an error, never a silent downgrade.  A
+** session token sent over plain http gives one warning per connection.
 */
 #include "s3.h"
 

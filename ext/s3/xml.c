@@ -61,8 +61,13 @@ static void XMLCALL on_text(void *ud, const XML_Char *s, int len) {
   imgpca_buf_append(&w->text, s, (size_t)len);
 }
 
+static void *xml_malloc(size_t n) { return imgpca_malloc(n); }
+static void *xml_realloc(void *p, size_t n) { return imgpca_realloc(p, n); }
+static void xml_free(void *p) { imgpca_free(p); }
+
 static int xml_walk(const char *p, size_t n, void *ctx, void (*xStart)(void *, const char *),
                     int (*xLeaf)(void *, const char *, const char *), char *err) {
+  static const XML_Memory_Handling_Suite mem = {xml_malloc, xml_realloc, xml_free};
   XmlWalk w;
   int ok;
   memset(&w, 0, sizeof w);
@@ -70,13 +75,17 @@ static int xml_walk(const char *p, size_t n, void *ctx, void (*xStart)(void *, c
   w.xLeaf = xLeaf;
   w.xStart = xStart;
   if (n > (size_t)INT32_MAX) return imgpca_seterr(err, "XML response too large");
-  w.parser = XML_ParserCreate(NULL);
+  /* expat allocates through imgpca_malloc (SQLite's allocator once the
+  ** extension is loaded), so out-of-memory tests reach it */
+  w.parser = XML_ParserCreate_MM(NULL, &mem, NULL);
   if (!w.parser) return IMGPCA_NOMEM;
   XML_SetUserData(w.parser, &w);
   XML_SetElementHandler(w.parser, on_start, on_end);
   XML_SetCharacterDataHandler(w.parser, on_text);
   ok = XML_Parse(w.parser, p ? p : "", (int)n, XML_TRUE) == XML_STATUS_OK;
-  if (!ok && w.rc == IMGPCA_OK) {
+  if (!ok && XML_GetErrorCode(w.parser) == XML_ERROR_NO_MEMORY) {
+    w.rc = IMGPCA_NOMEM;
+  } else if (!ok && w.rc == IMGPCA_OK) {
     w.rc = imgpca_seterr(err, "invalid XML response: %s at line %lu",
                          XML_ErrorString(XML_GetErrorCode(w.parser)),
                          (unsigned long)XML_GetCurrentLineNumber(w.parser));

@@ -6,8 +6,10 @@
 
 #include <stdarg.h>
 
-int imgpca_side_effect_refused(sqlite3_context *ctx, const ImgpcaConn *conn, const char *zFunc) {
+int imgpca_side_effect_refused(sqlite3_context *ctx, ImgpcaConn *conn, const char *zFunc) {
   if (!conn || conn->nReadOnly == 0) return 0;
+  /* recorded too: csv_export reports it even if this message is lost to OOM */
+  conn->zRefused = zFunc;
   imgpca_result_error(ctx, zFunc, "not allowed inside the query of csv_export (the export is read-only)");
   return 1;
 }
@@ -32,8 +34,19 @@ void imgpca_result_error(sqlite3_context *ctx, const char *zFunc, const char *zF
   sqlite3_free(zAll);
 }
 
+int imgpca_interrupted(sqlite3 *db) {
+  sqlite3_stmt *st = NULL;
+  int rc;
+  if (!db) return 0;
+  rc = sqlite3_prepare_v2(db, "SELECT 1", -1, &st, NULL);
+  if (rc == SQLITE_OK) rc = sqlite3_step(st);
+  sqlite3_finalize(st);
+  return rc == SQLITE_INTERRUPT;
+}
+
 void imgpca_result_core(sqlite3_context *ctx, const char *zFunc, int rc, const char *err) {
   if (rc == IMGPCA_NOMEM) sqlite3_result_error_nomem(ctx);
+  else if (rc == IMGPCA_INTERRUPT) sqlite3_result_error_code(ctx, SQLITE_INTERRUPT);
   else imgpca_result_error(ctx, zFunc, "%s", err && *err ? err : "failed");
 }
 

@@ -23,17 +23,17 @@
 
 #include "../s3/s3.h"
 
-#define CONCAT_MIN_PART   ((int64_t)5 << 20)   /* S3 minimum size of a part but the last */
-#define CONCAT_MAX_COPY   ((int64_t)5 << 30)   /* S3 maximum size of one copied part */
-#define CONCAT_READ_CHUNK ((int64_t)8 << 20)   /* streamed reads into a local file */
-#define CONCAT_MAX_PARTS  10000
+#define CONCAT_MIN_PART ((int64_t)5 << 20)   /* S3 minimum size of a part but the last */
+#define CONCAT_MAX_COPY ((int64_t)5 << 30)   /* S3 maximum size of one copied part */
+#define CONCAT_READ_CHUNK ((int64_t)8 << 20) /* streamed reads into a local file */
+#define CONCAT_MAX_PARTS 10000
 
 typedef struct Concat {
   ImgpcaStorage *s;
-  S3Client *c;              /* S3 destination */
+  S3Client *c; /* S3 destination */
   ImgpcaUrl dest;
-  LocalWriter *local;       /* local destination */
-  ImgpcaBuf buf;            /* S3: streamed data not yet sent */
+  LocalWriter *local; /* local destination */
+  ImgpcaBuf buf;      /* S3: streamed data not yet sent */
   char *zUploadId;
   char **azEtag;
   int nEtag, nEtagAlloc;
@@ -72,7 +72,10 @@ static int add_etag(Concat *x, char *zEtag, char *err) {
   if (x->nEtag == x->nEtagAlloc) {
     int nNew = x->nEtagAlloc ? x->nEtagAlloc * 2 : 16;
     char **a = imgpca_realloc(x->azEtag, (size_t)nNew * sizeof(char *));
-    if (!a) { imgpca_free(zEtag); return IMGPCA_NOMEM; }
+    if (!a) {
+      imgpca_free(zEtag);
+      return IMGPCA_NOMEM;
+    }
     x->azEtag = a;
     x->nEtagAlloc = nNew;
   }
@@ -109,15 +112,19 @@ static int stream_range(Concat *x, const char *zUrl, int64_t off, int64_t n, cha
     ImgpcaBuf b;
     int64_t take;
     int nf = 0, rc;
-    if (x->local) take = n < CONCAT_READ_CHUNK ? n : CONCAT_READ_CHUNK;
-    else take = n < CONCAT_MIN_PART - (int64_t)x->buf.n ? n : CONCAT_MIN_PART - (int64_t)x->buf.n;
+    if (x->local)
+      take = n < CONCAT_READ_CHUNK ? n : CONCAT_READ_CHUNK;
+    else
+      take = n < CONCAT_MIN_PART - (int64_t)x->buf.n ? n : CONCAT_MIN_PART - (int64_t)x->buf.n;
     rc = imgpca_storage_get(x->s, zUrl, off, take, -1, &b, &nf, err);
     if (rc == IMGPCA_OK && (int64_t)b.n != take)
       rc = imgpca_seterr(err, "part '%s' changed while it was read (got %lld bytes at offset %lld, expected %lld)",
                          zUrl, (long long)b.n, (long long)off, (long long)take);
     if (rc == IMGPCA_OK) {
-      if (x->local) rc = local_writer_write(x->local, b.p, b.n, err);
-      else if (imgpca_buf_append(&x->buf, b.p, b.n)) rc = IMGPCA_NOMEM;
+      if (x->local)
+        rc = local_writer_write(x->local, b.p, b.n, err);
+      else if (imgpca_buf_append(&x->buf, b.p, b.n))
+        rc = IMGPCA_NOMEM;
     }
     imgpca_buf_free(&b);
     if (rc) return rc;
@@ -184,8 +191,10 @@ static int one_part(Concat *x, int i, const ImgpcaConcatPart *p, char *err) {
   if (x->local) return stream_range(x, p->zUrl, off, n, err);
   rc = imgpca_url_parse(p->zUrl, &u, err);
   if (rc) return rc;
-  if (u.eScheme == IMGPCA_URL_S3) rc = copy_range(x, &u, p->zUrl, off, n, err);
-  else rc = stream_range(x, p->zUrl, off, n, err);
+  if (u.eScheme == IMGPCA_URL_S3)
+    rc = copy_range(x, &u, p->zUrl, off, n, err);
+  else
+    rc = stream_range(x, p->zUrl, off, n, err);
   imgpca_url_free(&u);
   return rc;
 }
@@ -219,8 +228,10 @@ int imgpca_storage_concat(ImgpcaStorage *s, const char *zDest, const ImgpcaConca
   }
   for (i = 0; rc == IMGPCA_OK && i < nPart; i++) rc = one_part(&x, i, &aPart[i], err);
   if (x.local) {
-    if (rc == IMGPCA_OK) rc = local_writer_commit(x.local, NULL, err);
-    else local_writer_abort(x.local);
+    if (rc == IMGPCA_OK)
+      rc = local_writer_commit(x.local, NULL, err);
+    else
+      local_writer_abort(x.local);
     x.local = NULL;
   } else if (rc == IMGPCA_OK && !x.zUploadId) {
     /* small result, nothing copied: one PUT */

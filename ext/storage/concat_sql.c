@@ -23,19 +23,22 @@
 
 /* One row per element: type, url, offset, length, size, unknown keys. */
 static const char *zPartsSql =
-  "SELECT p.type,"
-  "       CASE p.type WHEN 'text' THEN p.value WHEN 'object' THEN json_extract(p.value, '$.url') END,"
-  "       CASE p.type WHEN 'object' THEN json_extract(p.value, '$.offset') END,"
-  "       CASE p.type WHEN 'object' THEN json_extract(p.value, '$.length') END,"
-  "       CASE p.type WHEN 'object' THEN json_extract(p.value, '$.size') END,"
-  "       CASE p.type WHEN 'object' THEN (SELECT group_concat(quote(k.key), ', ') FROM json_each(p.value) AS k"
-  "                                        WHERE k.key NOT IN ('url', 'offset', 'length', 'size')) END"
-  "  FROM json_each(?1) AS p ORDER BY p.id";
+    "SELECT p.type,"
+    "       CASE p.type WHEN 'text' THEN p.value WHEN 'object' THEN json_extract(p.value, '$.url') END,"
+    "       CASE p.type WHEN 'object' THEN json_extract(p.value, '$.offset') END,"
+    "       CASE p.type WHEN 'object' THEN json_extract(p.value, '$.length') END,"
+    "       CASE p.type WHEN 'object' THEN json_extract(p.value, '$.size') END,"
+    "       CASE p.type WHEN 'object' THEN (SELECT group_concat(quote(k.key), ', ') FROM json_each(p.value) AS k"
+    "                                        WHERE k.key NOT IN ('url', 'offset', 'length', 'size')) END"
+    "  FROM json_each(?1) AS p ORDER BY p.id";
 
 static int int_field(sqlite3_context *ctx, sqlite3_stmt *st, int iCol, int iPart, const char *zName,
                      int64_t dflt, int64_t *pOut) {
   int t = sqlite3_column_type(st, iCol);
-  if (t == SQLITE_NULL) { *pOut = dflt; return 0; }
+  if (t == SQLITE_NULL) {
+    *pOut = dflt;
+    return 0;
+  }
   if (t != SQLITE_INTEGER || sqlite3_column_int64(st, iCol) < 0) {
     imgpca_result_error(ctx, "s3_concat", "part %d: \"%s\" must be an integer >= 0, got '%s'", iPart,
                         zName, (const char *)sqlite3_column_text(st, iCol));
@@ -58,6 +61,7 @@ void s3_concat_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   ImgpcaConcatStats stats;
   char err[IMGPCA_ERRMAX];
   (void)argc;
+  if (imgpca_side_effect_refused(ctx, conn, "s3_concat")) return;
   if (!zDest || !zJson) return;
   if (sqlite3_prepare_v2(db, "SELECT json_valid(?1) AND json_type(?1) = 'array'", -1, &st, NULL) != SQLITE_OK) {
     imgpca_result_error(ctx, "s3_concat", "cannot read the parts: %s", sqlite3_errmsg(db));
@@ -87,7 +91,11 @@ void s3_concat_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
       ImgpcaConcatPart *aa = sqlite3_realloc64(a, (sqlite3_uint64)nNew * sizeof(*a));
       char **au = aa ? sqlite3_realloc64(azUrl, (sqlite3_uint64)nNew * sizeof(char *)) : NULL;
       if (aa) a = aa;
-      if (!aa || !au) { bad = 1; sqlite3_result_error_nomem(ctx); break; }
+      if (!aa || !au) {
+        bad = 1;
+        sqlite3_result_error_nomem(ctx);
+        break;
+      }
       azUrl = au;
       nAlloc = nNew;
     }
@@ -129,8 +137,10 @@ void s3_concat_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
       char *z = sqlite3_mprintf("{\"bytes\":%lld,\"parts\":%d,\"copied\":%lld,\"streamed\":%lld}",
                                 (long long)stats.nBytes, stats.nPart, (long long)stats.nCopied,
                                 (long long)stats.nStreamed);
-      if (!z) sqlite3_result_error_nomem(ctx);
-      else sqlite3_result_text(ctx, z, -1, sqlite3_free);
+      if (!z)
+        sqlite3_result_error_nomem(ctx);
+      else
+        sqlite3_result_text(ctx, z, -1, sqlite3_free);
     }
   }
   for (i = 0; i < n; i++) sqlite3_free(azUrl[i]);

@@ -237,7 +237,15 @@ struct LocalWalk {
   int bSingleDone;
   char *zPath;       /* current entry's local path */
   ImgpcaEntry cur;
+  int (*xInterrupted)(void *); /* polled every 256 entries looked at */
+  void *pInterruptArg;
+  unsigned nSeen;
 };
+
+void local_walk_set_interrupt(LocalWalk *w, int (*xInterrupted)(void *), void *pArg) {
+  w->xInterrupted = xInterrupted;
+  w->pInterruptArg = pArg;
+}
 
 void imgpca_entry_clear(ImgpcaEntry *e) {
   imgpca_free(e->zUrl);
@@ -483,6 +491,7 @@ int local_walk_next(LocalWalk *w, ImgpcaEntry *e, int *pEof, char *err) {
     char *zRel, *zAbs;
     struct stat st;
     if (d->i >= d->n) { pop_dir(w); continue; }
+    if (w->xInterrupted && ++w->nSeen % 256 == 0 && w->xInterrupted(w->pInterruptArg)) return IMGPCA_INTERRUPT;
     zRel = join(d->zRel, d->azName[d->i++]);
     if (!zRel) return IMGPCA_NOMEM;
     zAbs = walk_abs(w, zRel);

@@ -339,6 +339,9 @@ struct ImgpcaLister {
   int nWindow;
   ImgpcaEntry cur;
   int bHaveCur;
+  int nEmpty;          /* truncated pages without a key, in a row */
+  int (*xInterrupted)(void *);
+  void *pInterruptArg;
   /* progress */
   int bProgress;
   int64_t nListed, nObjects, nBytes;
@@ -433,6 +436,26 @@ static int make_s3_entry(ImgpcaLister *l, S3Object *o, ImgpcaEntry *e) {
   return IMGPCA_OK;
 }
 
+/* A server that answers a continuation token with the same token, or with
+** empty truncated pages forever, would make the listing loop: stop it. */
+static int check_page(ImgpcaLister *l, char *err) {
+  if (!l->page.bTruncated) return IMGPCA_OK;
+  if (l->zToken && l->page.zNextToken && strcmp(l->zToken, l->page.zNextToken) == 0)
+    return imgpca_seterr(err, "listing of 's3://%s/%s' does not advance: the server repeated continuation token '%.40s'",
+                         l->zBucket, l->zPrefix, l->zToken);
+  l->nEmpty = l->page.n == 0 ? l->nEmpty + 1 : 0;
+  if (l->nEmpty > IMGPCA_LIST_MAX_EMPTY)
+    return imgpca_seterr(err, "listing of 's3://%s/%s' does not advance: %d truncated pages in a row without a key",
+                         l->zBucket, l->zPrefix, l->nEmpty);
+  return IMGPCA_OK;
+}
+
+void imgpca_lister_set_interrupt(ImgpcaLister *l, int (*xInterrupted)(void *), void *pArg) {
+  l->xInterrupted = xInterrupted;
+  l->pInterruptArg = pArg;
+  if (l->walk) local_walk_set_interrupt(l->walk, xInterrupted, pArg);
+}
+
 /* Next matching S3 object from the listing pages (fetched lazily). */
 static int s3_next_listed(ImgpcaLister *l, ImgpcaEntry *e, int *pEof, char *err) {
   *pEof = 0;
@@ -450,9 +473,12 @@ static int s3_next_listed(ImgpcaLister *l, ImgpcaEntry *e, int *pEof, char *err)
       s3_list_page_free(&l->page);
       l->iPage = 0;
       if (l->zToken || bTrunc || zTok) { imgpca_free(l->zToken); l->zToken = zTok; }
+      if (l->xInterrupted && l->xInterrupted(l->pInterruptArg)) return IMGPCA_INTERRUPT;
       rc = s3_list_page(l->c, l->zBucket, l->zPrefix, l->zToken, 1000, &l->page, err);
       if (rc) return rc;
       if (!l->page.bTruncated) l->bListDone = 1;
+      rc = check_page(l, err);
+      if (rc) return rc;
       l->nListed += l->page.n;
       progress(l, 0);
     }

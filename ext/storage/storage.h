@@ -99,7 +99,14 @@ typedef struct ImgpcaLister ImgpcaLister;
 /* nAhead (> 0) bounds the prefetch when the caller knows it needs few rows. */
 int imgpca_lister_open(ImgpcaStorage *s, const char *zUrlGlob, int bContent, int64_t maxBytes,
                        int64_t nAhead, ImgpcaLister **pp, char *err);
-/* Moves to the next entry; *pEof = 1 at the end. */
+/* Optional interrupt hook, polled before every S3 listing request and every
+** 256 entries of a local walk: non-zero stops the listing with
+** IMGPCA_INTERRUPT. */
+void imgpca_lister_set_interrupt(ImgpcaLister *l, int (*xInterrupted)(void *), void *pArg);
+/* Moves to the next entry; *pEof = 1 at the end.  An S3 listing fails when
+** the server sends back the continuation token it was given, or more than
+** IMGPCA_LIST_MAX_EMPTY truncated pages in a row without a key. */
+#define IMGPCA_LIST_MAX_EMPTY 1000
 int imgpca_lister_next(ImgpcaLister *l, int *pEof, char *err);
 const ImgpcaEntry *imgpca_lister_entry(ImgpcaLister *l);
 /* The body of the current entry (bContent listers); out is detached to the caller. */

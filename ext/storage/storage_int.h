@@ -19,6 +19,8 @@ typedef struct LocalWalk LocalWalk;
 int local_walk_open(const char *zPattern, int bFileUrl, LocalWalk **pp, char *err);
 /* Next matching file: fills e (fields owned by the walk until the next call). */
 int local_walk_next(LocalWalk *w, ImgpcaEntry *e, int *pEof, char *err);
+/* Optional hook polled every 256 entries: non-zero stops with IMGPCA_INTERRUPT. */
+void local_walk_set_interrupt(LocalWalk *w, int (*xInterrupted)(void *), void *pArg);
 /* Local path of the current entry. */
 const char *local_walk_path(LocalWalk *w);
 void local_walk_close(LocalWalk *w);

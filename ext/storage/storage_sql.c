@@ -256,8 +256,11 @@ static int list_close(sqlite3_vtab_cursor *cur) {
   return SQLITE_OK;
 }
 
+static int list_interrupted(void *pDb) { return imgpca_interrupted((sqlite3 *)pDb); }
+
 static int vtab_error(sqlite3_vtab_cursor *cur, int rc, const char *err) {
   if (rc == IMGPCA_NOMEM) return SQLITE_NOMEM;
+  if (rc == IMGPCA_INTERRUPT) return SQLITE_INTERRUPT;
   sqlite3_free(cur->pVtab->zErrMsg);
   cur->pVtab->zErrMsg = sqlite3_mprintf("s3_list: %s", err);
   return cur->pVtab->zErrMsg ? SQLITE_ERROR : SQLITE_NOMEM;
@@ -311,6 +314,7 @@ static int list_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
     rc = imgpca_lister_open(s, zPattern, (idxNum & 2) != 0, sqlite3_limit(v->conn->db, SQLITE_LIMIT_LENGTH, -1),
                             nAhead, &c->l, err);
   if (rc) return vtab_error(cur, rc, err);
+  imgpca_lister_set_interrupt(c->l, list_interrupted, v->conn->db);
   c->iRow = 0;
   return list_next(cur);
 }

@@ -3,5 +3,4 @@
 -- ---------------------------------------------------------------------------
 DELETE FROM projections WHERE key NOT IN (SELECT key FROM listing);
 DELETE FROM predictions WHERE key NOT IN (SELECT key FROM listing);
-DELETE FROM errors      WHERE key NOT IN (SELECT key FROM listing);
 DELETE FROM images      WHERE key NOT IN (SELECT key FROM listing);

@@ -3,8 +3,9 @@
 --    no model exists yet for this source, spec and k.  Rows in key order, so the same
 --    rows always give the same model bytes.
 -- ---------------------------------------------------------------------------
-INSERT INTO models(source, spec, k, n, model)
-SELECT cfg.source, cfg.spec, cfg.k, count(*), pca_fit(f.features, cfg.k)
+CREATE TEMP TABLE models_before AS SELECT coalesce(max(id), 0) AS id FROM models;
+INSERT INTO models(source, spec, k, n, model, fitted)
+SELECT cfg.source, cfg.spec, cfg.k, count(*), pca_fit(f.features, cfg.k), datetime('now')
 FROM cfg, (SELECT features FROM images
            WHERE split = 'train' AND features IS NOT NULL ORDER BY key) AS f
 WHERE cfg.refit = 1
@@ -15,6 +16,8 @@ GROUP BY cfg.spec, cfg.k;   -- no input row -> no group -> pca_fit is not called
 CREATE TEMP VIEW model AS
 SELECT m.* FROM models AS m, cfg
 WHERE m.source = cfg.source AND m.spec = cfg.spec AND m.k = cfg.k ORDER BY m.id DESC LIMIT 1;
-SELECT printf('model #%d: %d training rows, %d -> %d dimensions, %.1f %% of the variance',
-              id, n, json_extract(pca_info(model), '$.d'), k,
+SELECT printf('model #%d: %s on %d training images with features, %d -> %d dimensions, %.1f %% of the variance',
+              id, CASE WHEN id > (SELECT id FROM models_before) THEN 'fitted now'
+                       ELSE printf('kept (fitted %s; $refit = 1 fits again)', fitted) END,
+              n, json_extract(pca_info(model), '$.d'), k,
               100.0 * json_extract(pca_info(model), '$.cumulative[#-1]')) FROM model;

@@ -6,7 +6,7 @@
 --    The interactive view is report.html (90-report.sql).
 -- ---------------------------------------------------------------------------
 -- Scree plot: explained variance ratio per component (bars), cumulative (line).
-SELECT printf('plot: %s/scree.svg (%s)', out, s3_put(out || '/scree.svg', svg)) FROM cfg, (
+SELECT printf('plot: %s/scree.svg, %d bytes', out, length(CAST(svg AS BLOB))) FROM cfg, (
   WITH c AS (SELECT row_number() OVER (ORDER BY idx) AS i, ratio, cumulative
              FROM model AS m, pca_components(m.model)),
        g AS (SELECT count(*) AS n, 560.0 / count(*) AS w,
@@ -32,12 +32,13 @@ SELECT printf('plot: %s/scree.svg (%s)', out, s3_put(out || '/scree.svg', svg)) 
     || printf('<line x1="400" y1="218" x2="412" y2="218" stroke="#cc3355" stroke-width="2"/><text x="418" y="222">cumulative (%.1f %% with %d)</text>',
               100 * max(c.cumulative), g.n)
     || '</svg>' AS svg
-  FROM c, g);
+  FROM c, g)
+WHERE s3_put(out || '/scree.svg', svg) IS NOT NULL;
 
 -- Scatter plot of the first two components (at most $plot_max points, an even
 -- sample in key order).  The 12 largest labels get distinct colours and a
 -- legend entry, the others are grey underneath.
-SELECT printf('plot: %s/scatter.svg (%s)', out, s3_put(out || '/scatter.svg', svg)) FROM cfg, (
+SELECT printf('plot: %s/scatter.svg, %d bytes', out, length(CAST(svg AS BLOB))) FROM cfg, (
   WITH p AS (SELECT i.label, fvec_at(p.pc, 0) AS x, fvec_at(p.pc, 1) AS y,
                     row_number() OVER (ORDER BY p.key) AS rn, count(*) OVER () AS n
              FROM projections AS p JOIN images AS i USING (key)),
@@ -88,4 +89,5 @@ SELECT printf('plot: %s/scatter.svg (%s)', out, s3_put(out || '/scatter.svg', sv
     || (SELECT CASE WHEN count(*) > 0 THEN printf('<circle cx="616" cy="%d" r="5" fill="#c8c8c8"/><text x="628" y="%d">other (%d classes, %d images)</text>',
                                                   52 + 12 * 20, 56 + 12 * 20, count(*), sum(n)) ELSE '' END FROM lab WHERE rk > 12)
     || '</svg>' AS svg
-  FROM v);
+  FROM v)
+WHERE s3_put(out || '/scatter.svg', svg) IS NOT NULL;

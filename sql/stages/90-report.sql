@@ -8,7 +8,8 @@
 --                    default 10000
 --    $report_thumbs  most hover thumbnails (every n-th drawn point), default 1500;
 --                    with the defaults 10k images give a page of about 3 MB
---    Needs the temp views cfg and model of the earlier stages.
+--    Needs the temp tables cfg and listing (URLs: the state keeps keys only)
+--    and the temp view model of the earlier stages.
 -- ---------------------------------------------------------------------------
 CREATE TEMP TABLE rpt_cfg AS
 SELECT max(1, coalesce(CAST($report_points AS INTEGER), 10000)) AS max_points,
@@ -22,9 +23,9 @@ FROM (SELECT DISTINCT label FROM images WHERE label IS NOT NULL);
 
 -- the sampled points, then every n-th of them gets a thumbnail
 CREATE TEMP TABLE rpt_points AS
-WITH p AS (SELECT p.key, i.label, i.split, i.url, p.pc,
+WITH p AS (SELECT p.key, i.label, i.split, l.url, p.pc,
                   row_number() OVER (ORDER BY p.key) AS rn, count(*) OVER () AS n
-           FROM projections AS p JOIN images AS i USING (key))
+           FROM projections AS p JOIN images AS i USING (key) JOIN listing AS l USING (key))
 SELECT row_number() OVER (ORDER BY key) - 1 AS idx, key, label, split, url, pc, n AS projected
 FROM p, rpt_cfg WHERE (rn - 1) % max(1, (n + max_points - 1) / max_points) = 0;
 
@@ -44,9 +45,9 @@ WITH wrong AS (SELECT i.label, p.predicted, p.key, p.neighbour, p.distance
             FROM wrong AS w JOIN pairs USING (label, predicted))
 SELECT pairs.label, pairs.predicted, pairs.n, ex.key, ex.neighbour, ex.distance,
        (SELECT 'data:image/jpeg;base64,' || imgpca_base64(img_thumbnail(s3_fetch_or_null(url), 72, 'jpeg', 80))
-        FROM images WHERE key = ex.key) AS thumb,
+        FROM listing WHERE key = ex.key) AS thumb,
        (SELECT 'data:image/jpeg;base64,' || imgpca_base64(img_thumbnail(s3_fetch_or_null(url), 72, 'jpeg', 80))
-        FROM images WHERE key = ex.neighbour) AS nthumb
+        FROM listing WHERE key = ex.neighbour) AS nthumb
 FROM pairs JOIN ex USING (label, predicted) WHERE ex.r <= 2;
 
 -- pixel specs ('pixels:size=WxH' or 'size=N', optional color=grey): mean and
@@ -112,8 +113,9 @@ SELECT json_object(
   'eigen', (SELECT json(j) FROM rpt_eigen)) AS j
 FROM cfg, model AS m, accuracy AS a;
 
-SELECT printf('report: %s/report.html (%s)', out, s3_put(out || '/report.html', imgpca_report_html(j)))
-FROM cfg, rpt_json;
+SELECT printf('report: %s/report.html, %d bytes', out, length(CAST(h AS BLOB)))
+FROM cfg, (SELECT imgpca_report_html(j) AS h FROM rpt_json)
+WHERE s3_put(out || '/report.html', h) IS NOT NULL;
 
 DROP TABLE rpt_json; DROP TABLE rpt_eigen; DROP TABLE rpt_pix; DROP TABLE rpt_conf;
 DROP TABLE rpt_thumbs; DROP TABLE rpt_points; DROP TABLE rpt_labels; DROP TABLE rpt_cfg;

@@ -1,5 +1,42 @@
 -- ---------------------------------------------------------------------------
--- 99. Summary: the run is finished
+-- 99. Summary: the run is finished; what the state database now holds, and
+--     where each setting came from (parameter, stored value or default)
 -- ---------------------------------------------------------------------------
 UPDATE runs SET finished = datetime('now') WHERE id = (SELECT max(id) FROM runs);
-.print '== done'
+.print '== summary'
+SELECT printf('images        %s, %d with features%s',
+              CASE WHEN files = images THEN printf('%d listed', images)
+                   ELSE printf('%d listed (and %d other file%s left alone)', images, files - images,
+                               CASE WHEN files - images > 1 THEN 's' ELSE '' END) END,
+              (SELECT count(*) FROM images WHERE features IS NOT NULL),
+              CASE WHEN (SELECT count(*) FROM errors) > 0
+                   THEN printf(', %d without (view errors)', (SELECT count(*) FROM errors)) ELSE '' END)
+FROM listed;
+SELECT printf('split         %d training (%d with features), %d test (%d with features)',
+              count(*) FILTER (WHERE split = 'train'), count(features) FILTER (WHERE split = 'train'),
+              count(*) FILTER (WHERE split = 'test'), count(features) FILTER (WHERE split = 'test'))
+FROM images;
+SELECT printf('features      %d dimensions (spec ''%s'')', json_extract(pca_info(model), '$.d'), spec) FROM model;
+SELECT printf('model         #%d, fitted %s on %d training images, %d components explaining %.1f %% of the variance (PC1 %.1f %%, PC2 %.1f %%)',
+              id, fitted, n, k, 100 * json_extract(pca_info(model), '$.cumulative[#-1]'),
+              100 * json_extract(pca_info(model), '$.ratio[0]'), 100 * coalesce(json_extract(pca_info(model), '$.ratio[1]'), 0))
+FROM model;
+SELECT CASE
+  WHEN tested > 0 THEN printf('accuracy      %.2f %% (%d of %d test images, %s in PCA space)', percent, correct, tested,
+                              CASE (SELECT knn FROM cfg) WHEN 1 THEN '1-nearest neighbour'
+                                   ELSE printf('vote of the %d nearest neighbours', (SELECT knn FROM cfg)) END)
+  WHEN (SELECT classify FROM cfg) = 0 THEN 'accuracy      not measured: classification is off ($classify = 0)'
+  WHEN NOT EXISTS (SELECT 1 FROM images WHERE split = 'test' AND features IS NOT NULL)
+    THEN 'accuracy      not measured: no test images (no folder named Test under the source)'
+  ELSE 'accuracy      not measured: no test image was classified' END
+FROM accuracy;
+SELECT printf('outputs       %s/pca.csv, %s/scree.svg, %s/scatter.svg, %s/report.html (open it in a browser)',
+              out, out, out, out) FROM cfg;
+SELECT printf('settings      %s', group_concat(printf('%s %s (%s)', key,
+                CASE WHEN typeof(value) = 'text' THEN quote(value) ELSE value END, origin), ', '))
+FROM (SELECT * FROM setting_origin ORDER BY ord);
+SELECT printf('state         %s (a rerun processes only new or changed images)', file)
+FROM pragma_database_list WHERE name = 'main';
+SELECT printf('time          %.1f s this run (%d images processed)', (julianday('now') - t0) * 86400,
+              (SELECT total FROM cursor))
+FROM clock;

@@ -126,8 +126,10 @@ expect_has "multipart upload: 3 parts" "$etag" "-3"
 awsc s3 cp --quiet "s3://$B/up/big.bin" "$work/big.back"
 if cmp -s "$work/big.bin" "$work/big.back"; then ok "multipart upload read back by aws"; else bad "multipart upload read back by aws"; fi
 expect_eq "multipart object fetched back" "$(q "SELECT s3_fetch('s3://$B/up/big.bin') = readfile('$work/big.bin');")" "1"
-cc -std=c11 -D_GNU_SOURCE -Iext -o "$work/writer_test" tests/integration/s3/writer_test.c dist/libimgpca.a \
-   -lcurl -lexpat -lm -lpthread 2>&1 || bad "build writer_test"
+# the internal archive (dist/libimgpca.a only exports the extension's entry point)
+make -s build/libimgpca-int.a >/dev/null 2>&1 || bad "build build/libimgpca-int.a"
+cc -std=c11 -D_GNU_SOURCE -Iext -o "$work/writer_test" tests/integration/s3/writer_test.c build/libimgpca-int.a \
+   -lsqlite3 $(make -s --no-print-directory print-libs) 2>&1 || bad "build writer_test"
 wenv=(env AWS_ACCESS_KEY_ID=$RGW_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$RGW_SECRET_KEY AWS_ENDPOINT_URL=$RGW_ENDPOINT
       IMGPCA_S3_MULTIPART_THRESHOLD=5242880 IMGPCA_S3_PART_SIZE=5242880)
 out=$("${wenv[@]}" "$work/writer_test" "s3://$B/up/streamed.bin" 13 2>&1)

@@ -232,9 +232,10 @@ read -r rows2 same2 diff2 <<<"$r"
 # publish of the same parts to a local folder: byte-identical to the CSV published on RGW
 mkdir -p "$work/pub/parts"
 sql "SELECT count(s3_put('$work/pub/parts/' || name, content)) FROM s3_list('$out/parts/part-*')" >/dev/null
-IMGPCA_RUN=it-s3 IMGPCA_OUT=$work/pub IMGPCA_NSHARD=$n IMGPCA_EXT=$ext scripts/imgpca-worker.sh publish \
+IMGPCA_RUN=it-s3 IMGPCA_OUT=$work/pub IMGPCA_NSHARD=$n IMGPCA_EXT=$ext IMGPCA_REPORT=0 scripts/imgpca-worker.sh publish \
   >"$work/pub.log" 2>&1 || { cat "$work/pub.log"; fail "local publish of the RGW parts failed"; }
 cmp -s "$work/s3.csv" "$work/pub/projection.csv" || fail "the CSV published on RGW differs from a local publish of the same parts"
+[ "$(sql "SELECT s3_fetch_or_null('$out/report.html', 0, 1) IS NOT NULL")" = 1 ] || fail "the RGW run published no report.html"
 head -1 "$work/s3.csv" | grep -qx "key,label,pc1,pc2,pc3,pc4,pc5,pc6,pc7,pc8" || fail "header of the published CSV: $(head -1 "$work/s3.csv")"
 kill "$proxy_pid" 2>/dev/null || true
 export AWS_ENDPOINT_URL=$RGW_ENDPOINT

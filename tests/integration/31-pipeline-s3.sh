@@ -5,7 +5,10 @@
 # client); the pipeline lists, fetches, writes pca.csv + the plots back to the
 # bucket; the CSV downloaded with the AWS CLI must equal, byte for byte (keys
 # minus the bucket prefix), the CSV of the same pipeline run on the local
-# copy; a rerun processes zero images; a new object is the only one processed.
+# copy; batches of 20 images, so every class folder (about 50 images) spans
+# several batches fetched concurrently by s3_fetch_many; a fresh S3 run killed
+# with SIGKILL in the middle of its batches and resumed ends in the same CSV
+# bytes; a rerun processes zero images; a new object is the only one processed.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -35,8 +38,8 @@ n=$(find "$T/src" -name '*.jpg' | wc -l)
 $AWS "$RGW_ENDPOINT" s3 cp --recursive --only-show-errors "$T/src/" "s3://$RGW_BUCKET/fruits/"
 
 run() { # DB SOURCE OUT
-  (cd "$root" && sqlite3 -batch -cmd ".load $root/dist/imgpca" -cmd ".parameter set \$source '$2'" \
-     -cmd ".parameter set \$out '$3'" "$1" < "$root/sql/pipeline.sql")
+  (cd "$root" && exec sqlite3 -batch -cmd ".load $root/dist/imgpca" -cmd ".parameter set \$source '$2'" \
+     -cmd ".parameter set \$out '$3'" -cmd '.parameter set $batch 20' "$1" < "$root/sql/pipeline.sql")
 }
 run "$T/s3.db" "s3://$RGW_BUCKET/fruits" "s3://$RGW_BUCKET/out" > "$T/s3.log" 2>&1 || { cat "$T/s3.log"; fail "S3 run failed"; }
 run "$T/local.db" "$T/src" "$T/out" > "$T/local.log" 2>&1 || { cat "$T/local.log"; fail "local run failed"; }
@@ -47,6 +50,29 @@ done
 rows=$(( $(wc -l < "$T/s3.csv") - 1 ))
 [ "$rows" = "$n" ] || fail "S3 CSV has $rows rows for $n images"
 sed 's|^fruits/||' "$T/s3.csv" | cmp -s - "$T/out/pca.csv" || fail "S3 CSV differs from the local run's CSV"
+grep -q "in $(( (n + 19) / 20 )) batches of 20" "$T/s3.log" || { cat "$T/s3.log"; fail "the S3 run did not go by batches of 20"; }
+
+# a fresh S3 run killed with SIGKILL between its first and last batch, resumed
+(cd "$root" && exec sqlite3 -batch -cmd ".load $root/dist/imgpca" -cmd ".parameter set \$source 's3://$RGW_BUCKET/fruits'" \
+   -cmd ".parameter set \$out 's3://$RGW_BUCKET/out-kill'" -cmd '.parameter set $batch 20' "$T/kill.db" \
+   < "$root/sql/pipeline.sql" > "$T/kill.log" 2>&1) &
+pid=$!   # the sqlite3 process itself (exec)
+disown "$pid"   # no job-control "Killed" notice
+for _ in $(seq 1 1200); do
+  k=$(sqlite3 "$T/kill.db" "SELECT count(*) FROM images" 2>/dev/null || echo 0)
+  [ "${k:-0}" -ge 100 ] && break
+  sleep 0.02
+done
+kill -9 "$pid" 2>/dev/null || fail "the S3 pipeline finished before it could be killed"
+while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+killed_at=$(sqlite3 "$T/kill.db" "SELECT count(*) FROM images")
+[ "$killed_at" -lt "$n" ] || fail "the kill came after the feature stage ($killed_at images done)"
+[ $((killed_at % 20)) = 0 ] || fail "a killed run kept a partial batch ($killed_at images)"
+run "$T/kill.db" "s3://$RGW_BUCKET/fruits" "s3://$RGW_BUCKET/out-kill" > "$T/kill2.log" 2>&1 || { cat "$T/kill2.log"; fail "resumed S3 run failed"; }
+p=$(sqlite3 "$T/kill.db" "SELECT processed FROM runs ORDER BY id DESC LIMIT 1")
+[ "$p" = $((n - killed_at)) ] || fail "resumed S3 run processed $p images, expected $((n - killed_at))"
+$AWS "$RGW_ENDPOINT" s3 cp --only-show-errors "s3://$RGW_BUCKET/out-kill/pca.csv" "$T/kill.csv"
+cmp -s "$T/kill.csv" "$T/s3.csv" || fail "killed and resumed S3 run: CSV differs from the uninterrupted one"
 
 # rerun: nothing to fetch; one new object: only it
 run "$T/s3.db" "s3://$RGW_BUCKET/fruits" "s3://$RGW_BUCKET/out" > "$T/s3b.log" 2>&1 || { cat "$T/s3b.log"; fail "S3 rerun failed"; }
@@ -75,4 +101,4 @@ etag=$($AWS "$RGW_ENDPOINT" s3api head-object --bucket "$RGW_BUCKET" --key out/b
 case "$etag" in *-*) ;; *) fail "big.csv was not uploaded as multipart (ETag $etag)" ;; esac
 
 acc=$(sqlite3 "$T/s3.db" "SELECT percent FROM accuracy")
-echo "pipeline on RGW: $n images s3:// -> s3://out/pca.csv identical to the local run, rerun 0, +1 -> 1, 1-NN accuracy $acc % on 12 classes; csv_export multipart $((size / 1024)) KiB identical"
+echo "pipeline on RGW: $n images in batches of 20 s3:// -> s3://out/pca.csv identical to the local run, killed at $killed_at and resumed to identical bytes, rerun 0, +1 -> 1, 1-NN accuracy $acc % on 12 classes; csv_export multipart $((size / 1024)) KiB identical"

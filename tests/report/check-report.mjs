@@ -137,11 +137,18 @@ for (const i of hoverTargets) {
   const shown = await evaluate("({text: imgpcaReport.tooltip(), label: document.getElementById('tip').dataset.label || '', img: !!document.querySelector('#tip img')})");
   result.hover.push({ i, key: result.data.keys[i], hasThumb: await evaluate(`!!DATA.points[${i}][4]`), pos, ...shown });
 }
-// the scatter section with the last tooltip open (README picture), without scrolling
+// the scatter section with a tooltip open (README picture): section at the top of the
+// viewport, the last target hovered again, captured inside the viewport
 {
+  await evaluate("window.scrollTo(0, document.getElementById('s-scatter').getBoundingClientRect().top + scrollY)");
+  await frame();
+  const i = hoverTargets[hoverTargets.length - 1];
+  const pos = i < 0 ? null : await evaluate(`(() => { const p = imgpcaReport.pointAt(${i}); return p && [p[0] - scrollX, p[1] - scrollY]; })()`);
+  if (pos) await send("Input.dispatchMouseEvent", { type: "mouseMoved", x: pos[0], y: pos[1] });
+  await frame();
   const clip = await evaluate(`(() => { const r = document.getElementById('s-scatter').getBoundingClientRect();
     return {x: r.left + scrollX, y: r.top + scrollY, width: r.width, height: Math.min(r.height, 760), scale: 1}; })()`);
-  const r = await send("Page.captureScreenshot", { format: "png", clip, captureBeyondViewport: true });
+  const r = await send("Page.captureScreenshot", { format: "png", clip });
   writeFileSync(join(outDir, "hover.png"), Buffer.from(r.data, "base64"));
 }
 await send("Input.dispatchMouseEvent", { type: "mouseMoved", x: 2, y: 2 });

@@ -7,7 +7,7 @@
 # legend, search, sorting, screenshots, eigen-images vs scikit-learn).  The
 # static SVGs are rendered with rsvg-convert and their legend text checked
 # for overlaps (svgcheck.py).
-# A sharded run (map/reduce/project/publish by scripts/imgpca-worker.sh, two
+# A sharded run (plan/map/reduce/project/publish by scripts/imgpca-worker.sh, two
 # shards, no Slurm needed) is checked the same way against its published CSV.
 #   tests/report/run.sh [demo|pixels|fruits|sharded ...]     default: all four
 #   IMGPCA_REPORT_KEEP=DIR keeps the outputs (DIR/<case>/...)
@@ -39,6 +39,7 @@ for c in "${cases[@]}"; do
   d=$work/$c; rm -rf "$d"; mkdir -p "$d/out"
   if [ "$c" = sharded ]; then
     if ! (export IMGPCA_RUN=report-test IMGPCA_OUT="$d/out" IMGPCA_SRC="$src" IMGPCA_SPEC="$spec" IMGPCA_K=$k
+          scripts/imgpca-worker.sh plan 2 || exit 1
           for s in 0 1; do scripts/imgpca-worker.sh map $s 2 || exit 1; done
           scripts/imgpca-worker.sh reduce 2 && scripts/imgpca-worker.sh project 0 2 &&
             scripts/imgpca-worker.sh project 1 2 && scripts/imgpca-worker.sh publish 2) > "$d/pipeline.log" 2>&1; then

@@ -8,6 +8,7 @@
 ** data race under TSan: make test-tsan-fetch).  imgpca_cpus_available
 ** follows the affinity mask. */
 #include <dirent.h>
+#include <stdatomic.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -279,6 +280,122 @@ static void test_early_free(const ImgSpec *spec) {
   imgpca_fetch_free(f);
 }
 
+
+/* ---- out of memory in the workers: a failing allocator (thread-safe
+** counters), the Nth allocation of a run fails (then, persistent mode, every
+** later one too); each run ends with every item equal to the reference or
+** with IMGPCA_NOMEM from imgpca_fetch_next, and frees everything (ASan). */
+static atomic_long g_allocs, g_failAt, g_live;
+static atomic_int g_persist, g_hit;
+static int oom_fail(void) {
+  long n, at = atomic_load(&g_failAt);
+  if (!at) return 0;
+  n = atomic_fetch_add(&g_allocs, 1) + 1;
+  if (n == at || (atomic_load(&g_persist) && n > at)) {
+    atomic_store(&g_hit, 1);
+    return 1;
+  }
+  return 0;
+}
+static void *oom_malloc(size_t n) {
+  void *p;
+  if (oom_fail()) return NULL;
+  p = malloc(n);
+  if (p) atomic_fetch_add(&g_live, 1);
+  return p;
+}
+static void *oom_realloc(void *p, size_t n) {
+  void *q;
+  if (oom_fail()) return NULL;
+  q = realloc(p, n);
+  if (q && !p) atomic_fetch_add(&g_live, 1);
+  return q;
+}
+static void oom_free(void *p) {
+  if (p) atomic_fetch_sub(&g_live, 1);
+  free(p);
+}
+
+static void test_oom(const ImgSpec *spec) {
+  static const ImgpcaAllocator fail = {oom_malloc, oom_realloc, oom_free}, plain = {malloc, realloc, free};
+  ImgpcaFetchOpts o;
+  char err[IMGPCA_ERRMAX], p[6][512];
+  Ref r[6];
+  long at;
+  int i, mode, nRuns = 0, nNomem = 0, bad = 0;
+  snprintf(p[0], sizeof p[0], DATA "/fruits360/Training/Banana 1/r_10_100.jpg");
+  snprintf(p[1], sizeof p[1], "%s/no-such.jpg", g_dir);
+  snprintf(p[2], sizeof p[2], "%s/truncated.jpg", g_dir);
+  snprintf(p[3], sizeof p[3], DATA "/images-edge/pngsuite/png/basn2c08.png");
+  snprintf(p[4], sizeof p[4], "%s/fifo", g_dir);
+  snprintf(p[5], sizeof p[5], DATA "/fruits360/Training/Banana 1/r_11_100.jpg");
+  for (i = 0; i < 6; i++) {
+    int nf, bDec;
+    memset(&r[i], 0, sizeof(Ref));
+    if (imgpca_storage_read_local(p[i], -1, &r[i].body, &nf, err)) {
+      r[i].nSize = -1;
+      r[i].bErr = 1;
+      continue;
+    }
+    r[i].nSize = (int64_t)r[i].body.n;
+    if (img_features_blob(r[i].body.p, r[i].body.n, spec, 0, &r[i].pFeat, &r[i].nFeat, &bDec, err)) r[i].bErr = 1;
+  }
+  imgpca_set_allocator(&fail);
+  for (mode = 0; mode < 2; mode++) {
+    for (at = 1;; at++) {
+      ImgpcaFetch *f = NULL;
+      ImgpcaFetchItem *it;
+      int eof = 0, rc = IMGPCA_OK, k;
+      atomic_store(&g_allocs, 0);
+      atomic_store(&g_live, 0);
+      atomic_store(&g_hit, 0);
+      atomic_store(&g_persist, mode);
+      atomic_store(&g_failAt, at);
+      memset(&o, 0, sizeof o);
+      o.nThreads = 2;
+      o.nInflight = 2;
+      o.maxBytes = -1;
+      o.bContent = 1;
+      o.bFeatures = 1;
+      o.spec = *spec;
+      rc = imgpca_fetch_new(NULL, &o, &f, err);
+      for (i = 0; rc == IMGPCA_OK && i < 6; i++) rc = imgpca_fetch_add(f, p[i]);
+      for (k = 0; rc == IMGPCA_OK; k++) {
+        rc = imgpca_fetch_next(f, &it, &eof, err);
+        if (rc || eof) break;
+        if (it->nSize != r[k].nSize || (it->zError != NULL) != r[k].bErr ||
+            (r[k].pFeat && (!it->pFeat || memcmp(it->pFeat, r[k].pFeat, r[k].nFeat))) ||
+            (r[k].nSize >= 0 && (it->nContent != r[k].body.n || memcmp(it->pContent, r[k].body.p, it->nContent)))) {
+          bad++;
+          fprintf(stderr, "oom %s at %ld: item %d differs (%s)\n", mode ? "persistent" : "transient", at, k,
+                  it->zError ? it->zError : "no error");
+        }
+      }
+      imgpca_fetch_free(f);
+      atomic_store(&g_failAt, 0);
+      nRuns++;
+      if (rc == IMGPCA_NOMEM)
+        nNomem++;
+      else if (rc != IMGPCA_OK || (!eof && f))
+        bad++;
+      if (atomic_load(&g_live) != 0) {
+        bad++;
+        fprintf(stderr, "oom at %ld: %ld allocations not freed\n", at, (long)atomic_load(&g_live));
+      }
+      if (!atomic_load(&g_hit)) break; /* the run needed fewer allocations: done */
+      if (at > 100000) break;
+    }
+  }
+  imgpca_set_allocator(&plain);
+  CHECK_EQ_INT(bad, 0);
+  CHECK(nNomem > 10);
+  printf("oom: %d runs, %d ended in IMGPCA_NOMEM\n", nRuns, nNomem);
+  for (i = 0; i < 6; i++) {
+    imgpca_buf_free(&r[i].body);
+    imgpca_free(r[i].pFeat);
+  }
+}
+
 static void test_cpus(void) {
   cpu_set_t old, one;
   int n = imgpca_cpus_available();
@@ -324,6 +441,7 @@ int main(void) {
   test_errors_named();
   test_early_free(&spec);
   test_cpus();
+  test_oom(&spec);
   for (i = 0; i < g_n; i++) {
     imgpca_buf_free(&r[i].body);
     imgpca_free(r[i].pFeat);

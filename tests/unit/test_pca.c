@@ -89,7 +89,7 @@ static void fit_exact(size_t shards, int kind, PcaModel *m) {
     feed(&part, sh * N / shards, (sh + 1) * N / shards);
     /* every state goes through its blob form */
     CHECK_EQ_INT(pca_state_save(&part, &blob, &nb, err), IMGPCA_OK);
-    CHECK_EQ_INT(pca_state_load(blob, nb, &back, err), IMGPCA_OK);
+    CHECK_EQ_INT(pca_state_load(blob, nb, 0, &back, err), IMGPCA_OK);
     CHECK_EQ_INT(pca_state_merge(&all, &back, err), IMGPCA_OK);
     pca_state_free(&back);
     pca_state_free(&part);
@@ -216,8 +216,78 @@ static void test_krylov_vs_dsyevr(void) {
   }
 }
 
+/* Bounds from a state blob are checked before allocating: a small blob can
+** announce a sketch whose Gram matrices need gigabytes. */
+static void test_state_budget(void) {
+  PcaOpts o;
+  PcaState st, back;
+  unsigned char *blob;
+  size_t nb;
+  char err[IMGPCA_ERRMAX];
+  pca_opts_default(&o);
+  o.solver = PCA_SOLVER_STREAMING;
+  o.sketch = 4096;   /* 64 * 4096^2 bytes = 1 GiB of Gram + eigenvectors */
+  o.memory_mb = 2048;
+  pca_state_init(&st, &o);
+  feed(&st, 0, 100);
+  CHECK_EQ_INT(pca_state_save(&st, &blob, &nb, err), IMGPCA_OK);
+  CHECK(nb < 64 * 1024);
+  CHECK_EQ_INT(pca_state_load(blob, nb, 1024, &back, err), IMGPCA_ERROR);
+  CHECK_STR(err, "the state needs 1026 MiB for d=24 and sketch=4096, above memory_mb=1024");
+  CHECK_EQ_INT(pca_state_load(blob, nb, 2048, &back, err), IMGPCA_OK);
+  pca_state_free(&back);
+  CHECK_EQ_INT(pca_state_load(blob, nb, 0, &back, err), IMGPCA_OK); /* the blob's own 2048 */
+  pca_state_free(&back);
+  /* the blob's own memory_mb lowered (checksum fixed): refused without a budget */
+  imgpca_put_u64(blob + 64, 100);
+  imgpca_put_u64(blob + nb - 8, pca_checksum(blob, nb - 8));
+  CHECK_EQ_INT(pca_state_load(blob, nb, 0, &back, err), IMGPCA_ERROR);
+  CHECK(strstr(err, "above memory_mb=100") != NULL);
+  free(blob);
+  pca_state_free(&st);
+}
+
+static int g_polls, g_stopAt;
+static int stop_after(void *p) {
+  (void)p;
+  return ++g_polls >= g_stopAt;
+}
+
+/* Long loops poll the interrupt hook and stop with IMGPCA_INTERRUPT. */
+static void test_interrupt_hook(void) {
+  PcaOpts o;
+  PcaState a, b;
+  char err[IMGPCA_ERRMAX];
+  pca_opts_default(&o);
+  o.solver = PCA_SOLVER_STREAMING;
+  o.sketch = 8;
+  pca_state_init(&a, &o);
+  feed(&a, 0, 50);
+  CHECK_EQ_INT(pca_state_flush(&a, err), IMGPCA_OK);
+  o.sketch = 300;
+  pca_state_init(&b, &o);
+  feed(&b, 50, 600); /* 550 rows: sketch rows > 16 */
+  CHECK_EQ_INT(pca_state_flush(&b, err), IMGPCA_OK);
+  CHECK(b.skRows > 32);
+  a.xInterrupted = stop_after;
+  g_polls = 0;
+  g_stopAt = 2;
+  CHECK_EQ_INT(pca_state_merge(&a, &b, err), IMGPCA_INTERRUPT);
+  CHECK_EQ_INT(g_polls, 2);
+  /* a batch flush polls too */
+  g_polls = 0;
+  g_stopAt = 1;
+  b.xInterrupted = stop_after;
+  feed(&b, 0, 3);
+  CHECK_EQ_INT(pca_state_flush(&b, err), IMGPCA_INTERRUPT);
+  pca_state_free(&a);
+  pca_state_free(&b);
+}
+
 int main(void) {
   make_data();
+  test_state_budget();
+  test_interrupt_hook();
   test_accumulate();
   test_merge_and_stream();
   test_model_blob();

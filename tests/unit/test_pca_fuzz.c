@@ -8,7 +8,7 @@
 **
 ** Built with -DIMGPCA_LIBFUZZER this file instead provides the libFuzzer
 ** entry point (e.g. clang -fsanitize=fuzzer,address -DIMGPCA_LIBFUZZER
-** -Iext tests/unit/test_pca_fuzz.c dist/libimgpca.a -lopenblas -llapacke -lm).
+** -Iext tests/unit/test_pca_fuzz.c build/libimgpca-int.a -lopenblas -llapacke -lm).
 ** The first input byte selects the loader (even: model, odd: state). */
 #include <stdlib.h>
 
@@ -24,7 +24,7 @@ static int load_any(const unsigned char *data, size_t n, int state) {
   err[0] = 0;
   if (state) {
     PcaState s;
-    rc = pca_state_load(copy, n, &s, err);
+    rc = pca_state_load(copy, n, 0, &s, err);
     if (rc == IMGPCA_OK) {
       /* a loaded state must also fit and serialise */
       PcaModel m;

@@ -318,6 +318,43 @@ static void test_concat(const char *dir) {
   free(d1);
 }
 
+static int g_polls;
+static int stop_now(void *p) {
+  (void)p;
+  g_polls++;
+  return 1;
+}
+
+/* A local walk over many entries that match nothing polls the interrupt
+** hook (every 256 entries) and stops. */
+static void test_walk_interrupt(const char *dir) {
+  ImgpcaConfig cfg;
+  ImgpcaStorage *s;
+  ImgpcaLister *l;
+  char err[IMGPCA_ERRMAX], path[1024];
+  int i, eof = 0;
+  int64_t n;
+  CHECK_EQ_INT(imgpca_config_init(&cfg), IMGPCA_OK);
+  CHECK_EQ_INT(imgpca_storage_new(&cfg, &s, err), IMGPCA_OK);
+  for (i = 0; i < 600; i++) {
+    snprintf(path, sizeof path, "%s/many/f%03d.txt", dir, i);
+    CHECK_EQ_INT(imgpca_storage_put(s, path, "x", 1, NULL, &n, err), IMGPCA_OK);
+  }
+  snprintf(path, sizeof path, "%s/many/*.jpg", dir);
+  CHECK_EQ_INT(imgpca_lister_open(s, path, 0, -1, -1, &l, err), IMGPCA_OK);
+  CHECK_EQ_INT(imgpca_lister_next(l, &eof, err), IMGPCA_OK); /* no hook: the end */
+  CHECK_EQ_INT(eof, 1);
+  imgpca_lister_close(l);
+  CHECK_EQ_INT(imgpca_lister_open(s, path, 0, -1, -1, &l, err), IMGPCA_OK);
+  imgpca_lister_set_interrupt(l, stop_now, NULL);
+  g_polls = 0;
+  CHECK_EQ_INT(imgpca_lister_next(l, &eof, err), IMGPCA_INTERRUPT);
+  CHECK_EQ_INT(g_polls, 1);
+  imgpca_lister_close(l);
+  imgpca_storage_free(s);
+  imgpca_config_clear(&cfg);
+}
+
 int main(void) {
   char dir[] = "/tmp/imgpca-test-storage-XXXXXX";
   char cmd[300];
@@ -326,6 +363,7 @@ int main(void) {
   test_local(dir);
   test_list(dir);
   test_modes(dir);
+  test_walk_interrupt(dir);
   test_concat(dir);
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
   if (system(cmd) != 0) return 1;
