@@ -79,8 +79,9 @@ done
 echo
 # per layout: the two largest sizes
 for layout in "${!sizes[@]}"; do
-  read -r a b < <(tr ' ' '\n' <<< "${sizes[$layout]}" | grep . | sort -n | tail -2 | tr '\n' ' ')
-  [ -n "${b:-}" ] || continue
+  two=$(tr ' ' '\n' <<< "${sizes[$layout]}" | grep . | sort -n | tail -2 | tr '\n' ' ')
+  a=${two%% *} b=$(echo $two | cut -d' ' -f2)
+  [ -n "$b" ] && [ "$a" != "$b" ] || continue
   pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%+.1f %%", 100 * (b - a) / a }'; }
   echo "- $layout: µs per image at $b vs $a images: wall $(pct "${us[$layout.$a]}" "${us[$layout.$b]}"), CPU $(pct "${cus[$layout.$a]}" "${cus[$layout.$b]}") (goal: within 15 %)."
 done

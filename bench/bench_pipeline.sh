@@ -22,10 +22,11 @@ run_imgpca() {
   (cd "$root" && /usr/bin/time -f '%e %M %U %S' -o "$db.time" sqlite3 -batch -cmd ".load $root/dist/imgpca" \
      -cmd ".parameter set \$source '$src'" -cmd ".parameter set \$out '$out'" \
      -cmd ".parameter set \$classify $cls" -cmd '.timer on' \
-     "$db" < "$root/sql/pipeline.sql" > "$db.log" 2>&1) || { tail -5 "$db.log" >&2; return 1; }
+     "$db" < "$root/sql/pipeline.sql" > "$db.log" 2> "$db.err") || { tail -5 "$db.log" "$db.err" >&2; return 1; }
   cat "$db.time"
 }
-# Stage times from the .timer log: a statement's time goes to the stage of
+# Stage times from the .timer log (stdout only: progress lines go to stderr,
+# which is not buffered like stdout): a statement's time goes to the stage of
 # the next progress line (csv/plot lines come before their own timer line).
 stages() {
   awk '/^Run Time/ {p += $4; next}

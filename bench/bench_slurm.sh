@@ -77,7 +77,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }
 cat <<MD
 ## Slurm scale-out: map stage, 2 shards vs 1 process (bench_slurm)
 
-Map stage = reading the shard's key list from the plan, \`img_features(s3_fetch(url), '$spec')\` + \`pca_partial\` + writing the shard database, state
+Map stage = reading the shard's key list from the plan, \`s3_fetch_many(urls, '$spec')\` (one decoding thread) + \`pca_partial\` + writing the shard database, state
 and manifest, over the $n Fruits-360 images; $(nproc) cores, one per worker
 (\`OPENBLAS_NUM_THREADS=1\`); median of $rep runs; load average before the runs: $load.
 

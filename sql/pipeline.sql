@@ -35,9 +35,10 @@
 -- last run are the only ones decoded.  Undecodable images are kept with NULL
 -- features and their error (view "errors").
 --
--- Safety: the state database must be new or made by this pipeline (exactly
--- its schema, checked before anything is written); PRAGMA trusted_schema is
--- off.  Nothing is written in the working directory; progress goes to stderr.
+-- Safety: the state database may only hold objects of this pipeline's schema,
+-- each exactly as created here (checked before anything is written; missing
+-- ones are created); PRAGMA trusted_schema is off.  Nothing is written in the
+-- working directory; progress goes to stderr.
 
 .bail on
 -- Stages, in order (each file starts with a comment describing it):

@@ -20,6 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <curl/curl.h>
+#include <lapacke.h>
+#include "common/lazy_blas.h"
+#include "common/lazy_curl.h"
 #include <expat.h>
 #include <pthread.h>
 #include <png.h>
@@ -52,7 +55,7 @@ void imgpca_build_info_func(sqlite3_context *ctx, int argc, sqlite3_value **argv
   aVal[3] = STR(LIBJPEG_TURBO_VERSION);
   aVal[4] = png_get_libpng_ver(NULL);
   aVal[5] = PNG_LIBPNG_VER_STRING;
-  aVal[6] = cv ? cv->version : "";
+  aVal[6] = cv ? cv->version : "not loaded";
   aVal[7] = cv && cv->ssl_version ? cv->ssl_version : "";
   aVal[8] = XML_ExpatVersion();
   aVal[9] = openblas_get_config();
@@ -166,11 +169,12 @@ static void *cm_calloc(size_t n, size_t sz) {
   return p;
 }
 
+/* The version check (>= 7.84) happens when libcurl is opened, at first use
+** (ext/common/lazylib.c): loading the extension does not open libcurl. */
 static int curl_mem_ok(void) {
   const char *zEnv = getenv("IMGPCA_CURL_MALLOC");
-  curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
   if (zEnv && strcmp(zEnv, "system") == 0) return 0;
-  if (!v || v->version_num < 0x075400 || !sqlite3_threadsafe()) return 0;
+  if (!sqlite3_threadsafe()) return 0;
 #ifndef SQLITE_CORE
   {
     Dl_info di;
@@ -183,14 +187,11 @@ static int curl_mem_ok(void) {
 }
 
 static void global_init_once(void) {
-  /* libcurl must be initialised once per process before any thread uses it. */
-  CURLcode c;
-  if (curl_mem_ok()) {
-    c = curl_global_init_mem(CURL_GLOBAL_DEFAULT, cm_malloc, cm_free, cm_realloc, cm_strdup, cm_calloc);
-  } else {
-    c = curl_global_init(CURL_GLOBAL_DEFAULT);
-  }
-  g_init_rc = c == CURLE_OK ? SQLITE_OK : SQLITE_ERROR;
+  /* libcurl itself is opened and initialised (curl_global_init_mem with these
+  ** allocators, or curl_global_init) once per process at its first use. */
+  static const ImgpcaCurlMem cm = {cm_malloc, cm_free, cm_realloc, cm_strdup, cm_calloc};
+  if (curl_mem_ok()) imgpca_curl_set_mem(&cm);
+  g_init_rc = SQLITE_OK;
 }
 
 int imgpca_core_global_init(char **pzErrMsg) {

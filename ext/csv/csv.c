@@ -5,6 +5,8 @@
 */
 #include "csv.h"
 
+#include "../common/fmt.h"
+
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -120,17 +122,17 @@ void csv_fmt_double(char *out, size_t nOut, double v, int digits) {
 }
 
 int csv_double(CsvWriter *w, double v) {
-  char tmp[40];
-  csv_fmt_double(tmp, sizeof(tmp), v, 17);
+  char tmp[IMGPCA_FMT_MAX];
+  int n = imgpca_fmt_double(tmp, v); /* shortest round trip (common/fmt.h) */
   if (csv_sep(w)) return IMGPCA_NOMEM;
-  return imgpca_buf_append(&w->buf, tmp, strlen(tmp)) ? IMGPCA_NOMEM : IMGPCA_OK;
+  return imgpca_buf_append(&w->buf, tmp, (size_t)n) ? IMGPCA_NOMEM : IMGPCA_OK;
 }
 
 int csv_float(CsvWriter *w, float v) {
-  char tmp[40];
-  csv_fmt_double(tmp, sizeof(tmp), (double)v, 9);
+  char tmp[IMGPCA_FMT_MAX];
+  int n = imgpca_fmt_float(tmp, v); /* shortest round trip to float32 */
   if (csv_sep(w)) return IMGPCA_NOMEM;
-  return imgpca_buf_append(&w->buf, tmp, strlen(tmp)) ? IMGPCA_NOMEM : IMGPCA_OK;
+  return imgpca_buf_append(&w->buf, tmp, (size_t)n) ? IMGPCA_NOMEM : IMGPCA_OK;
 }
 
 int csv_f32_blob(CsvWriter *w, const unsigned char *p, size_t n) {
@@ -231,8 +233,7 @@ static int csv_f32_json(CsvWriter *w, const unsigned char *p, size_t nDim) {
   imgpca_buf_append(&jb, "[", 1);
   for (i = 0; i < nDim; i++) {
     if (i) imgpca_buf_append(&jb, ",", 1);
-    csv_fmt_double(tmp, sizeof(tmp), (double)imgpca_get_f32(p + 4 * i), 9);
-    imgpca_buf_append(&jb, tmp, strlen(tmp));
+    imgpca_buf_append(&jb, tmp, (size_t)imgpca_fmt_float(tmp, imgpca_get_f32(p + 4 * i)));
   }
   imgpca_buf_append(&jb, "]", 1);
   rc = jb.oom ? IMGPCA_NOMEM : csv_text(w, (const char *)jb.p, jb.n);

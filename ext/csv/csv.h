@@ -7,8 +7,9 @@
 **     empty string "" stays distinct from NULL, which is written as nothing);
 **     embedded double quotes are doubled.
 **   - numbers always use '.' as decimal separator whatever the C locale;
-**     float32 vector elements use %.9g (round-trips float32), REAL values
-**     %.17g (round-trips double), integers %lld.
+**     float32 vector elements and REAL values print as the shortest decimal
+**     that reads back to the same float32 / double (common/fmt.h: "0.1",
+**     not "0.100000001" or "0.10000000000000001"), integers %lld.
 **   - header names: a vector column named "pc" of N dimensions expands to
 **     "pc1".."pcN"; names are quoted like fields.
 **   - formula guard (optional, off by default): a text field (or header

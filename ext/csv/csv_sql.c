@@ -12,7 +12,8 @@
 ** it expands into N fields named <name>1..<name>N (N from the first row);
 ** every later row must hold a vector of the same N or NULL (N empty fields).
 ** Text is quoted per RFC 4180; NULL is an empty field, '' is "".  Numbers
-** use '.': REAL %.17g, vector elements %.9g (both round-trip), integers.
+** use '.': REAL and vector elements as the shortest decimal that reads back to the same
+** double / float32 (common/fmt.h), integers.
 **
 ** options_json (all optional):
 **   {"header": true,           -- write the header line

@@ -19,6 +19,9 @@
 #include "knn.h"
 
 #include <cblas.h>
+#include <lapacke.h>
+
+#include "../common/lazy_blas.h"
 #include <float.h>
 #include <math.h>
 #include <pthread.h>
@@ -70,6 +73,7 @@ int knn_open(size_t d, size_t k, int metric, KnnKeyCmp xCmp, void *pCmpCtx, KnnS
   if (k == 0) return imgpca_seterr(err, "k must be at least 1");
   if (metric < KNN_L2 || metric > KNN_DOT) return imgpca_seterr(err, "unknown metric %d", metric);
   if (d > ((size_t)1 << 26)) return imgpca_seterr(err, "vectors of %zu dimensions are too long", d);
+  if (imgpca_blas_load(err)) return IMGPCA_ERROR;
   s = imgpca_calloc(1, sizeof(*s));
   if (!s) return IMGPCA_NOMEM;
   s->d = d;

@@ -6,7 +6,8 @@
 **
 ** Model (version 1):
 **   0  "IPCA-MDL"        8  u32 version=1   12 u32 header bytes=96
-**   16 u32 flags (bit0 standardized, bit1 streaming)   20 u32 requested solver
+**   16 u32 flags (bit0 standardized, bit1 streaming, bit2 randomized)
+**   20 u32 requested solver (0 auto, 1 exact, 2 streaming, 3 randomized)
 **   24 u64 d   32 u64 k   40 u64 n   48 f64 total variance  56 f64 error bound
 **   64 u64 sketch   72 i64 memory_mb   80 i64 seed   88 f64 k fraction (or 0)
 **   96 f64 mean[d], f64 scale[d], f64 std[d], f64 eigenvalue[k],
@@ -27,6 +28,8 @@
 #include "pca.h"
 
 #include <cblas.h>
+
+#include "../common/lazy_blas.h"
 #include <math.h>
 
 /* 64-bit checksum: eight lanes of multiply-rotate rounds over 8-byte
@@ -116,7 +119,7 @@ int pca_model_save(const PcaModel *m, unsigned char **pOut, size_t *pn, char *er
   memcpy(p, PCA_MODEL_MAGIC, 8);
   imgpca_put_u32(p + 8, PCA_FORMAT_VERSION);
   imgpca_put_u32(p + 12, PCA_HEADER_BYTES);
-  imgpca_put_u32(p + 16, (m->standardize ? 1u : 0u) | (m->streaming ? 2u : 0u));
+  imgpca_put_u32(p + 16, (m->standardize ? 1u : 0u) | (m->streaming ? 2u : 0u) | (m->randomized ? 4u : 0u));
   imgpca_put_u32(p + 20, (uint32_t)m->solverReq);
   imgpca_put_u64(p + 24, m->d);
   imgpca_put_u64(p + 32, m->k);
@@ -178,6 +181,7 @@ int pca_model_load(const void *pv, size_t n, PcaModel *m, char *err) {
   double tv, eb, fr;
   long long mem;
   memset(m, 0, sizeof(*m));
+  if (imgpca_blas_load(err)) return IMGPCA_ERROR;
   if (check_header(p, n, PCA_MODEL_MAGIC, "model", err)) return IMGPCA_ERROR;
   flags = imgpca_get_u32(p + 16);
   solver = imgpca_get_u32(p + 20);
@@ -188,8 +192,8 @@ int pca_model_load(const void *pv, size_t n, PcaModel *m, char *err) {
   eb = imgpca_get_f64(p + 56);
   mem = (long long)imgpca_get_u64(p + 72);
   fr = imgpca_get_f64(p + 88);
-  if (flags & ~3u) return imgpca_seterr(err, "corrupt model blob: unknown flags 0x%x", flags);
-  if (solver > 2) return imgpca_seterr(err, "corrupt model blob: unknown solver %u", solver);
+  if ((flags & ~7u) || (flags & 6u) == 6u) return imgpca_seterr(err, "corrupt model blob: unknown flags 0x%x", flags);
+  if (solver > 3) return imgpca_seterr(err, "corrupt model blob: unknown solver %u", solver);
   if (d64 < 1 || d64 > PCA_MAX_DIMS) return imgpca_seterr(err, "corrupt model blob: d=%llu", (unsigned long long)d64);
   if (k64 < 1 || k64 > d64) return imgpca_seterr(err, "corrupt model blob: k=%llu", (unsigned long long)k64);
   if (n64 < 2 || k64 > n64 - 1) return imgpca_seterr(err, "corrupt model blob: n=%llu", (unsigned long long)n64);
@@ -253,6 +257,7 @@ int pca_model_load(const void *pv, size_t n, PcaModel *m, char *err) {
   m->version = PCA_FORMAT_VERSION;
   m->standardize = (flags & 1) != 0;
   m->streaming = (flags & 2) != 0;
+  m->randomized = (flags & 4) != 0;
   m->solverReq = (int)solver;
   m->d = d;
   m->k = k;
@@ -271,6 +276,9 @@ int pca_state_save(PcaState *s, unsigned char **pOut, size_t *pn, char *err) {
   unsigned char *p;
   uint32_t flags;
   *pOut = NULL;
+  if (s->kind == PCA_KIND_RAND)
+    return imgpca_seterr(err, "the randomized solver fits in one process and has no partial states "
+                              "(use solver 'exact' or 'streaming' with pca_partial/pca_merge)");
   { int frc = pca_state_flush(s, err); if (frc) return frc; }
   if (s->kind == PCA_KIND_EXACT) {
     if (!imgpca_mul_ok(d, d + 1, &tri)) return imgpca_seterr(err, "state too large (d=%zu)", d);
@@ -337,7 +345,7 @@ int pca_state_load(const void *pv, size_t n, long long budget_mb, PcaState *s, c
   mem = (long long)imgpca_get_u64(p + 64);
   if (flags & ~7u) return imgpca_seterr(err, "corrupt state blob: unknown flags 0x%x", flags);
   if ((flags & 2) && !(flags & 1)) return imgpca_seterr(err, "corrupt state blob: flags 0x%x", flags);
-  if (solver > 2) return imgpca_seterr(err, "corrupt state blob: unknown solver %u", solver);
+  if (solver > 3) return imgpca_seterr(err, "corrupt state blob: unknown solver %u", solver);
   if (d64 < 1 || d64 > PCA_MAX_DIMS) return imgpca_seterr(err, "corrupt state blob: d=%llu", (unsigned long long)d64);
   if (n64 < 1 || n64 > (1ULL << 53)) return imgpca_seterr(err, "corrupt state blob: n=%llu", (unsigned long long)n64);
   if (mem < 1) return imgpca_seterr(err, "corrupt state blob: memory_mb");

@@ -15,6 +15,8 @@
 #include "pca.h"
 
 #include <cblas.h>
+
+#include "../common/lazy_blas.h"
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
@@ -52,11 +54,12 @@ int pca_opts_set(PcaOpts *o, const char *zKey, const char *zType, const char *zT
     else return imgpca_seterr(err, "option 'standardize' must be true or false, got %s", zType);
   } else if (strcmp(zKey, "solver") == 0) {
     if (strcmp(zType, "text") != 0)
-      return imgpca_seterr(err, "option 'solver' must be 'auto', 'exact' or 'streaming', got %s", zType);
+      return imgpca_seterr(err, "option 'solver' must be 'auto', 'exact', 'streaming' or 'randomized', got %s", zType);
     if (strcmp(zText, "auto") == 0) o->solver = PCA_SOLVER_AUTO;
     else if (strcmp(zText, "exact") == 0) o->solver = PCA_SOLVER_EXACT;
     else if (strcmp(zText, "streaming") == 0) o->solver = PCA_SOLVER_STREAMING;
-    else return imgpca_seterr(err, "option 'solver' must be 'auto', 'exact' or 'streaming', got '%s'", zText);
+    else if (strcmp(zText, "randomized") == 0) o->solver = PCA_SOLVER_RANDOMIZED;
+    else return imgpca_seterr(err, "option 'solver' must be 'auto', 'exact', 'streaming' or 'randomized', got '%s'", zText);
   } else if (strcmp(zKey, "memory_mb") == 0) {
     if (opt_int(zKey, zType, zText, 1, 1LL << 30, &v, err)) return IMGPCA_ERROR;
     o->memory_mb = v;
@@ -94,7 +97,10 @@ void pca_state_free(PcaState *s) {
   imgpca_free(s->sk);
   imgpca_free(s->batch);
   imgpca_free(s->work);
+  imgpca_free(s->rows);
   s->mean = s->m2diag = s->m2 = s->sk = s->batch = s->work = NULL;
+  s->rows = NULL;
+  s->nRows = s->capRows = 0;
   s->kind = 0;
   s->n = 0;
   s->nb = s->skRows = 0;
@@ -135,8 +141,9 @@ int pca_state_alloc(PcaState *s, int kind, size_t d) {
   s->work = imgpca_calloc(d, 2 * sizeof(double));
   s->batch = imgpca_calloc(s->batchCap, d * sizeof(double));
   if (kind == PCA_KIND_EXACT) s->m2 = imgpca_calloc(d, d * sizeof(double));
-  else s->sk = imgpca_calloc(2 * s->ell, d * sizeof(double));
-  if (!s->mean || !s->m2diag || !s->work || !s->batch || (kind == PCA_KIND_EXACT ? !s->m2 : !s->sk)) {
+  else if (kind == PCA_KIND_STREAM) s->sk = imgpca_calloc(2 * s->ell, d * sizeof(double));
+  if (!s->mean || !s->m2diag || !s->work || !s->batch ||
+      (kind == PCA_KIND_EXACT ? !s->m2 : kind == PCA_KIND_STREAM ? !s->sk : 0)) {
     pca_state_free(s);
     return IMGPCA_NOMEM;
   }
@@ -147,6 +154,9 @@ int pca_state_begin(PcaState *s, size_t d, char *err) {
   size_t budget = sat_mul((size_t)s->memory_mb, 1u << 20);
   int kind;
   if (d == 0 || d > PCA_MAX_DIMS) return imgpca_seterr(err, "invalid dimension %zu", d);
+  if (imgpca_blas_load(err)) return IMGPCA_ERROR;
+  if (s->solverReq == PCA_SOLVER_RANDOMIZED && sat_mul(sat_mul(4, d), 16) <= budget)
+    return pca_state_alloc(s, PCA_KIND_RAND, d);
   if (s->solverReq == PCA_SOLVER_EXACT) kind = PCA_KIND_EXACT;
   else if (s->solverReq == PCA_SOLVER_STREAMING) kind = PCA_KIND_STREAM;
   else kind = pca_state_bytes(PCA_KIND_EXACT, d, 0) <= budget ? PCA_KIND_EXACT : PCA_KIND_STREAM;
@@ -171,6 +181,60 @@ int pca_state_begin(PcaState *s, size_t d, char *err) {
   return pca_state_alloc(s, kind, d);
 }
 
+/* Randomized solver: keeps a copy of each row as float32.  Beyond the memory
+** budget the state turns into an exact (or streaming) one by replaying the
+** kept rows, so a fit never fails for lack of memory. */
+static int rand_fallback(PcaState *s, char *err) {
+  PcaState t;
+  PcaOpts o;
+  size_t i;
+  int rc;
+  pca_opts_default(&o);
+  o.standardize = s->standardize;
+  o.solver = PCA_SOLVER_AUTO;
+  o.memory_mb = s->memory_mb;
+  o.seed = s->seed;
+  o.sketch = (long long)s->ell;
+  pca_state_init(&t, &o);
+  t.kHint = s->kHint;
+  t.xInterrupted = s->xInterrupted;
+  t.pInterruptArg = s->pInterruptArg;
+  rc = pca_state_begin(&t, s->d, err);
+  for (i = 0; rc == IMGPCA_OK && i < s->nRows; i++) rc = pca_state_add_f32(&t, s->rows + i * s->d, err);
+  if (rc) { pca_state_free(&t); return rc; }
+  t.solverReq = PCA_SOLVER_RANDOMIZED; /* recorded as requested */
+  pca_state_free(s);
+  *s = t;
+  return IMGPCA_OK;
+}
+
+static int rand_keep(PcaState *s, const double *row, char *err) {
+  size_t budget = sat_mul((size_t)s->memory_mb, 1u << 20), j;
+  float *r;
+  if (sat_mul(sat_mul(s->nRows + 1, s->d), 4) > budget - budget / 8) {
+    /* replay the kept rows, then this one (already in the old batch only) */
+    float *tmp = imgpca_malloc(s->d * sizeof(float));
+    int rc;
+    if (!tmp) return IMGPCA_NOMEM;
+    for (j = 0; j < s->d; j++) tmp[j] = (float)row[j];
+    rc = rand_fallback(s, err);
+    if (rc == IMGPCA_OK) rc = pca_state_add_f32(s, tmp, err);
+    imgpca_free(tmp);
+    return rc;
+  }
+  if (s->nRows == s->capRows) {
+    size_t nNew = s->capRows ? s->capRows * 2 : 256;
+    float *a = imgpca_realloc(s->rows, sat_mul(sat_mul(nNew, s->d), sizeof(float)));
+    if (!a) return IMGPCA_NOMEM;
+    s->rows = a;
+    s->capRows = nNew;
+  }
+  r = s->rows + s->nRows * s->d;
+  for (j = 0; j < s->d; j++) r[j] = (float)row[j];
+  s->nRows++;
+  return IMGPCA_OK;
+}
+
 int pca_state_add_f32le(PcaState *s, const unsigned char *blob, char *err) {
   double *row;
   size_t j;
@@ -182,7 +246,7 @@ int pca_state_add_f32le(PcaState *s, const unsigned char *blob, char *err) {
     row[j] = f;
   }
   s->nb++;
-  return IMGPCA_OK;
+  return s->kind == PCA_KIND_RAND ? rand_keep(s, row, err) : IMGPCA_OK;
 }
 
 int pca_state_add_f32(PcaState *s, const float *v, char *err) {
@@ -195,7 +259,7 @@ int pca_state_add_f32(PcaState *s, const float *v, char *err) {
     row[j] = v[j];
   }
   s->nb++;
-  return IMGPCA_OK;
+  return s->kind == PCA_KIND_RAND ? rand_keep(s, row, err) : IMGPCA_OK;
 }
 
 int pca_interrupted(const PcaState *s) { return s->xInterrupted && s->xInterrupted(s->pInterruptArg); }
@@ -221,15 +285,15 @@ int pca_state_flush(PcaState *s, char *err) {
     for (j = 0; j < d; j++) s->m2diag[j] += c * delta[j] * delta[j];
   if (s->kind == PCA_KIND_EXACT) {
     rc = pca_exact_batch(s, X, nb, err);
-  } else {
+  } else if (s->kind == PCA_KIND_STREAM) {
     for (i = 0; rc == IMGPCA_OK && i < nb; i++) {
       if (i % 16 == 0 && pca_interrupted(s)) return IMGPCA_INTERRUPT;
       rc = pca_stream_append(s, X + i * d, 1.0, err);
     }
-  }
+  } /* randomized: the rows are kept, mean and diagonal suffice here */
   if (rc == IMGPCA_OK && s->n > 0) {
     if (s->kind == PCA_KIND_EXACT) rc = pca_exact_merge(s, NULL, delta, c, err);
-    else rc = pca_stream_append(s, delta, sqrt(c), err);
+    else if (s->kind == PCA_KIND_STREAM) rc = pca_stream_append(s, delta, sqrt(c), err);
   }
   if (rc) return rc;
   for (j = 0; j < d; j++) s->mean[j] += delta[j] * (nB / nT);
@@ -278,6 +342,10 @@ int pca_state_merge(PcaState *a, PcaState *b, char *err) {
   double *delta;
   int rc;
   if (b->kind == 0 || b->n + b->nb == 0) return IMGPCA_OK;
+  if (a->kind == PCA_KIND_RAND || b->kind == PCA_KIND_RAND)
+    return imgpca_seterr(err, "the randomized solver fits in one process and has no partial states "
+                              "(use solver 'exact' or 'streaming' with pca_partial/pca_merge)");
+  if (imgpca_blas_load(err)) return IMGPCA_ERROR;
   { int frc = pca_state_flush(b, err); if (frc) return frc; }
   if (a->kind == 0) {
     int std = a->standardize;
@@ -355,11 +423,19 @@ int pca_fit_state(PcaState *s, long long kInt, double fraction, int standardize,
   int rc, std;
   memset(m, 0, sizeof(*m));
   if (s->kind == 0) return imgpca_seterr(err, "need at least 2 rows, got 0");
+  if (imgpca_blas_load(err)) return IMGPCA_ERROR;
   { int frc = pca_state_flush(s, err); if (frc) return frc; }
   n = s->n;
   d = s->d;
   if (n < 2) return imgpca_seterr(err, "need at least 2 rows, got %llu", (unsigned long long)n);
   kmax = (n - 1 < (uint64_t)d) ? (size_t)(n - 1) : d;
+  /* the randomized range finder needs k + 10 <= min(n-1, d); for "all
+  ** components", a fraction or a large k the exact/streaming path fits */
+  if (s->kind == PCA_KIND_RAND && !(kInt >= 1 && (size_t)kInt + 10 <= kmax)) {
+    rc = rand_fallback(s, err);
+    if (rc) return rc;
+    { int frc = pca_state_flush(s, err); if (frc) return frc; }
+  }
   if (s->kind == PCA_KIND_STREAM) {
     size_t cap = s->skRows < s->ell ? s->skRows : s->ell;
     if (cap < kmax) kmax = cap;
@@ -409,6 +485,11 @@ int pca_fit_state(PcaState *s, long long kInt, double fraction, int standardize,
     rc = pca_exact_eigs(s->m2, d, k, kmax, fraction, total, &eig, &comp, &k, err);
     imgpca_free(s->m2);
     s->m2 = NULL;
+  } else if (s->kind == PCA_KIND_RAND) {
+    rc = pca_rand_eigs(s, inv, k, &eig, &comp, err);
+    imgpca_free(s->rows);
+    s->rows = NULL;
+    s->nRows = s->capRows = 0;
   } else {
     rc = pca_stream_eigs(s, inv, k, kmax, fraction, total, &eig, &comp, &k, err);
   }
@@ -422,6 +503,7 @@ int pca_fit_state(PcaState *s, long long kInt, double fraction, int standardize,
   m->version = PCA_FORMAT_VERSION;
   m->standardize = std;
   m->streaming = s->kind == PCA_KIND_STREAM;
+  m->randomized = s->kind == PCA_KIND_RAND;
   m->solverReq = s->solverReq;
   m->d = d;
   m->k = k;

@@ -20,9 +20,11 @@
 #define PCA_SOLVER_AUTO      0
 #define PCA_SOLVER_EXACT     1
 #define PCA_SOLVER_STREAMING 2
+#define PCA_SOLVER_RANDOMIZED 3
 
 #define PCA_KIND_EXACT  1
 #define PCA_KIND_STREAM 2
+#define PCA_KIND_RAND   3   /* rows kept as float32 for the randomized solver (never saved) */
 
 #define PCA_DEFAULT_MEMORY_MB 1024
 #define PCA_DEFAULT_SKETCH    128
@@ -60,6 +62,8 @@ typedef struct PcaState {
   double *batch;         /* pending rows, batchCap x d */
   size_t nb, batchCap;
   double *work;          /* scratch (d doubles) */
+  float *rows;           /* randomized: every row, nRows x d */
+  size_t nRows, capRows;
   /* Optional: polled in long loops (merges, batches); non-zero stops them
   ** with IMGPCA_INTERRUPT.  Not saved in blobs. */
   int (*xInterrupted)(void *);
@@ -90,6 +94,7 @@ typedef struct PcaModel {
   uint32_t version;
   int standardize;       /* scale holds the population std (zero -> 1) */
   int streaming;         /* fitted by the streaming solver */
+  int randomized;        /* fitted by the randomized solver */
   int solverReq;
   size_t d, k;
   uint64_t n;
@@ -123,6 +128,10 @@ int pca_exact_merge(PcaState *a, const PcaState *b, const double *delta, double 
 ** allocated with imgpca_malloc. */
 int pca_exact_eigs(double *C, size_t d, size_t k, size_t kmax, double fraction, double total,
                    double **pEig, double **pComp, size_t *pk, char *err);
+/* Randomized solver (solver_randomized.c): top k eigenpairs (scatter units)
+** of the kept rows, centred on s->mean and multiplied by inv; the rows are
+** overwritten. */
+int pca_rand_eigs(PcaState *s, const double *inv, size_t k, double **pEig, double **pComp, char *err);
 int pca_stream_append(PcaState *s, const double *row, double alpha, char *err);
 int pca_stream_shrink(PcaState *s, char *err);
 /* Same from the sketch (eigenvalues in scatter units, not divided by n-1). */

@@ -17,7 +17,7 @@
 **   SELECT * FROM pca_components(model)  -> idx (1-based), eigenvalue, ratio,
 **                                    cumulative, component
 ** options (JSON object, parsed with JSON1): standardize (bool), solver
-** ('auto'|'exact'|'streaming'), memory_mb (int, default 1024), sketch
+** ('auto'|'exact'|'streaming'|'randomized'), memory_mb (int, default 1024), sketch
 ** (int, Frequent Directions rows), seed (int, recorded).  Unknown keys are
 ** errors.  NULL rows are skipped; NULL model/vector -> NULL.
 */
@@ -660,7 +660,8 @@ void pca_reconstruct_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) 
 }
 
 static const char *solver_name(int s) {
-  return s == PCA_SOLVER_EXACT ? "exact" : s == PCA_SOLVER_STREAMING ? "streaming" : "auto";
+  return s == PCA_SOLVER_EXACT ? "exact" : s == PCA_SOLVER_STREAMING ? "streaming"
+         : s == PCA_SOLVER_RANDOMIZED ? "randomized" : "auto";
 }
 
 static void json_doubles(ImgpcaBuf *b, const double *v, size_t n, double div, int cumulative) {
@@ -686,7 +687,8 @@ void pca_info_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   tv = m->total_var > 0 ? m->total_var : 1;
   imgpca_buf_init(&b);
   imgpca_buf_printf(&b, "{\"format_version\":%u,\"n\":%llu,\"d\":%zu,\"k\":%zu,\"solver\":\"%s\",",
-                    m->version, (unsigned long long)m->n, m->d, m->k, m->streaming ? "streaming" : "exact");
+                    m->version, (unsigned long long)m->n, m->d, m->k,
+                    m->streaming ? "streaming" : m->randomized ? "randomized" : "exact");
   imgpca_buf_printf(&b, "\"standardize\":%s,\"total_variance\":%.17g,\"error_bound\":%.17g,",
                     m->standardize ? "true" : "false", m->total_var, m->err_bound);
   imgpca_buf_printf(&b, "\"explained_variance\":");

@@ -25,6 +25,8 @@
 
 #include <cblas.h>
 #include <lapacke.h>
+
+#include "../common/lazy_blas.h"
 #include <math.h>
 #ifdef PCA_DEBUG
 #include <stdio.h>

@@ -25,6 +25,8 @@
 
 #include <cblas.h>
 #include <lapacke.h>
+
+#include "../common/lazy_blas.h"
 #include <math.h>
 
 /* Eigen decomposition of the Gram matrix of the r x d rows S: w ascending

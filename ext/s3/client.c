@@ -24,6 +24,8 @@
 #include "s3.h"
 
 #include <curl/curl.h>
+
+#include "../common/lazy_curl.h"
 #include <errno.h>
 #include <poll.h>
 #include <fcntl.h>

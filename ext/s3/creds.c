@@ -21,6 +21,8 @@
 
 #include <ctype.h>
 #include <curl/curl.h>
+
+#include "../common/lazy_curl.h"
 #include <stdio.h>
 #include <stdlib.h>
 

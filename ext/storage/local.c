@@ -21,6 +21,16 @@
 
 #include "../common/glob.h"
 
+/* Kind of a non-regular file, for error messages. */
+static const char *local_kind(mode_t m) {
+  if (S_ISDIR(m)) return "a folder";
+  if (S_ISFIFO(m)) return "a fifo";
+  if (S_ISSOCK(m)) return "a socket";
+  if (S_ISCHR(m)) return "a character device";
+  if (S_ISBLK(m)) return "a block device";
+  return "another file type";
+}
+
 /* strerror is not thread-safe; local_get runs in worker threads (s3_fetch_many). */
 static const char *errtext(int e, char *buf, size_t n) { return strerror_r(e, buf, n); }
 
@@ -33,18 +43,30 @@ int local_get(const char *zPath, int64_t offset, int64_t length, int64_t maxByte
   char eb[128];
   imgpca_buf_init(out);
   if (pNotFound) *pNotFound = 0;
-  /* O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below. */
-  fd = open(zPath, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  /* O_NONBLOCK: opening a FIFO (or a device) must not wait for a writer;
+  ** the fstat below then refuses it.  Regular files ignore the flag. */
+  fd = open(zPath, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) {
     if (errno == ENOENT || errno == ENOTDIR) {
       if (pNotFound) *pNotFound = 1;
       return imgpca_seterr(err, "no such file '%s'", zPath);
     }
-    return imgpca_seterr(err, "cannot open '%s': %s", zPath, errtext(errno, eb, sizeof eb));
+    {
+      int e = errno;
+      /* sockets answer ENXIO: name what the path is */
+      if (stat(zPath, &st) == 0 && !S_ISREG(st.st_mode))
+        return imgpca_seterr(err, "'%s' is not a regular file (%s)", zPath, local_kind(st.st_mode));
+      return imgpca_seterr(err, "cannot open '%s': %s", zPath, errtext(e, eb, sizeof eb));
+    }
   }
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+  if (fstat(fd, &st) != 0) {
+    int e = errno;
     close(fd);
-    return imgpca_seterr(err, "'%s' is not a regular file", zPath);
+    return imgpca_seterr(err, "cannot stat '%s': %s", zPath, errtext(e, eb, sizeof eb));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    close(fd);
+    return imgpca_seterr(err, "'%s' is not a regular file (%s)", zPath, local_kind(st.st_mode));
   }
   if (offset < 0) offset = 0;
   if (offset > (int64_t)st.st_size) {
@@ -219,33 +241,60 @@ void local_writer_abort(LocalWriter *w) {
   imgpca_free(w);
 }
 
-/* ---- walk ---- */
+/* ---- walk ----
+** A depth-first walk over open folder descriptors: each folder is read once
+** (readdir), its names are kept in one arena and sorted once (byte order),
+** and entries are examined with fstatat/openat relative to the folder's
+** descriptor, so no path is rebuilt or resolved per file.  The relative path
+** of the current entry lives in one buffer that grows and shrinks with the
+** depth.  Symbolic links are followed (to files and to folders), but a folder
+** whose (device, inode) was already entered is skipped, so link cycles
+** ("up -> ..", "self -> .") end and every folder is listed once, at its first
+** path in key order.  Only regular files are listed: FIFOs, sockets and
+** devices are skipped without being opened.  Unreadable sub-folders are
+** skipped.  The optional interrupt hook is polled at every folder and every
+** 256 entries. */
+typedef struct WalkEnt {
+  const char *z;          /* name in the folder's arena */
+  unsigned char type;     /* d_type */
+} WalkEnt;
+
 typedef struct WalkDir {
-  char *zRel;      /* folder relative to the root ("" for the root) */
-  char **azName;   /* sorted entries */
+  DIR *dir;               /* open folder */
+  int fd;                 /* its descriptor (dirfd) */
+  char *zArena;           /* names, NUL-terminated, back to back */
+  WalkEnt *aEnt;          /* sorted entries */
   int n, i;
+  size_t nRel;            /* length of this folder's relative path in zRel */
+  const char *zName;      /* this folder's name (parent column of its files) */
 } WalkDir;
 
 struct LocalWalk {
   char *zRoot;       /* literal folder ("." when the pattern has none) */
   char *zPattern;    /* pattern relative to the root */
-  int bRootDot;      /* root was implicit: paths have no "./" prefix */
   int bFileUrl;
+  char *zOutPrefix;  /* prefix of the local path of an entry ("" or "root/") */
+  char *zUrlPrefix;  /* file URLs: "file://" + encoded absolute root + "/" */
+  char *zRootName;   /* parent column of files directly in the root */
   WalkDir *aStack;
   int nStack, nAlloc;
-  char *zSingle;     /* a single file (pattern without glob naming a file) */
-  int bSingleDone;
-  char *zPath;       /* current entry's local path */
-  ImgpcaEntry cur;
-  int (*xInterrupted)(void *); /* polled every 256 entries looked at */
+  char *zRel;        /* relative path of the current entry */
+  size_t nRelAlloc;
+  uint64_t *aSeen;   /* open-addressing set of entered folders (dev, ino pairs) */
+  size_t nSeen, nSeenAlloc;  /* pairs used / slots (power of two) */
+  unsigned nPoll;
+  int (*xInterrupt)(void *);
   void *pInterruptArg;
-  unsigned nSeen;
+  char *zSingle;     /* a single file (pattern without glob naming a file): its name */
+  char *zSinglePath; /* and its path */
+  int bSingleDone;
+  ImgpcaBuf ebuf;    /* strings of the current entry */
+  int bStatPending;  /* size/etag/last_modified of the current entry not read yet */
+  int curFd;         /* its folder (valid until the next local_walk_next) */
+  const char *curName;
+  char *zPath;       /* current entry's local path (in ebuf) */
+  ImgpcaEntry cur;   /* fields point into ebuf */
 };
-
-void local_walk_set_interrupt(LocalWalk *w, int (*xInterrupted)(void *), void *pArg) {
-  w->xInterrupted = xInterrupted;
-  w->pInterruptArg = pArg;
-}
 
 void imgpca_entry_clear(ImgpcaEntry *e) {
   imgpca_free(e->zUrl);
@@ -257,54 +306,133 @@ void imgpca_entry_clear(ImgpcaEntry *e) {
   memset(e, 0, sizeof(*e));
 }
 
-static int name_cmp(const void *a, const void *b) {
-  return strcmp(*(char *const *)a, *(char *const *)b);
+void local_walk_set_interrupt(LocalWalk *w, int (*xInterrupt)(void *), void *pArg) {
+  w->xInterrupt = xInterrupt;
+  w->pInterruptArg = pArg;
 }
 
-static char *join(const char *a, const char *b) {
-  if (!*a) return imgpca_strdup(b);
-  if (!*b) return imgpca_strdup(a);
-  return imgpca_mprintf("%s%s%s", a, a[strlen(a) - 1] == '/' ? "" : "/", b);
+static int walk_interrupted(LocalWalk *w, char *err) {
+  if (w->xInterrupt && w->xInterrupt(w->pInterruptArg)) {
+    imgpca_seterr(err, "interrupted");
+    return IMGPCA_INTERRUPT;
+  }
+  return IMGPCA_OK;
 }
 
-static char *walk_abs(LocalWalk *w, const char *zRel) {
-  if (w->bRootDot) return imgpca_strdup(*zRel ? zRel : ".");
-  return join(w->zRoot, zRel);
+static uint64_t seen_hash(uint64_t dev, uint64_t ino) {
+  uint64_t h = (ino ^ (dev * 0x9E3779B97F4A7C15ull)) * 0xff51afd7ed558ccdull;
+  return h ^ (h >> 29);
 }
 
-static int push_dir(LocalWalk *w, const char *zRel, char *err) {
-  char *zPath = walk_abs(w, zRel);
+/* Adds (dev, ino) to the set; returns 1 if it was already there, -1 on OOM. */
+static int seen_add(LocalWalk *w, uint64_t dev, uint64_t ino) {
+  size_t mask, i;
+  if (2 * (w->nSeen + 1) > w->nSeenAlloc) {
+    size_t nNew = w->nSeenAlloc ? w->nSeenAlloc * 2 : 64, j;
+    uint64_t *a = imgpca_calloc(nNew, 2 * sizeof(uint64_t));
+    if (!a) return -1;
+    for (j = 0; j < w->nSeenAlloc; j++) {
+      uint64_t *e = &w->aSeen[2 * j];
+      if (e[0] | e[1]) {
+        size_t k = (size_t)seen_hash(e[0] - 1, e[1]) & (nNew - 1);
+        while (a[2 * k] | a[2 * k + 1]) k = (k + 1) & (nNew - 1);
+        a[2 * k] = e[0];
+        a[2 * k + 1] = e[1];
+      }
+    }
+    imgpca_free(w->aSeen);
+    w->aSeen = a;
+    w->nSeenAlloc = nNew;
+  }
+  mask = w->nSeenAlloc - 1;
+  /* dev + 1 so that a used slot is never all zero */
+  for (i = (size_t)seen_hash(dev, ino) & mask;; i = (i + 1) & mask) {
+    uint64_t *e = &w->aSeen[2 * i];
+    if (!(e[0] | e[1])) {
+      e[0] = dev + 1;
+      e[1] = ino;
+      w->nSeen++;
+      return 0;
+    }
+    if (e[0] == dev + 1 && e[1] == ino) return 1;
+  }
+}
+
+static int ent_cmp(const void *a, const void *b) {
+  return strcmp(((const WalkEnt *)a)->z, ((const WalkEnt *)b)->z);
+}
+
+/* Appends "/name" (or "name" at the root) to the relative path at depth nRel. */
+static int rel_set(LocalWalk *w, size_t nRel, const char *zName) {
+  size_t nName = strlen(zName), need = nRel + 1 + nName + 1;
+  if (need > w->nRelAlloc) {
+    size_t nNew = need * 2 > 256 ? need * 2 : 256;
+    char *z = imgpca_realloc(w->zRel, nNew);
+    if (!z) return IMGPCA_NOMEM;
+    w->zRel = z;
+    w->nRelAlloc = nNew;
+  }
+  if (nRel) w->zRel[nRel++] = '/';
+  memcpy(w->zRel + nRel, zName, nName + 1);
+  return IMGPCA_OK;
+}
+
+static void pop_dir(LocalWalk *w) {
+  WalkDir *d = &w->aStack[--w->nStack];
+  closedir(d->dir);
+  imgpca_free(d->zArena);
+  imgpca_free(d->aEnt);
+}
+
+/* Reads and sorts the folder open on fd (taken over) and pushes it. */
+static int push_fd(LocalWalk *w, int fd, size_t nRel, const char *zName, char *err) {
+  WalkDir wd;
   DIR *d;
   struct dirent *de;
-  WalkDir wd;
-  int nAlloc = 0;
-  if (!zPath) return IMGPCA_NOMEM;
+  size_t nArena = 0, nArenaAlloc = 0;
+  int nAlloc = 0, i;
+  int rc = walk_interrupted(w, err);
+  if (rc) { close(fd); return rc; }
   memset(&wd, 0, sizeof wd);
-  d = opendir(zPath);
+  d = fdopendir(fd);
   if (!d) {
-    int rc = (errno == EACCES || errno == ENOENT || errno == ENOTDIR) && w->nStack > 0
-                 ? IMGPCA_OK /* unreadable sub-folder: skipped */
-                 : imgpca_seterr(err, "cannot open folder '%s': %s", zPath, strerror(errno));
-    imgpca_free(zPath);
-    return rc;
+    close(fd);
+    return w->nStack > 0 ? IMGPCA_OK : imgpca_seterr(err, "cannot read folder '%s': %s", w->zRoot, strerror(errno));
   }
-  imgpca_free(zPath);
   while ((de = readdir(d)) != NULL) {
-    if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) continue;
+    size_t nName;
+    if (de->d_name[0] == '.' && (de->d_name[1] == 0 || (de->d_name[1] == '.' && de->d_name[2] == 0)))
+      continue;
+    nName = strlen(de->d_name) + 1;
+    if (nArena + nName > nArenaAlloc) {
+      size_t nNew = nArenaAlloc ? nArenaAlloc * 2 : 4096;
+      char *z;
+      while (nNew < nArena + nName) nNew *= 2;
+      z = imgpca_realloc(wd.zArena, nNew);
+      if (!z) goto nomem;
+      wd.zArena = z;
+      nArenaAlloc = nNew;
+    }
     if (wd.n == nAlloc) {
-      int nNew = nAlloc ? nAlloc * 2 : 32;
-      char **a = imgpca_realloc(wd.azName, (size_t)nNew * sizeof(char *));
+      int nNew = nAlloc ? nAlloc * 2 : 64;
+      WalkEnt *a = imgpca_realloc(wd.aEnt, (size_t)nNew * sizeof(*a));
       if (!a) goto nomem;
-      wd.azName = a;
+      wd.aEnt = a;
       nAlloc = nNew;
     }
-    if (!(wd.azName[wd.n] = imgpca_strdup(de->d_name))) goto nomem;
+    memcpy(wd.zArena + nArena, de->d_name, nName);
+    /* offsets for now: the arena may still move */
+    wd.aEnt[wd.n].z = (const char *)(uintptr_t)nArena;
+    wd.aEnt[wd.n].type = de->d_type;
     wd.n++;
+    nArena += nName;
   }
-  closedir(d);
-  d = NULL;
-  if (wd.n) qsort(wd.azName, (size_t)wd.n, sizeof(char *), name_cmp);
-  if (!(wd.zRel = imgpca_strdup(zRel))) goto nomem;
+  wd.dir = d;
+  wd.fd = dirfd(d);
+  for (i = 0; i < wd.n; i++) wd.aEnt[i].z = wd.zArena + (size_t)(uintptr_t)wd.aEnt[i].z;
+  if (wd.n > 1) qsort(wd.aEnt, (size_t)wd.n, sizeof(WalkEnt), ent_cmp);
+  wd.nRel = nRel;
+  wd.zName = zName;
   if (w->nStack == w->nAlloc) {
     int nNew = w->nAlloc ? w->nAlloc * 2 : 16;
     WalkDir *a = imgpca_realloc(w->aStack, (size_t)nNew * sizeof(*a));
@@ -316,18 +444,31 @@ static int push_dir(LocalWalk *w, const char *zRel, char *err) {
   return IMGPCA_OK;
 nomem:
   if (d) closedir(d);
-  while (wd.n > 0) imgpca_free(wd.azName[--wd.n]);
-  imgpca_free(wd.azName);
-  imgpca_free(wd.zRel);
+  imgpca_free(wd.zArena);
+  imgpca_free(wd.aEnt);
   return IMGPCA_NOMEM;
 }
 
-static void pop_dir(LocalWalk *w) {
-  WalkDir *d = &w->aStack[--w->nStack];
-  int i;
-  for (i = 0; i < d->n; i++) imgpca_free(d->azName[i]);
-  imgpca_free(d->azName);
-  imgpca_free(d->zRel);
+/* Opens a folder (following links) unless it was entered before.  *pSkip = 1
+** when it is skipped (seen, vanished or unreadable). */
+static int open_dir(LocalWalk *w, int dirFd, const char *zName, int *pFd, int *pSkip, char *err) {
+  struct stat st;
+  int fd, r;
+  *pFd = -1;
+  *pSkip = 1;
+  fd = openat(dirFd, zName, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == EMFILE || errno == ENFILE)
+      return imgpca_seterr(err, "cannot open folder '%s': %s", zName, strerror(errno));
+    return IMGPCA_OK; /* vanished, unreadable, not a folder: skipped */
+  }
+  if (fstat(fd, &st) != 0) { close(fd); return IMGPCA_OK; }
+  r = seen_add(w, (uint64_t)st.st_dev, (uint64_t)st.st_ino);
+  if (r < 0) { close(fd); return IMGPCA_NOMEM; }
+  if (r > 0) { close(fd); return IMGPCA_OK; } /* entered before: a link cycle or a second path */
+  *pFd = fd;
+  *pSkip = 0;
+  return IMGPCA_OK;
 }
 
 /* Could a folder "zRel" contain matches of the pattern?  Prunes the walk:
@@ -361,52 +502,127 @@ static void iso_time(time_t t, long ms, char out[64]) {
            tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
 }
 
-static int fill_entry(LocalWalk *w, const char *zPath, const char *zKey, const struct stat *st) {
+/* Writes size, etag and last_modified of the current entry from st (into
+** the slots reserved in ebuf by fill_entry). */
+static void fill_stat(LocalWalk *w, const struct stat *st) {
   char ts[64];
+  snprintf((char *)w->cur.zEtag, 40, "%llx-%llx", (unsigned long long)st->st_mtim.tv_sec,
+           (unsigned long long)st->st_size);
+  iso_time(st->st_mtim.tv_sec, st->st_mtim.tv_nsec / 1000000, ts);
+  memcpy((char *)w->cur.zLastModified, ts, strlen(ts) < 31 ? strlen(ts) + 1 : 32);
+  ((char *)w->cur.zLastModified)[31] = 0;
+  w->cur.nSize = (int64_t)st->st_size;
+  w->bStatPending = 0;
+}
+
+/* Builds the current entry in w->ebuf: local path = zPrefix + zRel.  st NULL:
+** the file's metadata is read later, on demand (local_walk_stat). */
+static int fill_entry(LocalWalk *w, const char *zPrefix, const char *zRel, const char *zParent,
+                      const struct stat *st) {
+  ImgpcaBuf *b = &w->ebuf;
+  size_t oPath, oUrl, oKey, oName, oParent, oEtag, oTime, nPrefix = strlen(zPrefix), nRel = strlen(zRel);
   const char *slash;
-  char *zDir;
-  ImgpcaEntry *e = &w->cur;
-  imgpca_entry_clear(e);
-  imgpca_free(w->zPath);
-  w->zPath = imgpca_strdup(zPath);
+  static const char zeros[40] = {0};
+  b->n = 0;
+  oPath = b->n;
+  imgpca_buf_append(b, zPrefix, nPrefix);
+  imgpca_buf_append(b, zRel, nRel + 1);
+  oUrl = b->n;
   if (w->bFileUrl) {
-    ImgpcaBuf b;
-    char *zAbs = zPath[0] == '/' ? NULL : realpath(zPath, NULL);
-    imgpca_buf_init(&b);
-    imgpca_buf_append(&b, "file://", 7);
-    imgpca_uri_encode(&b, zAbs ? zAbs : zPath, strlen(zAbs ? zAbs : zPath), 1);
-    imgpca_buf_append(&b, "", 1);
-    free(zAbs);
-    e->zUrl = b.oom ? NULL : (char *)imgpca_buf_detach(&b, NULL);
+    imgpca_buf_append(b, w->zUrlPrefix, strlen(w->zUrlPrefix));
+    imgpca_uri_encode(b, zRel, nRel, 1);
+    imgpca_buf_append(b, "", 1);
   } else {
-    e->zUrl = imgpca_strdup(zPath);
+    oUrl = oPath;
   }
-  e->zKey = imgpca_strdup(zKey);
-  slash = strrchr(zPath, '/');
-  e->zName = imgpca_strdup(slash ? slash + 1 : zPath);
-  zDir = dir_of(zPath);
-  if (zDir && (strcmp(zDir, ".") == 0 || strcmp(zDir, "..") == 0 || strstr(zDir, "/.") )) {
-    /* resolve "." / ".." to the folder's real name */
+  oKey = oPath + nPrefix;
+  slash = strrchr(zRel, '/');
+  oName = oKey + (slash ? (size_t)(slash + 1 - zRel) : 0);
+  oParent = b->n;
+  imgpca_buf_append(b, zParent, strlen(zParent) + 1);
+  oEtag = b->n;
+  imgpca_buf_append(b, zeros, 40);   /* "<16 hex>-<16 hex>" fits */
+  oTime = b->n;
+  imgpca_buf_append(b, zeros, 32);   /* "YYYY-MM-DDTHH:MM:SS.mmmZ" fits */
+  if (b->oom) { b->oom = 0; return IMGPCA_NOMEM; }
+  w->zPath = (char *)b->p + oPath;
+  w->cur.zUrl = (char *)b->p + oUrl;
+  w->cur.zKey = (char *)b->p + oKey;
+  w->cur.zName = (char *)b->p + oName;
+  w->cur.zParent = (char *)b->p + oParent;
+  w->cur.zEtag = (char *)b->p + oEtag;
+  w->cur.zLastModified = (char *)b->p + oTime;
+  w->cur.nSize = -1;
+  w->bStatPending = 1;
+  if (st) fill_stat(w, st);
+  return IMGPCA_OK;
+}
+
+void local_walk_stat(LocalWalk *w, ImgpcaEntry *e) {
+  struct stat st;
+  if (!w->bStatPending) return;
+  w->bStatPending = 0;
+  if (fstatat(w->curFd, w->curName, &st, 0) == 0) fill_stat(w, &st);
+  /* vanished since it was listed: size -1, empty etag and time */
+  if (e) e->nSize = w->cur.nSize;
+}
+
+/* Name of folder zDir as the parent column shows it ("." and ".." resolved). */
+static char *folder_name(const char *zDir) {
+  const char *s2;
+  if (strcmp(zDir, ".") == 0 || strcmp(zDir, "..") == 0 || strstr(zDir, "/.")) {
     char *zReal = realpath(zDir, NULL);
     if (zReal) {
-      const char *s2 = strrchr(zReal, '/');
-      e->zParent = imgpca_strdup(s2 && s2[1] ? s2 + 1 : zReal);
+      char *z;
+      s2 = strrchr(zReal, '/');
+      z = imgpca_strdup(s2 && s2[1] ? s2 + 1 : zReal);
       free(zReal);
+      return z;
     }
   }
-  if (!e->zParent && zDir) {
-    const char *s2 = strrchr(zDir, '/');
-    e->zParent = imgpca_strdup(s2 ? s2 + 1 : zDir);
+  s2 = strrchr(zDir, '/');
+  return imgpca_strdup(s2 ? s2 + 1 : zDir);
+}
+
+/* Sets the prefixes of local paths and URLs of the entries under w->zRoot. */
+static int walk_prefixes(LocalWalk *w, int bRootDot) {
+  size_t n = strlen(w->zRoot);
+  w->zOutPrefix = bRootDot ? imgpca_strdup("")
+                           : imgpca_mprintf("%s%s", w->zRoot, w->zRoot[n - 1] == '/' ? "" : "/");
+  w->zRootName = folder_name(w->zRoot);
+  if (!w->zOutPrefix || !w->zRootName) return IMGPCA_NOMEM;
+  if (w->bFileUrl) {
+    ImgpcaBuf b;
+    char *zAbs = w->zRoot[0] == '/' ? NULL : realpath(w->zRoot, NULL);
+    const char *zA = zAbs ? zAbs : w->zRoot;
+    size_t nA = strlen(zA);
+    imgpca_buf_init(&b);
+    imgpca_buf_append(&b, "file://", 7);
+    imgpca_uri_encode(&b, zA, nA, 1);
+    if (nA == 0 || zA[nA - 1] != '/') imgpca_buf_append(&b, "/", 1);
+    imgpca_buf_append(&b, "", 1);
+    free(zAbs);
+    if (b.oom) { imgpca_buf_free(&b); return IMGPCA_NOMEM; }
+    w->zUrlPrefix = (char *)imgpca_buf_detach(&b, NULL);
+    if (!w->zUrlPrefix) return IMGPCA_NOMEM;
   }
-  imgpca_free(zDir);
-  e->nSize = (int64_t)st->st_size;
-  e->zEtag = imgpca_mprintf("%llx-%llx", (unsigned long long)st->st_mtim.tv_sec,
-                            (unsigned long long)st->st_size);
-  iso_time(st->st_mtim.tv_sec, st->st_mtim.tv_nsec / 1000000, ts);
-  e->zLastModified = imgpca_strdup(ts);
-  if (!w->zPath || !e->zUrl || !e->zKey || !e->zName || !e->zParent || !e->zEtag || !e->zLastModified)
-    return IMGPCA_NOMEM;
-  return IMGPCA_OK;
+  return rel_set(w, 0, "");
+}
+
+/* Opens the root folder and pushes it. */
+static int walk_root(LocalWalk *w, int bRootDot, char *err) {
+  int fd, r;
+  struct stat st;
+  if ((r = walk_prefixes(w, bRootDot)) != IMGPCA_OK) return r;
+  fd = open(w->zRoot, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return imgpca_seterr(err, "cannot open folder '%s': %s", w->zRoot, strerror(errno));
+  if (fstat(fd, &st) != 0) {
+    close(fd);
+    return imgpca_seterr(err, "cannot open folder '%s': %s", w->zRoot, strerror(errno));
+  }
+  r = seen_add(w, (uint64_t)st.st_dev, (uint64_t)st.st_ino);
+  if (r < 0) { close(fd); return IMGPCA_NOMEM; }
+  return push_fd(w, fd, 0, w->zRootName, err);
 }
 
 int local_walk_open(const char *zPattern, int bFileUrl, LocalWalk **pp, char *err) {
@@ -419,6 +635,7 @@ int local_walk_open(const char *zPattern, int bFileUrl, LocalWalk **pp, char *er
   w = imgpca_calloc(1, sizeof(*w));
   if (!w) return IMGPCA_NOMEM;
   w->bFileUrl = bFileUrl;
+  imgpca_buf_init(&w->ebuf);
   nLit = imgpca_glob_prefix(zPattern, &zLit);
   if (!zLit) { imgpca_free(w); return IMGPCA_NOMEM; }
   if (!imgpca_glob_has_magic(zPattern)) {
@@ -431,17 +648,25 @@ int local_walk_open(const char *zPattern, int bFileUrl, LocalWalk **pp, char *er
       w->zRoot = imgpca_strdup(zLit);
       w->zPattern = imgpca_strdup("**");
       if (!w->zRoot || !w->zPattern) rc = IMGPCA_NOMEM;
-      else rc = push_dir(w, "", err);
+      else rc = walk_root(w, 0, err);
+    } else if (!S_ISREG(st.st_mode)) {
+      rc = imgpca_seterr(err, "'%s' is not a regular file or a folder", zLit);
     } else {
-      w->zSingle = imgpca_strdup(zLit);
-      if (!w->zSingle) rc = IMGPCA_NOMEM;
+      /* listed as the one entry of its folder: key = name */
+      char *slash = strrchr(zLit, '/');
+      w->zSingle = imgpca_strdup(slash ? slash + 1 : zLit);
+      w->zSinglePath = imgpca_strdup(zLit);
+      w->zRoot = !slash ? imgpca_strdup(".") : slash == zLit ? imgpca_strdup("/")
+                        : imgpca_mprintf("%.*s", (int)(slash - zLit), zLit);
+      if (!w->zSingle || !w->zSinglePath || !w->zRoot) rc = IMGPCA_NOMEM;
+      else rc = walk_prefixes(w, !slash);
     }
   } else {
     /* root = folder part of the literal prefix */
     char *slash;
+    int bRootDot = 0;
     zLit[nLit] = 0;
     slash = strrchr(zLit, '/');
-    (void)nLit;
     {
       /* the literal prefix is computed on the unescaped text; find the
       ** matching split in the pattern by counting segments */
@@ -454,7 +679,7 @@ int local_walk_open(const char *zPattern, int bFileUrl, LocalWalk **pp, char *er
       }
       if (!slash) {
         w->zRoot = imgpca_strdup(".");
-        w->bRootDot = 1;
+        bRootDot = 1;
       } else if (slash == zLit) {
         w->zRoot = imgpca_strdup("/");
       } else {
@@ -466,7 +691,7 @@ int local_walk_open(const char *zPattern, int bFileUrl, LocalWalk **pp, char *er
     if (!w->zRoot || !w->zPattern) rc = IMGPCA_NOMEM;
     else if (stat(w->zRoot, &st) != 0 || !S_ISDIR(st.st_mode))
       rc = imgpca_seterr(err, "no such folder '%s'", w->zRoot);
-    else rc = push_dir(w, "", err);
+    else rc = walk_root(w, bRootDot, err);
   }
   imgpca_free(zLit);
   if (rc) { local_walk_close(w); return rc; }
@@ -476,43 +701,59 @@ int local_walk_open(const char *zPattern, int bFileUrl, LocalWalk **pp, char *er
 
 int local_walk_next(LocalWalk *w, ImgpcaEntry *e, int *pEof, char *err) {
   *pEof = 0;
-  (void)err;
   if (w->zSingle) {
     struct stat st;
-    const char *slash = strrchr(w->zSingle, '/');
-    if (w->bSingleDone || stat(w->zSingle, &st) != 0) { *pEof = 1; return IMGPCA_OK; }
+    int rc;
+    if (w->bSingleDone || stat(w->zSinglePath, &st) != 0 || !S_ISREG(st.st_mode)) {
+      *pEof = 1;
+      return IMGPCA_OK;
+    }
     w->bSingleDone = 1;
-    if (fill_entry(w, w->zSingle, slash ? slash + 1 : w->zSingle, &st)) return IMGPCA_NOMEM;
+    rc = fill_entry(w, w->zOutPrefix, w->zSingle, w->zRootName, &st);
+    if (rc) return rc;
     *e = w->cur;
     return IMGPCA_OK;
   }
   while (w->nStack > 0) {
     WalkDir *d = &w->aStack[w->nStack - 1];
-    char *zRel, *zAbs;
+    const WalkEnt *ent;
     struct stat st;
+    int isDir = 0, rc;
     if (d->i >= d->n) { pop_dir(w); continue; }
-    if (w->xInterrupted && ++w->nSeen % 256 == 0 && w->xInterrupted(w->pInterruptArg)) return IMGPCA_INTERRUPT;
-    zRel = join(d->zRel, d->azName[d->i++]);
-    if (!zRel) return IMGPCA_NOMEM;
-    zAbs = walk_abs(w, zRel);
-    if (!zAbs) { imgpca_free(zRel); return IMGPCA_NOMEM; }
-    if (stat(zAbs, &st) == 0) {
-      if (S_ISDIR(st.st_mode)) {
-        if (dir_may_match(w->zPattern, zRel)) {
-          int rc = push_dir(w, zRel, err);
-          if (rc) { imgpca_free(zRel); imgpca_free(zAbs); return rc; }
-        }
-      } else if (S_ISREG(st.st_mode) && imgpca_glob_match(w->zPattern, zRel)) {
-        int rc = fill_entry(w, zAbs, zRel, &st);
-        imgpca_free(zRel);
-        imgpca_free(zAbs);
-        if (rc) return rc;
-        *e = w->cur;
-        return IMGPCA_OK;
-      }
+    ent = &d->aEnt[d->i++];
+    if ((++w->nPoll & 255) == 0 && (rc = walk_interrupted(w, err)) != IMGPCA_OK) return rc;
+    switch (ent->type) {
+      case DT_DIR: isDir = 1; break;
+      case DT_REG: break;
+      case DT_LNK: case DT_UNKNOWN:
+        if (fstatat(d->fd, ent->z, &st, 0) != 0) continue; /* dangling link, vanished */
+        if (S_ISDIR(st.st_mode)) isDir = 1;
+        else if (!S_ISREG(st.st_mode)) continue;
+        break;
+      default: continue; /* FIFO, socket, device: never listed */
     }
-    imgpca_free(zRel);
-    imgpca_free(zAbs);
+    if (rel_set(w, d->nRel, ent->z)) return IMGPCA_NOMEM;
+    if (isDir) {
+      int fd, bSkip;
+      size_t nRel;
+      if (!dir_may_match(w->zPattern, w->zRel)) continue;
+      rc = open_dir(w, d->fd, ent->z, &fd, &bSkip, err);
+      if (rc) return rc;
+      if (bSkip) continue;
+      nRel = strlen(w->zRel);
+      rc = push_fd(w, fd, nRel, ent->z, err); /* may move aStack: d is stale */
+      if (rc) return rc;
+      continue;
+    }
+    if (!imgpca_glob_match(w->zPattern, w->zRel)) continue;
+    /* a regular file (d_type) is not stat'ed until its size, etag or time is
+    ** asked for: count(*), key and url listings need no stat at all */
+    rc = fill_entry(w, w->zOutPrefix, w->zRel, d->zName, ent->type == DT_REG ? NULL : &st);
+    if (rc) return rc;
+    w->curFd = d->fd;
+    w->curName = ent->z;
+    *e = w->cur;
+    return IMGPCA_OK;
   }
   *pEof = 1;
   return IMGPCA_OK;
@@ -526,8 +767,13 @@ void local_walk_close(LocalWalk *w) {
   imgpca_free(w->aStack);
   imgpca_free(w->zRoot);
   imgpca_free(w->zPattern);
+  imgpca_free(w->zOutPrefix);
+  imgpca_free(w->zUrlPrefix);
+  imgpca_free(w->zRootName);
+  imgpca_free(w->zRel);
+  imgpca_free(w->aSeen);
   imgpca_free(w->zSingle);
-  imgpca_free(w->zPath);
-  imgpca_entry_clear(&w->cur);
+  imgpca_free(w->zSinglePath);
+  imgpca_buf_free(&w->ebuf);
   imgpca_free(w);
 }

@@ -558,7 +558,12 @@ int imgpca_lister_next(ImgpcaLister *l, int *pEof, char *err) {
   return IMGPCA_OK;
 }
 
-const ImgpcaEntry *imgpca_lister_entry(ImgpcaLister *l) { return &l->cur; }
+const ImgpcaEntry *imgpca_lister_entry(ImgpcaLister *l) {
+  if (l->walk) local_walk_stat(l->walk, &l->cur);
+  return &l->cur;
+}
+
+const ImgpcaEntry *imgpca_lister_entry_names(ImgpcaLister *l) { return &l->cur; }
 
 int imgpca_lister_content(ImgpcaLister *l, ImgpcaBuf *out, char *err) {
   int nf = 0, rc;

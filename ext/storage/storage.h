@@ -109,6 +109,11 @@ void imgpca_lister_set_interrupt(ImgpcaLister *l, int (*xInterrupted)(void *), v
 #define IMGPCA_LIST_MAX_EMPTY 1000
 int imgpca_lister_next(ImgpcaLister *l, int *pEof, char *err);
 const ImgpcaEntry *imgpca_lister_entry(ImgpcaLister *l);
+/* Same, but only zUrl, zKey, zName and zParent are guaranteed: a local
+** listing reads a file's metadata (nSize, zEtag, zLastModified) on demand, so
+** listings that need names only cost no stat per file.  nSize is -1 when the
+** file vanished before its metadata was read. */
+const ImgpcaEntry *imgpca_lister_entry_names(ImgpcaLister *l);
 /* The body of the current entry (bContent listers); out is detached to the caller. */
 int imgpca_lister_content(ImgpcaLister *l, ImgpcaBuf *out, char *err);
 void imgpca_lister_close(ImgpcaLister *l);

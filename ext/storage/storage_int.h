@@ -19,8 +19,11 @@ typedef struct LocalWalk LocalWalk;
 int local_walk_open(const char *zPattern, int bFileUrl, LocalWalk **pp, char *err);
 /* Next matching file: fills e (fields owned by the walk until the next call). */
 int local_walk_next(LocalWalk *w, ImgpcaEntry *e, int *pEof, char *err);
-/* Optional hook polled every 256 entries: non-zero stops with IMGPCA_INTERRUPT. */
+/* Optional hook polled at every folder and every 256 entries: non-zero stops with IMGPCA_INTERRUPT. */
 void local_walk_set_interrupt(LocalWalk *w, int (*xInterrupted)(void *), void *pArg);
+/* Reads size, etag and last_modified of the current entry if not read yet
+** (the walk defers the stat of files typed by readdir); copies nSize to e. */
+void local_walk_stat(LocalWalk *w, ImgpcaEntry *e);
 /* Local path of the current entry. */
 const char *local_walk_path(LocalWalk *w);
 void local_walk_close(LocalWalk *w);

@@ -323,13 +323,18 @@ static int list_eof(sqlite3_vtab_cursor *cur) { return ((ListCursor *)cur)->bEof
 
 static int list_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int i) {
   ListCursor *c = (ListCursor *)cur;
-  const ImgpcaEntry *e = imgpca_lister_entry(c->l);
+  /* names need no stat of a local file; size, etag and time do */
+  const ImgpcaEntry *e = i == COL_SIZE || i == COL_ETAG || i == COL_LASTMOD ? imgpca_lister_entry(c->l)
+                                                                            : imgpca_lister_entry_names(c->l);
   switch (i) {
     case COL_URL: sqlite3_result_text(ctx, e->zUrl, -1, SQLITE_TRANSIENT); break;
     case COL_KEY: sqlite3_result_text(ctx, e->zKey, -1, SQLITE_TRANSIENT); break;
     case COL_NAME: sqlite3_result_text(ctx, e->zName, -1, SQLITE_TRANSIENT); break;
     case COL_PARENT: sqlite3_result_text(ctx, e->zParent, -1, SQLITE_TRANSIENT); break;
-    case COL_SIZE: sqlite3_result_int64(ctx, e->nSize); break;
+    case COL_SIZE:
+      if (e->nSize >= 0) sqlite3_result_int64(ctx, e->nSize);
+      else sqlite3_result_null(ctx); /* vanished while listed */
+      break;
     case COL_ETAG: sqlite3_result_text(ctx, e->zEtag, -1, SQLITE_TRANSIENT); break;
     case COL_LASTMOD: sqlite3_result_text(ctx, e->zLastModified, -1, SQLITE_TRANSIENT); break;
     case COL_CONTENT: {

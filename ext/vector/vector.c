@@ -4,6 +4,8 @@
 */
 #include "vector.h"
 
+#include "../common/fmt.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -99,7 +101,13 @@ int fvec_parse_json(const char *z, size_t n, float **pOut, size_t *pDim, char *e
 int fvec_write_json(const float *v, size_t n, ImgpcaBuf *out) {
   size_t i;
   imgpca_buf_append(out, "[", 1);
-  for (i = 0; i < n; i++) imgpca_buf_printf(out, i ? ",%.9g" : "%.9g", (double)v[i]);
+  for (i = 0; i < n; i++) {
+    char tmp[IMGPCA_FMT_MAX + 1];
+    int k = 0;
+    if (i) tmp[k++] = ',';
+    k += imgpca_fmt_float(tmp + k, v[i]); /* shortest round trip to float32 */
+    imgpca_buf_append(out, tmp, (size_t)k);
+  }
   return imgpca_buf_append(out, "]", 1);
 }
 

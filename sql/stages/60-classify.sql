@@ -25,13 +25,14 @@ FROM cfg, knn_search(
   'SELECT p.key, p.pc FROM projections AS p JOIN images AS i USING (key) WHERE i.split = ''train''',
   cfg.knn) AS n
 JOIN images AS i ON i.key = n.ref_id;
+CREATE INDEX temp.knn_hits_key ON knn_hits(key, rank);
 INSERT INTO predictions(key, model_id, predicted, neighbour, distance)
-SELECT h.key, (SELECT id FROM model), v.label, h.neighbour, h.distance
-FROM knn_hits AS h
-JOIN (SELECT key, label,
+SELECT v.key, (SELECT id FROM model), v.label, h.neighbour, h.distance
+FROM (SELECT key, label,
              row_number() OVER (PARTITION BY key ORDER BY count(*) DESC, sum(distance), label) AS place
-      FROM knn_hits GROUP BY key, label) AS v ON v.key = h.key AND v.place = 1
-WHERE h.rank = 1;
+      FROM knn_hits GROUP BY key, label) AS v
+JOIN knn_hits AS h ON h.key = v.key AND h.rank = 1
+WHERE v.place = 1;
 DROP TABLE knn_hits;
 SELECT printf('classified: %d test images, %d-NN accuracy %.2f %% (%d correct)', tested, cfg.knn, percent, correct)
 FROM accuracy, cfg WHERE tested > 0;

@@ -39,7 +39,7 @@ WHERE s3_put(out || '/scree.svg', svg) IS NOT NULL;
 -- sample in key order).  The 12 largest labels get distinct colours and a
 -- legend entry, the others are grey underneath.
 SELECT printf('plot: %s/scatter.svg, %d bytes', out, length(CAST(svg AS BLOB))) FROM cfg, (
-  WITH p AS (SELECT i.label, fvec_at(p.pc, 0) AS x, fvec_at(p.pc, 1) AS y,
+  WITH p AS (SELECT i.label, fvec_at(p.pc, 0) AS x, CASE WHEN fvec_dims(p.pc) > 1 THEN fvec_at(p.pc, 1) ELSE 0.0 END AS y,  -- k = 1: a line
                     row_number() OVER (ORDER BY p.key) AS rn, count(*) OVER () AS n
              FROM projections AS p JOIN images AS i USING (key)),
        s AS (SELECT p.* FROM p, cfg WHERE (rn - 1) % max(1, (n + cfg.plot_max - 1) / cfg.plot_max) = 0),

@@ -17,9 +17,10 @@ SELECT printf('split         %d training (%d with features), %d test (%d with fe
               count(*) FILTER (WHERE split = 'test'), count(features) FILTER (WHERE split = 'test'))
 FROM images;
 SELECT printf('features      %d dimensions (spec ''%s'')', json_extract(pca_info(model), '$.d'), spec) FROM model;
-SELECT printf('model         #%d, fitted %s on %d training images, %d components explaining %.1f %% of the variance (PC1 %.1f %%, PC2 %.1f %%)',
-              id, fitted, n, k, 100 * json_extract(pca_info(model), '$.cumulative[#-1]'),
-              100 * json_extract(pca_info(model), '$.ratio[0]'), 100 * coalesce(json_extract(pca_info(model), '$.ratio[1]'), 0))
+SELECT printf('model         #%d, fitted %s on %d training images, %d component%s explaining %.1f %% of the variance (PC1 %.1f %%%s)',
+              id, fitted, n, k, CASE WHEN k = 1 THEN '' ELSE 's' END,
+              100 * json_extract(pca_info(model), '$.cumulative[#-1]'), 100 * json_extract(pca_info(model), '$.ratio[0]'),
+              CASE WHEN k > 1 THEN printf(', PC2 %.1f %%', 100 * json_extract(pca_info(model), '$.ratio[1]')) ELSE '' END)
 FROM model;
 SELECT CASE
   WHEN tested > 0 THEN printf('accuracy      %.2f %% (%d of %d test images, %s in PCA space)', percent, correct, tested,

@@ -8,28 +8,12 @@
 # silent endpoints (timeouts, no hang), retries on 503 and truncated bodies,
 # credentials from connection settings, env, profile files and a fake IMDSv2.
 set -u
-cd "$(dirname "$0")/../.."
-root=$PWD
+. "$(dirname "$0")/lib.sh"
+it_setup s3it
 data=$root/../shared/data/fruits360/Test
 ext=$root/dist/imgpca
-work=$(mktemp -d /tmp/imgpca-s3it.XXXXXX)
-pids=()
-rgw=
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  [ -n "$rgw" ] && scripts/rgw-stop.sh "$rgw"
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail=0; n=0
-ok() { n=$((n+1)); echo "ok   $1"; }
-bad() { n=$((n+1)); fail=$((fail+1)); echo "FAIL $1"; shift; [ $# -gt 0 ] && echo "     $*"; }
-expect_eq() { if [ "$2" == "$3" ]; then ok "$1"; else bad "$1" "got [$2] expected [$3]"; fi; }
-expect_has() { case "$2" in *"$3"*) ok "$1";; *) bad "$1" "[$2] lacks [$3]";; esac; }
-expect_not() { case "$2" in *"$3"*) bad "$1" "output contains [$3]";; *) ok "$1";; esac; }
 
-rgw=$(scripts/rgw-start.sh "$work/rgw") || { echo "cannot start RGW"; exit 1; }
-. "$rgw/env"
+it_start_rgw
 B=$RGW_BUCKET
 export HOME=$work/home   # no ~/.aws of the machine
 mkdir -p "$HOME"

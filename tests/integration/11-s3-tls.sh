@@ -19,25 +19,10 @@
 # IMGPCA_EXT and IMGPCA_SQLITE3 override the extension and the shell (e.g. an
 # older build, or a wrapper preloading ASan).
 set -u
-cd "$(dirname "$0")/../.."
-root=$PWD
+. "$(dirname "$0")/lib.sh"
+it_setup tls
 ext=${IMGPCA_EXT:-$root/dist/imgpca}
 data=$root/../shared/data/fruits360
-work=$(mktemp -d /tmp/imgpca-tls.XXXXXX)
-pids=()
-rgw=
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  [ -n "$rgw" ] && scripts/rgw-stop.sh "$rgw"
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail=0; n=0
-ok() { n=$((n+1)); echo "ok   $1"; }
-bad() { n=$((n+1)); fail=$((fail+1)); echo "FAIL $1"; shift; [ $# -gt 0 ] && echo "     $*"; }
-expect_eq() { if [ "$2" == "$3" ]; then ok "$1"; else bad "$1" "got [$2] expected [$3]"; fi; }
-expect_has() { case "$2" in *"$3"*) ok "$1";; *) bad "$1" "[$2] lacks [$3]";; esac; }
-expect_not() { case "$2" in *"$3"*) bad "$1" "output contains [$3]";; *) ok "$1";; esac; }
 
 # ---- a throwaway CA, the gateway's certificate and the bad ones ----
 pki=$work/pki; mkdir -p "$pki/new"; touch "$pki/index.txt"; echo 1000 > "$pki/serial"

@@ -7,25 +7,12 @@
 # s3_fetch; content is only returned when asked; thread counts give the same
 # bytes; a mixed list (S3 and local) keeps its order.
 set -u
-cd "$(dirname "$0")/../.."
-root=$PWD
+. "$(dirname "$0")/lib.sh"
+it_setup fetchit
 data=$root/../shared/data/fruits360/Training
 ext=$root/dist/imgpca
-work=$(mktemp -d /tmp/imgpca-fetchit.XXXXXX)
-rgw=
-cleanup() {
-  [ -n "$rgw" ] && scripts/rgw-stop.sh "$rgw"
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail=0; n=0
-ok() { n=$((n+1)); echo "ok   $1"; }
-bad() { n=$((n+1)); fail=$((fail+1)); echo "FAIL $1"; shift; [ $# -gt 0 ] && echo "     $*"; }
-expect_eq() { if [ "$2" == "$3" ]; then ok "$1"; else bad "$1" "got [$2] expected [$3]"; fi; }
-expect_has() { case "$2" in *"$3"*) ok "$1";; *) bad "$1" "[$2] lacks [$3]";; esac; }
 
-rgw=$(scripts/rgw-start.sh "$work/rgw") || { echo "cannot start RGW"; exit 1; }
-. "$rgw/env"
+it_start_rgw
 B=$RGW_BUCKET
 export HOME=$work/home AWS_EC2_METADATA_DISABLED=true
 mkdir -p "$HOME"

@@ -8,7 +8,11 @@ Checks: explained-variance ratios (1e-6 relative), components up to sign
 sign (1e-4), whitening, reconstruction, StandardScaler+PCA, a variance
 fraction k, merges of 1/2/4/7 shards (1e-9 relative on eigenvalues),
 streaming vs exact within the reported error bound, identical bytes for
-identical input."""
+identical input.  Randomized solver: top-k explained variances within 1e-3
+relative of the full SVD (and of scikit-learn's own randomized solver),
+top-k subspace angles (smallest singular value of C_ours C_ref^T) >= 0.99,
+deterministic bytes, refusal in pca_partial, fallback to exact/streaming for
+all components or beyond memory_mb."""
 import json
 import os
 import sqlite3
@@ -199,6 +203,43 @@ check(np.all(ev <= skl.explained_variance_[:ks] * (1 + 1e-9)), "streaming pca_fi
 check(q("SELECT pca_fit(v, ?, '{\"solver\":\"streaming\",\"sketch\":64}') FROM f", ks) == m,
       "streaming: same input, same bytes")
 
+# ---- randomized solver -------------------------------------------------------
+kr = 10
+opt_r = '{"solver":"randomized"}'
+mr = q("SELECT pca_fit(v, ?, ?) FROM f", kr, opt_r)
+inf_r = info(mr)
+check(inf_r["solver"] == "randomized" and inf_r["options"]["solver"] == "randomized",
+      f"randomized solver reported: {inf_r['solver']}")
+ev_r = np.array(inf_r["explained_variance"])
+rand_rel = float(np.max(np.abs(ev_r - skl.explained_variance_[:kr]) / skl.explained_variance_[:kr]))
+check(rand_rel < 1e-3, f"randomized eigenvalues vs full SVD: {rand_rel:.2e}")
+skr = PCA(n_components=kr, svd_solver="randomized", random_state=0).fit(X32)
+rand_skl = float(np.max(np.abs(ev_r - skr.explained_variance_) / skr.explained_variance_))
+check(rand_skl < 1e-3, f"randomized eigenvalues vs sklearn randomized: {rand_skl:.2e}")
+_, _, _, comp_r = components(mr)
+rand_angle = float(np.linalg.svd(comp_r @ skl.components_[:kr].T, compute_uv=False).min())
+check(rand_angle >= 0.99, f"randomized subspace vs full SVD: smallest cosine {rand_angle:.4f}")
+check(abs(float(np.dot(comp_r[0], skl.components_[0]))) > 0.9999, "randomized first component")
+check(q("SELECT pca_fit(v, ?, ?) FROM f", kr, opt_r) == mr, "randomized: same input, same bytes")
+check(q("SELECT pca_fit(v, ?, '{\"solver\":\"randomized\",\"seed\":5}') FROM f", kr) != mr,
+      "randomized: the seed is used")
+try:
+    q("SELECT pca_partial(v, ?) FROM f", opt_r)
+    check(False, "pca_partial with the randomized solver must fail")
+except sqlite3.OperationalError as e:
+    check(str(e).startswith("pca_partial: ") and "randomized solver fits in one process" in str(e),
+          f"pca_partial randomized message: {e}")
+# all components: falls back to the exact solver, same eigenvalues
+ma = q("SELECT pca_fit(v, NULL, ?) FROM f", opt_r)
+check(info(ma)["solver"] == "exact" and info(ma)["options"]["solver"] == "randomized", "randomized k=all -> exact")
+check(np.allclose(np.array(info(ma)["explained_variance"]), skl.explained_variance_[:min(n - 1, d)], rtol=1e-6,
+                  atol=1e-12), "randomized k=all -> exact eigenvalues")
+# beyond memory_mb the kept rows are replayed into the exact/streaming state
+mm = q("SELECT pca_fit(v, ?, '{\"solver\":\"randomized\",\"memory_mb\":2}') "
+       "FROM (SELECT v FROM f UNION ALL SELECT v FROM f UNION ALL SELECT v FROM f)", kr)
+check(info(mm)["solver"] in ("exact", "streaming") and info(mm)["n"] == 3 * n,
+      f"randomized beyond memory_mb: {info(mm)['solver']}")
+
 # ---- corrupt models never crash -------------------------------------------
 rng = np.random.default_rng(7)
 bad = 0
@@ -220,4 +261,5 @@ check(bad == 200, f"only {bad}/200 corrupted models rejected")
 exit_if_failed()
 print(f"n={n} d={d} k={k}: ratio rel err {r_rel:.1e}, worst |cos| 1-{1 - worst_cos:.1e}, proj err {perr:.1e}; "
       f"standardized ratio {zr:.1e}; merge 1/2/4/7 eig rel {merge_err:.1e}; streaming l=64 top-{ks} eig rel "
-      f"{stream_rel:.1e} (bound {stream_bound_rel:.1e})")
+      f"{stream_rel:.1e} (bound {stream_bound_rel:.1e}); randomized k={kr} eig rel {rand_rel:.1e}, "
+      f"subspace cos {rand_angle:.6f}")

@@ -230,7 +230,7 @@ static void test_errors_named(void) {
   imgpca_fetch_add(f, p);
   imgpca_fetch_add(f, "s3://bucket/key.jpg");
   CHECK_EQ_INT(imgpca_fetch_next(f, &it, &eof, err), IMGPCA_OK);
-  snprintf(p, sizeof p, "'%s/fifo' is not a regular file", g_dir);
+  snprintf(p, sizeof p, "'%s/fifo' is not a regular file (a fifo)", g_dir);
   CHECK_STR(it->zError, p);
   CHECK_EQ_INT(it->nSize, -1);
   CHECK_EQ_INT(imgpca_fetch_next(f, &it, &eof, err), IMGPCA_OK);

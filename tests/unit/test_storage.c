@@ -1,7 +1,10 @@
 /* Unit tests of the storage layer on the local backend: URL parsing, atomic
 ** writer (nothing visible before commit, nothing left after abort), range
-** reads, size limit, delete, and the sorted glob walk of the lister. */
+** reads, size limit, delete, and the sorted glob walk of the lister:
+** directory-symlink cycles end and list every file once, FIFOs are neither
+** listed nor opened (no blocking), and the interrupt hook stops a walk. */
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -185,6 +188,121 @@ static void test_list(const char *dir) {
   imgpca_config_clear(&cfg);
 }
 
+static int count_listing(ImgpcaStorage *s, const char *pat, int *pRc) {
+  ImgpcaLister *l;
+  char err[IMGPCA_ERRMAX];
+  int eof = 0, n = 0, rc;
+  *pRc = imgpca_lister_open(s, pat, 0, -1, -1, &l, err);
+  if (*pRc) return -1;
+  while ((rc = imgpca_lister_next(l, &eof, err)) == IMGPCA_OK && !eof && n < 100000) n++;
+  *pRc = rc;
+  imgpca_lister_close(l);
+  return n;
+}
+
+static int g_polls, g_stop_at;
+static int stop_hook(void *p) {
+  (void)p;
+  return ++g_polls >= g_stop_at;
+}
+
+/* Defect 6: "d/up -> .." used to repeat files up to the ELOOP depth, and two
+** self-links made a '**' listing run forever.  Defect 7: a FIFO blocked
+** s3_fetch (open without O_NONBLOCK).  Plus the interrupt hook. */
+static void test_list_links(const char *dir) {
+  ImgpcaConfig cfg;
+  ImgpcaStorage *s;
+  ImgpcaLister *l;
+  ImgpcaBuf b;
+  char err[IMGPCA_ERRMAX], path[512], pat[600], to[600];
+  int rc, n, nf, eof = 0, i;
+  int64_t nb;
+  imgpca_config_init(&cfg);
+  imgpca_storage_new(&cfg, &s, err);
+  /* d/up -> .. */
+  snprintf(path, sizeof path, "%s/S/a/1.png", dir);
+  CHECK_EQ_INT(imgpca_storage_put(s, path, "1", 1, NULL, &nb, err), IMGPCA_OK);
+  snprintf(path, sizeof path, "%s/S/d/2.png", dir);
+  CHECK_EQ_INT(imgpca_storage_put(s, path, "2", 1, NULL, &nb, err), IMGPCA_OK);
+  snprintf(path, sizeof path, "%s/S/d/up", dir);
+  CHECK_EQ_INT(symlink("..", path), 0);
+  snprintf(pat, sizeof pat, "%s/S/**/*.png", dir);
+  CHECK_EQ_INT(count_listing(s, pat, &rc), 2);
+  CHECK_EQ_INT(rc, IMGPCA_OK);
+  /* two self-links in one folder */
+  snprintf(path, sizeof path, "%s/S/a/self1", dir);
+  CHECK_EQ_INT(symlink(".", path), 0);
+  snprintf(path, sizeof path, "%s/S/a/self2", dir);
+  CHECK_EQ_INT(symlink(".", path), 0);
+  CHECK_EQ_INT(count_listing(s, pat, &rc), 2);
+  snprintf(pat, sizeof pat, "%s/S", dir);
+  CHECK_EQ_INT(count_listing(s, pat, &rc), 2);
+  /* a link to a sibling folder: its files are listed once, at the first
+  ** path in key order ("S/b" < "S/d") */
+  snprintf(path, sizeof path, "%s/S/b", dir);
+  snprintf(to, sizeof to, "%s/S/d", dir);
+  CHECK_EQ_INT(symlink(to, path), 0);
+  snprintf(pat, sizeof pat, "%s/S/**/*.png", dir);
+  CHECK_EQ_INT(imgpca_lister_open(s, pat, 0, -1, -1, &l, err), IMGPCA_OK);
+  {
+    static const char *expect[] = {"a/1.png", "b/2.png"};
+    for (i = 0; i < 2; i++) {
+      CHECK_EQ_INT(imgpca_lister_next(l, &eof, err), IMGPCA_OK);
+      CHECK(!eof);
+      if (eof) break;
+      CHECK_STR(imgpca_lister_entry(l)->zKey, expect[i]);
+    }
+    CHECK_EQ_INT(imgpca_lister_next(l, &eof, err), IMGPCA_OK);
+    CHECK(eof);
+  }
+  imgpca_lister_close(l);
+  /* a link to a file is listed; a dangling one is not */
+  snprintf(path, sizeof path, "%s/S/a/ln.png", dir);
+  snprintf(to, sizeof to, "%s/S/a/1.png", dir);
+  CHECK_EQ_INT(symlink(to, path), 0);
+  snprintf(path, sizeof path, "%s/S/a/dangling.png", dir);
+  CHECK_EQ_INT(symlink("no-such-file.png", path), 0);
+  CHECK_EQ_INT(count_listing(s, pat, &rc), 3);
+  /* FIFO: skipped by the listing, refused by a read without blocking */
+  snprintf(path, sizeof path, "%s/S/a/fifo.png", dir);
+  CHECK_EQ_INT(mkfifo(path, 0600), 0);
+  CHECK_EQ_INT(count_listing(s, pat, &rc), 3);
+  CHECK_EQ_INT(imgpca_storage_get(s, path, 0, -1, -1, &b, &nf, err), IMGPCA_ERROR);
+  CHECK(strstr(err, "is not a regular file (a fifo)") != NULL);
+  CHECK_EQ_INT(imgpca_lister_open(s, path, 0, -1, -1, &l, err), IMGPCA_ERROR);
+  CHECK(strstr(err, "is not a regular file or a folder") != NULL);
+  /* a folder is refused by a read too */
+  snprintf(path, sizeof path, "%s/S/a", dir);
+  CHECK_EQ_INT(imgpca_storage_get(s, path, 0, -1, -1, &b, &nf, err), IMGPCA_ERROR);
+  CHECK(strstr(err, "is not a regular file (a folder)") != NULL);
+  /* interrupt hook: polled at every folder, stops the walk */
+  for (i = 0; i < 40; i++) {
+    snprintf(path, sizeof path, "%s/S/many/%02d/x.jpg", dir, i);
+    CHECK_EQ_INT(imgpca_storage_put(s, path, "x", 1, NULL, &nb, err), IMGPCA_OK);
+  }
+  snprintf(pat, sizeof pat, "%s/S/**/*.none", dir);
+  CHECK_EQ_INT(imgpca_lister_open(s, pat, 0, -1, -1, &l, err), IMGPCA_OK);
+  g_polls = 0;
+  g_stop_at = 5;
+  imgpca_lister_set_interrupt(l, stop_hook, NULL);
+  CHECK_EQ_INT(imgpca_lister_next(l, &eof, err), IMGPCA_INTERRUPT);
+  CHECK_STR(err, "interrupted");
+  CHECK_EQ_INT(g_polls, 5);
+  imgpca_lister_close(l);
+  g_polls = 0;
+  g_stop_at = 1000000;
+  CHECK_EQ_INT(imgpca_lister_open(s, pat, 0, -1, -1, &l, err), IMGPCA_OK);
+  imgpca_lister_set_interrupt(l, stop_hook, NULL);
+  CHECK_EQ_INT(imgpca_lister_next(l, &eof, err), IMGPCA_OK);
+  CHECK(eof);
+  CHECK(g_polls >= 40); /* one poll per folder at least */
+  imgpca_lister_close(l);
+  n = 0;
+  (void)n;
+  imgpca_storage_free(s);
+  imgpca_config_clear(&cfg);
+}
+
 /* File modes: a new file is 0666 & ~umask (not a fixed 0644, not mkstemp's
 ** 0600); replacing an existing file keeps its permission bits. */
 static void test_modes(const char *dir) {
@@ -362,6 +480,7 @@ int main(void) {
   test_url();
   test_local(dir);
   test_list(dir);
+  test_list_links(dir);
   test_modes(dir);
   test_walk_interrupt(dir);
   test_concat(dir);

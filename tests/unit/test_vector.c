@@ -18,7 +18,7 @@ static void test_json(void) {
   imgpca_buf_init(&b);
   fvec_write_json(v, n, &b);
   imgpca_buf_append(&b, "", 1);
-  CHECK_STR((char *)b.p, "[1,-2.5,0.0299999993]");
+  CHECK_STR((char *)b.p, "[1,-2.5,0.03]" /* shortest round trip */);
   imgpca_buf_free(&b);
   free(v);
   CHECK_EQ_INT(fvec_parse_json("[]", 2, &v, &n, err), IMGPCA_ERROR);
