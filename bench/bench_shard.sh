@@ -174,9 +174,9 @@ OpenBLAS, \`/usr/bin/time -v\`):
 | previous in-memory publish (peer), local | $(mib "$small_bytes") | $rss_old | $t_old |
 | local parts -> local file, then the report page (\`IMGPCA_REPORT=1\`, \`sql/publish-report.sql\`) | $(mib "$small_bytes") | $rss_rep | $t_rep |
 
-Goal: peak RSS <= 64 MiB whatever the size (the CSV: \`IMGPCA_REPORT=0\`). The report page that
-publish writes by default after the CSV (\`sql/publish-report.sql\`) reads each part whole to
-sample its rows, so with it the peak grows with the size of a part (last row). At $(mib "$small_bytes") MiB the previous publish used
+Goal: peak RSS <= 64 MiB whatever the size, with and without the report page that publish
+writes by default after the CSV (\`sql/publish-report.sql\`, which samples bounded windows of
+the parts; last row). At $(mib "$small_bytes") MiB the previous publish used
 $(ratio "$rss_old" "$rss_new_small")x the memory of s3_concat (byte-identical output)$(
   [ "$csv_bytes" -gt 1000000000 ] && echo "; at $(mib "$csv_bytes") MiB it cannot run
 (the assembled CSV exceeds SQLite's 1,000,000,000-byte limit on a string)").

@@ -13,7 +13,7 @@
 -- The report page beside the CSV (docs/REPORT.md) is sql/publish-report.sql, run next in the
 -- same session (it reads the temp table parts): scripts/imgpca-worker.sh publish appends it
 -- unless IMGPCA_REPORT=0; by hand, .read it after this file.  This file alone writes the CSV in
--- constant memory; the report samples the parts one at a time (memory grows with a part).
+-- constant memory; the report samples bounded windows of the parts (constant memory too).
 .bail on
 CREATE TEMP TABLE withdrawn AS SELECT s3_delete($out || '/parts/_manifest.json') AS n;
 .read sql/shard-guard.sql
