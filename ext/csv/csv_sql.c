@@ -58,7 +58,7 @@ typedef struct CsvOpts {
   int bCrlf;
   int bFormulaGuard;
   int nName;
-  char **azName;   /* sqlite3_malloc'd strings */
+  char **azName; /* sqlite3_malloc'd strings */
 } CsvOpts;
 
 static void csv_opts_free(CsvOpts *o) {
@@ -74,8 +74,10 @@ static int csv_opts_names(sqlite3_context *ctx, sqlite3 *db, sqlite3_value *vArr
   sqlite3_stmt *ns = NULL;
   int n = 0, rc;
   if (sqlite3_prepare_v2(db, "SELECT value, type FROM json_each(?1)", -1, &ns, NULL) != SQLITE_OK) {
-    if (sqlite3_errcode(db) == SQLITE_NOMEM) sqlite3_result_error_nomem(ctx);
-    else imgpca_result_error(ctx, FN, "cannot parse options: %s", sqlite3_errmsg(db));
+    if (sqlite3_errcode(db) == SQLITE_NOMEM)
+      sqlite3_result_error_nomem(ctx);
+    else
+      imgpca_result_error(ctx, FN, "cannot parse options: %s", sqlite3_errmsg(db));
     return 1;
   }
   sqlite3_bind_value(ns, 1, vArr);
@@ -124,8 +126,10 @@ static int csv_opts_parse(sqlite3_context *ctx, sqlite3 *db, sqlite3_value *vOpt
   }
   sqlite3_bind_value(st, 1, vOpt);
   if (sqlite3_step(st) != SQLITE_ROW) {
-    if (sqlite3_errcode(db) == SQLITE_NOMEM) sqlite3_result_error_nomem(ctx);
-    else imgpca_result_error(ctx, FN, "options are not valid JSON: %s", sqlite3_errmsg(db));
+    if (sqlite3_errcode(db) == SQLITE_NOMEM)
+      sqlite3_result_error_nomem(ctx);
+    else
+      imgpca_result_error(ctx, FN, "options are not valid JSON: %s", sqlite3_errmsg(db));
     goto fail;
   }
   if (sqlite3_column_type(st, 0) != SQLITE_TEXT ||
@@ -155,9 +159,12 @@ static int csv_opts_parse(sqlite3_context *ctx, sqlite3 *db, sqlite3_value *vOpt
         imgpca_result_error(ctx, FN, "option '%s' must be true or false", zKey);
         goto fail;
       }
-      if (zKey[0] == 'h') o->bHeader = zType[0] == 't';
-      else if (zKey[0] == 'e') o->bExpand = zType[0] == 't';
-      else o->bFormulaGuard = zType[0] == 't';
+      if (zKey[0] == 'h')
+        o->bHeader = zType[0] == 't';
+      else if (zKey[0] == 'e')
+        o->bExpand = zType[0] == 't';
+      else
+        o->bFormulaGuard = zType[0] == 't';
     } else if (!strcmp(zKey, "delimiter")) {
       const char *z = (const char *)sqlite3_column_text(st, 2);
       if (strcmp(zType, "text") || !z || strlen(z) != 1 || !csv_delimiter_ok((unsigned char)z[0])) {
@@ -189,8 +196,10 @@ static int csv_opts_parse(sqlite3_context *ctx, sqlite3 *db, sqlite3_value *vOpt
     }
   }
   if (rc != SQLITE_DONE) {
-    if (sqlite3_errcode(db) == SQLITE_NOMEM) sqlite3_result_error_nomem(ctx);
-    else imgpca_result_error(ctx, FN, "options are not valid JSON: %s", sqlite3_errmsg(db));
+    if (sqlite3_errcode(db) == SQLITE_NOMEM)
+      sqlite3_result_error_nomem(ctx);
+    else
+      imgpca_result_error(ctx, FN, "options are not valid JSON: %s", sqlite3_errmsg(db));
     goto fail;
   }
   sqlite3_finalize(st);
@@ -218,8 +227,14 @@ static int csv_stmt_cell(void *pArg, int iCol, CsvCell *c) {
   sqlite3_stmt *st = (sqlite3_stmt *)pArg;
   memset(c, 0, sizeof(*c));
   switch (sqlite3_column_type(st, iCol)) {
-    case SQLITE_INTEGER: c->eType = CSV_INTEGER; c->i = sqlite3_column_int64(st, iCol); break;
-    case SQLITE_FLOAT: c->eType = CSV_REAL; c->r = sqlite3_column_double(st, iCol); break;
+    case SQLITE_INTEGER:
+      c->eType = CSV_INTEGER;
+      c->i = sqlite3_column_int64(st, iCol);
+      break;
+    case SQLITE_FLOAT:
+      c->eType = CSV_REAL;
+      c->r = sqlite3_column_double(st, iCol);
+      break;
     case SQLITE_TEXT:
       c->eType = CSV_TEXT;
       c->p = sqlite3_column_text(st, iCol);
@@ -246,8 +261,10 @@ static int csv_prepare(sqlite3_context *ctx, sqlite3 *db, const char *zSql, cons
   int nCol;
   *pSt = NULL;
   if (sqlite3_prepare_v2(db, zSql, -1, &st, &zTail) != SQLITE_OK) {
-    if (sqlite3_errcode(db) == SQLITE_NOMEM) sqlite3_result_error_nomem(ctx);
-    else imgpca_result_error(ctx, FN, "cannot prepare query: %s", sqlite3_errmsg(db));
+    if (sqlite3_errcode(db) == SQLITE_NOMEM)
+      sqlite3_result_error_nomem(ctx);
+    else
+      imgpca_result_error(ctx, FN, "cannot prepare query: %s", sqlite3_errmsg(db));
     return 1;
   }
   if (!st) {
@@ -280,7 +297,7 @@ typedef struct CsvExport {
   sqlite3_stmt *st;
   const char *zUrl;
   const CsvOpts *o;
-  const char **azCol;    /* column names of st */
+  const char **azCol; /* column names of st */
   CsvLayout layout;
   CsvWriter cw;
   sqlite3_int64 nRow;
@@ -290,9 +307,12 @@ typedef struct CsvExport {
 /* Reports a core code of the layout/writer: NOMEM, a sink failure (bSink)
 ** or a row that does not fit. */
 static void csv_report(CsvExport *x, int rc, int bSink) {
-  if (rc == IMGPCA_NOMEM || x->cw.buf.oom || !x->err[0]) sqlite3_result_error_nomem(x->ctx);
-  else if (bSink) imgpca_result_error(x->ctx, FN, "cannot write '%s': %s", x->zUrl, x->err);
-  else imgpca_result_error(x->ctx, FN, "%s", x->err);
+  if (rc == IMGPCA_NOMEM || x->cw.buf.oom || !x->err[0])
+    sqlite3_result_error_nomem(x->ctx);
+  else if (bSink)
+    imgpca_result_error(x->ctx, FN, "cannot write '%s': %s", x->zUrl, x->err);
+  else
+    imgpca_result_error(x->ctx, FN, "%s", x->err);
 }
 
 /* Steps through the rows of x->st, writing header and rows.  Returns 0, or
@@ -301,31 +321,50 @@ static int csv_write_rows(CsvExport *x) {
   int rc = sqlite3_step(x->st), e;
   if (rc == SQLITE_ROW) {
     e = csv_layout_first_row(&x->layout, csv_stmt_cell, x->st, x->err);
-    if (e != IMGPCA_OK) { csv_report(x, e, 0); return 1; }
+    if (e != IMGPCA_OK) {
+      csv_report(x, e, 0);
+      return 1;
+    }
   }
   if (x->o->bHeader) {
     e = csv_layout_header(&x->layout, &x->cw, (const char *const *)x->o->azName, x->o->nName);
     if (e == IMGPCA_OK) e = csv_eol(&x->cw, x->err);
-    if (e != IMGPCA_OK) { csv_report(x, e, 1); return 1; }
+    if (e != IMGPCA_OK) {
+      csv_report(x, e, 1);
+      return 1;
+    }
   }
   while (rc == SQLITE_ROW) {
     x->nRow++;
     e = csv_layout_row(&x->layout, &x->cw, csv_stmt_cell, x->st, x->nRow, x->err);
-    if (e != IMGPCA_OK) { csv_report(x, e, 0); return 1; }
+    if (e != IMGPCA_OK) {
+      csv_report(x, e, 0);
+      return 1;
+    }
     e = csv_eol(&x->cw, x->err);
-    if (e != IMGPCA_OK) { csv_report(x, e, 1); return 1; }
+    if (e != IMGPCA_OK) {
+      csv_report(x, e, 1);
+      return 1;
+    }
     rc = sqlite3_step(x->st);
   }
   if (rc != SQLITE_DONE) {
     if (x->conn->zRefused)
-      imgpca_result_error(x->ctx, FN, "query failed at row %lld: %s: not allowed inside the query of csv_export "
-                          "(the export is read-only)", x->nRow + 1, x->conn->zRefused);
-    else if (sqlite3_errcode(x->db) == SQLITE_NOMEM) sqlite3_result_error_nomem(x->ctx);
-    else imgpca_result_error(x->ctx, FN, "query failed at row %lld: %s", x->nRow + 1, sqlite3_errmsg(x->db));
+      imgpca_result_error(x->ctx, FN,
+                          "query failed at row %lld: %s: not allowed inside the query of csv_export "
+                          "(the export is read-only)",
+                          x->nRow + 1, x->conn->zRefused);
+    else if (sqlite3_errcode(x->db) == SQLITE_NOMEM)
+      sqlite3_result_error_nomem(x->ctx);
+    else
+      imgpca_result_error(x->ctx, FN, "query failed at row %lld: %s", x->nRow + 1, sqlite3_errmsg(x->db));
     return 1;
   }
   e = csv_flush(&x->cw, x->err);
-  if (e != IMGPCA_OK) { csv_report(x, e, 1); return 1; }
+  if (e != IMGPCA_OK) {
+    csv_report(x, e, 1);
+    return 1;
+  }
   return 0;
 }
 
@@ -339,8 +378,10 @@ static int csv_export_run(CsvExport *x, ImgpcaConn *conn) {
   rc = imgpca_conn_storage(conn, &store, x->err);
   if (rc == IMGPCA_OK) rc = imgpca_writer_open(store, x->zUrl, &wr, x->err);
   if (rc != IMGPCA_OK) {
-    if (rc == IMGPCA_NOMEM) sqlite3_result_error_nomem(x->ctx);
-    else imgpca_result_error(x->ctx, FN, "cannot open '%s' for writing: %s", x->zUrl, x->err);
+    if (rc == IMGPCA_NOMEM)
+      sqlite3_result_error_nomem(x->ctx);
+    else
+      imgpca_result_error(x->ctx, FN, "cannot open '%s' for writing: %s", x->zUrl, x->err);
     return 1;
   }
   csv_writer_init(&x->cw, csv_sink_writer, wr);
@@ -355,8 +396,10 @@ static int csv_export_run(CsvExport *x, ImgpcaConn *conn) {
   }
   rc = imgpca_writer_commit(wr, NULL, &nBytes, x->err);
   if (rc != IMGPCA_OK) {
-    if (rc == IMGPCA_NOMEM) sqlite3_result_error_nomem(x->ctx);
-    else imgpca_result_error(x->ctx, FN, "cannot publish '%s': %s", x->zUrl, x->err);
+    if (rc == IMGPCA_NOMEM)
+      sqlite3_result_error_nomem(x->ctx);
+    else
+      imgpca_result_error(x->ctx, FN, "cannot publish '%s': %s", x->zUrl, x->err);
     return 1;
   }
   sqlite3_result_int64(x->ctx, x->nRow);

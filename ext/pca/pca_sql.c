@@ -50,8 +50,10 @@ static int parse_options(sqlite3_context *ctx, const char *zFunc, sqlite3_value 
                           "json_each(CASE WHEN ok THEN ?1 ELSE '{\"\":0}' END)",
                           -1, &st, NULL);
   if (rc != SQLITE_OK) {
-    if (rc == SQLITE_NOMEM) sqlite3_result_error_nomem(ctx);
-    else imgpca_result_error(ctx, zFunc, "cannot parse options: %s", sqlite3_errmsg(db));
+    if (rc == SQLITE_NOMEM)
+      sqlite3_result_error_nomem(ctx);
+    else
+      imgpca_result_error(ctx, zFunc, "cannot parse options: %s", sqlite3_errmsg(db));
     return 1;
   }
   sqlite3_bind_value(st, 1, v);
@@ -92,9 +94,11 @@ static int parse_options(sqlite3_context *ctx, const char *zFunc, sqlite3_value 
   }
   sqlite3_finalize(st);
   if (rc != SQLITE_DONE) {
-    if (rc == SQLITE_NOMEM) sqlite3_result_error_nomem(ctx);
-    else imgpca_result_error(ctx, zFunc, "options must be a JSON object, got '%.60s'",
-                             (const char *)sqlite3_value_text(v)); /* malformed JSON */
+    if (rc == SQLITE_NOMEM)
+      sqlite3_result_error_nomem(ctx);
+    else
+      imgpca_result_error(ctx, zFunc, "options must be a JSON object, got '%.60s'",
+                          (const char *)sqlite3_value_text(v)); /* malformed JSON */
     return 1;
   }
   return 0;
@@ -104,11 +108,11 @@ static int parse_options(sqlite3_context *ctx, const char *zFunc, sqlite3_value 
 
 typedef struct PcaAgg {
   PcaState *st;
-  int started;       /* arguments parsed */
-  int failed;        /* an error was reported: do nothing more */
-  int mode;          /* 0 none, 1 vectors, 2 states */
-  long long row;     /* rows seen (1-based numbering in messages) */
-  long long kInt;    /* -1 all, 0 fraction, else k */
+  int started;    /* arguments parsed */
+  int failed;     /* an error was reported: do nothing more */
+  int mode;       /* 0 none, 1 vectors, 2 states */
+  long long row;  /* rows seen (1-based numbering in messages) */
+  long long kInt; /* -1 all, 0 fraction, else k */
   double frac;
   PcaOpts opts;
 } PcaAgg;
@@ -535,8 +539,10 @@ static PcaModel *model_arg(sqlite3_context *ctx, const char *zFunc, sqlite3_valu
   rc = pca_model_load(pBlob, nBlob, &r->m, err);
   if (rc) {
     imgpca_free(r);
-    if (rc == IMGPCA_NOMEM) sqlite3_result_error_nomem(ctx);
-    else imgpca_result_error(ctx, zFunc, "invalid model: %s", err);
+    if (rc == IMGPCA_NOMEM)
+      sqlite3_result_error_nomem(ctx);
+    else
+      imgpca_result_error(ctx, zFunc, "invalid model: %s", err);
     return NULL;
   }
   /* Remember it on the connection (without memory for the copy, the model
@@ -619,8 +625,10 @@ void pca_project_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     sqlite3_result_error_nomem(ctx);
   } else {
     rc = pca_project(m, x.v, k, whiten, y, err);
-    if (rc) imgpca_result_core(ctx, "pca_project", rc, err);
-    else fvec_result(ctx, y, k);
+    if (rc)
+      imgpca_result_core(ctx, "pca_project", rc, err);
+    else
+      fvec_result(ctx, y, k);
     imgpca_free(y);
   }
   fvec_arg_free(&x);
@@ -651,8 +659,10 @@ void pca_reconstruct_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) 
     sqlite3_result_error_nomem(ctx);
   } else {
     rc = pca_reconstruct(m, y.v, y.n, whiten, x, err);
-    if (rc) imgpca_result_core(ctx, "pca_reconstruct", rc, err);
-    else fvec_result(ctx, x, m->d);
+    if (rc)
+      imgpca_result_core(ctx, "pca_reconstruct", rc, err);
+    else
+      fvec_result(ctx, x, m->d);
     imgpca_free(x);
   }
   fvec_arg_free(&y);
@@ -661,7 +671,8 @@ void pca_reconstruct_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) 
 
 static const char *solver_name(int s) {
   return s == PCA_SOLVER_EXACT ? "exact" : s == PCA_SOLVER_STREAMING ? "streaming"
-         : s == PCA_SOLVER_RANDOMIZED ? "randomized" : "auto";
+      : s == PCA_SOLVER_RANDOMIZED                                   ? "randomized"
+                                                                     : "auto";
 }
 
 static void json_doubles(ImgpcaBuf *b, const double *v, size_t n, double div, int cumulative) {
@@ -688,7 +699,8 @@ void pca_info_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   imgpca_buf_init(&b);
   imgpca_buf_printf(&b, "{\"format_version\":%u,\"n\":%llu,\"d\":%zu,\"k\":%zu,\"solver\":\"%s\",",
                     m->version, (unsigned long long)m->n, m->d, m->k,
-                    m->streaming ? "streaming" : m->randomized ? "randomized" : "exact");
+                    m->streaming ? "streaming" : m->randomized ? "randomized"
+                                                               : "exact");
   imgpca_buf_printf(&b, "\"standardize\":%s,\"total_variance\":%.17g,\"error_bound\":%.17g,",
                     m->standardize ? "true" : "false", m->total_var, m->err_bound);
   imgpca_buf_printf(&b, "\"explained_variance\":");
@@ -698,8 +710,10 @@ void pca_info_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   imgpca_buf_printf(&b, ",\"cumulative\":");
   json_doubles(&b, m->eig, m->k, tv, 1);
   imgpca_buf_printf(&b, ",\"options\":{\"k\":");
-  if (m->fraction > 0) imgpca_buf_printf(&b, "%.17g", m->fraction);
-  else imgpca_buf_printf(&b, "%zu", m->k);
+  if (m->fraction > 0)
+    imgpca_buf_printf(&b, "%.17g", m->fraction);
+  else
+    imgpca_buf_printf(&b, "%zu", m->k);
   imgpca_buf_printf(&b, ",\"standardize\":%s,\"solver\":\"%s\",\"memory_mb\":%lld,\"sketch\":%llu,\"seed\":%lld}}",
                     m->standardize ? "true" : "false", solver_name(m->solverReq), m->memory_mb,
                     (unsigned long long)m->sketch, m->seed);
@@ -714,8 +728,10 @@ static void model_vector(sqlite3_context *ctx, const char *zFunc, sqlite3_value 
   m = model_arg(ctx, zFunc, argv, &cached);
   if (!m) return;
   p = fvec_blob_from_double(which ? m->std : m->mean, m->d);
-  if (!p) sqlite3_result_error_nomem(ctx);
-  else imgpca_result_owned_blob(ctx, p, m->d * 4);
+  if (!p)
+    sqlite3_result_error_nomem(ctx);
+  else
+    imgpca_result_owned_blob(ctx, p, m->d * 4);
   model_done(ctx, m, cached);
 }
 
@@ -883,7 +899,7 @@ static int pcc_best_index(sqlite3_vtab *v, sqlite3_index_info *info) {
 }
 
 const sqlite3_module pca_components_module = {
-  0,                 /* iVersion */
-  0,                 /* xCreate: eponymous only */
-  pcc_connect, pcc_best_index, pcc_disconnect, 0, pcc_open, pcc_close, pcc_filter, pcc_next, pcc_eof,
-  pcc_column, pcc_rowid, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    0, /* iVersion */
+    0, /* xCreate: eponymous only */
+    pcc_connect, pcc_best_index, pcc_disconnect, 0, pcc_open, pcc_close, pcc_filter, pcc_next, pcc_eof,
+    pcc_column, pcc_rowid, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};

@@ -45,9 +45,12 @@ int imgpca_interrupted(sqlite3 *db) {
 }
 
 void imgpca_result_core(sqlite3_context *ctx, const char *zFunc, int rc, const char *err) {
-  if (rc == IMGPCA_NOMEM) sqlite3_result_error_nomem(ctx);
-  else if (rc == IMGPCA_INTERRUPT) sqlite3_result_error_code(ctx, SQLITE_INTERRUPT);
-  else imgpca_result_error(ctx, zFunc, "%s", err && *err ? err : "failed");
+  if (rc == IMGPCA_NOMEM)
+    sqlite3_result_error_nomem(ctx);
+  else if (rc == IMGPCA_INTERRUPT)
+    sqlite3_result_error_code(ctx, SQLITE_INTERRUPT);
+  else
+    imgpca_result_error(ctx, zFunc, "%s", err && *err ? err : "failed");
 }
 
 void imgpca_result_buf_text(sqlite3_context *ctx, ImgpcaBuf *b) {
@@ -110,8 +113,10 @@ int fvec_arg(sqlite3_context *ctx, const char *zFunc, const char *zWhat, sqlite3
       rc = fvec_check_blob(p, nb, &out->n, err);
       if (rc == IMGPCA_OK) {
         out->v = imgpca_malloc(out->n * sizeof(float));
-        if (!out->v) rc = IMGPCA_NOMEM;
-        else fvec_decode(p, out->n, out->v);
+        if (!out->v)
+          rc = IMGPCA_NOMEM;
+        else
+          fvec_decode(p, out->n, out->v);
       }
       break;
     }

@@ -31,9 +31,9 @@ typedef struct ImgpcaConn {
   sqlite3 *db;
   ImgpcaConfig cfg;
   ImgpcaStorage *pStorage; /* local files and S3 (ext/storage), created at first use, or NULL */
-  void *pPcaModel;    /* last model parsed by the pca model functions (ext/pca), or NULL */
+  void *pPcaModel;         /* last model parsed by the pca model functions (ext/pca), or NULL */
   void (*xPcaModelFree)(void *);
-  int nReadOnly;      /* > 0 while csv_export runs its query: side effects refused */
+  int nReadOnly;        /* > 0 while csv_export runs its query: side effects refused */
   const char *zRefused; /* the side-effect function refused meanwhile, or NULL */
 } ImgpcaConn;
 
@@ -66,9 +66,9 @@ int imgpca_conn_storage(ImgpcaConn *conn, ImgpcaStorage **pp, char *err);
 
 /* A vector argument: a float32 BLOB or a JSON array of numbers. */
 typedef struct FvecArg {
-  float *v;       /* host floats (owned, imgpca_free) */
-  size_t n;       /* dimension */
-  int isNull;     /* the argument was SQL NULL */
+  float *v;   /* host floats (owned, imgpca_free) */
+  size_t n;   /* dimension */
+  int isNull; /* the argument was SQL NULL */
 } FvecArg;
 /* Parses v; on error sets "<zFunc>: invalid vector <zWhat>: ..." and returns 1. */
 int fvec_arg(sqlite3_context *ctx, const char *zFunc, const char *zWhat, sqlite3_value *v,
