@@ -70,144 +70,79 @@ static void csv_opts_free(CsvOpts *o) {
 }
 
 /* Option "names": a JSON array of strings into o->azName. */
-static int csv_opts_names(sqlite3_context *ctx, sqlite3 *db, sqlite3_value *vArr, CsvOpts *o) {
+static int csv_opt_names(void *pArg, sqlite3 *db, const char *zKey, const char *zType, const char *zText,
+                         sqlite3_value *pValue, char *err) {
+  CsvOpts *o = (CsvOpts *)pArg;
   sqlite3_stmt *ns = NULL;
   int n = 0, rc;
-  if (sqlite3_prepare_v2(db, "SELECT value, type FROM json_each(?1)", -1, &ns, NULL) != SQLITE_OK) {
-    if (sqlite3_errcode(db) == SQLITE_NOMEM)
-      sqlite3_result_error_nomem(ctx);
-    else
-      imgpca_result_error(ctx, FN, "cannot parse options: %s", sqlite3_errmsg(db));
-    return 1;
-  }
-  sqlite3_bind_value(ns, 1, vArr);
+  if (strcmp(zType, "array")) return imgpca_seterr(err, "option 'names' must be an array of strings");
+  rc = sqlite3_prepare_v2(db, "SELECT value, type FROM json_each(?1)", -1, &ns, NULL);
+  if (rc != SQLITE_OK) return rc == SQLITE_NOMEM ? IMGPCA_NOMEM : imgpca_seterr(err, "cannot parse options: %s", sqlite3_errmsg(db));
+  sqlite3_bind_value(ns, 1, pValue);
   while ((rc = sqlite3_step(ns)) == SQLITE_ROW) {
     const char *zT = (const char *)sqlite3_column_text(ns, 1);
     char **a;
     if (!zT || strcmp(zT, "text")) {
-      imgpca_result_error(ctx, FN, "option 'names' must be an array of strings");
-      goto fail;
+      sqlite3_finalize(ns);
+      return imgpca_seterr(err, "option 'names' must be an array of strings");
     }
     a = sqlite3_realloc64(o->azName, sizeof(char *) * (sqlite3_uint64)(n + 1));
-    if (!a) goto nomem;
+    if (!a) break;
     o->azName = a;
     o->azName[n] = sqlite3_mprintf("%s", sqlite3_column_text(ns, 0));
-    if (!o->azName[n]) goto nomem;
+    if (!o->azName[n]) break;
     o->nName = ++n;
   }
-  if (rc != SQLITE_DONE) goto nomem;
   sqlite3_finalize(ns);
-  return 0;
-nomem:
-  sqlite3_result_error_nomem(ctx);
-fail:
-  sqlite3_finalize(ns);
-  return 1;
+  return rc == SQLITE_DONE ? IMGPCA_OK : IMGPCA_NOMEM;
 }
 
-/* Parses options with SQLite's json_each; returns 0 or sets the error. */
+static int csv_opt_bool(void *pArg, sqlite3 *db, const char *zKey, const char *zType, const char *zText,
+                        sqlite3_value *pValue, char *err) {
+  CsvOpts *o = (CsvOpts *)pArg;
+  int b = zType[0] == 't';
+  if (strcmp(zType, "true") && strcmp(zType, "false"))
+    return imgpca_seterr(err, "option '%s' must be true or false", zKey);
+  if (zKey[0] == 'h')
+    o->bHeader = b;
+  else if (zKey[0] == 'e')
+    o->bExpand = b;
+  else
+    o->bFormulaGuard = b;
+  return IMGPCA_OK;
+}
+
+static int csv_opt_delimiter(void *pArg, sqlite3 *db, const char *zKey, const char *zType, const char *zText,
+                             sqlite3_value *pValue, char *err) {
+  if (strcmp(zType, "text") || !zText || strlen(zText) != 1 || !csv_delimiter_ok((unsigned char)zText[0]))
+    return imgpca_seterr(err,
+                         "option 'delimiter' must be a tab, a space or one ASCII punctuation character "
+                         "other than '\"', '.', '+' and '-'");
+  ((CsvOpts *)pArg)->delim = zText[0];
+  return IMGPCA_OK;
+}
+
+static int csv_opt_line_ending(void *pArg, sqlite3 *db, const char *zKey, const char *zType, const char *zText,
+                               sqlite3_value *pValue, char *err) {
+  if (strcmp(zType, "text") || !zText || (strcmp(zText, "lf") && strcmp(zText, "crlf")))
+    return imgpca_seterr(err, "option 'line_ending' must be 'lf' or 'crlf'");
+  ((CsvOpts *)pArg)->bCrlf = zText[1] == 'r';
+  return IMGPCA_OK;
+}
+
+/* Parses the options object; returns 0 or reports the error on ctx. */
 static int csv_opts_parse(sqlite3_context *ctx, sqlite3 *db, sqlite3_value *vOpt, CsvOpts *o) {
-  sqlite3_stmt *st = NULL;
-  int rc;
+  static const ImgpcaOption aOpt[] = {
+      {"header", csv_opt_bool}, {"names", csv_opt_names}, {"delimiter", csv_opt_delimiter}, {"line_ending", csv_opt_line_ending}, {"expand", csv_opt_bool}, {"formula_guard", csv_opt_bool}, {NULL, NULL}};
   memset(o, 0, sizeof(*o));
   o->bHeader = 1;
   o->bExpand = 1;
   o->delim = ',';
-  if (!vOpt || sqlite3_value_type(vOpt) == SQLITE_NULL) return 0;
-  if (sqlite3_value_type(vOpt) != SQLITE_TEXT) {
-    imgpca_result_error(ctx, FN, "options must be a JSON object, got %s", imgpca_type_name(vOpt));
+  if (imgpca_json_options(ctx, FN, vOpt, aOpt, o)) {
+    csv_opts_free(o);
     return 1;
   }
-  /* The options must be a JSON object (json_type() also rejects bad JSON). */
-  rc = sqlite3_prepare_v2(db, "SELECT json_type(?1)", -1, &st, NULL);
-  if (rc != SQLITE_OK) {
-    imgpca_result_error(ctx, FN, "cannot parse options: %s", sqlite3_errmsg(db));
-    return 1;
-  }
-  sqlite3_bind_value(st, 1, vOpt);
-  if (sqlite3_step(st) != SQLITE_ROW) {
-    if (sqlite3_errcode(db) == SQLITE_NOMEM)
-      sqlite3_result_error_nomem(ctx);
-    else
-      imgpca_result_error(ctx, FN, "options are not valid JSON: %s", sqlite3_errmsg(db));
-    goto fail;
-  }
-  if (sqlite3_column_type(st, 0) != SQLITE_TEXT ||
-      strcmp((const char *)sqlite3_column_text(st, 0), "object") != 0) {
-    imgpca_result_error(ctx, FN, "options must be a JSON object");
-    goto fail;
-  }
-  sqlite3_finalize(st);
-  st = NULL;
-  rc = sqlite3_prepare_v2(db, "SELECT key, NULL, value, type FROM json_each(?1)", -1, &st, NULL);
-  if (rc != SQLITE_OK) {
-    imgpca_result_error(ctx, FN, "cannot parse options: %s", sqlite3_errmsg(db));
-    return 1;
-  }
-  sqlite3_bind_value(st, 1, vOpt);
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    const char *zKey = (const char *)sqlite3_column_text(st, 0);
-    const char *zType = (const char *)sqlite3_column_text(st, 3);
-    int isBool = zType && (!strcmp(zType, "true") || !strcmp(zType, "false"));
-    if (!zKey || !zType) {
-      sqlite3_finalize(st);
-      sqlite3_result_error_nomem(ctx);
-      return 1;
-    }
-    if (!strcmp(zKey, "header") || !strcmp(zKey, "expand") || !strcmp(zKey, "formula_guard")) {
-      if (!isBool) {
-        imgpca_result_error(ctx, FN, "option '%s' must be true or false", zKey);
-        goto fail;
-      }
-      if (zKey[0] == 'h')
-        o->bHeader = zType[0] == 't';
-      else if (zKey[0] == 'e')
-        o->bExpand = zType[0] == 't';
-      else
-        o->bFormulaGuard = zType[0] == 't';
-    } else if (!strcmp(zKey, "delimiter")) {
-      const char *z = (const char *)sqlite3_column_text(st, 2);
-      if (strcmp(zType, "text") || !z || strlen(z) != 1 || !csv_delimiter_ok((unsigned char)z[0])) {
-        imgpca_result_error(ctx, FN,
-                            "option 'delimiter' must be a tab, a space or one ASCII punctuation character "
-                            "other than '\"', '.', '+' and '-'");
-        goto fail;
-      }
-      o->delim = z[0];
-    } else if (!strcmp(zKey, "line_ending")) {
-      const char *z = (const char *)sqlite3_column_text(st, 2);
-      if (strcmp(zType, "text") || !z || (strcmp(z, "lf") && strcmp(z, "crlf"))) {
-        imgpca_result_error(ctx, FN, "option 'line_ending' must be 'lf' or 'crlf'");
-        goto fail;
-      }
-      o->bCrlf = z[1] == 'r';
-    } else if (!strcmp(zKey, "names")) {
-      if (strcmp(zType, "array")) {
-        imgpca_result_error(ctx, FN, "option 'names' must be an array of strings");
-        goto fail;
-      }
-      if (csv_opts_names(ctx, db, sqlite3_column_value(st, 2), o)) goto fail;
-    } else {
-      imgpca_result_error(ctx, FN,
-                          "unknown option '%s' (expected header, names, delimiter, line_ending, expand, "
-                          "formula_guard)",
-                          zKey);
-      goto fail;
-    }
-  }
-  if (rc != SQLITE_DONE) {
-    if (sqlite3_errcode(db) == SQLITE_NOMEM)
-      sqlite3_result_error_nomem(ctx);
-    else
-      imgpca_result_error(ctx, FN, "options are not valid JSON: %s", sqlite3_errmsg(db));
-    goto fail;
-  }
-  sqlite3_finalize(st);
   return 0;
-fail:
-  sqlite3_finalize(st);
-  csv_opts_free(o);
-  return 1;
 }
 
 /* True when z holds only whitespace and semicolons. */

@@ -30,78 +30,27 @@
 
 /* ---- options --------------------------------------------------------- */
 
-/* Parses a JSON options object with JSON1 (json_each) on this connection. */
+static int pca_opt_any(void *pArg, sqlite3 *db, const char *zKey, const char *zType, const char *zText,
+                       sqlite3_value *pValue, char *err) {
+  return pca_opts_set((PcaOpts *)pArg, zKey, zType, zText ? zText : "", err);
+}
+
+static int pca_opt_whiten(void *pArg, sqlite3 *db, const char *zKey, const char *zType, const char *zText,
+                          sqlite3_value *pValue, char *err) {
+  if (strcmp(zType, "true") && strcmp(zType, "false"))
+    return imgpca_seterr(err, "option 'whiten' must be true or false, got %s", zType);
+  *(int *)pArg = zType[0] == 't';
+  return IMGPCA_OK;
+}
+
+/* Options of the aggregates (every key goes to pca_opts_set, which knows
+** them) or, with pWhiten, of pca_project ("whiten" only). */
 static int parse_options(sqlite3_context *ctx, const char *zFunc, sqlite3_value *v, PcaOpts *o,
                          int *pWhiten) {
-  sqlite3 *db = sqlite3_context_db_handle(ctx);
-  sqlite3_stmt *st = NULL;
-  char err[IMGPCA_ERRMAX];
-  int rc;
-  if (sqlite3_value_type(v) == SQLITE_NULL) return 0;
-  if (sqlite3_value_type(v) != SQLITE_TEXT) {
-    imgpca_result_error(ctx, zFunc, "options must be a JSON object text, got %s", imgpca_type_name(v));
-    return 1;
-  }
-  rc = sqlite3_prepare_v2(db,
-                          /* json_type, not json_valid: json_valid() answers 0 when
-                          ** it runs out of memory, json_type() raises the error */
-                          "SELECT key, type, CAST(atom AS TEXT), ok FROM (SELECT "
-                          "json_type(?1) = 'object' AS ok), "
-                          "json_each(CASE WHEN ok THEN ?1 ELSE '{\"\":0}' END)",
-                          -1, &st, NULL);
-  if (rc != SQLITE_OK) {
-    if (rc == SQLITE_NOMEM)
-      sqlite3_result_error_nomem(ctx);
-    else
-      imgpca_result_error(ctx, zFunc, "cannot parse options: %s", sqlite3_errmsg(db));
-    return 1;
-  }
-  sqlite3_bind_value(st, 1, v);
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    const char *zKey = (const char *)sqlite3_column_text(st, 0);
-    const char *zType = (const char *)sqlite3_column_text(st, 1);
-    const char *zText = (const char *)sqlite3_column_text(st, 2);
-    if (!sqlite3_column_int(st, 3)) {
-      imgpca_result_error(ctx, zFunc, "options must be a JSON object, got '%.60s'",
-                          (const char *)sqlite3_value_text(v));
-      sqlite3_finalize(st);
-      return 1;
-    }
-    if (!zKey || !zType) {
-      sqlite3_finalize(st);
-      sqlite3_result_error_nomem(ctx);
-      return 1;
-    }
-    if (pWhiten && strcmp(zKey, "whiten") == 0) {
-      if (strcmp(zType, "true") == 0 || strcmp(zType, "false") == 0) {
-        *pWhiten = zType[0] == 't';
-        continue;
-      }
-      imgpca_result_error(ctx, zFunc, "option 'whiten' must be true or false, got %s", zType);
-      sqlite3_finalize(st);
-      return 1;
-    }
-    if (pWhiten || !o) {
-      imgpca_result_error(ctx, zFunc, "unknown option '%s' (expected whiten)", zKey);
-      sqlite3_finalize(st);
-      return 1;
-    }
-    if (pca_opts_set(o, zKey, zType, zText ? zText : "", err)) {
-      imgpca_result_error(ctx, zFunc, "%s", err);
-      sqlite3_finalize(st);
-      return 1;
-    }
-  }
-  sqlite3_finalize(st);
-  if (rc != SQLITE_DONE) {
-    if (rc == SQLITE_NOMEM)
-      sqlite3_result_error_nomem(ctx);
-    else
-      imgpca_result_error(ctx, zFunc, "options must be a JSON object, got '%.60s'",
-                          (const char *)sqlite3_value_text(v)); /* malformed JSON */
-    return 1;
-  }
-  return 0;
+  static const ImgpcaOption aAgg[] = {{"*", pca_opt_any}, {NULL, NULL}};
+  static const ImgpcaOption aProject[] = {{"whiten", pca_opt_whiten}, {NULL, NULL}};
+  if (pWhiten) return imgpca_json_options(ctx, zFunc, v, aProject, pWhiten);
+  return imgpca_json_options(ctx, zFunc, v, aAgg, o);
 }
 
 /* ---- aggregates ------------------------------------------------------ */
