@@ -48,8 +48,8 @@ typedef struct FuncDef {
   int nArg;
   int flags;
   int bConn;
-  ScalarFn xFunc;   /* scalar */
-  ScalarFn xStep;   /* aggregate */
+  ScalarFn xFunc; /* scalar */
+  ScalarFn xStep; /* aggregate */
   FinalFn xFinal;
 } FuncDef;
 
@@ -60,88 +60,87 @@ typedef struct ModuleDef {
 } ModuleDef;
 
 static const FuncDef aFunc[] = {
-  /* core */
-  {"imgpca_version",    0, PURE,   0, imgpca_version_func, 0, 0},
-  {"imgpca_build_info", 0, PURE,   0, imgpca_build_info_func, 0, 0},
-  {"imgpca_config",     0, DIRECT, CONN, imgpca_config_func, 0, 0},
-  {"imgpca_config",     1, DIRECT, CONN, imgpca_config_func, 0, 0},
-  {"imgpca_config",     2, DIRECT, CONN, imgpca_config_func, 0, 0},
-  /* vector */
-  {"fvec",              -1, PURE,  0, fvec_func, 0, 0},
-  {"fvec_from_json",    1, PURE,   0, fvec_from_json_func, 0, 0},
-  {"fvec_to_json",      1, PURE,   0, fvec_to_json_func, 0, 0},
-  {"fvec_dims",         1, PURE,   0, fvec_dims_func, 0, 0},
-  {"fvec_at",           2, PURE,   0, fvec_at_func, 0, 0},
-  {"fvec_slice",        3, PURE,   0, fvec_slice_func, 0, 0},
-  {"fvec_concat",       -1, PURE,  0, fvec_concat_func, 0, 0},
-  {"fvec_l2",           2, PURE,   0, fvec_l2_func, 0, 0},
-  {"fvec_cosine",       2, PURE,   0, fvec_cosine_func, 0, 0},
-  {"fvec_dot",          2, PURE,   0, fvec_dot_func, 0, 0},
-  {"fvec_norm",         1, PURE,   0, fvec_norm_func, 0, 0},
-  {"fvec_normalize",    1, PURE,   0, fvec_normalize_func, 0, 0},
-  {"fvec_add",          2, PURE,   0, fvec_add_func, 0, 0},
-  {"fvec_sub",          2, PURE,   0, fvec_sub_func, 0, 0},
-  {"fvec_scale",        2, PURE,   0, fvec_scale_func, 0, 0},
-  {"fvec_avg",          1, PURE,   0, 0, fvec_avg_step, fvec_avg_final},
-  /* image: read image.max_pixels from CONN, so not DETERMINISTIC */
-  {"img_features",         1, SETTING, CONN, img_features_func, 0, 0},
-  {"img_features",         2, SETTING, CONN, img_features_func, 0, 0},
-  {"img_features_or_null", 1, SETTING, CONN, img_features_or_null_func, 0, 0},
-  {"img_features_or_null", 2, SETTING, CONN, img_features_or_null_func, 0, 0},
-  {"img_info",             1, SETTING, CONN, img_info_func, 0, 0},
-  {"img_pixels",           1, SETTING, CONN, img_pixels_func, 0, 0},
-  {"img_pixels",           3, SETTING, CONN, img_pixels_func, 0, 0},
-  {"img_encode",           5, PURE,    0,    img_encode_func, 0, 0},
-  {"img_encode",           6, PURE,    0,    img_encode_func, 0, 0},
-  {"img_thumbnail",        2, SETTING, CONN, img_thumbnail_func, 0, 0},
-  {"img_thumbnail",        3, SETTING, CONN, img_thumbnail_func, 0, 0},
-  {"img_thumbnail",        4, SETTING, CONN, img_thumbnail_func, 0, 0},
-  {"img_from_fvec",        1, PURE,    0,    img_from_fvec_func, 0, 0},
-  {"img_from_fvec",        3, PURE,    0,    img_from_fvec_func, 0, 0},
-  /* pca: the aggregates read pca.max_memory_mb, so not DETERMINISTIC */
-  {"pca_fit",           1, SETTING, CONN, 0, pca_fit_step, pca_fit_final},
-  {"pca_fit",           2, SETTING, CONN, 0, pca_fit_step, pca_fit_final},
-  {"pca_fit",           3, SETTING, CONN, 0, pca_fit_step, pca_fit_final},
-  {"pca_partial",       1, SETTING, CONN, 0, pca_partial_step, pca_partial_final},
-  {"pca_partial",       2, SETTING, CONN, 0, pca_partial_step, pca_partial_final},
-  {"pca_merge",         1, SETTING, CONN, 0, pca_merge_step, pca_merge_final},
-  {"pca_project",       2, PURE,   CONN, pca_project_func, 0, 0},
-  {"pca_project",       3, PURE,   CONN, pca_project_func, 0, 0},
-  {"pca_project",       4, PURE,   CONN, pca_project_func, 0, 0},
-  {"pca_reconstruct",   2, PURE,   CONN, pca_reconstruct_func, 0, 0},
-  {"pca_reconstruct",   3, PURE,   CONN, pca_reconstruct_func, 0, 0},
-  {"pca_info",          1, PURE,   CONN, pca_info_func, 0, 0},
-  {"pca_mean",          1, PURE,   CONN, pca_mean_func, 0, 0},
-  {"pca_std",           1, PURE,   CONN, pca_std_func, 0, 0},
-  /* storage (s3) */
-  {"s3_fetch",          1, DIRECT, CONN, s3_fetch_func, 0, 0},
-  {"s3_fetch",          2, DIRECT, CONN, s3_fetch_func, 0, 0},
-  {"s3_fetch",          3, DIRECT, CONN, s3_fetch_func, 0, 0},
-  {"s3_fetch_or_null",  1, DIRECT, CONN, s3_fetch_or_null_func, 0, 0},
-  {"s3_fetch_or_null",  2, DIRECT, CONN, s3_fetch_or_null_func, 0, 0},
-  {"s3_fetch_or_null",  3, DIRECT, CONN, s3_fetch_or_null_func, 0, 0},
-  {"s3_put",            2, DIRECT, CONN, s3_put_func, 0, 0},
-  {"s3_delete",         1, DIRECT, CONN, s3_delete_func, 0, 0},
-  {"s3_config",         0, DIRECT, CONN, s3_config_func, 0, 0},
-  {"s3_concat",         2, DIRECT, CONN, s3_concat_func, 0, 0},
-  /* shard */
-  {"imgpca_shard",      2, PURE,   0, imgpca_shard_func, 0, 0},
-  /* csv */
-  {"csv_export",        2, DIRECT, CONN, csv_export_func, 0, 0},
-  {"csv_export",        3, DIRECT, CONN, csv_export_func, 0, 0},
-  /* report */
-  {"imgpca_base64",      1, PURE,   0, imgpca_base64_func, 0, 0},
-  {"imgpca_report_html", 1, PURE,   0, imgpca_report_html_func, 0, 0},
-  {"imgpca_report_html", 2, PURE,   0, imgpca_report_html_func, 0, 0},
+    /* core */
+    {"imgpca_version", 0, PURE, 0, imgpca_version_func, 0, 0},
+    {"imgpca_build_info", 0, PURE, 0, imgpca_build_info_func, 0, 0},
+    {"imgpca_config", 0, DIRECT, CONN, imgpca_config_func, 0, 0},
+    {"imgpca_config", 1, DIRECT, CONN, imgpca_config_func, 0, 0},
+    {"imgpca_config", 2, DIRECT, CONN, imgpca_config_func, 0, 0},
+    /* vector */
+    {"fvec", -1, PURE, 0, fvec_func, 0, 0},
+    {"fvec_from_json", 1, PURE, 0, fvec_from_json_func, 0, 0},
+    {"fvec_to_json", 1, PURE, 0, fvec_to_json_func, 0, 0},
+    {"fvec_dims", 1, PURE, 0, fvec_dims_func, 0, 0},
+    {"fvec_at", 2, PURE, 0, fvec_at_func, 0, 0},
+    {"fvec_slice", 3, PURE, 0, fvec_slice_func, 0, 0},
+    {"fvec_concat", -1, PURE, 0, fvec_concat_func, 0, 0},
+    {"fvec_l2", 2, PURE, 0, fvec_l2_func, 0, 0},
+    {"fvec_cosine", 2, PURE, 0, fvec_cosine_func, 0, 0},
+    {"fvec_dot", 2, PURE, 0, fvec_dot_func, 0, 0},
+    {"fvec_norm", 1, PURE, 0, fvec_norm_func, 0, 0},
+    {"fvec_normalize", 1, PURE, 0, fvec_normalize_func, 0, 0},
+    {"fvec_add", 2, PURE, 0, fvec_add_func, 0, 0},
+    {"fvec_sub", 2, PURE, 0, fvec_sub_func, 0, 0},
+    {"fvec_scale", 2, PURE, 0, fvec_scale_func, 0, 0},
+    {"fvec_avg", 1, PURE, 0, 0, fvec_avg_step, fvec_avg_final},
+    /* image: read image.max_pixels from CONN, so not DETERMINISTIC */
+    {"img_features", 1, SETTING, CONN, img_features_func, 0, 0},
+    {"img_features", 2, SETTING, CONN, img_features_func, 0, 0},
+    {"img_features_or_null", 1, SETTING, CONN, img_features_or_null_func, 0, 0},
+    {"img_features_or_null", 2, SETTING, CONN, img_features_or_null_func, 0, 0},
+    {"img_info", 1, SETTING, CONN, img_info_func, 0, 0},
+    {"img_pixels", 1, SETTING, CONN, img_pixels_func, 0, 0},
+    {"img_pixels", 3, SETTING, CONN, img_pixels_func, 0, 0},
+    {"img_encode", 5, PURE, 0, img_encode_func, 0, 0},
+    {"img_encode", 6, PURE, 0, img_encode_func, 0, 0},
+    {"img_thumbnail", 2, SETTING, CONN, img_thumbnail_func, 0, 0},
+    {"img_thumbnail", 3, SETTING, CONN, img_thumbnail_func, 0, 0},
+    {"img_thumbnail", 4, SETTING, CONN, img_thumbnail_func, 0, 0},
+    {"img_from_fvec", 1, PURE, 0, img_from_fvec_func, 0, 0},
+    {"img_from_fvec", 3, PURE, 0, img_from_fvec_func, 0, 0},
+    /* pca: the aggregates read pca.max_memory_mb, so not DETERMINISTIC */
+    {"pca_fit", 1, SETTING, CONN, 0, pca_fit_step, pca_fit_final},
+    {"pca_fit", 2, SETTING, CONN, 0, pca_fit_step, pca_fit_final},
+    {"pca_fit", 3, SETTING, CONN, 0, pca_fit_step, pca_fit_final},
+    {"pca_partial", 1, SETTING, CONN, 0, pca_partial_step, pca_partial_final},
+    {"pca_partial", 2, SETTING, CONN, 0, pca_partial_step, pca_partial_final},
+    {"pca_merge", 1, SETTING, CONN, 0, pca_merge_step, pca_merge_final},
+    {"pca_project", 2, PURE, CONN, pca_project_func, 0, 0},
+    {"pca_project", 3, PURE, CONN, pca_project_func, 0, 0},
+    {"pca_project", 4, PURE, CONN, pca_project_func, 0, 0},
+    {"pca_reconstruct", 2, PURE, CONN, pca_reconstruct_func, 0, 0},
+    {"pca_reconstruct", 3, PURE, CONN, pca_reconstruct_func, 0, 0},
+    {"pca_info", 1, PURE, CONN, pca_info_func, 0, 0},
+    {"pca_mean", 1, PURE, CONN, pca_mean_func, 0, 0},
+    {"pca_std", 1, PURE, CONN, pca_std_func, 0, 0},
+    /* storage (s3) */
+    {"s3_fetch", 1, DIRECT, CONN, s3_fetch_func, 0, 0},
+    {"s3_fetch", 2, DIRECT, CONN, s3_fetch_func, 0, 0},
+    {"s3_fetch", 3, DIRECT, CONN, s3_fetch_func, 0, 0},
+    {"s3_fetch_or_null", 1, DIRECT, CONN, s3_fetch_or_null_func, 0, 0},
+    {"s3_fetch_or_null", 2, DIRECT, CONN, s3_fetch_or_null_func, 0, 0},
+    {"s3_fetch_or_null", 3, DIRECT, CONN, s3_fetch_or_null_func, 0, 0},
+    {"s3_put", 2, DIRECT, CONN, s3_put_func, 0, 0},
+    {"s3_delete", 1, DIRECT, CONN, s3_delete_func, 0, 0},
+    {"s3_config", 0, DIRECT, CONN, s3_config_func, 0, 0},
+    {"s3_concat", 2, DIRECT, CONN, s3_concat_func, 0, 0},
+    /* shard */
+    {"imgpca_shard", 2, PURE, 0, imgpca_shard_func, 0, 0},
+    /* csv */
+    {"csv_export", 2, DIRECT, CONN, csv_export_func, 0, 0},
+    {"csv_export", 3, DIRECT, CONN, csv_export_func, 0, 0},
+    /* report */
+    {"imgpca_base64", 1, PURE, 0, imgpca_base64_func, 0, 0},
+    {"imgpca_report_html", 1, PURE, 0, imgpca_report_html_func, 0, 0},
+    {"imgpca_report_html", 2, PURE, 0, imgpca_report_html_func, 0, 0},
 };
 
 static const ModuleDef aModule[] = {
-  {"pca_components", &pca_components_module, 0},
-  {"s3_list", &s3_list_module, CONN},
-  {"s3_fetch_many", &s3_fetch_many_module, CONN},
-  {"knn_search", &knn_search_module, CONN},
-  {NULL, NULL, 0}
-};
+    {"pca_components", &pca_components_module, 0},
+    {"s3_list", &s3_list_module, CONN},
+    {"s3_fetch_many", &s3_fetch_many_module, CONN},
+    {"knn_search", &knn_search_module, CONN},
+    {NULL, NULL, 0}};
 
 static void conn_release(void *p) {
   ImgpcaConn *c = (ImgpcaConn *)p;
@@ -179,7 +178,7 @@ static int set_api(const sqlite3_api_routines *pApi) {
 #ifdef _WIN32
 __declspec(dllexport)
 #endif
-int sqlite3_imgpca_init(sqlite3 *db, char **pzErrMsg, const sqlite3_api_routines *pApi) {
+    int sqlite3_imgpca_init(sqlite3 *db, char **pzErrMsg, const sqlite3_api_routines *pApi) {
   static const ImgpcaAllocator alloc = {mem_malloc, mem_realloc, mem_free};
   ImgpcaConn *conn;
   size_t i;

@@ -22,20 +22,20 @@
 
 #include <sqlite3.h>
 
-#define IMGPCA_VERSION        "0.1.0"
-#define IMGPCA_VERSION_MAJOR  0
-#define IMGPCA_VERSION_MINOR  1
-#define IMGPCA_VERSION_PATCH  0
-#define IMGPCA_VERSION_NUMBER 1000  /* MAJOR*1000000 + MINOR*1000 + PATCH */
+#define IMGPCA_VERSION "0.1.0"
+#define IMGPCA_VERSION_MAJOR 0
+#define IMGPCA_VERSION_MINOR 1
+#define IMGPCA_VERSION_PATCH 0
+#define IMGPCA_VERSION_NUMBER 1000 /* MAJOR*1000000 + MINOR*1000 + PATCH */
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 #if defined(_WIN32)
-#  define IMGPCA_API __declspec(dllexport)
+#define IMGPCA_API __declspec(dllexport)
 #else
-#  define IMGPCA_API __attribute__((visibility("default")))
+#define IMGPCA_API __attribute__((visibility("default")))
 #endif
 
 /* Registers every imgpca function and virtual table on db. */

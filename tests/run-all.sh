@@ -5,6 +5,7 @@ set -u
 cd "$(dirname "$0")/.."
 fail=0
 stage() { echo "== $1"; shift; "$@" || fail=1; }
+stage "format (clang-format)" make -s format-check
 stage "unit tests"          make -s test-unit
 stage "SQL tests"           make -s test-sql
 stage "API surface"         make -s test-api

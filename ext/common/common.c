@@ -90,13 +90,19 @@ int imgpca_buf_reserve(ImgpcaBuf *b, size_t extra) {
   size_t need, cap;
   unsigned char *p;
   if (b->oom) return IMGPCA_NOMEM;
-  if (extra > SIZE_MAX - b->n) { b->oom = 1; return IMGPCA_NOMEM; }
+  if (extra > SIZE_MAX - b->n) {
+    b->oom = 1;
+    return IMGPCA_NOMEM;
+  }
   need = b->n + extra;
   if (need <= b->cap) return IMGPCA_OK;
   cap = b->cap ? b->cap : 256;
   while (cap < need) cap = cap > SIZE_MAX / 2 ? need : cap * 2;
   p = imgpca_realloc(b->p, cap);
-  if (!p) { b->oom = 1; return IMGPCA_NOMEM; }
+  if (!p) {
+    b->oom = 1;
+    return IMGPCA_NOMEM;
+  }
   b->p = p;
   b->cap = cap;
   return IMGPCA_OK;
@@ -115,7 +121,10 @@ int imgpca_buf_printf(ImgpcaBuf *b, const char *fmt, ...) {
   va_start(ap, fmt);
   n = vsnprintf(NULL, 0, fmt, ap);
   va_end(ap);
-  if (n < 0) { b->oom = 1; return IMGPCA_NOMEM; }
+  if (n < 0) {
+    b->oom = 1;
+    return IMGPCA_NOMEM;
+  }
   if (imgpca_buf_reserve(b, (size_t)n + 1)) return IMGPCA_NOMEM;
   va_start(ap, fmt);
   vsnprintf((char *)b->p + b->n, (size_t)n + 1, fmt, ap);

@@ -15,17 +15,17 @@
 #include <stdint.h>
 #include <string.h>
 
-#define IMGPCA_OK     0
-#define IMGPCA_ERROR  1
-#define IMGPCA_NOMEM  7   /* same value as SQLITE_NOMEM */
+#define IMGPCA_OK 0
+#define IMGPCA_ERROR 1
+#define IMGPCA_NOMEM 7     /* same value as SQLITE_NOMEM */
 #define IMGPCA_INTERRUPT 9 /* same value as SQLITE_INTERRUPT: the caller asked to stop */
 
 #define IMGPCA_ERRMAX 512
 
 #if defined(__GNUC__)
-#  define IMGPCA_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#define IMGPCA_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #else
-#  define IMGPCA_PRINTF(a, b)
+#define IMGPCA_PRINTF(a, b)
 #endif
 
 /* Writes a formatted message into err (size IMGPCA_ERRMAX); returns IMGPCA_ERROR. */
@@ -41,7 +41,7 @@ typedef struct ImgpcaAllocator {
 } ImgpcaAllocator;
 void imgpca_set_allocator(const ImgpcaAllocator *a);
 void *imgpca_malloc(size_t n);
-void *imgpca_calloc(size_t n, size_t sz);       /* overflow-checked, zeroed */
+void *imgpca_calloc(size_t n, size_t sz); /* overflow-checked, zeroed */
 void *imgpca_realloc(void *p, size_t n);
 void imgpca_free(void *p);
 char *imgpca_strdup(const char *z);
@@ -53,9 +53,9 @@ int imgpca_mul_ok(size_t a, size_t b, size_t *out);
 /* Growable byte buffer. */
 typedef struct ImgpcaBuf {
   unsigned char *p;
-  size_t n;      /* bytes used */
-  size_t cap;    /* bytes allocated */
-  int oom;       /* sticky: an append failed */
+  size_t n;   /* bytes used */
+  size_t cap; /* bytes allocated */
+  int oom;    /* sticky: an append failed */
 } ImgpcaBuf;
 void imgpca_buf_init(ImgpcaBuf *b);
 int imgpca_buf_reserve(ImgpcaBuf *b, size_t extra);
@@ -70,7 +70,7 @@ unsigned char *imgpca_buf_detach(ImgpcaBuf *b, size_t *pn);
 /* Little-endian float32 / integer access (host-independent). */
 static inline float imgpca_get_f32(const unsigned char *p) {
   uint32_t u = (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-               ((uint32_t)p[3] << 24);
+      ((uint32_t)p[3] << 24);
   float f;
   memcpy(&f, &u, 4);
   return f;
@@ -78,16 +78,20 @@ static inline float imgpca_get_f32(const unsigned char *p) {
 static inline void imgpca_put_f32(unsigned char *p, float f) {
   uint32_t u;
   memcpy(&u, &f, 4);
-  p[0] = (unsigned char)u; p[1] = (unsigned char)(u >> 8);
-  p[2] = (unsigned char)(u >> 16); p[3] = (unsigned char)(u >> 24);
+  p[0] = (unsigned char)u;
+  p[1] = (unsigned char)(u >> 8);
+  p[2] = (unsigned char)(u >> 16);
+  p[3] = (unsigned char)(u >> 24);
 }
 static inline uint32_t imgpca_get_u32(const unsigned char *p) {
   return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-         ((uint32_t)p[3] << 24);
+      ((uint32_t)p[3] << 24);
 }
 static inline void imgpca_put_u32(unsigned char *p, uint32_t u) {
-  p[0] = (unsigned char)u; p[1] = (unsigned char)(u >> 8);
-  p[2] = (unsigned char)(u >> 16); p[3] = (unsigned char)(u >> 24);
+  p[0] = (unsigned char)u;
+  p[1] = (unsigned char)(u >> 8);
+  p[2] = (unsigned char)(u >> 16);
+  p[3] = (unsigned char)(u >> 24);
 }
 static inline uint64_t imgpca_get_u64(const unsigned char *p) {
   return (uint64_t)imgpca_get_u32(p) | ((uint64_t)imgpca_get_u32(p + 4) << 32);

@@ -60,8 +60,10 @@ static int dec_round(const Dec *f, int p, Dec *o) {
   memcpy(o->d, f->d, (size_t)p);
   o->n = p;
   o->x = f->x;
-  if (f->d[p] > '5') up = 1;
-  else if (f->d[p] < '5') up = 0;
+  if (f->d[p] > '5')
+    up = 1;
+  else if (f->d[p] < '5')
+    up = 0;
   else {
     for (i = p + 1; i < f->n && f->d[i] == '0'; i++) {}
     if (i == f->n) return 0; /* "5000...": a tie in the string only */
@@ -145,14 +147,23 @@ static int fmt_shortest(char *out, double v, int isFloat) {
   int neg = signbit(v) != 0, p, pMin, pMax, pow2, e2;
   double a = fabs(v), m, halfUlp;
   Dec full, c;
-  if (isnan(v)) { memcpy(out, "NaN", 4); return 3; }
+  if (isnan(v)) {
+    memcpy(out, "NaN", 4);
+    return 3;
+  }
   if (isinf(v)) {
-    if (neg) { memcpy(out, "-Inf", 5); return 4; }
+    if (neg) {
+      memcpy(out, "-Inf", 5);
+      return 4;
+    }
     memcpy(out, "Inf", 4);
     return 3;
   }
   if (a == 0) {
-    if (neg) { memcpy(out, "-0", 3); return 2; }
+    if (neg) {
+      memcpy(out, "-0", 3);
+      return 2;
+    }
     memcpy(out, "0", 2);
     return 1;
   }
@@ -188,9 +199,9 @@ int imgpca_fmt_double(char *out, double v) { return fmt_shortest(out, v, 0); }
 
 /* 10^k, k = 0..45: exact up to 10^22, correctly rounded constants above */
 static const double g_pow10[] = {
-  1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-  1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22, 1e23, 1e24, 1e25, 1e26, 1e27, 1e28, 1e29, 1e30, 1e31,
-  1e32, 1e33, 1e34, 1e35, 1e36, 1e37, 1e38, 1e39, 1e40, 1e41, 1e42, 1e43, 1e44, 1e45};
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+    1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22, 1e23, 1e24, 1e25, 1e26, 1e27, 1e28, 1e29, 1e30, 1e31,
+    1e32, 1e33, 1e34, 1e35, 1e36, 1e37, 1e38, 1e39, 1e40, 1e41, 1e42, 1e43, 1e44, 1e45};
 
 static double scale10(double a, int k) { return k >= 0 ? a * g_pow10[k] : a / g_pow10[-k]; }
 
@@ -219,8 +230,14 @@ static int float_emit(char *out, int neg, double C, int p, int x) {
   int i;
   if (u >= 1000000000ull) return -1;
   /* C may have reached 10^p when rounding up: one digit more, x + 1 */
-  if (C >= g_pow10[p]) { p++; x++; }
-  for (i = p - 1; i >= 0; i--) { o.d[i] = (char)('0' + u % 10); u /= 10; }
+  if (C >= g_pow10[p]) {
+    p++;
+    x++;
+  }
+  for (i = p - 1; i >= 0; i--) {
+    o.d[i] = (char)('0' + u % 10);
+    u /= 10;
+  }
   o.n = p;
   o.x = x;
   return dec_emit(out, neg, &o);
@@ -234,8 +251,10 @@ int imgpca_fmt_float(char *out, float v) {
   lo = (a + (double)nextafterf(fa, 0.0f)) / 2;
   hi = fa == FLT_MAX ? a + (a - lo) : (a + (double)nextafterf(fa, INFINITY)) / 2;
   x = (int)floor(log10(a));
-  if (scale10(a, -x) >= 10.0) x++;
-  else if (scale10(a, -x) < 1.0) x--;
+  if (scale10(a, -x) >= 10.0)
+    x++;
+  else if (scale10(a, -x) < 1.0)
+    x--;
   pow2 = frexp(a, &e2) == 0.5;
   for (p = FLT_DIG; p < 9; p++) {
     if (!float_round(a, x, p, &C)) return fmt_shortest(out, (double)v, 1);

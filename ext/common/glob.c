@@ -18,17 +18,26 @@
 static int class_match(const char *p, unsigned char c, const char **pEnd) {
   int neg = 0, ok = 0, first = 1;
   p++; /* '[' */
-  if (*p == '!' || *p == '^') { neg = 1; p++; }
+  if (*p == '!' || *p == '^') {
+    neg = 1;
+    p++;
+  }
   while (*p && (first || *p != ']')) {
     unsigned char lo = (unsigned char)*p, hi;
     first = 0;
-    if (lo == '\\' && p[1]) { p++; lo = (unsigned char)*p; }
+    if (lo == '\\' && p[1]) {
+      p++;
+      lo = (unsigned char)*p;
+    }
     p++;
     hi = lo;
     if (*p == '-' && p[1] && p[1] != ']') {
       p++;
       hi = (unsigned char)*p;
-      if (hi == '\\' && p[1]) { p++; hi = (unsigned char)*p; }
+      if (hi == '\\' && p[1]) {
+        p++;
+        hi = (unsigned char)*p;
+      }
       p++;
     }
     if (c >= lo && c <= hi) ok = 1;
@@ -47,11 +56,11 @@ static int class_match(const char *p, unsigned char c, const char **pEnd) {
 ** empty run, which is an epsilon move to the next token; "**" followed by
 ** '/' has a second epsilon move past that '/' (the zero-segment case).
 */
-#define GLOB_STAR     1
+#define GLOB_STAR 1
 #define GLOB_GLOBSTAR 2
-#define GLOB_ANY      3
-#define GLOB_CLASS    4
-#define GLOB_LIT      5
+#define GLOB_ANY 3
+#define GLOB_CLASS 4
+#define GLOB_LIT 5
 
 /* Kind of the token at p, its length in *pLen and, for GLOB_LIT, its
 ** character in *pc. */
@@ -61,23 +70,32 @@ static int glob_token(const char *p, size_t *pLen, unsigned char *pc) {
   *pLen = 1;
   switch (*p) {
     case '*':
-      if (p[1] == '*') { *pLen = 2; return GLOB_GLOBSTAR; }
+      if (p[1] == '*') {
+        *pLen = 2;
+        return GLOB_GLOBSTAR;
+      }
       return GLOB_STAR;
     case '?':
       return GLOB_ANY;
     case '[':
-      if (class_match(p, 0, &end) >= 0) { *pLen = (size_t)(end - p); return GLOB_CLASS; }
+      if (class_match(p, 0, &end) >= 0) {
+        *pLen = (size_t)(end - p);
+        return GLOB_CLASS;
+      }
       return GLOB_LIT; /* unclosed: literal '[' */
     case '\\':
-      if (p[1]) { *pc = (unsigned char)p[1]; *pLen = 2; }
+      if (p[1]) {
+        *pc = (unsigned char)p[1];
+        *pLen = 2;
+      }
       return GLOB_LIT;
     default:
       return GLOB_LIT;
   }
 }
 
-#define GLOB_SET(b, i)  ((b)[(i) >> 3] |= (unsigned char)(1u << ((i) & 7)))
-#define GLOB_TEST(b, i) (((b)[(i) >> 3] >> ((i) & 7)) & 1)
+#define GLOB_SET(b, i) ((b)[(i) >> 3] |= (unsigned char)(1u << ((i)&7)))
+#define GLOB_TEST(b, i) (((b)[(i) >> 3] >> ((i)&7)) & 1)
 
 /* Adds the epsilon moves to the state set b (moves only go forward, so one
 ** ascending pass is a closure).  A "**" token at i has two states: i on
@@ -115,28 +133,45 @@ static int glob_run(const char *p, size_t np, const unsigned char *s, unsigned c
       const char *end;
       int k = glob_token(p + i, &len, &c);
       if (k == GLOB_GLOBSTAR) {
-        if (GLOB_TEST(cur, i) || GLOB_TEST(cur, i + 1)) { GLOB_SET(next, i + 1); live = 1; }
+        if (GLOB_TEST(cur, i) || GLOB_TEST(cur, i + 1)) {
+          GLOB_SET(next, i + 1);
+          live = 1;
+        }
         continue;
       }
       if (!GLOB_TEST(cur, i)) continue;
       switch (k) {
         case GLOB_STAR:
-          if (ch != '/') { GLOB_SET(next, i); live = 1; }
+          if (ch != '/') {
+            GLOB_SET(next, i);
+            live = 1;
+          }
           break;
         case GLOB_ANY:
-          if (ch != '/') { GLOB_SET(next, i + 1); live = 1; }
+          if (ch != '/') {
+            GLOB_SET(next, i + 1);
+            live = 1;
+          }
           break;
         case GLOB_CLASS:
-          if (ch != '/' && class_match(p + i, ch, &end) == 1) { GLOB_SET(next, i + len); live = 1; }
+          if (ch != '/' && class_match(p + i, ch, &end) == 1) {
+            GLOB_SET(next, i + len);
+            live = 1;
+          }
           break;
         default:
-          if (ch == c) { GLOB_SET(next, i + len); live = 1; }
+          if (ch == c) {
+            GLOB_SET(next, i + len);
+            live = 1;
+          }
           break;
       }
     }
     if (!live) return 0;
     glob_closure(p, np, next);
-    t = cur; cur = next; next = t;
+    t = cur;
+    cur = next;
+    next = t;
   }
   return GLOB_TEST(cur, np);
 }
@@ -162,7 +197,10 @@ int imgpca_glob_match(const char *zPattern, const char *zStr) {
 int imgpca_glob_has_magic(const char *zPattern) {
   const char *p;
   for (p = zPattern; *p; p++) {
-    if (*p == '\\' && p[1]) { p++; continue; }
+    if (*p == '\\' && p[1]) {
+      p++;
+      continue;
+    }
     if (*p == '*' || *p == '?' || *p == '[') return 1;
   }
   return 0;

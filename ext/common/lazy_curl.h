@@ -64,11 +64,15 @@ extern ImgpcaCurlApi imgpca_curl_api;
 #define curl_multi_setopt(...) imgpca_curl_api.multi_setopt(__VA_ARGS__)
 #define curl_multi_strerror(...) imgpca_curl_api.multi_strerror(__VA_ARGS__)
 /* freeing NULL must work before the library is loaded */
-static inline void imgpca_curl_easy_cleanup_(CURL *h) { if (h) imgpca_curl_api.easy_cleanup(h); }
+static inline void imgpca_curl_easy_cleanup_(CURL *h) {
+  if (h) imgpca_curl_api.easy_cleanup(h);
+}
 static inline CURLMcode imgpca_curl_multi_cleanup_(CURLM *m) {
   return m ? imgpca_curl_api.multi_cleanup(m) : CURLM_BAD_HANDLE;
 }
-static inline void imgpca_curl_slist_free_all_(struct curl_slist *l) { if (l) imgpca_curl_api.slist_free_all(l); }
+static inline void imgpca_curl_slist_free_all_(struct curl_slist *l) {
+  if (l) imgpca_curl_api.slist_free_all(l);
+}
 #define curl_easy_cleanup(h) imgpca_curl_easy_cleanup_(h)
 #define curl_multi_cleanup(m) imgpca_curl_multi_cleanup_(m)
 #define curl_slist_free_all(l) imgpca_curl_slist_free_all_(l)

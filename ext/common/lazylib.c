@@ -104,50 +104,44 @@ int imgpca_curl_loaded(void) { return __atomic_load_n(&g_curl_rc, __ATOMIC_ACQUI
 
 /* ---- BLAS: inert stubs until loaded ---- */
 static void st_daxpy(const blasint n, const double a, const double *x, const blasint ix, double *y,
-                     const blasint iy) { (void)n; (void)a; (void)x; (void)ix; (void)y; (void)iy; }
-static double st_ddot(const blasint n, const double *x, const blasint ix, const double *y, const blasint iy) {
-  (void)n; (void)x; (void)ix; (void)y; (void)iy; return 0.0;
+                     const blasint iy) {
 }
-static double st_dnrm2(const blasint n, const double *x, const blasint ix) { (void)n; (void)x; (void)ix; return 0.0; }
-static void st_dscal(const blasint n, const double a, double *x, const blasint ix) { (void)n; (void)a; (void)x; (void)ix; }
+static double st_ddot(const blasint n, const double *x, const blasint ix, const double *y, const blasint iy) {
+  return 0.0;
+}
+static double st_dnrm2(const blasint n, const double *x, const blasint ix) {
+  return 0.0;
+}
+static void st_dscal(const blasint n, const double a, double *x, const blasint ix) {
+}
 static void st_dgemv(const enum CBLAS_ORDER o, const enum CBLAS_TRANSPOSE t, const blasint m, const blasint n,
                      const double al, const double *a, const blasint lda, const double *x, const blasint ix,
                      const double be, double *y, const blasint iy) {
-  (void)o; (void)t; (void)m; (void)n; (void)al; (void)a; (void)lda; (void)x; (void)ix; (void)be; (void)y; (void)iy;
 }
 static void st_sgemv(const enum CBLAS_ORDER o, const enum CBLAS_TRANSPOSE t, const blasint m, const blasint n,
                      const float al, const float *a, const blasint lda, const float *x, const blasint ix,
                      const float be, float *y, const blasint iy) {
-  (void)o; (void)t; (void)m; (void)n; (void)al; (void)a; (void)lda; (void)x; (void)ix; (void)be; (void)y; (void)iy;
 }
 static void st_dsyr(const enum CBLAS_ORDER o, const enum CBLAS_UPLO u, const blasint n, const double al,
                     const double *x, const blasint ix, double *a, const blasint lda) {
-  (void)o; (void)u; (void)n; (void)al; (void)x; (void)ix; (void)a; (void)lda;
 }
 static void st_dgemm(const enum CBLAS_ORDER o, const enum CBLAS_TRANSPOSE ta, const enum CBLAS_TRANSPOSE tb,
                      const blasint m, const blasint n, const blasint k, const double al, const double *a,
                      const blasint lda, const double *b, const blasint ldb, const double be, double *c,
                      const blasint ldc) {
-  (void)o; (void)ta; (void)tb; (void)m; (void)n; (void)k; (void)al; (void)a; (void)lda; (void)b; (void)ldb;
-  (void)be; (void)c; (void)ldc;
 }
 static void st_sgemm(const enum CBLAS_ORDER o, const enum CBLAS_TRANSPOSE ta, const enum CBLAS_TRANSPOSE tb,
                      const blasint m, const blasint n, const blasint k, const float al, const float *a,
                      const blasint lda, const float *b, const blasint ldb, const float be, float *c,
                      const blasint ldc) {
-  (void)o; (void)ta; (void)tb; (void)m; (void)n; (void)k; (void)al; (void)a; (void)lda; (void)b; (void)ldb;
-  (void)be; (void)c; (void)ldc;
 }
 static void st_dsymm(const enum CBLAS_ORDER o, const enum CBLAS_SIDE s, const enum CBLAS_UPLO u, const blasint m,
                      const blasint n, const double al, const double *a, const blasint lda, const double *b,
                      const blasint ldb, const double be, double *c, const blasint ldc) {
-  (void)o; (void)s; (void)u; (void)m; (void)n; (void)al; (void)a; (void)lda; (void)b; (void)ldb; (void)be;
-  (void)c; (void)ldc;
 }
 static void st_dsyrk(const enum CBLAS_ORDER o, const enum CBLAS_UPLO u, const enum CBLAS_TRANSPOSE t,
                      const blasint n, const blasint k, const double al, const double *a, const blasint lda,
                      const double be, double *c, const blasint ldc) {
-  (void)o; (void)u; (void)t; (void)n; (void)k; (void)al; (void)a; (void)lda; (void)be; (void)c; (void)ldc;
 }
 static char *st_get_config(void) { return (char *)"not loaded"; }
 static int st_get_num_threads(void) { return 1; }
@@ -155,17 +149,17 @@ static void st_set_num_threads(int n) { (void)n; }
 static lapack_int st_dsyevr(int o, char j, char r, char u, lapack_int n, double *a, lapack_int lda, double vl,
                             double vu, lapack_int il, lapack_int iu, double tol, lapack_int *m, double *w,
                             double *z, lapack_int ldz, lapack_int *sup) {
-  (void)o; (void)j; (void)r; (void)u; (void)n; (void)a; (void)lda; (void)vl; (void)vu; (void)il; (void)iu;
-  (void)tol; (void)m; (void)w; (void)z; (void)ldz; (void)sup;
   return -1;
 }
-static double st_dlamch(char c) { (void)c; return 0.0; }
+static double st_dlamch(char c) {
+  return 0.0;
+}
 static lapack_int st_dgeqrf(int o, lapack_int m, lapack_int n, double *a, lapack_int lda, double *tau) {
-  (void)o; (void)m; (void)n; (void)a; (void)lda; (void)tau; return -1;
+  return -1;
 }
 static lapack_int st_dorgqr(int o, lapack_int m, lapack_int n, lapack_int k, double *a, lapack_int lda,
                             const double *tau) {
-  (void)o; (void)m; (void)n; (void)k; (void)a; (void)lda; (void)tau; return -1;
+  return -1;
 }
 
 ImgpcaBlasApi imgpca_blas_api = {st_daxpy, st_ddot, st_dnrm2, st_dscal, st_dgemv, st_sgemv, st_dsyr, st_dgemm, st_sgemm,

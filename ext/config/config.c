@@ -17,65 +17,40 @@
 #include <stdlib.h>
 #include <strings.h>
 
-#define NOENV {NULL, NULL, NULL}
+#define NOENV \
+  { NULL, NULL, NULL }
 #define REGION_HELP "1 to 32 lower-case letters, digits or '-'"
 const ImgpcaSetting imgpca_settings[] = {
-  /* S3 endpoint and credentials */
-  {"s3.endpoint", CFG_STRING, NULL, {"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", NULL}, 2, 0, 0, NULL,
-   "S3 endpoint URL (default: https://s3.<region>.amazonaws.com)", NULL, NULL},
-  {"s3.region", CFG_STRING, NULL, {"AWS_REGION", "AWS_DEFAULT_REGION", NULL}, 0, 0, 0, NULL,
-   "signing region (else the profile's region, else us-east-1)", imgpca_region_valid, REGION_HELP},
-  {"s3.access_key_id", CFG_STRING, NULL, {"AWS_ACCESS_KEY_ID", NULL, NULL}, 1, 0, 0, NULL,
-   "access key id", NULL, NULL},
-  {"s3.secret_access_key", CFG_STRING, NULL, {"AWS_SECRET_ACCESS_KEY", NULL, NULL}, 1, 0, 0, NULL,
-   "secret access key", NULL, NULL},
-  {"s3.session_token", CFG_STRING, NULL, {"AWS_SESSION_TOKEN", NULL, NULL}, 1, 0, 0, NULL,
-   "session token of temporary credentials", NULL, NULL},
-  {"s3.profile", CFG_STRING, "default", {"AWS_PROFILE", NULL, NULL}, 0, 0, 0, NULL,
-   "profile in the shared credentials/config files", NULL, NULL},
-  {"s3.credentials_file", CFG_STRING, NULL, {"AWS_SHARED_CREDENTIALS_FILE", NULL, NULL}, 0, 0, 0, NULL,
-   "shared credentials file (default ~/.aws/credentials)", NULL, NULL},
-  {"s3.config_file", CFG_STRING, NULL, {"AWS_CONFIG_FILE", NULL, NULL}, 0, 0, 0, NULL,
-   "shared config file (default ~/.aws/config)", NULL, NULL},
-  {"s3.imds_endpoint", CFG_STRING, "http://169.254.169.254", {"AWS_EC2_METADATA_SERVICE_ENDPOINT", NULL, NULL}, 2, 0, 0, NULL,
-   "EC2 instance metadata endpoint (IMDSv2)", NULL, NULL},
-  {"s3.imds_disabled", CFG_BOOL, "false", {"AWS_EC2_METADATA_DISABLED", NULL, NULL}, 0, 0, 0, NULL,
-   "do not ask instance metadata for credentials", NULL, NULL},
-  {"s3.unsigned", CFG_BOOL, "false", {"IMGPCA_S3_UNSIGNED", NULL, NULL}, 0, 0, 0, NULL,
-   "send unsigned requests (public buckets)", NULL, NULL},
-  {"s3.url_style", CFG_ENUM, "auto", {"IMGPCA_S3_URL_STYLE", NULL, NULL}, 0, 0, 0, "|auto|path|virtual|",
-   "addressing style; auto = virtual on AWS, path on custom endpoints", NULL, NULL},
-  {"s3.verify_tls", CFG_BOOL, "true", {"IMGPCA_S3_VERIFY_TLS", NULL, NULL}, 0, 0, 0, NULL,
-   "verify TLS certificates (off: a warning on stderr, once per connection)", NULL, NULL},
-  {"s3.ca_bundle", CFG_STRING, NULL, {"AWS_CA_BUNDLE", NULL, NULL}, 0, 0, 0, NULL,
-   "PEM file of the certificate authorities to trust instead of the system's (else ca_bundle of the profile)", NULL, NULL},
-  {"s3.connect_timeout_ms", CFG_INT, "5000", {"IMGPCA_S3_CONNECT_TIMEOUT_MS", NULL, NULL}, 0, 1, 600000, NULL,
-   "connection timeout per attempt", NULL, NULL},
-  {"s3.timeout_ms", CFG_INT, "120000", {"IMGPCA_S3_TIMEOUT_MS", NULL, NULL}, 0, 1, 86400000, NULL,
-   "whole-request timeout per attempt", NULL, NULL},
-  {"s3.low_speed_ms", CFG_INT, "20000", {"IMGPCA_S3_LOW_SPEED_MS", NULL, NULL}, 0, 1, 3600000, NULL,
-   "abort an attempt whose transfer stalls (< 1 byte/s) this long", NULL, NULL},
-  {"s3.max_retries", CFG_INT, "5", {"AWS_MAX_ATTEMPTS", NULL, NULL}, 0, 0, 20, NULL,
-   "retries after a retryable failure (429, 5xx, transport)", NULL, NULL},
-  {"s3.max_inflight", CFG_INT, "32", {"IMGPCA_S3_MAX_INFLIGHT", NULL, NULL}, 0, 1, 1024, NULL,
-   "concurrent requests of the listing's content column", NULL, NULL},
-  {"s3.multipart_threshold", CFG_INT, "16777216", {"IMGPCA_S3_MULTIPART_THRESHOLD", NULL, NULL}, 0, 5242880, 5368709120LL, NULL,
-   "uploads at least this large use multipart", NULL, NULL},
-  {"s3.part_size", CFG_INT, "8388608", {"IMGPCA_S3_PART_SIZE", NULL, NULL}, 0, 5242880, 5368709120LL, NULL,
-   "multipart part size", NULL, NULL},
-  {"s3.progress", CFG_BOOL, "false", {"IMGPCA_PROGRESS", NULL, NULL}, 0, 0, 0, NULL,
-   "report listing/fetch progress on stderr", NULL, NULL},
-  /* images */
-  {"image.max_pixels", CFG_INT, "100000000", {"IMGPCA_MAX_PIXELS", NULL, NULL}, 0, 1, 4000000000LL, NULL,
-   "largest image (width*height) a decoder accepts", NULL, NULL},
-  /* pca */
-  {"pca.max_memory_mb", CFG_INT, "4096", {"IMGPCA_PCA_MAX_MEMORY_MB", NULL, NULL}, 0, 1, 1073741824LL, NULL,
-   "largest memory_mb a PCA aggregate may use (option or partial state)", NULL, NULL},
-  /* parallelism */
-  {"imgpca.threads", CFG_INT, "0", {"IMGPCA_THREADS", NULL, NULL}, 0, 0, 1024, NULL,
-   "worker threads decoding images in s3_fetch_many and screening distances in knn_search; 0 = the CPUs available to the process (affinity mask, cgroup v2 cpu.max quota)", NULL, NULL},
-  {NULL, CFG_STRING, NULL, NOENV, 0, 0, 0, NULL, NULL, NULL, NULL}
-};
+    /* S3 endpoint and credentials */
+    {"s3.endpoint", CFG_STRING, NULL, {"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", NULL}, 2, 0, 0, NULL, "S3 endpoint URL (default: https://s3.<region>.amazonaws.com)", NULL, NULL},
+    {"s3.region", CFG_STRING, NULL, {"AWS_REGION", "AWS_DEFAULT_REGION", NULL}, 0, 0, 0, NULL, "signing region (else the profile's region, else us-east-1)", imgpca_region_valid, REGION_HELP},
+    {"s3.access_key_id", CFG_STRING, NULL, {"AWS_ACCESS_KEY_ID", NULL, NULL}, 1, 0, 0, NULL, "access key id", NULL, NULL},
+    {"s3.secret_access_key", CFG_STRING, NULL, {"AWS_SECRET_ACCESS_KEY", NULL, NULL}, 1, 0, 0, NULL, "secret access key", NULL, NULL},
+    {"s3.session_token", CFG_STRING, NULL, {"AWS_SESSION_TOKEN", NULL, NULL}, 1, 0, 0, NULL, "session token of temporary credentials", NULL, NULL},
+    {"s3.profile", CFG_STRING, "default", {"AWS_PROFILE", NULL, NULL}, 0, 0, 0, NULL, "profile in the shared credentials/config files", NULL, NULL},
+    {"s3.credentials_file", CFG_STRING, NULL, {"AWS_SHARED_CREDENTIALS_FILE", NULL, NULL}, 0, 0, 0, NULL, "shared credentials file (default ~/.aws/credentials)", NULL, NULL},
+    {"s3.config_file", CFG_STRING, NULL, {"AWS_CONFIG_FILE", NULL, NULL}, 0, 0, 0, NULL, "shared config file (default ~/.aws/config)", NULL, NULL},
+    {"s3.imds_endpoint", CFG_STRING, "http://169.254.169.254", {"AWS_EC2_METADATA_SERVICE_ENDPOINT", NULL, NULL}, 2, 0, 0, NULL, "EC2 instance metadata endpoint (IMDSv2)", NULL, NULL},
+    {"s3.imds_disabled", CFG_BOOL, "false", {"AWS_EC2_METADATA_DISABLED", NULL, NULL}, 0, 0, 0, NULL, "do not ask instance metadata for credentials", NULL, NULL},
+    {"s3.unsigned", CFG_BOOL, "false", {"IMGPCA_S3_UNSIGNED", NULL, NULL}, 0, 0, 0, NULL, "send unsigned requests (public buckets)", NULL, NULL},
+    {"s3.url_style", CFG_ENUM, "auto", {"IMGPCA_S3_URL_STYLE", NULL, NULL}, 0, 0, 0, "|auto|path|virtual|", "addressing style; auto = virtual on AWS, path on custom endpoints", NULL, NULL},
+    {"s3.verify_tls", CFG_BOOL, "true", {"IMGPCA_S3_VERIFY_TLS", NULL, NULL}, 0, 0, 0, NULL, "verify TLS certificates (off: a warning on stderr, once per connection)", NULL, NULL},
+    {"s3.ca_bundle", CFG_STRING, NULL, {"AWS_CA_BUNDLE", NULL, NULL}, 0, 0, 0, NULL, "PEM file of the certificate authorities to trust instead of the system's (else ca_bundle of the profile)", NULL, NULL},
+    {"s3.connect_timeout_ms", CFG_INT, "5000", {"IMGPCA_S3_CONNECT_TIMEOUT_MS", NULL, NULL}, 0, 1, 600000, NULL, "connection timeout per attempt", NULL, NULL},
+    {"s3.timeout_ms", CFG_INT, "120000", {"IMGPCA_S3_TIMEOUT_MS", NULL, NULL}, 0, 1, 86400000, NULL, "whole-request timeout per attempt", NULL, NULL},
+    {"s3.low_speed_ms", CFG_INT, "20000", {"IMGPCA_S3_LOW_SPEED_MS", NULL, NULL}, 0, 1, 3600000, NULL, "abort an attempt whose transfer stalls (< 1 byte/s) this long", NULL, NULL},
+    {"s3.max_retries", CFG_INT, "5", {"AWS_MAX_ATTEMPTS", NULL, NULL}, 0, 0, 20, NULL, "retries after a retryable failure (429, 5xx, transport)", NULL, NULL},
+    {"s3.max_inflight", CFG_INT, "32", {"IMGPCA_S3_MAX_INFLIGHT", NULL, NULL}, 0, 1, 1024, NULL, "concurrent requests of the listing's content column", NULL, NULL},
+    {"s3.multipart_threshold", CFG_INT, "16777216", {"IMGPCA_S3_MULTIPART_THRESHOLD", NULL, NULL}, 0, 5242880, 5368709120LL, NULL, "uploads at least this large use multipart", NULL, NULL},
+    {"s3.part_size", CFG_INT, "8388608", {"IMGPCA_S3_PART_SIZE", NULL, NULL}, 0, 5242880, 5368709120LL, NULL, "multipart part size", NULL, NULL},
+    {"s3.progress", CFG_BOOL, "false", {"IMGPCA_PROGRESS", NULL, NULL}, 0, 0, 0, NULL, "report listing/fetch progress on stderr", NULL, NULL},
+    /* images */
+    {"image.max_pixels", CFG_INT, "100000000", {"IMGPCA_MAX_PIXELS", NULL, NULL}, 0, 1, 4000000000LL, NULL, "largest image (width*height) a decoder accepts", NULL, NULL},
+    /* pca */
+    {"pca.max_memory_mb", CFG_INT, "4096", {"IMGPCA_PCA_MAX_MEMORY_MB", NULL, NULL}, 0, 1, 1073741824LL, NULL, "largest memory_mb a PCA aggregate may use (option or partial state)", NULL, NULL},
+    /* parallelism */
+    {"imgpca.threads", CFG_INT, "0", {"IMGPCA_THREADS", NULL, NULL}, 0, 0, 1024, NULL, "worker threads decoding images in s3_fetch_many and screening distances in knn_search; 0 = the CPUs available to the process (affinity mask, cgroup v2 cpu.max quota)", NULL, NULL},
+    {NULL, CFG_STRING, NULL, NOENV, 0, 0, 0, NULL, NULL, NULL, NULL}};
 
 int imgpca_settings_count(void) {
   int n = 0;
@@ -225,7 +200,10 @@ void imgpca_config_origin(const ImgpcaConfig *c, const char *zKey, char *out, si
   if (!s || !zVal || strcmp(zSrc, "env") != 0) return;
   for (k = 0; k < 3 && s->azEnv[k]; k++) {
     const char *z = getenv(s->azEnv[k]);
-    if (z == zVal) { snprintf(out, nOut, "%s", s->azEnv[k]); return; }
+    if (z == zVal) {
+      snprintf(out, nOut, "%s", s->azEnv[k]);
+      return;
+    }
   }
 }
 
@@ -246,11 +224,16 @@ int imgpca_config_bool(const ImgpcaConfig *c, const char *zKey) {
 void imgpca_config_mask(const char *zVal, char *out, size_t nOut) {
   size_t n;
   if (!nOut) return;
-  if (!zVal) { out[0] = 0; return; }
+  if (!zVal) {
+    out[0] = 0;
+    return;
+  }
   n = strlen(zVal);
   /* Show at most the last 4 characters, and only of long values. */
-  if (n >= 16) snprintf(out, nOut, "****%s", zVal + n - 4);
-  else snprintf(out, nOut, "****");
+  if (n >= 16)
+    snprintf(out, nOut, "****%s", zVal + n - 4);
+  else
+    snprintf(out, nOut, "****");
 }
 
 void imgpca_url_redact(const char *zUrl, char *out, size_t nOut) {
@@ -265,14 +248,18 @@ void imgpca_url_redact(const char *zUrl, char *out, size_t nOut) {
     for (p = zAuth; p < zEnd; p++)
       if (*p == '@') zAt = p;
   }
-  if (!zAt) snprintf(out, nOut, "%s", zUrl);
-  else snprintf(out, nOut, "%.*s****%s", (int)(zAuth - zUrl), zUrl, zAt);
+  if (!zAt)
+    snprintf(out, nOut, "%s", zUrl);
+  else
+    snprintf(out, nOut, "%.*s****%s", (int)(zAuth - zUrl), zUrl, zAt);
 }
 
 const char *imgpca_config_display(const ImgpcaSetting *s, const char *zVal, char *out, size_t nOut) {
   if (!zVal || !s || !s->bSecret) return zVal;
-  if (s->bSecret == 2) imgpca_url_redact(zVal, out, nOut);
-  else imgpca_config_mask(zVal, out, nOut);
+  if (s->bSecret == 2)
+    imgpca_url_redact(zVal, out, nOut);
+  else
+    imgpca_config_mask(zVal, out, nOut);
   return out;
 }
 

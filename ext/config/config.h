@@ -15,17 +15,20 @@
 
 #include "../common/common.h"
 
-typedef enum { CFG_STRING, CFG_INT, CFG_BOOL, CFG_ENUM } ImgpcaCfgType;
+typedef enum { CFG_STRING,
+               CFG_INT,
+               CFG_BOOL,
+               CFG_ENUM } ImgpcaCfgType;
 
 typedef struct ImgpcaSetting {
-  const char *zKey;       /* e.g. "s3.region" */
+  const char *zKey; /* e.g. "s3.region" */
   ImgpcaCfgType eType;
-  const char *zDefault;   /* textual default, NULL = unset */
-  const char *azEnv[3];   /* environment variables, most specific first */
-  int bSecret;            /* displays: 1 = mask the value, 2 = a URL: hide its user info */
-  long long iMin, iMax;   /* CFG_INT range */
-  const char *zEnum;      /* CFG_ENUM: "|a|b|c|" */
-  const char *zHelp;      /* one line for the README table */
+  const char *zDefault;            /* textual default, NULL = unset */
+  const char *azEnv[3];            /* environment variables, most specific first */
+  int bSecret;                     /* displays: 1 = mask the value, 2 = a URL: hide its user info */
+  long long iMin, iMax;            /* CFG_INT range */
+  const char *zEnum;               /* CFG_ENUM: "|a|b|c|" */
+  const char *zHelp;               /* one line for the README table */
   int (*xCheck)(const char *zVal); /* optional: 1 if a value given with imgpca_config is valid */
   const char *zCheckHelp;          /* what xCheck expects, for the error message */
 } ImgpcaSetting;
@@ -36,7 +39,7 @@ int imgpca_settings_count(void);
 const ImgpcaSetting *imgpca_setting_find(const char *zKey);
 
 typedef struct ImgpcaConfig {
-  char **azVal;           /* per-connection values, indexed like imgpca_settings; NULL = unset */
+  char **azVal; /* per-connection values, indexed like imgpca_settings; NULL = unset */
 } ImgpcaConfig;
 
 int imgpca_config_init(ImgpcaConfig *c);

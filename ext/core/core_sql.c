@@ -85,8 +85,10 @@ static void config_json(sqlite3_context *ctx, ImgpcaConn *conn) {
     if (i) imgpca_buf_append(&b, ",", 1);
     imgpca_buf_json_string(&b, s->zKey);
     imgpca_buf_append(&b, ":{\"value\":", 10);
-    if (zVal) imgpca_buf_json_string(&b, zVal);
-    else imgpca_buf_append(&b, "null", 4);
+    if (zVal)
+      imgpca_buf_json_string(&b, zVal);
+    else
+      imgpca_buf_append(&b, "null", 4);
     imgpca_buf_append(&b, ",\"source\":", 10);
     imgpca_buf_json_string(&b, zSrc);
     imgpca_buf_append(&b, "}", 1);
@@ -99,8 +101,10 @@ static void config_result(sqlite3_context *ctx, ImgpcaConn *conn, const char *zK
   const ImgpcaSetting *s = imgpca_setting_find(zKey);
   char shown[1024];
   const char *zVal = imgpca_config_display(s, imgpca_config_get(&conn->cfg, zKey, NULL), shown, sizeof shown);
-  if (!zVal) sqlite3_result_null(ctx);
-  else sqlite3_result_text(ctx, zVal, -1, SQLITE_TRANSIENT);
+  if (!zVal)
+    sqlite3_result_null(ctx);
+  else
+    sqlite3_result_text(ctx, zVal, -1, SQLITE_TRANSIENT);
 }
 
 void imgpca_config_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {

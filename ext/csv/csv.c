@@ -59,8 +59,7 @@ static int csv_append_field(CsvWriter *w, const char *z, size_t n) {
 }
 
 static int csv_is_formula(const char *z, size_t n) {
-  return n > 0 && (z[0] == '=' || z[0] == '+' || z[0] == '-' || z[0] == '@' || z[0] == '\t' ||
-                   z[0] == '\r');
+  return n > 0 && (z[0] == '=' || z[0] == '+' || z[0] == '-' || z[0] == '@' || z[0] == '\t' || z[0] == '\r');
 }
 
 int csv_text(CsvWriter *w, const char *z, size_t n) {
@@ -82,7 +81,7 @@ int csv_text(CsvWriter *w, const char *z, size_t n) {
 
 int csv_delimiter_ok(int c) {
   if (c == '\t' || c == ' ') return 1;
-  if (c < 0x21 || c > 0x7e) return 0;          /* control bytes, CR, LF, non-ASCII */
+  if (c < 0x21 || c > 0x7e) return 0; /* control bytes, CR, LF, non-ASCII */
   if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return 0;
   return c != '"' && c != '.' && c != '+' && c != '-';
 }

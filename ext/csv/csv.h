@@ -37,12 +37,12 @@ typedef struct CsvWriter {
   ImgpcaBuf buf;
   CsvSinkFn xSink;
   void *pArg;
-  size_t flushAt;      /* hand the buffer to the sink once it holds this much */
-  char delim;          /* field delimiter, default ',' */
-  const char *zEol;    /* "\n" (default) or "\r\n" */
-  int bFormulaGuard;   /* prefix text starting with = + - @ TAB CR with ' */
-  int nField;          /* fields written on the current line */
-  int64_t nBytes;      /* bytes handed to the sink */
+  size_t flushAt;    /* hand the buffer to the sink once it holds this much */
+  char delim;        /* field delimiter, default ',' */
+  const char *zEol;  /* "\n" (default) or "\r\n" */
+  int bFormulaGuard; /* prefix text starting with = + - @ TAB CR with ' */
+  int nField;        /* fields written on the current line */
+  int64_t nBytes;    /* bytes handed to the sink */
 } CsvWriter;
 
 void csv_writer_init(CsvWriter *w, CsvSinkFn xSink, void *pArg);
@@ -52,8 +52,8 @@ void csv_writer_free(CsvWriter *w);
 int csv_text(CsvWriter *w, const char *z, size_t n);
 int csv_null(CsvWriter *w);
 int csv_int(CsvWriter *w, long long v);
-int csv_double(CsvWriter *w, double v);   /* %.17g */
-int csv_float(CsvWriter *w, float v);     /* %.9g */
+int csv_double(CsvWriter *w, double v); /* %.17g */
+int csv_float(CsvWriter *w, float v);   /* %.9g */
 /* Header cell "<zName><idx>" (idx >= 1) or "<zName>" (idx == 0). */
 int csv_name(CsvWriter *w, const char *zName, size_t idx);
 /* Elements of a float32 LE blob of n dims, one field each. */
@@ -74,14 +74,18 @@ int csv_delimiter_ok(int c);
 
 /* ---- rows to fields ---------------------------------------------------- */
 
-typedef enum { CSV_NULL, CSV_INTEGER, CSV_REAL, CSV_TEXT, CSV_BLOB } CsvType;
+typedef enum { CSV_NULL,
+               CSV_INTEGER,
+               CSV_REAL,
+               CSV_TEXT,
+               CSV_BLOB } CsvType;
 
 typedef struct CsvCell {
   CsvType eType;
-  long long i;          /* CSV_INTEGER */
-  double r;             /* CSV_REAL */
-  const void *p;        /* CSV_TEXT (UTF-8), CSV_BLOB; NULL only when n == 0 */
-  size_t n;             /* bytes at p */
+  long long i;   /* CSV_INTEGER */
+  double r;      /* CSV_REAL */
+  const void *p; /* CSV_TEXT (UTF-8), CSV_BLOB; NULL only when n == 0 */
+  size_t n;      /* bytes at p */
 } CsvCell;
 
 /* Reads column iCol of the current row into *c; returns IMGPCA_OK or

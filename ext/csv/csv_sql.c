@@ -58,7 +58,7 @@ typedef struct CsvOpts {
   int bCrlf;
   int bFormulaGuard;
   int nName;
-  char **azName;   /* sqlite3_malloc'd strings */
+  char **azName; /* sqlite3_malloc'd strings */
 } CsvOpts;
 
 static void csv_opts_free(CsvOpts *o) {
@@ -70,135 +70,79 @@ static void csv_opts_free(CsvOpts *o) {
 }
 
 /* Option "names": a JSON array of strings into o->azName. */
-static int csv_opts_names(sqlite3_context *ctx, sqlite3 *db, sqlite3_value *vArr, CsvOpts *o) {
+static int csv_opt_names(void *pArg, sqlite3 *db, const char *zKey, const char *zType, const char *zText,
+                         sqlite3_value *pValue, char *err) {
+  CsvOpts *o = (CsvOpts *)pArg;
   sqlite3_stmt *ns = NULL;
   int n = 0, rc;
-  if (sqlite3_prepare_v2(db, "SELECT value, type FROM json_each(?1)", -1, &ns, NULL) != SQLITE_OK) {
-    if (sqlite3_errcode(db) == SQLITE_NOMEM) sqlite3_result_error_nomem(ctx);
-    else imgpca_result_error(ctx, FN, "cannot parse options: %s", sqlite3_errmsg(db));
-    return 1;
-  }
-  sqlite3_bind_value(ns, 1, vArr);
+  if (strcmp(zType, "array")) return imgpca_seterr(err, "option 'names' must be an array of strings");
+  rc = sqlite3_prepare_v2(db, "SELECT value, type FROM json_each(?1)", -1, &ns, NULL);
+  if (rc != SQLITE_OK) return rc == SQLITE_NOMEM ? IMGPCA_NOMEM : imgpca_seterr(err, "cannot parse options: %s", sqlite3_errmsg(db));
+  sqlite3_bind_value(ns, 1, pValue);
   while ((rc = sqlite3_step(ns)) == SQLITE_ROW) {
     const char *zT = (const char *)sqlite3_column_text(ns, 1);
     char **a;
     if (!zT || strcmp(zT, "text")) {
-      imgpca_result_error(ctx, FN, "option 'names' must be an array of strings");
-      goto fail;
+      sqlite3_finalize(ns);
+      return imgpca_seterr(err, "option 'names' must be an array of strings");
     }
     a = sqlite3_realloc64(o->azName, sizeof(char *) * (sqlite3_uint64)(n + 1));
-    if (!a) goto nomem;
+    if (!a) break;
     o->azName = a;
     o->azName[n] = sqlite3_mprintf("%s", sqlite3_column_text(ns, 0));
-    if (!o->azName[n]) goto nomem;
+    if (!o->azName[n]) break;
     o->nName = ++n;
   }
-  if (rc != SQLITE_DONE) goto nomem;
   sqlite3_finalize(ns);
-  return 0;
-nomem:
-  sqlite3_result_error_nomem(ctx);
-fail:
-  sqlite3_finalize(ns);
-  return 1;
+  return rc == SQLITE_DONE ? IMGPCA_OK : IMGPCA_NOMEM;
 }
 
-/* Parses options with SQLite's json_each; returns 0 or sets the error. */
+static int csv_opt_bool(void *pArg, sqlite3 *db, const char *zKey, const char *zType, const char *zText,
+                        sqlite3_value *pValue, char *err) {
+  CsvOpts *o = (CsvOpts *)pArg;
+  int b = zType[0] == 't';
+  if (strcmp(zType, "true") && strcmp(zType, "false"))
+    return imgpca_seterr(err, "option '%s' must be true or false", zKey);
+  if (zKey[0] == 'h')
+    o->bHeader = b;
+  else if (zKey[0] == 'e')
+    o->bExpand = b;
+  else
+    o->bFormulaGuard = b;
+  return IMGPCA_OK;
+}
+
+static int csv_opt_delimiter(void *pArg, sqlite3 *db, const char *zKey, const char *zType, const char *zText,
+                             sqlite3_value *pValue, char *err) {
+  if (strcmp(zType, "text") || !zText || strlen(zText) != 1 || !csv_delimiter_ok((unsigned char)zText[0]))
+    return imgpca_seterr(err,
+                         "option 'delimiter' must be a tab, a space or one ASCII punctuation character "
+                         "other than '\"', '.', '+' and '-'");
+  ((CsvOpts *)pArg)->delim = zText[0];
+  return IMGPCA_OK;
+}
+
+static int csv_opt_line_ending(void *pArg, sqlite3 *db, const char *zKey, const char *zType, const char *zText,
+                               sqlite3_value *pValue, char *err) {
+  if (strcmp(zType, "text") || !zText || (strcmp(zText, "lf") && strcmp(zText, "crlf")))
+    return imgpca_seterr(err, "option 'line_ending' must be 'lf' or 'crlf'");
+  ((CsvOpts *)pArg)->bCrlf = zText[1] == 'r';
+  return IMGPCA_OK;
+}
+
+/* Parses the options object; returns 0 or reports the error on ctx. */
 static int csv_opts_parse(sqlite3_context *ctx, sqlite3 *db, sqlite3_value *vOpt, CsvOpts *o) {
-  sqlite3_stmt *st = NULL;
-  int rc;
+  static const ImgpcaOption aOpt[] = {
+      {"header", csv_opt_bool}, {"names", csv_opt_names}, {"delimiter", csv_opt_delimiter}, {"line_ending", csv_opt_line_ending}, {"expand", csv_opt_bool}, {"formula_guard", csv_opt_bool}, {NULL, NULL}};
   memset(o, 0, sizeof(*o));
   o->bHeader = 1;
   o->bExpand = 1;
   o->delim = ',';
-  if (!vOpt || sqlite3_value_type(vOpt) == SQLITE_NULL) return 0;
-  if (sqlite3_value_type(vOpt) != SQLITE_TEXT) {
-    imgpca_result_error(ctx, FN, "options must be a JSON object, got %s", imgpca_type_name(vOpt));
+  if (imgpca_json_options(ctx, FN, vOpt, aOpt, o)) {
+    csv_opts_free(o);
     return 1;
   }
-  /* The options must be a JSON object (json_type() also rejects bad JSON). */
-  rc = sqlite3_prepare_v2(db, "SELECT json_type(?1)", -1, &st, NULL);
-  if (rc != SQLITE_OK) {
-    imgpca_result_error(ctx, FN, "cannot parse options: %s", sqlite3_errmsg(db));
-    return 1;
-  }
-  sqlite3_bind_value(st, 1, vOpt);
-  if (sqlite3_step(st) != SQLITE_ROW) {
-    if (sqlite3_errcode(db) == SQLITE_NOMEM) sqlite3_result_error_nomem(ctx);
-    else imgpca_result_error(ctx, FN, "options are not valid JSON: %s", sqlite3_errmsg(db));
-    goto fail;
-  }
-  if (sqlite3_column_type(st, 0) != SQLITE_TEXT ||
-      strcmp((const char *)sqlite3_column_text(st, 0), "object") != 0) {
-    imgpca_result_error(ctx, FN, "options must be a JSON object");
-    goto fail;
-  }
-  sqlite3_finalize(st);
-  st = NULL;
-  rc = sqlite3_prepare_v2(db, "SELECT key, NULL, value, type FROM json_each(?1)", -1, &st, NULL);
-  if (rc != SQLITE_OK) {
-    imgpca_result_error(ctx, FN, "cannot parse options: %s", sqlite3_errmsg(db));
-    return 1;
-  }
-  sqlite3_bind_value(st, 1, vOpt);
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    const char *zKey = (const char *)sqlite3_column_text(st, 0);
-    const char *zType = (const char *)sqlite3_column_text(st, 3);
-    int isBool = zType && (!strcmp(zType, "true") || !strcmp(zType, "false"));
-    if (!zKey || !zType) {
-      sqlite3_finalize(st);
-      sqlite3_result_error_nomem(ctx);
-      return 1;
-    }
-    if (!strcmp(zKey, "header") || !strcmp(zKey, "expand") || !strcmp(zKey, "formula_guard")) {
-      if (!isBool) {
-        imgpca_result_error(ctx, FN, "option '%s' must be true or false", zKey);
-        goto fail;
-      }
-      if (zKey[0] == 'h') o->bHeader = zType[0] == 't';
-      else if (zKey[0] == 'e') o->bExpand = zType[0] == 't';
-      else o->bFormulaGuard = zType[0] == 't';
-    } else if (!strcmp(zKey, "delimiter")) {
-      const char *z = (const char *)sqlite3_column_text(st, 2);
-      if (strcmp(zType, "text") || !z || strlen(z) != 1 || !csv_delimiter_ok((unsigned char)z[0])) {
-        imgpca_result_error(ctx, FN,
-                            "option 'delimiter' must be a tab, a space or one ASCII punctuation character "
-                            "other than '\"', '.', '+' and '-'");
-        goto fail;
-      }
-      o->delim = z[0];
-    } else if (!strcmp(zKey, "line_ending")) {
-      const char *z = (const char *)sqlite3_column_text(st, 2);
-      if (strcmp(zType, "text") || !z || (strcmp(z, "lf") && strcmp(z, "crlf"))) {
-        imgpca_result_error(ctx, FN, "option 'line_ending' must be 'lf' or 'crlf'");
-        goto fail;
-      }
-      o->bCrlf = z[1] == 'r';
-    } else if (!strcmp(zKey, "names")) {
-      if (strcmp(zType, "array")) {
-        imgpca_result_error(ctx, FN, "option 'names' must be an array of strings");
-        goto fail;
-      }
-      if (csv_opts_names(ctx, db, sqlite3_column_value(st, 2), o)) goto fail;
-    } else {
-      imgpca_result_error(ctx, FN,
-                          "unknown option '%s' (expected header, names, delimiter, line_ending, expand, "
-                          "formula_guard)",
-                          zKey);
-      goto fail;
-    }
-  }
-  if (rc != SQLITE_DONE) {
-    if (sqlite3_errcode(db) == SQLITE_NOMEM) sqlite3_result_error_nomem(ctx);
-    else imgpca_result_error(ctx, FN, "options are not valid JSON: %s", sqlite3_errmsg(db));
-    goto fail;
-  }
-  sqlite3_finalize(st);
   return 0;
-fail:
-  sqlite3_finalize(st);
-  csv_opts_free(o);
-  return 1;
 }
 
 /* True when z holds only whitespace and semicolons. */
@@ -218,8 +162,14 @@ static int csv_stmt_cell(void *pArg, int iCol, CsvCell *c) {
   sqlite3_stmt *st = (sqlite3_stmt *)pArg;
   memset(c, 0, sizeof(*c));
   switch (sqlite3_column_type(st, iCol)) {
-    case SQLITE_INTEGER: c->eType = CSV_INTEGER; c->i = sqlite3_column_int64(st, iCol); break;
-    case SQLITE_FLOAT: c->eType = CSV_REAL; c->r = sqlite3_column_double(st, iCol); break;
+    case SQLITE_INTEGER:
+      c->eType = CSV_INTEGER;
+      c->i = sqlite3_column_int64(st, iCol);
+      break;
+    case SQLITE_FLOAT:
+      c->eType = CSV_REAL;
+      c->r = sqlite3_column_double(st, iCol);
+      break;
     case SQLITE_TEXT:
       c->eType = CSV_TEXT;
       c->p = sqlite3_column_text(st, iCol);
@@ -246,8 +196,10 @@ static int csv_prepare(sqlite3_context *ctx, sqlite3 *db, const char *zSql, cons
   int nCol;
   *pSt = NULL;
   if (sqlite3_prepare_v2(db, zSql, -1, &st, &zTail) != SQLITE_OK) {
-    if (sqlite3_errcode(db) == SQLITE_NOMEM) sqlite3_result_error_nomem(ctx);
-    else imgpca_result_error(ctx, FN, "cannot prepare query: %s", sqlite3_errmsg(db));
+    if (sqlite3_errcode(db) == SQLITE_NOMEM)
+      sqlite3_result_error_nomem(ctx);
+    else
+      imgpca_result_error(ctx, FN, "cannot prepare query: %s", sqlite3_errmsg(db));
     return 1;
   }
   if (!st) {
@@ -280,7 +232,7 @@ typedef struct CsvExport {
   sqlite3_stmt *st;
   const char *zUrl;
   const CsvOpts *o;
-  const char **azCol;    /* column names of st */
+  const char **azCol; /* column names of st */
   CsvLayout layout;
   CsvWriter cw;
   sqlite3_int64 nRow;
@@ -290,9 +242,12 @@ typedef struct CsvExport {
 /* Reports a core code of the layout/writer: NOMEM, a sink failure (bSink)
 ** or a row that does not fit. */
 static void csv_report(CsvExport *x, int rc, int bSink) {
-  if (rc == IMGPCA_NOMEM || x->cw.buf.oom || !x->err[0]) sqlite3_result_error_nomem(x->ctx);
-  else if (bSink) imgpca_result_error(x->ctx, FN, "cannot write '%s': %s", x->zUrl, x->err);
-  else imgpca_result_error(x->ctx, FN, "%s", x->err);
+  if (rc == IMGPCA_NOMEM || x->cw.buf.oom || !x->err[0])
+    sqlite3_result_error_nomem(x->ctx);
+  else if (bSink)
+    imgpca_result_error(x->ctx, FN, "cannot write '%s': %s", x->zUrl, x->err);
+  else
+    imgpca_result_error(x->ctx, FN, "%s", x->err);
 }
 
 /* Steps through the rows of x->st, writing header and rows.  Returns 0, or
@@ -301,31 +256,50 @@ static int csv_write_rows(CsvExport *x) {
   int rc = sqlite3_step(x->st), e;
   if (rc == SQLITE_ROW) {
     e = csv_layout_first_row(&x->layout, csv_stmt_cell, x->st, x->err);
-    if (e != IMGPCA_OK) { csv_report(x, e, 0); return 1; }
+    if (e != IMGPCA_OK) {
+      csv_report(x, e, 0);
+      return 1;
+    }
   }
   if (x->o->bHeader) {
     e = csv_layout_header(&x->layout, &x->cw, (const char *const *)x->o->azName, x->o->nName);
     if (e == IMGPCA_OK) e = csv_eol(&x->cw, x->err);
-    if (e != IMGPCA_OK) { csv_report(x, e, 1); return 1; }
+    if (e != IMGPCA_OK) {
+      csv_report(x, e, 1);
+      return 1;
+    }
   }
   while (rc == SQLITE_ROW) {
     x->nRow++;
     e = csv_layout_row(&x->layout, &x->cw, csv_stmt_cell, x->st, x->nRow, x->err);
-    if (e != IMGPCA_OK) { csv_report(x, e, 0); return 1; }
+    if (e != IMGPCA_OK) {
+      csv_report(x, e, 0);
+      return 1;
+    }
     e = csv_eol(&x->cw, x->err);
-    if (e != IMGPCA_OK) { csv_report(x, e, 1); return 1; }
+    if (e != IMGPCA_OK) {
+      csv_report(x, e, 1);
+      return 1;
+    }
     rc = sqlite3_step(x->st);
   }
   if (rc != SQLITE_DONE) {
     if (x->conn->zRefused)
-      imgpca_result_error(x->ctx, FN, "query failed at row %lld: %s: not allowed inside the query of csv_export "
-                          "(the export is read-only)", x->nRow + 1, x->conn->zRefused);
-    else if (sqlite3_errcode(x->db) == SQLITE_NOMEM) sqlite3_result_error_nomem(x->ctx);
-    else imgpca_result_error(x->ctx, FN, "query failed at row %lld: %s", x->nRow + 1, sqlite3_errmsg(x->db));
+      imgpca_result_error(x->ctx, FN,
+                          "query failed at row %lld: %s: not allowed inside the query of csv_export "
+                          "(the export is read-only)",
+                          x->nRow + 1, x->conn->zRefused);
+    else if (sqlite3_errcode(x->db) == SQLITE_NOMEM)
+      sqlite3_result_error_nomem(x->ctx);
+    else
+      imgpca_result_error(x->ctx, FN, "query failed at row %lld: %s", x->nRow + 1, sqlite3_errmsg(x->db));
     return 1;
   }
   e = csv_flush(&x->cw, x->err);
-  if (e != IMGPCA_OK) { csv_report(x, e, 1); return 1; }
+  if (e != IMGPCA_OK) {
+    csv_report(x, e, 1);
+    return 1;
+  }
   return 0;
 }
 
@@ -339,8 +313,10 @@ static int csv_export_run(CsvExport *x, ImgpcaConn *conn) {
   rc = imgpca_conn_storage(conn, &store, x->err);
   if (rc == IMGPCA_OK) rc = imgpca_writer_open(store, x->zUrl, &wr, x->err);
   if (rc != IMGPCA_OK) {
-    if (rc == IMGPCA_NOMEM) sqlite3_result_error_nomem(x->ctx);
-    else imgpca_result_error(x->ctx, FN, "cannot open '%s' for writing: %s", x->zUrl, x->err);
+    if (rc == IMGPCA_NOMEM)
+      sqlite3_result_error_nomem(x->ctx);
+    else
+      imgpca_result_error(x->ctx, FN, "cannot open '%s' for writing: %s", x->zUrl, x->err);
     return 1;
   }
   csv_writer_init(&x->cw, csv_sink_writer, wr);
@@ -355,8 +331,10 @@ static int csv_export_run(CsvExport *x, ImgpcaConn *conn) {
   }
   rc = imgpca_writer_commit(wr, NULL, &nBytes, x->err);
   if (rc != IMGPCA_OK) {
-    if (rc == IMGPCA_NOMEM) sqlite3_result_error_nomem(x->ctx);
-    else imgpca_result_error(x->ctx, FN, "cannot publish '%s': %s", x->zUrl, x->err);
+    if (rc == IMGPCA_NOMEM)
+      sqlite3_result_error_nomem(x->ctx);
+    else
+      imgpca_result_error(x->ctx, FN, "cannot publish '%s': %s", x->zUrl, x->err);
     return 1;
   }
   sqlite3_result_int64(x->ctx, x->nRow);

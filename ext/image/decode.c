@@ -62,9 +62,12 @@ int img_exif_orientation(const unsigned char *p, size_t n) {
   if (n < 6 + 8 || memcmp(p, "Exif\0\0", 6) != 0) return 0;
   t = p + 6;
   tn = n - 6;
-  if (t[0] == 'I' && t[1] == 'I') le = 1;
-  else if (t[0] == 'M' && t[1] == 'M') le = 0;
-  else return 0;
+  if (t[0] == 'I' && t[1] == 'I')
+    le = 1;
+  else if (t[0] == 'M' && t[1] == 'M')
+    le = 0;
+  else
+    return 0;
 #define RD16(q) (le ? (unsigned)((q)[0] | ((q)[1] << 8)) : (unsigned)(((q)[0] << 8) | (q)[1]))
 #define RD32(q) (le ? ((uint32_t)(q)[0] | ((uint32_t)(q)[1] << 8) | ((uint32_t)(q)[2] << 16) | ((uint32_t)(q)[3] << 24)) \
                     : (((uint32_t)(q)[0] << 24) | ((uint32_t)(q)[1] << 16) | ((uint32_t)(q)[2] << 8) | (uint32_t)(q)[3]))
@@ -101,13 +104,34 @@ int img_orient(ImgImage *im, int o) {
     for (x = 0; x < r.w; x++, d += 3) {
       int sx, sy;
       switch (o) {
-        case 2: sx = w - 1 - x; sy = y; break;
-        case 3: sx = w - 1 - x; sy = h - 1 - y; break;
-        case 4: sx = x; sy = h - 1 - y; break;
-        case 5: sx = y; sy = x; break;
-        case 6: sx = y; sy = h - 1 - x; break;
-        case 7: sx = w - 1 - y; sy = h - 1 - x; break;
-        default: sx = w - 1 - y; sy = x; break; /* 8 */
+        case 2:
+          sx = w - 1 - x;
+          sy = y;
+          break;
+        case 3:
+          sx = w - 1 - x;
+          sy = h - 1 - y;
+          break;
+        case 4:
+          sx = x;
+          sy = h - 1 - y;
+          break;
+        case 5:
+          sx = y;
+          sy = x;
+          break;
+        case 6:
+          sx = y;
+          sy = h - 1 - x;
+          break;
+        case 7:
+          sx = w - 1 - y;
+          sy = h - 1 - x;
+          break;
+        default:
+          sx = w - 1 - y;
+          sy = x;
+          break; /* 8 */
       }
       memcpy(d, s + ((size_t)sy * w + sx) * 3, 3);
     }
@@ -137,7 +161,7 @@ typedef struct JErr {
   jmp_buf jb;
   int lenient;
   int nwarn;
-  int why;               /* 0 = libjpeg error, 1 = corrupt-data warning, 2 = scan limit, 3 = warnings */
+  int why; /* 0 = libjpeg error, 1 = corrupt-data warning, 2 = scan limit, 3 = warnings */
   char msg[JMSG_LENGTH_MAX];
   char warn[JMSG_LENGTH_MAX];
 } JErr;
@@ -211,7 +235,7 @@ typedef struct JState {
   struct jpeg_decompress_struct cinfo;
   JErr jerr;
   struct jpeg_progress_mgr prog;
-  unsigned char *buf;     /* decode buffer (RGB or CMYK) */
+  unsigned char *buf; /* decode buffer (RGB or CMYK) */
   JSAMPROW *rows;
   int created;
 } JState;
@@ -236,8 +260,10 @@ static int img_decode_jpeg(const unsigned char *p, size_t n, const ImgDecodeOpts
     switch (st->jerr.why) {
       case 1: rc = imgpca_seterr(err, "corrupt jpeg: %s", st->jerr.msg); break;
       case 2: rc = imgpca_seterr(err, "cannot decode jpeg: more than %d scans", IMG_MAX_SCANS); break;
-      case 3: rc = imgpca_seterr(err, "cannot decode jpeg: more than %d warnings: %s", IMG_MAX_WARNINGS,
-                                 st->jerr.warn); break;
+      case 3:
+        rc = imgpca_seterr(err, "cannot decode jpeg: more than %d warnings: %s", IMG_MAX_WARNINGS,
+                           st->jerr.warn);
+        break;
       default:
         /* libjpeg's own "Insufficient memory" is also reported this way: it
         ** is raised for absurd sizes in corrupt headers as well. */
@@ -271,13 +297,19 @@ static int img_decode_jpeg(const unsigned char *p, size_t n, const ImgDecodeOpts
   for (m = ci->marker_list; m; m = m->next) {
     if (m->marker == JPEG_APP0 + 1) {
       int v = img_exif_orientation(m->data, m->data_length);
-      if (v) { orient = v; break; }
+      if (v) {
+        orient = v;
+        break;
+      }
     }
   }
   info->orientation = orient;
   uw = ci->image_width;
   uh = ci->image_height;
-  if (orient >= 5) { uw = ci->image_height; uh = ci->image_width; }
+  if (orient >= 5) {
+    uw = ci->image_height;
+    uh = ci->image_width;
+  }
   info->out_w = (int)uw;
   info->out_h = (int)uh;
   if (o->max_pixels > 0 && uw * uh > o->max_pixels) {
@@ -306,7 +338,10 @@ static int img_decode_jpeg(const unsigned char *p, size_t n, const ImgDecodeOpts
   }
   st->buf = imgpca_malloc(total ? total : 1);
   st->rows = imgpca_malloc(sizeof(JSAMPROW) * (ci->output_height ? ci->output_height : 1));
-  if (!st->buf || !st->rows) { rc = IMGPCA_NOMEM; goto done; }
+  if (!st->buf || !st->rows) {
+    rc = IMGPCA_NOMEM;
+    goto done;
+  }
   {
     JDIMENSION y;
     for (y = 0; y < ci->output_height; y++) st->rows[y] = st->buf + (size_t)y * rowbytes;
@@ -325,7 +360,12 @@ static int img_decode_jpeg(const unsigned char *p, size_t n, const ImgDecodeOpts
     int inv = ci->saw_Adobe_marker;
     for (i = 0; i < np; i++, s += 4, d += 3) {
       unsigned c = s[0], mm = s[1], yy = s[2], k = s[3], nk;
-      if (inv) { c = 255 - c; mm = 255 - mm; yy = 255 - yy; k = 255 - k; }
+      if (inv) {
+        c = 255 - c;
+        mm = 255 - mm;
+        yy = 255 - yy;
+        k = 255 - k;
+      }
       nk = 255 - k;
       d[0] = (unsigned char)(nk - img_muldiv255(c, nk));
       d[1] = (unsigned char)(nk - img_muldiv255(mm, nk));
@@ -338,7 +378,10 @@ static int img_decode_jpeg(const unsigned char *p, size_t n, const ImgDecodeOpts
   st->buf = NULL;
   if (orient != 1) {
     rc = img_orient(out, orient);
-    if (rc) { img_image_free(out); goto done; }
+    if (rc) {
+      img_image_free(out);
+      goto done;
+    }
   }
   info->out_w = out->w;
   info->out_h = out->h;
@@ -431,9 +474,16 @@ static int img_decode_png(const unsigned char *p, size_t n, const ImgDecodeOpts 
   info->format = "png";
   s->alloc_max = n > SIZE_MAX - (8u << 20) ? SIZE_MAX : n + (8u << 20);
   png = png_create_read_struct_2(PNG_LIBPNG_VER_STRING, s, p_error, p_warning, s, p_malloc, p_free);
-  if (!png) { imgpca_free(s); return IMGPCA_NOMEM; }
+  if (!png) {
+    imgpca_free(s);
+    return IMGPCA_NOMEM;
+  }
   pi = png_create_info_struct(png);
-  if (!pi) { png_destroy_read_struct(&png, NULL, NULL); imgpca_free(s); return IMGPCA_NOMEM; }
+  if (!pi) {
+    png_destroy_read_struct(&png, NULL, NULL);
+    imgpca_free(s);
+    return IMGPCA_NOMEM;
+  }
   if (setjmp(png_jmpbuf(png))) {
     rc = imgpca_seterr(err, "cannot decode png: %s", s->msg);
     goto done;
@@ -491,7 +541,10 @@ static int img_decode_png(const unsigned char *p, size_t n, const ImgDecodeOpts 
     }
     s->buf = imgpca_malloc(total);
     s->rows = imgpca_malloc(sizeof(png_bytep) * h);
-    if (!s->buf || !s->rows) { rc = IMGPCA_NOMEM; goto done; }
+    if (!s->buf || !s->rows) {
+      rc = IMGPCA_NOMEM;
+      goto done;
+    }
     for (y = 0; y < h; y++) s->rows[y] = s->buf + (size_t)y * rowbytes;
     png_read_image(png, s->rows);
     {
@@ -501,7 +554,9 @@ static int img_decode_png(const unsigned char *p, size_t n, const ImgDecodeOpts 
       for (i = 0; i < np; i++, src += 4, d += 3) {
         unsigned a = src[3];
         if (a == 255) {
-          d[0] = src[0]; d[1] = src[1]; d[2] = src[2];
+          d[0] = src[0];
+          d[1] = src[1];
+          d[2] = src[2];
         } else {
           unsigned k = 255 * (255 - a), c;
           for (c = 0; c < 3; c++) d[c] = (unsigned char)((src[c] * a + k + 127) / 255);
@@ -537,7 +592,10 @@ int img_decode(const unsigned char *p, size_t n, const ImgDecodeOpts *o, ImgImag
   memset(info, 0, sizeof(*info));
   info->orientation = 1;
   info->scale_num = 8;
-  if (!o) { img_decode_opts_init(&def); o = &def; }
+  if (!o) {
+    img_decode_opts_init(&def);
+    o = &def;
+  }
   out->w = out->h = 0;
   out->px = NULL;
   if (!p || n == 0) return imgpca_seterr(err, "empty blob");

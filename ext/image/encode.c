@@ -84,9 +84,16 @@ static int encode_png(const unsigned char *px, int w, int h, int channels, unsig
   imgpca_buf_init(&s->buf);
   s->err = err;
   png = png_create_write_struct_2(PNG_LIBPNG_VER_STRING, s, pw_error, pw_warning, s, pw_malloc, pw_free);
-  if (!png) { imgpca_free(s); return IMGPCA_NOMEM; }
+  if (!png) {
+    imgpca_free(s);
+    return IMGPCA_NOMEM;
+  }
   pi = png_create_info_struct(png);
-  if (!pi) { png_destroy_write_struct(&png, NULL); imgpca_free(s); return IMGPCA_NOMEM; }
+  if (!pi) {
+    png_destroy_write_struct(&png, NULL);
+    imgpca_free(s);
+    return IMGPCA_NOMEM;
+  }
   if (setjmp(png_jmpbuf(png))) {
     int rc = s->nomem ? IMGPCA_NOMEM : IMGPCA_ERROR;
     png_destroy_write_struct(&png, &pi);
@@ -101,7 +108,11 @@ static int encode_png(const unsigned char *px, int w, int h, int channels, unsig
   for (y = 0; y < h; y++) png_write_row(png, (png_const_bytep)(px + (size_t)y * w * channels));
   png_write_end(png, pi);
   png_destroy_write_struct(&png, &pi);
-  if (s->buf.oom || s->nomem) { imgpca_buf_free(&s->buf); imgpca_free(s); return IMGPCA_NOMEM; }
+  if (s->buf.oom || s->nomem) {
+    imgpca_buf_free(&s->buf);
+    imgpca_free(s);
+    return IMGPCA_NOMEM;
+  }
   *out = imgpca_buf_detach(&s->buf, pn);
   imgpca_free(s);
   return *out ? IMGPCA_OK : IMGPCA_NOMEM;
@@ -126,7 +137,10 @@ static int encode_jpeg(const unsigned char *px, int w, int h, int channels, int 
   }
   tjDestroy(tj);
   *out = imgpca_malloc(jn ? jn : 1);
-  if (!*out) { tjFree(jb); return IMGPCA_NOMEM; }
+  if (!*out) {
+    tjFree(jb);
+    return IMGPCA_NOMEM;
+  }
   memcpy(*out, jb, jn);
   *pn = jn;
   tjFree(jb);
@@ -154,7 +168,11 @@ int img_format_parse(const char *z) {
 /* ---- thumbnails ------------------------------------------------------------ */
 
 void img_thumbnail_size(int w, int h, int size, int *tw, int *th) {
-  if (w <= size && h <= size) { *tw = w; *th = h; return; }
+  if (w <= size && h <= size) {
+    *tw = w;
+    *th = h;
+    return;
+  }
   if (w >= h) {
     *tw = size;
     *th = (int)((long long)h * size / w + ((long long)h * size % w) * 2 / w);
@@ -219,6 +237,7 @@ void img_from_floats(const float *v, size_t n, int range, double lo, double hi, 
   scale = 255.0 / (hi - lo);
   for (i = 0; i < n; i++) {
     double t = isnan(v[i]) ? 0.0 : ((double)v[i] - lo) * scale;
-    out[i] = t <= 0 ? 0 : t >= 255 ? 255 : (unsigned char)lrint(t);
+    out[i] = t <= 0 ? 0 : t >= 255 ? 255
+                                   : (unsigned char)lrint(t);
   }
 }

@@ -67,7 +67,7 @@ static int parse_bins(char *z, ImgItem *it) {
   *x1 = *x2 = 0;
   {
     int ok = parse_range(z, 1, 64, &it->hb) && parse_range(x1 + 1, 1, 64, &it->sb) &&
-             parse_range(x2 + 1, 1, 64, &it->vb);
+        parse_range(x2 + 1, 1, 64, &it->vb);
     *x1 = *x2 = 'x';
     return ok && (long)it->hb * it->sb * it->vb <= 65536;
   }
@@ -77,7 +77,10 @@ static int parse_item(char *z, ImgSpec *s, char *err) {
   char *colon = strchr(z, ':'), *kind = z, *opts = NULL, *opt, *save = NULL;
   ImgItem *it = NULL;
   int isDecode = 0;
-  if (colon) { *colon = 0; opts = colon + 1; }
+  if (colon) {
+    *colon = 0;
+    opts = colon + 1;
+  }
   kind = trim(kind);
   if (!*kind) return imgpca_seterr(err, "invalid spec: empty item");
   if (strcmp(kind, "decode") == 0) {
@@ -108,55 +111,84 @@ static int parse_item(char *z, ImgSpec *s, char *err) {
     for (opt = strtok_r(opts, ",", &save); opt; opt = strtok_r(NULL, ",", &save)) {
       char *eq = strchr(opt, '='), *key, *val = NULL;
       int ok = 0;
-      if (eq) { *eq = 0; val = trim(eq + 1); }
+      if (eq) {
+        *eq = 0;
+        val = trim(eq + 1);
+      }
       key = trim(opt);
       if (isDecode) {
         if (strcmp(key, "dct") == 0 && val) {
           ok = 1;
-          if (strcmp(val, "on") == 0) s->scale = 1;
-          else if (strcmp(val, "off") == 0) s->scale = 0;
-          else ok = 0;
+          if (strcmp(val, "on") == 0)
+            s->scale = 1;
+          else if (strcmp(val, "off") == 0)
+            s->scale = 0;
+          else
+            ok = 0;
         } else if (strcmp(key, "warnings") == 0 && val) {
           ok = 1;
-          if (strcmp(val, "error") == 0) s->lenient = 0;
-          else if (strcmp(val, "ignore") == 0) s->lenient = 1;
-          else ok = 0;
+          if (strcmp(val, "error") == 0)
+            s->lenient = 0;
+          else if (strcmp(val, "ignore") == 0)
+            s->lenient = 1;
+          else
+            ok = 0;
         } else if (strcmp(key, "dct") && strcmp(key, "warnings")) {
           goto unknown;
         }
       } else if (it->kind == IMG_PIXELS) {
-        if (strcmp(key, "size") == 0) ok = val && parse_size(val, 1, 1024, &it->w, &it->h);
+        if (strcmp(key, "size") == 0)
+          ok = val && parse_size(val, 1, 1024, &it->w, &it->h);
         else if (strcmp(key, "color") == 0 || strcmp(key, "colour") == 0) {
           ok = val != NULL;
-          if (ok && strcmp(val, "rgb") == 0) it->grey = 0;
-          else if (ok && (strcmp(val, "grey") == 0 || strcmp(val, "gray") == 0)) it->grey = 1;
-          else ok = 0;
+          if (ok && strcmp(val, "rgb") == 0)
+            it->grey = 0;
+          else if (ok && (strcmp(val, "grey") == 0 || strcmp(val, "gray") == 0))
+            it->grey = 1;
+          else
+            ok = 0;
         } else if (strcmp(key, "norm") == 0) {
           ok = val != NULL;
-          if (ok && strcmp(val, "none") == 0) it->standard = 0;
-          else if (ok && strcmp(val, "standard") == 0) it->standard = 1;
-          else ok = 0;
-        } else goto unknown;
+          if (ok && strcmp(val, "none") == 0)
+            it->standard = 0;
+          else if (ok && strcmp(val, "standard") == 0)
+            it->standard = 1;
+          else
+            ok = 0;
+        } else
+          goto unknown;
       } else if (it->kind == IMG_HIST) {
-        if (strcmp(key, "bins") == 0) ok = val && parse_bins(val, it);
-        else if (strcmp(key, "space") == 0) ok = val && strcmp(val, "hsv") == 0;
+        if (strcmp(key, "bins") == 0)
+          ok = val && parse_bins(val, it);
+        else if (strcmp(key, "space") == 0)
+          ok = val && strcmp(val, "hsv") == 0;
         else if (strcmp(key, "sqrt") == 0) {
           ok = 1;
-          if (!val || strcmp(val, "1") == 0) it->sqrt_ = 1;
-          else if (strcmp(val, "0") == 0) it->sqrt_ = 0;
-          else ok = 0;
+          if (!val || strcmp(val, "1") == 0)
+            it->sqrt_ = 1;
+          else if (strcmp(val, "0") == 0)
+            it->sqrt_ = 0;
+          else
+            ok = 0;
         } else if (strcmp(key, "side") == 0) {
           ok = val && parse_range(val, 1, 65535, &it->side);
         } else if (strcmp(key, "white") == 0) {
           ok = val != NULL;
-          if (ok && strcmp(val, "off") == 0) it->white = 256;
-          else ok = ok && parse_range(val, 0, 255, &it->white);
-        } else goto unknown;
+          if (ok && strcmp(val, "off") == 0)
+            it->white = 256;
+          else
+            ok = ok && parse_range(val, 0, 255, &it->white);
+        } else
+          goto unknown;
       } else { /* hog */
-        if (strcmp(key, "size") == 0) ok = val && parse_size(val, 8, 1024, &it->w, &it->h);
-        else if (strcmp(key, "cell") == 0) ok = val && parse_range(val, 2, 64, &it->cell);
-        else if (strcmp(key, "bins") == 0) ok = val && parse_range(val, 1, 36, &it->obins);
-        else goto unknown;
+        if (strcmp(key, "size") == 0)
+          ok = val && parse_size(val, 8, 1024, &it->w, &it->h);
+        else if (strcmp(key, "cell") == 0)
+          ok = val && parse_range(val, 2, 64, &it->cell);
+        else if (strcmp(key, "bins") == 0)
+          ok = val && parse_range(val, 1, 36, &it->obins);
+        else
+          goto unknown;
       }
       if (!ok) {
         if (!val) return imgpca_seterr(err, "invalid spec: option '%s' of '%s' needs a value", key, kind);
@@ -193,11 +225,18 @@ int img_spec_parse(const char *z, ImgSpec *s, char *err) {
     int empty = 1;
     for (; *q; q++) {
       if (*q == ';') {
-        if (empty) { imgpca_free(copy); return imgpca_seterr(err, "invalid spec: empty item"); }
+        if (empty) {
+          imgpca_free(copy);
+          return imgpca_seterr(err, "invalid spec: empty item");
+        }
         empty = 1;
-      } else if (!isspace((unsigned char)*q)) empty = 0;
+      } else if (!isspace((unsigned char)*q))
+        empty = 0;
     }
-    if (empty) { imgpca_free(copy); return imgpca_seterr(err, "invalid spec: empty item"); }
+    if (empty) {
+      imgpca_free(copy);
+      return imgpca_seterr(err, "invalid spec: empty item");
+    }
   }
   for (item = strtok_r(copy, ";", &save); item && rc == IMGPCA_OK; item = strtok_r(NULL, ";", &save)) {
     rc = parse_item(item, s, err);
@@ -303,7 +342,10 @@ static int pixels_feat(const ImgItem *it, const ImgImage *im, float *out) {
   int rc;
   if (!f) return IMGPCA_NOMEM;
   rc = img_resize_box(im, it->w, it->h, f);
-  if (rc) { imgpca_free(f); return rc; }
+  if (rc) {
+    imgpca_free(f);
+    return rc;
+  }
   if (it->grey) {
     for (i = 0; i < n; i++)
       out[i] = (0.299f * f[3 * i] + 0.587f * f[3 * i + 1] + 0.114f * f[3 * i + 2]) / 255.0f;
@@ -333,7 +375,10 @@ static int hog_feat(const ImgItem *it, const ImgImage *im, float *out) {
   int rc;
   if (!f) return IMGPCA_NOMEM;
   rc = img_resize_box(im, W, H, f);
-  if (rc) { imgpca_free(f); return rc; }
+  if (rc) {
+    imgpca_free(f);
+    return rc;
+  }
   g = f + n * 3;
   for (i = 0; i < n; i++) g[i] = (0.299f * f[3 * i] + 0.587f * f[3 * i + 1] + 0.114f * f[3 * i + 2]) / 255.0f;
   for (i = 0; i < dims; i++) out[i] = 0;

@@ -12,38 +12,38 @@
 /* An 8-bit RGB image, rows top to bottom, pixels interleaved R,G,B. */
 typedef struct ImgImage {
   int w, h;
-  unsigned char *px;      /* imgpca_malloc, w*h*3 bytes */
+  unsigned char *px; /* imgpca_malloc, w*h*3 bytes */
 } ImgImage;
 void img_image_free(ImgImage *im);
 
 /* Decoding options. */
 typedef struct ImgDecodeOpts {
-  long long max_pixels;   /* reject width*height above this (0 = no limit) */
-  int need_w, need_h;     /* DCT scaling allowed while the (upright) scaled image stays
+  long long max_pixels; /* reject width*height above this (0 = no limit) */
+  int need_w, need_h;   /* DCT scaling allowed while the (upright) scaled image stays
                           ** at least need_w x need_h; 0,0 = no constraint from pixels */
-  int need_short;         /* ... and its shorter side stays >= need_short (0 = none) */
-  int scale;              /* 1 = DCT-domain scaling allowed (JPEG only) */
-  int lenient;            /* 1 = accept corrupt-data warnings (partial image) */
-  int header_only;        /* 1 = stop after reading the header (img_info fast path) */
+  int need_short;       /* ... and its shorter side stays >= need_short (0 = none) */
+  int scale;            /* 1 = DCT-domain scaling allowed (JPEG only) */
+  int lenient;          /* 1 = accept corrupt-data warnings (partial image) */
+  int header_only;      /* 1 = stop after reading the header (img_info fast path) */
 } ImgDecodeOpts;
 void img_decode_opts_init(ImgDecodeOpts *o);
 
 /* What the decoder learnt about the stream (filled as far as it got). */
 typedef struct ImgInfo {
-  const char *format;     /* "jpeg", "png" or NULL */
-  int width, height;      /* stored size (before orientation) */
-  int channels;           /* components in the file (alpha counted) */
+  const char *format; /* "jpeg", "png" or NULL */
+  int width, height;  /* stored size (before orientation) */
+  int channels;       /* components in the file (alpha counted) */
   int bit_depth;
-  const char *color;      /* "grey","rgb","ycbcr","cmyk","ycck","palette","grey+alpha","rgba" */
-  int progressive;        /* JPEG progressive */
-  int arithmetic;         /* JPEG arithmetic coding */
-  int interlaced;         /* PNG Adam7 */
-  int adobe;              /* JPEG Adobe APP14 marker seen */
-  int orientation;        /* EXIF orientation 1..8 (1 when absent or invalid) */
-  int scale_num;          /* JPEG DCT scaling used: scale_num/8 (8 = none) */
-  int out_w, out_h;       /* size of the decoded, upright image */
+  const char *color; /* "grey","rgb","ycbcr","cmyk","ycck","palette","grey+alpha","rgba" */
+  int progressive;   /* JPEG progressive */
+  int arithmetic;    /* JPEG arithmetic coding */
+  int interlaced;    /* PNG Adam7 */
+  int adobe;         /* JPEG Adobe APP14 marker seen */
+  int orientation;   /* EXIF orientation 1..8 (1 when absent or invalid) */
+  int scale_num;     /* JPEG DCT scaling used: scale_num/8 (8 = none) */
+  int out_w, out_h;  /* size of the decoded, upright image */
   int n_warnings;
-  char warning[200];      /* the first decoder warning, "" if none */
+  char warning[200]; /* the first decoder warning, "" if none */
 } ImgInfo;
 
 /* Decodes a JPEG or PNG in memory to upright RGB (alpha composited on white).
@@ -64,24 +64,26 @@ int img_resize_box(const ImgImage *src, int dw, int dh, float *dst);
 int img_resize_box_u8(const ImgImage *src, int dw, int dh, ImgImage *out);
 
 /* ---- feature specs ------------------------------------------------------ */
-enum { IMG_PIXELS = 1, IMG_HIST = 2, IMG_HOG = 3 };
+enum { IMG_PIXELS = 1,
+       IMG_HIST = 2,
+       IMG_HOG = 3 };
 #define IMG_SPEC_MAX 8
 typedef struct ImgItem {
   int kind;
-  int w, h;               /* pixels / hog: target size */
-  int grey;               /* pixels: 1 = one grey channel */
-  int standard;           /* pixels: per-vector mean/std normalisation */
-  int hb, sb, vb;         /* hist: bins per H, S, V */
-  int sqrt_;              /* hist: square root after L1 */
-  int white;              /* hist: drop pixels with min(R,G,B) >= white; 256 = keep all */
-  int side;               /* hist: DCT scaling keeps the shorter side >= side px */
-  int cell, obins;        /* hog: cell size in px, orientation bins */
+  int w, h;        /* pixels / hog: target size */
+  int grey;        /* pixels: 1 = one grey channel */
+  int standard;    /* pixels: per-vector mean/std normalisation */
+  int hb, sb, vb;  /* hist: bins per H, S, V */
+  int sqrt_;       /* hist: square root after L1 */
+  int white;       /* hist: drop pixels with min(R,G,B) >= white; 256 = keep all */
+  int side;        /* hist: DCT scaling keeps the shorter side >= side px */
+  int cell, obins; /* hog: cell size in px, orientation bins */
 } ImgItem;
 typedef struct ImgSpec {
   int n;
   ImgItem a[IMG_SPEC_MAX];
-  int scale;              /* decode:dct=on|off (default on) */
-  int lenient;            /* decode:warnings=ignore|error (default error) */
+  int scale;   /* decode:dct=on|off (default on) */
+  int lenient; /* decode:warnings=ignore|error (default error) */
 } ImgSpec;
 
 #define IMG_DEFAULT_SPEC "hist:bins=8,sqrt"
@@ -103,7 +105,8 @@ int img_features_blob(const unsigned char *p, size_t n, const ImgSpec *s, long l
                       unsigned char **ppBlob, size_t *pnBlob, int *pbDecode, char *err);
 
 /* ---- encoding (encode.c) --------------------------------------------- */
-enum { IMG_FMT_PNG = 1, IMG_FMT_JPEG = 2 };
+enum { IMG_FMT_PNG = 1,
+       IMG_FMT_JPEG = 2 };
 /* "png" -> IMG_FMT_PNG, "jpeg"/"jpg" -> IMG_FMT_JPEG, else 0. */
 int img_format_parse(const char *z);
 /* Validates size and channels for a format (JPEG: 1 or 3; PNG: 1..4). */

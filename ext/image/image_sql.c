@@ -53,19 +53,28 @@ static int img_spec_arg(sqlite3_context *ctx, const char *zFunc, sqlite3_value *
   ImgSpec *s = (ImgSpec *)sqlite3_get_auxdata(ctx, 1);
   const char *z = NULL;
   int rc;
-  if (s) { *out = *s; return 0; }
+  if (s) {
+    *out = *s;
+    return 0;
+  }
   switch (sqlite3_value_type(argv[1])) {
     case SQLITE_NULL: break;
     case SQLITE_TEXT:
       z = (const char *)sqlite3_value_text(argv[1]);
-      if (!z) { sqlite3_result_error_nomem(ctx); return 1; }
+      if (!z) {
+        sqlite3_result_error_nomem(ctx);
+        return 1;
+      }
       break;
     default:
       imgpca_result_error(ctx, zFunc, "invalid spec: expected text, got %s", imgpca_type_name(argv[1]));
       return 1;
   }
   rc = img_spec_parse(z, out, err);
-  if (rc != IMGPCA_OK) { imgpca_result_core(ctx, zFunc, rc, err); return 1; }
+  if (rc != IMGPCA_OK) {
+    imgpca_result_core(ctx, zFunc, rc, err);
+    return 1;
+  }
   s = imgpca_malloc(sizeof(*s));
   if (s) {
     *s = *out;
@@ -88,7 +97,10 @@ static void features_common(sqlite3_context *ctx, int argc, sqlite3_value **argv
     if (img_spec_arg(ctx, zFunc, argv, &specv)) return;
   } else {
     rc = img_spec_parse(NULL, &specv, err);
-    if (rc) { imgpca_result_core(ctx, zFunc, rc, err); return; }
+    if (rc) {
+      imgpca_result_core(ctx, zFunc, rc, err);
+      return;
+    }
   }
   if (t == SQLITE_NULL) return;
   if (t != SQLITE_BLOB) {
@@ -134,7 +146,10 @@ void img_info_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     o.max_pixels = img_max_pixels(ctx);
     o.need_w = o.need_h = 1; /* smallest DCT scale: every byte is still entropy-decoded */
     rc = img_decode(sqlite3_value_blob(argv[0]), (size_t)sqlite3_value_bytes(argv[0]), &o, &im, &info, err);
-    if (rc == IMGPCA_NOMEM) { sqlite3_result_error_nomem(ctx); return; }
+    if (rc == IMGPCA_NOMEM) {
+      sqlite3_result_error_nomem(ctx);
+      return;
+    }
     img_image_free(&im);
     imgpca_buf_printf(&b, "{");
     if (info.format) {
@@ -160,7 +175,11 @@ void img_info_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     }
     imgpca_buf_printf(&b, "}");
   }
-  if (b.oom) { imgpca_buf_free(&b); sqlite3_result_error_nomem(ctx); return; }
+  if (b.oom) {
+    imgpca_buf_free(&b);
+    sqlite3_result_error_nomem(ctx);
+    return;
+  }
   sqlite3_result_text(ctx, (const char *)b.p, (int)b.n, SQLITE_TRANSIENT);
   imgpca_buf_free(&b);
 }
@@ -185,7 +204,10 @@ void img_pixels_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
         imgpca_result_error(ctx, zFunc, "%s %lld out of range 1..16384", i == 1 ? "width" : "height", v);
         return;
       }
-      if (i == 1) w = (int)v; else h = (int)v;
+      if (i == 1)
+        w = (int)v;
+      else
+        h = (int)v;
     }
   }
   if (t == SQLITE_NULL) return;
@@ -210,11 +232,17 @@ void img_pixels_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   o.scale = 0;
   o.max_pixels = img_max_pixels(ctx);
   rc = img_decode(sqlite3_value_blob(argv[0]), (size_t)sqlite3_value_bytes(argv[0]), &o, &im, NULL, err);
-  if (rc) { imgpca_result_core(ctx, zFunc, rc, err); return; }
+  if (rc) {
+    imgpca_result_core(ctx, zFunc, rc, err);
+    return;
+  }
   if (argc == 3) {
     rc = img_resize_box_u8(&im, w, h, &rs);
     img_image_free(&im);
-    if (rc) { imgpca_result_core(ctx, zFunc, rc, "cannot resize"); return; }
+    if (rc) {
+      imgpca_result_core(ctx, zFunc, rc, "cannot resize");
+      return;
+    }
     im = rs;
   }
   imgpca_result_owned_blob(ctx, im.px, (size_t)im.w * im.h * 3);
@@ -246,7 +274,10 @@ static int format_arg(sqlite3_context *ctx, const char *zFunc, sqlite3_value *v,
     return 1;
   }
   z = (const char *)sqlite3_value_text(v);
-  if (!z) { sqlite3_result_error_nomem(ctx); return 1; }
+  if (!z) {
+    sqlite3_result_error_nomem(ctx);
+    return 1;
+  }
   *out = img_format_parse(z);
   if (!*out) {
     imgpca_result_error(ctx, zFunc, "unknown format '%s': expected 'png' or 'jpeg'", z);
@@ -266,7 +297,10 @@ void img_encode_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   if (int_arg(ctx, zFunc, "channels", argv[3], 1, 4, &ch)) return;
   if (format_arg(ctx, zFunc, argv[4], &fmt)) return;
   if (argc >= 6 && int_arg(ctx, zFunc, "quality", argv[5], 1, 100, &quality)) return;
-  if (img_encode_check(w, h, ch, fmt, err)) { imgpca_result_error(ctx, zFunc, "%s", err); return; }
+  if (img_encode_check(w, h, ch, fmt, err)) {
+    imgpca_result_error(ctx, zFunc, "%s", err);
+    return;
+  }
   if (sqlite3_value_type(argv[0]) == SQLITE_NULL) return;
   if (sqlite3_value_type(argv[0]) != SQLITE_BLOB) {
     imgpca_result_error(ctx, zFunc, "pixels must be a blob, got %s", imgpca_type_name(argv[0]));
@@ -279,7 +313,10 @@ void img_encode_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     return;
   }
   rc = img_encode(sqlite3_value_blob(argv[0]), w, h, ch, fmt, quality, &out, &n, err);
-  if (rc) { imgpca_result_core(ctx, zFunc, rc, err); return; }
+  if (rc) {
+    imgpca_result_core(ctx, zFunc, rc, err);
+    return;
+  }
   imgpca_result_owned_blob(ctx, out, n);
 }
 
@@ -299,7 +336,10 @@ void img_thumbnail_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   }
   rc = img_thumbnail(sqlite3_value_blob(argv[0]), (size_t)sqlite3_value_bytes(argv[0]), img_max_pixels(ctx),
                      size, fmt, quality, &out, &n, err);
-  if (rc) { imgpca_result_core(ctx, zFunc, rc, err); return; }
+  if (rc) {
+    imgpca_result_core(ctx, zFunc, rc, err);
+    return;
+  }
   imgpca_result_owned_blob(ctx, out, n);
 }
 
@@ -341,7 +381,12 @@ void img_from_fvec_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   n /= 4;
   v = imgpca_malloc(n * sizeof(float));
   out = imgpca_malloc(n);
-  if (!v || !out) { imgpca_free(v); imgpca_free(out); sqlite3_result_error_nomem(ctx); return; }
+  if (!v || !out) {
+    imgpca_free(v);
+    imgpca_free(out);
+    sqlite3_result_error_nomem(ctx);
+    return;
+  }
   for (i = 0; i < n; i++) v[i] = imgpca_get_f32(p + 4 * i);
   img_from_floats(v, n, argc == 3, lo, hi, out);
   imgpca_free(v);

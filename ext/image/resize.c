@@ -9,9 +9,9 @@
 #include "image.h"
 
 #if defined(__GNUC__) || defined(__clang__)
-#  define IMGPCA_RESTRICT __restrict__
+#define IMGPCA_RESTRICT __restrict__
 #else
-#  define IMGPCA_RESTRICT
+#define IMGPCA_RESTRICT
 #endif
 
 /* Coverage table of one axis: for output o, source indices [first[o],
@@ -37,7 +37,10 @@ static int axis_init(Axis *a, int S, int D) {
   a->cnt = imgpca_malloc(sizeof(int) * D);
   a->off = imgpca_malloc(sizeof(int) * D);
   a->w = imgpca_malloc(sizeof(float) * (size_t)(maxn * D));
-  if (!a->first || !a->cnt || !a->off || !a->w) { axis_free(a); return IMGPCA_NOMEM; }
+  if (!a->first || !a->cnt || !a->off || !a->w) {
+    axis_free(a);
+    return IMGPCA_NOMEM;
+  }
   total = 0;
   for (o = 0; o < D; o++) {
     /* Interval [L, R) in units of 1/D source pixels. */
@@ -60,8 +63,9 @@ static int axis_init(Axis *a, int S, int D) {
 #if defined(__GNUC__) && !defined(__clang__)
 __attribute__((optimize("tree-vectorize")))
 #endif
-static void vpass_row(const unsigned char *src, size_t stride, int first, int cnt, const float *w,
-                      float *IMGPCA_RESTRICT t, size_t n) {
+static void
+vpass_row(const unsigned char *src, size_t stride, int first, int cnt, const float *w,
+          float *IMGPCA_RESTRICT t, size_t n) {
   size_t i;
   int k;
   const unsigned char *s = src + (size_t)first * stride;
@@ -84,9 +88,16 @@ int img_resize_box(const ImgImage *src, int dw, int dh, float *dst) {
   rc = axis_init(&ax, src->w, dw);
   if (rc) return rc;
   rc = axis_init(&ay, src->h, dh);
-  if (rc) { axis_free(&ax); return rc; }
+  if (rc) {
+    axis_free(&ax);
+    return rc;
+  }
   tmp = imgpca_malloc(n);
-  if (!tmp) { axis_free(&ax); axis_free(&ay); return IMGPCA_NOMEM; }
+  if (!tmp) {
+    axis_free(&ax);
+    axis_free(&ay);
+    return IMGPCA_NOMEM;
+  }
   /* Vertical pass first: dh rows of the full source width. */
   for (y = 0; y < dh; y++)
     vpass_row(src->px, sw3, ay.first[y], ay.cnt[y], ay.w + ay.off[y], tmp + (size_t)y * sw3, sw3);
@@ -126,12 +137,19 @@ int img_resize_box_u8(const ImgImage *src, int dw, int dh, ImgImage *out) {
   f = imgpca_malloc(n * sizeof(float));
   if (!f) return IMGPCA_NOMEM;
   rc = img_resize_box(src, dw, dh, f);
-  if (rc) { imgpca_free(f); return rc; }
+  if (rc) {
+    imgpca_free(f);
+    return rc;
+  }
   out->px = imgpca_malloc(n);
-  if (!out->px) { imgpca_free(f); return IMGPCA_NOMEM; }
+  if (!out->px) {
+    imgpca_free(f);
+    return IMGPCA_NOMEM;
+  }
   for (i = 0; i < n; i++) {
     float v = f[i] + 0.5f;
-    out->px[i] = (unsigned char)(v <= 0 ? 0 : v >= 255 ? 255 : (int)v);
+    out->px[i] = (unsigned char)(v <= 0 ? 0 : v >= 255 ? 255
+                                                       : (int)v);
   }
   imgpca_free(f);
   out->w = dw;

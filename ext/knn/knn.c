@@ -308,28 +308,16 @@ screen_row(KnnSearch *s, size_t iq, const float *row, const float *ra, const flo
   return IMGPCA_OK;
 }
 
-/* While threads of knn call BLAS side by side, OpenBLAS runs each call on
-** the calling thread: its own workers would otherwise compete with them
-** for the same cores (and spin between calls).  Searches running at the
-** same time share this (reference count); the last one restores the
-** previous number of OpenBLAS threads.  Only the speed of BLAS calls made
-** meanwhile elsewhere in the process is affected, never a result. */
-static pthread_mutex_t blasMutex = PTHREAD_MUTEX_INITIALIZER;
-static int blasUsers = 0, blasSaved = 1;
-
-static void blas_single_begin(void) {
-  pthread_mutex_lock(&blasMutex);
-  if (blasUsers++ == 0) {
-    blasSaved = openblas_get_num_threads();
-    if (blasSaved > 1) openblas_set_num_threads(1);
-  }
-  pthread_mutex_unlock(&blasMutex);
-}
-
-static void blas_single_end(void) {
-  pthread_mutex_lock(&blasMutex);
-  if (--blasUsers == 0 && blasSaved > 1) openblas_set_num_threads(blasSaved);
-  pthread_mutex_unlock(&blasMutex);
+/* Threads.  OpenBLAS's thread count is process-wide, and results of other
+** BLAS users (pca_fit's reductions) depend on it, so knn never changes it.
+** When OpenBLAS runs several threads, each sgemm/sgemv of the screen already
+** uses the cores and knn calls it from one thread (its own threads would only
+** queue on OpenBLAS's level-3 lock); when OpenBLAS is single-threaded
+** (OPENBLAS_NUM_THREADS=1, a one-CPU process), the query tiles go to
+** imgpca.threads threads instead.  Either way the result does not depend on
+** the threads: the screen only selects candidates, measured exactly. */
+static int knn_own_threads(int want) {
+  return openblas_get_num_threads() > 1 ? 1 : want;
 }
 
 /* One thread's share of a reference block: the query tiles t, t + n, ... */
@@ -436,7 +424,7 @@ int knn_add_refs(KnnSearch *s, const float *r, const int64_t *aKey, size_t nr, s
     KnnJob job[64];
     pthread_t th[64];
     size_t nTile = (s->nq + KNN_TILE_Q - 1) / KNN_TILE_Q;
-    int nt = s->nThread, t, started = 0, rc = IMGPCA_OK;
+    int nt = knn_own_threads(s->nThread), t, started = 0, rc = IMGPCA_OK;
     /* threads only when there is work for them: several tiles and
     ** enough distances to pay for starting a thread */
     if ((size_t)nt > nTile) nt = (int)nTile;
@@ -454,7 +442,6 @@ int knn_add_refs(KnnSearch *s, const float *r, const int64_t *aKey, size_t nr, s
       job[t].nExact = 0;
       job[t].rc = IMGPCA_OK;
     }
-    if (nt > 1) blas_single_begin();
     for (t = 1; t < nt; t++) {
       if (pthread_create(&th[t], NULL, knn_job_run, &job[t]) != 0) break;
       started = t;
@@ -465,7 +452,6 @@ int knn_add_refs(KnnSearch *s, const float *r, const int64_t *aKey, size_t nr, s
     job[0].iFirstExtra = started + 1;
     knn_job_run(&job[0]);
     for (t = 1; t <= started; t++) pthread_join(th[t], NULL);
-    if (nt > 1) blas_single_end();
     for (t = 0; t < nt; t++) {
       s->nExact += job[t].nExact;
       if (job[t].rc) rc = job[t].rc;

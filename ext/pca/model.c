@@ -229,10 +229,14 @@ int pca_model_load(const void *pv, size_t n, PcaModel *m, char *err) {
   off += 24 * d + 8 * k + 8 * k * d;
   {
     const char *zBad = NULL;
-    if (bad_values(m->mean, d, 0, 0, &i)) zBad = "mean";
-    else if (bad_values(m->scale, d, 0, 1, &i)) zBad = "scale";
-    else if (bad_values(m->std, d, 1, 0, &i)) zBad = "std";
-    else if (bad_values(m->eig, k, 1, 0, &i)) zBad = "eigenvalue";
+    if (bad_values(m->mean, d, 0, 0, &i))
+      zBad = "mean";
+    else if (bad_values(m->scale, d, 0, 1, &i))
+      zBad = "scale";
+    else if (bad_values(m->std, d, 1, 0, &i))
+      zBad = "std";
+    else if (bad_values(m->eig, k, 1, 0, &i))
+      zBad = "eigenvalue";
     if (zBad) {
       pca_model_free(m);
       return imgpca_seterr(err, "corrupt model blob: invalid %s[%zu]", zBad, i);
@@ -277,9 +281,13 @@ int pca_state_save(PcaState *s, unsigned char **pOut, size_t *pn, char *err) {
   uint32_t flags;
   *pOut = NULL;
   if (s->kind == PCA_KIND_RAND)
-    return imgpca_seterr(err, "the randomized solver fits in one process and has no partial states "
-                              "(use solver 'exact' or 'streaming' with pca_partial/pca_merge)");
-  { int frc = pca_state_flush(s, err); if (frc) return frc; }
+    return imgpca_seterr(err,
+                         "the randomized solver fits in one process and has no partial states "
+                         "(use solver 'exact' or 'streaming' with pca_partial/pca_merge)");
+  {
+    int frc = pca_state_flush(s, err);
+    if (frc) return frc;
+  }
   if (s->kind == PCA_KIND_EXACT) {
     if (!imgpca_mul_ok(d, d + 1, &tri)) return imgpca_seterr(err, "state too large (d=%zu)", d);
     tri /= 2;
@@ -294,7 +302,7 @@ int pca_state_save(PcaState *s, unsigned char **pOut, size_t *pn, char *err) {
   memset(p, 0, PCA_HEADER_BYTES);
   memcpy(p, PCA_STATE_MAGIC, 8);
   flags = (s->standardize >= 0 ? 1u : 0u) | (s->standardize > 0 ? 2u : 0u) |
-          (s->kind == PCA_KIND_STREAM ? 4u : 0u);
+      (s->kind == PCA_KIND_STREAM ? 4u : 0u);
   imgpca_put_u32(p + 8, PCA_FORMAT_VERSION);
   imgpca_put_u32(p + 12, PCA_HEADER_BYTES);
   imgpca_put_u32(p + 16, flags);
@@ -376,8 +384,8 @@ int pca_state_load(const void *pv, size_t n, long long budget_mb, PcaState *s, c
     size_t need = pca_state_bytes(kind, d, kind == PCA_KIND_STREAM ? (size_t)ell64 : 0);
     if (lim <= (long long)(SIZE_MAX >> 20) && need > ((size_t)lim << 20))
       return imgpca_seterr(err, "the state needs %zu MiB for d=%zu and sketch=%llu, above memory_mb=%lld",
-                    (need >> 20) + ((need & 0xfffff) != 0),
-                             d, (unsigned long long)ell64, lim);
+                           (need >> 20) + ((need & 0xfffff) != 0),
+                           d, (unsigned long long)ell64, lim);
   }
   off = PCA_HEADER_BYTES;
   if (check_finite(p + off, d, 0, 0, "state", "mean", err)) return IMGPCA_ERROR;

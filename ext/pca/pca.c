@@ -47,19 +47,27 @@ int pca_opts_set(PcaOpts *o, const char *zKey, const char *zType, const char *zT
   long long v;
   if (!zKey || !zType || !zText) return imgpca_seterr(err, "invalid options");
   if (strcmp(zKey, "standardize") == 0) {
-    if (strcmp(zType, "true") == 0) o->standardize = 1;
-    else if (strcmp(zType, "false") == 0) o->standardize = 0;
+    if (strcmp(zType, "true") == 0)
+      o->standardize = 1;
+    else if (strcmp(zType, "false") == 0)
+      o->standardize = 0;
     else if (strcmp(zType, "integer") == 0 && (strcmp(zText, "0") == 0 || strcmp(zText, "1") == 0))
       o->standardize = zText[0] == '1';
-    else return imgpca_seterr(err, "option 'standardize' must be true or false, got %s", zType);
+    else
+      return imgpca_seterr(err, "option 'standardize' must be true or false, got %s", zType);
   } else if (strcmp(zKey, "solver") == 0) {
     if (strcmp(zType, "text") != 0)
       return imgpca_seterr(err, "option 'solver' must be 'auto', 'exact', 'streaming' or 'randomized', got %s", zType);
-    if (strcmp(zText, "auto") == 0) o->solver = PCA_SOLVER_AUTO;
-    else if (strcmp(zText, "exact") == 0) o->solver = PCA_SOLVER_EXACT;
-    else if (strcmp(zText, "streaming") == 0) o->solver = PCA_SOLVER_STREAMING;
-    else if (strcmp(zText, "randomized") == 0) o->solver = PCA_SOLVER_RANDOMIZED;
-    else return imgpca_seterr(err, "option 'solver' must be 'auto', 'exact', 'streaming' or 'randomized', got '%s'", zText);
+    if (strcmp(zText, "auto") == 0)
+      o->solver = PCA_SOLVER_AUTO;
+    else if (strcmp(zText, "exact") == 0)
+      o->solver = PCA_SOLVER_EXACT;
+    else if (strcmp(zText, "streaming") == 0)
+      o->solver = PCA_SOLVER_STREAMING;
+    else if (strcmp(zText, "randomized") == 0)
+      o->solver = PCA_SOLVER_RANDOMIZED;
+    else
+      return imgpca_seterr(err, "option 'solver' must be 'auto', 'exact', 'streaming' or 'randomized', got '%s'", zText);
   } else if (strcmp(zKey, "memory_mb") == 0) {
     if (opt_int(zKey, zType, zText, 1, 1LL << 30, &v, err)) return IMGPCA_ERROR;
     o->memory_mb = v;
@@ -126,8 +134,8 @@ size_t pca_state_bytes(int kind, size_t d, size_t ell) {
   if (kind == PCA_KIND_EXACT) {
     b = sat_add(b, sat_mul(sat_mul(8, d), d));
   } else {
-    b = sat_add(b, sat_mul(sat_mul(16, ell), d));             /* sketch, 2l rows */
-    b = sat_add(b, sat_mul(sat_mul(64, ell), ell));           /* Gram + eigenvectors */
+    b = sat_add(b, sat_mul(sat_mul(16, ell), d));   /* sketch, 2l rows */
+    b = sat_add(b, sat_mul(sat_mul(64, ell), ell)); /* Gram + eigenvectors */
   }
   return b;
 }
@@ -140,10 +148,13 @@ int pca_state_alloc(PcaState *s, int kind, size_t d) {
   s->m2diag = imgpca_calloc(d, sizeof(double));
   s->work = imgpca_calloc(d, 2 * sizeof(double));
   s->batch = imgpca_calloc(s->batchCap, d * sizeof(double));
-  if (kind == PCA_KIND_EXACT) s->m2 = imgpca_calloc(d, d * sizeof(double));
-  else if (kind == PCA_KIND_STREAM) s->sk = imgpca_calloc(2 * s->ell, d * sizeof(double));
+  if (kind == PCA_KIND_EXACT)
+    s->m2 = imgpca_calloc(d, d * sizeof(double));
+  else if (kind == PCA_KIND_STREAM)
+    s->sk = imgpca_calloc(2 * s->ell, d * sizeof(double));
   if (!s->mean || !s->m2diag || !s->work || !s->batch ||
-      (kind == PCA_KIND_EXACT ? !s->m2 : kind == PCA_KIND_STREAM ? !s->sk : 0)) {
+      (kind == PCA_KIND_EXACT ? !s->m2 : kind == PCA_KIND_STREAM ? !s->sk
+                                                                 : 0)) {
     pca_state_free(s);
     return IMGPCA_NOMEM;
   }
@@ -157,9 +168,12 @@ int pca_state_begin(PcaState *s, size_t d, char *err) {
   if (imgpca_blas_load(err)) return IMGPCA_ERROR;
   if (s->solverReq == PCA_SOLVER_RANDOMIZED && sat_mul(sat_mul(4, d), 16) <= budget)
     return pca_state_alloc(s, PCA_KIND_RAND, d);
-  if (s->solverReq == PCA_SOLVER_EXACT) kind = PCA_KIND_EXACT;
-  else if (s->solverReq == PCA_SOLVER_STREAMING) kind = PCA_KIND_STREAM;
-  else kind = pca_state_bytes(PCA_KIND_EXACT, d, 0) <= budget ? PCA_KIND_EXACT : PCA_KIND_STREAM;
+  if (s->solverReq == PCA_SOLVER_EXACT)
+    kind = PCA_KIND_EXACT;
+  else if (s->solverReq == PCA_SOLVER_STREAMING)
+    kind = PCA_KIND_STREAM;
+  else
+    kind = pca_state_bytes(PCA_KIND_EXACT, d, 0) <= budget ? PCA_KIND_EXACT : PCA_KIND_STREAM;
   if (kind == PCA_KIND_STREAM) {
     if (s->ell == 0) {
       /* Default sketch: max(128, 4k) rows, halved while above the budget
@@ -201,7 +215,10 @@ static int rand_fallback(PcaState *s, char *err) {
   t.pInterruptArg = s->pInterruptArg;
   rc = pca_state_begin(&t, s->d, err);
   for (i = 0; rc == IMGPCA_OK && i < s->nRows; i++) rc = pca_state_add_f32(&t, s->rows + i * s->d, err);
-  if (rc) { pca_state_free(&t); return rc; }
+  if (rc) {
+    pca_state_free(&t);
+    return rc;
+  }
   t.solverReq = PCA_SOLVER_RANDOMIZED; /* recorded as requested */
   pca_state_free(s);
   *s = t;
@@ -238,7 +255,10 @@ static int rand_keep(PcaState *s, const double *row, char *err) {
 int pca_state_add_f32le(PcaState *s, const unsigned char *blob, char *err) {
   double *row;
   size_t j;
-  if (s->nb == s->batchCap) { int frc = pca_state_flush(s, err); if (frc) return frc; }
+  if (s->nb == s->batchCap) {
+    int frc = pca_state_flush(s, err);
+    if (frc) return frc;
+  }
   row = s->batch + s->nb * s->d;
   for (j = 0; j < s->d; j++) {
     float f = imgpca_get_f32(blob + 4 * j);
@@ -252,7 +272,10 @@ int pca_state_add_f32le(PcaState *s, const unsigned char *blob, char *err) {
 int pca_state_add_f32(PcaState *s, const float *v, char *err) {
   double *row;
   size_t j;
-  if (s->nb == s->batchCap) { int frc = pca_state_flush(s, err); if (frc) return frc; }
+  if (s->nb == s->batchCap) {
+    int frc = pca_state_flush(s, err);
+    if (frc) return frc;
+  }
   row = s->batch + s->nb * s->d;
   for (j = 0; j < s->d; j++) {
     if (!isfinite(v[j])) return imgpca_seterr(err, "element %zu is %s", j, isnan(v[j]) ? "NaN" : "infinite");
@@ -292,8 +315,10 @@ int pca_state_flush(PcaState *s, char *err) {
     }
   } /* randomized: the rows are kept, mean and diagonal suffice here */
   if (rc == IMGPCA_OK && s->n > 0) {
-    if (s->kind == PCA_KIND_EXACT) rc = pca_exact_merge(s, NULL, delta, c, err);
-    else if (s->kind == PCA_KIND_STREAM) rc = pca_stream_append(s, delta, sqrt(c), err);
+    if (s->kind == PCA_KIND_EXACT)
+      rc = pca_exact_merge(s, NULL, delta, c, err);
+    else if (s->kind == PCA_KIND_STREAM)
+      rc = pca_stream_append(s, delta, sqrt(c), err);
   }
   if (rc) return rc;
   for (j = 0; j < d; j++) s->mean[j] += delta[j] * (nB / nT);
@@ -314,15 +339,18 @@ static int state_copy(PcaState *a, const PcaState *b) {
   t.m2diag = imgpca_malloc(d * sizeof(double));
   t.work = imgpca_calloc(d, 2 * sizeof(double));
   t.batch = imgpca_calloc(t.batchCap, d * sizeof(double));
-  if (b->kind == PCA_KIND_EXACT) t.m2 = imgpca_calloc(d, d * sizeof(double));
-  else t.sk = imgpca_calloc(2 * t.ell, d * sizeof(double));
+  if (b->kind == PCA_KIND_EXACT)
+    t.m2 = imgpca_calloc(d, d * sizeof(double));
+  else
+    t.sk = imgpca_calloc(2 * t.ell, d * sizeof(double));
   if (!t.mean || !t.m2diag || !t.work || !t.batch || (b->kind == PCA_KIND_EXACT ? !t.m2 : !t.sk)) {
     pca_state_free(&t);
     return IMGPCA_NOMEM;
   }
   memcpy(t.mean, b->mean, d * sizeof(double));
   memcpy(t.m2diag, b->m2diag, d * sizeof(double));
-  if (b->kind == PCA_KIND_EXACT) memcpy(t.m2, b->m2, d * d * sizeof(double));
+  if (b->kind == PCA_KIND_EXACT)
+    memcpy(t.m2, b->m2, d * d * sizeof(double));
   else {
     nsk = b->skRows;
     memcpy(t.sk, b->sk, nsk * d * sizeof(double));
@@ -343,10 +371,14 @@ int pca_state_merge(PcaState *a, PcaState *b, char *err) {
   int rc;
   if (b->kind == 0 || b->n + b->nb == 0) return IMGPCA_OK;
   if (a->kind == PCA_KIND_RAND || b->kind == PCA_KIND_RAND)
-    return imgpca_seterr(err, "the randomized solver fits in one process and has no partial states "
-                              "(use solver 'exact' or 'streaming' with pca_partial/pca_merge)");
+    return imgpca_seterr(err,
+                         "the randomized solver fits in one process and has no partial states "
+                         "(use solver 'exact' or 'streaming' with pca_partial/pca_merge)");
   if (imgpca_blas_load(err)) return IMGPCA_ERROR;
-  { int frc = pca_state_flush(b, err); if (frc) return frc; }
+  {
+    int frc = pca_state_flush(b, err);
+    if (frc) return frc;
+  }
   if (a->kind == 0) {
     int std = a->standardize;
     rc = state_copy(a, b);
@@ -354,7 +386,10 @@ int pca_state_merge(PcaState *a, PcaState *b, char *err) {
       return imgpca_seterr(err, "states differ in option 'standardize'");
     return rc;
   }
-  { int frc = pca_state_flush(a, err); if (frc) return frc; }
+  {
+    int frc = pca_state_flush(a, err);
+    if (frc) return frc;
+  }
   if (a->d != b->d)
     return imgpca_seterr(err, "states have different dimensions: %zu and %zu", a->d, b->d);
   if (a->kind != b->kind)
@@ -424,7 +459,10 @@ int pca_fit_state(PcaState *s, long long kInt, double fraction, int standardize,
   memset(m, 0, sizeof(*m));
   if (s->kind == 0) return imgpca_seterr(err, "need at least 2 rows, got 0");
   if (imgpca_blas_load(err)) return IMGPCA_ERROR;
-  { int frc = pca_state_flush(s, err); if (frc) return frc; }
+  {
+    int frc = pca_state_flush(s, err);
+    if (frc) return frc;
+  }
   n = s->n;
   d = s->d;
   if (n < 2) return imgpca_seterr(err, "need at least 2 rows, got %llu", (unsigned long long)n);
@@ -434,7 +472,10 @@ int pca_fit_state(PcaState *s, long long kInt, double fraction, int standardize,
   if (s->kind == PCA_KIND_RAND && !(kInt >= 1 && (size_t)kInt + 10 <= kmax)) {
     rc = rand_fallback(s, err);
     if (rc) return rc;
-    { int frc = pca_state_flush(s, err); if (frc) return frc; }
+    {
+      int frc = pca_state_flush(s, err);
+      if (frc) return frc;
+    }
   }
   if (s->kind == PCA_KIND_STREAM) {
     size_t cap = s->skRows < s->ell ? s->skRows : s->ell;
@@ -555,7 +596,10 @@ int pca_project(const PcaModel *m, const float *x, size_t k, int whiten, float *
     double a = acc[i];
     if (whiten) a = m->eig[i] > 0 ? a / sqrt(m->eig[i]) : 0;
     y[i] = (float)a;
-    if (!isfinite(y[i])) { imgpca_free(z); return imgpca_seterr(err, "component %zu of the projection overflows float32", i + 1); }
+    if (!isfinite(y[i])) {
+      imgpca_free(z);
+      return imgpca_seterr(err, "component %zu of the projection overflows float32", i + 1);
+    }
   }
   imgpca_free(z);
   return IMGPCA_OK;
@@ -576,6 +620,7 @@ int pca_reconstruct(const PcaModel *m, const float *y, size_t k, int whiten, flo
   }
   for (j = 0; j < d; j++) x[j] = (float)(z[j] * m->scale[j] + m->mean[j]);
   imgpca_free(z);
-  for (j = 0; j < d; j++) if (!isfinite(x[j])) return imgpca_seterr(err, "element %zu of the reconstruction overflows float32", j);
+  for (j = 0; j < d; j++)
+    if (!isfinite(x[j])) return imgpca_seterr(err, "element %zu of the reconstruction overflows float32", j);
   return IMGPCA_OK;
 }

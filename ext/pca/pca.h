@@ -17,27 +17,27 @@
 
 #include "../common/common.h"
 
-#define PCA_SOLVER_AUTO      0
-#define PCA_SOLVER_EXACT     1
+#define PCA_SOLVER_AUTO 0
+#define PCA_SOLVER_EXACT 1
 #define PCA_SOLVER_STREAMING 2
 #define PCA_SOLVER_RANDOMIZED 3
 
-#define PCA_KIND_EXACT  1
+#define PCA_KIND_EXACT 1
 #define PCA_KIND_STREAM 2
-#define PCA_KIND_RAND   3   /* rows kept as float32 for the randomized solver (never saved) */
+#define PCA_KIND_RAND 3 /* rows kept as float32 for the randomized solver (never saved) */
 
 #define PCA_DEFAULT_MEMORY_MB 1024
-#define PCA_DEFAULT_SKETCH    128
-#define PCA_MAX_SKETCH        16384
-#define PCA_MAX_DIMS          (16u * 1024u * 1024u)
+#define PCA_DEFAULT_SKETCH 128
+#define PCA_MAX_SKETCH 16384
+#define PCA_MAX_DIMS (16u * 1024u * 1024u)
 
 /* Options ("options" JSON of pca_fit/pca_partial). */
 typedef struct PcaOpts {
-  int standardize;       /* -1 = not given (default false), 0, 1 */
-  int solver;            /* PCA_SOLVER_* */
-  long long memory_mb;   /* budget for the solver state, > 0 */
-  long long sketch;      /* Frequent Directions size l; 0 = default */
-  long long seed;        /* recorded only: both solvers are deterministic */
+  int standardize;     /* -1 = not given (default false), 0, 1 */
+  int solver;          /* PCA_SOLVER_* */
+  long long memory_mb; /* budget for the solver state, > 0 */
+  long long sketch;    /* Frequent Directions size l; 0 = default */
+  long long seed;      /* recorded only: both solvers are deterministic */
 } PcaOpts;
 void pca_opts_default(PcaOpts *o);
 /* Sets one option from its JSON key and value (zType: JSON1 type name,
@@ -45,24 +45,24 @@ void pca_opts_default(PcaOpts *o);
 int pca_opts_set(PcaOpts *o, const char *zKey, const char *zType, const char *zText, char *err);
 
 typedef struct PcaState {
-  int kind;              /* 0 until the first row, then PCA_KIND_* */
-  int standardize;       /* -1 unset, 0, 1 (recorded in states) */
-  int solverReq;         /* requested solver */
+  int kind;        /* 0 until the first row, then PCA_KIND_* */
+  int standardize; /* -1 unset, 0, 1 (recorded in states) */
+  int solverReq;   /* requested solver */
   long long memory_mb, seed;
   size_t d;
-  uint64_t n;            /* rows merged into mean/m2diag/m2|sketch */
-  double *mean;          /* d */
-  double *m2diag;        /* d, exact diagonal of M2 */
-  double *m2;            /* exact: d*d row-major, upper triangle valid */
-  size_t ell;            /* streaming: sketch size l (0 = default) */
-  size_t kHint;          /* k requested (0 unknown), sizes the default sketch */
-  double *sk;            /* streaming: 2l x d rows */
-  size_t skRows;         /* streaming: rows used in sk */
-  double shrink;         /* streaming: total shrinkage Delta (scatter units) */
-  double *batch;         /* pending rows, batchCap x d */
+  uint64_t n;     /* rows merged into mean/m2diag/m2|sketch */
+  double *mean;   /* d */
+  double *m2diag; /* d, exact diagonal of M2 */
+  double *m2;     /* exact: d*d row-major, upper triangle valid */
+  size_t ell;     /* streaming: sketch size l (0 = default) */
+  size_t kHint;   /* k requested (0 unknown), sizes the default sketch */
+  double *sk;     /* streaming: 2l x d rows */
+  size_t skRows;  /* streaming: rows used in sk */
+  double shrink;  /* streaming: total shrinkage Delta (scatter units) */
+  double *batch;  /* pending rows, batchCap x d */
   size_t nb, batchCap;
-  double *work;          /* scratch (d doubles) */
-  float *rows;           /* randomized: every row, nRows x d */
+  double *work; /* scratch (d doubles) */
+  float *rows;  /* randomized: every row, nRows x d */
   size_t nRows, capRows;
   /* Optional: polled in long loops (merges, batches); non-zero stops them
   ** with IMGPCA_INTERRUPT.  Not saved in blobs. */
@@ -92,22 +92,22 @@ size_t pca_state_bytes(int kind, size_t d, size_t ell);
 
 typedef struct PcaModel {
   uint32_t version;
-  int standardize;       /* scale holds the population std (zero -> 1) */
-  int streaming;         /* fitted by the streaming solver */
-  int randomized;        /* fitted by the randomized solver */
+  int standardize; /* scale holds the population std (zero -> 1) */
+  int streaming;   /* fitted by the streaming solver */
+  int randomized;  /* fitted by the randomized solver */
   int solverReq;
   size_t d, k;
   uint64_t n;
-  double total_var;      /* sum of all covariance eigenvalues (trace) */
-  double err_bound;      /* streaming: each eigenvalue is within [-bound, 0] of exact */
+  double total_var; /* sum of all covariance eigenvalues (trace) */
+  double err_bound; /* streaming: each eigenvalue is within [-bound, 0] of exact */
   uint64_t sketch;
   long long memory_mb, seed;
-  double fraction;       /* k requested as a fraction, else 0 */
-  double *mean;          /* d */
-  double *scale;         /* d: divisor of the features (std, or 1) */
-  double *std;           /* d: population std (ddof=0) of every feature */
-  double *eig;           /* k, descending (explained variance, n-1 denominator) */
-  double *comp;          /* k x d, orthonormal rows */
+  double fraction; /* k requested as a fraction, else 0 */
+  double *mean;    /* d */
+  double *scale;   /* d: divisor of the features (std, or 1) */
+  double *std;     /* d: population std (ddof=0) of every feature */
+  double *eig;     /* k, descending (explained variance, n-1 denominator) */
+  double *comp;    /* k x d, orthonormal rows */
 } PcaModel;
 void pca_model_free(PcaModel *m);
 

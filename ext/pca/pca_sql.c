@@ -30,85 +30,38 @@
 
 /* ---- options --------------------------------------------------------- */
 
-/* Parses a JSON options object with JSON1 (json_each) on this connection. */
+static int pca_opt_any(void *pArg, sqlite3 *db, const char *zKey, const char *zType, const char *zText,
+                       sqlite3_value *pValue, char *err) {
+  return pca_opts_set((PcaOpts *)pArg, zKey, zType, zText ? zText : "", err);
+}
+
+static int pca_opt_whiten(void *pArg, sqlite3 *db, const char *zKey, const char *zType, const char *zText,
+                          sqlite3_value *pValue, char *err) {
+  if (strcmp(zType, "true") && strcmp(zType, "false"))
+    return imgpca_seterr(err, "option 'whiten' must be true or false, got %s", zType);
+  *(int *)pArg = zType[0] == 't';
+  return IMGPCA_OK;
+}
+
+/* Options of the aggregates (every key goes to pca_opts_set, which knows
+** them) or, with pWhiten, of pca_project ("whiten" only). */
 static int parse_options(sqlite3_context *ctx, const char *zFunc, sqlite3_value *v, PcaOpts *o,
                          int *pWhiten) {
-  sqlite3 *db = sqlite3_context_db_handle(ctx);
-  sqlite3_stmt *st = NULL;
-  char err[IMGPCA_ERRMAX];
-  int rc;
-  if (sqlite3_value_type(v) == SQLITE_NULL) return 0;
-  if (sqlite3_value_type(v) != SQLITE_TEXT) {
-    imgpca_result_error(ctx, zFunc, "options must be a JSON object text, got %s", imgpca_type_name(v));
-    return 1;
-  }
-  rc = sqlite3_prepare_v2(db,
-                          /* json_type, not json_valid: json_valid() answers 0 when
-                          ** it runs out of memory, json_type() raises the error */
-                          "SELECT key, type, CAST(atom AS TEXT), ok FROM (SELECT "
-                          "json_type(?1) = 'object' AS ok), "
-                          "json_each(CASE WHEN ok THEN ?1 ELSE '{\"\":0}' END)",
-                          -1, &st, NULL);
-  if (rc != SQLITE_OK) {
-    if (rc == SQLITE_NOMEM) sqlite3_result_error_nomem(ctx);
-    else imgpca_result_error(ctx, zFunc, "cannot parse options: %s", sqlite3_errmsg(db));
-    return 1;
-  }
-  sqlite3_bind_value(st, 1, v);
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    const char *zKey = (const char *)sqlite3_column_text(st, 0);
-    const char *zType = (const char *)sqlite3_column_text(st, 1);
-    const char *zText = (const char *)sqlite3_column_text(st, 2);
-    if (!sqlite3_column_int(st, 3)) {
-      imgpca_result_error(ctx, zFunc, "options must be a JSON object, got '%.60s'",
-                          (const char *)sqlite3_value_text(v));
-      sqlite3_finalize(st);
-      return 1;
-    }
-    if (!zKey || !zType) {
-      sqlite3_finalize(st);
-      sqlite3_result_error_nomem(ctx);
-      return 1;
-    }
-    if (pWhiten && strcmp(zKey, "whiten") == 0) {
-      if (strcmp(zType, "true") == 0 || strcmp(zType, "false") == 0) {
-        *pWhiten = zType[0] == 't';
-        continue;
-      }
-      imgpca_result_error(ctx, zFunc, "option 'whiten' must be true or false, got %s", zType);
-      sqlite3_finalize(st);
-      return 1;
-    }
-    if (pWhiten || !o) {
-      imgpca_result_error(ctx, zFunc, "unknown option '%s' (expected whiten)", zKey);
-      sqlite3_finalize(st);
-      return 1;
-    }
-    if (pca_opts_set(o, zKey, zType, zText ? zText : "", err)) {
-      imgpca_result_error(ctx, zFunc, "%s", err);
-      sqlite3_finalize(st);
-      return 1;
-    }
-  }
-  sqlite3_finalize(st);
-  if (rc != SQLITE_DONE) {
-    if (rc == SQLITE_NOMEM) sqlite3_result_error_nomem(ctx);
-    else imgpca_result_error(ctx, zFunc, "options must be a JSON object, got '%.60s'",
-                             (const char *)sqlite3_value_text(v)); /* malformed JSON */
-    return 1;
-  }
-  return 0;
+  static const ImgpcaOption aAgg[] = {{"*", pca_opt_any}, {NULL, NULL}};
+  static const ImgpcaOption aProject[] = {{"whiten", pca_opt_whiten}, {NULL, NULL}};
+  if (pWhiten) return imgpca_json_options(ctx, zFunc, v, aProject, pWhiten);
+  return imgpca_json_options(ctx, zFunc, v, aAgg, o);
 }
 
 /* ---- aggregates ------------------------------------------------------ */
 
 typedef struct PcaAgg {
   PcaState *st;
-  int started;       /* arguments parsed */
-  int failed;        /* an error was reported: do nothing more */
-  int mode;          /* 0 none, 1 vectors, 2 states */
-  long long row;     /* rows seen (1-based numbering in messages) */
-  long long kInt;    /* -1 all, 0 fraction, else k */
+  int started;    /* arguments parsed */
+  int failed;     /* an error was reported: do nothing more */
+  int mode;       /* 0 none, 1 vectors, 2 states */
+  long long row;  /* rows seen (1-based numbering in messages) */
+  long long kInt; /* -1 all, 0 fraction, else k */
   double frac;
   PcaOpts opts;
 } PcaAgg;
@@ -535,8 +488,10 @@ static PcaModel *model_arg(sqlite3_context *ctx, const char *zFunc, sqlite3_valu
   rc = pca_model_load(pBlob, nBlob, &r->m, err);
   if (rc) {
     imgpca_free(r);
-    if (rc == IMGPCA_NOMEM) sqlite3_result_error_nomem(ctx);
-    else imgpca_result_error(ctx, zFunc, "invalid model: %s", err);
+    if (rc == IMGPCA_NOMEM)
+      sqlite3_result_error_nomem(ctx);
+    else
+      imgpca_result_error(ctx, zFunc, "invalid model: %s", err);
     return NULL;
   }
   /* Remember it on the connection (without memory for the copy, the model
@@ -619,8 +574,10 @@ void pca_project_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     sqlite3_result_error_nomem(ctx);
   } else {
     rc = pca_project(m, x.v, k, whiten, y, err);
-    if (rc) imgpca_result_core(ctx, "pca_project", rc, err);
-    else fvec_result(ctx, y, k);
+    if (rc)
+      imgpca_result_core(ctx, "pca_project", rc, err);
+    else
+      fvec_result(ctx, y, k);
     imgpca_free(y);
   }
   fvec_arg_free(&x);
@@ -651,8 +608,10 @@ void pca_reconstruct_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) 
     sqlite3_result_error_nomem(ctx);
   } else {
     rc = pca_reconstruct(m, y.v, y.n, whiten, x, err);
-    if (rc) imgpca_result_core(ctx, "pca_reconstruct", rc, err);
-    else fvec_result(ctx, x, m->d);
+    if (rc)
+      imgpca_result_core(ctx, "pca_reconstruct", rc, err);
+    else
+      fvec_result(ctx, x, m->d);
     imgpca_free(x);
   }
   fvec_arg_free(&y);
@@ -661,7 +620,8 @@ void pca_reconstruct_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) 
 
 static const char *solver_name(int s) {
   return s == PCA_SOLVER_EXACT ? "exact" : s == PCA_SOLVER_STREAMING ? "streaming"
-         : s == PCA_SOLVER_RANDOMIZED ? "randomized" : "auto";
+      : s == PCA_SOLVER_RANDOMIZED                                   ? "randomized"
+                                                                     : "auto";
 }
 
 static void json_doubles(ImgpcaBuf *b, const double *v, size_t n, double div, int cumulative) {
@@ -688,7 +648,8 @@ void pca_info_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   imgpca_buf_init(&b);
   imgpca_buf_printf(&b, "{\"format_version\":%u,\"n\":%llu,\"d\":%zu,\"k\":%zu,\"solver\":\"%s\",",
                     m->version, (unsigned long long)m->n, m->d, m->k,
-                    m->streaming ? "streaming" : m->randomized ? "randomized" : "exact");
+                    m->streaming ? "streaming" : m->randomized ? "randomized"
+                                                               : "exact");
   imgpca_buf_printf(&b, "\"standardize\":%s,\"total_variance\":%.17g,\"error_bound\":%.17g,",
                     m->standardize ? "true" : "false", m->total_var, m->err_bound);
   imgpca_buf_printf(&b, "\"explained_variance\":");
@@ -698,8 +659,10 @@ void pca_info_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   imgpca_buf_printf(&b, ",\"cumulative\":");
   json_doubles(&b, m->eig, m->k, tv, 1);
   imgpca_buf_printf(&b, ",\"options\":{\"k\":");
-  if (m->fraction > 0) imgpca_buf_printf(&b, "%.17g", m->fraction);
-  else imgpca_buf_printf(&b, "%zu", m->k);
+  if (m->fraction > 0)
+    imgpca_buf_printf(&b, "%.17g", m->fraction);
+  else
+    imgpca_buf_printf(&b, "%zu", m->k);
   imgpca_buf_printf(&b, ",\"standardize\":%s,\"solver\":\"%s\",\"memory_mb\":%lld,\"sketch\":%llu,\"seed\":%lld}}",
                     m->standardize ? "true" : "false", solver_name(m->solverReq), m->memory_mb,
                     (unsigned long long)m->sketch, m->seed);
@@ -714,8 +677,10 @@ static void model_vector(sqlite3_context *ctx, const char *zFunc, sqlite3_value 
   m = model_arg(ctx, zFunc, argv, &cached);
   if (!m) return;
   p = fvec_blob_from_double(which ? m->std : m->mean, m->d);
-  if (!p) sqlite3_result_error_nomem(ctx);
-  else imgpca_result_owned_blob(ctx, p, m->d * 4);
+  if (!p)
+    sqlite3_result_error_nomem(ctx);
+  else
+    imgpca_result_owned_blob(ctx, p, m->d * 4);
   model_done(ctx, m, cached);
 }
 
@@ -883,7 +848,7 @@ static int pcc_best_index(sqlite3_vtab *v, sqlite3_index_info *info) {
 }
 
 const sqlite3_module pca_components_module = {
-  0,                 /* iVersion */
-  0,                 /* xCreate: eponymous only */
-  pcc_connect, pcc_best_index, pcc_disconnect, 0, pcc_open, pcc_close, pcc_filter, pcc_next, pcc_eof,
-  pcc_column, pcc_rowid, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    0, /* iVersion */
+    0, /* xCreate: eponymous only */
+    pcc_connect, pcc_best_index, pcc_disconnect, 0, pcc_open, pcc_close, pcc_filter, pcc_next, pcc_eof,
+    pcc_column, pcc_rowid, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};

@@ -145,7 +145,8 @@ static int krylov_topk(const double *C, size_t d, size_t k, double *eig, double 
       if (m < k) goto done;
       if (LAPACKE_dsyevr(LAPACK_COL_MAJOR, 'V', 'I', 'L', (lapack_int)m, T, (lapack_int)m, 0, 0,
                          (lapack_int)(m - k + 1), (lapack_int)m, LAPACKE_dlamch('S'), &mfound, w, z, (lapack_int)m,
-                         isuppz) != 0 || (size_t)mfound != k)
+                         isuppz) != 0 ||
+          (size_t)mfound != k)
         goto done;
       /* S (k x m): row i = Ritz coefficients of the i-th largest */
       for (i = 0; i < k; i++) memcpy(S + i * m, z + (k - 1 - i) * m, m * sizeof(double));

@@ -81,7 +81,10 @@ int pca_rand_eigs(PcaState *s, const double *inv, size_t k, double **pEig, doubl
   eig = imgpca_malloc(k * sizeof(double));
   comp = imgpca_malloc(k * d * sizeof(double));
   Bd = imgpca_malloc(l * d * sizeof(double));
-  if (!Y || !Z || !w || !B || !C || !ev || !U || !sup || !eig || !comp || !Bd) { rc = IMGPCA_NOMEM; goto done; }
+  if (!Y || !Z || !w || !B || !C || !ev || !U || !sup || !eig || !comp || !Bd) {
+    rc = IMGPCA_NOMEM;
+    goto done;
+  }
   for (i = 0; i < d * l; i += 2) {
     double u1 = rng_unit(&seed), u2 = rng_unit(&seed), r = sqrt(-2 * log(u1));
     G[i] = (float)(r * cos(2 * M_PI * u2));
@@ -107,7 +110,8 @@ int pca_rand_eigs(PcaState *s, const double *inv, size_t k, double **pEig, doubl
               (blasint)d, 0.0, C, (blasint)l);
   if (LAPACKE_dsyevr(LAPACK_ROW_MAJOR, 'V', 'I', 'U', (lapack_int)l, C, (lapack_int)l, 0, 0,
                      (lapack_int)(l - k + 1), (lapack_int)l, LAPACKE_dlamch('S'), &found, ev, U, (lapack_int)l,
-                     sup) != 0 || (size_t)found != k) {
+                     sup) != 0 ||
+      (size_t)found != k) {
     rc = imgpca_seterr(err, "randomized solver: eigendecomposition failed");
     goto done;
   }

@@ -14,17 +14,18 @@
 
 /* The template, embedded from the source tree at build time (the build runs
 ** from the repository root; the Makefile makes this object depend on it). */
-__asm__(".section .rodata\n"
-        ".balign 16\n"
-        ".globl imgpca_report_tpl_begin\n"
-        ".hidden imgpca_report_tpl_begin\n"
-        "imgpca_report_tpl_begin:\n"
-        ".incbin \"ext/report/report.html\"\n"
-        ".globl imgpca_report_tpl_end\n"
-        ".hidden imgpca_report_tpl_end\n"
-        "imgpca_report_tpl_end:\n"
-        ".byte 0\n"
-        ".previous\n");
+__asm__(
+    ".section .rodata\n"
+    ".balign 16\n"
+    ".globl imgpca_report_tpl_begin\n"
+    ".hidden imgpca_report_tpl_begin\n"
+    "imgpca_report_tpl_begin:\n"
+    ".incbin \"ext/report/report.html\"\n"
+    ".globl imgpca_report_tpl_end\n"
+    ".hidden imgpca_report_tpl_end\n"
+    "imgpca_report_tpl_end:\n"
+    ".byte 0\n"
+    ".previous\n");
 extern const char imgpca_report_tpl_begin[];
 extern const char imgpca_report_tpl_end[];
 

@@ -18,7 +18,10 @@ void imgpca_base64_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   if (t == SQLITE_NULL) return;
   p = t == SQLITE_TEXT ? sqlite3_value_text(argv[0]) : sqlite3_value_blob(argv[0]);
   n = (size_t)sqlite3_value_bytes(argv[0]);
-  if (!p && n) { sqlite3_result_error_nomem(ctx); return; }
+  if (!p && n) {
+    sqlite3_result_error_nomem(ctx);
+    return;
+  }
   imgpca_buf_init(&b);
   if (imgpca_base64_append(&b, p, n) != IMGPCA_OK) b.oom = 1;
   imgpca_result_buf_text(ctx, &b);
@@ -37,7 +40,10 @@ void imgpca_report_html_func(sqlite3_context *ctx, int argc, sqlite3_value **arg
       return;
     }
     tpl = (const char *)sqlite3_value_text(argv[1]);
-    if (!tpl) { sqlite3_result_error_nomem(ctx); return; }
+    if (!tpl) {
+      sqlite3_result_error_nomem(ctx);
+      return;
+    }
     ntpl = (size_t)sqlite3_value_bytes(argv[1]);
   } else {
     tpl = imgpca_report_template(&ntpl);
@@ -48,7 +54,10 @@ void imgpca_report_html_func(sqlite3_context *ctx, int argc, sqlite3_value **arg
     return;
   }
   json = (const char *)sqlite3_value_text(argv[0]);
-  if (!json) { sqlite3_result_error_nomem(ctx); return; }
+  if (!json) {
+    sqlite3_result_error_nomem(ctx);
+    return;
+  }
   imgpca_buf_init(&b);
   rc = imgpca_report_build(&b, tpl, ntpl, json, (size_t)sqlite3_value_bytes(argv[0]), err);
   if (rc) {

@@ -39,25 +39,27 @@
 
 #define EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
-enum { WARN_NO_VERIFY = 1, WARN_HTTP_TOKEN = 2, WARN_USERINFO = 4 };
+enum { WARN_NO_VERIFY = 1,
+       WARN_HTTP_TOKEN = 2,
+       WARN_USERINFO = 4 };
 
 struct S3Client {
   const ImgpcaConfig *cfg;
   S3Creds creds;
   int bCreds;
-  char *zCredKey;          /* settings the credentials were resolved from */
-  CURL *easy;              /* reused for keep-alive */
+  char *zCredKey; /* settings the credentials were resolved from */
+  CURL *easy;     /* reused for keep-alive */
   uint32_t rng;
-  char *zRedirBucket;      /* last bucket redirected to another region */
+  char *zRedirBucket; /* last bucket redirected to another region */
   char *zRedirRegion;
-  char *zCaChecked;        /* CA bundle last found readable */
-  int mWarned;             /* WARN_* printed on this connection */
+  char *zCaChecked; /* CA bundle last found readable */
+  int mWarned;      /* WARN_* printed on this connection */
 };
 
 typedef struct S3Req {
   const char *zMethod;
   const char *zBucket;
-  const char *zKey;        /* NULL: a bucket-level request */
+  const char *zKey; /* NULL: a bucket-level request */
   S3Query *pQuery;
   const unsigned char *pBody;
   size_t nBody;
@@ -119,10 +121,17 @@ static void resp_reset(S3Resp *r) {
 int s3_http_retryable(int cc, long status) {
   if (cc != CURLE_OK) {
     switch (cc) {
-      case CURLE_UNSUPPORTED_PROTOCOL: case CURLE_URL_MALFORMAT: case CURLE_OUT_OF_MEMORY:
-      case CURLE_WRITE_ERROR: case CURLE_ABORTED_BY_CALLBACK: case CURLE_PEER_FAILED_VERIFICATION:
-      case CURLE_SSL_CACERT_BADFILE: case CURLE_SSL_CERTPROBLEM: case CURLE_NOT_BUILT_IN:
-      case CURLE_BAD_FUNCTION_ARGUMENT: case CURLE_LOGIN_DENIED:
+      case CURLE_UNSUPPORTED_PROTOCOL:
+      case CURLE_URL_MALFORMAT:
+      case CURLE_OUT_OF_MEMORY:
+      case CURLE_WRITE_ERROR:
+      case CURLE_ABORTED_BY_CALLBACK:
+      case CURLE_PEER_FAILED_VERIFICATION:
+      case CURLE_SSL_CACERT_BADFILE:
+      case CURLE_SSL_CERTPROBLEM:
+      case CURLE_NOT_BUILT_IN:
+      case CURLE_BAD_FUNCTION_ARGUMENT:
+      case CURLE_LOGIN_DENIED:
         return 0;
       default:
         return 1;
@@ -142,7 +151,9 @@ long s3_backoff_ms(int attempt, uint32_t r) {
 static uint32_t rng_next(S3Client *c) {
   /* xorshift32, seeded per client: jitter only, not security relevant */
   uint32_t x = c->rng;
-  x ^= x << 13; x ^= x >> 17; x ^= x << 5;
+  x ^= x << 13;
+  x ^= x >> 17;
+  x ^= x << 5;
   c->rng = x ? x : 0x9e3779b9u;
   return c->rng;
 }
@@ -211,7 +222,10 @@ static int client_creds(S3Client *c, char *err) {
     imgpca_buf_printf(&k, "%s\x1f", v ? v : "\x1e");
   }
   imgpca_buf_append(&k, "", 1);
-  if (k.oom) { imgpca_buf_free(&k); return IMGPCA_NOMEM; }
+  if (k.oom) {
+    imgpca_buf_free(&k);
+    return IMGPCA_NOMEM;
+  }
   if (c->bCreds && strcmp((char *)k.p, c->zCredKey) == 0 &&
       (c->creds.expiry == 0 || c->creds.expiry - time(NULL) > 300)) {
     memset(k.p, 0, k.n);
@@ -272,11 +286,13 @@ int s3_bucket_virtual_ok(const char *z, int bHttps) {
   if (n < 3 || n > 63) return 0;
   for (i = 0; i < n; i++) {
     char ch = z[i];
-    if ((ch >= 'a' && ch <= 'z') || ch == '-') bNumeric = 0;
+    if ((ch >= 'a' && ch <= 'z') || ch == '-')
+      bNumeric = 0;
     else if (ch == '.') {
       /* a dotted name does not match a wildcard certificate *.endpoint */
       if (bHttps || i == 0 || z[i - 1] == '.' || z[i - 1] == '-' || z[i + 1] == '-') return 0;
-    } else if (!(ch >= '0' && ch <= '9')) return 0; /* upper case, '_', ... */
+    } else if (!(ch >= '0' && ch <= '9'))
+      return 0; /* upper case, '_', ... */
   }
   if (z[0] == '-' || z[n - 1] == '-' || z[n - 1] == '.') return 0;
   return !bNumeric; /* "192.168.0.1" and the like look like addresses */
@@ -293,7 +309,8 @@ int s3_endpoint_parse(const char *zUrl, S3Endpoint *e, char *err) {
   const char *zAuth, *zEnd, *p, *zAt = NULL;
   char shown[256];
   memset(e, 0, sizeof(*e));
-  if (strncmp(zUrl, "https://", 8) == 0) e->bHttps = 1;
+  if (strncmp(zUrl, "https://", 8) == 0)
+    e->bHttps = 1;
   else if (strncmp(zUrl, "http://", 7) != 0) {
     imgpca_url_redact(zUrl, shown, sizeof shown);
     return imgpca_seterr(err, "invalid endpoint '%s': expected http:// or https://", shown);
@@ -313,7 +330,10 @@ int s3_endpoint_parse(const char *zUrl, S3Endpoint *e, char *err) {
   }
   e->zHost = imgpca_malloc((size_t)(zEnd - zAuth) + 1);
   e->zBase = imgpca_strdup(*zEnd == '/' ? zEnd + 1 : "");
-  if (!e->zHost || !e->zBase) { s3_endpoint_free(e); return IMGPCA_NOMEM; }
+  if (!e->zHost || !e->zBase) {
+    s3_endpoint_free(e);
+    return IMGPCA_NOMEM;
+  }
   memcpy(e->zHost, zAuth, (size_t)(zEnd - zAuth));
   e->zHost[zEnd - zAuth] = 0;
   return IMGPCA_OK;
@@ -328,8 +348,10 @@ void s3_endpoint_free(S3Endpoint *e) {
 /* The endpoint as messages show it (user info hidden). */
 static void endpoint_shown(S3Client *c, char *out, size_t n) {
   const char *zEnd = cfg(c, "s3.endpoint");
-  if (zEnd && *zEnd) imgpca_url_redact(zEnd, out, n);
-  else snprintf(out, n, "AWS S3");
+  if (zEnd && *zEnd)
+    imgpca_url_redact(zEnd, out, n);
+  else
+    snprintf(out, n, "AWS S3");
 }
 
 /* URL, Host header and canonical path of a request. */
@@ -391,13 +413,18 @@ static int build_target(S3Client *c, const S3Req *r, const char *zRegion, S3Targ
   if (e.bUserinfo) {
     char shown[256];
     endpoint_shown(c, shown, sizeof shown);
-    warn_once(c, WARN_USERINFO, "the user name and password in s3.endpoint '%s' are not used (S3 requests "
-              "are signed with the access key)", shown);
+    warn_once(c, WARN_USERINFO,
+              "the user name and password in s3.endpoint '%s' are not used (S3 requests "
+              "are signed with the access key)",
+              shown);
   }
   imgpca_buf_free(&path);
   imgpca_buf_free(&q);
   s3_endpoint_free(&e);
-  if (!t->zUrl) { target_free(t); return IMGPCA_NOMEM; }
+  if (!t->zUrl) {
+    target_free(t);
+    return IMGPCA_NOMEM;
+  }
   return IMGPCA_OK;
 }
 
@@ -419,10 +446,16 @@ static char *hdr_value(const char *p, size_t n, const char *zName) {
     const char *v = p + k + 1;
     size_t m = n - k - 1;
     char *z;
-    while (m && (*v == ' ' || *v == '\t')) { v++; m--; }
+    while (m && (*v == ' ' || *v == '\t')) {
+      v++;
+      m--;
+    }
     while (m && (v[m - 1] == '\r' || v[m - 1] == '\n' || v[m - 1] == ' ')) m--;
     z = imgpca_malloc(m + 1);
-    if (z) { memcpy(z, v, m); z[m] = 0; }
+    if (z) {
+      memcpy(z, v, m);
+      z[m] = 0;
+    }
     return z;
   }
   return NULL;
@@ -441,9 +474,13 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud) {
     r->status = sp ? strtol(sp + 1, NULL, 10) : 0;
     return nb;
   }
-  if ((v = hdr_value(p, nb, "etag")) != NULL) { imgpca_free(r->zEtag); r->zEtag = v; }
-  else if ((v = hdr_value(p, nb, "x-amz-bucket-region")) != NULL) { imgpca_free(r->zRegionHdr); r->zRegionHdr = v; }
-  else if ((v = hdr_value(p, nb, "content-length")) != NULL) {
+  if ((v = hdr_value(p, nb, "etag")) != NULL) {
+    imgpca_free(r->zEtag);
+    r->zEtag = v;
+  } else if ((v = hdr_value(p, nb, "x-amz-bucket-region")) != NULL) {
+    imgpca_free(r->zRegionHdr);
+    r->zRegionHdr = v;
+  } else if ((v = hdr_value(p, nb, "content-length")) != NULL) {
     r->nContentLength = strtoll(v, NULL, 10);
     imgpca_free(v);
     if (r->status / 100 == 2 && r->maxBytes >= 0 && r->nContentLength > r->maxBytes) {
@@ -495,15 +532,32 @@ static int sign_headers(S3Client *c, const S3Req *r, const char *zRegion, const 
   int nH = 0, rc = IMGPCA_OK, bSign = is_signed(c);
   const char *zToken = bSign ? c->creds.zToken : NULL;
   s3_amz_date(time(NULL), amzDate);
-  if (r->nBody) s3_sha256_hex(r->pBody, r->nBody, hash);
-  else memcpy(hash, EMPTY_SHA256, 65);
-  aH[nH].zName = "host"; aH[nH++].zValue = t->zHost;
-  if (r->zRange) { aH[nH].zName = "range"; aH[nH++].zValue = r->zRange; }
-  aH[nH].zName = "x-amz-content-sha256"; aH[nH++].zValue = hash;
-  if (r->zCopySource) { aH[nH].zName = "x-amz-copy-source"; aH[nH++].zValue = r->zCopySource; }
-  if (r->zCopyRange) { aH[nH].zName = "x-amz-copy-source-range"; aH[nH++].zValue = r->zCopyRange; }
-  aH[nH].zName = "x-amz-date"; aH[nH++].zValue = amzDate;
-  if (zToken) { aH[nH].zName = "x-amz-security-token"; aH[nH++].zValue = zToken; }
+  if (r->nBody)
+    s3_sha256_hex(r->pBody, r->nBody, hash);
+  else
+    memcpy(hash, EMPTY_SHA256, 65);
+  aH[nH].zName = "host";
+  aH[nH++].zValue = t->zHost;
+  if (r->zRange) {
+    aH[nH].zName = "range";
+    aH[nH++].zValue = r->zRange;
+  }
+  aH[nH].zName = "x-amz-content-sha256";
+  aH[nH++].zValue = hash;
+  if (r->zCopySource) {
+    aH[nH].zName = "x-amz-copy-source";
+    aH[nH++].zValue = r->zCopySource;
+  }
+  if (r->zCopyRange) {
+    aH[nH].zName = "x-amz-copy-source-range";
+    aH[nH++].zValue = r->zCopyRange;
+  }
+  aH[nH].zName = "x-amz-date";
+  aH[nH++].zValue = amzDate;
+  if (zToken) {
+    aH[nH].zName = "x-amz-security-token";
+    aH[nH++].zValue = zToken;
+  }
   if (bSign) {
     S3SignInput in;
     memset(&in, 0, sizeof in);
@@ -547,8 +601,10 @@ static int client_tls(S3Client *c, CURL *h, const S3Target *t, char *err) {
   endpoint_shown(c, shown, sizeof shown);
   if (!t->bHttps) {
     if (is_signed(c) && c->creds.zToken)
-      warn_once(c, WARN_HTTP_TOKEN, "s3.endpoint '%s' is plain http: the session token is sent unencrypted "
-                "with every request; use an https:// endpoint", shown);
+      warn_once(c, WARN_HTTP_TOKEN,
+                "s3.endpoint '%s' is plain http: the session token is sent unencrypted "
+                "with every request; use an https:// endpoint",
+                shown);
     return IMGPCA_OK;
   }
   if (!imgpca_config_bool(c->cfg, "s3.verify_tls")) {
@@ -619,7 +675,10 @@ static int attempt_setup(S3Client *c, const S3Req *r, const char *zRegion, CURL 
   a->zUrl = t.zUrl;
   t.zUrl = NULL;
   target_free(&t);
-  if (rc) { attempt_clear(a); return rc; }
+  if (rc) {
+    attempt_clear(a);
+    return rc;
+  }
   curl_options(c, r, h, a, resp);
   resp_reset(resp);
   resp->maxBytes = r->maxBytes;
@@ -639,16 +698,20 @@ static void tls_hint(S3Client *c, int cc, const char *zDetail, char *out, size_t
     snprintf(out, n, "the CA bundle '%.150s' (%.100s) is not a PEM file of certificates", zCa ? zCa : "?",
              zCa ? c->creds.zCaSource : "s3.ca_bundle");
   else if (strstr(zDetail, "subject name") || strstr(zDetail, "does not match"))
-    snprintf(out, n, "the certificate of '%.150s' is not issued for this host name (virtual-hosted requests "
-             "use BUCKET.host: a wildcard certificate or s3.url_style 'path')", shown);
+    snprintf(out, n,
+             "the certificate of '%.150s' is not issued for this host name (virtual-hosted requests "
+             "use BUCKET.host: a wildcard certificate or s3.url_style 'path')",
+             shown);
   else if (strstr(zDetail, "expired"))
     snprintf(out, n, "the certificate of '%.150s' has expired (or the system clock is wrong)", shown);
   else if (zCa)
     snprintf(out, n, "the certificate of '%.150s' is not signed by a CA of the bundle '%.150s' (%.100s)", shown, zCa,
              c->creds.zCaSource);
   else
-    snprintf(out, n, "the certificate of '%.150s' is not trusted by the system; for a private CA set "
-             "s3.ca_bundle or AWS_CA_BUNDLE (s3.verify_tls)", shown);
+    snprintf(out, n,
+             "the certificate of '%.150s' is not trusted by the system; for a private CA set "
+             "s3.ca_bundle or AWS_CA_BUNDLE (s3.verify_tls)",
+             shown);
 }
 
 static int transport_error(S3Client *c, const S3Req *r, const char *zRegion, int cc, S3Resp *resp,
@@ -679,18 +742,23 @@ static int http_error(S3Client *c, const S3Req *r, const char *zRegion, S3Resp *
   s3_url_text(zUrl, sizeof zUrl, r);
   memset(&e, 0, sizeof e);
   if (resp->body.n) s3_xml_error((const char *)resp->body.p, resp->body.n, &e);
-  zCode = e.zCode ? e.zCode
-        : resp->status == 404 ? (r->zKey ? "NoSuchKey" : "NoSuchBucket")
-        : resp->status == 403 ? "AccessDenied" : resp->status == 416 ? "InvalidRange" : "error";
+  zCode = e.zCode           ? e.zCode
+      : resp->status == 404 ? (r->zKey ? "NoSuchKey" : "NoSuchBucket")
+      : resp->status == 403 ? "AccessDenied"
+      : resp->status == 416 ? "InvalidRange"
+                            : "error";
   zMsg = e.zMessage ? e.zMessage : "";
   if (resp->status == 403 || resp->status == 400) {
-    if (!is_signed(c)) zHint = "no credentials found: set s3.access_key_id/s3.secret_access_key, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, a profile in ~/.aws, or use an instance role";
+    if (!is_signed(c))
+      zHint = "no credentials found: set s3.access_key_id/s3.secret_access_key, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, a profile in ~/.aws, or use an instance role";
     else if (strcmp(zCode, "SignatureDoesNotMatch") == 0)
       snprintf(hintBuf, sizeof hintBuf, "check the secret access key (credentials from %s) and s3.region", c->creds.zSource);
     else if (strcmp(zCode, "InvalidAccessKeyId") == 0)
       snprintf(hintBuf, sizeof hintBuf, "check the access key id (credentials from %s) and s3.endpoint", c->creds.zSource);
-    else if (strcmp(zCode, "RequestTimeTooSkewed") == 0) zHint = "the system clock is wrong";
-    else snprintf(hintBuf, sizeof hintBuf, "check the permissions of the credentials (from %s)", c->creds.zSource);
+    else if (strcmp(zCode, "RequestTimeTooSkewed") == 0)
+      zHint = "the system clock is wrong";
+    else
+      snprintf(hintBuf, sizeof hintBuf, "check the permissions of the credentials (from %s)", c->creds.zSource);
     if (!zHint) zHint = hintBuf;
   } else if (strcmp(zCode, "NoSuchBucket") == 0) {
     zHint = "check the bucket name, s3.endpoint and s3.url_style";
@@ -731,8 +799,10 @@ static int region_redirect(S3Client *c, const S3Req *r, S3Resp *resp, char zRegi
   if (!imgpca_region_valid(resp->zRegionHdr)) {
     s3_url_text(zUrl, sizeof zUrl, r);
     printable(shown, sizeof shown, resp->zRegionHdr);
-    imgpca_seterr(err, "HTTP %ld for '%s' (region '%s') names an invalid region in x-amz-bucket-region: '%s' "
-                  "(ignored; expected 1 to 32 lower-case letters, digits or '-')", resp->status, zUrl, zRegion, shown);
+    imgpca_seterr(err,
+                  "HTTP %ld for '%s' (region '%s') names an invalid region in x-amz-bucket-region: '%s' "
+                  "(ignored; expected 1 to 32 lower-case letters, digits or '-')",
+                  resp->status, zUrl, zRegion, shown);
     return -1;
   }
   snprintf(zRegion, 64, "%s", resp->zRegionHdr);
@@ -772,7 +842,10 @@ static int s3_do(S3Client *c, const S3Req *r, S3Resp *resp, char *err) {
       int k = region_redirect(c, r, resp, zRegion, err);
       if (k == -1) return IMGPCA_ERROR;
       if (k == -2) return IMGPCA_NOMEM;
-      if (k == 1) { bRedirected = 1; continue; }
+      if (k == 1) {
+        bRedirected = 1;
+        continue;
+      }
     }
     if (cc != CURLE_OK) {
       if (resp->bTooBig || !s3_http_retryable((int)cc, 0) || attempt > maxRetries)
@@ -797,8 +870,10 @@ int s3_get(S3Client *c, const char *zBucket, const char *zKey, int64_t offset, i
   /* an empty range only checks that the object exists */
   req_init(&r, length == 0 ? "HEAD" : "GET", zBucket, zKey, NULL, maxBytes);
   if (length != 0 && (offset > 0 || length > 0)) {
-    if (length > 0) snprintf(range, sizeof range, "bytes=%lld-%lld", (long long)offset, (long long)(offset + length - 1));
-    else snprintf(range, sizeof range, "bytes=%lld-", (long long)offset);
+    if (length > 0)
+      snprintf(range, sizeof range, "bytes=%lld-%lld", (long long)offset, (long long)(offset + length - 1));
+    else
+      snprintf(range, sizeof range, "bytes=%lld-", (long long)offset);
     r.zRange = range;
   }
   rc = s3_do(c, &r, &resp, err);
@@ -855,7 +930,10 @@ int s3_list_page(S3Client *c, const char *zBucket, const char *zPrefix, const ch
   rc = query_of(&q, "list-type", "2", "encoding-type", "url", "max-keys", zMax, NULL);
   if (!rc && zPrefix && *zPrefix) rc = s3_query_add(&q, "prefix", zPrefix);
   if (!rc && zToken) rc = s3_query_add(&q, "continuation-token", zToken);
-  if (rc) { s3_query_free(&q); return rc; }
+  if (rc) {
+    s3_query_free(&q);
+    return rc;
+  }
   req_init(&r, "GET", zBucket, NULL, &q, 64 << 20);
   rc = s3_do(c, &r, &resp, err);
   if (rc == IMGPCA_OK) {
@@ -931,8 +1009,10 @@ static int complete_etag(S3Client *c, const char *zBucket, const char *zKey, S3R
     }
     resp_free(&hr);
   }
-  if (rc == IMGPCA_OK && pzEtag) *pzEtag = zEtag;
-  else imgpca_free(zEtag);
+  if (rc == IMGPCA_OK && pzEtag)
+    *pzEtag = zEtag;
+  else
+    imgpca_free(zEtag);
   return rc;
 }
 
@@ -951,9 +1031,15 @@ int s3_mpu_complete(S3Client *c, const char *zBucket, const char *zKey, const ch
     imgpca_buf_printf(&body, "</ETag></Part>");
   }
   imgpca_buf_printf(&body, "</CompleteMultipartUpload>");
-  if (body.oom) { imgpca_buf_free(&body); return IMGPCA_NOMEM; }
+  if (body.oom) {
+    imgpca_buf_free(&body);
+    return IMGPCA_NOMEM;
+  }
   rc = query_of(&q, "uploadId", zUploadId, NULL);
-  if (rc) { imgpca_buf_free(&body); return rc; }
+  if (rc) {
+    imgpca_buf_free(&body);
+    return rc;
+  }
   req_init(&r, "POST", zBucket, zKey, &q, 1 << 20);
   r.pBody = body.p;
   r.nBody = body.n;
@@ -991,7 +1077,8 @@ int s3_head(S3Client *c, const char *zBucket, const char *zKey, int64_t *pSize, 
   if (rc == IMGPCA_OK) {
     if (resp.nContentLength < 0)
       rc = imgpca_seterr(err, "HEAD 's3://%s/%s': no Content-Length in the response", zBucket, zKey);
-    else *pSize = resp.nContentLength;
+    else
+      *pSize = resp.nContentLength;
   }
   resp_free(&resp);
   return rc;
@@ -1013,11 +1100,17 @@ int s3_mpu_copy_part(S3Client *c, const char *zBucket, const char *zKey, const c
   imgpca_buf_append(&src, "/", 1);
   imgpca_uri_encode(&src, zSrcKey, strlen(zSrcKey), 1);
   imgpca_buf_append(&src, "", 1);
-  if (src.oom) { imgpca_buf_free(&src); return IMGPCA_NOMEM; }
+  if (src.oom) {
+    imgpca_buf_free(&src);
+    return IMGPCA_NOMEM;
+  }
   snprintf(num, sizeof num, "%d", iPart);
   snprintf(range, sizeof range, "bytes=%lld-%lld", (long long)offset, (long long)(offset + length - 1));
   rc = query_of(&q, "partNumber", num, "uploadId", zUploadId, NULL);
-  if (rc) { imgpca_buf_free(&src); return rc; }
+  if (rc) {
+    imgpca_buf_free(&src);
+    return rc;
+  }
   req_init(&r, "PUT", zBucket, zKey, &q, 1 << 20);
   r.pBody = (const unsigned char *)"";
   r.zCopySource = (const char *)src.p;
@@ -1037,7 +1130,7 @@ int s3_mpu_copy_part(S3Client *c, const char *zBucket, const char *zKey, const c
 typedef struct S3Job {
   char *zBucket, *zKey;
   int64_t maxBytes;
-  int state;        /* 0 queued, 1 running, 2 done */
+  int state; /* 0 queued, 1 running, 2 done */
   CURLcode cc;
   CURL *h;
   S3Attempt a;
@@ -1050,7 +1143,7 @@ struct S3Batch {
   CURLM *multi;
   int nInflight;
   int nRunning;
-  S3Job **a;      /* FIFO ring */
+  S3Job **a; /* FIFO ring */
   int nAlloc, iHead, n;
   int64_t nTicket;
 };
@@ -1061,11 +1154,17 @@ int s3_batch_new(S3Client *c, int nInflight, S3Batch **pp, char *err) {
   *pp = NULL;
   if (!b) return IMGPCA_NOMEM;
   rc = client_creds(c, err);
-  if (rc) { imgpca_free(b); return rc; }
+  if (rc) {
+    imgpca_free(b);
+    return rc;
+  }
   b->c = c;
   b->nInflight = nInflight < 1 ? 1 : nInflight;
   b->multi = curl_multi_init();
-  if (!b->multi) { imgpca_free(b); return IMGPCA_NOMEM; }
+  if (!b->multi) {
+    imgpca_free(b);
+    return IMGPCA_NOMEM;
+  }
   curl_multi_setopt(b->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)b->nInflight);
   curl_multi_setopt(b->multi, CURLMOPT_MAXCONNECTS, (long)b->nInflight);
   *pp = b;
@@ -1112,7 +1211,10 @@ int s3_batch_add(S3Batch *b, const char *zBucket, const char *zKey, int64_t maxB
   if (!j) return IMGPCA_NOMEM;
   j->zBucket = imgpca_strdup(zBucket);
   j->zKey = imgpca_strdup(zKey);
-  if (!j->zBucket || !j->zKey) { job_free(b, j); return IMGPCA_NOMEM; }
+  if (!j->zBucket || !j->zKey) {
+    job_free(b, j);
+    return IMGPCA_NOMEM;
+  }
   j->maxBytes = maxBytes;
   j->resp.nContentLength = -1;
   req_init(&j->req, "GET", j->zBucket, j->zKey, NULL, maxBytes);
@@ -1252,11 +1354,15 @@ int s3_client_describe(S3Client *c, ImgpcaBuf *b, char *err) {
   imgpca_buf_printf(b, ",\"session_token\":%s,\"signed\":%s,\"verify_tls\":%s,\"ca_bundle\":",
                     c->creds.zToken ? "\"****\"" : "null", is_signed(c) ? "true" : "false",
                     imgpca_config_bool(c->cfg, "s3.verify_tls") ? "true" : "false");
-  if (c->creds.zCaBundle) imgpca_buf_json_string(b, c->creds.zCaBundle);
-  else imgpca_buf_append(b, "null", 4);
+  if (c->creds.zCaBundle)
+    imgpca_buf_json_string(b, c->creds.zCaBundle);
+  else
+    imgpca_buf_append(b, "null", 4);
   imgpca_buf_append(b, ",\"ca_bundle_source\":", 20);
-  if (c->creds.zCaBundle) imgpca_buf_json_string(b, c->creds.zCaSource);
-  else imgpca_buf_append(b, "null", 4);
+  if (c->creds.zCaBundle)
+    imgpca_buf_json_string(b, c->creds.zCaSource);
+  else
+    imgpca_buf_append(b, "null", 4);
   imgpca_buf_append(b, "}", 1);
   return b->oom ? IMGPCA_NOMEM : IMGPCA_OK;
 }

@@ -28,7 +28,10 @@
 
 static char *trim_dup(const char *p, size_t n) {
   char *z;
-  while (n && isspace((unsigned char)*p)) { p++; n--; }
+  while (n && isspace((unsigned char)*p)) {
+    p++;
+    n--;
+  }
   while (n && isspace((unsigned char)p[n - 1])) n--;
   z = imgpca_malloc(n + 1);
   if (!z) return NULL;
@@ -76,7 +79,10 @@ char *s3_json_get(const char *zText, const char *zKey) {
   size_t nKey = strlen(zKey);
   while ((p = strchr(p, '"')) != NULL) {
     const char *k = p + 1, *q = k;
-    while (*q && *q != '"') { if (*q == '\\' && q[1]) q++; q++; }
+    while (*q && *q != '"') {
+      if (*q == '\\' && q[1]) q++;
+      q++;
+    }
     if (!*q) return NULL;
     p = q + 1;
     while (isspace((unsigned char)*p)) p++;
@@ -89,9 +95,12 @@ char *s3_json_get(const char *zText, const char *zKey) {
       for (p++; *p && *p != '"'; p++) {
         if (*p == '\\' && p[1]) {
           p++;
-          if (*p == 'n') imgpca_buf_append(&b, "\n", 1);
-          else if (*p == '/' || *p == '"' || *p == '\\') imgpca_buf_append(&b, p, 1);
-          else return imgpca_buf_free(&b), NULL; /* not expected in credentials */
+          if (*p == 'n')
+            imgpca_buf_append(&b, "\n", 1);
+          else if (*p == '/' || *p == '"' || *p == '\\')
+            imgpca_buf_append(&b, p, 1);
+          else
+            return imgpca_buf_free(&b), NULL; /* not expected in credentials */
         } else {
           imgpca_buf_append(&b, p, 1);
         }
@@ -108,8 +117,12 @@ time_t s3_parse_iso8601(const char *z) {
   int y, mo, d, h, mi, s;
   if (!z || sscanf(z, "%4d-%2d-%2dT%2d:%2d:%2d", &y, &mo, &d, &h, &mi, &s) != 6) return -1;
   memset(&tm, 0, sizeof tm);
-  tm.tm_year = y - 1900; tm.tm_mon = mo - 1; tm.tm_mday = d;
-  tm.tm_hour = h; tm.tm_min = mi; tm.tm_sec = s;
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = s;
   return timegm(&tm);
 }
 
@@ -201,7 +214,10 @@ static int from_profile(const ImgpcaConfig *cfg, S3Creds *out) {
     out->zSecret = s3_ini_get(zText, zProfile, "aws_secret_access_key");
     out->zToken = s3_ini_get(zText, zProfile, "aws_session_token");
     imgpca_free(zText);
-    if (out->zToken && !*out->zToken) { imgpca_free(out->zToken); out->zToken = NULL; }
+    if (out->zToken && !*out->zToken) {
+      imgpca_free(out->zToken);
+      out->zToken = NULL;
+    }
     if (out->zAccess && out->zSecret) {
       snprintf(out->zSource, sizeof out->zSource, "profile '%.20s' (credentials file)", zProfile);
       found = 1;
@@ -211,7 +227,9 @@ static int from_profile(const ImgpcaConfig *cfg, S3Creds *out) {
   if (zSection && zConfPath && (zText = read_small_file(zConfPath)) != NULL) {
     out->zProfileRegion = s3_ini_get(zText, zSection, "region");
     if (!found) {
-      imgpca_free(out->zAccess); imgpca_free(out->zSecret); imgpca_free(out->zToken);
+      imgpca_free(out->zAccess);
+      imgpca_free(out->zSecret);
+      imgpca_free(out->zToken);
       out->zAccess = s3_ini_get(zText, zSection, "aws_access_key_id");
       out->zSecret = s3_ini_get(zText, zSection, "aws_secret_access_key");
       out->zToken = s3_ini_get(zText, zSection, "aws_session_token");
@@ -223,7 +241,9 @@ static int from_profile(const ImgpcaConfig *cfg, S3Creds *out) {
     imgpca_free(zText);
   }
   if (!found) {
-    imgpca_free(out->zAccess); imgpca_free(out->zSecret); imgpca_free(out->zToken);
+    imgpca_free(out->zAccess);
+    imgpca_free(out->zSecret);
+    imgpca_free(out->zToken);
     out->zAccess = out->zSecret = out->zToken = NULL;
   }
   imgpca_free(zCredPath);
@@ -313,7 +333,10 @@ static int from_imds(const ImgpcaConfig *cfg, S3Creds *out) {
     out->zAccess = s3_json_get(zJson, "AccessKeyId");
     out->zSecret = s3_json_get(zJson, "SecretAccessKey");
     out->zToken = s3_json_get(zJson, "Token");
-    if (out->zToken && !*out->zToken) { imgpca_free(out->zToken); out->zToken = NULL; }
+    if (out->zToken && !*out->zToken) {
+      imgpca_free(out->zToken);
+      out->zToken = NULL;
+    }
     out->expiry = zExp ? s3_parse_iso8601(zExp) : 0;
     if (out->expiry < 0) out->expiry = 0;
     imgpca_free(zExp);
@@ -321,7 +344,9 @@ static int from_imds(const ImgpcaConfig *cfg, S3Creds *out) {
       snprintf(out->zSource, sizeof out->zSource, "instance metadata (IMDSv2)");
       found = 1;
     } else {
-      imgpca_free(out->zAccess); imgpca_free(out->zSecret); imgpca_free(out->zToken);
+      imgpca_free(out->zAccess);
+      imgpca_free(out->zSecret);
+      imgpca_free(out->zToken);
       out->zAccess = out->zSecret = out->zToken = NULL;
     }
     memset(zJson, 0, strlen(zJson));

@@ -33,23 +33,33 @@ void s3_hex(const unsigned char *p, size_t n, char *out); /* lower-case, NUL-ter
 /* URI encoding and decoding: imgpca_uri_encode/imgpca_uri_decode (common/glob.h). */
 
 /* A canonical query: parameters sorted by encoded name (then value). */
-typedef struct S3Param { char *zName; char *zValue; } S3Param;
-typedef struct S3Query { S3Param *a; int n; int nAlloc; } S3Query;
+typedef struct S3Param {
+  char *zName;
+  char *zValue;
+} S3Param;
+typedef struct S3Query {
+  S3Param *a;
+  int n;
+  int nAlloc;
+} S3Query;
 int s3_query_add(S3Query *q, const char *zName, const char *zValue); /* zValue NULL = "" */
-int s3_query_render(const S3Query *q, ImgpcaBuf *b); /* "a=1&b=%2F" (no '?') */
+int s3_query_render(const S3Query *q, ImgpcaBuf *b);                 /* "a=1&b=%2F" (no '?') */
 void s3_query_free(S3Query *q);
 
-typedef struct S3Header { const char *zName; const char *zValue; } S3Header;
+typedef struct S3Header {
+  const char *zName;
+  const char *zValue;
+} S3Header;
 typedef struct S3SignInput {
   const char *zMethod;
-  const char *zPath;       /* canonical (already encoded) path, starts with '/' */
-  const char *zQuery;      /* canonical query or "" */
-  const S3Header *aHdr;    /* headers to sign: lower-case names, trimmed values */
+  const char *zPath;    /* canonical (already encoded) path, starts with '/' */
+  const char *zQuery;   /* canonical query or "" */
+  const S3Header *aHdr; /* headers to sign: lower-case names, trimmed values */
   int nHdr;
   const char *zPayloadHash;
-  const char *zAmzDate;    /* YYYYMMDDTHHMMSSZ */
+  const char *zAmzDate; /* YYYYMMDDTHHMMSSZ */
   const char *zRegion;
-  const char *zService;    /* "s3" */
+  const char *zService; /* "s3" */
   const char *zAccessKey;
   const char *zSecretKey;
 } S3SignInput;
@@ -76,7 +86,11 @@ typedef struct S3ListPage {
 int s3_xml_list(const char *p, size_t n, S3ListPage *out, char *err);
 void s3_list_page_free(S3ListPage *pg);
 
-typedef struct S3XmlError { char *zCode; char *zMessage; char *zRegion; } S3XmlError;
+typedef struct S3XmlError {
+  char *zCode;
+  char *zMessage;
+  char *zRegion;
+} S3XmlError;
 /* Parses an <Error> document; returns IMGPCA_OK (fields may stay NULL) or an error. */
 int s3_xml_error(const char *p, size_t n, S3XmlError *out);
 void s3_xml_error_free(S3XmlError *e);
@@ -86,8 +100,15 @@ int s3_xml_upload_id(const char *p, size_t n, char **pzId, char *err);
 int s3_xml_complete(const char *p, size_t n, char **pzEtag, char *err);
 /* <CopyPartResult><ETag> of UploadPartCopy; an <Error> root is reported as an error. */
 int s3_xml_copy_part(const char *p, size_t n, char **pzEtag, char *err);
-typedef struct S3Upload { char *zKey; char *zUploadId; } S3Upload;
-typedef struct S3UploadList { S3Upload *a; int n, nAlloc; int bTruncated; } S3UploadList;
+typedef struct S3Upload {
+  char *zKey;
+  char *zUploadId;
+} S3Upload;
+typedef struct S3UploadList {
+  S3Upload *a;
+  int n, nAlloc;
+  int bTruncated;
+} S3UploadList;
 int s3_xml_uploads(const char *p, size_t n, S3UploadList *out, char *err);
 void s3_upload_list_free(S3UploadList *u);
 /* Appends z XML-escaped. */
@@ -96,11 +117,11 @@ int s3_xml_escape(ImgpcaBuf *b, const char *z);
 /* ---- creds.c ---- */
 typedef struct S3Creds {
   char *zAccess, *zSecret, *zToken;
-  time_t expiry;         /* 0 = does not expire */
-  char zSource[64];      /* "connection", "env", "profile 'x' in FILE", "imds", "none" */
-  char *zProfileRegion;  /* region of the profile (config file), or NULL */
-  char *zCaBundle;       /* CA bundle to verify TLS with (s3_ca_bundle_resolve), or NULL */
-  char zCaSource[128];   /* where zCaBundle comes from, for messages */
+  time_t expiry;        /* 0 = does not expire */
+  char zSource[64];     /* "connection", "env", "profile 'x' in FILE", "imds", "none" */
+  char *zProfileRegion; /* region of the profile (config file), or NULL */
+  char *zCaBundle;      /* CA bundle to verify TLS with (s3_ca_bundle_resolve), or NULL */
+  char zCaSource[128];  /* where zCaBundle comes from, for messages */
 } S3Creds;
 /* The CA bundle: s3.ca_bundle (connection setting, then AWS_CA_BUNDLE), else
 ** ca_bundle in the active profile's section of the shared config file; a
@@ -138,7 +159,12 @@ int s3_bucket_virtual_ok(const char *zBucket, int bHttps);
 int s3_url_virtual(const char *zStyle, const char *zBucket, int bCustomEndpoint, int bHttps);
 /* An endpoint URL split up; user info ("user:password@") is dropped and
 ** flagged (it is never sent), zBase is the path after the host ("" if none). */
-typedef struct S3Endpoint { int bHttps; int bUserinfo; char *zHost; char *zBase; } S3Endpoint;
+typedef struct S3Endpoint {
+  int bHttps;
+  int bUserinfo;
+  char *zHost;
+  char *zBase;
+} S3Endpoint;
 int s3_endpoint_parse(const char *zUrl, S3Endpoint *e, char *err);
 void s3_endpoint_free(S3Endpoint *e);
 

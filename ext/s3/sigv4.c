@@ -11,14 +11,14 @@
 #include <stdlib.h>
 
 static const uint32_t K256[64] = {
-  0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-  0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-  0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-  0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-  0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-  0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-  0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-  0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
 
 #define ROR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
 
@@ -27,19 +27,40 @@ static void sha_block(uint32_t h[8], const unsigned char *p) {
   int i;
   for (i = 0; i < 16; i++)
     w[i] = ((uint32_t)p[4 * i] << 24) | ((uint32_t)p[4 * i + 1] << 16) |
-           ((uint32_t)p[4 * i + 2] << 8) | (uint32_t)p[4 * i + 3];
+        ((uint32_t)p[4 * i + 2] << 8) | (uint32_t)p[4 * i + 3];
   for (i = 16; i < 64; i++) {
     uint32_t s0 = ROR(w[i - 15], 7) ^ ROR(w[i - 15], 18) ^ (w[i - 15] >> 3);
     uint32_t s1 = ROR(w[i - 2], 17) ^ ROR(w[i - 2], 19) ^ (w[i - 2] >> 10);
     w[i] = w[i - 16] + s0 + w[i - 7] + s1;
   }
-  a = h[0]; b = h[1]; c = h[2]; d = h[3]; e = h[4]; f = h[5]; g = h[6]; hh = h[7];
+  a = h[0];
+  b = h[1];
+  c = h[2];
+  d = h[3];
+  e = h[4];
+  f = h[5];
+  g = h[6];
+  hh = h[7];
   for (i = 0; i < 64; i++) {
     t1 = hh + (ROR(e, 6) ^ ROR(e, 11) ^ ROR(e, 25)) + ((e & f) ^ (~e & g)) + K256[i] + w[i];
     t2 = (ROR(a, 2) ^ ROR(a, 13) ^ ROR(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
-    hh = g; g = f; f = e; e = d + t1; d = c; c = b; b = a; a = t1 + t2;
+    hh = g;
+    g = f;
+    f = e;
+    e = d + t1;
+    d = c;
+    c = b;
+    b = a;
+    a = t1 + t2;
   }
-  h[0] += a; h[1] += b; h[2] += c; h[3] += d; h[4] += e; h[5] += f; h[6] += g; h[7] += hh;
+  h[0] += a;
+  h[1] += b;
+  h[2] += c;
+  h[3] += d;
+  h[4] += e;
+  h[5] += f;
+  h[6] += g;
+  h[7] += hh;
 }
 
 void s3_sha256_init(S3Sha256 *c) {
@@ -57,13 +78,22 @@ void s3_sha256_update(S3Sha256 *c, const void *pv, size_t n) {
     size_t k = 64 - c->nBuf;
     if (k > n) k = n;
     memcpy(c->buf + c->nBuf, p, k);
-    c->nBuf += k; p += k; n -= k;
+    c->nBuf += k;
+    p += k;
+    n -= k;
     if (c->nBuf < 64) return;
     sha_block(c->h, c->buf);
     c->nBuf = 0;
   }
-  while (n >= 64) { sha_block(c->h, p); p += 64; n -= 64; }
-  if (n) { memcpy(c->buf, p, n); c->nBuf = n; }
+  while (n >= 64) {
+    sha_block(c->h, p);
+    p += 64;
+    n -= 64;
+  }
+  if (n) {
+    memcpy(c->buf, p, n);
+    c->nBuf = n;
+  }
 }
 
 void s3_sha256_final(S3Sha256 *c, unsigned char out[32]) {
@@ -112,9 +142,14 @@ void s3_hmac_sha256(const void *key, size_t nKey, const void *msg, size_t nMsg,
   S3Sha256 c;
   int i;
   memset(k, 0, sizeof k);
-  if (nKey > 64) s3_sha256(key, nKey, k);
-  else memcpy(k, key, nKey);
-  for (i = 0; i < 64; i++) { ipad[i] = k[i] ^ 0x36; opad[i] = k[i] ^ 0x5c; }
+  if (nKey > 64)
+    s3_sha256(key, nKey, k);
+  else
+    memcpy(k, key, nKey);
+  for (i = 0; i < 64; i++) {
+    ipad[i] = k[i] ^ 0x36;
+    opad[i] = k[i] ^ 0x5c;
+  }
   s3_sha256_init(&c);
   s3_sha256_update(&c, ipad, 64);
   s3_sha256_update(&c, msg, nMsg);
@@ -235,14 +270,23 @@ int s3_sigv4_sign(const S3SignInput *in, char **pzAuth, ImgpcaBuf *pCanon, Imgpc
   }
   imgpca_buf_append(&signedHdrs, "", 1);
   imgpca_buf_printf(&canon, "\n%s\n%s", signedHdrs.p ? (char *)signedHdrs.p : "", in->zPayloadHash);
-  if (canon.oom || signedHdrs.oom) { rc = IMGPCA_NOMEM; goto done; }
+  if (canon.oom || signedHdrs.oom) {
+    rc = IMGPCA_NOMEM;
+    goto done;
+  }
   s3_sha256_hex(canon.p, canon.n, hash);
   imgpca_buf_printf(&sts, "AWS4-HMAC-SHA256\n%s\n%s/%s/%s/aws4_request\n%s", in->zAmzDate, date,
                     in->zRegion, in->zService, hash);
-  if (sts.oom) { rc = IMGPCA_NOMEM; goto done; }
+  if (sts.oom) {
+    rc = IMGPCA_NOMEM;
+    goto done;
+  }
 
   zKey = imgpca_mprintf("AWS4%s", in->zSecretKey);
-  if (!zKey) { rc = IMGPCA_NOMEM; goto done; }
+  if (!zKey) {
+    rc = IMGPCA_NOMEM;
+    goto done;
+  }
   s3_hmac_sha256(zKey, strlen(zKey), date, 8, k1);
   memset(zKey, 0, strlen(zKey));
   imgpca_free(zKey);
@@ -251,9 +295,11 @@ int s3_sigv4_sign(const S3SignInput *in, char **pzAuth, ImgpcaBuf *pCanon, Imgpc
   s3_hmac_sha256(k3, 32, "aws4_request", 12, k4);
   s3_hmac_sha256(k4, 32, sts.p, sts.n, ks);
   s3_hex(ks, 32, sig);
-  *pzAuth = imgpca_mprintf("AWS4-HMAC-SHA256 Credential=%s/%s/%s/%s/aws4_request,SignedHeaders=%s,"
-                           "Signature=%s", in->zAccessKey, date, in->zRegion, in->zService,
-                           (char *)signedHdrs.p, sig);
+  *pzAuth = imgpca_mprintf(
+      "AWS4-HMAC-SHA256 Credential=%s/%s/%s/%s/aws4_request,SignedHeaders=%s,"
+      "Signature=%s",
+      in->zAccessKey, date, in->zRegion, in->zService,
+      (char *)signedHdrs.p, sig);
   if (!*pzAuth) rc = IMGPCA_NOMEM;
   if (pCanon) imgpca_buf_append(pCanon, canon.p, canon.n);
   if (pToSign) imgpca_buf_append(pToSign, sts.p, sts.n);

@@ -36,7 +36,11 @@ static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **at
   imgpca_buf_append(&w->path, "", 1);
   w->path.n--;
   w->text.n = 0;
-  if (w->path.oom) { w->rc = IMGPCA_NOMEM; XML_StopParser(w->parser, XML_FALSE); return; }
+  if (w->path.oom) {
+    w->rc = IMGPCA_NOMEM;
+    XML_StopParser(w->parser, XML_FALSE);
+    return;
+  }
   if (w->xStart) w->xStart(w->ctx, (const char *)w->path.p);
 }
 
@@ -45,10 +49,18 @@ static void XMLCALL on_end(void *ud, const XML_Char *name) {
   char *slash;
   (void)name;
   imgpca_buf_append(&w->text, "", 1);
-  if (w->text.oom) { w->rc = IMGPCA_NOMEM; XML_StopParser(w->parser, XML_FALSE); return; }
+  if (w->text.oom) {
+    w->rc = IMGPCA_NOMEM;
+    XML_StopParser(w->parser, XML_FALSE);
+    return;
+  }
   if (w->rc == IMGPCA_OK && w->xLeaf) {
     int rc = w->xLeaf(w->ctx, (const char *)w->path.p, (const char *)w->text.p);
-    if (rc) { w->rc = rc; XML_StopParser(w->parser, XML_FALSE); return; }
+    if (rc) {
+      w->rc = rc;
+      XML_StopParser(w->parser, XML_FALSE);
+      return;
+    }
   }
   w->text.n = 0;
   slash = strrchr((char *)w->path.p, '/');
@@ -111,7 +123,10 @@ static void list_start(void *ctx, const char *zPath) {
     if (pg->n == pg->nAlloc) {
       int nNew = pg->nAlloc ? pg->nAlloc * 2 : 64;
       S3Object *a = imgpca_realloc(pg->a, (size_t)nNew * sizeof(*a));
-      if (!a) { pg->nAlloc = -1; return; }
+      if (!a) {
+        pg->nAlloc = -1;
+        return;
+      }
       pg->a = a;
       pg->nAlloc = nNew;
     }
@@ -212,7 +227,12 @@ void s3_xml_error_free(S3XmlError *e) {
 }
 
 /* ---- multipart ---- */
-typedef struct OneField { const char *zPath; char *zVal; S3XmlError e; int bError; } OneField;
+typedef struct OneField {
+  const char *zPath;
+  char *zVal;
+  S3XmlError e;
+  int bError;
+} OneField;
 
 static int one_leaf(void *ctx, const char *zPath, const char *zText) {
   OneField *f = ctx;
@@ -240,8 +260,10 @@ static int one_field(const char *p, size_t n, const char *zPath, const char *zWh
     rc = imgpca_seterr(err, "%s: response lacks %s", zWhat, strrchr(zPath, '/') + 1);
   }
   s3_xml_error_free(&f.e);
-  if (rc) imgpca_free(f.zVal);
-  else *pz = f.zVal;
+  if (rc)
+    imgpca_free(f.zVal);
+  else
+    *pz = f.zVal;
   return rc;
 }
 
@@ -265,7 +287,10 @@ static void uploads_start(void *ctx, const char *zPath) {
     if (u->n == u->nAlloc) {
       int nNew = u->nAlloc ? u->nAlloc * 2 : 16;
       S3Upload *a = imgpca_realloc(u->a, (size_t)nNew * sizeof(*a));
-      if (!a) { u->nAlloc = -1; return; }
+      if (!a) {
+        u->nAlloc = -1;
+        return;
+      }
       u->a = a;
       u->nAlloc = nNew;
     }
@@ -291,7 +316,10 @@ int s3_xml_uploads(const char *p, size_t n, S3UploadList *out, char *err) {
   memset(out, 0, sizeof(*out));
   if (err) *err = 0;
   rc = xml_walk(p, n, out, uploads_start, uploads_leaf, err);
-  if (out->nAlloc < 0) { out->nAlloc = 0; rc = IMGPCA_NOMEM; }
+  if (out->nAlloc < 0) {
+    out->nAlloc = 0;
+    rc = IMGPCA_NOMEM;
+  }
   if (rc) s3_upload_list_free(out);
   return rc;
 }

@@ -19,7 +19,7 @@
 #include "../common/common.h"
 
 #define IMGPCA_FNV64_OFFSET 0xcbf29ce484222325ULL
-#define IMGPCA_FNV64_PRIME  0x00000100000001b3ULL
+#define IMGPCA_FNV64_PRIME 0x00000100000001b3ULL
 
 /* FNV-1a 64-bit hash of p[0..n). */
 uint64_t shard_fnv1a64(const void *p, size_t n);

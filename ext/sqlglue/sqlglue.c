@@ -5,6 +5,7 @@
 #include "sqlglue.h"
 
 #include <stdarg.h>
+#include <string.h>
 
 int imgpca_side_effect_refused(sqlite3_context *ctx, ImgpcaConn *conn, const char *zFunc) {
   if (!conn || conn->nReadOnly == 0) return 0;
@@ -45,9 +46,12 @@ int imgpca_interrupted(sqlite3 *db) {
 }
 
 void imgpca_result_core(sqlite3_context *ctx, const char *zFunc, int rc, const char *err) {
-  if (rc == IMGPCA_NOMEM) sqlite3_result_error_nomem(ctx);
-  else if (rc == IMGPCA_INTERRUPT) sqlite3_result_error_code(ctx, SQLITE_INTERRUPT);
-  else imgpca_result_error(ctx, zFunc, "%s", err && *err ? err : "failed");
+  if (rc == IMGPCA_NOMEM)
+    sqlite3_result_error_nomem(ctx);
+  else if (rc == IMGPCA_INTERRUPT)
+    sqlite3_result_error_code(ctx, SQLITE_INTERRUPT);
+  else
+    imgpca_result_error(ctx, zFunc, "%s", err && *err ? err : "failed");
 }
 
 void imgpca_result_buf_text(sqlite3_context *ctx, ImgpcaBuf *b) {
@@ -110,8 +114,10 @@ int fvec_arg(sqlite3_context *ctx, const char *zFunc, const char *zWhat, sqlite3
       rc = fvec_check_blob(p, nb, &out->n, err);
       if (rc == IMGPCA_OK) {
         out->v = imgpca_malloc(out->n * sizeof(float));
-        if (!out->v) rc = IMGPCA_NOMEM;
-        else fvec_decode(p, out->n, out->v);
+        if (!out->v)
+          rc = IMGPCA_NOMEM;
+        else
+          fvec_decode(p, out->n, out->v);
       }
       break;
     }
@@ -152,4 +158,92 @@ void fvec_result(sqlite3_context *ctx, const float *v, size_t n) {
     return;
   }
   imgpca_result_owned_blob(ctx, p, n * 4);
+}
+
+/* ---- JSON options objects ---- */
+
+static void options_unknown(sqlite3_context *ctx, const char *zFunc, const char *zKey, const ImgpcaOption *aOpt) {
+  ImgpcaBuf b;
+  int i;
+  imgpca_buf_init(&b);
+  for (i = 0; aOpt[i].zKey; i++) {
+    if (i) imgpca_buf_append(&b, ", ", 2);
+    imgpca_buf_append(&b, aOpt[i].zKey, strlen(aOpt[i].zKey));
+  }
+  imgpca_buf_append(&b, "", 1);
+  if (b.oom)
+    sqlite3_result_error_nomem(ctx);
+  else
+    imgpca_result_error(ctx, zFunc, "unknown option '%s' (expected %s)", zKey, (const char *)b.p);
+  imgpca_buf_free(&b);
+}
+
+int imgpca_json_options(sqlite3_context *ctx, const char *zFunc, sqlite3_value *v, const ImgpcaOption *aOpt,
+                        void *pArg) {
+  sqlite3 *db = sqlite3_context_db_handle(ctx);
+  sqlite3_stmt *st = NULL;
+  char err[IMGPCA_ERRMAX];
+  int rc;
+  if (!v || sqlite3_value_type(v) == SQLITE_NULL) return 0;
+  if (sqlite3_value_type(v) != SQLITE_TEXT) {
+    imgpca_result_error(ctx, zFunc, "options must be a JSON object, got %s", imgpca_type_name(v));
+    return 1;
+  }
+  /* json_type, not json_valid: json_valid() answers 0 when it runs out of
+  ** memory, json_type() raises the error.  A non-object gives one row with
+  ** ok = 0 (json_each of a dummy object). */
+  rc = sqlite3_prepare_v2(db,
+                          "SELECT key, type, CAST(atom AS TEXT), ok, value FROM (SELECT "
+                          "json_type(?1) = 'object' AS ok), "
+                          "json_each(CASE WHEN ok THEN ?1 ELSE '{\"\":0}' END)",
+                          -1, &st, NULL);
+  if (rc != SQLITE_OK) {
+    if (rc == SQLITE_NOMEM)
+      sqlite3_result_error_nomem(ctx);
+    else
+      imgpca_result_error(ctx, zFunc, "cannot parse options: %s", sqlite3_errmsg(db));
+    return 1;
+  }
+  sqlite3_bind_value(st, 1, v);
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    const char *zKey = (const char *)sqlite3_column_text(st, 0);
+    const char *zType = (const char *)sqlite3_column_text(st, 1);
+    const char *zText = (const char *)sqlite3_column_text(st, 2);
+    int i;
+    if (!sqlite3_column_int(st, 3)) break;
+    if (!zKey || !zType) {
+      sqlite3_finalize(st);
+      sqlite3_result_error_nomem(ctx);
+      return 1;
+    }
+    for (i = 0; aOpt[i].zKey && strcmp(aOpt[i].zKey, zKey) && strcmp(aOpt[i].zKey, "*"); i++) {
+    }
+    if (!aOpt[i].zKey) {
+      options_unknown(ctx, zFunc, zKey, aOpt);
+      sqlite3_finalize(st);
+      return 1;
+    }
+    err[0] = 0;
+    rc = aOpt[i].xSet(pArg, db, zKey, zType, zText, sqlite3_column_value(st, 4), err);
+    if (rc != IMGPCA_OK) {
+      sqlite3_finalize(st);
+      imgpca_result_core(ctx, zFunc, rc, err);
+      return 1;
+    }
+  }
+  if (rc == SQLITE_ROW) { /* not an object */
+    imgpca_result_error(ctx, zFunc, "options must be a JSON object, got '%.60s'", (const char *)sqlite3_value_text(v));
+    sqlite3_finalize(st);
+    return 1;
+  }
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE) {
+    if (rc == SQLITE_NOMEM)
+      sqlite3_result_error_nomem(ctx);
+    else /* malformed JSON */
+      imgpca_result_error(ctx, zFunc, "options must be a JSON object, got '%.60s'",
+                          (const char *)sqlite3_value_text(v));
+    return 1;
+  }
+  return 0;
 }

@@ -31,9 +31,9 @@ typedef struct ImgpcaConn {
   sqlite3 *db;
   ImgpcaConfig cfg;
   ImgpcaStorage *pStorage; /* local files and S3 (ext/storage), created at first use, or NULL */
-  void *pPcaModel;    /* last model parsed by the pca model functions (ext/pca), or NULL */
+  void *pPcaModel;         /* last model parsed by the pca model functions (ext/pca), or NULL */
   void (*xPcaModelFree)(void *);
-  int nReadOnly;      /* > 0 while csv_export runs its query: side effects refused */
+  int nReadOnly;        /* > 0 while csv_export runs its query: side effects refused */
   const char *zRefused; /* the side-effect function refused meanwhile, or NULL */
 } ImgpcaConn;
 
@@ -66,9 +66,9 @@ int imgpca_conn_storage(ImgpcaConn *conn, ImgpcaStorage **pp, char *err);
 
 /* A vector argument: a float32 BLOB or a JSON array of numbers. */
 typedef struct FvecArg {
-  float *v;       /* host floats (owned, imgpca_free) */
-  size_t n;       /* dimension */
-  int isNull;     /* the argument was SQL NULL */
+  float *v;   /* host floats (owned, imgpca_free) */
+  size_t n;   /* dimension */
+  int isNull; /* the argument was SQL NULL */
 } FvecArg;
 /* Parses v; on error sets "<zFunc>: invalid vector <zWhat>: ..." and returns 1. */
 int fvec_arg(sqlite3_context *ctx, const char *zFunc, const char *zWhat, sqlite3_value *v,
@@ -76,5 +76,25 @@ int fvec_arg(sqlite3_context *ctx, const char *zFunc, const char *zWhat, sqlite3
 void fvec_arg_free(FvecArg *a);
 /* Returns v[0..n) as a float32 BLOB. */
 void fvec_result(sqlite3_context *ctx, const float *v, size_t n);
+
+/* ---- JSON options objects (csv_export, pca_*) ---- */
+/* Sets one key of an options object: zType is json_each's type ('true',
+** 'false', 'integer', 'real', 'text', 'array', 'object', 'null'), pValue its
+** value (text for arrays and objects), zText its atom as text (NULL for
+** arrays and objects).  Returns IMGPCA_OK, IMGPCA_NOMEM, or IMGPCA_ERROR
+** with err set ("option 'x' must be ..."). */
+typedef int (*ImgpcaOptionFn)(void *pArg, sqlite3 *db, const char *zKey, const char *zType,
+                              const char *zText, sqlite3_value *pValue, char *err);
+typedef struct ImgpcaOption {
+  const char *zKey; /* NULL ends the table; "*" takes every key not listed before it */
+  ImgpcaOptionFn xSet;
+} ImgpcaOption;
+/* Parses v, NULL (no options) or the text of a JSON object, with SQLite's
+** JSON functions, and calls the setter of each key from the table aOpt.
+** Errors, reported on ctx as "<zFunc>: ...": not a JSON object, an unknown
+** key ("unknown option 'k' (expected a, b, c)"), a setter's message.
+** Returns 0, or 1 when an error (or out-of-memory) was reported. */
+int imgpca_json_options(sqlite3_context *ctx, const char *zFunc, sqlite3_value *v, const ImgpcaOption *aOpt,
+                        void *pArg);
 
 #endif

@@ -66,8 +66,10 @@ void s3_concat_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   /* json_type, not json_valid: json_valid() answers 0 when it runs out of
   ** memory, json_type() raises the error (and rejects malformed JSON) */
   if (sqlite3_prepare_v2(db, "SELECT json_type(?1) = 'array'", -1, &st, NULL) != SQLITE_OK) {
-    if (sqlite3_errcode(db) == SQLITE_NOMEM) sqlite3_result_error_nomem(ctx);
-    else imgpca_result_error(ctx, "s3_concat", "cannot read the parts: %s", sqlite3_errmsg(db));
+    if (sqlite3_errcode(db) == SQLITE_NOMEM)
+      sqlite3_result_error_nomem(ctx);
+    else
+      imgpca_result_error(ctx, "s3_concat", "cannot read the parts: %s", sqlite3_errmsg(db));
     return;
   }
   sqlite3_bind_text(st, 1, zJson, -1, SQLITE_STATIC);
@@ -85,8 +87,10 @@ void s3_concat_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     return;
   }
   if (sqlite3_prepare_v2(db, zPartsSql, -1, &st, NULL) != SQLITE_OK) {
-    if (sqlite3_errcode(db) == SQLITE_NOMEM) sqlite3_result_error_nomem(ctx);
-    else imgpca_result_error(ctx, "s3_concat", "cannot read the parts: %s", sqlite3_errmsg(db));
+    if (sqlite3_errcode(db) == SQLITE_NOMEM)
+      sqlite3_result_error_nomem(ctx);
+    else
+      imgpca_result_error(ctx, "s3_concat", "cannot read the parts: %s", sqlite3_errmsg(db));
     return;
   }
   sqlite3_bind_text(st, 1, zJson, -1, SQLITE_STATIC);
@@ -138,8 +142,10 @@ void s3_concat_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     }
   }
   if (!bad && rc != SQLITE_DONE) {
-    if (sqlite3_errcode(db) == SQLITE_NOMEM) sqlite3_result_error_nomem(ctx);
-    else imgpca_result_error(ctx, "s3_concat", "cannot read the parts: %s", sqlite3_errmsg(db));
+    if (sqlite3_errcode(db) == SQLITE_NOMEM)
+      sqlite3_result_error_nomem(ctx);
+    else
+      imgpca_result_error(ctx, "s3_concat", "cannot read the parts: %s", sqlite3_errmsg(db));
     bad = 1;
   }
   sqlite3_finalize(st);

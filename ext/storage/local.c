@@ -103,7 +103,10 @@ int local_get(const char *zPath, int64_t offset, int64_t length, int64_t maxByte
 
 int local_delete(const char *zPath, int *pDeleted, char *err) {
   *pDeleted = 0;
-  if (unlink(zPath) == 0) { *pDeleted = 1; return IMGPCA_OK; }
+  if (unlink(zPath) == 0) {
+    *pDeleted = 1;
+    return IMGPCA_OK;
+  }
   if (errno == ENOENT) return IMGPCA_OK;
   return imgpca_seterr(err, "cannot delete '%s': %s", zPath, strerror(errno));
 }
@@ -123,7 +126,10 @@ static int mkdirs(char *zDir) {
   for (p = zDir + 1; *p; p++) {
     if (*p == '/') {
       *p = 0;
-      if (mkdir(zDir, 0777) != 0 && errno != EEXIST) { *p = '/'; return -1; }
+      if (mkdir(zDir, 0777) != 0 && errno != EEXIST) {
+        *p = '/';
+        return -1;
+      }
       *p = '/';
     }
   }
@@ -177,7 +183,10 @@ int local_writer_open(const char *zPath, LocalWriter **pp, char *err) {
   w->fd = -1;
   w->zDest = imgpca_strdup(zPath);
   w->zTmp = imgpca_mprintf("%s.tmp-XXXXXX", zPath);
-  if (!w->zDest || !w->zTmp) { local_writer_abort(w); return IMGPCA_NOMEM; }
+  if (!w->zDest || !w->zTmp) {
+    local_writer_abort(w);
+    return IMGPCA_NOMEM;
+  }
   w->fd = open_temp(w->zTmp);
   if (w->fd < 0) {
     int rc = imgpca_seterr(err, "cannot create a temporary file for '%s': %s", zPath, strerror(errno));
@@ -255,45 +264,45 @@ void local_writer_abort(LocalWriter *w) {
 ** skipped.  The optional interrupt hook is polled at every folder and every
 ** 256 entries. */
 typedef struct WalkEnt {
-  const char *z;          /* name in the folder's arena */
-  unsigned char type;     /* d_type */
+  const char *z;      /* name in the folder's arena */
+  unsigned char type; /* d_type */
 } WalkEnt;
 
 typedef struct WalkDir {
-  DIR *dir;               /* open folder */
-  int fd;                 /* its descriptor (dirfd) */
-  char *zArena;           /* names, NUL-terminated, back to back */
-  WalkEnt *aEnt;          /* sorted entries */
+  DIR *dir;      /* open folder */
+  int fd;        /* its descriptor (dirfd) */
+  char *zArena;  /* names, NUL-terminated, back to back */
+  WalkEnt *aEnt; /* sorted entries */
   int n, i;
-  size_t nRel;            /* length of this folder's relative path in zRel */
-  const char *zName;      /* this folder's name (parent column of its files) */
+  size_t nRel;       /* length of this folder's relative path in zRel */
+  const char *zName; /* this folder's name (parent column of its files) */
 } WalkDir;
 
 struct LocalWalk {
-  char *zRoot;       /* literal folder ("." when the pattern has none) */
-  char *zPattern;    /* pattern relative to the root */
+  char *zRoot;    /* literal folder ("." when the pattern has none) */
+  char *zPattern; /* pattern relative to the root */
   int bFileUrl;
-  char *zOutPrefix;  /* prefix of the local path of an entry ("" or "root/") */
-  char *zUrlPrefix;  /* file URLs: "file://" + encoded absolute root + "/" */
-  char *zRootName;   /* parent column of files directly in the root */
+  char *zOutPrefix; /* prefix of the local path of an entry ("" or "root/") */
+  char *zUrlPrefix; /* file URLs: "file://" + encoded absolute root + "/" */
+  char *zRootName;  /* parent column of files directly in the root */
   WalkDir *aStack;
   int nStack, nAlloc;
-  char *zRel;        /* relative path of the current entry */
+  char *zRel; /* relative path of the current entry */
   size_t nRelAlloc;
-  uint64_t *aSeen;   /* open-addressing set of entered folders (dev, ino pairs) */
-  size_t nSeen, nSeenAlloc;  /* pairs used / slots (power of two) */
+  uint64_t *aSeen;          /* open-addressing set of entered folders (dev, ino pairs) */
+  size_t nSeen, nSeenAlloc; /* pairs used / slots (power of two) */
   unsigned nPoll;
   int (*xInterrupt)(void *);
   void *pInterruptArg;
   char *zSingle;     /* a single file (pattern without glob naming a file): its name */
   char *zSinglePath; /* and its path */
   int bSingleDone;
-  ImgpcaBuf ebuf;    /* strings of the current entry */
-  int bStatPending;  /* size/etag/last_modified of the current entry not read yet */
-  int curFd;         /* its folder (valid until the next local_walk_next) */
+  ImgpcaBuf ebuf;   /* strings of the current entry */
+  int bStatPending; /* size/etag/last_modified of the current entry not read yet */
+  int curFd;        /* its folder (valid until the next local_walk_next) */
   const char *curName;
-  char *zPath;       /* current entry's local path (in ebuf) */
-  ImgpcaEntry cur;   /* fields point into ebuf */
+  char *zPath;     /* current entry's local path (in ebuf) */
+  ImgpcaEntry cur; /* fields point into ebuf */
 };
 
 void imgpca_entry_clear(ImgpcaEntry *e) {
@@ -392,7 +401,10 @@ static int push_fd(LocalWalk *w, int fd, size_t nRel, const char *zName, char *e
   size_t nArena = 0, nArenaAlloc = 0;
   int nAlloc = 0, i;
   int rc = walk_interrupted(w, err);
-  if (rc) { close(fd); return rc; }
+  if (rc) {
+    close(fd);
+    return rc;
+  }
   memset(&wd, 0, sizeof wd);
   d = fdopendir(fd);
   if (!d) {
@@ -462,10 +474,19 @@ static int open_dir(LocalWalk *w, int dirFd, const char *zName, int *pFd, int *p
       return imgpca_seterr(err, "cannot open folder '%s': %s", zName, strerror(errno));
     return IMGPCA_OK; /* vanished, unreadable, not a folder: skipped */
   }
-  if (fstat(fd, &st) != 0) { close(fd); return IMGPCA_OK; }
+  if (fstat(fd, &st) != 0) {
+    close(fd);
+    return IMGPCA_OK;
+  }
   r = seen_add(w, (uint64_t)st.st_dev, (uint64_t)st.st_ino);
-  if (r < 0) { close(fd); return IMGPCA_NOMEM; }
-  if (r > 0) { close(fd); return IMGPCA_OK; } /* entered before: a link cycle or a second path */
+  if (r < 0) {
+    close(fd);
+    return IMGPCA_NOMEM;
+  }
+  if (r > 0) {
+    close(fd);
+    return IMGPCA_OK;
+  } /* entered before: a link cycle or a second path */
   *pFd = fd;
   *pSkip = 0;
   return IMGPCA_OK;
@@ -484,10 +505,12 @@ static int dir_may_match(const char *zPattern, const char *zRel) {
     char segP[1024], segS[1024];
     const char *ds = strstr(p, "**");
     if (ds && (size_t)(ds - p) < np) return 1; /* '**' reaches any depth */
-    if (!pe) return 0; /* the pattern's last segment names files, not folders */
+    if (!pe) return 0;                         /* the pattern's last segment names files, not folders */
     if (np >= sizeof segP || ns >= sizeof segS) return 1;
-    memcpy(segP, p, np); segP[np] = 0;
-    memcpy(segS, s, ns); segS[ns] = 0;
+    memcpy(segP, p, np);
+    segP[np] = 0;
+    memcpy(segS, s, ns);
+    segS[ns] = 0;
     if (!imgpca_glob_match(segP, segS)) return 0;
     if (!se) return 1;
     p = pe + 1;
@@ -541,10 +564,13 @@ static int fill_entry(LocalWalk *w, const char *zPrefix, const char *zRel, const
   oParent = b->n;
   imgpca_buf_append(b, zParent, strlen(zParent) + 1);
   oEtag = b->n;
-  imgpca_buf_append(b, zeros, 40);   /* "<16 hex>-<16 hex>" fits */
+  imgpca_buf_append(b, zeros, 40); /* "<16 hex>-<16 hex>" fits */
   oTime = b->n;
-  imgpca_buf_append(b, zeros, 32);   /* "YYYY-MM-DDTHH:MM:SS.mmmZ" fits */
-  if (b->oom) { b->oom = 0; return IMGPCA_NOMEM; }
+  imgpca_buf_append(b, zeros, 32); /* "YYYY-MM-DDTHH:MM:SS.mmmZ" fits */
+  if (b->oom) {
+    b->oom = 0;
+    return IMGPCA_NOMEM;
+  }
   w->zPath = (char *)b->p + oPath;
   w->cur.zUrl = (char *)b->p + oUrl;
   w->cur.zKey = (char *)b->p + oKey;
@@ -602,7 +628,10 @@ static int walk_prefixes(LocalWalk *w, int bRootDot) {
     if (nA == 0 || zA[nA - 1] != '/') imgpca_buf_append(&b, "/", 1);
     imgpca_buf_append(&b, "", 1);
     free(zAbs);
-    if (b.oom) { imgpca_buf_free(&b); return IMGPCA_NOMEM; }
+    if (b.oom) {
+      imgpca_buf_free(&b);
+      return IMGPCA_NOMEM;
+    }
     w->zUrlPrefix = (char *)imgpca_buf_detach(&b, NULL);
     if (!w->zUrlPrefix) return IMGPCA_NOMEM;
   }
@@ -621,7 +650,10 @@ static int walk_root(LocalWalk *w, int bRootDot, char *err) {
     return imgpca_seterr(err, "cannot open folder '%s': %s", w->zRoot, strerror(errno));
   }
   r = seen_add(w, (uint64_t)st.st_dev, (uint64_t)st.st_ino);
-  if (r < 0) { close(fd); return IMGPCA_NOMEM; }
+  if (r < 0) {
+    close(fd);
+    return IMGPCA_NOMEM;
+  }
   return push_fd(w, fd, 0, w->zRootName, err);
 }
 
@@ -637,7 +669,10 @@ int local_walk_open(const char *zPattern, int bFileUrl, LocalWalk **pp, char *er
   w->bFileUrl = bFileUrl;
   imgpca_buf_init(&w->ebuf);
   nLit = imgpca_glob_prefix(zPattern, &zLit);
-  if (!zLit) { imgpca_free(w); return IMGPCA_NOMEM; }
+  if (!zLit) {
+    imgpca_free(w);
+    return IMGPCA_NOMEM;
+  }
   if (!imgpca_glob_has_magic(zPattern)) {
     /* a file, or a folder listed recursively */
     size_t n = strlen(zLit);
@@ -647,8 +682,10 @@ int local_walk_open(const char *zPattern, int bFileUrl, LocalWalk **pp, char *er
     } else if (S_ISDIR(st.st_mode)) {
       w->zRoot = imgpca_strdup(zLit);
       w->zPattern = imgpca_strdup("**");
-      if (!w->zRoot || !w->zPattern) rc = IMGPCA_NOMEM;
-      else rc = walk_root(w, 0, err);
+      if (!w->zRoot || !w->zPattern)
+        rc = IMGPCA_NOMEM;
+      else
+        rc = walk_root(w, 0, err);
     } else if (!S_ISREG(st.st_mode)) {
       rc = imgpca_seterr(err, "'%s' is not a regular file or a folder", zLit);
     } else {
@@ -657,9 +694,11 @@ int local_walk_open(const char *zPattern, int bFileUrl, LocalWalk **pp, char *er
       w->zSingle = imgpca_strdup(slash ? slash + 1 : zLit);
       w->zSinglePath = imgpca_strdup(zLit);
       w->zRoot = !slash ? imgpca_strdup(".") : slash == zLit ? imgpca_strdup("/")
-                        : imgpca_mprintf("%.*s", (int)(slash - zLit), zLit);
-      if (!w->zSingle || !w->zSinglePath || !w->zRoot) rc = IMGPCA_NOMEM;
-      else rc = walk_prefixes(w, !slash);
+                                                             : imgpca_mprintf("%.*s", (int)(slash - zLit), zLit);
+      if (!w->zSingle || !w->zSinglePath || !w->zRoot)
+        rc = IMGPCA_NOMEM;
+      else
+        rc = walk_prefixes(w, !slash);
     }
   } else {
     /* root = folder part of the literal prefix */
@@ -672,10 +711,17 @@ int local_walk_open(const char *zPattern, int bFileUrl, LocalWalk **pp, char *er
       ** matching split in the pattern by counting segments */
       size_t nSeg = 0, i;
       const char *p = zPattern;
-      for (i = 0; slash && zLit + i <= slash; i++) if (zLit[i] == '/') nSeg++;
+      for (i = 0; slash && zLit + i <= slash; i++)
+        if (zLit[i] == '/') nSeg++;
       for (i = 0; nSeg && p[i]; i++) {
-        if (p[i] == '\\' && p[i + 1]) { i++; continue; }
-        if (p[i] == '/' && --nSeg == 0) { p += i + 1; break; }
+        if (p[i] == '\\' && p[i + 1]) {
+          i++;
+          continue;
+        }
+        if (p[i] == '/' && --nSeg == 0) {
+          p += i + 1;
+          break;
+        }
       }
       if (!slash) {
         w->zRoot = imgpca_strdup(".");
@@ -688,13 +734,18 @@ int local_walk_open(const char *zPattern, int bFileUrl, LocalWalk **pp, char *er
       }
       w->zPattern = imgpca_strdup(slash ? p : zPattern);
     }
-    if (!w->zRoot || !w->zPattern) rc = IMGPCA_NOMEM;
+    if (!w->zRoot || !w->zPattern)
+      rc = IMGPCA_NOMEM;
     else if (stat(w->zRoot, &st) != 0 || !S_ISDIR(st.st_mode))
       rc = imgpca_seterr(err, "no such folder '%s'", w->zRoot);
-    else rc = walk_root(w, bRootDot, err);
+    else
+      rc = walk_root(w, bRootDot, err);
   }
   imgpca_free(zLit);
-  if (rc) { local_walk_close(w); return rc; }
+  if (rc) {
+    local_walk_close(w);
+    return rc;
+  }
   *pp = w;
   return IMGPCA_OK;
 }
@@ -719,16 +770,22 @@ int local_walk_next(LocalWalk *w, ImgpcaEntry *e, int *pEof, char *err) {
     const WalkEnt *ent;
     struct stat st;
     int isDir = 0, rc;
-    if (d->i >= d->n) { pop_dir(w); continue; }
+    if (d->i >= d->n) {
+      pop_dir(w);
+      continue;
+    }
     ent = &d->aEnt[d->i++];
     if ((++w->nPoll & 255) == 0 && (rc = walk_interrupted(w, err)) != IMGPCA_OK) return rc;
     switch (ent->type) {
       case DT_DIR: isDir = 1; break;
       case DT_REG: break;
-      case DT_LNK: case DT_UNKNOWN:
+      case DT_LNK:
+      case DT_UNKNOWN:
         if (fstatat(d->fd, ent->z, &st, 0) != 0) continue; /* dangling link, vanished */
-        if (S_ISDIR(st.st_mode)) isDir = 1;
-        else if (!S_ISREG(st.st_mode)) continue;
+        if (S_ISDIR(st.st_mode))
+          isDir = 1;
+        else if (!S_ISREG(st.st_mode))
+          continue;
         break;
       default: continue; /* FIFO, socket, device: never listed */
     }

@@ -22,7 +22,7 @@
 
 struct ImgpcaStorage {
   const ImgpcaConfig *cfg;
-  S3Client *s3;   /* created on first S3 use */
+  S3Client *s3; /* created on first S3 use */
 };
 
 int imgpca_storage_new(const ImgpcaConfig *cfg, ImgpcaStorage **pp, char *err) {
@@ -87,8 +87,10 @@ int imgpca_storage_read_local(const char *zUrl, int64_t maxBytes, ImgpcaBuf *out
   if (pNotFound) *pNotFound = 0;
   rc = imgpca_url_parse(zUrl, &u, err);
   if (rc) return rc;
-  if (u.eScheme != IMGPCA_URL_LOCAL) rc = imgpca_seterr(err, "'%s' is not a local file URL", zUrl);
-  else rc = local_get(u.zKey, 0, -1, maxBytes, out, pNotFound, err);
+  if (u.eScheme != IMGPCA_URL_LOCAL)
+    rc = imgpca_seterr(err, "'%s' is not a local file URL", zUrl);
+  else
+    rc = local_get(u.zKey, 0, -1, maxBytes, out, pNotFound, err);
   imgpca_url_free(&u);
   return rc;
 }
@@ -109,7 +111,10 @@ int imgpca_getq_new(ImgpcaStorage *s, int nInflight, ImgpcaGetQueue **pp, char *
   q->s = s;
   rc = get_s3(s, &c, err);
   if (rc == IMGPCA_OK) rc = s3_batch_new(c, nInflight, &q->batch, err);
-  if (rc) { imgpca_free(q); return rc; }
+  if (rc) {
+    imgpca_free(q);
+    return rc;
+  }
   *pp = q;
   return IMGPCA_OK;
 }
@@ -124,9 +129,12 @@ int imgpca_getq_add(ImgpcaGetQueue *q, const char *zUrl, int64_t maxBytes, char 
   ImgpcaUrl u;
   int rc = imgpca_url_parse(zUrl, &u, err);
   if (rc) return rc;
-  if (u.eScheme != IMGPCA_URL_S3) rc = imgpca_seterr(err, "'%s' is not an s3:// URL", zUrl);
-  else if (!*u.zKey) rc = imgpca_seterr(err, "invalid URL '%s': missing object key", zUrl);
-  else rc = s3_batch_add(q->batch, u.zBucket, u.zKey, maxBytes, NULL, err);
+  if (u.eScheme != IMGPCA_URL_S3)
+    rc = imgpca_seterr(err, "'%s' is not an s3:// URL", zUrl);
+  else if (!*u.zKey)
+    rc = imgpca_seterr(err, "invalid URL '%s': missing object key", zUrl);
+  else
+    rc = s3_batch_add(q->batch, u.zBucket, u.zKey, maxBytes, NULL, err);
   imgpca_url_free(&u);
   return rc;
 }
@@ -181,7 +189,10 @@ int imgpca_writer_open(ImgpcaStorage *s, const char *zUrl, ImgpcaWriter **pw, ch
   rc = imgpca_url_parse(zUrl, &u, err);
   if (rc) return rc;
   w = imgpca_calloc(1, sizeof(*w));
-  if (!w) { imgpca_url_free(&u); return IMGPCA_NOMEM; }
+  if (!w) {
+    imgpca_url_free(&u);
+    return IMGPCA_NOMEM;
+  }
   w->s = s;
   if (u.eScheme == IMGPCA_URL_LOCAL) {
     rc = local_writer_open(u.zKey, &w->local, err);
@@ -198,7 +209,10 @@ int imgpca_writer_open(ImgpcaStorage *s, const char *zUrl, ImgpcaWriter **pw, ch
     if (w->nThreshold < w->nPart) w->nThreshold = w->nPart;
   }
   imgpca_url_free(&u);
-  if (rc) { imgpca_writer_abort(w); return rc; }
+  if (rc) {
+    imgpca_writer_abort(w);
+    return rc;
+  }
   *pw = w;
   return IMGPCA_OK;
 }
@@ -244,8 +258,10 @@ int imgpca_writer_write(ImgpcaWriter *w, const void *p, size_t n, char *err) {
       }
     }
   }
-  if (rc == IMGPCA_OK) w->nBytes += (int64_t)n;
-  else w->bFailed = 1;
+  if (rc == IMGPCA_OK)
+    w->nBytes += (int64_t)n;
+  else
+    w->bFailed = 1;
   return rc;
 }
 
@@ -291,7 +307,10 @@ int imgpca_writer_commit(ImgpcaWriter *w, char **pzEtag, int64_t *pnBytes, char 
         zEtag[n - 2] = 0;
       }
     }
-    if (pzEtag) { *pzEtag = zEtag; zEtag = NULL; }
+    if (pzEtag) {
+      *pzEtag = zEtag;
+      zEtag = NULL;
+    }
     if (pnBytes) *pnBytes = w->nBytes;
   }
   imgpca_free(zEtag);
@@ -312,7 +331,10 @@ int imgpca_storage_put(ImgpcaStorage *s, const char *zUrl, const void *p, size_t
   int rc = imgpca_writer_open(s, zUrl, &w, err);
   if (rc) return rc;
   rc = imgpca_writer_write(w, p, n, err);
-  if (rc) { imgpca_writer_abort(w); return rc; }
+  if (rc) {
+    imgpca_writer_abort(w);
+    return rc;
+  }
   return imgpca_writer_commit(w, pzEtag, pnBytes, err);
 }
 
@@ -331,15 +353,15 @@ struct ImgpcaLister {
   int iPage;
   int bListDone;
   char *zToken;
-  ImgpcaEntry *aQ;     /* ring of listed entries; aQ[iQ] is the current one */
+  ImgpcaEntry *aQ; /* ring of listed entries; aQ[iQ] is the current one */
   int nQ, iQ, nQAlloc;
-  int nSubmitted;      /* entries of the ring (from iQ) whose GET is queued */
+  int nSubmitted; /* entries of the ring (from iQ) whose GET is queued */
   int bCurTaken;
   S3Batch *batch;
   int nWindow;
   ImgpcaEntry cur;
   int bHaveCur;
-  int nEmpty;          /* truncated pages without a key, in a row */
+  int nEmpty; /* truncated pages without a key, in a row */
   int (*xInterrupted)(void *);
   void *pInterruptArg;
   /* progress */
@@ -376,7 +398,10 @@ int imgpca_lister_open(ImgpcaStorage *s, const char *zUrlGlob, int bContent, int
   rc = imgpca_url_parse(zUrlGlob, &u, err);
   if (rc) return rc;
   l = imgpca_calloc(1, sizeof(*l));
-  if (!l) { imgpca_url_free(&u); return IMGPCA_NOMEM; }
+  if (!l) {
+    imgpca_url_free(&u);
+    return IMGPCA_NOMEM;
+  }
   l->s = s;
   l->bContent = bContent;
   l->maxBytes = maxBytes;
@@ -401,7 +426,10 @@ int imgpca_lister_open(ImgpcaStorage *s, const char *zUrlGlob, int bContent, int
     if (rc == IMGPCA_OK && bContent) rc = s3_batch_new(l->c, l->nWindow, &l->batch, err);
   }
   imgpca_url_free(&u);
-  if (rc) { imgpca_lister_close(l); return rc; }
+  if (rc) {
+    imgpca_lister_close(l);
+    return rc;
+  }
   *pp = l;
   return IMGPCA_OK;
 }
@@ -423,8 +451,10 @@ static int make_s3_entry(ImgpcaLister *l, S3Object *o, ImgpcaEntry *e) {
   e->nSize = o->nSize;
   if (o->zEtag) {
     size_t n = strlen(o->zEtag);
-    if (n >= 2 && o->zEtag[0] == '"' && o->zEtag[n - 1] == '"') e->zEtag = imgpca_mprintf("%.*s", (int)n - 2, o->zEtag + 1);
-    else e->zEtag = imgpca_strdup(o->zEtag);
+    if (n >= 2 && o->zEtag[0] == '"' && o->zEtag[n - 1] == '"')
+      e->zEtag = imgpca_mprintf("%.*s", (int)n - 2, o->zEtag + 1);
+    else
+      e->zEtag = imgpca_strdup(o->zEtag);
   } else {
     e->zEtag = imgpca_strdup("");
   }
@@ -465,14 +495,20 @@ static int s3_next_listed(ImgpcaLister *l, ImgpcaEntry *e, int *pEof, char *err)
       if (l->bMagic && !imgpca_glob_match(l->zPattern, o->zKey)) continue;
       return make_s3_entry(l, o, e);
     }
-    if (l->bListDone) { *pEof = 1; return IMGPCA_OK; }
+    if (l->bListDone) {
+      *pEof = 1;
+      return IMGPCA_OK;
+    }
     {
       char *zTok = l->page.zNextToken;
       int bTrunc = l->page.bTruncated, rc;
       l->page.zNextToken = NULL;
       s3_list_page_free(&l->page);
       l->iPage = 0;
-      if (l->zToken || bTrunc || zTok) { imgpca_free(l->zToken); l->zToken = zTok; }
+      if (l->zToken || bTrunc || zTok) {
+        imgpca_free(l->zToken);
+        l->zToken = zTok;
+      }
       if (l->xInterrupted && l->xInterrupted(l->pInterruptArg)) return IMGPCA_INTERRUPT;
       rc = s3_list_page(l->c, l->zBucket, l->zPrefix, l->zToken, 1000, &l->page, err);
       if (rc) return rc;

@@ -18,12 +18,13 @@
 #include "../common/common.h"
 #include "../config/config.h"
 
-typedef enum { IMGPCA_URL_LOCAL = 1, IMGPCA_URL_S3 = 2 } ImgpcaUrlScheme;
+typedef enum { IMGPCA_URL_LOCAL = 1,
+               IMGPCA_URL_S3 = 2 } ImgpcaUrlScheme;
 
 typedef struct ImgpcaUrl {
   ImgpcaUrlScheme eScheme;
-  char *zBucket;   /* S3 only */
-  char *zKey;      /* S3: key (may be empty); local: absolute or relative path */
+  char *zBucket; /* S3 only */
+  char *zKey;    /* S3: key (may be empty); local: absolute or relative path */
 } ImgpcaUrl;
 
 int imgpca_url_parse(const char *zUrl, ImgpcaUrl *pUrl, char *err);
@@ -87,10 +88,10 @@ int imgpca_storage_describe(ImgpcaStorage *s, ImgpcaBuf *b, char *err);
 ** (S3: curl multi, s3.max_inflight requests in flight, at most that many
 ** objects ahead of the cursor, order preserved). */
 typedef struct ImgpcaEntry {
-  char *zUrl;          /* URL of the object, same scheme as the listed URL */
-  char *zKey;          /* S3: object key; local: path relative to the listed folder */
-  char *zName;         /* last path segment */
-  char *zParent;       /* name of the containing folder (S3 top level: the bucket) */
+  char *zUrl;    /* URL of the object, same scheme as the listed URL */
+  char *zKey;    /* S3: object key; local: path relative to the listed folder */
+  char *zName;   /* last path segment */
+  char *zParent; /* name of the containing folder (S3 top level: the bucket) */
   int64_t nSize;
   char *zEtag;         /* S3: ETag without quotes; local: "<mtime hex>-<size hex>" */
   char *zLastModified; /* ISO 8601 UTC, e.g. 2024-08-04T12:00:00.000Z */
@@ -143,14 +144,14 @@ void imgpca_writer_abort(ImgpcaWriter *w);
 typedef struct ImgpcaConcatPart {
   const char *zUrl;
   int64_t offset;
-  int64_t length;       /* < 0: to the end of the object */
-  int64_t nExpectSize;  /* < 0: not checked */
+  int64_t length;      /* < 0: to the end of the object */
+  int64_t nExpectSize; /* < 0: not checked */
 } ImgpcaConcatPart;
 typedef struct ImgpcaConcatStats {
-  int64_t nBytes;       /* bytes of the result */
-  int64_t nCopied;      /* bytes copied by the server (UploadPartCopy) */
-  int64_t nStreamed;    /* bytes read and written by this process */
-  int nPart;            /* S3 parts of the multipart upload (0: one PUT or a local file) */
+  int64_t nBytes;    /* bytes of the result */
+  int64_t nCopied;   /* bytes copied by the server (UploadPartCopy) */
+  int64_t nStreamed; /* bytes read and written by this process */
+  int nPart;         /* S3 parts of the multipart upload (0: one PUT or a local file) */
 } ImgpcaConcatStats;
 int imgpca_storage_concat(ImgpcaStorage *s, const char *zDest, const ImgpcaConcatPart *aPart,
                           int nPart, ImgpcaConcatStats *pStats, char *err);

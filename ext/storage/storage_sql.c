@@ -40,7 +40,10 @@ static ImgpcaStorage *ctx_storage(sqlite3_context *ctx, const char *zFunc) {
 static int int_arg(sqlite3_context *ctx, const char *zFunc, const char *zName, sqlite3_value *v,
                    int64_t dflt, int64_t *pOut) {
   int t = sqlite3_value_numeric_type(v);
-  if (t == SQLITE_NULL) { *pOut = dflt; return 0; }
+  if (t == SQLITE_NULL) {
+    *pOut = dflt;
+    return 0;
+  }
   if (t != SQLITE_INTEGER) {
     imgpca_result_error(ctx, zFunc, "%s must be an integer, got %s", zName, imgpca_type_name(v));
     return 1;
@@ -105,10 +108,16 @@ void s3_put_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     p = sqlite3_value_text(argv[1]);
   }
   n = (size_t)sqlite3_value_bytes(argv[1]);
-  if (!p && n) { sqlite3_result_error_nomem(ctx); return; }
+  if (!p && n) {
+    sqlite3_result_error_nomem(ctx);
+    return;
+  }
   if (!(s = ctx_storage(ctx, "s3_put"))) return;
   rc = imgpca_url_parse(zUrl, &u, err);
-  if (rc) { imgpca_result_core(ctx, "s3_put", rc, err); return; }
+  if (rc) {
+    imgpca_result_core(ctx, "s3_put", rc, err);
+    return;
+  }
   rc = imgpca_storage_put(s, zUrl, p ? p : "", n, &zEtag, &nBytes, err);
   if (rc) {
     imgpca_result_core(ctx, "s3_put", rc, err);
@@ -131,8 +140,10 @@ void s3_delete_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   if (!zUrl) return;
   if (!(s = ctx_storage(ctx, "s3_delete"))) return;
   rc = imgpca_storage_delete(s, zUrl, &deleted, err);
-  if (rc) imgpca_result_core(ctx, "s3_delete", rc, err);
-  else sqlite3_result_int(ctx, deleted);
+  if (rc)
+    imgpca_result_core(ctx, "s3_delete", rc, err);
+  else
+    sqlite3_result_int(ctx, deleted);
 }
 
 void s3_config_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
@@ -154,7 +165,15 @@ void s3_config_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
 }
 
 /* ---- s3_list ---- */
-enum { COL_URL, COL_KEY, COL_NAME, COL_PARENT, COL_SIZE, COL_ETAG, COL_LASTMOD, COL_CONTENT, COL_PATTERN };
+enum { COL_URL,
+       COL_KEY,
+       COL_NAME,
+       COL_PARENT,
+       COL_SIZE,
+       COL_ETAG,
+       COL_LASTMOD,
+       COL_CONTENT,
+       COL_PATTERN };
 
 typedef struct ListVtab {
   sqlite3_vtab base;
@@ -174,9 +193,12 @@ static int list_connect(sqlite3 *db, void *pAux, int argc, const char *const *ar
                         sqlite3_vtab **ppVtab, char **pzErr) {
   ListVtab *v;
   int rc;
-  (void)argc; (void)argv; (void)pzErr;
-  rc = sqlite3_declare_vtab(db, "CREATE TABLE x(url TEXT, key TEXT, name TEXT, parent TEXT, size INTEGER, "
-                                "etag TEXT, last_modified TEXT, content BLOB, pattern HIDDEN)");
+  (void)argc;
+  (void)argv;
+  (void)pzErr;
+  rc = sqlite3_declare_vtab(db,
+                            "CREATE TABLE x(url TEXT, key TEXT, name TEXT, parent TEXT, size INTEGER, "
+                            "etag TEXT, last_modified TEXT, content BLOB, pattern HIDDEN)");
   if (rc != SQLITE_OK) return rc;
   v = sqlite3_malloc(sizeof(*v));
   if (!v) return SQLITE_NOMEM;
@@ -219,8 +241,14 @@ static int list_best_index(sqlite3_vtab *tab, sqlite3_index_info *info) {
     idxNum |= 1;
     info->estimatedCost = 1e6;
     info->estimatedRows = 100000;
-    if (iLimit >= 0) { info->aConstraintUsage[iLimit].argvIndex = n++; idxNum |= 4; }
-    if (iOffset >= 0) { info->aConstraintUsage[iOffset].argvIndex = n++; idxNum |= 8; }
+    if (iLimit >= 0) {
+      info->aConstraintUsage[iLimit].argvIndex = n++;
+      idxNum |= 4;
+    }
+    if (iOffset >= 0) {
+      info->aConstraintUsage[iOffset].argvIndex = n++;
+      idxNum |= 8;
+    }
   } else {
     info->estimatedCost = 1e300; /* xFilter reports the missing argument */
   }
@@ -287,7 +315,8 @@ static int list_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
   char err[IMGPCA_ERRMAX];
   int64_t nAhead = -1;
   int rc, k = 1;
-  (void)idxStr; (void)argc;
+  (void)idxStr;
+  (void)argc;
   cursor_reset(c);
   if (!(idxNum & 1)) {
     sqlite3_free(cur->pVtab->zErrMsg);
@@ -304,9 +333,12 @@ static int list_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
     sqlite3_int64 nLimit = sqlite3_value_int64(argv[k++]);
     sqlite3_int64 nOffset = (idxNum & 8) ? sqlite3_value_int64(argv[k++]) : 0;
     if (nOffset < 0) nOffset = 0;
-    if (nLimit < 0) nAhead = -1;
-    else if (nLimit > INT64_MAX - nOffset) nAhead = INT64_MAX;
-    else nAhead = nLimit + nOffset;
+    if (nLimit < 0)
+      nAhead = -1;
+    else if (nLimit > INT64_MAX - nOffset)
+      nAhead = INT64_MAX;
+    else
+      nAhead = nLimit + nOffset;
     if (nAhead == 0) nAhead = 1;
   }
   rc = imgpca_conn_storage(v->conn, &s, err);
@@ -332,8 +364,10 @@ static int list_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int i) {
     case COL_NAME: sqlite3_result_text(ctx, e->zName, -1, SQLITE_TRANSIENT); break;
     case COL_PARENT: sqlite3_result_text(ctx, e->zParent, -1, SQLITE_TRANSIENT); break;
     case COL_SIZE:
-      if (e->nSize >= 0) sqlite3_result_int64(ctx, e->nSize);
-      else sqlite3_result_null(ctx); /* vanished while listed */
+      if (e->nSize >= 0)
+        sqlite3_result_int64(ctx, e->nSize);
+      else
+        sqlite3_result_null(ctx); /* vanished while listed */
       break;
     case COL_ETAG: sqlite3_result_text(ctx, e->zEtag, -1, SQLITE_TRANSIENT); break;
     case COL_LASTMOD: sqlite3_result_text(ctx, e->zLastModified, -1, SQLITE_TRANSIENT); break;
@@ -362,9 +396,8 @@ static int list_rowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *pRowid) {
 }
 
 const sqlite3_module s3_list_module = {
-  0,                /* iVersion */
-  0,                /* xCreate: eponymous-only */
-  list_connect, list_best_index, list_disconnect, 0, list_open, list_close, list_filter,
-  list_next, list_eof, list_column, list_rowid,
-  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
-};
+    0, /* iVersion */
+    0, /* xCreate: eponymous-only */
+    list_connect, list_best_index, list_disconnect, 0, list_open, list_close, list_filter,
+    list_next, list_eof, list_column, list_rowid,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};

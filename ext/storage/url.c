@@ -22,7 +22,10 @@ int imgpca_url_parse(const char *zUrl, ImgpcaUrl *pUrl, char *err) {
     memcpy(pUrl->zBucket, b, nb);
     pUrl->zBucket[nb] = 0;
     pUrl->zKey = imgpca_strdup(slash ? slash + 1 : "");
-    if (!pUrl->zKey) { imgpca_url_free(pUrl); return IMGPCA_NOMEM; }
+    if (!pUrl->zKey) {
+      imgpca_url_free(pUrl);
+      return IMGPCA_NOMEM;
+    }
     return IMGPCA_OK;
   }
   pUrl->eScheme = IMGPCA_URL_LOCAL;

@@ -194,7 +194,9 @@ static int two_vectors(sqlite3_context *ctx, const char *zFunc, sqlite3_value **
 ** place (no copy, no allocation).  Returns 1 with *pOut set, 0 when the
 ** generic path must handle the arguments (not both blobs, or invalid, so
 ** that it reports the error), or 2 on a dimension mismatch (error set). */
-enum { DIST_L2, DIST_DOT, DIST_COS };
+enum { DIST_L2,
+       DIST_DOT,
+       DIST_COS };
 static int blob_distance(sqlite3_context *ctx, const char *zFunc, sqlite3_value **argv, int kind,
                          double *pOut) {
   const unsigned char *pa, *pb;
@@ -223,10 +225,14 @@ static int blob_distance(sqlite3_context *ctx, const char *zFunc, sqlite3_value 
   }
   /* NaN/Inf anywhere propagates into the sums: let the generic path name it. */
   if (!isfinite(s) || !isfinite(sa) || !isfinite(sb)) return 0;
-  if (kind == DIST_L2) *pOut = sqrt(s);
-  else if (kind == DIST_DOT) *pOut = s;
-  else if (sa == 0 || sb == 0) return 0; /* zero vector: generic path reports it */
-  else *pOut = 1.0 - s / (sqrt(sa) * sqrt(sb));
+  if (kind == DIST_L2)
+    *pOut = sqrt(s);
+  else if (kind == DIST_DOT)
+    *pOut = s;
+  else if (sa == 0 || sb == 0)
+    return 0; /* zero vector: generic path reports it */
+  else
+    *pOut = 1.0 - s / (sqrt(sa) * sqrt(sb));
   return 1;
 }
 
@@ -252,8 +258,10 @@ void fvec_cosine_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   if (r == 1) sqlite3_result_double(ctx, d);
   if (r) return;
   if (two_vectors(ctx, "fvec_cosine", argv, &a, &b)) return;
-  if (fvec_cosine_distance(a.v, b.v, a.n, &d, err)) imgpca_result_error(ctx, "fvec_cosine", "%s", err);
-  else sqlite3_result_double(ctx, d);
+  if (fvec_cosine_distance(a.v, b.v, a.n, &d, err))
+    imgpca_result_error(ctx, "fvec_cosine", "%s", err);
+  else
+    sqlite3_result_double(ctx, d);
   fvec_arg_free(&a);
   fvec_arg_free(&b);
 }
@@ -278,8 +286,10 @@ static void elementwise(sqlite3_context *ctx, sqlite3_value **argv, const char *
   for (i = 0; i < a.n; i++) a.v[i] = a.v[i] + (float)sign * b.v[i];
   for (i = 0; i < a.n && isfinite(a.v[i]); i++) {
   }
-  if (i < a.n) imgpca_result_error(ctx, zFunc, "element %lld overflows float32", (sqlite3_int64)i);
-  else fvec_result(ctx, a.v, a.n);
+  if (i < a.n)
+    imgpca_result_error(ctx, zFunc, "element %lld overflows float32", (sqlite3_int64)i);
+  else
+    fvec_result(ctx, a.v, a.n);
   fvec_arg_free(&a);
   fvec_arg_free(&b);
 }
@@ -339,8 +349,10 @@ void fvec_scale_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     a.v[i] = (float)(a.v[i] * s);
     if (!isfinite(a.v[i])) break;
   }
-  if (i < a.n) imgpca_result_error(ctx, "fvec_scale", "element %lld overflows float32", (sqlite3_int64)i);
-  else fvec_result(ctx, a.v, a.n);
+  if (i < a.n)
+    imgpca_result_error(ctx, "fvec_scale", "element %lld overflows float32", (sqlite3_int64)i);
+  else
+    fvec_result(ctx, a.v, a.n);
   fvec_arg_free(&a);
 }
 

@@ -9,7 +9,7 @@
 typedef struct Sink {
   ImgpcaBuf out;
   int nCalls;
-  int failAfter;   /* fail the n-th call (1-based), 0 = never */
+  int failAfter; /* fail the n-th call (1-based), 0 = never */
 } Sink;
 
 static int sink(void *p, const void *data, size_t n, char *err) {
@@ -165,11 +165,26 @@ static int rows_cell(void *p, int iCol, CsvCell *c) {
   return IMGPCA_OK;
 }
 
-static CsvCell cell_int(long long v) { CsvCell c = {CSV_INTEGER, v, 0, NULL, 0}; return c; }
-static CsvCell cell_real(double v) { CsvCell c = {CSV_REAL, 0, v, NULL, 0}; return c; }
-static CsvCell cell_text(const char *z) { CsvCell c = {CSV_TEXT, 0, 0, z, strlen(z)}; return c; }
-static CsvCell cell_blob(const void *p, size_t n) { CsvCell c = {CSV_BLOB, 0, 0, p, n}; return c; }
-static CsvCell cell_null(void) { CsvCell c = {CSV_NULL, 0, 0, NULL, 0}; return c; }
+static CsvCell cell_int(long long v) {
+  CsvCell c = {CSV_INTEGER, v, 0, NULL, 0};
+  return c;
+}
+static CsvCell cell_real(double v) {
+  CsvCell c = {CSV_REAL, 0, v, NULL, 0};
+  return c;
+}
+static CsvCell cell_text(const char *z) {
+  CsvCell c = {CSV_TEXT, 0, 0, z, strlen(z)};
+  return c;
+}
+static CsvCell cell_blob(const void *p, size_t n) {
+  CsvCell c = {CSV_BLOB, 0, 0, p, n};
+  return c;
+}
+static CsvCell cell_null(void) {
+  CsvCell c = {CSV_NULL, 0, 0, NULL, 0};
+  return c;
+}
 
 /* Writes every row of r through a layout; returns the layout's first error. */
 static int run_rows(Rows *r, int nRow, int bExpand, int bGuard, const char *const *azNames, int nNames,
@@ -201,8 +216,11 @@ static void test_layout(void) {
   char err[IMGPCA_ERRMAX];
   Sink s = {{0}, 0, 0};
   const char *azNames[] = {"id"};
-  imgpca_put_f32(v2, 0.5f); imgpca_put_f32(v2 + 4, -1.25f);
-  imgpca_put_f32(v3, 1); imgpca_put_f32(v3 + 4, 2); imgpca_put_f32(v3 + 8, 3);
+  imgpca_put_f32(v2, 0.5f);
+  imgpca_put_f32(v2 + 4, -1.25f);
+  imgpca_put_f32(v3, 1);
+  imgpca_put_f32(v3 + 4, 2);
+  imgpca_put_f32(v3 + 8, 3);
   {
     CsvCell a[] = {cell_int(1), cell_blob(v2, 8), cell_text("a,b"),
                    cell_int(2), cell_null(), cell_real(0.1),

@@ -12,7 +12,9 @@
 
 static uint64_t g_s = 0x9E3779B97F4A7C15ull;
 static uint64_t rnd(void) {
-  g_s ^= g_s << 13; g_s ^= g_s >> 7; g_s ^= g_s << 17;
+  g_s ^= g_s << 13;
+  g_s ^= g_s >> 7;
+  g_s ^= g_s << 17;
   return g_s;
 }
 
@@ -60,7 +62,7 @@ int main(void) {
   check_double(1e17, "1e+17");
   check_double(1e-5, "0.00001");
   check_double(1e-6, "1e-06");
-  check_double(5e-324, "5e-324");                    /* smallest subnormal */
+  check_double(5e-324, "5e-324"); /* smallest subnormal */
   check_double(DBL_MIN, "2.2250738585072014e-308");
   check_double(DBL_MAX, "1.7976931348623157e+308");
   check_double(9007199254740993.0, "9007199254740992");
@@ -74,7 +76,7 @@ int main(void) {
   check_float(1e10f, "10000000000");
   check_float(FLT_MAX, "3.4028235e+38");
   check_float(FLT_MIN, "1.1754944e-38");
-  check_float(1.4e-45f, "1e-45");                    /* smallest subnormal */
+  check_float(1.4e-45f, "1e-45"); /* smallest subnormal */
   check_float(-0.0f, "-0");
   check_float(NAN, "NaN");
   check_float(-INFINITY, "-Inf");

@@ -7,9 +7,9 @@
 
 static void test_match(void) {
   CHECK(imgpca_glob_match("*.jpg", "a.jpg"));
-  CHECK(!imgpca_glob_match("*.jpg", "d/a.jpg"));        /* '*' stays in one segment */
+  CHECK(!imgpca_glob_match("*.jpg", "d/a.jpg")); /* '*' stays in one segment */
   CHECK(imgpca_glob_match("**/*.jpg", "d/e/a.jpg"));
-  CHECK(imgpca_glob_match("**/*.jpg", "a.jpg"));         /* '**' + '/' may match nothing */
+  CHECK(imgpca_glob_match("**/*.jpg", "a.jpg")); /* '**' + '/' may match nothing */
   CHECK(imgpca_glob_match("a/**/b.txt", "a/b.txt"));
   CHECK(imgpca_glob_match("a/**/b.txt", "a/x/y/b.txt"));
   CHECK(!imgpca_glob_match("a/**/b.txt", "ab.txt"));
@@ -26,7 +26,7 @@ static void test_match(void) {
   CHECK(imgpca_glob_match("[!a-c]z", "dz"));
   CHECK(!imgpca_glob_match("[^a-c]z", "bz"));
   CHECK(imgpca_glob_match("[]]x", "]x"));
-  CHECK(imgpca_glob_match("a[b", "a[b"));                /* unclosed class: literal */
+  CHECK(imgpca_glob_match("a[b", "a[b")); /* unclosed class: literal */
   CHECK(imgpca_glob_match("\\*x", "*x"));
   CHECK(!imgpca_glob_match("\\*x", "ax"));
   CHECK(imgpca_glob_match("sp ace/+&=é*", "sp ace/+&=é.txt"));
@@ -34,7 +34,7 @@ static void test_match(void) {
   CHECK(imgpca_glob_match("", ""));
   CHECK(!imgpca_glob_match("", "a"));
   CHECK(imgpca_glob_match("*", ""));
-  CHECK(!imgpca_glob_match("**/", "a"));                 /* zero segments only before "**" consumes */
+  CHECK(!imgpca_glob_match("**/", "a")); /* zero segments only before "**" consumes */
   CHECK(imgpca_glob_match("**/", "a/"));
   CHECK(imgpca_glob_match("x**/y", "xy"));
   CHECK(imgpca_glob_match("x**/y", "xa/b/y"));
@@ -61,19 +61,33 @@ static void test_pathological(void) {
   char pat[200], key[400];
   size_t i, n;
   /* "*a" x 40 then 'b' against 300 x 'a': no match (no 'b') */
-  for (n = 0, i = 0; i < 40; i++) { pat[n++] = '*'; pat[n++] = 'a'; }
-  pat[n++] = 'b'; pat[n] = 0;
-  memset(key, 'a', 300); key[300] = 0;
+  for (n = 0, i = 0; i < 40; i++) {
+    pat[n++] = '*';
+    pat[n++] = 'a';
+  }
+  pat[n++] = 'b';
+  pat[n] = 0;
+  memset(key, 'a', 300);
+  key[300] = 0;
   CHECK(!imgpca_glob_match(pat, key));
   key[299] = 'b';
   CHECK(imgpca_glob_match(pat, key));
-  key[40] = 0; key[39] = 'b';              /* only 39 'a' for 40 "*a" */
+  key[40] = 0;
+  key[39] = 'b'; /* only 39 'a' for 40 "*a" */
   CHECK(!imgpca_glob_match(pat, key));
   /* "**" + "/" x 20 then "x" against "a/" x 150 + "y" */
-  for (n = 0, i = 0; i < 20; i++) { memcpy(pat + n, "**/", 3); n += 3; }
-  pat[n++] = 'x'; pat[n] = 0;
-  for (n = 0, i = 0; i < 150; i++) { key[n++] = 'a'; key[n++] = '/'; }
-  key[n] = 'y'; key[n + 1] = 0;
+  for (n = 0, i = 0; i < 20; i++) {
+    memcpy(pat + n, "**/", 3);
+    n += 3;
+  }
+  pat[n++] = 'x';
+  pat[n] = 0;
+  for (n = 0, i = 0; i < 150; i++) {
+    key[n++] = 'a';
+    key[n++] = '/';
+  }
+  key[n] = 'y';
+  key[n + 1] = 0;
   CHECK(!imgpca_glob_match(pat, key));
   key[n] = 'x';
   CHECK(imgpca_glob_match(pat, key));

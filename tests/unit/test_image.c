@@ -16,7 +16,10 @@ static unsigned char *slurp(const char *path, size_t *n) {
   len = ftell(f);
   fseek(f, 0, SEEK_SET);
   p = malloc((size_t)len);
-  if (p && fread(p, 1, (size_t)len, f) != (size_t)len) { free(p); p = NULL; }
+  if (p && fread(p, 1, (size_t)len, f) != (size_t)len) {
+    free(p);
+    p = NULL;
+  }
   fclose(f);
   *n = (size_t)len;
   return p;
@@ -46,7 +49,8 @@ static void test_exif(void) {
   bad[30] = 4; /* LONG instead of SHORT */
   CHECK_EQ_INT(img_exif_orientation(bad, sizeof bad), 0);
   memcpy(bad, le, sizeof le);
-  bad[14] = 0xff; bad[15] = 0xff; /* 65535 entries claimed: stops at the end of data */
+  bad[14] = 0xff;
+  bad[15] = 0xff; /* 65535 entries claimed: stops at the end of data */
   CHECK_EQ_INT(img_exif_orientation(bad, sizeof bad), 6);
   bad[29] = 0x02; /* tag 0x0212: no orientation, then runs off the end */
   CHECK_EQ_INT(img_exif_orientation(bad, sizeof bad), 0);
@@ -57,12 +61,15 @@ static ImgImage make3x2(void) {
   /* pixel (x,y) has R = 10*y + x */
   ImgImage im;
   int x, y;
-  im.w = 3; im.h = 2;
+  im.w = 3;
+  im.h = 2;
   im.px = imgpca_malloc(18);
   for (y = 0; y < 2; y++)
     for (x = 0; x < 3; x++) {
       unsigned char *p = im.px + (y * 3 + x) * 3;
-      p[0] = (unsigned char)(10 * y + x); p[1] = 0; p[2] = 0;
+      p[0] = (unsigned char)(10 * y + x);
+      p[1] = 0;
+      p[2] = 0;
     }
   return im;
 }
@@ -80,14 +87,38 @@ static void test_orient(void) {
       for (x = 0; x < im.w; x++) {
         int sx, sy; /* where the displayed pixel comes from (EXIF 2.3 table) */
         switch (o) {
-          case 1: sx = x; sy = y; break;
-          case 2: sx = 2 - x; sy = y; break;
-          case 3: sx = 2 - x; sy = 1 - y; break;
-          case 4: sx = x; sy = 1 - y; break;
-          case 5: sx = y; sy = x; break;
-          case 6: sx = y; sy = 1 - x; break;   /* rotate 90 clockwise */
-          case 7: sx = 2 - y; sy = 1 - x; break;
-          default: sx = 2 - y; sy = x; break; /* rotate 90 counter-clockwise */
+          case 1:
+            sx = x;
+            sy = y;
+            break;
+          case 2:
+            sx = 2 - x;
+            sy = y;
+            break;
+          case 3:
+            sx = 2 - x;
+            sy = 1 - y;
+            break;
+          case 4:
+            sx = x;
+            sy = 1 - y;
+            break;
+          case 5:
+            sx = y;
+            sy = x;
+            break;
+          case 6:
+            sx = y;
+            sy = 1 - x;
+            break; /* rotate 90 clockwise */
+          case 7:
+            sx = 2 - y;
+            sy = 1 - x;
+            break;
+          default:
+            sx = 2 - y;
+            sy = x;
+            break; /* rotate 90 counter-clockwise */
         }
         if (R(im, x, y) != 10 * sy + sx) ok = 0;
       }
@@ -108,7 +139,9 @@ static void test_resize(void) {
   ImgImage im;
   float out[6];
   unsigned char px[9] = {0, 0, 0, 90, 30, 60, 180, 255, 3};
-  im.w = 3; im.h = 1; im.px = px;
+  im.w = 3;
+  im.h = 1;
+  im.px = px;
   CHECK_EQ_INT(img_resize_box(&im, 2, 1, out), IMGPCA_OK);
   /* out0 covers [0,1.5): p0 + half of p1; out1 covers [1.5,3) */
   CHECK_NEAR(out[0], (0 + 0.5 * 90) / 1.5, 1e-4);
@@ -176,7 +209,9 @@ static void test_hist(void) {
   ImgImage im;
   float out[512];
   unsigned char px[12] = {255, 0, 0, 0, 0, 255, 255, 255, 255, 0, 0, 255};
-  im.w = 2; im.h = 2; im.px = px;
+  im.w = 2;
+  im.h = 2;
+  im.px = px;
   CHECK_EQ_INT(img_spec_parse("hist", &s, err), IMGPCA_OK);
   CHECK_EQ_INT(img_features_compute(&s, &im, out, err), IMGPCA_OK);
   /* red: h=0, s=1 -> 7, v=1 -> 7; blue: h=4/6 -> 5; white dropped */
@@ -210,7 +245,9 @@ static void test_hist_exact(void) {
     float *out;
     int a, b, c, hb, sb, vb;
     CHECK_EQ_INT(img_spec_parse(specs[si], &s, err), IMGPCA_OK);
-    hb = s.a[0].hb; sb = s.a[0].sb; vb = s.a[0].vb;
+    hb = s.a[0].hb;
+    sb = s.a[0].sb;
+    vb = s.a[0].vb;
     out = malloc(sizeof(float) * img_spec_dims(&s));
     im.w = im.h = 1;
     im.px = px;
@@ -218,14 +255,19 @@ static void test_hist_exact(void) {
       for (b = 0; b < nv; b++)
         for (c = 0; c < nv; c++) {
           int r = vals[a], g = vals[b], bl = vals[c], mx, mn, d, num = 0, eh = 0, es = 0, ev, idx;
-          px[0] = (unsigned char)r; px[1] = (unsigned char)g; px[2] = (unsigned char)bl;
+          px[0] = (unsigned char)r;
+          px[1] = (unsigned char)g;
+          px[2] = (unsigned char)bl;
           mx = r > g ? (r > bl ? r : bl) : (g > bl ? g : bl);
           mn = r < g ? (r < bl ? r : bl) : (g < bl ? g : bl);
           d = mx - mn;
           if (d > 0) {
-            if (mx == r) num = g - bl + (g < bl ? 6 * d : 0);
-            else if (mx == g) num = 2 * d + bl - r;
-            else num = 4 * d + r - g;
+            if (mx == r)
+              num = g - bl + (g < bl ? 6 * d : 0);
+            else if (mx == g)
+              num = 2 * d + bl - r;
+            else
+              num = 4 * d + r - g;
             eh = num * hb / (6 * d);
             es = d * sb / mx;
           }
@@ -242,12 +284,12 @@ static void test_hist_exact(void) {
 
 static void test_decode_robust(void) {
   static const char *files[] = {
-    "../shared/data/images-edge/jpeg-testimages/testorig.jpg",
-    "../shared/data/images-edge/jpeg-testimages/testimgari.jpg",
-    "../shared/data/images-edge/jpeg-bugs/8bit/testorig_transverse_422_q95_prog_ari.jpg",
-    "../shared/data/images-edge/jpeg-bugs/8bit/testorig_rot180_cmyk_411_q50_opt_rst1B_test1icc.jpg",
-    "../shared/data/images-edge/pngsuite/png/basi3p02.png",
-    "../shared/data/images-edge/pngsuite/png/basn6a16.png",
+      "../shared/data/images-edge/jpeg-testimages/testorig.jpg",
+      "../shared/data/images-edge/jpeg-testimages/testimgari.jpg",
+      "../shared/data/images-edge/jpeg-bugs/8bit/testorig_transverse_422_q95_prog_ari.jpg",
+      "../shared/data/images-edge/jpeg-bugs/8bit/testorig_rot180_cmyk_411_q50_opt_rst1B_test1icc.jpg",
+      "../shared/data/images-edge/pngsuite/png/basi3p02.png",
+      "../shared/data/images-edge/pngsuite/png/basn6a16.png",
   };
   size_t fi;
   char err[IMGPCA_ERRMAX];
@@ -274,7 +316,10 @@ static void test_decode_robust(void) {
       o.lenient = (int)(k & 1);
       rc = img_decode(p, k, &o, &im, NULL, err);
       CHECK(rc == IMGPCA_OK || rc == IMGPCA_ERROR);
-      if (rc == IMGPCA_OK) { nok++; CHECK(im.w > 0 && im.px != NULL); }
+      if (rc == IMGPCA_OK) {
+        nok++;
+        CHECK(im.w > 0 && im.px != NULL);
+      }
       img_image_free(&im);
     }
     /* bit flips */

@@ -226,7 +226,7 @@ static void test_state_budget(void) {
   char err[IMGPCA_ERRMAX];
   pca_opts_default(&o);
   o.solver = PCA_SOLVER_STREAMING;
-  o.sketch = 4096;   /* 64 * 4096^2 bytes = 1 GiB of Gram + eigenvectors */
+  o.sketch = 4096; /* 64 * 4096^2 bytes = 1 GiB of Gram + eigenvectors */
   o.memory_mb = 2048;
   pca_state_init(&st, &o);
   feed(&st, 0, 100);

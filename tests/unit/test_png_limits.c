@@ -41,8 +41,10 @@ static unsigned long pngl_crc(const unsigned char *p, size_t n) {
 }
 
 static void put32(unsigned char *p, unsigned long v) {
-  p[0] = (unsigned char)(v >> 24); p[1] = (unsigned char)(v >> 16);
-  p[2] = (unsigned char)(v >> 8); p[3] = (unsigned char)v;
+  p[0] = (unsigned char)(v >> 24);
+  p[1] = (unsigned char)(v >> 16);
+  p[2] = (unsigned char)(v >> 8);
+  p[3] = (unsigned char)v;
 }
 
 /* signature + 8x8 RGB IHDR + a chunk of type zType declaring length nDecl
@@ -50,13 +52,21 @@ static void put32(unsigned char *p, unsigned long v) {
 static size_t make_png(unsigned char *b, const char *zType, unsigned long nDecl) {
   static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', 0x0d, 0x0a, 0x1a, 0x0a};
   size_t n = 0;
-  memcpy(b, sig, 8); n = 8;
-  put32(b + n, 13); memcpy(b + n + 4, "IHDR", 4);
-  put32(b + n + 8, 8); put32(b + n + 12, 8);
-  b[n + 16] = 8; b[n + 17] = 2; b[n + 18] = 0; b[n + 19] = 0; b[n + 20] = 0;
+  memcpy(b, sig, 8);
+  n = 8;
+  put32(b + n, 13);
+  memcpy(b + n + 4, "IHDR", 4);
+  put32(b + n + 8, 8);
+  put32(b + n + 12, 8);
+  b[n + 16] = 8;
+  b[n + 17] = 2;
+  b[n + 18] = 0;
+  b[n + 19] = 0;
+  b[n + 20] = 0;
   put32(b + n + 21, pngl_crc(b + n + 4, 17));
   n += 25;
-  put32(b + n, nDecl); memcpy(b + n + 4, zType, 4);
+  put32(b + n, nDecl);
+  memcpy(b + n + 4, zType, 4);
   memcpy(b + n + 8, "Title\0\0\0\0\0hi", 13);
   return n + 8 + 13;
 }
@@ -96,7 +106,7 @@ int main(void) {
     check_huge_chunk("zTXt", lenient);
     check_huge_chunk("iCCP", lenient);
     check_huge_chunk("eXIf", lenient);
-    check_huge_chunk("prVt", lenient);  /* unknown ancillary chunk */
+    check_huge_chunk("prVt", lenient); /* unknown ancillary chunk */
   }
   return UNIT_DONE();
 }

@@ -84,11 +84,16 @@ static void test_encode(void) {
   CHECK(img_encode(px, 0, 2, 3, IMG_FMT_PNG, 90, &enc, &n, err) == IMGPCA_ERROR);
   CHECK(img_encode(px, 2, 2, 3, IMG_FMT_JPEG, 101, &enc, &n, err) == IMGPCA_ERROR);
   CHECK(img_format_parse("png") == IMG_FMT_PNG && img_format_parse("jpg") == IMG_FMT_JPEG && !img_format_parse("gif"));
-  img_thumbnail_size(100, 100, 48, &tw, &th); CHECK(tw == 48 && th == 48);
-  img_thumbnail_size(1800, 1200, 48, &tw, &th); CHECK(tw == 48 && th == 32);
-  img_thumbnail_size(1200, 1800, 64, &tw, &th); CHECK(tw == 43 && th == 64);
-  img_thumbnail_size(10, 5000, 48, &tw, &th); CHECK(tw == 1 && th == 48);
-  img_thumbnail_size(30, 20, 48, &tw, &th); CHECK(tw == 30 && th == 20);
+  img_thumbnail_size(100, 100, 48, &tw, &th);
+  CHECK(tw == 48 && th == 48);
+  img_thumbnail_size(1800, 1200, 48, &tw, &th);
+  CHECK(tw == 48 && th == 32);
+  img_thumbnail_size(1200, 1800, 64, &tw, &th);
+  CHECK(tw == 43 && th == 64);
+  img_thumbnail_size(10, 5000, 48, &tw, &th);
+  CHECK(tw == 1 && th == 48);
+  img_thumbnail_size(30, 20, 48, &tw, &th);
+  CHECK(tw == 30 && th == 20);
   CHECK(img_thumbnail((const unsigned char *)"xx", 2, 0, 10, IMG_FMT_JPEG, 80, &enc, &n, err) == IMGPCA_ERROR);
 }
 

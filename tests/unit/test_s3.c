@@ -71,13 +71,9 @@ static void test_sigv4(void) {
   /* AWS S3 documentation, "Signature Calculations for the Authorization
   ** Header", example GET Object (first 10 bytes of test.txt). Headers given
   ** unsorted on purpose. */
-  S3Header get[] = {{"x-amz-date", "20130524T000000Z"}, {"range", "bytes=0-9"},
-                    {"host", "examplebucket.s3.amazonaws.com"}, {"x-amz-content-sha256", EMPTY}};
-  S3Header put[] = {{"date", "Fri, 24 May 2013 00:00:00 GMT"}, {"host", "examplebucket.s3.amazonaws.com"},
-                    {"x-amz-content-sha256", "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072"},
-                    {"x-amz-date", "20130524T000000Z"}, {"x-amz-storage-class", "REDUCED_REDUNDANCY"}};
-  S3Header list[] = {{"host", "examplebucket.s3.amazonaws.com"}, {"x-amz-content-sha256", EMPTY},
-                     {"x-amz-date", "20130524T000000Z"}};
+  S3Header get[] = {{"x-amz-date", "20130524T000000Z"}, {"range", "bytes=0-9"}, {"host", "examplebucket.s3.amazonaws.com"}, {"x-amz-content-sha256", EMPTY}};
+  S3Header put[] = {{"date", "Fri, 24 May 2013 00:00:00 GMT"}, {"host", "examplebucket.s3.amazonaws.com"}, {"x-amz-content-sha256", "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072"}, {"x-amz-date", "20130524T000000Z"}, {"x-amz-storage-class", "REDUCED_REDUNDANCY"}};
+  S3Header list[] = {{"host", "examplebucket.s3.amazonaws.com"}, {"x-amz-content-sha256", EMPTY}, {"x-amz-date", "20130524T000000Z"}};
   S3Query q;
   ImgpcaBuf b, canon, sts;
   S3SignInput in;
@@ -113,15 +109,24 @@ static void test_sigv4(void) {
   s3_query_free(&q);
   /* the canonical request and string to sign of the GET example */
   memset(&in, 0, sizeof in);
-  in.zMethod = "GET"; in.zPath = "/test.txt"; in.zQuery = ""; in.aHdr = get; in.nHdr = 4;
-  in.zPayloadHash = EMPTY; in.zAmzDate = "20130524T000000Z"; in.zRegion = "us-east-1";
-  in.zService = "s3"; in.zAccessKey = EX_AK; in.zSecretKey = EX_SK;
+  in.zMethod = "GET";
+  in.zPath = "/test.txt";
+  in.zQuery = "";
+  in.aHdr = get;
+  in.nHdr = 4;
+  in.zPayloadHash = EMPTY;
+  in.zAmzDate = "20130524T000000Z";
+  in.zRegion = "us-east-1";
+  in.zService = "s3";
+  in.zAccessKey = EX_AK;
+  in.zSecretKey = EX_SK;
   imgpca_buf_init(&canon);
   imgpca_buf_init(&sts);
   CHECK_EQ_INT(s3_sigv4_sign(&in, &zAuth, &canon, &sts), IMGPCA_OK);
   imgpca_buf_append(&sts, "", 1);
-  CHECK_STR((char *)sts.p, "AWS4-HMAC-SHA256\n20130524T000000Z\n20130524/us-east-1/s3/aws4_request\n"
-                           "7344ae5b7ee6c3e7e6b0fe0640412a37625d1fbfff95c48bbb2dc43964946972");
+  CHECK_STR((char *)sts.p,
+            "AWS4-HMAC-SHA256\n20130524T000000Z\n20130524/us-east-1/s3/aws4_request\n"
+            "7344ae5b7ee6c3e7e6b0fe0640412a37625d1fbfff95c48bbb2dc43964946972");
   imgpca_free(zAuth);
   imgpca_buf_free(&canon);
   imgpca_buf_free(&sts);
@@ -218,8 +223,9 @@ static void test_xml(void) {
   CHECK_STR(xe.zMessage, "The specified key does not exist.");
   s3_xml_error_free(&xe);
   {
-    const char *init = "<InitiateMultipartUploadResult xmlns=\"x\"><Bucket>b</Bucket><Key>k</Key>"
-                       "<UploadId>2~abc</UploadId></InitiateMultipartUploadResult>";
+    const char *init =
+        "<InitiateMultipartUploadResult xmlns=\"x\"><Bucket>b</Bucket><Key>k</Key>"
+        "<UploadId>2~abc</UploadId></InitiateMultipartUploadResult>";
     const char *comp = "<CompleteMultipartUploadResult><ETag>\"e-3\"</ETag></CompleteMultipartUploadResult>";
     const char *compErr = "<Error><Code>InternalError</Code><Message>We encountered an internal error.</Message></Error>";
     CHECK_EQ_INT(s3_xml_upload_id(init, strlen(init), &z, e), IMGPCA_OK);
@@ -232,9 +238,10 @@ static void test_xml(void) {
     CHECK_STR(e, "complete multipart upload failed: InternalError: We encountered an internal error.");
   }
   {
-    const char *up = "<ListMultipartUploadsResult><Bucket>b</Bucket><IsTruncated>false</IsTruncated>"
-                     "<Upload><Key>k1</Key><UploadId>u1</UploadId></Upload>"
-                     "<Upload><Key>k2</Key><UploadId>u2</UploadId></Upload></ListMultipartUploadsResult>";
+    const char *up =
+        "<ListMultipartUploadsResult><Bucket>b</Bucket><IsTruncated>false</IsTruncated>"
+        "<Upload><Key>k1</Key><UploadId>u1</UploadId></Upload>"
+        "<Upload><Key>k2</Key><UploadId>u2</UploadId></Upload></ListMultipartUploadsResult>";
     CHECK_EQ_INT(s3_xml_uploads(up, strlen(up), &ul, e), IMGPCA_OK);
     CHECK_EQ_INT(ul.n, 2);
     CHECK_STR(ul.a[1].zKey, "k2");
@@ -252,23 +259,41 @@ static void test_xml(void) {
 }
 
 static void test_files(void) {
-  const char *ini = "# comment\n[default]\naws_access_key_id = AKDEFAULT\n"
-                    "aws_secret_access_key=sdefault \n\n[dev]\n  aws_access_key_id=AKDEV\r\n"
-                    "aws_secret_access_key = s=dev\n[profile dev]\nregion = eu-west-1\n";
-  const char *json = "{\n  \"Code\" : \"Success\",\n  \"AccessKeyId\" : \"ASIAX\",\n"
-                     "  \"SecretAccessKey\" : \"se\\/cret\",\n  \"Token\" : \"tok\",\n"
-                     "  \"Expiration\" : \"2026-11-25T09:00:00Z\"\n}";
+  const char *ini =
+      "# comment\n[default]\naws_access_key_id = AKDEFAULT\n"
+      "aws_secret_access_key=sdefault \n\n[dev]\n  aws_access_key_id=AKDEV\r\n"
+      "aws_secret_access_key = s=dev\n[profile dev]\nregion = eu-west-1\n";
+  const char *json =
+      "{\n  \"Code\" : \"Success\",\n  \"AccessKeyId\" : \"ASIAX\",\n"
+      "  \"SecretAccessKey\" : \"se\\/cret\",\n  \"Token\" : \"tok\",\n"
+      "  \"Expiration\" : \"2026-11-25T09:00:00Z\"\n}";
   char *z;
-  z = s3_ini_get(ini, "default", "aws_access_key_id"); CHECK_STR(z, "AKDEFAULT"); imgpca_free(z);
-  z = s3_ini_get(ini, "default", "aws_secret_access_key"); CHECK_STR(z, "sdefault"); imgpca_free(z);
-  z = s3_ini_get(ini, "dev", "aws_access_key_id"); CHECK_STR(z, "AKDEV"); imgpca_free(z);
-  z = s3_ini_get(ini, "dev", "aws_secret_access_key"); CHECK_STR(z, "s=dev"); imgpca_free(z);
-  z = s3_ini_get(ini, "profile dev", "region"); CHECK_STR(z, "eu-west-1"); imgpca_free(z);
+  z = s3_ini_get(ini, "default", "aws_access_key_id");
+  CHECK_STR(z, "AKDEFAULT");
+  imgpca_free(z);
+  z = s3_ini_get(ini, "default", "aws_secret_access_key");
+  CHECK_STR(z, "sdefault");
+  imgpca_free(z);
+  z = s3_ini_get(ini, "dev", "aws_access_key_id");
+  CHECK_STR(z, "AKDEV");
+  imgpca_free(z);
+  z = s3_ini_get(ini, "dev", "aws_secret_access_key");
+  CHECK_STR(z, "s=dev");
+  imgpca_free(z);
+  z = s3_ini_get(ini, "profile dev", "region");
+  CHECK_STR(z, "eu-west-1");
+  imgpca_free(z);
   CHECK(s3_ini_get(ini, "dev", "region") == NULL);
   CHECK(s3_ini_get(ini, "nope", "aws_access_key_id") == NULL);
-  z = s3_json_get(json, "AccessKeyId"); CHECK_STR(z, "ASIAX"); imgpca_free(z);
-  z = s3_json_get(json, "SecretAccessKey"); CHECK_STR(z, "se/cret"); imgpca_free(z);
-  z = s3_json_get(json, "Code"); CHECK_STR(z, "Success"); imgpca_free(z);
+  z = s3_json_get(json, "AccessKeyId");
+  CHECK_STR(z, "ASIAX");
+  imgpca_free(z);
+  z = s3_json_get(json, "SecretAccessKey");
+  CHECK_STR(z, "se/cret");
+  imgpca_free(z);
+  z = s3_json_get(json, "Code");
+  CHECK_STR(z, "Success");
+  imgpca_free(z);
   CHECK(s3_json_get(json, "Success") == NULL); /* a value, not a key */
   CHECK_EQ_INT((long long)s3_parse_iso8601("2026-11-25T09:00:00Z"), 1795597200LL);
   CHECK_EQ_INT((long long)s3_parse_iso8601("garbage"), -1);
@@ -278,11 +303,11 @@ static void test_files(void) {
 static void test_addressing(void) {
   CHECK(s3_bucket_virtual_ok("my-bucket", 1));
   CHECK(s3_bucket_virtual_ok("abc", 1));
-  CHECK(s3_bucket_virtual_ok("a1.b2", 0));          /* dots: fine over http */
-  CHECK(!s3_bucket_virtual_ok("a1.b2", 1));         /* ... not under TLS (wildcard certificates) */
-  CHECK(!s3_bucket_virtual_ok("My-Bucket", 0));     /* upper case */
+  CHECK(s3_bucket_virtual_ok("a1.b2", 0));      /* dots: fine over http */
+  CHECK(!s3_bucket_virtual_ok("a1.b2", 1));     /* ... not under TLS (wildcard certificates) */
+  CHECK(!s3_bucket_virtual_ok("My-Bucket", 0)); /* upper case */
   CHECK(!s3_bucket_virtual_ok("my_bucket", 0));
-  CHECK(!s3_bucket_virtual_ok("ab", 0));            /* too short */
+  CHECK(!s3_bucket_virtual_ok("ab", 0)); /* too short */
   CHECK(!s3_bucket_virtual_ok("a234567890123456789012345678901234567890123456789012345678901234", 0));
   CHECK(!s3_bucket_virtual_ok("-abc", 0));
   CHECK(!s3_bucket_virtual_ok("abc-", 0));
@@ -291,7 +316,7 @@ static void test_addressing(void) {
   CHECK(!s3_bucket_virtual_ok("a..b", 0));
   CHECK(!s3_bucket_virtual_ok("a-.b", 0));
   CHECK(!s3_bucket_virtual_ok("a.-b", 0));
-  CHECK(!s3_bucket_virtual_ok("192.168.1.2", 0));   /* like an IP address */
+  CHECK(!s3_bucket_virtual_ok("192.168.1.2", 0)); /* like an IP address */
   CHECK(!s3_bucket_virtual_ok("a@b.evil", 0));
   CHECK(!s3_bucket_virtual_ok("a:1", 0));
   /* style: explicit, auto (virtual on AWS, path on a custom endpoint), fallbacks */

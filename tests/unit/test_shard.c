@@ -31,8 +31,10 @@ static double chi2(unsigned nShard, unsigned nKey, int style) {
   memset(count, 0, sizeof(count));
   for (i = 0; i < nKey; i++) {
     int len;
-    if (style == 0) len = snprintf(key, sizeof key, "Training/Class %u/%u_100.jpg", i % 141, i);
-    else len = snprintf(key, sizeof key, "r_%u_100.jpg", i * 3);
+    if (style == 0)
+      len = snprintf(key, sizeof key, "Training/Class %u/%u_100.jpg", i % 141, i);
+    else
+      len = snprintf(key, sizeof key, "r_%u_100.jpg", i * 3);
     count[shard_of(key, (size_t)len, nShard)]++;
   }
   e = (double)nKey / nShard;

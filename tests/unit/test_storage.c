@@ -20,7 +20,8 @@ static int count_files(const char *zDir) {
   struct dirent *e;
   int n = 0;
   if (!d) return -1;
-  while ((e = readdir(d)) != NULL) if (e->d_name[0] != '.') n++;
+  while ((e = readdir(d)) != NULL)
+    if (e->d_name[0] != '.') n++;
   closedir(d);
   return n;
 }
@@ -357,8 +358,16 @@ static void test_concat(const char *dir) {
   unsigned char *d0 = malloc(n0), *d1 = malloc(n1), *want;
   int nf;
   uint32_t x = 12345;
-  if (!d0 || !d1) { CHECK(0); free(d0); free(d1); return; }
-  for (i = 0; i < n0; i++) { x = x * 1103515245u + 12345u; d0[i] = (unsigned char)(x >> 16); }
+  if (!d0 || !d1) {
+    CHECK(0);
+    free(d0);
+    free(d1);
+    return;
+  }
+  for (i = 0; i < n0; i++) {
+    x = x * 1103515245u + 12345u;
+    d0[i] = (unsigned char)(x >> 16);
+  }
   for (i = 0; i < n1; i++) d1[i] = (unsigned char)(i * 7);
   CHECK_EQ_INT(imgpca_config_init(&cfg), IMGPCA_OK);
   CHECK_EQ_INT(imgpca_storage_new(&cfg, &s, err), IMGPCA_OK);
@@ -371,18 +380,31 @@ static void test_concat(const char *dir) {
   CHECK_EQ_INT(imgpca_storage_put(s, p1, d1, n1, NULL, NULL, err), IMGPCA_OK);
   /* p1[10..], p0 whole (3 chunks), p1 [0, 5), p0 from 8 MiB - 3 to the end */
   memset(a, 0, sizeof a);
-  a[0].zUrl = p1; a[0].offset = 10; a[0].length = -1; a[0].nExpectSize = (int64_t)n1;
-  a[1].zUrl = p0; a[1].length = -1; a[1].nExpectSize = -1;
-  a[2].zUrl = p1; a[2].length = 5; a[2].nExpectSize = -1;
-  a[3].zUrl = p0; a[3].offset = ((int64_t)8 << 20) - 3; a[3].length = -1; a[3].nExpectSize = (int64_t)n0;
+  a[0].zUrl = p1;
+  a[0].offset = 10;
+  a[0].length = -1;
+  a[0].nExpectSize = (int64_t)n1;
+  a[1].zUrl = p0;
+  a[1].length = -1;
+  a[1].nExpectSize = -1;
+  a[2].zUrl = p1;
+  a[2].length = 5;
+  a[2].nExpectSize = -1;
+  a[3].zUrl = p0;
+  a[3].offset = ((int64_t)8 << 20) - 3;
+  a[3].length = -1;
+  a[3].nExpectSize = (int64_t)n0;
   CHECK_EQ_INT(imgpca_storage_concat(s, dest, a, 4, &st, err), IMGPCA_OK);
   {
     size_t nWant = (n1 - 10) + n0 + 5 + (n0 - ((size_t)8 << 20) + 3), o = 0;
     want = malloc(nWant);
     if (want) {
-      memcpy(want + o, d1 + 10, n1 - 10); o += n1 - 10;
-      memcpy(want + o, d0, n0); o += n0;
-      memcpy(want + o, d1, 5); o += 5;
+      memcpy(want + o, d1 + 10, n1 - 10);
+      o += n1 - 10;
+      memcpy(want + o, d0, n0);
+      o += n0;
+      memcpy(want + o, d1, 5);
+      o += 5;
       memcpy(want + o, d0 + ((size_t)8 << 20) - 3, n0 - ((size_t)8 << 20) + 3);
       CHECK_EQ_INT(st.nBytes, (int64_t)nWant);
       CHECK_EQ_INT(st.nStreamed, (int64_t)nWant);
@@ -405,10 +427,13 @@ static void test_concat(const char *dir) {
   a[1].zUrl = missing;
   CHECK_EQ_INT(imgpca_storage_concat(s, dest, a, 2, &st, err), IMGPCA_ERROR);
   CHECK(strstr(err, "missing.bin': no such file") != NULL);
-  a[1].zUrl = p1; a[1].offset = 990; a[1].length = 11;
+  a[1].zUrl = p1;
+  a[1].offset = 990;
+  a[1].length = 11;
   CHECK_EQ_INT(imgpca_storage_concat(s, dest, a, 2, &st, err), IMGPCA_ERROR);
   CHECK(strstr(err, "range of 11 bytes at offset 990 goes beyond its end (1000 bytes)") != NULL);
-  a[1].offset = 1001; a[1].length = -1;
+  a[1].offset = 1001;
+  a[1].length = -1;
   CHECK_EQ_INT(imgpca_storage_concat(s, dest, a, 2, &st, err), IMGPCA_ERROR);
   CHECK(strstr(err, "offset 1001 is beyond its end") != NULL);
   {

@@ -43,7 +43,8 @@ static void test_blob(void) {
   CHECK_EQ_INT(fvec_check_blob(blob, 8, &n, err), IMGPCA_OK);
   CHECK_EQ_INT(n, 2);
   CHECK_EQ_INT(fvec_check_blob(blob, 7, &n, err), IMGPCA_ERROR);
-  blob[7] = 0x7f; blob[6] = 0xc0; /* NaN in element 1 */
+  blob[7] = 0x7f;
+  blob[6] = 0xc0; /* NaN in element 1 */
   CHECK_EQ_INT(fvec_check_blob(blob, 8, &n, err), IMGPCA_ERROR);
   CHECK_STR(err, "element 1 is NaN");
 }

@@ -5,14 +5,40 @@
 #include <stdio.h>
 #include <string.h>
 static int unit_fail = 0, unit_count = 0;
-#define CHECK(c) do { unit_count++; if (!(c)) { unit_fail++; \
-  fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c); } } while (0)
-#define CHECK_EQ_INT(a, b) do { long long _a = (a), _b = (b); unit_count++; if (_a != _b) { unit_fail++; \
-  fprintf(stderr, "%s:%d: %s == %lld, expected %lld\n", __FILE__, __LINE__, #a, _a, _b); } } while (0)
-#define CHECK_STR(a, b) do { const char *_a = (a), *_b = (b); unit_count++; \
-  if (!_a || strcmp(_a, _b)) { unit_fail++; \
-  fprintf(stderr, "%s:%d: %s == \"%s\", expected \"%s\"\n", __FILE__, __LINE__, #a, _a ? _a : "(null)", _b); } } while (0)
-#define CHECK_NEAR(a, b, tol) do { double _a = (a), _b = (b); unit_count++; if (!(fabs(_a - _b) <= (tol))) { unit_fail++; \
-  fprintf(stderr, "%s:%d: %s == %.17g, expected %.17g\n", __FILE__, __LINE__, #a, _a, _b); } } while (0)
+#define CHECK(c) \
+  do { \
+    unit_count++; \
+    if (!(c)) { \
+      unit_fail++; \
+      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c); \
+    } \
+  } while (0)
+#define CHECK_EQ_INT(a, b) \
+  do { \
+    long long _a = (a), _b = (b); \
+    unit_count++; \
+    if (_a != _b) { \
+      unit_fail++; \
+      fprintf(stderr, "%s:%d: %s == %lld, expected %lld\n", __FILE__, __LINE__, #a, _a, _b); \
+    } \
+  } while (0)
+#define CHECK_STR(a, b) \
+  do { \
+    const char *_a = (a), *_b = (b); \
+    unit_count++; \
+    if (!_a || strcmp(_a, _b)) { \
+      unit_fail++; \
+      fprintf(stderr, "%s:%d: %s == \"%s\", expected \"%s\"\n", __FILE__, __LINE__, #a, _a ? _a : "(null)", _b); \
+    } \
+  } while (0)
+#define CHECK_NEAR(a, b, tol) \
+  do { \
+    double _a = (a), _b = (b); \
+    unit_count++; \
+    if (!(fabs(_a - _b) <= (tol))) { \
+      unit_fail++; \
+      fprintf(stderr, "%s:%d: %s == %.17g, expected %.17g\n", __FILE__, __LINE__, #a, _a, _b); \
+    } \
+  } while (0)
 #define UNIT_DONE() (printf("%d checks\n", unit_count), unit_fail ? 1 : 0)
 #endif
