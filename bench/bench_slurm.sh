@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Scale-out benchmark: the map stage (reading the plan's key list, s3_fetch, img_features +
+# Scale-out benchmark: the map stage (reading the plan's key list, s3_fetch_many features +
 # pca_partial + writing the shard outputs) over the whole Fruits-360 sample, on this machine
 # (the plan stage runs before each variant, untimed):
 #   - 1 process (scripts/imgpca-worker.sh map 0 1), the peer;

@@ -112,4 +112,9 @@ static inline void imgpca_put_f64(unsigned char *p, double d) {
   imgpca_put_u64(p, u);
 }
 
+/* CPUs this process may use (cpus.c): the sched_getaffinity mask, capped by
+** the cgroup v2 cpu.max quota of its cgroup and their ancestors (rounded
+** up); at least 1. */
+int imgpca_cpus_available(void);
+
 #endif /* IMGPCA_COMMON_H */

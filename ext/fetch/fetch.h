@@ -69,9 +69,5 @@ int imgpca_fetch_window(ImgpcaFetch *f);
 int64_t imgpca_fetch_started(ImgpcaFetch *f);
 void imgpca_fetch_free(ImgpcaFetch *f);
 
-/* CPUs this process may use: the sched_getaffinity mask, capped by the
-** cgroup v2 cpu.max quota of its cgroup and their ancestors (rounded up);
-** at least 1. */
-int imgpca_cpus_available(void);
 
 #endif

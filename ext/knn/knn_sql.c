@@ -39,7 +39,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-#include "../fetch/fetch.h"
 #include "../vector/vector.h"
 #include "knn.h"
 
