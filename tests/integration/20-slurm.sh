@@ -166,7 +166,7 @@ mkdir -p "$work/gone/src/Kiwi"
 cp "$data/Training/Kiwi 1/"*.jpg "$work/gone/src/Kiwi/"
 IMGPCA_RUN=it-gone IMGPCA_OUT=$work/gone/out IMGPCA_SRC="$work/gone/src/**/*.jpg" IMGPCA_NSHARD=1 \
   scripts/imgpca-worker.sh plan >"$work/gone.log" 2>&1 || { cat "$work/gone.log"; fail "plan of the Kiwi copy failed"; }
-gone=$(ls "$work/gone/src/Kiwi/"*.jpg | head -1); junk=$(ls "$work/gone/src/Kiwi/"*.jpg | tail -1)
+gone=$(ls "$work/gone/src/Kiwi/"*.jpg | sed -n 1p); junk=$(ls "$work/gone/src/Kiwi/"*.jpg | tail -1)
 rm "$gone"; printf 'junk' >"$junk"
 if IMGPCA_RUN=it-gone IMGPCA_OUT=$work/gone/out IMGPCA_SRC="$work/gone/src/**/*.jpg" IMGPCA_NSHARD=1 \
      scripts/imgpca-worker.sh map 0 1 >"$work/gone.log" 2>&1; then fail "map ran with an object missing since the plan"; fi

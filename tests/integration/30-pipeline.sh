@@ -28,7 +28,7 @@ cp -r "$data/Training" "$data/Test" "$T/" 2>/dev/null
 mkdir -p "$T/src" "$T/held"
 mv "$T/Training" "$T/Test" "$T/src/"
 held_dir="$T/src/Training/Banana 1"
-ls "$held_dir" | sort | head -20 | while read -r f; do mv "$held_dir/$f" "$T/held/$f"; done
+ls "$held_dir" | sort | sed -n 1,20p | while read -r f; do mv "$held_dir/$f" "$T/held/$f"; done
 nfiles=$(find "$T/src" -type f \( -name '*.jpg' -o -name '*.png' \) | wc -l)
 echo "not an image" > "$T/src/LICENSE"
 
@@ -97,7 +97,7 @@ grep -q "spec 'hist:bins=8,sqrt' (stored by the previous run), k 50 (stored by t
 
 # ---- 3. new images + a corrupt one: only those are processed ---------------
 mv "$T/held/"* "$held_dir/"
-head -c 700 "$held_dir/$(ls "$held_dir" | head -1)" > "$held_dir/zz_corrupt.jpg"
+head -c 700 "$held_dir/$(ls "$held_dir" | sed -n 1p)" > "$held_dir/zz_corrupt.jpg"
 run "$T/a.db" "$T/out-a" > "$T/run3.log" 2>&1 || { cat "$T/run3.log"; fail "run after adding images failed"; }
 processed=$(sq "$T/a.db" "SELECT processed FROM runs ORDER BY id DESC LIMIT 1")
 [ "$processed" = 21 ] || fail "run after adding 21 files processed $processed"

@@ -32,7 +32,7 @@ for c in "Apple Braeburn 1" "Banana 1" "Cherry 1" "Kiwi 1" "Lemon 1" "Lime 1" "M
          "Pear 1" "Plum 1" "Strawberry 1" "Tomato 1"; do
   for s in Training Test; do [ -d "$data/$s/$c" ] && cp -r "$data/$s/$c" "$T/src/$s/"; done
 done
-held=$(find "$T/src/Training" -name '*.jpg' | sort | head -1)
+held=$(find "$T/src/Training" -name '*.jpg' | sort | sed -n 1p)
 mv "$held" "$T/held.jpg"
 n=$(find "$T/src" -name '*.jpg' | wc -l)
 $AWS "$RGW_ENDPOINT" s3 cp --recursive --only-show-errors "$T/src/" "s3://$RGW_BUCKET/fruits/"

@@ -67,7 +67,7 @@ classify() { # classify DB [-cmd ...] -> stdout+stderr in $T/out.txt, returns th
 }
 
 # ---- 1. a test image -------------------------------------------------------
-img=$(ls "$T/src/Test/Apple Red 1/"*.jpg | head -1)
+img=$(ls "$T/src/Test/Apple Red 1/"*.jpg | sed -n 1p)
 classify "$T/s.db" -cmd ".parameter set \$image '$img'" -cmd ".parameter set \$knn 3" \
   || { cat "$T/out.txt"; fail "classify.sql failed on $img"; }
 # independent: project the image and scan every training projection with fvec_l2
