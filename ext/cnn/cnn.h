@@ -29,7 +29,8 @@
 #define CNN_MAXDIM 8
 
 /* Element types (ONNX TensorProto.DataType values). */
-enum { CNN_F32 = 1, CNN_I64 = 7 };
+enum { CNN_F32 = 1,
+       CNN_I64 = 7 };
 
 typedef struct CnnShape {
   int nd;
@@ -74,7 +75,7 @@ int64_t cnn_graph_params(const CnnGraph *g);
 typedef struct CnnFeed {
   const char *zName;
   CnnShape shape;
-  int type;           /* CNN_F32 or CNN_I64 */
+  int type;            /* CNN_F32 or CNN_I64 */
   const int64_t *pI64; /* CNN_I64 only: cnn_shape_count(&shape) values */
 } CnnFeed;
 
@@ -97,8 +98,11 @@ int cnn_plan_run(const CnnPlan *p, CnnWork *w, const float *const *apIn, float *
                  int (*xInterrupted)(void *), void *pArg, char *err);
 
 /* ---- image models: the "cnn:" feature kind ------------------------------ */
-enum { CNN_RESIZE_STRETCH = 0, CNN_RESIZE_CROP = 1 };
-enum { CNN_NORM_NONE = 0, CNN_NORM_IMAGENET = 1, CNN_NORM_TF = 2 };
+enum { CNN_RESIZE_STRETCH = 0,
+       CNN_RESIZE_CROP = 1 };
+enum { CNN_NORM_NONE = 0,
+       CNN_NORM_IMAGENET = 1,
+       CNN_NORM_TF = 2 };
 
 /* Image preprocessing of an 8-bit RGB image (rows top to bottom, RGB
 ** interleaved) into a 3 x h x w float32 planar tensor:

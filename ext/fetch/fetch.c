@@ -155,7 +155,7 @@ int imgpca_fetch_new(ImgpcaStorage *s, const ImgpcaFetchOpts *o, ImgpcaFetch **p
   *pp = NULL;
   if (!f) return IMGPCA_NOMEM;
   f->s = s;
-  f->o = *o;
+  f->o = *o; /* takes over the spec's model references (img_spec_release in imgpca_fetch_free) */
   if (f->o.nThreads < 0) f->o.nThreads = 0;
   if (f->o.nInflight < 1) f->o.nInflight = 1;
   f->iHead = -1;
@@ -421,6 +421,7 @@ void imgpca_fetch_free(ImgpcaFetch *f) {
   imgpca_free(f->aWork);
   imgpca_free(f->aTh);
   imgpca_free(f->zQErr);
+  img_spec_release(&f->o.spec);
   imgpca_free(f);
 }
 

@@ -270,7 +270,11 @@ static int fm_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr, i
     if (!zSpec) return SQLITE_NOMEM;
     err[0] = 0;
     rc = img_spec_parse(zSpec, &o.spec, err);
-    if (rc) return core_error(cur, rc, err);
+    if (rc == IMGPCA_OK) rc = imgpca_conn_spec_models(v->conn, &o.spec, err); /* cnn: items */
+    if (rc) {
+      img_spec_release(&o.spec);
+      return core_error(cur, rc, err);
+    }
     o.bFeatures = 1;
   }
   o.nThreads = (int)imgpca_config_int(cfg, "imgpca.threads");
@@ -282,9 +286,11 @@ static int fm_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr, i
   o.maxPixels = imgpca_config_int(cfg, "image.max_pixels");
   o.bContent = (idxNum & IDX_CONTENT) != 0;
   rc = imgpca_conn_storage(v->conn, &s, err);
-  if (rc) return core_error(cur, rc, err);
-  rc = imgpca_fetch_new(s, &o, &c->f, err);
-  if (rc) return core_error(cur, rc, err);
+  if (rc == IMGPCA_OK) rc = imgpca_fetch_new(s, &o, &c->f, err);
+  if (rc) {
+    img_spec_release(&o.spec);
+    return core_error(cur, rc, err);
+  }
   if (idxNum & IDX_URLS) {
     rc = add_json(c, v->conn->db, pUrls);
   } else if (idxNum & IDX_URL_IN) {
