@@ -97,6 +97,15 @@ void cnn_work_free(CnnWork *w);
 int cnn_plan_run(const CnnPlan *p, CnnWork *w, const float *const *apIn, float *const *apOut,
                  int (*xInterrupted)(void *), void *pArg, char *err);
 
+/* Image-level parallelism: while at least one caller is between begin and
+** end (several worker threads each running whole inferences), OpenBLAS runs
+** single-threaded, as OpenBLAS advises for applications that parallelise
+** themselves; the previous thread count comes back with the last end.
+** Results do not change (no kernel's summation order depends on it), only
+** where the cores are spent. */
+void cnn_parallel_begin(void);
+void cnn_parallel_end(void);
+
 /* ---- image models: the "cnn:" feature kind ------------------------------ */
 enum { CNN_RESIZE_STRETCH = 0,
        CNN_RESIZE_CROP = 1 };

@@ -7,6 +7,16 @@
 
 #include "cnn.h"
 
+/* Hot element-wise loops are compiled for AVX-512, AVX2 and baseline x86-64
+** and picked at load time (GCC function multi-versioning).  They contain no
+** floating-point reduction, so every version computes the same bits. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__) && \
+    !defined(__SANITIZE_THREAD__)
+#define CNN_HOT __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define CNN_HOT
+#endif
+
 /* Operators. */
 enum {
   OP_NONE = 0,

@@ -766,7 +766,7 @@ static inline float act1(int act, float v, float a, float b) {
   }
 }
 
-static void act_apply(int act, float a, float b, float *y, size_t n) {
+static inline void act_apply(int act, float a, float b, float *y, size_t n) {
   size_t i;
   switch (act) {
     case ACT_NONE: break;
@@ -781,22 +781,39 @@ static void act_apply(int act, float a, float b, float *y, size_t n) {
   }
 }
 
-/* Bias per row + activation over a [rows x n] block. */
-static void bias_act(float *y, int64_t rows, int64_t n, const float *bias, int act, float a, float b) {
+/* Bias per row + activation over a [rows x n] block, in one pass. */
+static CNN_HOT void bias_act(float *y, int64_t rows, int64_t n, const float *bias, int act, float a, float b) {
   int64_t r, i;
   for (r = 0; r < rows; r++) {
-    float *row = y + r * n;
-    if (bias) {
-      float bb = bias[r];
-      for (i = 0; i < n; i++) row[i] += bb;
+    float *row = y + r * n, bb = bias ? bias[r] : 0.0f;
+    switch (act) {
+      case ACT_NONE:
+        if (bias)
+          for (i = 0; i < n; i++) row[i] += bb;
+        break;
+      case ACT_RELU:
+        for (i = 0; i < n; i++) {
+          float v = row[i] + bb;
+          row[i] = v > 0 ? v : 0;
+        }
+        break;
+      case ACT_CLIP:
+        for (i = 0; i < n; i++) {
+          float v = row[i] + bb;
+          row[i] = v < a ? a : (v > b ? b : v);
+        }
+        break;
+      default:
+        for (i = 0; i < n; i++) row[i] = act1(act, row[i] + bb, a, b);
     }
-    act_apply(act, a, b, row, (size_t)n);
   }
 }
 
+static CNN_HOT void act_rows(int act, float a, float b, float *y, size_t n) { act_apply(act, a, b, y, n); }
+
 /* im2col of one group for 2-D (1-D as H = 1). */
-static void im2col(const float *x, int64_t C, int64_t H, int64_t W, const CnnParams *q, int64_t OH, int64_t OW,
-                   float *col) {
+static CNN_HOT void im2col(const float *x, int64_t C, int64_t H, int64_t W, const CnnParams *q, int64_t OH, int64_t OW,
+                           float *col) {
   int64_t c, ky, kx, oy, ox;
   int64_t kh = q->k[0], kw = q->k[1], sh = q->s[0], sw = q->s[1], dh = q->d[0], dw = q->d[1];
   int64_t ph = q->pb[0], pw = q->pb[1];
@@ -830,27 +847,93 @@ static void im2col(const float *x, int64_t C, int64_t H, int64_t W, const CnnPar
       }
 }
 
-/* Depthwise 2-D convolution of one channel plane (multiplier 1). */
-static void depthwise(const float *x, int64_t H, int64_t W, const float *w, const CnnParams *q, int64_t OH,
-                      int64_t OW, float bias, float *y) {
+/* Depthwise 2-D convolution of one channel plane (multiplier 1), one output
+** row at a time (the row stays in L1 while the kernel taps accumulate),
+** with the bias and the fused activation. */
+static CNN_HOT void depthwise(const float *x, int64_t H, int64_t W, const float *w, const CnnParams *q, int64_t OH,
+                              int64_t OW, float bias, float *y) {
   int64_t ky, kx, oy, ox;
   int64_t kh = q->k[0], kw = q->k[1], sh = q->s[0], sw = q->s[1], dh = q->d[0], dw = q->d[1];
   int64_t ph = q->pb[0], pw = q->pb[1];
-  for (ox = 0; ox < OH * OW; ox++) y[ox] = bias;
-  for (ky = 0; ky < kh; ky++)
-    for (kx = 0; kx < kw; kx++) {
-      float wv = w[ky * kw + kx];
-      int64_t xoff = kx * dw - pw, lo, hi;
-      lo = xoff >= 0 ? 0 : (-xoff + sw - 1) / sw;
-      hi = W - xoff > 0 ? (W - xoff - 1) / sw + 1 : 0;
-      if (hi > OW) hi = OW;
-      if (lo > hi) lo = hi;
-      for (oy = 0; oy < OH; oy++) {
-        int64_t iy = oy * sh + ky * dh - ph;
-        const float *src;
-        float *r = y + oy * OW;
-        if (iy < 0 || iy >= H) continue;
-        src = x + iy * W + xoff;
+  /* 3x3, dilation 1, stride 1 or 2: the columns whose taps are all inside
+  ** the row take one fused pass over three input rows */
+  int bFast = kh == 3 && kw == 3 && dh == 1 && dw == 1 && (sw == 1 || sw == 2);
+  int64_t xlo = (pw + sw - 1) / sw, xhi = W - 3 + pw >= 0 ? (W - 3 + pw) / sw + 1 : 0;
+  if (xhi > OW) xhi = OW;
+  if (xlo > xhi) xlo = xhi;
+  if (bFast && sw == 1 && sh == 1 && ph == 1 && pw == 1 && OH == H && OW == W && H >= 3 && W >= 3) {
+    /* stride 1, same size: one pass over the whole plane (long vectors even
+    ** for 7x7 maps); the first/last column and row are then redone with the
+    ** taps inside the image.  Same summation order as below: same bits. */
+    int64_t p, n = H * W;
+    float w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5], w6 = w[6], w7 = w[7], w8 = w[8];
+    const float *a0 = x - W - 1, *a1 = x - 1, *a2 = x + W - 1;
+    for (p = W + 1; p < n - W - 1; p++)
+      y[p] = bias + w0 * a0[p] + w1 * a0[p + 1] + w2 * a0[p + 2] + w3 * a1[p] + w4 * a1[p + 1] + w5 * a1[p + 2] +
+          w6 * a2[p] + w7 * a2[p + 1] + w8 * a2[p + 2];
+    for (oy = 0; oy < H; oy++) {
+      int bEdgeRow = oy == 0 || oy == H - 1;
+      for (ox = 0; ox < W; ox++) {
+        float v = bias;
+        if (!bEdgeRow && ox == 1) ox = W - 1;
+        for (ky = 0; ky < 3; ky++) {
+          int64_t iy = oy + ky - 1;
+          if (iy < 0 || iy >= H) continue;
+          for (kx = 0; kx < 3; kx++) {
+            int64_t ix = ox + kx - 1;
+            if (ix >= 0 && ix < W) v += w[ky * 3 + kx] * x[iy * W + ix];
+          }
+        }
+        y[oy * W + ox] = v;
+      }
+    }
+    act_apply(q->act, q->actA, q->actB, y, (size_t)n);
+    return;
+  }
+  for (oy = 0; oy < OH; oy++) {
+    float *r = y + oy * OW;
+    int64_t iy0 = oy * sh - ph;
+    if (bFast && iy0 >= 0 && iy0 + 2 < H && xhi > xlo) {
+      const float *a0 = x + iy0 * W - pw, *a1 = a0 + W, *a2 = a1 + W;
+      float w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5], w6 = w[6], w7 = w[7], w8 = w[8];
+      if (sw == 1) {
+        for (ox = xlo; ox < xhi; ox++)
+          r[ox] = bias + w0 * a0[ox] + w1 * a0[ox + 1] + w2 * a0[ox + 2] + w3 * a1[ox] + w4 * a1[ox + 1] +
+              w5 * a1[ox + 2] + w6 * a2[ox] + w7 * a2[ox + 1] + w8 * a2[ox + 2];
+      } else {
+        for (ox = xlo; ox < xhi; ox++) {
+          int64_t i = 2 * ox;
+          r[ox] = bias + w0 * a0[i] + w1 * a0[i + 1] + w2 * a0[i + 2] + w3 * a1[i] + w4 * a1[i + 1] + w5 * a1[i + 2] +
+              w6 * a2[i] + w7 * a2[i + 1] + w8 * a2[i + 2];
+        }
+      }
+      /* border columns: the taps inside the image, same order */
+      for (ox = 0; ox < OW; ox++) {
+        float v = bias;
+        if (ox == xlo) ox = xhi;
+        if (ox >= OW) break;
+        for (ky = 0; ky < 3; ky++)
+          for (kx = 0; kx < 3; kx++) {
+            int64_t ix = ox * sw + kx - pw;
+            if (ix >= 0 && ix < W) v += w[ky * 3 + kx] * x[(iy0 + ky) * W + ix];
+          }
+        r[ox] = v;
+      }
+      act_apply(q->act, q->actA, q->actB, r, (size_t)OW);
+      continue;
+    }
+    for (ox = 0; ox < OW; ox++) r[ox] = bias;
+    for (ky = 0; ky < kh; ky++) {
+      int64_t iy = oy * sh + ky * dh - ph;
+      if (iy < 0 || iy >= H) continue;
+      for (kx = 0; kx < kw; kx++) {
+        float wv = w[ky * kw + kx];
+        int64_t xoff = kx * dw - pw, lo, hi;
+        const float *src = x + iy * W + xoff;
+        lo = xoff >= 0 ? 0 : (-xoff + sw - 1) / sw;
+        hi = W - xoff > 0 ? (W - xoff - 1) / sw + 1 : 0;
+        if (hi > OW) hi = OW;
+        if (lo > hi) lo = hi;
         if (sw == 1) {
           for (ox = lo; ox < hi; ox++) r[ox] += wv * src[ox];
         } else if (sw == 2) {
@@ -860,6 +943,8 @@ static void depthwise(const float *x, int64_t H, int64_t W, const float *w, cons
         }
       }
     }
+    act_apply(q->act, q->actA, q->actB, r, (size_t)OW);
+  }
 }
 
 static int run_conv(const CnnStep *st, const CnnArgs *a) {
@@ -867,7 +952,7 @@ static int run_conv(const CnnStep *st, const CnnArgs *a) {
   const CnnShape *xs = a->inShape[0], *ws = a->inShape[1], *ys = a->outShape[0];
   int64_t N = xs->d[0], C = xs->d[1], H = xs->nd == 4 ? xs->d[2] : 1, W = xs->d[xs->nd - 1];
   int64_t M = ws->d[0], OH = ys->nd == 4 ? ys->d[2] : 1, OW = ys->d[ys->nd - 1];
-  int64_t G = q->group, Cg = C / G, Mg = M / G, K = Cg * q->k[0] * q->k[1], OHW = OH * OW, n, g, m;
+  int64_t G = q->group, Cg = C / G, Mg = M / G, K = Cg * q->k[0] * q->k[1], OHW = OH * OW, n, g;
   const float *bias = a->in[2];
   CnnParams q2 = *q;
   if (xs->nd == 3) { /* 1-D: move the single spatial dim to W */
@@ -884,8 +969,8 @@ static int run_conv(const CnnStep *st, const CnnArgs *a) {
     const float *xn = a->in[0] + n * C * H * W;
     float *yn = a->out[0] + n * M * OHW;
     if (Cg == 1 && Mg == 1 && G > 1) {
-      for (g = 0; g < G; g++) depthwise(xn + g * H * W, H, W, a->in[1] + g * K, &q2, OH, OW, bias ? bias[g] : 0.0f, yn + g * OHW);
-      act_apply(q->act, q->actA, q->actB, yn, (size_t)(M * OHW));
+      for (g = 0; g < G; g++)
+        depthwise(xn + g * H * W, H, W, a->in[1] + g * K, &q2, OH, OW, bias ? bias[g] : 0.0f, yn + g * OHW);
       continue;
     }
     for (g = 0; g < G; g++) {
@@ -901,7 +986,7 @@ static int run_conv(const CnnStep *st, const CnnArgs *a) {
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)Mg, (blasint)OHW, (blasint)K, 1.0f, wg,
                   (blasint)K, col, (blasint)OHW, 0.0f, yg, (blasint)OHW);
     }
-    for (m = 0; m < M; m++) bias_act(yn + m * OHW, 1, OHW, bias ? bias + m : NULL, q->act, q->actA, q->actB);
+    bias_act(yn, M, OHW, bias, q->act, q->actA, q->actB);
   }
   return IMGPCA_OK;
 }
@@ -979,8 +1064,8 @@ static void run_pool(const CnnStep *st, const CnnArgs *a) {
 }
 
 /* Broadcast binary op. */
-static void run_binary(int op, const float *x, const CnnShape *xs, const float *y, const CnnShape *ys, float *z,
-                       const CnnShape *zs) {
+static CNN_HOT void run_binary(int op, const float *x, const CnnShape *xs, const float *y, const CnnShape *ys, float *z,
+                               const CnnShape *zs) {
   size_t n = cnn_shape_count(zs), i;
   int64_t sx[CNN_MAXDIM], sy[CNN_MAXDIM], idx[CNN_MAXDIM];
   int nd = zs->nd, j;
@@ -1237,7 +1322,7 @@ int cnn_op_run(const CnnStep *st, const CnnArgs *a, char *err) {
     case OP_HARDSWISH:
     case OP_CLIP:
       if (a->out[0] != a->in[0]) memcpy(a->out[0], a->in[0], n * sizeof(float));
-      act_apply(q->act, q->actA, q->actB, a->out[0], n);
+      act_rows(q->act, q->actA, q->actB, a->out[0], n);
       return IMGPCA_OK;
     case OP_TANH:
       for (i = 0; i < n; i++) a->out[0][i] = tanhf(a->in[0][i]);

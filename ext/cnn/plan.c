@@ -22,6 +22,27 @@
 #include "../common/lazy_blas.h"
 #include "../common/lazylib.h"
 
+#include <pthread.h>
+
+static pthread_mutex_t parMu = PTHREAD_MUTEX_INITIALIZER;
+static int nParallel, nSavedThreads;
+
+void cnn_parallel_begin(void) {
+  if (imgpca_blas_load(NULL)) return;
+  pthread_mutex_lock(&parMu);
+  if (nParallel++ == 0) {
+    nSavedThreads = openblas_get_num_threads();
+    if (nSavedThreads > 1) openblas_set_num_threads(1);
+  }
+  pthread_mutex_unlock(&parMu);
+}
+
+void cnn_parallel_end(void) {
+  pthread_mutex_lock(&parMu);
+  if (nParallel > 0 && --nParallel == 0 && nSavedThreads > 1) openblas_set_num_threads(nSavedThreads);
+  pthread_mutex_unlock(&parMu);
+}
+
 void *cnn_plan_own(CnnPlan *p, size_t nBytes) {
   void *m, **a;
   if ((p->nOwned & (p->nOwned - 1)) == 0) {

@@ -18,6 +18,8 @@
 */
 #include "fetch.h"
 
+#include "../cnn/cnn.h"
+
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -57,7 +59,8 @@ struct ImgpcaFetch {
   /* worker pool */
   pthread_t *aTh;
   int nTh;
-  int bSync; /* mutex and condition variables initialised */
+  int bSync;        /* mutex and condition variables initialised */
+  int bCnnParallel; /* cnn_parallel_begin() called: workers run whole inferences */
   pthread_mutex_t mu;
   pthread_cond_t cvWork, cvDone;
   int64_t *aWork; /* ring of items waiting for a worker */
@@ -235,6 +238,11 @@ static int fetch_start(ImgpcaFetch *f, char *err) {
     pthread_sigmask(SIG_SETMASK, &old, NULL);
   }
   /* Fewer threads than asked (resource limits) is fine; none = inline. */
+  if (f->nTh > 1 && f->o.bFeatures) {
+    for (i = 0; i < f->o.spec.n; i++)
+      if (f->o.spec.a[i].kind == IMG_CNN) f->bCnnParallel = 1;
+    if (f->bCnnParallel) cnn_parallel_begin(); /* one inference per worker, single-threaded BLAS */
+  }
   return IMGPCA_OK;
 }
 
@@ -421,6 +429,7 @@ void imgpca_fetch_free(ImgpcaFetch *f) {
   imgpca_free(f->aWork);
   imgpca_free(f->aTh);
   imgpca_free(f->zQErr);
+  if (f->bCnnParallel) cnn_parallel_end();
   img_spec_release(&f->o.spec);
   imgpca_free(f);
 }
