@@ -111,7 +111,8 @@ enum { CNN_RESIZE_STRETCH = 0,
        CNN_RESIZE_CROP = 1 };
 enum { CNN_NORM_NONE = 0,
        CNN_NORM_IMAGENET = 1,
-       CNN_NORM_TF = 2 };
+       CNN_NORM_TF = 2,
+       CNN_NORM_CAFFE = 3 };
 
 /* Image preprocessing of an 8-bit RGB image (rows top to bottom, RGB
 ** interleaved) into a 3 x h x w float32 planar tensor:
@@ -121,7 +122,9 @@ enum { CNN_NORM_NONE = 0,
 **            (256 for 224), then take the centre w x h (torchvision's
 **            eval transform)
 ** then norm: none = 0..255, imagenet = (x/255 - mean)/std (torchvision's
-** constants), tf = x/127.5 - 1. */
+** constants), tf = x/127.5 - 1, caffe = BGR channel order minus the
+** ImageNet means in 0..255 (103.939, 116.779, 123.68): Keras ResNet50's
+** preprocess_input. */
 int cnn_preprocess(const unsigned char *rgb, int iw, int ih, int w, int h, int resize, int norm, float *out);
 
 /* An image model compiled for one input size and one output: what the

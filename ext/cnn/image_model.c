@@ -138,12 +138,18 @@ int cnn_preprocess(const unsigned char *rgb, int iw, int ih, int w, int h, int r
       }
       for (c = 0; c < 3; c++) {
         static const float mean[3] = {0.485f, 0.456f, 0.406f}, sd[3] = {0.229f, 0.224f, 0.225f};
+        static const float caffe[3] = {103.939f, 116.779f, 123.68f}; /* B, G, R */
         float u = v[c];
-        if (norm == CNN_NORM_IMAGENET)
+        int oc = c;
+        if (norm == CNN_NORM_IMAGENET) {
           u = (u / 255.0f - mean[c]) / sd[c];
-        else if (norm == CNN_NORM_TF)
+        } else if (norm == CNN_NORM_TF) {
           u = u / 127.5f - 1.0f;
-        out[(size_t)c * plane + (size_t)y * (size_t)w + (size_t)x] = u;
+        } else if (norm == CNN_NORM_CAFFE) {
+          oc = 2 - c; /* RGB -> BGR planes */
+          u = u - caffe[oc];
+        }
+        out[(size_t)oc * plane + (size_t)y * (size_t)w + (size_t)x] = u;
       }
     }
   }

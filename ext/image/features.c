@@ -9,7 +9,7 @@
 **   hist:   bins=N (1..40) | HxSxV (1..64 each, product <= 65536), space=hsv, sqrt[=0|1], white=T|off (0..255)
 **   hog:    size=WxH|N (8..1024), cell=C (2..64, divides size), bins=B (1..36)
 **   cnn:    model=PATH|URL (required), output=NAME, size=WxH|N (1..4096),
-**           resize=stretch|crop, norm=none|imagenet|tf  (docs/CNN.md; the
+**           resize=stretch|crop, norm=none|imagenet|tf|caffe  (docs/CNN.md; the
 **           model is loaded by the SQL glue, then img_spec_set_model)
 **   decode: dct=on|off, warnings=error|ignore          (contributes no values)
 */
@@ -114,6 +114,8 @@ static int parse_cnn_opt(ImgSpec *s, ImgItem *it, const char *key, char *val) {
       it->norm = CNN_NORM_IMAGENET;
     else if (strcmp(val, "tf") == 0)
       it->norm = CNN_NORM_TF;
+    else if (strcmp(val, "caffe") == 0)
+      it->norm = CNN_NORM_CAFFE;
     else
       return 0;
     return 1;
