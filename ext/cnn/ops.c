@@ -781,34 +781,6 @@ static inline void act_apply(int act, float a, float b, float *y, size_t n) {
   }
 }
 
-/* Bias per row + activation over a [rows x n] block, in one pass. */
-static CNN_HOT void bias_act(float *y, int64_t rows, int64_t n, const float *bias, int act, float a, float b) {
-  int64_t r, i;
-  for (r = 0; r < rows; r++) {
-    float *row = y + r * n, bb = bias ? bias[r] : 0.0f;
-    switch (act) {
-      case ACT_NONE:
-        if (bias)
-          for (i = 0; i < n; i++) row[i] += bb;
-        break;
-      case ACT_RELU:
-        for (i = 0; i < n; i++) {
-          float v = row[i] + bb;
-          row[i] = v > 0 ? v : 0;
-        }
-        break;
-      case ACT_CLIP:
-        for (i = 0; i < n; i++) {
-          float v = row[i] + bb;
-          row[i] = v < a ? a : (v > b ? b : v);
-        }
-        break;
-      default:
-        for (i = 0; i < n; i++) row[i] = act1(act, row[i] + bb, a, b);
-    }
-  }
-}
-
 static CNN_HOT void act_rows(int act, float a, float b, float *y, size_t n) { act_apply(act, a, b, y, n); }
 
 /* im2col of one group for 2-D (1-D as H = 1). */
@@ -983,10 +955,17 @@ static int run_conv(const CnnStep *st, const CnnArgs *a) {
         im2col(xg, Cg, H, W, &q2, OH, OW, a->scratch);
         col = a->scratch;
       }
+      if (bias) { /* C starts as the bias (beta = 1): no separate zeroing and bias passes */
+        int64_t m, t;
+        for (m = 0; m < Mg; m++) {
+          float *row = yg + m * OHW, bb = bias[g * Mg + m];
+          for (t = 0; t < OHW; t++) row[t] = bb;
+        }
+      }
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)Mg, (blasint)OHW, (blasint)K, 1.0f, wg,
-                  (blasint)K, col, (blasint)OHW, 0.0f, yg, (blasint)OHW);
+                  (blasint)K, col, (blasint)OHW, bias ? 1.0f : 0.0f, yg, (blasint)OHW);
     }
-    bias_act(yn, M, OHW, bias, q->act, q->actA, q->actB);
+    if (q->act != ACT_NONE) act_rows(q->act, q->actA, q->actB, yn, (size_t)(M * OHW));
   }
   return IMGPCA_OK;
 }
