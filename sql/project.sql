@@ -60,7 +60,7 @@ CREATE TEMP TABLE names AS
          printf('%s/parts/part-%05d-of-%05d.json', $out, $shard, $nshard) AS json_url;
 CREATE TEMP TABLE result AS
   SELECT csv_export(csv_url,
-           'SELECT key, label, pca_project((SELECT m FROM temp.model), feature) AS pc
+           'SELECT key, label, split, pca_project((SELECT m FROM temp.model), feature) AS pc
               FROM shard.features ORDER BY key', $csv_options) AS nrows
     FROM names;
 SELECT 'project: wrote ' || csv_url || ' (' || nrows || ' rows)' FROM names, result;

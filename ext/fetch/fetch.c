@@ -90,6 +90,18 @@ static int slot_finish(ImgpcaFetch *f, Slot *sl) {
                            &bDecode, err);
     if (rc == IMGPCA_ERROR) rc = item_error(it, "features of '%s': %s", it->zUrl, err);
   }
+  if (rc == IMGPCA_OK && f->o.nThumb > 0) {
+    char err[IMGPCA_ERRMAX];
+    int rt;
+    err[0] = 0;
+    /* the body is in memory already: a thumbnail costs no second request */
+    rt = img_thumbnail(sl->body.p, sl->body.n, f->o.maxPixels, f->o.nThumb, IMG_FMT_JPEG, IMGPCA_FETCH_THUMB_QUALITY,
+                       &it->pThumb, &it->nThumb, err);
+    if (rt == IMGPCA_NOMEM)
+      rc = rt;
+    else if (rt && !it->zError)
+      rc = item_error(it, "thumbnail of '%s': %s", it->zUrl, err);
+  }
   if (rc == IMGPCA_OK && f->o.bContent) {
     it->pContent = imgpca_buf_detach(&sl->body, &it->nContent);
     if (!it->pContent) it->nContent = 0;
@@ -117,6 +129,7 @@ static int slot_work(ImgpcaFetch *f, Slot *sl) {
 static void slot_release(Slot *sl) {
   imgpca_free(sl->item.pContent);
   imgpca_free(sl->item.pFeat);
+  imgpca_free(sl->item.pThumb);
   imgpca_free(sl->item.zError);
   imgpca_buf_free(&sl->body);
   memset(sl, 0, sizeof(*sl));
