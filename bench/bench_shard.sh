@@ -84,8 +84,8 @@ kill "$proxy_pid" 2>/dev/null || true; proxy_pid=""
 
 # ---- 2. publish ------------------------------------------------------------------------------
 # 4 parts of pubmb/4 MiB each: a header line, then rows of the shape projection rows have
-line='Training/Apple Braeburn 1/r_123_100.jpg,Apple Braeburn 1,-0.0772599727,-0.0697435364,0.0159283876,0.0942720473,-0.0889196247,-0.0532145537,0.0159283876,-0.0772599727'
-hdr='key,label,pc1,pc2,pc3,pc4,pc5,pc6,pc7,pc8'
+line='Training/Apple Braeburn 1/r_123_100.jpg,Apple Braeburn 1,train,-0.0772599727,-0.0697435364,0.0159283876,0.0942720473,-0.0889196247,-0.0532145537,0.0159283876,-0.0772599727'
+hdr='key,label,split,pc1,pc2,pc3,pc4,pc5,pc6,pc7,pc8'
 make_parts() { # dir total_mb
   local dir=$1 mb=$2 rows i
   rows=$(( mb * 1048576 / 4 / (${#line} + 1) ))
