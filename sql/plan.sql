@@ -31,8 +31,9 @@ CREATE TEMP TABLE src AS
                                THEN substr($src, instr($src, '://') + 3) END),
        k(pat) AS (SELECT CASE WHEN instr(rest, '/') > 0 THEN substr(rest, instr(rest, '/') + 1) ELSE '' END FROM u),
        -- the literal part before the first of * ? [
-       l(lit) AS (SELECT substr(pat, 1, coalesce(min(nullif(instr(pat, '*'), 0), nullif(instr(pat, '?'), 0),
-                                                      nullif(instr(pat, '['), 0)) - 1, length(pat))) FROM k)
+       l(lit) AS (SELECT substr(pat, 1, min(coalesce(nullif(instr(pat, '*'), 0), length(pat) + 1),
+                                            coalesce(nullif(instr(pat, '?'), 0), length(pat) + 1),
+                                            coalesce(nullif(instr(pat, '['), 0), length(pat) + 1)) - 1) FROM k)
   -- rtrim by the set of its non-'/' characters keeps lit up to its last '/'
   SELECT CASE WHEN (SELECT rest FROM u) IS NULL THEN 0 ELSE length(rtrim(lit, replace(lit, '/', ''))) END AS skip
     FROM l;
