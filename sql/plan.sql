@@ -10,7 +10,10 @@
 --
 -- One listing of $src (one LIST request per 1,000 keys on S3); the shard of a key is
 -- imgpca_shard(key, $nshard).  Writes, each atomically, the plan manifest last:
---   $out/plan/shard-SSSSS-of-NNNNN.json   JSON array of [key, url, label, split] in key order
+--   $out/plan/shard-SSSSS-of-NNNNN.json   JSON array of [key, url, label, split, etag] in key order
+--                                         (the etag makes the list's SHA3-256 change when an
+--                                         object changes: a map task whose list is unchanged
+--                                         since its manifest is reused, scripts/imgpca-worker.sh)
 --                                         (key = path relative to the folder part of $src,
 --                                         label = the parent folder's name, split = 'test'
 --                                         when a folder of that key is named test, any case,
@@ -39,15 +42,16 @@ CREATE TEMP TABLE src AS
     FROM l;
 CREATE TEMP TABLE listing AS
   SELECT imgpca_shard(key, $nshard) AS shard, key, url, label,
-         CASE WHEN '/' || key LIKE '%/test/%' THEN 'test' ELSE 'train' END AS split
-    FROM (SELECT substr(l.key, src.skip + 1) AS key, l.url, l.parent AS label FROM src, s3_list($src) AS l);
+         CASE WHEN '/' || key LIKE '%/test/%' THEN 'test' ELSE 'train' END AS split, etag
+    FROM (SELECT substr(l.key, src.skip + 1) AS key, l.url, l.parent AS label, l.etag
+            FROM src, s3_list($src) AS l);
 CREATE INDEX temp.listing_shard ON listing(shard, key);
 CREATE TEMP TABLE lists AS
   WITH RECURSIVE i(shard) AS (SELECT 0 UNION ALL SELECT shard + 1 FROM i WHERE shard + 1 < $nshard)
   SELECT shard, printf('%s/plan/shard-%05d-of-%05d.json', $out, shard, $nshard) AS url,
          (SELECT count(*) FROM listing AS l WHERE l.shard = i.shard) AS keys,
-         (SELECT json_group_array(json_array(key, url, label, split))
-            FROM (SELECT key, url, label, split FROM listing AS l WHERE l.shard = i.shard ORDER BY key)) AS body
+         (SELECT json_group_array(json_array(key, url, label, split, etag))
+            FROM (SELECT key, url, label, split, etag FROM listing AS l WHERE l.shard = i.shard ORDER BY key)) AS body
     FROM i;
 SELECT printf('plan: wrote %s (%d keys)', url, keys) FROM lists WHERE s3_put(url, body) IS NOT NULL ORDER BY shard;
 SELECT 'plan: wrote ' || $out || '/plan/_plan.json (' || s3_put($out || '/plan/_plan.json', json_object(

@@ -30,8 +30,8 @@ done
 evil="$src/Test/Kiwi 1/evil
 Fake,Fake,1,2.jpg"
 cp "$(find "$data/Test/Kiwi 1" -name '*.jpg' | sort | sed -n 12p)" "$evil"
-nimg=$(find "$src" -name '*.jpg' | wc -l)
-ntest=$(find "$src/Test" -name '*.jpg' | wc -l)
+nimg=$(find "$src" -name '*.jpg' -printf x | wc -c)
+ntest=$(find "$src/Test" -name '*.jpg' -printf x | wc -c)
 stages() { # OUT SRC -> runs every stage with 2 shards
   local s
   export IMGPCA_RUN=it35 IMGPCA_SRC=$2 IMGPCA_OUT=$1 IMGPCA_SPEC='hist:bins=8,sqrt' IMGPCA_K=8 IMGPCA_NSHARD=2
@@ -82,6 +82,22 @@ PY
 expect_eq "local: published rows (Python csv)" \
   "$($py -c 'import csv, sys; print(len(list(csv.reader(open(sys.argv[1], newline="")))) - 1)' "$work/out/projection.csv")" "$nimg"
 check_report local "$work/out/report.html" "$work/out/projection.csv"
+# incremental: the same run again reuses both shards (nothing fetched); after one image is
+# replaced, only its shard is mapped again, and the published CSV has its new projection
+cp "$work/out/projection.csv" "$work/first.csv"
+( stages "$work/out" "$src/**/*.jpg" && scripts/imgpca-worker.sh publish ) >"$work/again.log" 2>&1 ||
+  { cat "$work/again.log"; bad "local sharded rerun"; }
+expect_eq "rerun: both shards reused" "$(grep -c 'unchanged since its manifest.*reused' "$work/again.log")" 2
+if cmp -s "$work/first.csv" "$work/out/projection.csv"; then ok "rerun: same CSV"; else bad "rerun: same CSV"; fi
+victim=$(find "$src/Training/Banana 1" -name '*.jpg' | sort | sed -n 1p)
+vkey=${victim#"$src/"}
+cp "$(find "$data/Training/Kiwi 1" -name '*.jpg' | sort | sed -n 30p)" "$victim"
+( stages "$work/out" "$src/**/*.jpg" && scripts/imgpca-worker.sh publish ) >"$work/changed.log" 2>&1 ||
+  { cat "$work/changed.log"; bad "local sharded run after a change"; }
+expect_eq "one image replaced: one shard reused, the other mapped again" \
+  "$(grep -c 'unchanged since its manifest.*reused' "$work/changed.log")|$(grep -c '^map: shard [01] of 2 done' "$work/changed.log")" "1|1"
+if [ "$(grep -F "$vkey," "$work/first.csv")" != "$(grep -F "$vkey," "$work/out/projection.csv")" ]; then
+  ok "the replaced image's row changed"; else bad "the replaced image's row changed"; fi
 
 # ---- RGW, behind a counting proxy ----
 it_start_rgw
