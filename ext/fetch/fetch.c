@@ -9,6 +9,7 @@
 **   local items:  read by a worker (open O_NONBLOCK + fstat: FIFOs, folders
 **                 and devices are refused without blocking);
 **   features:     decoded and computed by a worker (img_features_blob);
+**   thumbnail:    made by the same worker from the same body (img_thumbnail);
 **   output:       the head item once it is done, strictly in input order.
 **
 ** Synchronisation: one mutex and two condition variables.  A slot is owned by
@@ -352,7 +353,7 @@ static int take_gets(ImgpcaFetch *f, int bHead, char *err) {
       continue;
     }
     sl->bBody = 1;
-    if (f->o.bFeatures) {
+    if (f->o.bFeatures || f->o.nThumb > 0) { /* decoding goes to the workers */
       dispatch(f, i);
     } else {
       sl->rc = slot_finish(f, sl);
