@@ -80,7 +80,7 @@ SELECT 'project: wrote ' || thumbs_url || ' (' || s3_put(thumbs_url,
          (SELECT json_group_object(key, imgpca_base64(thumb))
             FROM (SELECT key, thumb, row_number() OVER (ORDER BY key) - 1 AS i, count(*) OVER () AS n
                     FROM shard.features)
-           WHERE thumb IS NOT NULL AND i % max(1, n * $nshard / 1500) = 0)) || ')'
+           WHERE thumb IS NOT NULL AND i % max(1, (n * $nshard + 1499) / 1500) = 0)) || ')'
   FROM (SELECT printf('%s/parts/part-%05d-of-%05d.thumbs.json', $out, $shard, $nshard) AS thumbs_url);
 SELECT 'project: wrote ' || json_url || ' (' || s3_put(json_url, json_object(
          'stage', 'project', 'run', $run, 'spec', $spec, 'shard', $shard, 'nshard', $nshard,
