@@ -74,6 +74,8 @@ SELECT 'publish: wrote ' || $out || '/report.html (' || s3_put($out || '/report.
      'test', (SELECT count(*) FROM rpt_all WHERE split = 'test'),
      'tested', (SELECT count(*) FROM rpt_pred), 'correct', (SELECT sum(predicted = label) FROM rpt_pred),
      'accuracy', (SELECT round(100.0 * avg(predicted = label), 2) FROM rpt_pred),
+     -- run time: from the plan (written first) to this page
+     'seconds', round((julianday('now') - julianday(plan ->> 'written')) * 86400, 1),
      'model_id', $run, 'generated', datetime('now')),
   'labels', (SELECT json_group_array(label) FROM (SELECT label FROM rpt_labels ORDER BY li)),
   'scree', json_object('ratio', pca_info(model) -> 'ratio', 'cumulative', pca_info(model) -> 'cumulative'),

@@ -67,11 +67,12 @@ s = d["summary"]
 out.append("classified=%s" % (s["tested"] == tested and s["correct"] == tested - wrong))
 out.append("errors=%s" % (s["errors"] == 0 and d["errors"] == []))
 out.append("counts=%s" % (s["images"] == len(rows) and s["test"] == tested and s["train"] == len(train)))
+out.append("runtime=%s" % (isinstance(s.get("seconds"), (int, float)) and 0 <= s["seconds"] < 3600))
 print(" ".join(out))
 PY
 ) || { bad "$1: report readable" "$r"; return; }
   local c
-  for c in header points labels split thumbs classified errors counts; do
+  for c in header points labels split thumbs classified errors counts runtime; do
     case " $r " in *" $c=True "*) ok "$1: report $c" ;; *) bad "$1: report $c" "$r" ;; esac
   done
 }
