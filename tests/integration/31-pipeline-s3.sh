@@ -4,7 +4,7 @@
 # ../shared/data/fruits360 is uploaded with the AWS CLI (an independent
 # client); the pipeline lists, fetches, writes pca.csv + the plots back to the
 # bucket; the CSV downloaded with the AWS CLI must equal, byte for byte (keys
-# minus the bucket prefix), the CSV of the same pipeline run on the local
+# are relative to the source in both), the CSV of the same pipeline run on the local
 # copy; batches of 20 images, so every class folder (about 50 images) spans
 # several batches fetched concurrently by s3_fetch_many; a fresh S3 run killed
 # with SIGKILL in the middle of its batches and resumed ends in the same CSV
