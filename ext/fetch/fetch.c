@@ -9,6 +9,7 @@
 **   local items:  read by a worker (open O_NONBLOCK + fstat: FIFOs, folders
 **                 and devices are refused without blocking);
 **   features:     decoded and computed by a worker (img_features_blob);
+**   thumbnail:    made by the same worker from the same body (img_thumbnail);
 **   output:       the head item once it is done, strictly in input order.
 **
 ** Synchronisation: one mutex and two condition variables.  A slot is owned by
@@ -93,6 +94,18 @@ static int slot_finish(ImgpcaFetch *f, Slot *sl) {
                            &bDecode, err);
     if (rc == IMGPCA_ERROR) rc = item_error(it, "features of '%s': %s", it->zUrl, err);
   }
+  if (rc == IMGPCA_OK && f->o.nThumb > 0) {
+    char err[IMGPCA_ERRMAX];
+    int rt;
+    err[0] = 0;
+    /* the body is in memory already: a thumbnail costs no second request */
+    rt = img_thumbnail(sl->body.p, sl->body.n, f->o.maxPixels, f->o.nThumb, IMG_FMT_JPEG, IMGPCA_FETCH_THUMB_QUALITY,
+                       &it->pThumb, &it->nThumb, err);
+    if (rt == IMGPCA_NOMEM)
+      rc = rt;
+    else if (rt && !it->zError)
+      rc = item_error(it, "thumbnail of '%s': %s", it->zUrl, err);
+  }
   if (rc == IMGPCA_OK && f->o.bContent) {
     it->pContent = imgpca_buf_detach(&sl->body, &it->nContent);
     if (!it->pContent) it->nContent = 0;
@@ -120,6 +133,7 @@ static int slot_work(ImgpcaFetch *f, Slot *sl) {
 static void slot_release(Slot *sl) {
   imgpca_free(sl->item.pContent);
   imgpca_free(sl->item.pFeat);
+  imgpca_free(sl->item.pThumb);
   imgpca_free(sl->item.zError);
   imgpca_buf_free(&sl->body);
   memset(sl, 0, sizeof(*sl));
@@ -347,7 +361,7 @@ static int take_gets(ImgpcaFetch *f, int bHead, char *err) {
       continue;
     }
     sl->bBody = 1;
-    if (f->o.bFeatures) {
+    if (f->o.bFeatures || f->o.nThumb > 0) { /* decoding goes to the workers */
       dispatch(f, i);
     } else {
       sl->rc = slot_finish(f, sl);
