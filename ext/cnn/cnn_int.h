@@ -152,6 +152,7 @@ typedef struct CnnParams {
   int countPad;     /* AveragePool count_include_pad */
   int act;          /* fused activation */
   float actA, actB; /* its parameters (clip min/max, leaky alpha, hardsigmoid alpha/beta) */
+  int clipIn;       /* Clip: bit 1/2 = min/max come from runtime inputs 2/3 */
   int64_t axis;
   int transA, transB;
   float alpha, beta;

@@ -331,8 +331,12 @@ static int clip_bounds(CnnPlan *p, CnnStep *st, float *lo, float *hi, char *err)
   for (i = 1; i < st->nIn && i < 3; i++) {
     int v = st->aIn[i];
     if (v < 0) continue;
-    if (!PV(v)->bConst || PV(v)->type != CNN_F32 || cnn_shape_count(&PV(v)->shape) != 1)
-      return imgpca_seterr(err, "%s: %s must be a constant float32 scalar", LAB(st), i == 1 ? "min" : "max");
+    if (PV(v)->type != CNN_F32 || cnn_shape_count(&PV(v)->shape) != 1)
+      return imgpca_seterr(err, "%s: %s must be a float32 scalar", LAB(st), i == 1 ? "min" : "max");
+    if (!PV(v)->bConst) { /* known only at run time: read by the kernel, never fused */
+      st->prm.clipIn |= i;
+      continue;
+    }
     if (i == 1)
       *lo = PV(v)->cf[0];
     else
@@ -1301,7 +1305,8 @@ int cnn_op_run(const CnnStep *st, const CnnArgs *a, char *err) {
     case OP_HARDSWISH:
     case OP_CLIP:
       if (a->out[0] != a->in[0]) memcpy(a->out[0], a->in[0], n * sizeof(float));
-      act_rows(q->act, q->actA, q->actB, a->out[0], n);
+      act_rows(q->act, (q->clipIn & 1) ? a->in[1][0] : q->actA, (q->clipIn & 2) ? a->in[2][0] : q->actB, a->out[0],
+               n);
       return IMGPCA_OK;
     case OP_TANH:
       for (i = 0; i < n; i++) a->out[0][i] = tanhf(a->in[0][i]);

@@ -385,7 +385,8 @@ static int build_steps(CnnPlan *p, char *err) {
     }
     if (is_activation(st->op) && aProd[st->aIn[0]] >= 0 && aUse[st->aIn[0]] == 1) {
       CnnStep *pr = &p->aStep[aProd[st->aIn[0]]];
-      if ((pr->op == OP_CONV || pr->op == OP_GEMM) && pr->prm.act == ACT_NONE && pr->aOut[0] == st->aIn[0]) {
+      if ((pr->op == OP_CONV || pr->op == OP_GEMM) && pr->prm.act == ACT_NONE && pr->aOut[0] == st->aIn[0] &&
+          !st->prm.clipIn) {
         pr->prm.act = st->prm.act;
         pr->prm.actA = st->prm.actA;
         pr->prm.actB = st->prm.actB;
