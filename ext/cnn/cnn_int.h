@@ -225,6 +225,8 @@ int cnn_op_run(const CnnStep *st, const CnnArgs *a, char *err);
 void *cnn_plan_own(CnnPlan *p, size_t nBytes);
 /* Checks at load time that the node's operator and attributes are supported. */
 int cnn_op_check(const CnnGraph *g, const CnnNode *n, char *err);
+/* Escapes control characters of an error message in place. */
+void cnn_err_printable(char *err);
 /* Message prefix naming a node: "node 'name' (Op)". */
 const char *cnn_node_label(const CnnNode *n, char *buf, size_t n_buf);
 

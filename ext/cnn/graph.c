@@ -23,6 +23,24 @@
 
 #include "onnx.pb-c.h"
 
+/* Names in a model are untrusted text: an error message that quotes them
+** shows control characters and DEL as \xNN (kept within IMGPCA_ERRMAX). */
+void cnn_err_printable(char *err) {
+  char out[IMGPCA_ERRMAX];
+  size_t i, o = 0;
+  for (i = 0; err[i] && o + 5 < sizeof out; i++) {
+    unsigned char c = (unsigned char)err[i];
+    if (c < 0x20 || c == 0x7f) {
+      snprintf(out + o, sizeof out - o, "\\x%02x", c);
+      o += 4;
+    } else {
+      out[o++] = (char)c;
+    }
+  }
+  out[o] = 0;
+  memcpy(err, out, o + 1);
+}
+
 /* ---- counting allocator for protobuf-c ---- */
 typedef struct PbAlloc {
   size_t used, limit;
@@ -729,6 +747,7 @@ int cnn_graph_load(const void *p, size_t n, const CnnLimits *lim, CnnGraph **pp,
   onnx__model_proto__free_unpacked(m, &alloc);
   if (rc) {
     graph_free(g);
+    if (rc == IMGPCA_ERROR) cnn_err_printable(err);
     return rc;
   }
   *pp = g;

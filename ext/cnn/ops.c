@@ -92,6 +92,7 @@ const char *cnn_op_name(int op) {
 static int word_in(const char *zList, const char *z) {
   size_t n = strlen(z);
   const char *p = zList;
+  if (n == 0) return 0; /* an empty attribute name is never supported */
   while ((p = strstr(p, z)) != NULL) {
     if ((p == zList || p[-1] == ' ') && (p[n] == ' ' || p[n] == 0)) return 1;
     p += n;

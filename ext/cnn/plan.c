@@ -565,6 +565,7 @@ int cnn_plan_new(CnnGraph *g, int nFeed, const CnnFeed *aFeed, int nOut, const c
   if (rc == IMGPCA_OK) rc = plan_memory(p);
   if (rc) {
     cnn_plan_free(p);
+    if (rc == IMGPCA_ERROR) cnn_err_printable(err);
     return rc;
   }
   *pp = p;
