@@ -20,7 +20,7 @@ SELECT n.query_id AS key, n.rank, n.ref_id AS neighbour, i.label, n.distance
 FROM cfg, knn_search(
   'SELECT q.key, q.pc FROM projections AS q JOIN images AS qi USING (key)
    WHERE qi.split = ''test'' AND q.key NOT IN (SELECT key FROM predictions)
-     AND (SELECT value FROM settings WHERE key = ''classify'') = 1
+     AND (SELECT classify FROM temp.cfg) = 1
    ORDER BY q.key',
   'SELECT p.key, p.pc FROM projections AS p JOIN images AS i USING (key) WHERE i.split = ''train''',
   cfg.knn) AS n
