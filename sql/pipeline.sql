@@ -44,6 +44,10 @@
 -- working directory; progress goes to stderr.
 
 .bail on
+-- A second pipeline on the same state database waits for the first one's
+-- writes (see 00-setup.sql); run `sqlite3 -cmd '.timeout 600000' ...` so
+-- that the shell's own -cmd lines wait too (scripts/imgpca does).
+.timeout 600000
 -- begin: only when reading stage files
 CREATE TEMP TABLE stage_files(
   found INTEGER CONSTRAINT "pipeline: cannot find sql/stages/00-setup.sql from this working directory: run sql/pipeline.sql from the folder holding sql/ (the repository root or $PREFIX/share/imgpca), or run it from anywhere as `imgpca pipeline STATE.db source=...` or with the single-file $PREFIX/share/imgpca/pipeline.sql"

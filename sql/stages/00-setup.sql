@@ -78,6 +78,9 @@ PRAGMA page_size = 16384;
 -- WAL: a commit per batch costs no fsync (synchronous=NORMAL keeps every
 -- committed batch across a killed process; only a power cut may lose the
 -- last ones, which the next run redoes), and readers can watch progress.
+-- (Two pipelines started at once on a new database: the switch to WAL does
+-- not wait for the other's read lock, SQLite fails it at once; scripts/imgpca
+-- switches a new database to WAL before running this script, retrying.)
 .output /dev/null
 PRAGMA journal_mode = WAL;
 .output stdout
@@ -90,7 +93,7 @@ PRAGMA synchronous = NORMAL;
 -- the image key are WITHOUT ROWID: the key is stored once.  classified: the
 -- model and $knn of the stored predictions (60-classify.sql); confusions: the
 -- most confused (label, predicted) pairs with up to 3 example keys.
-BEGIN;
+BEGIN IMMEDIATE;
 CREATE TABLE IF NOT EXISTS settings(key TEXT PRIMARY KEY, value ANY CONSTRAINT "pipeline: parameter $source is required (a folder or s3:// prefix)" CHECK (key <> 'source' OR value IS NOT NULL)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS images(key TEXT PRIMARY KEY, label TEXT, split TEXT NOT NULL, etag TEXT, spec TEXT NOT NULL, features BLOB, error TEXT) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS models(id INTEGER PRIMARY KEY, source TEXT NOT NULL, spec TEXT NOT NULL, k INTEGER NOT NULL, n INTEGER NOT NULL, model BLOB NOT NULL, fitted TEXT NOT NULL);
@@ -224,4 +227,6 @@ SELECT (SELECT value FROM setting_origin WHERE key = 'source')   AS source,
 SELECT printf('note: run #%d, started %s, has not finished: either another pipeline is working on this state database (this run waits for each of its writes) or it was stopped (this run resumes its work)', id, started)
 FROM runs WHERE finished IS NULL ORDER BY id DESC LIMIT 1;
 INSERT INTO runs(started) VALUES (datetime('now'));
+-- this run's row (another pipeline on the database may add rows meanwhile)
+CREATE TEMP TABLE this_run AS SELECT last_insert_rowid() AS id;
 SELECT printf('source %s, spec ''%s'', k = %s, output %s', source, spec, k, out) FROM cfg;

@@ -7,7 +7,7 @@
 INSERT INTO settings(key, value)
 SELECT key, value FROM setting_origin WHERE true
 ON CONFLICT(key) DO UPDATE SET value = excluded.value;
-UPDATE runs SET finished = datetime('now') WHERE id = (SELECT max(id) FROM runs);
+UPDATE runs SET finished = datetime('now') WHERE id = (SELECT id FROM temp.this_run);
 .print '== summary'
 SELECT printf('images        %s, %d with features%s',
               CASE WHEN files = images THEN printf('%d listed', images)
