@@ -40,6 +40,8 @@ INSERT INTO schema_want(type, name, sql) VALUES
    'CREATE TABLE runs(id INTEGER PRIMARY KEY, started TEXT, listed INTEGER, processed INTEGER, finished TEXT)'),
   ('table', 'classified',
    'CREATE TABLE classified(id INTEGER PRIMARY KEY CHECK (id = 1), model_id INTEGER, knn INTEGER)'),
+  ('table', 'thresholds',
+   'CREATE TABLE thresholds(model_id INTEGER PRIMARY KEY, distance REAL NOT NULL, loo REAL NOT NULL, quantile REAL NOT NULL, factor REAL NOT NULL, sample INTEGER NOT NULL)'),
   ('view', 'errors',
    'CREATE VIEW errors AS SELECT key, error FROM images WHERE error IS NOT NULL'),
   ('view', 'accuracy',
@@ -91,7 +93,9 @@ PRAGMA synchronous = NORMAL;
 -- the source followed by the key; split 'test' when a folder of the key is
 -- named Test, else 'train'; label = the parent folder name.  Tables keyed by
 -- the image key are WITHOUT ROWID: the key is stored once.  classified: the
--- model and $knn of the stored predictions (60-classify.sql); confusions: the
+-- model and $knn of the stored predictions (60-classify.sql); thresholds: per
+-- model, the distance beyond which a photo is "unknown" (60-classify.sql);
+-- confusions: the
 -- most confused (label, predicted) pairs with up to 3 example keys.
 BEGIN IMMEDIATE;
 CREATE TABLE IF NOT EXISTS settings(key TEXT PRIMARY KEY, value ANY CONSTRAINT "pipeline: parameter $source is required (a folder or s3:// prefix)" CHECK (key <> 'source' OR value IS NOT NULL)) WITHOUT ROWID;
@@ -101,6 +105,7 @@ CREATE TABLE IF NOT EXISTS projections(key TEXT PRIMARY KEY, model_id INTEGER NO
 CREATE TABLE IF NOT EXISTS predictions(key TEXT PRIMARY KEY, model_id INTEGER NOT NULL, predicted TEXT, neighbour TEXT, distance REAL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS runs(id INTEGER PRIMARY KEY, started TEXT, listed INTEGER, processed INTEGER, finished TEXT);
 CREATE TABLE IF NOT EXISTS classified(id INTEGER PRIMARY KEY CHECK (id = 1), model_id INTEGER, knn INTEGER);
+CREATE TABLE IF NOT EXISTS thresholds(model_id INTEGER PRIMARY KEY, distance REAL NOT NULL, loo REAL NOT NULL, quantile REAL NOT NULL, factor REAL NOT NULL, sample INTEGER NOT NULL);
 CREATE VIEW IF NOT EXISTS errors AS SELECT key, error FROM images WHERE error IS NOT NULL;
 CREATE VIEW IF NOT EXISTS accuracy AS SELECT count(*) AS tested, sum(p.predicted = i.label) AS correct, round(100.0 * avg(p.predicted = i.label), 2) AS percent FROM predictions AS p JOIN images AS i USING (key);
 CREATE VIEW IF NOT EXISTS accuracy_by_label AS SELECT i.label, count(*) AS tested, sum(p.predicted = i.label) AS correct, round(100.0 * avg(p.predicted = i.label), 2) AS percent FROM predictions AS p JOIN images AS i USING (key) GROUP BY i.label;

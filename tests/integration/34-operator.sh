@@ -18,6 +18,8 @@
 #     and out; sql/pipeline.sql from a folder without sql/ says how to run it
 #  5. two pipelines at once on one state database (new database, 4 trials):
 #     both finish, no "database is locked", no unfinished runs row
+#  6. unknown photos: the per-model threshold against a brute-force
+#     computation; a bus and a landscape are "unknown", a test kiwi is not
 # Last line: the checks passed.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -179,5 +181,31 @@ expect_eq "existing database: images of the last run" "$(sq "$work/grow.db" "SEL
   "$(find "$work/grow" -name '*.jpg' | wc -l)"
 expect_eq "two pipelines on one database: failures, 'database is locked', unfinished runs" "$failed $locked $unfinished" "0 0 0"
 
-echo "operator: $((n - fail))/$n checks passed (demo keeps its dataset, settings validated, no-training refusal, installed pipeline from any folder, 2 pipelines on one database)"
+# ---- 6. unknown photos ------------------------------------------------------
+# The whole Fruits-360 sample; the threshold against a brute-force fvec_l2
+# leave-one-out computation; a bus and a landscape are "unknown", a test kiwi
+# is not.
+db=$work/fruits.db
+scripts/imgpca pipeline "$db" source="$data" out="$work/out-fruits" > "$work/fruits.log" 2>&1 || bad "pipeline on the sample" "$(cat "$work/fruits.log")"
+want=$(sq -cmd ".load $root/dist/imgpca" "$db" "
+  WITH t AS (SELECT p.key, p.pc, row_number() OVER (ORDER BY p.key) AS r, count(*) OVER () AS c
+             FROM projections AS p JOIN images AS i USING (key) WHERE i.split = 'train'),
+       s AS (SELECT * FROM t WHERE (r - 1) % max(1, c / 1000) = 0),
+       d AS (SELECT s.key, min(fvec_l2(s.pc, t.pc)) AS d FROM s, t WHERE s.key <> t.key GROUP BY s.key),
+       q AS (SELECT d, row_number() OVER (ORDER BY d) AS rn, count(*) OVER () AS n FROM d)
+  SELECT printf('%.5f %d', 2 * d, n) FROM q WHERE rn = CAST(ceil(0.99 * n) AS INTEGER)")
+expect_eq "threshold = 2 x the 99th percentile of brute-force leave-one-out distances" \
+  "$(sq "$db" "SELECT printf('%.5f %d', distance, sample) FROM thresholds")" "$want"
+nunk=$(sq "$db" "SELECT count(*) FROM predictions, thresholds WHERE predictions.distance > thresholds.distance")
+grep -q "^unknown: $nunk test images farther from every training image than the model's threshold" "$work/fruits.log" &&
+  ok "stage 6 reports $nunk unknown test images" || bad "stage 6 unknown line" "$(grep unknown "$work/fruits.log")"
+[ "$nunk" -le 21 ] && ok "at most 1 % of the test images unknown ($nunk)" || bad "too many unknown test images: $nunk"
+for photo in 012mp-bus.jpg Landscape_0.jpg; do
+  out=$(scripts/imgpca classify "$db" "$root/../shared/data/images-edge/photos/$photo" 2>&1)
+  expect_has "$photo is unknown" "$(echo "$out" | tail -1)" "predicted: unknown (the nearest training image, "
+  expect_eq "$photo: header line" "$(echo "$out" | sed -n 1p)" "label                          distance  training image"
+done
+expect_has "a test kiwi is known" "$(scripts/imgpca classify "$db" "$data/Test/Kiwi 1/34_100.jpg" 2>&1 | tail -1)" "predicted: Kiwi 1 ("
+
+echo "operator: $((n - fail))/$n checks passed (demo keeps its dataset, settings validated, no-training refusal, installed pipeline from any folder, 2 pipelines on one database, unknown photos)"
 [ "$fail" = 0 ]
