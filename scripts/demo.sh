@@ -11,7 +11,8 @@
 # delete it to start from scratch), SPEC, K (components, or a fraction of the
 # variance such as 0.95), REFIT=1, BATCH, KNN, NEW_SOURCE=1 (allow a SOURCE
 # other than the one whose images the state database holds: they are
-# dropped), REPORT_POINTS, REPORT_THUMBS (size of report.html).  An unset
+# dropped), REPORT_POINTS, REPORT_THUMBS (size of report.html), PLOT_LABELS
+# (comma-separated labels coloured first in scatter.svg).  An unset
 # variable keeps the value stored in the state database by its last run.
 # Relative paths are relative to the repository root.
 # The state database makes reruns incremental: only new or changed images
@@ -59,4 +60,5 @@ args=()
 [ -n "${NEW_SOURCE:-}" ] && args+=("new_source=$NEW_SOURCE")
 [ -n "${REPORT_POINTS:-}" ] && args+=("report_points=$REPORT_POINTS")
 [ -n "${REPORT_THUMBS:-}" ] && args+=("report_thumbs=$REPORT_THUMBS")
+[ -n "${PLOT_LABELS:-}" ] && args+=("plot_labels=$PLOT_LABELS")
 exec scripts/imgpca pipeline "$DB" "${args[@]}"

@@ -20,6 +20,8 @@
 #     both finish, no "database is locked", no unfinished runs row
 #  6. unknown photos: the per-model threshold against a brute-force
 #     computation; a bus and a landscape are "unknown", a test kiwi is not
+#  7. csv_export into a missing folder says so; REPORT_THUMBS; scatter.svg
+#     colours PLOT_LABELS, then the most separated labels (NumPy)
 # Last line: the checks passed.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -34,7 +36,7 @@ cp "$data/Training/Lemon 1/"*.jpg "$work/other/Training/Lemon 1/"
 cp -r "$data/Test/Kiwi 1" "$work/testonly/Test/"
 nsrc=$(find "$work/src" -name '*.jpg' | wc -l)
 sq() { sqlite3 -batch "$@"; }
-demo() { (env -u SOURCE -u OUT -u SPEC -u K -u NEW_SOURCE "$@" scripts/demo.sh) > "$work/demo.log" 2>&1; }
+demo() { (env -u SOURCE -u OUT -u SPEC -u K -u NEW_SOURCE -u REPORT_THUMBS -u PLOT_LABELS "$@" scripts/demo.sh) > "$work/demo.log" 2>&1; }
 log() { cat "$work/demo.log"; }
 
 # ---- 1. make demo keeps the dataset ---------------------------------------
@@ -172,6 +174,10 @@ done
 cp -r "$work/src" "$work/grow"
 mkdir -p "$work/held"
 mv "$work/grow/Training/Kiwi 1/"*.jpg "$work/held/"
+# (an existing database: with the plain shell, two first runs at the same
+# moment on a new one may race on the switch to WAL, see docs/RELIABILITY.md)
+sqlite3 -batch -cmd ".load $root/dist/imgpca" -cmd ".parameter set \$source '$work/grow'" \
+  -cmd ".parameter set \$out '$work/out-grow'" "$work/grow.db" < sql/pipeline.sql > /dev/null 2>&1 || bad "first run on grow.db"
 for t in 1 2 3 4; do
   find "$work/held" -name '*.jpg' | sort | sed -n 1,3p | while read -r f; do mv "$f" "$work/grow/Training/Kiwi 1/"; done
   both "$work/grow.db" sql/pipeline.sql sqlite3 -batch -cmd '.timeout 600000' -cmd ".load $root/dist/imgpca" -cmd ".parameter set \$source '$work/grow'" \
@@ -207,5 +213,50 @@ for photo in 012mp-bus.jpg Landscape_0.jpg; do
 done
 expect_has "a test kiwi is known" "$(scripts/imgpca classify "$db" "$data/Test/Kiwi 1/34_100.jpg" 2>&1 | tail -1)" "predicted: Kiwi 1 ("
 
-echo "operator: $((n - fail))/$n checks passed (demo keeps its dataset, settings validated, no-training refusal, installed pipeline from any folder, 2 pipelines on one database, unknown photos)"
+# ---- 7. smaller traps -------------------------------------------------------
+# csv_export into a folder that does not exist says so (or refuses with
+# {"mkdir": false}); REPORT_THUMBS sizes the report; scatter.svg colours the
+# labels named by PLOT_LABELS first, then the most separated ones (checked
+# against NumPy on the CSV the pipeline wrote).
+out=$(cd "$work" && sqlite3 -batch -cmd ".load $root/dist/imgpca" :memory: "SELECT csv_export('new/dir/x.csv', 'SELECT 1 AS a')" 2>&1)
+expect_has "csv_export says it created the folder" "$out" "csv_export: created the folder 'new/dir'"
+[ -f "$work/new/dir/x.csv" ] && ok "csv_export wrote into the new folder" || bad "csv_export: no file"
+out=$(cd "$work" && sqlite3 -batch -cmd ".load $root/dist/imgpca" :memory: "SELECT csv_export('new2/x.csv', 'SELECT 1 AS a', '{\"mkdir\": false}')" 2>&1)
+expect_has "csv_export with mkdir false refuses" "$out" "csv_export: folder 'new2' does not exist"
+[ ! -e "$work/new2" ] && ok "mkdir false: nothing created" || bad "mkdir false created the folder"
+nimg() { grep -o 'data:image/jpeg;base64' "$work/out-fruits/report.html" | wc -l; }
+demo DB="$work/fruits.db" REPORT_THUMBS=0 || bad "REPORT_THUMBS=0 run" "$(log)"
+n0=$(nimg)
+demo DB="$work/fruits.db" REPORT_THUMBS=7 || bad "REPORT_THUMBS=7 run" "$(log)"
+expect_eq "REPORT_THUMBS=7: 7 hover thumbnails more than REPORT_THUMBS=0" "$(( $(nimg) - n0 ))" 7
+legend() { grep -o '<text x="628" y="[0-9]*">[^<]*' "$work/out-fruits/scatter.svg" | sed 's/.*">//; s/ ([0-9]*)$//' | head -12 | paste -sd'|'; }
+separated() { /usr/bin/python3 - "$work/out-fruits/pca.csv" "$@" <<'PY'
+import csv, sys
+import numpy as np
+rows = list(csv.reader(open(sys.argv[1], newline="")))[1:]
+rows.sort(key=lambda r: r[0].encode())
+step = max(1, (len(rows) + 4999) // 5000)       # $plot_max 5000: every step-th point in key order
+rows = rows[::step]
+lab = np.array([r[1] for r in rows])
+xy = np.array([[float(r[2]), float(r[3])] for r in rows])
+span = xy.max(0) - xy.min(0)
+mean = xy.mean(0)
+named = [x.strip() for x in sys.argv[2].split(",")] if len(sys.argv) > 2 else []
+key = []
+for l in sorted(set(lab)):
+    m = xy[lab == l].mean(0)
+    sep = float((((m - mean) / span) ** 2).sum())
+    pos = named.index(l) if l in named else None
+    key.append(((pos is None), pos or 0, -sep, -int((lab == l).sum()), l))
+print("|".join(k[-1] for k in sorted(key)[:12]))
+PY
+}
+want=$(separated)
+expect_eq "scatter.svg colours the 12 most separated labels" "$(legend)" "$want"
+[ "$(echo "$want" | cut -d'|' -f1-3)" != "Apple 10|Apple 11|Apple 12" ] && ok "not the first labels in alphabetical order" || bad "alphabetical legend"
+demo DB="$work/fruits.db" PLOT_LABELS="Kiwi 1, Banana 1" || bad "PLOT_LABELS run" "$(log)"
+expect_eq "PLOT_LABELS first, then the most separated" "$(legend)" "$(separated 'Kiwi 1, Banana 1')"
+expect_eq "PLOT_LABELS order" "$(legend | cut -d'|' -f1-2)" "Kiwi 1|Banana 1"
+
+echo "operator: $((n - fail))/$n checks passed (demo keeps its dataset, settings validated, no-training refusal, installed pipeline from any folder, 2 pipelines on one database, unknown photos, csv folders, report size, scatter colours)"
 [ "$fail" = 0 ]
