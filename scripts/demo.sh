@@ -19,7 +19,6 @@
 # are processed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$PWD
 SQLITE3=${SQLITE3:-sqlite3}
 export SQLITE3
 DB=${DB:-demo/state.db}
