@@ -135,6 +135,7 @@ void img_spec_check_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   char msg[IMGPCA_ERRMAX + 64];
   ImgSpec s;
   const char *z;
+  int rc;
   (void)argc;
   switch (sqlite3_value_type(argv[0])) {
     case SQLITE_NULL: return;
@@ -150,7 +151,12 @@ void img_spec_check_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     return;
   }
   err[0] = 0;
-  if (img_spec_parse(z, &s, err) == IMGPCA_OK) return;
+  rc = img_spec_parse(z, &s, err);
+  if (rc == IMGPCA_OK) return;
+  if (rc == IMGPCA_NOMEM) {
+    sqlite3_result_error_nomem(ctx);
+    return;
+  }
   sqlite3_result_text(ctx, err[0] ? err : "invalid spec", -1, SQLITE_TRANSIENT);
 }
 
