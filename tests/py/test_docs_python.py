@@ -1,6 +1,6 @@
 """docs/PYTHON.md: every ```python block runs, in order and in one namespace,
 from the project root; a ```text block right after one is what it must print
-(stdout, trailing spaces ignored).  The page's helpers are then checked
+(stdout, trailing spaces ignored).  The page's functions are then checked
 against independent computations: vec() against struct, matrix() and
 projections_frame() against the CSV the pipeline wrote (read by the csv
 module), to_blob() round trips.  The doc loads dist/imgpca (make test-py
@@ -74,7 +74,7 @@ for line, code, expected in bl:
         fails += 1
 
 if not fails:
-    # the helpers, against independent readings
+    # the functions, against independent readings
     np, con = ns["np"], ns["connect"]()
     blob = con.execute("SELECT fvec(0.1, -2, 3e-8, 1e30)").fetchone()[0]
     want = struct.unpack("<4f", blob)
@@ -98,6 +98,6 @@ if not fails:
         print("FAIL matrix() of no rows")
         fails += 1
 
-print("docs/PYTHON.md: %d python blocks run, outputs as documented, helpers checked" % len(bl)
+print("docs/PYTHON.md: %d python blocks run, outputs as documented, functions checked" % len(bl)
       if not fails else "docs/PYTHON.md: %d failure(s)" % fails)
 sys.exit(1 if fails else 0)
