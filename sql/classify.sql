@@ -64,7 +64,7 @@ SELECT CASE
     THEN printf('predicted: unknown (the nearest training image, %s at %.4f, is farther than the model''s threshold %.4f: unlike the training images; the vote of the %d nearest says %s)',
                 n.label, n.distance, t.distance, v.knn, v.label)
   ELSE printf('predicted: %s (%d of %d nearest)%s', v.label, v.votes, v.knn,
-              CASE WHEN t.distance IS NULL THEN ' (no threshold for unknown photos with this model: run sql/pipeline.sql once)' ELSE '' END)
+              CASE WHEN t.distance IS NULL THEN ' (no threshold for unknown photos with this model: run sql/pipeline.sql with $classify = 1)' ELSE '' END)
   END
 FROM (SELECT label, count(*) AS votes, sum(distance) AS total, a.knn
       FROM neighbours, args AS a WHERE rank <= a.knn GROUP BY label

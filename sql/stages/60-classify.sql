@@ -15,7 +15,7 @@
 --    twice the 99th percentile of the training images' own leave-one-out
 --    nearest-neighbour distances in PCA space (the distance to the nearest
 --    *other* training image, for an even sample in key order of at most 1000
---    training images against all of them).  Twice: training sets such as
+--    training images against all of them; skipped with $classify = 0).  Twice: training sets such as
 --    Fruits-360 hold many near-identical shots of one object, so a new photo
 --    of a known kind is farther from them than they are from each other; on
 --    the Fruits-360 sample 4 of 2,115 test images lie beyond the threshold,
@@ -28,7 +28,8 @@ FROM knn_search(
   'SELECT key, pc FROM (SELECT p.key, p.pc, row_number() OVER (ORDER BY p.key) AS r, count(*) OVER () AS c
                         FROM projections AS p JOIN images AS i USING (key) WHERE i.split = ''train'')
    WHERE (r - 1) % max(1, c / 1000) = 0
-     AND NOT EXISTS (SELECT 1 FROM thresholds WHERE model_id = (SELECT id FROM temp.model))',
+     AND NOT EXISTS (SELECT 1 FROM thresholds WHERE model_id = (SELECT id FROM temp.model))
+     AND (SELECT classify FROM temp.cfg) = 1',
   'SELECT p.key, p.pc FROM projections AS p JOIN images AS i USING (key) WHERE i.split = ''train''', 2) AS n
 WHERE n.ref_id IS NOT n.query_id
 GROUP BY n.query_id;
