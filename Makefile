@@ -8,7 +8,8 @@
 #   make format-check   C sources against .clang-format
 #   make bench      benchmarks -> bench/RESULTS.md
 #   make install    PREFIX=/usr/local: library, header, pkg-config file, pipeline SQL
-#                   ($PREFIX/share/imgpca/sql: run the pipeline from $PREFIX/share/imgpca)
+#                   ($PREFIX/share/imgpca/pipeline.sql runs from any folder; so does
+#                   $PREFIX/bin/imgpca pipeline STATE.db source=... out=...)
 #   make demo       the full pipeline on local files (README command 1)
 
 PREFIX  ?= /usr/local
@@ -204,10 +205,14 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/share/imgpca/sql/stages
 	install -m 644 sql/*.sql $(DESTDIR)$(PREFIX)/share/imgpca/sql/
 	install -m 644 sql/stages/*.sql $(DESTDIR)$(PREFIX)/share/imgpca/sql/stages/
+	scripts/pipeline-bundle.sh sql/pipeline.sql > $(DESTDIR)$(PREFIX)/share/imgpca/pipeline.sql
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 scripts/imgpca $(DESTDIR)$(PREFIX)/bin/imgpca
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/lib/libimgpca.a $(DESTDIR)$(PREFIX)/lib/imgpca.so \
-	      $(DESTDIR)$(PREFIX)/include/imgpca.h $(DESTDIR)$(PREFIX)/lib/pkgconfig/imgpca.pc
+	      $(DESTDIR)$(PREFIX)/include/imgpca.h $(DESTDIR)$(PREFIX)/lib/pkgconfig/imgpca.pc \
+	      $(DESTDIR)$(PREFIX)/bin/imgpca
 	rm -rf $(DESTDIR)$(PREFIX)/share/imgpca
 
 clean:

@@ -90,6 +90,7 @@ static const FuncDef aFunc[] = {
     {"img_features_or_null", 1, SETTING, CONN, img_features_or_null_func, 0, 0},
     {"img_features_or_null", 2, SETTING, CONN, img_features_or_null_func, 0, 0},
     {"img_info", 1, SETTING, CONN, img_info_func, 0, 0},
+    {"img_spec_check", 1, PURE, 0, img_spec_check_func, 0, 0},
     {"img_pixels", 1, SETTING, CONN, img_pixels_func, 0, 0},
     {"img_pixels", 3, SETTING, CONN, img_pixels_func, 0, 0},
     {"img_encode", 5, PURE, 0, img_encode_func, 0, 0},

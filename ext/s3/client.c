@@ -194,6 +194,15 @@ void s3_client_free(S3Client *c) {
 
 static const char *cfg(S3Client *c, const char *k) { return imgpca_config_get(c->cfg, k, NULL); }
 
+/* The endpoint: s3.endpoint (connection setting, AWS_ENDPOINT_URL_S3,
+** AWS_ENDPOINT_URL), else the profile's (services s3 endpoint_url, then
+** endpoint_url; read with the credentials), else NULL (AWS). */
+static const char *client_endpoint(S3Client *c) {
+  const char *z = cfg(c, "s3.endpoint");
+  if (z && *z) return z;
+  return c->bCreds && c->creds.zProfileEndpoint && *c->creds.zProfileEndpoint ? c->creds.zProfileEndpoint : NULL;
+}
+
 /* One line on stderr, at most once per connection for each kind. */
 static void warn_once(S3Client *c, int mKind, const char *zFmt, ...) IMGPCA_PRINTF(3, 4);
 static void warn_once(S3Client *c, int mKind, const char *zFmt, ...) {
@@ -347,7 +356,7 @@ void s3_endpoint_free(S3Endpoint *e) {
 
 /* The endpoint as messages show it (user info hidden). */
 static void endpoint_shown(S3Client *c, char *out, size_t n) {
-  const char *zEnd = cfg(c, "s3.endpoint");
+  const char *zEnd = client_endpoint(c);
   if (zEnd && *zEnd)
     imgpca_url_redact(zEnd, out, n);
   else
@@ -369,7 +378,7 @@ static void target_free(S3Target *t) {
 }
 
 static int build_target(S3Client *c, const S3Req *r, const char *zRegion, S3Target *t, char *err) {
-  const char *zEnd = cfg(c, "s3.endpoint");
+  const char *zEnd = client_endpoint(c);
   int bCustom = zEnd && *zEnd, bVirtual, rc;
   char *zDefault = bCustom ? NULL : imgpca_mprintf("https://s3.%s.amazonaws.com", zRegion);
   S3Endpoint e;
@@ -1326,11 +1335,12 @@ int s3_batch_head_done(S3Batch *b) { return b->n > 0 && b->a[b->iHead]->state ==
 void s3_batch_wakeup(S3Batch *b) { curl_multi_wakeup(b->multi); }
 
 int s3_client_describe(S3Client *c, ImgpcaBuf *b, char *err) {
-  const char *zEnd = cfg(c, "s3.endpoint");
+  const char *zEnd;
   char masked[64], shown[1024], zRegion[64];
   int rc = client_creds(c, err);
   if (rc == IMGPCA_OK) rc = client_region(c, NULL, zRegion, err);
   if (rc) return rc;
+  zEnd = client_endpoint(c); /* after the credentials: may be the profile's */
   imgpca_buf_append(b, "{\"endpoint\":", 12);
   if (zEnd && *zEnd) {
     imgpca_url_redact(zEnd, shown, sizeof shown);

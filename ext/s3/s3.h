@@ -117,11 +117,13 @@ int s3_xml_escape(ImgpcaBuf *b, const char *z);
 /* ---- creds.c ---- */
 typedef struct S3Creds {
   char *zAccess, *zSecret, *zToken;
-  time_t expiry;        /* 0 = does not expire */
-  char zSource[64];     /* "connection", "env", "profile 'x' in FILE", "imds", "none" */
-  char *zProfileRegion; /* region of the profile (config file), or NULL */
-  char *zCaBundle;      /* CA bundle to verify TLS with (s3_ca_bundle_resolve), or NULL */
-  char zCaSource[128];  /* where zCaBundle comes from, for messages */
+  time_t expiry;             /* 0 = does not expire */
+  char zSource[64];          /* "connection", "env", "profile 'x' in FILE", "imds", "none" */
+  char *zProfileRegion;      /* region of the profile (config file), or NULL */
+  char *zProfileEndpoint;    /* endpoint_url of the profile (services s3, then its own), or NULL */
+  char zEndpointSource[192]; /* where zProfileEndpoint comes from, for messages */
+  char *zCaBundle;           /* CA bundle to verify TLS with (s3_ca_bundle_resolve), or NULL */
+  char zCaSource[128];       /* where zCaBundle comes from, for messages */
 } S3Creds;
 /* The CA bundle: s3.ca_bundle (connection setting, then AWS_CA_BUNDLE), else
 ** ca_bundle in the active profile's section of the shared config file; a
@@ -130,12 +132,18 @@ typedef struct S3Creds {
 int s3_ca_bundle_resolve(const ImgpcaConfig *cfg, char **pzPath, char *zSource, size_t nSource);
 /* Resolves credentials: connection settings > environment > shared files
 ** (profile) > IMDSv2.  No credentials at all is not an error (zAccess NULL:
-** unsigned requests).  Also resolves the CA bundle first (used to verify an
+** unsigned requests); a profile named by s3.profile / AWS_PROFILE that
+** exists in neither file, or with half a key pair, is.  Also reads the
+** profile's region and endpoint_url.  Also resolves the CA bundle first (used to verify an
 ** https:// IMDS endpoint; the default one is plain http). */
 int s3_creds_resolve(const ImgpcaConfig *cfg, S3Creds *out, char *err);
 void s3_creds_free(S3Creds *c);
-/* INI lookup (for tests): value of zKey in section zSection of a file's text. */
+/* INI lookups of the shared files (for tests): value of top-level zKey in
+** section zSection; value of zSub nested under zKey ("s3 =" then indented
+** "endpoint_url = ..."); whether section zSection exists. */
 char *s3_ini_get(const char *zText, const char *zSection, const char *zKey);
+char *s3_ini_get_nested(const char *zText, const char *zSection, const char *zKey, const char *zSub);
+int s3_ini_has_section(const char *zText, const char *zSection);
 /* Flat JSON object: string value of zKey, or NULL. */
 char *s3_json_get(const char *zText, const char *zKey);
 /* Parses "2026-11-25T03:00:00Z" (ISO 8601 UTC); returns -1 on error. */

@@ -17,7 +17,7 @@ CREATE TEMP TABLE rpt_cfg AS
 SELECT max(1, coalesce(CAST($report_points AS INTEGER), 10000)) AS max_points,
        max(0, coalesce(CAST($report_thumbs AS INTEGER), 1500)) AS max_thumbs,
        48 AS thumb_px,
-       min(10, coalesce((SELECT k FROM model), 2)) AS ncomp;
+       min(10, coalesce((SELECT json_extract(pca_info(model), '$.k') FROM model), 2)) AS ncomp;
 
 CREATE TEMP TABLE rpt_labels AS
 SELECT label, row_number() OVER (ORDER BY label) - 1 AS li

@@ -2,7 +2,12 @@
 -- 99. Summary: the run is finished; what the state database now holds, and
 --     where each setting came from (parameter, stored value or default)
 -- ---------------------------------------------------------------------------
-UPDATE runs SET finished = datetime('now') WHERE id = (SELECT max(id) FROM runs);
+-- The settings of this finished run are the ones an unset parameter keeps
+-- next time (a run that failed stored none but $source, see 00-setup.sql).
+INSERT INTO settings(key, value)
+SELECT key, value FROM setting_origin WHERE true
+ON CONFLICT(key) DO UPDATE SET value = excluded.value;
+UPDATE runs SET finished = datetime('now') WHERE id = (SELECT id FROM temp.this_run);
 .print '== summary'
 SELECT printf('images        %s, %d with features%s',
               CASE WHEN files = images THEN printf('%d listed', images)
@@ -18,7 +23,8 @@ SELECT printf('split         %d training (%d with features), %d test (%d with fe
 FROM images;
 SELECT printf('features      %d dimensions (spec ''%s'')', json_extract(pca_info(model), '$.d'), spec) FROM model;
 SELECT printf('model         #%d, fitted %s on %d training images, %d component%s explaining %.1f %% of the variance (PC1 %.1f %%%s)',
-              id, fitted, n, k, CASE WHEN k = 1 THEN '' ELSE 's' END,
+              id, fitted, n, json_extract(pca_info(model), '$.k'),
+              CASE WHEN json_extract(pca_info(model), '$.k') = 1 THEN '' ELSE 's' END,
               100 * json_extract(pca_info(model), '$.cumulative[#-1]'), 100 * json_extract(pca_info(model), '$.ratio[0]'),
               CASE WHEN k > 1 THEN printf(', PC2 %.1f %%', 100 * json_extract(pca_info(model), '$.ratio[1]')) ELSE '' END)
 FROM model;
