@@ -848,11 +848,26 @@ static CNN_HOT void depthwise(const float *x, int64_t H, int64_t W, const float 
     for (p = W + 1; p < n - W - 1; p++)
       y[p] = bias + w0 * a0[p] + w1 * a0[p + 1] + w2 * a0[p + 2] + w3 * a1[p] + w4 * a1[p + 1] + w5 * a1[p + 2] +
           w6 * a2[p] + w7 * a2[p + 1] + w8 * a2[p + 2];
-    for (oy = 0; oy < H; oy++) {
-      int bEdgeRow = oy == 0 || oy == H - 1;
-      for (ox = 0; ox < W; ox++) {
+    /* first and last row, inner columns: the two rows of taps inside */
+    for (ox = 1; ox < W - 1; ox++) {
+      const float *b1 = x + ox - 1, *b2 = x + W + ox - 1;
+      y[ox] = bias + w3 * b1[0] + w4 * b1[1] + w5 * b1[2] + w6 * b2[0] + w7 * b2[1] + w8 * b2[2];
+    }
+    for (ox = 1; ox < W - 1; ox++) {
+      const float *b0 = x + (H - 2) * W + ox - 1, *b1 = x + (H - 1) * W + ox - 1;
+      y[(H - 1) * W + ox] = bias + w0 * b0[0] + w1 * b0[1] + w2 * b0[2] + w3 * b1[0] + w4 * b1[1] + w5 * b1[2];
+    }
+    /* first and last column, inner rows: the two columns of taps inside */
+    for (oy = 1; oy < H - 1; oy++) {
+      const float *b0 = x + (oy - 1) * W, *b1 = b0 + W, *b2 = b1 + W;
+      y[oy * W] = bias + w1 * b0[0] + w2 * b0[1] + w4 * b1[0] + w5 * b1[1] + w7 * b2[0] + w8 * b2[1];
+      y[oy * W + W - 1] =
+          bias + w0 * b0[W - 2] + w1 * b0[W - 1] + w3 * b1[W - 2] + w4 * b1[W - 1] + w6 * b2[W - 2] + w7 * b2[W - 1];
+    }
+    /* the four corners */
+    for (oy = 0; oy < H; oy += H - 1)
+      for (ox = 0; ox < W; ox += W - 1) {
         float v = bias;
-        if (!bEdgeRow && ox == 1) ox = W - 1;
         for (ky = 0; ky < 3; ky++) {
           int64_t iy = oy + ky - 1;
           if (iy < 0 || iy >= H) continue;
@@ -863,7 +878,6 @@ static CNN_HOT void depthwise(const float *x, int64_t H, int64_t W, const float 
         }
         y[oy * W + ox] = v;
       }
-    }
     act_apply(q->act, q->actA, q->actB, y, (size_t)n);
     return;
   }
