@@ -233,7 +233,9 @@ legend() { grep -o '<text x="628" y="[0-9]*">[^<]*' "$work/out-fruits/scatter.sv
 separated() { /usr/bin/python3 - "$work/out-fruits/pca.csv" "$@" <<'PY'
 import csv, sys
 import numpy as np
-rows = list(csv.reader(open(sys.argv[1], newline="")))[1:]
+allrows = list(csv.reader(open(sys.argv[1], newline="")))
+pc1 = allrows[0].index("pc1")                   # key,label,split,pc1..
+rows = [[r[0], r[1], r[pc1], r[pc1 + 1]] for r in allrows[1:]]
 rows.sort(key=lambda r: r[0].encode())
 step = max(1, (len(rows) + 4999) // 5000)       # $plot_max 5000: every step-th point in key order
 rows = rows[::step]
