@@ -786,6 +786,15 @@ static inline void act_apply(int act, float a, float b, float *y, size_t n) {
   }
 }
 
+/* Row r of a [rows x n] block set to v[r]. */
+static CNN_HOT void fill_rows(float *y, int64_t rows, int64_t n, const float *v) {
+  int64_t r, t;
+  for (r = 0; r < rows; r++) {
+    float *row = y + r * n, b = v[r];
+    for (t = 0; t < n; t++) row[t] = b;
+  }
+}
+
 static CNN_HOT void act_rows(int act, float a, float b, float *y, size_t n) { act_apply(act, a, b, y, n); }
 
 /* im2col of one group for 2-D (1-D as H = 1). */
@@ -974,13 +983,7 @@ static int run_conv(const CnnStep *st, const CnnArgs *a) {
         im2col(xg, Cg, H, W, &q2, OH, OW, a->scratch);
         col = a->scratch;
       }
-      if (bias) { /* C starts as the bias (beta = 1): no separate zeroing and bias passes */
-        int64_t m, t;
-        for (m = 0; m < Mg; m++) {
-          float *row = yg + m * OHW, bb = bias[g * Mg + m];
-          for (t = 0; t < OHW; t++) row[t] = bb;
-        }
-      }
+      if (bias) fill_rows(yg, Mg, OHW, bias + g * Mg); /* C starts as the bias (beta = 1) */
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)Mg, (blasint)OHW, (blasint)K, 1.0f, wg,
                   (blasint)K, col, (blasint)OHW, bias ? 1.0f : 0.0f, yg, (blasint)OHW);
     }
