@@ -221,6 +221,12 @@ typedef struct CnnArgs {
   float *scratch;
 } CnnArgs;
 int cnn_op_run(const CnnStep *st, const CnnArgs *a, char *err);
+/* Concat / Gather on elements of esz bytes (float32 at run time, int64 when
+** folding shapes). */
+void cnn_concat_any(int n, const void *const *apIn, const CnnShape *const *aInShape, const CnnShape *ys, int64_t ax,
+                    size_t esz, void *out);
+void cnn_gather_any(const void *x, const CnnShape *xs, int64_t ax, const int64_t *aIdx, int64_t nIdx, size_t esz,
+                    void *out);
 /* Keeps a constant buffer for the plan's lifetime; NULL on OOM. */
 void *cnn_plan_own(CnnPlan *p, size_t nBytes);
 /* Checks at load time that the node's operator and attributes are supported. */

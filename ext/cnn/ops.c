@@ -1252,30 +1252,31 @@ static void run_gemm(const CnnStep *st, const CnnArgs *a) {
   act_apply(q->act, q->actA, q->actB, a->out[0], (size_t)(M * N));
 }
 
-static void run_concat(const CnnStep *st, const CnnArgs *a) {
-  const CnnShape *ys = a->outShape[0];
-  int64_t ax = st->prm.axis, outer = 1, inner = 1, o, off = 0;
+void cnn_concat_any(int n, const void *const *apIn, const CnnShape *const *aInShape, const CnnShape *ys, int64_t ax,
+                    size_t esz, void *out) {
+  int64_t outer = 1, inner = 1, o, off = 0;
   int j, i;
   for (j = 0; j < ax; j++) outer *= ys->d[j];
   for (j = (int)ax + 1; j < ys->nd; j++) inner *= ys->d[j];
-  for (i = 0; i < st->nIn; i++) {
-    int64_t len = a->inShape[i]->d[ax] * inner;
+  for (i = 0; i < n; i++) {
+    int64_t len = aInShape[i]->d[ax] * inner;
     for (o = 0; o < outer; o++)
-      memcpy(a->out[0] + o * ys->d[ax] * inner + off, a->in[i] + o * len, (size_t)len * sizeof(float));
+      memcpy((char *)out + (size_t)(o * ys->d[ax] * inner + off) * esz, (const char *)apIn[i] + (size_t)(o * len) * esz,
+             (size_t)len * esz);
     off += len;
   }
 }
 
-static void run_gather(const CnnStep *st, const CnnArgs *a) {
-  const CnnShape *xs = a->inShape[0];
-  int64_t ax = st->prm.axis, outer = 1, inner = 1, o, j;
+void cnn_gather_any(const void *x, const CnnShape *xs, int64_t ax, const int64_t *aIdx, int64_t nIdx, size_t esz,
+                    void *out) {
+  int64_t outer = 1, inner = 1, o, j;
   int k;
   for (k = 0; k < ax; k++) outer *= xs->d[k];
   for (k = (int)ax + 1; k < xs->nd; k++) inner *= xs->d[k];
   for (o = 0; o < outer; o++)
-    for (j = 0; j < st->prm.nIdx; j++)
-      memcpy(a->out[0] + (o * st->prm.nIdx + j) * inner, a->in[0] + (o * xs->d[ax] + st->prm.aIdx[j]) * inner,
-             (size_t)inner * sizeof(float));
+    for (j = 0; j < nIdx; j++)
+      memcpy((char *)out + (size_t)((o * nIdx + j) * inner) * esz,
+             (const char *)x + (size_t)((o * xs->d[ax] + aIdx[j]) * inner) * esz, (size_t)inner * esz);
 }
 
 static void run_pad(const CnnStep *st, const CnnArgs *a) {
@@ -1333,7 +1334,9 @@ int cnn_op_run(const CnnStep *st, const CnnArgs *a, char *err) {
     case OP_SUB:
     case OP_MUL:
     case OP_DIV: run_binary(st->op, a->in[0], a->inShape[0], a->in[1], a->inShape[1], a->out[0], a->outShape[0]); return IMGPCA_OK;
-    case OP_CONCAT: run_concat(st, a); return IMGPCA_OK;
+    case OP_CONCAT:
+      cnn_concat_any(st->nIn, (const void *const *)a->in, a->inShape, a->outShape[0], q->axis, sizeof(float), a->out[0]);
+      return IMGPCA_OK;
     case OP_MAXPOOL:
     case OP_AVGPOOL: run_pool(st, a); return IMGPCA_OK;
     case OP_GLOBALAVGPOOL:
@@ -1366,7 +1369,9 @@ int cnn_op_run(const CnnStep *st, const CnnArgs *a, char *err) {
     case OP_GEMM: run_gemm(st, a); return IMGPCA_OK;
     case OP_MATMUL: run_matmul(a); return IMGPCA_OK;
     case OP_SOFTMAX: run_softmax(st, a, st->prm.transA); return IMGPCA_OK;
-    case OP_GATHER: run_gather(st, a); return IMGPCA_OK;
+    case OP_GATHER:
+      cnn_gather_any(a->in[0], a->inShape[0], q->axis, q->aIdx, q->nIdx, sizeof(float), a->out[0]);
+      return IMGPCA_OK;
     case OP_PAD: run_pad(st, a); return IMGPCA_OK;
     default: break;
   }

@@ -119,29 +119,16 @@ static int fold_i64(CnnPlan *p, CnnStep *st, char *err) {
         }
       }
       break;
-    case OP_GATHER: {
-      int64_t ax = st->prm.axis, outer = 1, inner = 1, oo, j;
-      int k;
-      for (k = 0; k < ax; k++) outer *= x->shape.d[k];
-      for (k = (int)ax + 1; k < x->shape.nd; k++) inner *= x->shape.d[k];
-      for (oo = 0; oo < outer; oo++)
-        for (j = 0; j < st->prm.nIdx; j++)
-          memcpy(out + (oo * st->prm.nIdx + j) * inner, x->ci + (oo * x->shape.d[ax] + st->prm.aIdx[j]) * inner,
-                 (size_t)inner * sizeof(int64_t));
-      break;
-    }
+    case OP_GATHER: cnn_gather_any(x->ci, &x->shape, st->prm.axis, st->prm.aIdx, st->prm.nIdx, sizeof(int64_t), out); break;
     case OP_CONCAT: {
-      int64_t ax = st->prm.axis, outer = 1, inner = 1, oo, off = 0;
+      const void *apIn[CNN_MAXIN];
+      const CnnShape *aShape[CNN_MAXIN];
       int k;
-      for (k = 0; k < ax; k++) outer *= o->shape.d[k];
-      for (k = (int)ax + 1; k < o->shape.nd; k++) inner *= o->shape.d[k];
       for (k = 0; k < st->nIn; k++) {
-        const CnnPVal *in = &p->aPV[st->aIn[k]];
-        int64_t len = in->shape.d[ax] * inner;
-        for (oo = 0; oo < outer; oo++)
-          memcpy(out + oo * o->shape.d[ax] * inner + off, in->ci + oo * len, (size_t)len * sizeof(int64_t));
-        off += len;
+        apIn[k] = p->aPV[st->aIn[k]].ci;
+        aShape[k] = &p->aPV[st->aIn[k]].shape;
       }
+      cnn_concat_any(st->nIn, apIn, aShape, &o->shape, st->prm.axis, sizeof(int64_t), out);
       break;
     }
     case OP_ADD:
