@@ -982,9 +982,12 @@ static int ppr_fill(PprCursor *c) {
     if (sqlite3_value_type(pv) != SQLITE_BLOB)
       return ppr_error(&c->base, "pca_project_rows: row %lld: vector must be a float32 blob, got %s",
                        c->rowid + (sqlite3_int64)c->n, imgpca_type_name(pv));
+    if ((size_t)sqlite3_value_bytes(pv) != 4 * d && sqlite3_value_bytes(pv) % 4 == 0)
+      return ppr_error(&c->base, "pca_project_rows: row %lld: vector has %d dimensions, the model expects %llu",
+                       c->rowid + (sqlite3_int64)c->n, sqlite3_value_bytes(pv) / 4, (unsigned long long)d);
     if ((size_t)sqlite3_value_bytes(pv) != 4 * d)
-      return ppr_error(&c->base, "pca_project_rows: row %lld: vector has %d bytes, the model expects %llu dimensions",
-                       c->rowid + (sqlite3_int64)c->n, sqlite3_value_bytes(pv), (unsigned long long)d);
+      return ppr_error(&c->base, "pca_project_rows: row %lld: vector has %d bytes, not a float32 blob",
+                       c->rowid + (sqlite3_int64)c->n, sqlite3_value_bytes(pv));
     {
       const unsigned char *p = sqlite3_value_blob(pv);
       float *x = c->X + nv * d;
