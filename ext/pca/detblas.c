@@ -64,15 +64,33 @@ static void gemm_tile(const GemmJob *g, size_t i0, size_t j0, double *a, double 
   memset(c, 0, T * T * sizeof(double));
   for (k0 = 0; k0 < g->K; k0 += T) {
     size_t kk = g->K - k0 < T ? g->K - k0 : T;
-    if (kk < T || mi < T) memset(a, 0, T * T * sizeof(double));
-    if (kk < T || nj < T) memset(b, 0, T * T * sizeof(double));
-    for (i = 0; i < mi; i++)
-      for (k = 0; k < kk; k++)
-        a[i * T + k] = g->ta ? g->A[(k0 + k) * g->lda + i0 + i] : g->A[(i0 + i) * g->lda + k0 + k];
-    for (j = 0; j < nj; j++)
-      for (k = 0; k < kk; k++)
-        b[j * T + k] = g->tb ? g->B[(j0 + j) * g->ldb + k0 + k] : g->B[(k0 + k) * g->ldb + j0 + j];
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, T, g->alpha, a, T, b, T, 1.0, c, T);
+    const double *pa = a, *pb = b;
+    size_t la = T, lb = T;
+    /* full blocks are read in place; edge blocks are copied, zero-padded,
+    ** as they lie (rows of the source); the call transposes as needed: one
+    ** fixed shape and flags per (ta, tb), whatever the thread count */
+    if (kk == T && mi == T) {
+      pa = g->ta ? g->A + k0 * g->lda + i0 : g->A + i0 * g->lda + k0;
+      la = g->lda;
+    } else {
+      memset(a, 0, T * T * sizeof(double));
+      if (g->ta)
+        for (k = 0; k < kk; k++) memcpy(a + k * T, g->A + (k0 + k) * g->lda + i0, mi * sizeof(double));
+      else
+        for (i = 0; i < mi; i++) memcpy(a + i * T, g->A + (i0 + i) * g->lda + k0, kk * sizeof(double));
+    }
+    if (kk == T && nj == T) {
+      pb = g->tb ? g->B + j0 * g->ldb + k0 : g->B + k0 * g->ldb + j0;
+      lb = g->ldb;
+    } else {
+      memset(b, 0, T * T * sizeof(double));
+      if (g->tb)
+        for (j = 0; j < nj; j++) memcpy(b + j * T, g->B + (j0 + j) * g->ldb + k0, kk * sizeof(double));
+      else
+        for (k = 0; k < kk; k++) memcpy(b + k * T, g->B + (k0 + k) * g->ldb + j0, nj * sizeof(double));
+    }
+    cblas_dgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans, g->tb ? CblasTrans : CblasNoTrans, T, T, T,
+                g->alpha, pa, (blasint)la, pb, (blasint)lb, 1.0, c, T);
   }
   for (i = 0; i < mi; i++) {
     double *crow = g->C + (i0 + i) * g->ldc + j0;

@@ -16,6 +16,9 @@ void local_writer_abort(LocalWriter *w);                              /* frees w
 
 /* Sorted recursive walk of the files matching a glob. */
 typedef struct LocalWalk LocalWalk;
+/* Bytes of names a folder listing keeps in memory before it sorts them to
+** temporary files and merges (4 MiB; lowered by tests). */
+extern size_t local_walk_run_bytes;
 int local_walk_open(const char *zPattern, int bFileUrl, LocalWalk **pp, char *err);
 /* Next matching file: fills e (fields owned by the walk until the next call). */
 int local_walk_next(LocalWalk *w, ImgpcaEntry *e, int *pEof, char *err);
