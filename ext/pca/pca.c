@@ -117,7 +117,7 @@ void pca_state_free(PcaState *s) {
 /* Rows buffered per batch for dimension d. */
 static size_t batch_rows(size_t d) {
   size_t r = (16u << 20) / (8 * d);
-  if (r > 1024) r = 1024;
+  if (r > 256) r = 256;
   if (r < 4) r = 4;
   return r;
 }
