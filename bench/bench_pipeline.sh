@@ -97,15 +97,16 @@ echo
 # ---- held-out data: one core vs every core ----------------------------------
 echo "### Held-out images: one core vs every core"
 echo
-echo "The Test split replicated ${copies}x (hard links), pipeline without classification, fresh state database:"
-echo "\`taskset -c 0\` against every core. Output bytes must not differ (they do not depend on the core count)."
+echo "The Test split replicated ${copies}x (hard links, in folders not named test, so that the model is fitted"
+echo "on them), pipeline without classification, fresh state database: \`taskset -c 0\` against every core."
+echo "Output bytes must not differ (they do not depend on the core count)."
 echo
 echo "| run | images | wall (s) | CPU (s) | CPU use | features (s) | fit + project (s) | CSV (s) | plots (s) | report (s) |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 rm -rf "$W/held"
 for c in $(seq 1 "$copies"); do
   mkdir -p "$W/held/c$c"
-  cp -al "$data/Test" "$W/held/c$c/" 2>/dev/null || cp -r "$data/Test" "$W/held/c$c/"
+  cp -al "$data/Test" "$W/held/c$c/Held" 2>/dev/null || cp -r "$data/Test" "$W/held/c$c/Held"
 done
 for mode in one all; do
   rm -rf "$W/h-$mode.db"* "$W/out-h-$mode"
