@@ -12,8 +12,8 @@
 ** OpenBLAS's threading threshold (it always runs in the calling thread) and,
 ** having always the same shape, always adds in the same order; the K chunks
 ** of a tile are added in increasing order by the thread that owns the tile.
-** Tiles are spread over our own worker threads, which changes who computes
-** a tile, never how.  Reductions outside BLAS (dot products, the
+** Tiles are handed out to our own worker threads one at a time (a shared
+** counter), which changes who computes a tile, never how.  Reductions outside BLAS (dot products, the
 ** Householder tridiagonal reduction) are plain loops in a fixed order, and
 ** the tridiagonal eigenproblem goes to LAPACK's dstemr, which calls no
 ** threaded BLAS for n <= 10,000.
@@ -51,10 +51,11 @@ typedef struct GemmJob {
   const double *A, *B;
   double *C;
   int nthreads;
+  size_t next; /* next tile to take (atomic): a late thread finds less to do */
 } GemmJob;
 
 typedef struct GemmWorker {
-  const GemmJob *job;
+  GemmJob *job;
   int id, rc;
   pthread_t th;
 } GemmWorker;
@@ -108,7 +109,7 @@ static void *gemm_run(void *p) {
     w->rc = IMGPCA_NOMEM;
     return NULL;
   }
-  for (t = (size_t)w->id; t < ntiles; t += (size_t)g->nthreads) {
+  while ((t = __atomic_fetch_add(&w->job->next, 1, __ATOMIC_RELAXED)) < ntiles) {
     size_t ti = t / g->nt, tj = t % g->nt;
     if (g->upper && tj < ti) continue; /* tile wholly below the diagonal */
     gemm_tile(g, ti * T, tj * T, buf, buf + T * T, buf + 2 * T * T);
@@ -146,6 +147,7 @@ int pca_dgemm(int ta, int tb, size_t M, size_t N, size_t K, double alpha, const 
   if (work < 8) nthreads = 1; /* thread start-up would cost more than the tiles */
   if (nthreads < 1) nthreads = 1;
   g.nthreads = nthreads;
+  g.next = 0;
   for (i = 0; i < nthreads; i++) {
     ws[i].job = &g;
     ws[i].id = i;
@@ -175,10 +177,11 @@ typedef struct ProjJob {
   size_t n, k, dpad, kpad;
   const double *comp; /* kpad x dpad, zero-padded */
   int whiten, nthreads;
+  size_t next; /* next block of rows to take (atomic) */
 } ProjJob;
 
 typedef struct ProjWorker {
-  const ProjJob *job;
+  ProjJob *job;
   int id, rc;
   pthread_t th;
 } ProjWorker;
@@ -194,7 +197,7 @@ static void *proj_run(void *p) {
     return NULL;
   }
   c = a + T * T;
-  for (rb = (size_t)w->id; rb < nrb; rb += (size_t)g->nthreads) {
+  while ((rb = __atomic_fetch_add(&w->job->next, 1, __ATOMIC_RELAXED)) < nrb) {
     size_t r0 = rb * T, nr = g->n - r0 < T ? g->n - r0 : T, k0, i, j, cb;
     memset(c, 0, T * g->kpad * sizeof(double));
     for (k0 = 0; k0 < g->dpad; k0 += T) {
@@ -247,6 +250,7 @@ int pca_project_rows(const PcaModel *m, const float *X, size_t n, size_t k, int 
   if ((size_t)nthreads > nrb) nthreads = (int)nrb;
   if (nthreads < 1) nthreads = 1;
   g.nthreads = nthreads;
+  g.next = 0;
   for (t = 0; t < nthreads; t++) {
     ws[t].job = &g;
     ws[t].id = t;
