@@ -224,11 +224,19 @@ static void *proj_run(void *p) {
   return NULL;
 }
 
-int pca_project_rows(const PcaModel *m, const float *X, size_t n, size_t k, int whiten, float *Y, int nthreads,
-                     char *err) {
+double *pca_project_pad(const PcaModel *m, size_t k) {
+  size_t d = m->d, dpad = (d + T - 1) / T * T, kpad = (k + T - 1) / T * T, i;
+  double *comp = imgpca_calloc(kpad * dpad, sizeof(double));
+  if (!comp) return NULL;
+  for (i = 0; i < k && i < m->k; i++) memcpy(comp + i * dpad, m->comp + i * d, d * sizeof(double));
+  return comp;
+}
+
+int pca_project_rows(const PcaModel *m, const double *compPad, const float *X, size_t n, size_t k, int whiten,
+                     float *Y, int nthreads, char *err) {
   ProjJob g;
   ProjWorker ws[PCA_MAX_THREADS];
-  double *comp;
+  double *comp = NULL;
   size_t d = m->d, i, j, nrb = (n + T - 1) / T;
   int t, started = 0, rc = IMGPCA_OK;
   if (k < 1 || k > m->k) return imgpca_seterr(err, "k must be in [1, %zu], got %zu", m->k, k);
@@ -242,10 +250,11 @@ int pca_project_rows(const PcaModel *m, const float *X, size_t n, size_t k, int 
   g.whiten = whiten;
   g.dpad = (d + T - 1) / T * T;
   g.kpad = (k + T - 1) / T * T;
-  comp = imgpca_calloc(g.kpad * g.dpad, sizeof(double));
-  if (!comp) return IMGPCA_NOMEM;
-  for (i = 0; i < k; i++) memcpy(comp + i * g.dpad, m->comp + i * d, d * sizeof(double));
-  g.comp = comp;
+  if (!compPad) {
+    comp = pca_project_pad(m, k);
+    if (!comp) return IMGPCA_NOMEM;
+  }
+  g.comp = compPad ? compPad : comp;
   if (nthreads > PCA_MAX_THREADS) nthreads = PCA_MAX_THREADS;
   if ((size_t)nthreads > nrb) nthreads = (int)nrb;
   if (nthreads < 1) nthreads = 1;

@@ -162,9 +162,12 @@ int pca_tridiag(double *A, size_t n, double *dg, double *e, double *tau, char *e
 int pca_tridiag_eig(const double *A, size_t n, const double *dg, const double *e, const double *tau, size_t il,
                     size_t iu, double *w, double *z, char *err);
 /* n rows of m->d floats -> n rows of k floats (same as pca_project row by
-** row, up to the last bit of the float rounding), in tiles on nthreads. */
-int pca_project_rows(const PcaModel *m, const float *X, size_t n, size_t k, int whiten, float *Y, int nthreads,
-                     char *err);
+** row, up to the last bit of the float rounding), in tiles on nthreads.
+** compPad: the first k components zero-padded by pca_project_pad (kept by a
+** caller that projects many chunks), or NULL. */
+double *pca_project_pad(const PcaModel *m, size_t k);
+int pca_project_rows(const PcaModel *m, const double *compPad, const float *X, size_t n, size_t k, int whiten,
+                     float *Y, int nthreads, char *err);
 
 /* Sign convention: each component's entry of largest magnitude (first
 ** one on ties) is made positive. */

@@ -885,6 +885,7 @@ typedef struct PprCursor {
   sqlite3_value **aKey;  /* n keys */
   unsigned char *aValid; /* n flags: vector not NULL */
   float *X, *Y;          /* cap x d, cap x k */
+  double *compPad;       /* the components, zero-padded for the tiles */
   sqlite3_int64 rowid;
 } PprCursor;
 
@@ -931,6 +932,8 @@ static void ppr_reset(PprCursor *c) {
   imgpca_free(c->aValid);
   imgpca_free(c->X);
   imgpca_free(c->Y);
+  imgpca_free(c->compPad);
+  c->compPad = NULL;
   c->aKey = NULL;
   c->aValid = NULL;
   c->X = c->Y = NULL;
@@ -1007,7 +1010,7 @@ static int ppr_fill(PprCursor *c) {
   nThreads = vt->conn ? (int)imgpca_config_int(&vt->conn->cfg, "imgpca.threads") : 1;
   if (nThreads <= 0) nThreads = imgpca_cpus_available();
   if (!sqlite3_threadsafe()) nThreads = 1;
-  rc = pca_project_rows(&c->m, c->X, nv, k, 0, c->Y, nThreads, err);
+  rc = pca_project_rows(&c->m, c->compPad, c->X, nv, k, 0, c->Y, nThreads, err);
   if (rc == IMGPCA_NOMEM) return SQLITE_NOMEM;
   if (rc) return ppr_error(&c->base, "pca_project_rows: %s", err);
   /* spread the projected rows back over the chunk, last first */
@@ -1061,7 +1064,8 @@ static int ppr_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr, 
   c->aValid = imgpca_malloc(c->cap);
   c->X = imgpca_malloc(c->cap * c->m.d * sizeof(float));
   c->Y = imgpca_malloc(c->cap * c->m.k * sizeof(float));
-  if (!c->aKey || !c->aValid || !c->X || !c->Y) return SQLITE_NOMEM;
+  c->compPad = pca_project_pad(&c->m, c->m.k);
+  if (!c->aKey || !c->aValid || !c->X || !c->Y || !c->compPad) return SQLITE_NOMEM;
   c->done = 0;
   return ppr_fill(c);
 }

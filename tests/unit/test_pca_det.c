@@ -132,7 +132,7 @@ static size_t fit_and_project(const float *X, size_t n, size_t d, long long k, d
     exit(1);
   }
   CHECK_EQ_INT(pca_model_save(&m, pBlob, pnBlob, err), IMGPCA_OK);
-  CHECK_EQ_INT(pca_project_rows(&m, X, n, m.k, 0, Y, nt, err), IMGPCA_OK);
+  CHECK_EQ_INT(pca_project_rows(&m, NULL, X, n, m.k, 0, Y, nt, err), IMGPCA_OK);
   i = m.k;
   pca_model_free(&m);
   pca_state_free(&s);
