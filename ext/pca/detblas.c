@@ -177,7 +177,8 @@ typedef struct ProjJob {
   size_t n, k, dpad, kpad;
   const double *comp; /* kpad x dpad, zero-padded */
   int whiten, nthreads;
-  size_t next; /* next block of rows to take (atomic) */
+  int unitScale; /* every scale is 1 (no standardisation): no division */
+  size_t next;   /* next block of rows to take (atomic) */
 } ProjJob;
 
 typedef struct ProjWorker {
@@ -205,7 +206,10 @@ static void *proj_run(void *p) {
       if (kk < T || nr < T) memset(a, 0, T * T * sizeof(double));
       for (i = 0; i < nr; i++) {
         const float *x = g->X + (r0 + i) * d + k0;
-        for (j = 0; j < kk; j++) a[i * T + j] = ((double)x[j] - m->mean[k0 + j]) / m->scale[k0 + j];
+        if (!g->unitScale)
+          for (j = 0; j < kk; j++) a[i * T + j] = ((double)x[j] - m->mean[k0 + j]) / m->scale[k0 + j];
+        else /* scale is 1: the same values without a division */
+          for (j = 0; j < kk; j++) a[i * T + j] = (double)x[j] - m->mean[k0 + j];
       }
       for (cb = 0; cb < g->kpad; cb += T)
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, T, 1.0, a, T, g->comp + cb * g->dpad + k0,
@@ -260,6 +264,9 @@ int pca_project_rows(const PcaModel *m, const double *compPad, const float *X, s
   if (nthreads < 1) nthreads = 1;
   g.nthreads = nthreads;
   g.next = 0;
+  g.unitScale = 1;
+  for (i = 0; i < d; i++)
+    if (m->scale[i] != 1) g.unitScale = 0;
   for (t = 0; t < nthreads; t++) {
     ws[t].job = &g;
     ws[t].id = t;

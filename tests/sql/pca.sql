@@ -110,6 +110,9 @@ CREATE TABLE big AS WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM
   SELECT i, fvec(i % 7, (i * 13) % 11, sin(i)) AS v FROM s;
 SELECT count(*), sum(p.pc = pca_project(m.model, b.v)), sum(abs(fvec_l2(p.pc, pca_project(m.model, b.v))) < 1e-5)
   FROM m, pca_project_rows(m.model, 'SELECT i, v FROM big') AS p JOIN big AS b ON b.i = p.key;
+SELECT count(*), sum(abs(fvec_l2(p.pc, pca_project(ms.model, b.v))) < 1e-5)
+  FROM (SELECT pca_fit(v, 2, '{"standardize":true}') AS model FROM big) AS ms,
+       pca_project_rows(ms.model, 'SELECT i, v FROM big') AS p JOIN big AS b ON b.i = p.key;
 SELECT count(*) FROM pca_project_rows(NULL, 'SELECT 1, NULL');
 SELECT * FROM pca_project_rows;
 SELECT * FROM pca_project_rows(x'00', 'SELECT 1, NULL');
