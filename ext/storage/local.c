@@ -270,6 +270,7 @@ void local_writer_abort(LocalWriter *w) {
 ** costs a few MiB, not its whole name list, and keys still come in byte
 ** order. */
 size_t local_walk_run_bytes = (size_t)4 << 20; /* WALK_RUN_BYTES; tests lower it */
+FILE *(*local_walk_tmpfile)(void) = tmpfile;   /* tests replace it */
 #define WALK_RUN_BYTES local_walk_run_bytes
 #define WALK_NAME_MAX 512 /* > NAME_MAX + 1 */
 typedef struct WalkEnt {
@@ -424,7 +425,9 @@ static void pop_dir(LocalWalk *w) {
 }
 
 /* Sorts the n collected names and appends them to a new run file as
-** <type byte><name>NUL records. */
+** <type byte><name>NUL records.  WALK_NO_TMP (no message) when the first
+** run finds no temporary file: the folder is then sorted in memory. */
+#define WALK_NO_TMP 100
 static int run_spill(WalkDir *d, char *err) {
   FILE *f;
   FILE **a;
@@ -433,7 +436,8 @@ static int run_spill(WalkDir *d, char *err) {
   a = imgpca_realloc(d->aRun, (size_t)(d->nRun + 1) * sizeof(FILE *));
   if (!a) return IMGPCA_NOMEM;
   d->aRun = a;
-  f = tmpfile();
+  f = local_walk_tmpfile();
+  if (!f && d->nRun == 0) return WALK_NO_TMP;
   if (!f) return imgpca_seterr(err, "cannot create a temporary file to sort a large folder: %s", strerror(errno));
   d->aRun[d->nRun++] = f;
   for (i = 0; i < d->n; i++) {
@@ -491,7 +495,7 @@ static int push_fd(LocalWalk *w, int fd, size_t nRel, const char *zName, char *e
   DIR *d;
   struct dirent *de;
   size_t nArena = 0, nArenaAlloc = 0;
-  int nAlloc = 0, i;
+  int nAlloc = 0, i, bNoTmp = 0;
   int rc = walk_interrupted(w, err);
   if (rc) {
     close(fd);
@@ -509,12 +513,20 @@ static int push_fd(LocalWalk *w, int fd, size_t nRel, const char *zName, char *e
       continue;
     nName = strlen(de->d_name) + 1;
     if (nName >= WALK_NAME_MAX) continue; /* cannot happen (NAME_MAX) */
-    if (nArena + nName > WALK_RUN_BYTES && wd.n > 0) {
+    if (!bNoTmp && nArena + nName > WALK_RUN_BYTES && wd.n > 0) {
       /* a large folder: this run goes to a temporary file */
       for (i = 0; i < wd.n; i++) wd.aEnt[i].z = wd.zArena + (size_t)(uintptr_t)wd.aEnt[i].z;
       rc = run_spill(&wd, err);
-      if (rc) goto fail;
-      nArena = 0;
+      if (rc == WALK_NO_TMP) {
+        /* no temporary file (read-only /tmp): the whole folder in memory */
+        for (i = 0; i < wd.n; i++) wd.aEnt[i].z = (const char *)(uintptr_t)(size_t)(wd.aEnt[i].z - wd.zArena);
+        bNoTmp = 1;
+      } else if (rc) {
+        goto fail;
+      } else {
+        nArena = 0;
+      }
+      rc = IMGPCA_OK;
     }
     if (nArena + nName > nArenaAlloc) {
       size_t nNew = nArenaAlloc ? nArenaAlloc * 2 : 4096;

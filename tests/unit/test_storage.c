@@ -523,9 +523,11 @@ static char *walk_all(const char *zPattern, int *pn) {
   return out;
 }
 
+static FILE *no_tmpfile(void) { return NULL; }
+
 static void test_walk_runs(const char *dir) {
-  char path[1024], *a, *b, *p, *prev = NULL;
-  int i, na, nb, fd, sorted = 1;
+  char path[1024], *a, *b, *c, *p, *prev = NULL;
+  int i, na, nb, nc, fd, sorted = 1;
   size_t saved = local_walk_run_bytes;
   /* 700 files created in a scrambled order, and 3 sub-folders among them */
   snprintf(path, sizeof path, "%s/runs", dir);
@@ -547,7 +549,14 @@ static void test_walk_runs(const char *dir) {
   a = walk_all(path, &na);
   local_walk_run_bytes = 200; /* about 10 names per run: 70 runs */
   b = walk_all(path, &nb);
+  /* no temporary file at all (read-only /tmp): sorted in memory, same keys */
+  local_walk_tmpfile = no_tmpfile;
+  c = walk_all(path, &nc);
+  local_walk_tmpfile = tmpfile;
   local_walk_run_bytes = saved;
+  CHECK_EQ_INT(nc, 703);
+  CHECK(strcmp(a, c) == 0);
+  free(c);
   CHECK_EQ_INT(na, 703);
   CHECK_EQ_INT(nb, 703);
   CHECK(strcmp(a, b) == 0);
