@@ -142,6 +142,7 @@ static const FuncDef aFunc[] = {
 
 static const ModuleDef aModule[] = {
     {"pca_components", &pca_components_module, 0},
+    {"pca_project_rows", &pca_project_rows_module, CONN},
     {"s3_list", &s3_list_module, CONN},
     {"s3_fetch_many", &s3_fetch_many_module, CONN},
     {"knn_search", &knn_search_module, CONN},

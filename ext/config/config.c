@@ -50,7 +50,7 @@ const ImgpcaSetting imgpca_settings[] = {
     /* pca */
     {"pca.max_memory_mb", CFG_INT, "4096", {"IMGPCA_PCA_MAX_MEMORY_MB", NULL, NULL}, 0, 1, 1073741824LL, NULL, "largest memory_mb a PCA aggregate may use (option or partial state)", NULL, NULL},
     /* parallelism */
-    {"imgpca.threads", CFG_INT, "0", {"IMGPCA_THREADS", NULL, NULL}, 0, 0, 1024, NULL, "worker threads decoding images in s3_fetch_many and screening distances in knn_search; 0 = the CPUs available to the process (affinity mask, cgroup v2 cpu.max quota)", NULL, NULL},
+    {"imgpca.threads", CFG_INT, "0", {"IMGPCA_THREADS", NULL, NULL}, 0, 0, 1024, NULL, "worker threads decoding images in s3_fetch_many, screening distances in knn_search and projecting in pca_project_rows; 0 = the CPUs available to the process (affinity mask, cgroup v2 cpu.max quota)", NULL, NULL},
     {NULL, CFG_STRING, NULL, NOENV, 0, 0, 0, NULL, NULL, NULL, NULL}};
 
 int imgpca_settings_count(void) {
