@@ -291,6 +291,19 @@ static int plan_feeds(CnnPlan *p, int nFeed, const CnnFeed *aFeed, char *err) {
   return IMGPCA_OK;
 }
 
+/* 1 if every dimension is known and the element count stays <= max. */
+static int shape_fits(const CnnShape *s, int64_t max) {
+  int64_t n = 1;
+  int i;
+  if (s->nd < 0 || s->nd > CNN_MAXDIM) return 0;
+  for (i = 0; i < s->nd; i++) {
+    if (s->d[i] < 0) return 0;
+    if (s->d[i] && n > max / s->d[i]) return 0;
+    n *= s->d[i];
+  }
+  return n <= max;
+}
+
 static int is_activation(int op) {
   return op == OP_RELU || op == OP_CLIP || op == OP_LEAKYRELU || op == OP_HARDSWISH || op == OP_SIGMOID ||
       op == OP_HARDSIGMOID;
@@ -355,6 +368,18 @@ static int build_steps(CnnPlan *p, char *err) {
     if (rc) break;
     for (j = 0; j < st->nOut; j++) st->aOut[j] = n->aOut[j];
     rc = cnn_op_infer(p, st, err);
+    if (rc) break;
+    for (j = 0; j < st->nOut && rc == IMGPCA_OK; j++) /* no tensor above the model's limits */
+      if (st->aOut[j] >= 0 && !shape_fits(&p->aPV[st->aOut[j]].shape, g->lim.maxElements)) {
+        char lab[200];
+        rc = imgpca_seterr(err, "%s: output tensor too large (more than %lld elements)",
+                           cnn_node_label(n, lab, sizeof lab), (long long)g->lim.maxElements);
+      }
+    if (rc == IMGPCA_OK && st->nScratch > (size_t)g->lim.maxElements) {
+      char lab[200];
+      rc = imgpca_seterr(err, "%s: needs more than %lld elements of scratch", cnn_node_label(n, lab, sizeof lab),
+                         (long long)g->lim.maxElements);
+    }
     if (rc) break;
     if (st->op == OP_SHAPE || (bAllConst && bAnyIn)) { /* fold */
       int t = p->aPV[st->aOut[0]].type;
@@ -438,15 +463,11 @@ static int plan_memory(CnnPlan *p) {
   }
   /* buffers: feeds first, then each step's outputs; released after the last reader */
   for (i = -1; i < p->nStep; i++) {
-    int aNew[2 + 64], nNew = 0, k;
-    if (i < 0) {
-      for (k = 0; k < p->nFeedF && nNew < 64; k++) aNew[nNew++] = find_root(p, p->aFeedF[k]);
-    } else {
-      for (k = 0; k < p->aStep[i].nOut; k++)
-        if (p->aStep[i].aOut[k] >= 0) aNew[nNew++] = find_root(p, p->aStep[i].aOut[k]);
-    }
+    int nNew = i < 0 ? p->nFeedF : p->aStep[i].nOut, k;
     for (k = 0; k < nNew; k++) {
-      int r = aNew[k], b, best = -1, any = -1;
+      int v = i < 0 ? p->aFeedF[k] : p->aStep[i].aOut[k], r, b, best = -1, any = -1;
+      if (v < 0) continue;
+      r = find_root(p, v);
       int64_t need = (int64_t)cnn_shape_count(&p->aPV[r].shape);
       if (aRootBuf[r] >= 0) continue;
       for (b = 0; b < nBuf; b++) {
@@ -550,6 +571,9 @@ int cnn_plan_new(CnnGraph *g, int nFeed, const CnnFeed *aFeed, int nOut, const c
     p->aOutShape[i] = pv->shape;
   }
   if (rc == IMGPCA_OK) rc = plan_memory(p);
+  if (rc == IMGPCA_OK && p->nArena + (int64_t)p->nScratch > g->lim.maxElements)
+    rc = imgpca_seterr(err, "the model needs %lld MiB of activations per image (at most %lld)",
+                       (long long)((p->nArena + (int64_t)p->nScratch) >> 18), (long long)(g->lim.maxElements >> 18));
   if (rc) {
     cnn_plan_free(p);
     if (rc == IMGPCA_ERROR) cnn_err_printable(err);
