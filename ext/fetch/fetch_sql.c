@@ -50,6 +50,7 @@ enum { COL_URL,
 typedef struct FetchVtab {
   sqlite3_vtab base;
   ImgpcaConn *conn;
+  sqlite3_int64 nRowid; /* last rowid given out (see fm_rowid) */
 } FetchVtab;
 
 typedef struct FetchCursor {
@@ -57,6 +58,7 @@ typedef struct FetchCursor {
   ImgpcaFetch *f;
   ImgpcaFetchItem *it;
   int bEof;
+  sqlite3_int64 iRowid;
 } FetchCursor;
 
 static int fm_connect(sqlite3 *db, void *pAux, int argc, const char *const *argv, sqlite3_vtab **ppVtab,
@@ -182,6 +184,7 @@ static int fm_next(sqlite3_vtab_cursor *cur) {
   int rc;
   err[0] = 0;
   c->it = NULL;
+  c->iRowid = ++((FetchVtab *)cur->pVtab)->nRowid;
   rc = imgpca_fetch_next(c->f, &c->it, &c->bEof, err);
   if (rc) return core_error(cur, rc, err);
   return SQLITE_OK;
@@ -334,9 +337,11 @@ static int fm_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int i) {
   return SQLITE_OK;
 }
 
+/* Rowids are unique across the cursors of the table (a counter of the
+** connection's instance): SQLite's OR plans (MULTI-INDEX OR) open a cursor
+** per branch and merge them by rowid. */
 static int fm_rowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *pRowid) {
-  FetchCursor *c = (FetchCursor *)cur;
-  *pRowid = c->it ? c->it->iItem : 0;
+  *pRowid = ((FetchCursor *)cur)->iRowid;
   return SQLITE_OK;
 }
 

@@ -22,7 +22,9 @@
 ** read-only statement.  Queries are read in blocks (thousands of vectors)
 ** and the refs statement runs once per block, its vectors streamed in
 ** blocks of KNN_REF_BLOCK: memory stays bounded by the block sizes plus
-** the ids of the references.
+** the ids of the references.  A query block also ends once its ids hold
+** KNN_QID_BYTES (long text or blob ids), so its size is bounded in bytes,
+** not only in rows.
 **
 ** Threads: the query tiles of a block are split over imgpca.threads
 ** threads (0, the default = the CPUs available to the process), each
@@ -44,6 +46,7 @@
 
 #define FN "knn_search"
 #define KNN_REF_BLOCK 1024
+#define KNN_QID_BYTES (16 << 20) /* bytes of query ids per block */
 
 #define KC_QUERY_ID 0
 #define KC_RANK 1
@@ -58,6 +61,7 @@ typedef struct KnnVtab {
   sqlite3_vtab base;
   sqlite3 *db;
   ImgpcaConn *conn;
+  sqlite3_int64 nRowid; /* last rowid given out (see knn_rowid) */
 } KnnVtab;
 
 /* The ids of one pass over the references, by ordinal. */
@@ -83,7 +87,8 @@ typedef struct KnnCursor {
   float *qbuf;
   sqlite3_value **aQid; /* dup'd query ids */
   size_t nq;
-  size_t iq, ih; /* output position */
+  size_t nQidBytes; /* bytes of the ids of the block (+64 per id) */
+  size_t iq, ih;    /* output position */
   const KnnHit *aHit;
   size_t nHit;
   IdStore ids;
@@ -173,7 +178,8 @@ static int ids_cmp(void *pCtx, int64_t a, int64_t b) {
     }
   } else {
     size_t na = (size_t)s->aReal[a], nb = (size_t)s->aReal[b];
-    int c = memcmp(s->arena.p + s->aInt[a], s->arena.p + s->aInt[b], na < nb ? na : nb);
+    /* empty ids: the arena may still be NULL, and memcmp wants pointers */
+    int c = na && nb ? memcmp(s->arena.p + s->aInt[a], s->arena.p + s->aInt[b], na < nb ? na : nb) : 0;
     if (c) return c;
     if (na != nb) return na < nb ? -1 : 1;
   }
@@ -184,12 +190,13 @@ static void ids_result(IdStore *s, sqlite3_context *ctx, int64_t i) {
   switch (s->aType[i]) {
     case SQLITE_INTEGER: sqlite3_result_int64(ctx, s->aInt[i]); break;
     case SQLITE_FLOAT: sqlite3_result_double(ctx, s->aReal[i]); break;
-    case SQLITE_TEXT:
-      sqlite3_result_text64(ctx, (const char *)s->arena.p + s->aInt[i], (sqlite3_uint64)s->aReal[i],
-                            SQLITE_TRANSIENT, SQLITE_UTF8);
+    case SQLITE_TEXT: /* an empty id is '' or x'', not NULL (the arena may be NULL) */
+      sqlite3_result_text64(ctx, s->aReal[i] > 0 ? (const char *)s->arena.p + s->aInt[i] : "",
+                            (sqlite3_uint64)s->aReal[i], SQLITE_TRANSIENT, SQLITE_UTF8);
       break;
     case SQLITE_BLOB:
-      sqlite3_result_blob64(ctx, s->arena.p + s->aInt[i], (sqlite3_uint64)s->aReal[i], SQLITE_TRANSIENT);
+      sqlite3_result_blob64(ctx, s->aReal[i] > 0 ? (const void *)(s->arena.p + s->aInt[i]) : "",
+                            (sqlite3_uint64)s->aReal[i], SQLITE_TRANSIENT);
       break;
     default: sqlite3_result_null(ctx); break;
   }
@@ -237,6 +244,7 @@ static void knn_clear_block(KnnCursor *c) {
   size_t i;
   for (i = 0; i < c->nq; i++) sqlite3_value_free(c->aQid[i]);
   c->nq = 0;
+  c->nQidBytes = 0;
 }
 
 static void knn_reset(KnnCursor *c) {
@@ -259,7 +267,6 @@ static void knn_reset(KnnCursor *c) {
   c->nQueryRows = 0;
   c->iq = c->ih = c->nHit = 0;
   c->aHit = NULL;
-  c->iRowid = 0;
   c->eof = 1;
 }
 
@@ -457,7 +464,7 @@ static int knn_next_block(KnnCursor *c) {
     c->eof = 1;
     return SQLITE_OK;
   }
-  while (c->nq < c->qb || c->s == NULL) {
+  while ((c->nq < c->qb && c->nQidBytes < KNN_QID_BYTES) || c->s == NULL) {
     sqlite3_value *vId, *vVec;
     size_t dim;
     rc = sqlite3_step(c->stQ);
@@ -481,6 +488,7 @@ static int knn_next_block(KnnCursor *c) {
     fvec_decode(sqlite3_value_blob(vVec), dim, c->qbuf + c->nq * c->d);
     c->aQid[c->nq] = sqlite3_value_dup(vId);
     if (!c->aQid[c->nq]) return SQLITE_NOMEM;
+    c->nQidBytes += (size_t)sqlite3_value_bytes(vId) + 64;
     c->nq++;
   }
   if (c->nq == 0) {
@@ -501,6 +509,7 @@ static int knn_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr, 
   sqlite3_value *vQ = NULL, *vR = NULL, *vK = NULL, *vM = NULL;
   int i = 0, rc;
   (void)idxStr;
+  c->iRowid = ++c->pTab->nRowid;
   knn_reset(c);
   if (idxNum & 1) vQ = argv[i++];
   if (idxNum & 2) vR = argv[i++];
@@ -559,7 +568,7 @@ static int knn_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr, 
 static int knn_next(sqlite3_vtab_cursor *cur) {
   KnnCursor *c = (KnnCursor *)cur;
   size_t nqBlock = c->stQ ? c->nq : 1;
-  c->iRowid++;
+  c->iRowid = ++c->pTab->nRowid;
   if (++c->ih < c->nHit) return SQLITE_OK;
   c->ih = 0;
   while (++c->iq < nqBlock) {
@@ -591,8 +600,11 @@ static int knn_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col) {
   return SQLITE_OK;
 }
 
+/* Rowids are unique across the cursors of the table (a counter of the
+** connection's instance), not only within one xFilter: SQLite's OR plans
+** (MULTI-INDEX OR) open a cursor per branch and merge them by rowid. */
 static int knn_rowid(sqlite3_vtab_cursor *cur, sqlite_int64 *pRowid) {
-  *pRowid = ((KnnCursor *)cur)->iRowid + 1;
+  *pRowid = ((KnnCursor *)cur)->iRowid;
   return SQLITE_OK;
 }
 

@@ -708,11 +708,20 @@ typedef struct PccCursor {
   int loaded;
   size_t i;
   double cum;
+  sqlite3_int64 iRowid;
 } PccCursor;
+
+/* Rowids are unique across the cursors of the table (a counter of the
+** connection's instance): SQLite's OR plans (MULTI-INDEX OR) open a cursor
+** per branch and merge them by rowid. */
+typedef struct PccVtab {
+  sqlite3_vtab base;
+  sqlite3_int64 nRowid;
+} PccVtab;
 
 static int pcc_connect(sqlite3 *db, void *pAux, int argc, const char *const *argv, sqlite3_vtab **ppVtab,
                        char **pzErr) {
-  sqlite3_vtab *v;
+  PccVtab *v;
   int rc;
   (void)pAux;
   (void)argc;
@@ -726,7 +735,7 @@ static int pcc_connect(sqlite3 *db, void *pAux, int argc, const char *const *arg
   if (!v) return SQLITE_NOMEM;
   memset(v, 0, sizeof(*v));
   sqlite3_vtab_config(db, SQLITE_VTAB_INNOCUOUS);
-  *ppVtab = v;
+  *ppVtab = &v->base;
   return SQLITE_OK;
 }
 
@@ -760,6 +769,7 @@ static int pcc_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr, 
   c->loaded = 0;
   c->i = 0;
   c->cum = 0;
+  c->iRowid = ++((PccVtab *)cur->pVtab)->nRowid;
   if (idxNum == 0 || argc < 1) {
     sqlite3_free(cur->pVtab->zErrMsg);
     cur->pVtab->zErrMsg = sqlite3_mprintf("pca_components: missing argument: use pca_components(model)");
@@ -787,6 +797,7 @@ static int pcc_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr, 
 static int pcc_next(sqlite3_vtab_cursor *cur) {
   PccCursor *c = (PccCursor *)cur;
   c->i++;
+  c->iRowid = ++((PccVtab *)cur->pVtab)->nRowid;
   if (c->loaded && c->i < c->m.k) c->cum += c->m.eig[c->i];
   return SQLITE_OK;
 }
@@ -816,7 +827,7 @@ static int pcc_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col) {
 }
 
 static int pcc_rowid(sqlite3_vtab_cursor *cur, sqlite_int64 *pRowid) {
-  *pRowid = (sqlite_int64)((PccCursor *)cur)->i + 1;
+  *pRowid = ((PccCursor *)cur)->iRowid;
   return SQLITE_OK;
 }
 

@@ -178,6 +178,7 @@ enum { COL_URL,
 typedef struct ListVtab {
   sqlite3_vtab base;
   ImgpcaConn *conn;
+  sqlite3_int64 nRowid; /* last rowid given out (see list_rowid) */
 } ListVtab;
 
 typedef struct ListCursor {
@@ -274,7 +275,6 @@ static void cursor_reset(ListCursor *c) {
   imgpca_buf_free(&c->content);
   c->bHaveContent = 0;
   c->bEof = 1;
-  c->iRow = 0;
 }
 
 static int list_close(sqlite3_vtab_cursor *cur) {
@@ -302,7 +302,7 @@ static int list_next(sqlite3_vtab_cursor *cur) {
   c->bHaveContent = 0;
   rc = imgpca_lister_next(c->l, &c->bEof, err);
   if (rc) return vtab_error(cur, rc, err);
-  c->iRow++;
+  c->iRow = ++((ListVtab *)cur->pVtab)->nRowid;
   return SQLITE_OK;
 }
 
@@ -347,7 +347,6 @@ static int list_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
                             nAhead, &c->l, err);
   if (rc) return vtab_error(cur, rc, err);
   imgpca_lister_set_interrupt(c->l, list_interrupted, v->conn->db);
-  c->iRow = 0;
   return list_next(cur);
 }
 
@@ -390,6 +389,9 @@ static int list_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int i) {
   return SQLITE_OK;
 }
 
+/* Rowids are unique across the cursors of the table, not only within one
+** xFilter: SQLite's OR plans (MULTI-INDEX OR) open a cursor per branch and
+** merge them by rowid. */
 static int list_rowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *pRowid) {
   *pRowid = ((ListCursor *)cur)->iRow;
   return SQLITE_OK;
