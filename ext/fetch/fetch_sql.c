@@ -12,7 +12,9 @@
 ** Rows: one per URL, in the order of the JSON array (duplicates kept) or of
 ** the IN list as SQLite hands it over (sqlite3_vtab_in_first/next: the whole
 ** list at once, distinct values in SQLite's order); NULL URLs give no row.
-** `url = ?` alone gives one row.  size = bytes of the object; content = the
+** `url = ?` alone gives one row.  rowid: increasing in row order, unique
+** across the statements of the connection (SQLite's OR plans merge their
+** branches by rowid).  size = bytes of the object; content = the
 ** object (only fetched into memory when the query uses the column);
 ** features = img_features(content, spec) (same bytes; only with a spec,
 ** NULL spec = no features); error = NULL or "s3_fetch_many: <cause>".

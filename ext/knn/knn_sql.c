@@ -4,8 +4,9 @@
 **   SELECT query_id, rank, ref_id, distance
 **   FROM knn_search(queries, refs [, k [, metric]]);
 **
-**   queries  one float32 vector BLOB (query_id is then NULL), or the SQL
-**            text of a query returning (id, vector) rows
+**   queries  one vector (query_id is then NULL): a float32 BLOB, or a JSON
+**            array text (text starting with '['); else the SQL text of a
+**            query returning (id, vector) rows
 **   refs     the SQL text of a query returning (id, vector) rows
 **   k        neighbours per query, default 1 (NULL = 1)
 **   metric   'l2' (default, Euclidean distance, = fvec_l2), 'cosine'
@@ -30,8 +31,10 @@
 ** threads (0, the default = the CPUs available to the process), each
 ** running BLAS on its own tiles.
 **
-** Errors name knn_search and the row: a vector that is NULL, not a float32
-** blob, holds NaN or infinity, or whose dimension differs from the first
+** Vectors are float32 BLOBs or JSON array texts ('[1, 2.5]'), as
+** everywhere in imgpca.
+** Errors name knn_search and the row: a vector that is NULL, neither a
+** float32 blob nor a JSON array, holds NaN or infinity, or whose dimension differs from the first
 ** query's; a zero vector with 'cosine'; an empty reference set; k not a
 ** positive integer; an unknown metric.  An empty query set gives no rows.
 ** SQLITE_DIRECTONLY: it runs SQL text given as an argument.
@@ -94,6 +97,7 @@ typedef struct KnnCursor {
   IdStore ids;
   float *rbuf;
   int64_t *rkey;
+  float *pJson; /* the last vector read from JSON text (knn_vector) */
   sqlite3_int64 iRowid;
   int eof;
 } KnnCursor;
@@ -258,6 +262,8 @@ static void knn_reset(KnnCursor *c) {
   sqlite3_free(c->aQid);
   sqlite3_free(c->rbuf);
   sqlite3_free(c->rkey);
+  imgpca_free(c->pJson);
+  c->pJson = NULL;
   c->qbuf = NULL;
   c->aQid = NULL;
   c->rbuf = NULL;
@@ -341,6 +347,22 @@ static int knn_vector(KnnCursor *c, const char *zWhat, sqlite3_value *vId, sqlit
       return rc;
     }
     zWhy = err;
+  } else if (sqlite3_value_type(v) == SQLITE_TEXT) {
+    const char *z = (const char *)sqlite3_value_text(v);
+    if (!z) return SQLITE_NOMEM;
+    imgpca_free(c->pJson);
+    c->pJson = NULL;
+    rc = fvec_parse_json(z, (size_t)sqlite3_value_bytes(v), &c->pJson, pDim, err);
+    if (rc == IMGPCA_NOMEM) return SQLITE_NOMEM;
+    if (rc == IMGPCA_OK) {
+      if (c->d == 0 || *pDim == c->d) return SQLITE_OK;
+      zId = id_text(vId);
+      if (!zId) return SQLITE_NOMEM;
+      rc = knn_err(c, "%s %s has %lld dimensions, the queries have %lld", zWhat, zId, (long long)*pDim, (long long)c->d);
+      sqlite3_free(zId);
+      return rc;
+    }
+    zWhy = err;
   }
   zId = id_text(vId);
   if (!zId) return SQLITE_NOMEM;
@@ -349,9 +371,25 @@ static int knn_vector(KnnCursor *c, const char *zWhat, sqlite3_value *vId, sqlit
   else if (sqlite3_value_type(v) == SQLITE_NULL)
     rc = knn_err(c, "%s %s has a NULL vector", zWhat, zId);
   else
-    rc = knn_err(c, "%s %s: vector must be a float32 blob, got %s", zWhat, zId, imgpca_type_name(v));
+    rc = knn_err(c, "%s %s: vector must be a float32 blob or a JSON array, got %s", zWhat, zId,
+                 imgpca_type_name(v));
   sqlite3_free(zId);
   return rc;
+}
+
+/* Copies the vector knn_vector accepted into dst. */
+static void knn_decode(KnnCursor *c, sqlite3_value *v, size_t dim, float *dst) {
+  if (sqlite3_value_type(v) == SQLITE_BLOB)
+    fvec_decode(sqlite3_value_blob(v), dim, dst);
+  else
+    memcpy(dst, c->pJson, dim * sizeof(float));
+}
+
+/* Text starting with '[' is a JSON vector (no SQL statement starts so). */
+static int is_json_vector(sqlite3_value *v) {
+  const unsigned char *z = sqlite3_value_type(v) == SQLITE_TEXT ? sqlite3_value_text(v) : NULL;
+  while (z && (*z == ' ' || *z == '\t' || *z == '\n' || *z == '\r')) z++;
+  return z && *z == '[';
 }
 
 static int knn_core_err(KnnCursor *c, int rc, const char *zWhat, sqlite3_value *vId, const char *err) {
@@ -426,7 +464,7 @@ static int knn_pass(KnnCursor *c) {
     size_t dim;
     rc = knn_vector(c, "reference", vId, vVec, &dim);
     if (rc) return rc;
-    fvec_decode(sqlite3_value_blob(vVec), dim, c->rbuf + nb * c->d);
+    knn_decode(c, vVec, dim, c->rbuf + nb * c->d);
     c->rkey[nb] = (int64_t)c->ids.n;
     rc = ids_add(&c->ids, vId);
     if (rc) return rc;
@@ -485,7 +523,7 @@ static int knn_next_block(KnnCursor *c) {
       rc = knn_start(c, dim);
       if (rc) return rc;
     }
-    fvec_decode(sqlite3_value_blob(vVec), dim, c->qbuf + c->nq * c->d);
+    knn_decode(c, vVec, dim, c->qbuf + c->nq * c->d);
     c->aQid[c->nq] = sqlite3_value_dup(vId);
     if (!c->aQid[c->nq]) return SQLITE_NOMEM;
     c->nQidBytes += (size_t)sqlite3_value_bytes(vId) + 64;
@@ -539,14 +577,14 @@ static int knn_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr, 
     return knn_err(c, "refs must be the text of a query returning (id, vector), got %s", imgpca_type_name(vR));
   rc = knn_prepare(c, "refs", (const char *)sqlite3_value_text(vR), &c->stR);
   if (rc) return rc;
-  if (sqlite3_value_type(vQ) == SQLITE_BLOB) {
+  if (sqlite3_value_type(vQ) == SQLITE_BLOB || is_json_vector(vQ)) {
     size_t dim;
     char err[IMGPCA_ERRMAX];
     rc = knn_vector(c, "query", NULL, vQ, &dim);
     if (rc) return rc;
     rc = knn_start(c, dim);
     if (rc) return rc;
-    fvec_decode(sqlite3_value_blob(vQ), dim, c->qbuf);
+    knn_decode(c, vQ, dim, c->qbuf);
     c->bQueriesDone = 1;
     rc = knn_set_queries(c->s, c->qbuf, 1, NULL, err);
     if (rc) return knn_core_err(c, rc, "query", NULL, err);

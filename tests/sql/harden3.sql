@@ -19,3 +19,19 @@ SELECT count(*) FROM pca_components
 -- [8] empty ids ('' and x'') are returned as such (were NULL; memcmp on a NULL pointer)
 SELECT quote(ref_id), rank FROM knn_search(fvec(0, 0), 'SELECT '''', fvec(1, 0) UNION ALL SELECT x'''', fvec(0, 1) UNION ALL SELECT ''a'', fvec(1, 0)', 3);
 SELECT quote(query_id), quote(ref_id) FROM knn_search('SELECT x'''', fvec(0, 0)', 'SELECT x'''', fvec(1, 0) UNION ALL SELECT '''', fvec(1, 0)', 2);
+
+-- [9] a spec whose vectors would exceed the dimension limit is refused when parsed
+SELECT img_features(x'00', 'pixels:size=1024x1024;pixels:size=1024x1024;pixels:size=1024x1024;pixels:size=1024x1024;pixels:size=1024x1024;pixels:size=1024x1024');
+SELECT count(*) FROM s3_fetch_many('["core.sql"]', 'pixels:size=1024x1024;pixels:size=1024x1024;pixels:size=1024x1024;pixels:size=1024x1024;pixels:size=1024x1024;pixels:size=1024x1024');
+-- the largest spec that fits is still accepted (its features are computed)
+SELECT fvec_dims(img_features(readfile('../../../shared/data/images-edge/pngsuite/png/basn0g01.png'), 'pixels:size=1024x1024;pixels:size=1024x1024;pixels:size=1024x1024;pixels:size=1024x1024;pixels:size=1024x1024;pixels:size=1024x1024,color=grey'));
+
+-- [19] img_from_fvec: infinite bounds refused; JSON vectors accepted there and by knn_search
+SELECT img_from_fvec(fvec(1, 2), -1e999, 1);
+SELECT img_from_fvec(fvec(1, 2), 0, 1e999);
+SELECT hex(img_from_fvec('[0, 0.5, 1]')), hex(img_from_fvec('[0, 0.5, 1]', 0, 2));
+SELECT img_from_fvec('[0, "a"]');
+SELECT quote(query_id), rank, ref_id, distance FROM knn_search('[0, 0.5]', 'SELECT 1, ''[0, 1]'' UNION ALL SELECT 2, fvec(0, 0)', 2);
+SELECT query_id, rank, ref_id, distance FROM knn_search('SELECT ''q'', ''[3, 4]''', 'SELECT 1, ''[0, 0]''');
+SELECT * FROM knn_search('[0, 0.5]', 'SELECT 1, ''[0, 1, 2]''');
+SELECT * FROM knn_search('SELECT 1, ''[0, 1e39]''', 'SELECT 1, fvec(0, 1)');
