@@ -243,8 +243,10 @@ void imgpca_url_redact(const char *zUrl, char *out, size_t nOut) {
   if (!zUrl) return;
   zAuth = strstr(zUrl, "://");
   if (zAuth) {
+    /* up to the last '@' of the whole URL, not of the authority alone: a
+    ** password holding '/', '?' or '#' (https://u:pa/ss@host) is masked too */
     zAuth += 3;
-    zEnd = zAuth + strcspn(zAuth, "/?#");
+    zEnd = zAuth + strlen(zAuth);
     for (p = zAuth; p < zEnd; p++)
       if (*p == '@') zAt = p;
   }

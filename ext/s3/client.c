@@ -319,6 +319,15 @@ int s3_endpoint_parse(const char *zUrl, S3Endpoint *e, char *err) {
   zEnd = zAuth + strcspn(zAuth, "/?#");
   for (p = zAuth; p < zEnd; p++)
     if (*p == '@') zAt = p;
+  if (strchr(zEnd, '@')) {
+    /* user info holding '/', '?' or '#' (https://u:pa/ss@host): which part
+    ** is the host is ambiguous, so refuse rather than guess */
+    imgpca_url_redact(zUrl, shown, sizeof shown);
+    return imgpca_seterr(err,
+                         "invalid endpoint '%s': '@' after the host (percent-encode '/', '?' and '#' in a user "
+                         "name or password; they are not used anyway)",
+                         shown);
+  }
   if (zAt) {
     e->bUserinfo = 1; /* never sent: S3 requests are signed, not password-protected */
     zAuth = zAt + 1;

@@ -35,3 +35,12 @@ SELECT quote(query_id), rank, ref_id, distance FROM knn_search('[0, 0.5]', 'SELE
 SELECT query_id, rank, ref_id, distance FROM knn_search('SELECT ''q'', ''[3, 4]''', 'SELECT 1, ''[0, 0]''');
 SELECT * FROM knn_search('[0, 0.5]', 'SELECT 1, ''[0, 1, 2]''');
 SELECT * FROM knn_search('SELECT 1, ''[0, 1e39]''', 'SELECT 1, fvec(0, 1)');
+
+-- [10] endpoint user info holding '/', '?' or '#' is masked up to the last '@'
+-- in every display, and such an endpoint is refused before anything is sent
+SELECT imgpca_config('s3.endpoint', 'https://admin:s3cr3t/Pa55?w0rd@127.0.0.1:9');
+SELECT json_extract(s3_config(), '$.endpoint');
+SELECT json_extract(imgpca_config(), '$."s3.endpoint".value');
+SELECT instr(s3_config() || imgpca_config(), 's3cr3t') + instr(s3_config() || imgpca_config(), 'w0rd');
+SELECT s3_fetch('s3://bkt/key');
+SELECT imgpca_config('s3.endpoint', NULL);
