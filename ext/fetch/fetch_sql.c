@@ -197,6 +197,7 @@ static int add_value(FetchCursor *c, sqlite3_value *v) {
   if (sqlite3_value_type(v) == SQLITE_NULL) return SQLITE_OK;
   z = (const char *)sqlite3_value_text(v);
   if (!z) return SQLITE_NOMEM;
+  if (imgpca_value_has_nul(v)) return vt_error(&c->base, "%s", "s3_fetch_many: invalid URL: it contains a NUL byte");
   return imgpca_fetch_add(c->f, z) ? SQLITE_NOMEM : SQLITE_OK;
 }
 
@@ -206,6 +207,8 @@ static int add_json(FetchCursor *c, sqlite3 *db, sqlite3_value *v) {
   sqlite3_int64 nExpect = -1, nSeen = 0;
   int rc, bDone = 0;
   if (sqlite3_value_type(v) == SQLITE_NULL) return SQLITE_OK;
+  if (sqlite3_value_type(v) == SQLITE_TEXT && imgpca_json_has_nul((const char *)sqlite3_value_text(v)))
+    return vt_error(&c->base, "%s", "s3_fetch_many: invalid URL: it contains a NUL byte (\\u0000)");
   /* json_array_length is checked against the rows json_each gives: SQLite
   ** 3.40's json_each yields no row at all when copying its argument fails
   ** for lack of memory, which must not pass for an empty list. */

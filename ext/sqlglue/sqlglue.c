@@ -86,6 +86,21 @@ const char *imgpca_type_name(sqlite3_value *v) {
   }
 }
 
+int imgpca_value_has_nul(sqlite3_value *v) {
+  const char *z = (const char *)sqlite3_value_text(v);
+  int n = sqlite3_value_bytes(v);
+  return z && memchr(z, 0, (size_t)n) != NULL;
+}
+
+int imgpca_json_has_nul(const char *z) {
+  for (; z && *z; z++) {
+    if (*z != '\\') continue;
+    if (z[1] == 'u' && z[2] == '0' && z[3] == '0' && z[4] == '0' && z[5] == '0') return 1;
+    if (z[1]) z++; /* the escaped character (\\ or \") */
+  }
+  return 0;
+}
+
 /* ---- the connection's storage ---- */
 
 int imgpca_conn_storage(ImgpcaConn *conn, ImgpcaStorage **pp, char *err) {

@@ -61,6 +61,10 @@ static void fetch(sqlite3_context *ctx, int argc, sqlite3_value **argv, const ch
   char err[IMGPCA_ERRMAX];
   int nf = 0, rc;
   if (!zUrl) return;
+  if (imgpca_value_has_nul(argv[0])) {
+    imgpca_result_error(ctx, zFunc, "invalid URL: it contains a NUL byte");
+    return;
+  }
   if (argc > 1 && int_arg(ctx, zFunc, "offset", argv[1], 0, &offset)) return;
   if (argc > 2 && int_arg(ctx, zFunc, "length", argv[2], -1, &length)) return;
   if (offset < 0) {
@@ -102,6 +106,10 @@ void s3_put_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   (void)argc;
   if (imgpca_side_effect_refused(ctx, sqlite3_user_data(ctx), "s3_put")) return;
   if (!zUrl || sqlite3_value_type(argv[1]) == SQLITE_NULL) return;
+  if (imgpca_value_has_nul(argv[0])) {
+    imgpca_result_error(ctx, "s3_put", "invalid URL: it contains a NUL byte");
+    return;
+  }
   if (sqlite3_value_type(argv[1]) == SQLITE_BLOB) {
     p = sqlite3_value_blob(argv[1]);
   } else {
@@ -138,6 +146,10 @@ void s3_delete_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   (void)argc;
   if (imgpca_side_effect_refused(ctx, sqlite3_user_data(ctx), "s3_delete")) return;
   if (!zUrl) return;
+  if (imgpca_value_has_nul(argv[0])) {
+    imgpca_result_error(ctx, "s3_delete", "invalid URL: it contains a NUL byte");
+    return;
+  }
   if (!(s = ctx_storage(ctx, "s3_delete"))) return;
   rc = imgpca_storage_delete(s, zUrl, &deleted, err);
   if (rc)
@@ -327,6 +339,11 @@ static int list_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
   }
   zPattern = (const char *)sqlite3_value_text(argv[0]);
   if (!zPattern) return SQLITE_OK; /* NULL pattern: no rows */
+  if (imgpca_value_has_nul(argv[0])) {
+    sqlite3_free(cur->pVtab->zErrMsg);
+    cur->pVtab->zErrMsg = sqlite3_mprintf("s3_list: invalid URL or glob: it contains a NUL byte");
+    return cur->pVtab->zErrMsg ? SQLITE_ERROR : SQLITE_NOMEM;
+  }
   if (idxNum & 4) {
     /* LIMIT + OFFSET rows at most are read; a negative LIMIT is no limit, a
     ** negative OFFSET is 0, and the sum saturates (no signed overflow). */

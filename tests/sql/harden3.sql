@@ -44,3 +44,21 @@ SELECT json_extract(imgpca_config(), '$."s3.endpoint".value');
 SELECT instr(s3_config() || imgpca_config(), 's3cr3t') + instr(s3_config() || imgpca_config(), 'w0rd');
 SELECT s3_fetch('s3://bkt/key');
 SELECT imgpca_config('s3.endpoint', NULL);
+
+-- [13] a NUL byte in a URL or path (%00 in a file:// URL, a NUL in the
+-- text, \u0000 in JSON) is refused; it used to cut the path short
+.shell rm -rf harden3.tmp && mkdir harden3.tmp
+SELECT writefile('harden3.tmp/t.txt', 'secret');
+SELECT s3_fetch('file:///etc/hostname%00.png');
+SELECT s3_put('file:///nonexistent-imgpca-folder/t.txt%00.csv', 'x');
+SELECT s3_fetch('harden3.tmp/t.txt' || char(0) || '.png');
+SELECT s3_fetch_or_null('harden3.tmp/t.txt' || char(0) || '.png');
+SELECT s3_put('harden3.tmp/t.txt' || char(0) || '.csv', 'overwritten');
+SELECT s3_delete('harden3.tmp/t.txt' || char(0) || '.csv');
+SELECT csv_export('harden3.tmp/t.txt' || char(0) || '.csv', 'SELECT 1');
+SELECT count(*) FROM s3_list('harden3.tmp/t.txt' || char(0) || '*');
+SELECT count(*) FROM s3_fetch_many WHERE url = 'harden3.tmp/t.txt' || char(0) || '.png';
+SELECT count(*) FROM s3_fetch_many('["harden3.tmp/t.txt\u0000.png"]');
+SELECT s3_concat('harden3.tmp/c.bin', '["harden3.tmp/t.txt\u0000.png"]');
+SELECT s3_concat('harden3.tmp/c.bin' || char(0) || 'x', '["harden3.tmp/t.txt"]');
+SELECT readfile('harden3.tmp/t.txt'), (SELECT group_concat(key) FROM s3_list('harden3.tmp/*'));
