@@ -62,3 +62,9 @@ SELECT count(*) FROM s3_fetch_many('["harden3.tmp/t.txt\u0000.png"]');
 SELECT s3_concat('harden3.tmp/c.bin', '["harden3.tmp/t.txt\u0000.png"]');
 SELECT s3_concat('harden3.tmp/c.bin' || char(0) || 'x', '["harden3.tmp/t.txt"]');
 SELECT readfile('harden3.tmp/t.txt'), (SELECT group_concat(key) FROM s3_list('harden3.tmp/*'));
+
+-- [14] imgpca_report_html takes JSON only, escaped for the <script> element
+SELECT imgpca_report_html('1};alert(1);//', 'a __IMGPCA_REPORT_DATA__ b');
+SELECT imgpca_report_html('', 'a __IMGPCA_REPORT_DATA__ b');
+SELECT imgpca_report_html('{"a": "</script><script>x", "b": "' || char(8232) || char(8233) || '"}', 'a __IMGPCA_REPORT_DATA__ b');
+SELECT imgpca_report_html('[1, 2.5, null]', 'a __IMGPCA_REPORT_DATA__ b');
