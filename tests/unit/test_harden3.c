@@ -4,9 +4,11 @@
 ** allocation of the extension goes through sqlite3_malloc64). */
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
+#include "config/config.h"
 #include "imgpca.h"
 #include "unit.h"
 
@@ -50,7 +52,46 @@ static void test_knn_query_id_bytes(void) {
   sqlite3_close(db);
 }
 
+/* (18) An out-of-range environment value is not dropped silently: one
+** warning per setting and process names the variable, its value (control
+** characters escaped) and the value used. */
+static void test_env_warning(void) {
+  char buf[4096];
+  const char *zSrc = NULL, *zVal;
+  size_t n;
+  int fd = dup(2);
+  FILE *f = tmpfile();
+  setenv("IMGPCA_THREADS", "100000", 1);
+  setenv("IMGPCA_MAX_PIXELS", "0\x1b]0;pwned\x07", 1);
+  fflush(stderr);
+  dup2(fileno(f), 2);
+  zVal = imgpca_config_get(NULL, "imgpca.threads", &zSrc);
+  CHECK_STR(zVal, "0");
+  CHECK_STR(zSrc, "default");
+  imgpca_config_get(NULL, "imgpca.threads", &zSrc);
+  CHECK_STR(imgpca_config_get(NULL, "image.max_pixels", &zSrc), "100000000");
+  fflush(stderr);
+  dup2(fd, 2);
+  close(fd);
+  rewind(f);
+  n = fread(buf, 1, sizeof buf - 1, f);
+  buf[n] = 0;
+  fclose(f);
+  CHECK(strstr(buf,
+               "imgpca: warning: IMGPCA_THREADS='100000' ignored (invalid value for 'imgpca.threads': "
+               "100000 is outside [0, 1024]); using '0' (the default)\n") != NULL);
+  {
+    const char *w = strstr(buf, "IMGPCA_THREADS=");
+    CHECK(w && !strstr(w + 1, "IMGPCA_THREADS=")); /* once */
+  }
+  CHECK(strstr(buf, "IMGPCA_MAX_PIXELS='0\\x1b]0;pwned\\x07' ignored") != NULL);
+  CHECK(strchr(buf, '\x1b') == NULL);
+  unsetenv("IMGPCA_THREADS");
+  unsetenv("IMGPCA_MAX_PIXELS");
+}
+
 int main(void) {
+  test_env_warning();
   sqlite3_auto_extension((void (*)(void))sqlite3_imgpca_init);
   test_knn_query_id_bytes();
   sqlite3_reset_auto_extension();
