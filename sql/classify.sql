@@ -47,8 +47,8 @@ FROM query AS q, model AS m, args AS a,
      knn_search(q.pc, printf('SELECT p.key, p.pc FROM projections AS p JOIN images AS i USING (key)
                               WHERE i.split = ''train'' AND p.model_id = %d', m.id), max(a.knn, 5)) AS n
 JOIN images AS i ON i.key = n.ref_id;
-SELECT printf('%-30s %8.4f  %s', label, distance, key) FROM neighbours ORDER BY rank;
-SELECT printf('predicted: %s (%d of %d nearest)', label, votes, knn)
+SELECT imgpca_printable(printf('%-30s %8.4f  %s', label, distance, key)) FROM neighbours ORDER BY rank;
+SELECT imgpca_printable(printf('predicted: %s (%d of %d nearest)', label, votes, knn))
 FROM (SELECT label, count(*) AS votes, sum(distance) AS total, a.knn
       FROM neighbours, args AS a WHERE rank <= a.knn GROUP BY label)
 ORDER BY votes DESC, total, label LIMIT 1;

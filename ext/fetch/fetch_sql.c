@@ -171,7 +171,7 @@ static int fm_close(sqlite3_vtab_cursor *cur) {
 
 static int vt_error(sqlite3_vtab_cursor *cur, const char *zFmt, const char *zArg) {
   sqlite3_free(cur->pVtab->zErrMsg);
-  cur->pVtab->zErrMsg = sqlite3_mprintf(zFmt, zArg);
+  cur->pVtab->zErrMsg = imgpca_printable_msg(sqlite3_mprintf(zFmt, zArg));
   return cur->pVtab->zErrMsg ? SQLITE_ERROR : SQLITE_NOMEM;
 }
 
@@ -332,7 +332,7 @@ static int fm_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int i) {
       break;
     case COL_ERROR:
       if (it->zError) {
-        char *z = sqlite3_mprintf("s3_fetch_many: %s", it->zError);
+        char *z = imgpca_printable_msg(sqlite3_mprintf("s3_fetch_many: %s", it->zError));
         if (!z) return SQLITE_NOMEM;
         sqlite3_result_text(ctx, z, -1, sqlite3_free);
       }

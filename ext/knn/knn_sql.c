@@ -290,7 +290,7 @@ static int knn_err(KnnCursor *c, const char *zFmt, ...) {
   z = sqlite3_vmprintf(zFmt, ap);
   va_end(ap);
   sqlite3_free(c->pTab->base.zErrMsg);
-  c->pTab->base.zErrMsg = z ? sqlite3_mprintf("%s: %s", FN, z) : NULL;
+  c->pTab->base.zErrMsg = z ? imgpca_printable_msg(sqlite3_mprintf("%s: %s", FN, z)) : NULL;
   sqlite3_free(z);
   return z ? SQLITE_ERROR : SQLITE_NOMEM;
 }

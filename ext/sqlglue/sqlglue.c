@@ -4,6 +4,8 @@
 */
 #include "sqlglue.h"
 
+#include "../common/fmt.h"
+
 #include <stdarg.h>
 #include <string.h>
 
@@ -25,7 +27,7 @@ void imgpca_result_error(sqlite3_context *ctx, const char *zFunc, const char *zF
     sqlite3_result_error_nomem(ctx);
     return;
   }
-  zAll = sqlite3_mprintf("%s: %s", zFunc, zMsg);
+  zAll = imgpca_printable_msg(sqlite3_mprintf("%s: %s", zFunc, zMsg));
   sqlite3_free(zMsg);
   if (!zAll) {
     sqlite3_result_error_nomem(ctx);
@@ -84,6 +86,24 @@ const char *imgpca_type_name(sqlite3_value *v) {
     case SQLITE_BLOB: return "blob";
     default: return "null";
   }
+}
+
+char *imgpca_printable_msg(char *z) {
+  ImgpcaBuf b;
+  char *zOut;
+  if (!z) return NULL;
+  imgpca_buf_init(&b);
+  imgpca_printable_append(&b, z, strlen(z), 0);
+  imgpca_buf_append(&b, "", 1);
+  sqlite3_free(z);
+  if (b.oom) {
+    imgpca_buf_free(&b);
+    return NULL;
+  }
+  zOut = sqlite3_malloc64(b.n);
+  if (zOut) memcpy(zOut, b.p, b.n);
+  imgpca_buf_free(&b);
+  return zOut;
 }
 
 int imgpca_value_has_nul(sqlite3_value *v) {

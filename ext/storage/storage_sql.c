@@ -302,7 +302,7 @@ static int vtab_error(sqlite3_vtab_cursor *cur, int rc, const char *err) {
   if (rc == IMGPCA_NOMEM) return SQLITE_NOMEM;
   if (rc == IMGPCA_INTERRUPT) return SQLITE_INTERRUPT;
   sqlite3_free(cur->pVtab->zErrMsg);
-  cur->pVtab->zErrMsg = sqlite3_mprintf("s3_list: %s", err);
+  cur->pVtab->zErrMsg = imgpca_printable_msg(sqlite3_mprintf("s3_list: %s", err));
   return cur->pVtab->zErrMsg ? SQLITE_ERROR : SQLITE_NOMEM;
 }
 

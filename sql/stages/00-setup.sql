@@ -59,7 +59,7 @@ WITH have AS (SELECT type, name, sql FROM main.sqlite_schema),
 )
 SELECT printf('pipeline: state database ''%s'': %s', db.file, msg) AS msg FROM problem, db ORDER BY o, msg;
 .output stderr
-SELECT msg FROM schema_problem;
+SELECT imgpca_printable(msg) FROM schema_problem; -- names of objects and files are untrusted text
 .output stdout
 CREATE TEMP TABLE schema_guard(
   problems INTEGER CONSTRAINT "pipeline: refusing the state database (see the line above), nothing was written"
@@ -139,4 +139,4 @@ SELECT (SELECT value FROM settings WHERE key = 'source')   AS source,
        (SELECT value FROM settings WHERE key = 'knn')      AS knn;
 
 INSERT INTO runs(started) VALUES (datetime('now'));
-SELECT printf('source %s, spec ''%s'', k = %d, output %s', source, spec, k, out) FROM cfg;
+SELECT imgpca_printable(printf('source %s, spec ''%s'', k = %d, output %s', source, spec, k, out)) FROM cfg;

@@ -6,7 +6,7 @@
 --    The interactive view is report.html (90-report.sql).
 -- ---------------------------------------------------------------------------
 -- Scree plot: explained variance ratio per component (bars), cumulative (line).
-SELECT printf('plot: %s/scree.svg, %d bytes', out, length(CAST(svg AS BLOB))) FROM cfg, (
+SELECT printf('plot: %s/scree.svg, %d bytes', imgpca_printable(out), length(CAST(svg AS BLOB))) FROM cfg, (
   WITH c AS (SELECT row_number() OVER (ORDER BY idx) AS i, ratio, cumulative
              FROM model AS m, pca_components(m.model)),
        g AS (SELECT count(*) AS n, 560.0 / count(*) AS w,
@@ -38,7 +38,7 @@ WHERE s3_put(out || '/scree.svg', svg) IS NOT NULL;
 -- Scatter plot of the first two components (at most $plot_max points, an even
 -- sample in key order).  The 12 largest labels get distinct colours and a
 -- legend entry, the others are grey underneath.
-SELECT printf('plot: %s/scatter.svg, %d bytes', out, length(CAST(svg AS BLOB))) FROM cfg, (
+SELECT printf('plot: %s/scatter.svg, %d bytes', imgpca_printable(out), length(CAST(svg AS BLOB))) FROM cfg, (
   WITH p AS (SELECT i.label, fvec_at(p.pc, 0) AS x, CASE WHEN fvec_dims(p.pc) > 1 THEN fvec_at(p.pc, 1) ELSE 0.0 END AS y,  -- k = 1: a line
                     row_number() OVER (ORDER BY p.key) AS rn, count(*) OVER () AS n
              FROM projections AS p JOIN images AS i USING (key)),

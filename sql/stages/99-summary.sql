@@ -31,12 +31,12 @@ SELECT CASE
     THEN 'accuracy      not measured: no test images (no folder named Test under the source)'
   ELSE 'accuracy      not measured: no test image was classified' END
 FROM accuracy;
-SELECT printf('outputs       %s/pca.csv, %s/scree.svg, %s/scatter.svg, %s/report.html (open it in a browser)',
-              out, out, out, out) FROM cfg;
-SELECT printf('settings      %s', group_concat(printf('%s %s (%s)', key,
-                CASE WHEN typeof(value) = 'text' THEN quote(value) ELSE value END, origin), ', '))
+SELECT imgpca_printable(printf('outputs       %s/pca.csv, %s/scree.svg, %s/scatter.svg, %s/report.html (open it in a browser)',
+              out, out, out, out)) FROM cfg;
+SELECT imgpca_printable(printf('settings      %s', group_concat(printf('%s %s (%s)', key,
+                CASE WHEN typeof(value) = 'text' THEN quote(value) ELSE value END, origin), ', ')))
 FROM (SELECT * FROM setting_origin ORDER BY ord);
-SELECT printf('state         %s (a rerun processes only new or changed images)', file)
+SELECT imgpca_printable(printf('state         %s (a rerun processes only new or changed images)', file))
 FROM pragma_database_list WHERE name = 'main';
 SELECT printf('time          %.1f s this run (%d images processed)', (julianday('now') - t0) * 86400,
               (SELECT total FROM cursor))
