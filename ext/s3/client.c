@@ -68,6 +68,7 @@ typedef struct S3Req {
   int64_t maxBytes;        /* < 0: unlimited */
   const char *zCopySource; /* UploadPartCopy: x-amz-copy-source (already URL-encoded) */
   const char *zCopyRange;  /* UploadPartCopy: x-amz-copy-source-range */
+  const char *zCopyMatch;  /* UploadPartCopy: x-amz-copy-source-if-match (an ETag) */
 } S3Req;
 
 /* The one set-up of a request; callers add a body, range or content type. */
@@ -557,6 +558,10 @@ static int sign_headers(S3Client *c, const S3Req *r, const char *zRegion, const 
     aH[nH].zName = "x-amz-copy-source";
     aH[nH++].zValue = r->zCopySource;
   }
+  if (r->zCopyMatch) {
+    aH[nH].zName = "x-amz-copy-source-if-match";
+    aH[nH++].zValue = r->zCopyMatch;
+  }
   if (r->zCopyRange) {
     aH[nH].zName = "x-amz-copy-source-range";
     aH[nH++].zValue = r->zCopyRange;
@@ -588,6 +593,7 @@ static int sign_headers(S3Client *c, const S3Req *r, const char *zRegion, const 
   if (rc == IMGPCA_OK) rc = add_hdr(pl, "x-amz-content-sha256: %s", hash);
   if (rc == IMGPCA_OK) rc = add_hdr(pl, "x-amz-date: %s", amzDate);
   if (rc == IMGPCA_OK && r->zCopySource) rc = add_hdr(pl, "x-amz-copy-source: %s", r->zCopySource);
+  if (rc == IMGPCA_OK && r->zCopyMatch) rc = add_hdr(pl, "x-amz-copy-source-if-match: %s", r->zCopyMatch);
   if (rc == IMGPCA_OK && r->zCopyRange) rc = add_hdr(pl, "x-amz-copy-source-range: %s", r->zCopyRange);
   if (rc == IMGPCA_OK && zToken) rc = add_hdr(pl, "x-amz-security-token: %s", zToken);
   if (rc == IMGPCA_OK && zAuth) rc = add_hdr(pl, "Authorization: %s", zAuth);
@@ -1076,10 +1082,16 @@ void s3_mpu_abort(S3Client *c, const char *zBucket, const char *zKey, const char
 /* ---- object size and server-side part copies (used by imgpca_storage_concat) ---- */
 int s3_head(S3Client *c, const char *zBucket, const char *zKey, int64_t *pSize, int *pNotFound,
             char *err) {
+  return s3_head_etag(c, zBucket, zKey, pSize, NULL, pNotFound, err);
+}
+
+int s3_head_etag(S3Client *c, const char *zBucket, const char *zKey, int64_t *pSize, char **pzEtag,
+                 int *pNotFound, char *err) {
   S3Req r;
   S3Resp resp;
   int rc;
   if (pNotFound) *pNotFound = 0;
+  if (pzEtag) *pzEtag = NULL;
   req_init(&r, "HEAD", zBucket, zKey, NULL, -1);
   rc = s3_do(c, &r, &resp, err);
   if (rc == IMGPCA_ERROR && resp.status == 404 && pNotFound) *pNotFound = 1;
@@ -1089,13 +1101,14 @@ int s3_head(S3Client *c, const char *zBucket, const char *zKey, int64_t *pSize, 
     else
       *pSize = resp.nContentLength;
   }
+  if (rc == IMGPCA_OK && pzEtag && resp.zEtag) rc = take_etag(&resp, pzEtag);
   resp_free(&resp);
   return rc;
 }
 
 int s3_mpu_copy_part(S3Client *c, const char *zBucket, const char *zKey, const char *zUploadId,
-                     int iPart, const char *zSrcBucket, const char *zSrcKey, int64_t offset,
-                     int64_t length, char **pzEtag, char *err) {
+                     int iPart, const char *zSrcBucket, const char *zSrcKey, const char *zIfMatch,
+                     int64_t offset, int64_t length, char **pzEtag, char *err) {
   S3Req r;
   S3Resp resp;
   S3Query q;
@@ -1124,10 +1137,24 @@ int s3_mpu_copy_part(S3Client *c, const char *zBucket, const char *zKey, const c
   r.pBody = (const unsigned char *)"";
   r.zCopySource = (const char *)src.p;
   r.zCopyRange = range;
+  r.zCopyMatch = zIfMatch && *zIfMatch ? zIfMatch : NULL;
   rc = s3_do(c, &r, &resp, err);
   if (rc == IMGPCA_OK) {
     /* the ETag is in the body; a 200 answer may still carry an <Error> document */
     rc = s3_xml_copy_part((const char *)resp.body.p, resp.body.n, pzEtag, err);
+  }
+  if (rc == IMGPCA_ERROR) {
+    /* the message of the request names the destination: name the source */
+    char why[IMGPCA_ERRMAX];
+    snprintf(why, sizeof why, "%s", err);
+    if (resp.status == 412)
+      imgpca_seterr(err,
+                    "server-side copy of 's3://%s/%s' (%s) into part %d refused: the object is not the one "
+                    "measured (ETag %s): it changed, or the server resolved another key",
+                    zSrcBucket, zSrcKey, range, iPart, zIfMatch);
+    else
+      imgpca_seterr(err, "server-side copy of 's3://%s/%s' (%s) into part %d failed: %s", zSrcBucket, zSrcKey,
+                    range, iPart, why);
   }
   resp_free(&resp);
   s3_query_free(&q);
