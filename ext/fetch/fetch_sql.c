@@ -177,6 +177,7 @@ static int vt_error(sqlite3_vtab_cursor *cur, const char *zFmt, const char *zArg
 
 static int core_error(sqlite3_vtab_cursor *cur, int rc, const char *err) {
   if (rc == IMGPCA_NOMEM) return SQLITE_NOMEM;
+  if (rc == IMGPCA_INTERRUPT) return SQLITE_INTERRUPT;
   return vt_error(cur, "s3_fetch_many: %s", err && *err ? err : "failed");
 }
 

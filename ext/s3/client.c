@@ -52,9 +52,46 @@ struct S3Client {
   uint32_t rng;
   char *zRedirBucket; /* last bucket redirected to another region */
   char *zRedirRegion;
-  char *zCaChecked; /* CA bundle last found readable */
-  int mWarned;      /* WARN_* printed on this connection */
+  char *zCaChecked;            /* CA bundle last found readable */
+  int mWarned;                 /* WARN_* printed on this connection */
+  int (*xInterrupted)(void *); /* polled while waiting on the network */
+  void *pIntArg;
+  double tIntCheck; /* last poll (monotonic seconds) */
 };
+
+/* ---- interrupts ---- */
+/* Waits on the network (transfers, retry backoff, the GET queue) poll
+** xInterrupted every 50 ms at most, so an interrupted statement stops
+** within about one poll interval (curl's progress callback, which runs at
+** least once a second and after every network event; the GET queue's
+** 100 ms polls; the backoff sleeps in 50 ms slices). */
+void s3_client_set_interrupt(S3Client *c, int (*xInterrupted)(void *), void *pArg) {
+  c->xInterrupted = xInterrupted;
+  c->pIntArg = pArg;
+}
+
+static double mono_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int client_interrupted(S3Client *c) {
+  double t;
+  if (!c->xInterrupted) return 0;
+  t = mono_s();
+  if (t - c->tIntCheck < 0.05) return 0;
+  c->tIntCheck = t;
+  return c->xInterrupted(c->pIntArg) != 0;
+}
+
+static int xferinfo_cb(void *p, curl_off_t dlt, curl_off_t dln, curl_off_t ult, curl_off_t uln) {
+  (void)dlt;
+  (void)dln;
+  (void)ult;
+  (void)uln;
+  return client_interrupted((S3Client *)p);
+}
 
 typedef struct S3Req {
   const char *zMethod;
@@ -695,6 +732,11 @@ static int attempt_setup(S3Client *c, const S3Req *r, const char *zRegion, CURL 
     return rc;
   }
   curl_options(c, r, h, a, resp);
+  if (c->xInterrupted) {
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, xferinfo_cb);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, c);
+  }
   resp_reset(resp);
   resp->maxBytes = r->maxBytes;
   return IMGPCA_OK;
@@ -845,6 +887,7 @@ static int s3_do(S3Client *c, const S3Req *r, S3Resp *resp, char *err) {
     cc = curl_easy_perform(c->easy);
     attempt_clear(&a);
     attempt++;
+    if (cc == CURLE_ABORTED_BY_CALLBACK && c->xInterrupted) return IMGPCA_INTERRUPT;
     if (cc == CURLE_OK) curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &resp->status);
     if (cc == CURLE_OK && resp->status / 100 == 2 && strcmp(r->zMethod, "HEAD") != 0 &&
         resp->nContentLength >= 0 && (int64_t)resp->body.n != resp->nContentLength) {
@@ -868,7 +911,14 @@ static int s3_do(S3Client *c, const S3Req *r, S3Resp *resp, char *err) {
     } else if (!s3_http_retryable(CURLE_OK, resp->status) || attempt > maxRetries) {
       return http_error(c, r, zRegion, resp, attempt, err);
     }
-    sleep_ms(s3_backoff_ms(attempt - 1, rng_next(c)));
+    {
+      long ms = s3_backoff_ms(attempt - 1, rng_next(c));
+      for (; ms > 0; ms -= 50) {
+        c->tIntCheck = 0;
+        if (client_interrupted(c)) return IMGPCA_INTERRUPT;
+        sleep_ms(ms < 50 ? ms : 50);
+      }
+    }
   }
 }
 
@@ -1072,9 +1122,13 @@ void s3_mpu_abort(S3Client *c, const char *zBucket, const char *zKey, const char
   S3Resp resp;
   S3Query q;
   char err[IMGPCA_ERRMAX];
+  int (*xInt)(void *) = c->xInterrupted;
   if (query_of(&q, "uploadId", zUploadId, NULL)) return;
   req_init(&r, "DELETE", zBucket, zKey, &q, 1 << 20);
+  /* an interrupted upload is aborted all the same: no orphan left behind */
+  c->xInterrupted = NULL;
   s3_do(c, &r, &resp, err);
+  c->xInterrupted = xInt;
   resp_free(&resp);
   s3_query_free(&q);
 }
@@ -1318,6 +1372,7 @@ int s3_batch_take(S3Batch *b, ImgpcaBuf *out, int *pNotFound, char *err) {
     batch_reap(b);
     if (j->state == 2) break;
     curl_multi_poll(b->multi, NULL, 0, 100, NULL);
+    if (client_interrupted(b->c)) return IMGPCA_INTERRUPT;
   }
   /* keep the pipeline full while the caller works on this one */
   rc = batch_fill(b, err);
@@ -1349,6 +1404,7 @@ int s3_batch_poll(S3Batch *b, int timeoutMs, char *err) {
   batch_reap(b);
   if (timeoutMs > 0 && !s3_batch_head_done(b)) {
     curl_multi_poll(b->multi, NULL, 0, timeoutMs, NULL);
+    if (client_interrupted(b->c)) return IMGPCA_INTERRUPT;
     rc = batch_fill(b, err);
     if (rc) return rc;
     if (curl_multi_perform(b->multi, &running) != CURLM_OK) return imgpca_seterr(err, "curl_multi_perform failed");

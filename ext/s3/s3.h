@@ -171,6 +171,9 @@ void s3_endpoint_free(S3Endpoint *e);
 typedef struct S3Client S3Client;
 int s3_client_new(const ImgpcaConfig *cfg, S3Client **pp, char *err);
 void s3_client_free(S3Client *c);
+/* xInterrupted(pArg) != 0: stop waiting on the network (IMGPCA_INTERRUPT);
+** polled every 50 ms at most.  Aborting a multipart upload is not stopped. */
+void s3_client_set_interrupt(S3Client *c, int (*xInterrupted)(void *), void *pArg);
 
 /* GET an object (range when length >= 0).  *pNotFound set on 404. */
 int s3_get(S3Client *c, const char *zBucket, const char *zKey, int64_t offset, int64_t length,

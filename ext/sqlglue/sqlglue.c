@@ -123,10 +123,13 @@ int imgpca_json_has_nul(const char *z) {
 
 /* ---- the connection's storage ---- */
 
+static int conn_interrupted(void *pDb) { return imgpca_interrupted((sqlite3 *)pDb); }
+
 int imgpca_conn_storage(ImgpcaConn *conn, ImgpcaStorage **pp, char *err) {
   if (!conn->pStorage) {
     int rc = imgpca_storage_new(&conn->cfg, &conn->pStorage, err);
     if (rc) return rc;
+    imgpca_storage_set_interrupt(conn->pStorage, conn_interrupted, conn->db);
   }
   *pp = conn->pStorage;
   return IMGPCA_OK;

@@ -23,7 +23,15 @@
 struct ImgpcaStorage {
   const ImgpcaConfig *cfg;
   S3Client *s3; /* created on first S3 use */
+  int (*xInterrupted)(void *);
+  void *pIntArg;
 };
+
+void imgpca_storage_set_interrupt(ImgpcaStorage *s, int (*xInterrupted)(void *), void *pArg) {
+  s->xInterrupted = xInterrupted;
+  s->pIntArg = pArg;
+  if (s->s3) s3_client_set_interrupt(s->s3, xInterrupted, pArg);
+}
 
 int imgpca_storage_new(const ImgpcaConfig *cfg, ImgpcaStorage **pp, char *err) {
   ImgpcaStorage *s = imgpca_calloc(1, sizeof(*s));
@@ -52,6 +60,7 @@ static int get_s3(ImgpcaStorage *s, S3Client **pp, char *err) {
   if (!s->s3) {
     int rc = s3_client_new(s->cfg, &s->s3, err);
     if (rc) return rc;
+    s3_client_set_interrupt(s->s3, s->xInterrupted, s->pIntArg);
   }
   *pp = s->s3;
   return IMGPCA_OK;
