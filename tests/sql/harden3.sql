@@ -68,3 +68,5 @@ SELECT imgpca_report_html('1};alert(1);//', 'a __IMGPCA_REPORT_DATA__ b');
 SELECT imgpca_report_html('', 'a __IMGPCA_REPORT_DATA__ b');
 SELECT imgpca_report_html('{"a": "</script><script>x", "b": "' || char(8232) || char(8233) || '"}', 'a __IMGPCA_REPORT_DATA__ b');
 SELECT imgpca_report_html('[1, 2.5, null]', 'a __IMGPCA_REPORT_DATA__ b');
+
+.shell rm -rf harden3.tmp
