@@ -16,9 +16,9 @@ SELECT printf('split         %d training (%d with features), %d test (%d with fe
               count(*) FILTER (WHERE split = 'train'), count(features) FILTER (WHERE split = 'train'),
               count(*) FILTER (WHERE split = 'test'), count(features) FILTER (WHERE split = 'test'))
 FROM images;
-SELECT printf('features      %d dimensions (spec ''%s'')', json_extract(pca_info(model), '$.d'), spec) FROM model;
+SELECT printf('features      %d dimensions (spec ''%s'')', json_extract(pca_info(model), '$.d'), imgpca_printable(spec)) FROM model;
 SELECT printf('model         #%d, fitted %s on %d training images, %d component%s explaining %.1f %% of the variance (PC1 %.1f %%%s)',
-              id, fitted, n, k, CASE WHEN k = 1 THEN '' ELSE 's' END,
+              id, imgpca_printable(fitted), n, k, CASE WHEN k = 1 THEN '' ELSE 's' END,
               100 * json_extract(pca_info(model), '$.cumulative[#-1]'), 100 * json_extract(pca_info(model), '$.ratio[0]'),
               CASE WHEN k > 1 THEN printf(', PC2 %.1f %%', 100 * json_extract(pca_info(model), '$.ratio[1]')) ELSE '' END)
 FROM model;
