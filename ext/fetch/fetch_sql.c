@@ -61,6 +61,7 @@ typedef struct FetchCursor {
   ImgpcaFetchItem *it;
   int bEof;
   sqlite3_int64 iRowid;
+  sqlite3_value *apArg[2]; /* urls, spec as given: read back by their columns */
 } FetchCursor;
 
 static int fm_connect(sqlite3 *db, void *pAux, int argc, const char *const *argv, sqlite3_vtab **ppVtab,
@@ -160,6 +161,9 @@ static void cursor_reset(FetchCursor *c) {
   c->f = NULL;
   c->it = NULL;
   c->bEof = 1;
+  sqlite3_value_free(c->apArg[0]);
+  sqlite3_value_free(c->apArg[1]);
+  c->apArg[0] = c->apArg[1] = NULL;
 }
 
 static int fm_close(sqlite3_vtab_cursor *cur) {
@@ -270,6 +274,11 @@ static int fm_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr, i
   }
   if (k < argc) pUrls = argv[k++];
   if ((idxNum & IDX_SPEC) && k < argc) pSpec = argv[k++];
+  /* the hidden arguments read back as given: another constraint on them
+  ** (one SQLite does not hand over) is checked against them, not NULL */
+  if (((idxNum & IDX_URLS) && !(c->apArg[0] = sqlite3_value_dup(pUrls))) ||
+      (pSpec && !(c->apArg[1] = sqlite3_value_dup(pSpec))))
+    return SQLITE_NOMEM;
   memset(&o, 0, sizeof o);
   if (pSpec && sqlite3_value_type(pSpec) != SQLITE_NULL) {
     const char *zSpec;
@@ -338,7 +347,13 @@ static int fm_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int i) {
         sqlite3_result_text(ctx, z, -1, sqlite3_free);
       }
       break;
-    default: break; /* hidden arguments read back as NULL */
+    case COL_URLS:
+      if (c->apArg[0]) sqlite3_result_value(ctx, c->apArg[0]);
+      break;
+    case COL_SPEC:
+      if (c->apArg[1]) sqlite3_result_value(ctx, c->apArg[1]);
+      break;
+    default: break;
   }
   return SQLITE_OK;
 }

@@ -97,7 +97,8 @@ typedef struct KnnCursor {
   IdStore ids;
   float *rbuf;
   int64_t *rkey;
-  float *pJson; /* the last vector read from JSON text (knn_vector) */
+  float *pJson;            /* the last vector read from JSON text (knn_vector) */
+  sqlite3_value *apArg[4]; /* queries, refs, k, metric as given (read back) */
   sqlite3_int64 iRowid;
   int eof;
 } KnnCursor;
@@ -252,6 +253,7 @@ static void knn_clear_block(KnnCursor *c) {
 }
 
 static void knn_reset(KnnCursor *c) {
+  int i;
   knn_clear_block(c);
   sqlite3_finalize(c->stQ);
   sqlite3_finalize(c->stR);
@@ -264,6 +266,10 @@ static void knn_reset(KnnCursor *c) {
   sqlite3_free(c->rkey);
   imgpca_free(c->pJson);
   c->pJson = NULL;
+  for (i = 0; i < 4; i++) {
+    sqlite3_value_free(c->apArg[i]);
+    c->apArg[i] = NULL;
+  }
   c->qbuf = NULL;
   c->aQid = NULL;
   c->rbuf = NULL;
@@ -554,6 +560,18 @@ static int knn_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr, 
   if (idxNum & 4) vK = argv[i++];
   if (idxNum & 8) vM = argv[i++];
   (void)argc;
+  /* the arguments read back as given: another constraint on a hidden
+  ** column (one SQLite does not hand over) is checked against them */
+  {
+    sqlite3_value *av[4];
+    int j;
+    av[0] = vQ;
+    av[1] = vR;
+    av[2] = vK;
+    av[3] = vM;
+    for (j = 0; j < 4; j++)
+      if (av[j] && !(c->apArg[j] = sqlite3_value_dup(av[j]))) return SQLITE_NOMEM;
+  }
   if (!vQ || !vR) return knn_err(c, "missing argument: use knn_search(queries, refs [, k [, metric]])");
   c->k = 1;
   if (vK && sqlite3_value_type(vK) != SQLITE_NULL) {
@@ -631,9 +649,18 @@ static int knn_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col) {
     case KC_RANK: sqlite3_result_int64(ctx, (sqlite3_int64)c->ih + 1); break;
     case KC_REF_ID: ids_result(&c->ids, ctx, c->aHit[c->ih].key); break;
     case KC_DISTANCE: sqlite3_result_double(ctx, c->aHit[c->ih].dist); break;
-    case KC_METRIC: sqlite3_result_text(ctx, knn_metric_name(c->metric), -1, SQLITE_STATIC); break;
-    case KC_K: sqlite3_result_int64(ctx, (sqlite3_int64)c->k); break;
-    default: break; /* queries, refs: NULL */
+    case KC_QUERIES:
+    case KC_REFS:
+    case KC_K:
+    case KC_METRIC:
+      if (c->apArg[col - KC_QUERIES])
+        sqlite3_result_value(ctx, c->apArg[col - KC_QUERIES]);
+      else if (col == KC_K)
+        sqlite3_result_int64(ctx, (sqlite3_int64)c->k);
+      else if (col == KC_METRIC)
+        sqlite3_result_text(ctx, knn_metric_name(c->metric), -1, SQLITE_STATIC);
+      break;
+    default: break;
   }
   return SQLITE_OK;
 }

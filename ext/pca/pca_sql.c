@@ -709,6 +709,7 @@ typedef struct PccCursor {
   size_t i;
   double cum;
   sqlite3_int64 iRowid;
+  sqlite3_value *pModel; /* the argument, read back by the model column */
 } PccCursor;
 
 /* Rowids are unique across the cursors of the table (a counter of the
@@ -756,6 +757,7 @@ static int pcc_open(sqlite3_vtab *v, sqlite3_vtab_cursor **pp) {
 static int pcc_close(sqlite3_vtab_cursor *cur) {
   PccCursor *c = (PccCursor *)cur;
   pca_model_free(&c->m);
+  sqlite3_value_free(c->pModel);
   sqlite3_free(c);
   return SQLITE_OK;
 }
@@ -775,6 +777,11 @@ static int pcc_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr, 
     cur->pVtab->zErrMsg = sqlite3_mprintf("pca_components: missing argument: use pca_components(model)");
     return SQLITE_ERROR;
   }
+  /* read back as given: another constraint on the model column (one SQLite
+  ** does not hand over) is checked against it, not against NULL */
+  sqlite3_value_free(c->pModel);
+  c->pModel = sqlite3_value_dup(argv[0]);
+  if (!c->pModel) return SQLITE_NOMEM;
   if (sqlite3_value_type(argv[0]) == SQLITE_NULL) return SQLITE_OK;
   if (sqlite3_value_type(argv[0]) != SQLITE_BLOB) {
     sqlite3_free(cur->pVtab->zErrMsg);
@@ -821,6 +828,9 @@ static int pcc_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col) {
       imgpca_result_owned_blob(ctx, p, c->m.d * 4);
       break;
     }
+    case PCC_MODEL:
+      if (c->pModel) sqlite3_result_value(ctx, c->pModel);
+      break;
     default: sqlite3_result_null(ctx); break;
   }
   return SQLITE_OK;

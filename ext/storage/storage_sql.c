@@ -200,6 +200,7 @@ typedef struct ListCursor {
   int bEof;
   int bHaveContent;
   ImgpcaBuf content;
+  sqlite3_value *pPattern; /* the argument, read back by the pattern column */
 } ListCursor;
 
 static int list_connect(sqlite3 *db, void *pAux, int argc, const char *const *argv,
@@ -287,6 +288,8 @@ static void cursor_reset(ListCursor *c) {
   imgpca_buf_free(&c->content);
   c->bHaveContent = 0;
   c->bEof = 1;
+  sqlite3_value_free(c->pPattern);
+  c->pPattern = NULL;
 }
 
 static int list_close(sqlite3_vtab_cursor *cur) {
@@ -337,6 +340,10 @@ static int list_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
         "or s3_list('/path/to/folder/**/*.jpg')");
     return SQLITE_ERROR;
   }
+  /* read back as given: another constraint on the pattern column (one
+  ** SQLite does not hand over) is checked against it, not against NULL */
+  c->pPattern = sqlite3_value_dup(argv[0]);
+  if (!c->pPattern) return SQLITE_NOMEM;
   zPattern = (const char *)sqlite3_value_text(argv[0]);
   if (!zPattern) return SQLITE_OK; /* NULL pattern: no rows */
   if (imgpca_value_has_nul(argv[0])) {
@@ -374,6 +381,10 @@ static int list_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int i) {
   /* names need no stat of a local file; size, etag and time do */
   const ImgpcaEntry *e = i == COL_SIZE || i == COL_ETAG || i == COL_LASTMOD ? imgpca_lister_entry(c->l)
                                                                             : imgpca_lister_entry_names(c->l);
+  if (i == COL_PATTERN) {
+    if (c->pPattern) sqlite3_result_value(ctx, c->pPattern);
+    return SQLITE_OK;
+  }
   switch (i) {
     case COL_URL: sqlite3_result_text(ctx, e->zUrl, -1, SQLITE_TRANSIENT); break;
     case COL_KEY: sqlite3_result_text(ctx, e->zKey, -1, SQLITE_TRANSIENT); break;

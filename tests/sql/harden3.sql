@@ -16,6 +16,18 @@ SELECT count(*) FROM pca_components
  WHERE model = (SELECT pca_fit(v, 2) FROM (SELECT fvec(1, 2, 0) v UNION ALL SELECT fvec(3, 1, 1) UNION ALL SELECT fvec(0, 5, 2)))
     OR (model = (SELECT pca_fit(v, 1) FROM (SELECT fvec(1, 2) v UNION ALL SELECT fvec(3, 1) UNION ALL SELECT fvec(0, 5))) AND idx > 0);
 
+-- (sibling) a second constraint on a hidden argument column, which SQLite
+-- checks itself, sees the argument (it saw NULL and dropped every row)
+SELECT count(*) FROM s3_list WHERE pattern = 'core.*' AND pattern = (SELECT 'core.*');
+SELECT count(*) FROM s3_list WHERE pattern = 'core.*' AND pattern = (SELECT 'csv.*');
+SELECT count(*) FROM s3_fetch_many WHERE urls = '["core.sql"]' AND urls = (SELECT '["core.sql"]');
+SELECT count(*) FROM s3_fetch_many WHERE urls = '["core.sql"]' AND spec = 'hist:bins=2' AND spec = (SELECT 'hist:bins=2');
+SELECT count(*) FROM knn_search WHERE queries = fvec(1, 2) AND queries = (SELECT fvec(1, 2)) AND refs = 'SELECT 1, fvec(0, 0)';
+SELECT count(*) FROM knn_search WHERE queries = fvec(1, 2) AND metric = 'L2' AND metric = (SELECT 'L2') AND refs = 'SELECT 1, fvec(0, 0)';
+SELECT count(*) FROM pca_components
+ WHERE model = (SELECT pca_fit(v) FROM (SELECT fvec(1, 2) v UNION ALL SELECT fvec(3, 1) UNION ALL SELECT fvec(0, 5)))
+   AND model = (SELECT pca_fit(v) FROM (SELECT fvec(1, 2) v UNION ALL SELECT fvec(3, 1) UNION ALL SELECT fvec(0, 5)));
+
 -- [8] empty ids ('' and x'') are returned as such (were NULL; memcmp on a NULL pointer)
 SELECT quote(ref_id), rank FROM knn_search(fvec(0, 0), 'SELECT '''', fvec(1, 0) UNION ALL SELECT x'''', fvec(0, 1) UNION ALL SELECT ''a'', fvec(1, 0)', 3);
 SELECT quote(query_id), quote(ref_id) FROM knn_search('SELECT x'''', fvec(0, 0)', 'SELECT x'''', fvec(1, 0) UNION ALL SELECT '''', fvec(1, 0)', 2);
