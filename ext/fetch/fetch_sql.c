@@ -12,9 +12,10 @@
 ** Rows: one per URL, in the order of the JSON array (duplicates kept) or of
 ** the IN list as SQLite hands it over (sqlite3_vtab_in_first/next: the whole
 ** list at once, distinct values in SQLite's order); NULL URLs give no row.
-** `url = ?` alone gives one row.  rowid: increasing in row order, unique
-** across the statements of the connection (SQLite's OR plans merge their
-** branches by rowid).  size = bytes of the object; content = the
+** `url = ?` alone gives one row.  rowid: the position in the input, from 0
+** in the connection's first statement; later statements continue past the
+** rowids given out before (unique per connection: SQLite's OR plans merge
+** their branches by rowid).  size = bytes of the object; content = the
 ** object (only fetched into memory when the query uses the column);
 ** features = img_features(content, spec) (same bytes; only with a spec,
 ** NULL spec = no features); error = NULL or "s3_fetch_many: <cause>".
@@ -52,7 +53,7 @@ enum { COL_URL,
 typedef struct FetchVtab {
   sqlite3_vtab base;
   ImgpcaConn *conn;
-  sqlite3_int64 nRowid; /* last rowid given out (see fm_rowid) */
+  sqlite3_int64 nRowid; /* rowids below this were given out (see fm_rowid) */
 } FetchVtab;
 
 typedef struct FetchCursor {
@@ -60,7 +61,7 @@ typedef struct FetchCursor {
   ImgpcaFetch *f;
   ImgpcaFetchItem *it;
   int bEof;
-  sqlite3_int64 iRowid;
+  sqlite3_int64 iBase;     /* rowid of the first URL of this xFilter */
   sqlite3_value *apArg[2]; /* urls, spec as given: read back by their columns */
 } FetchCursor;
 
@@ -191,9 +192,12 @@ static int fm_next(sqlite3_vtab_cursor *cur) {
   int rc;
   err[0] = 0;
   c->it = NULL;
-  c->iRowid = ++((FetchVtab *)cur->pVtab)->nRowid;
   rc = imgpca_fetch_next(c->f, &c->it, &c->bEof, err);
   if (rc) return core_error(cur, rc, err);
+  if (c->it) {
+    FetchVtab *v = (FetchVtab *)cur->pVtab;
+    if (c->iBase + c->it->iItem >= v->nRowid) v->nRowid = c->iBase + c->it->iItem + 1;
+  }
   return SQLITE_OK;
 }
 
@@ -267,6 +271,7 @@ static int fm_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr, i
   sqlite3_value *pUrls = NULL, *pSpec = NULL;
   (void)idxStr;
   cursor_reset(c);
+  c->iBase = v->nRowid;
   if (!(idxNum & (IDX_URLS | IDX_URL_EQ | IDX_URL_IN))) {
     return vt_error(cur, "%s",
                     "s3_fetch_many: missing argument: a JSON array of URLs, e.g. s3_fetch_many('[\"s3://bucket/a.jpg\"]'), "
@@ -358,11 +363,13 @@ static int fm_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int i) {
   return SQLITE_OK;
 }
 
-/* Rowids are unique across the cursors of the table (a counter of the
-** connection's instance): SQLite's OR plans (MULTI-INDEX OR) open a cursor
-** per branch and merge them by rowid. */
+/* rowid = the URL's position in the input plus a base: 0 for the first
+** statement of the connection, then past every rowid given out before, so
+** rowids are unique across the cursors of the table (SQLite's OR plans,
+** MULTI-INDEX OR, open a cursor per branch and merge them by rowid). */
 static int fm_rowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *pRowid) {
-  *pRowid = ((FetchCursor *)cur)->iRowid;
+  FetchCursor *c = (FetchCursor *)cur;
+  *pRowid = c->iBase + (c->it ? c->it->iItem : 0);
   return SQLITE_OK;
 }
 
