@@ -298,7 +298,7 @@ static int knn_err(KnnCursor *c, const char *zFmt, ...) {
   sqlite3_free(c->pTab->base.zErrMsg);
   c->pTab->base.zErrMsg = z ? imgpca_printable_msg(sqlite3_mprintf("%s: %s", FN, z)) : NULL;
   sqlite3_free(z);
-  return z ? SQLITE_ERROR : SQLITE_NOMEM;
+  return c->pTab->base.zErrMsg ? SQLITE_ERROR : SQLITE_NOMEM;
 }
 
 /* An id for messages: 'text' quoted, at most 80 characters. */
