@@ -3,7 +3,8 @@
 # round 3, item 3): a part whose key holds '%XX' is the bytes of that key,
 # never of the key the server decodes it to ('odd/c%20d.bin' used to copy
 # 'odd/c d.bin'; 'a%2Fb.bin' failed with a 404 naming the destination);
-# plain keys are still copied by the server; no multipart
+# plain keys are still copied by the server; an s3_concat interrupted by
+# SIGINT (item 15) stops within seconds and writes nothing; no multipart
 # upload is left behind.  The AWS CLI is the independent client.
 # (x-amz-copy-source-if-match is sent with the ETag of the HEAD, but RGW 16
 # ignores it on UploadPartCopy -- checked with the AWS CLI: a wrong ETag is
@@ -54,6 +55,23 @@ out=$(q "SELECT s3_concat('s3://$B/out/4.bin', json_array('s3://$B/odd/p+q.bin')
 expect_has "concat of 'p+q.bin' succeeds" "$out" '"bytes":6291456'
 awsc s3 cp --quiet "s3://$B/out/4.bin" "$work/4.bin"
 expect_eq "concat of 'p+q.bin': its bytes" "$(sha "$work/4.bin")" "$(sha "$work/a.bin")"
+# item 15: Ctrl-C (SIGINT) during a long s3_concat stops it soon and leaves
+# neither the object nor a multipart upload (it used to finish the upload)
+head -c $((300 << 20)) /dev/zero > "$work/big.bin"
+start=$(date +%s.%N)
+env AWS_ACCESS_KEY_ID=$RGW_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$RGW_SECRET_KEY AWS_ENDPOINT_URL=$RGW_ENDPOINT \
+  sqlite3 -batch -cmd ".load $ext" :memory: \
+  "SELECT s3_concat('s3://$B/out/big.bin', json_array('$work/big.bin', '$work/big.bin'));" > "$work/int.log" 2>&1 &
+pid=$!
+sleep 1
+kill -INT "$pid"
+sent=$(date +%s.%N)
+wait "$pid"
+took=$(echo "$(date +%s.%N) - $sent" | bc)
+expect_has "SIGINT: s3_concat interrupted" "$(cat "$work/int.log")" "interrupt"
+[ "$(echo "$took < 3" | bc)" = 1 ] && ok "SIGINT: stopped ${took} s after the signal" || bad "SIGINT: stopped ${took} s after the signal"
+expect_eq "SIGINT: no object written" "$(awsc s3api head-object --bucket "$B" --key out/big.bin > /dev/null 2>&1 && echo yes || echo no)" no
+rm -f "$work/big.bin"
 expect_eq "no multipart upload left" \
   "$(awsc s3api list-multipart-uploads --bucket "$B" --query 'length(Uploads || `[]`)' --output text)" 0
 [ "$fail" = 0 ] || exit 1
