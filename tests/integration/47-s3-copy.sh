@@ -3,7 +3,9 @@
 # round 3, item 3): a part whose key holds '%XX' is the bytes of that key,
 # never of the key the server decodes it to ('odd/c%20d.bin' used to copy
 # 'odd/c d.bin'; 'a%2Fb.bin' failed with a 404 naming the destination);
-# plain keys are still copied by the server; an s3_concat interrupted by
+# plain keys are still copied by the server; a copy that fails (a fault
+# proxy answers 500 to every UploadPartCopy) names its source; an s3_concat
+# interrupted by
 # SIGINT (item 15) stops within seconds and writes nothing; no multipart
 # upload is left behind.  The AWS CLI is the independent client.
 # (x-amz-copy-source-if-match is sent with the ETag of the HEAD, but RGW 16
@@ -47,6 +49,20 @@ expect_has "plain keys are copied by the server" "$out" '"copied":12582912'
 awsc s3 cp --quiet "s3://$B/out/3.bin" "$work/3.bin"
 cat "$work/b.bin" "$work/b.bin" > "$work/3.want"
 expect_eq "server-side copy: the bytes" "$(sha "$work/3.bin")" "$(sha "$work/3.want")"
+
+# a failing UploadPartCopy (500 from a fault proxy, after the retries)
+# names the copy source, not only the destination
+python3 tests/faultproxy/faultproxy.py --upstream "${RGW_ENDPOINT#http://}" --port-file "$work/proxy.port" \
+  > /dev/null 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do [ -s "$work/proxy.port" ] && break; sleep 0.1; done
+proxy=http://127.0.0.1:$(cat "$work/proxy.port")
+curl -s -X PUT "$proxy/__fault/rules" \
+  -d '{"rules": [{"match": {"method": "PUT", "query": "partNumber"}, "fault": "500"}]}' > /dev/null
+out=$(env AWS_ACCESS_KEY_ID=$RGW_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$RGW_SECRET_KEY AWS_ENDPOINT_URL=$proxy \
+      timeout 120 sqlite3 -batch -cmd ".load $ext" :memory: "SELECT imgpca_config('s3.max_retries', '1');
+      SELECT s3_concat('s3://$B/out/fail.bin', json_array('s3://$B/odd/c d.bin'));" 2>&1)
+expect_has "a failed copy names its source" "$out" "server-side copy of 's3://$B/odd/c d.bin' (bytes=0-6291455) into part 1 failed: HTTP 500"
 
 # '+' (a space for some decoders) in a copied key
 awsc s3api put-object --bucket "$B" --key 'odd/p+q.bin' --body "$work/a.bin" > /dev/null || bad "aws put p+q"
