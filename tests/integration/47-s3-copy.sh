@@ -5,9 +5,8 @@
 # 'odd/c d.bin'; 'a%2Fb.bin' failed with a 404 naming the destination);
 # plain keys are still copied by the server; a copy that fails (a fault
 # proxy answers 500 to every UploadPartCopy) names its source; an s3_concat
-# interrupted by
-# SIGINT (item 15) stops within seconds and writes nothing; no multipart
-# upload is left behind.  The AWS CLI is the independent client.
+# interrupted by SIGINT (item 15) stops within seconds and writes nothing;
+# no multipart upload is left behind.  The AWS CLI is the independent client.
 # (x-amz-copy-source-if-match is sent with the ETag of the HEAD, but RGW 16
 # ignores it on UploadPartCopy -- checked with the AWS CLI: a wrong ETag is
 # accepted -- so such keys are streamed rather than copied.)
