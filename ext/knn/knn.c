@@ -21,12 +21,13 @@
 ** queries and references multiplied by one power of two 2^e, chosen per
 ** reference block so that the largest norm of the block and of the queries
 ** is below 2^60 (squares and products stay below 2^121).  What may still
-** underflow -- products below 2^-126, components of huge vectors scaled
-** down -- is covered by an absolute term E (in scaled units) added to every
-** bound; cosine screens unit vectors, so only E is added there.  The
-** thresholds are computed in double from the exact distances, so the screen
-** stays a lower bound for every finite input; tests/unit/test_knn.c checks
-** it against a double-precision brute force from 1e-30 to 1e30.
+** underflow -- products below 2^-126, components below 2^-126 (given so or
+** scaled down), even if BLAS flushes subnormals to zero -- is covered by an
+** absolute term E (in scaled units) added to every bound; cosine screens
+** unit vectors, so only E is added there.  The thresholds are computed in
+** double from the exact distances, so the screen stays a lower bound for
+** every finite input; tests/unit/test_knn.c checks it against a
+** double-precision brute force from 1e-30 to 1e30.
 */
 #include "knn.h"
 
@@ -102,7 +103,7 @@ int knn_open(size_t d, size_t k, int metric, KnnKeyCmp xCmp, void *pCmpCtx, KnnS
   s->nThread = 1;
   s->scaleExp = INT_MIN;
   s->c2 = 1;
-  s->E = ((double)d + 16.0) * ldexp(1.0, -140);
+  s->E = ((double)d + 16.0) * ldexp(1.0, -125); /* cosine: products below 2^-126 */
   *pp = s;
   return IMGPCA_OK;
 }
@@ -441,9 +442,11 @@ int knn_add_refs(KnnSearch *s, const float *r, const int64_t *aKey, size_t nr, s
       for (i = 0; i < nqf; i++) s->qs[i] = (float)ldexp((double)s->q[i], e);
       s->scaleExp = e;
       s->c2 = ldexp(1.0, 2 * e);
-      /* underflow: d products below 2^-126 (2^-150 each), and when scaling
-      ** down, components rounded to the subnormal grid: |dq| |r'| + |dr| |q'| */
-      s->E = ((double)d + 16.0) * ldexp(1.0, -140) + (e < 0 ? (sqrt((double)d) + 1.0) * ldexp(1.0, -80) : 0);
+      /* underflow, even if BLAS flushed subnormals to zero: d products
+      ** below 2^-126 (off by 2^-126 each at most), and components below
+      ** 2^-126 (scaled down, or given so): |dq| |r'| + |dr| |q'| with
+      ** |r'|, |q'| < 2^60 */
+      s->E = ((double)d + 16.0) * ldexp(1.0, -125) + (sqrt((double)d) + 1.0) * ldexp(1.0, -64);
     }
     if (e != 0) {
       for (j = 0; j < nf; j++) s->rs[j] = (float)ldexp((double)r[j], e);
