@@ -47,7 +47,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/unit/%)
 UNIT_ASAN := $(UNIT_SRC:tests/unit/%.c=build/unit-asan/%)
 
 .PHONY: all deps test-deps test test-quick test-unit test-unit-asan test-sql test-api test-py \
-        test-integration test-asan test-report test-examples test-oom test-concurrency fuzz fuzz-build test-fuzz \
+        test-integration test-asan test-report test-examples test-oom test-concurrency fuzz fuzz-build test-fuzz fuzz-long \
         bench install uninstall demo clean format format-check print-libs
 
 all: dist/imgpca.so dist/libimgpca.a build/libimgpca-int.a
@@ -271,6 +271,15 @@ fuzz-build: $(FUZZ_BIN)
 
 fuzz: $(FUZZ_BIN)
 	@fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BIN)
+
+# make fuzz-long: every target for FUZZ_LONG_SECONDS in total (default an hour,
+# split evenly; outside make test), the corpus kept in build/fuzz/corpus; the
+# executions and coverage of each target go to build/fuzz/long-<date>.txt.
+FUZZ_LONG_SECONDS ?= 3600
+fuzz-long: $(FUZZ_BIN)
+	@mkdir -p build/fuzz
+	@f=build/fuzz/long-$$(date +%Y%m%d-%H%M).txt; \
+	  fuzz/run.sh $$(( $(FUZZ_LONG_SECONDS) / $(words $(FUZZ_BIN)) )) $(FUZZ_BIN) > $$f 2>&1; rc=$$?; cat $$f; exit $$rc
 
 test-fuzz: $(FUZZ_BIN)
 	@$(if $(FUZZ_WAIT),echo "fuzz: not built yet (core not on this branch): $(FUZZ_WAIT)";) true

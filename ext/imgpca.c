@@ -64,6 +64,7 @@ static const FuncDef aFunc[] = {
     /* core */
     {"imgpca_version", 0, PURE, 0, imgpca_version_func, 0, 0},
     {"imgpca_build_info", 0, PURE, 0, imgpca_build_info_func, 0, 0},
+    {"imgpca_printable", 1, PURE, 0, imgpca_printable_func, 0, 0},
     {"imgpca_config", 0, DIRECT, CONN, imgpca_config_func, 0, 0},
     {"imgpca_config", 1, DIRECT, CONN, imgpca_config_func, 0, 0},
     {"imgpca_config", 2, DIRECT, CONN, imgpca_config_func, 0, 0},

@@ -58,14 +58,14 @@ FROM query AS q, model AS m, args AS a,
                               WHERE i.split = ''train'' AND p.model_id = %d', m.id), max(a.knn, 5)) AS n
 JOIN images AS i ON i.key = n.ref_id;
 SELECT printf('%-30s %8s  %s', 'label', 'distance', 'training image');
-SELECT printf('%-30s %8.4f  %s', label, distance, key) FROM neighbours ORDER BY rank;
-SELECT CASE
+SELECT imgpca_printable(printf('%-30s %8.4f  %s', label, distance, key)) FROM neighbours ORDER BY rank;
+SELECT imgpca_printable(CASE
   WHEN t.distance IS NOT NULL AND n.distance > t.distance
     THEN printf('predicted: unknown (the nearest training image, %s at %.4f, is farther than the model''s threshold %.4f: unlike the training images; the vote of the %d nearest says %s)',
                 n.label, n.distance, t.distance, v.knn, v.label)
   ELSE printf('predicted: %s (%d of %d nearest)%s', v.label, v.votes, v.knn,
               CASE WHEN t.distance IS NULL THEN ' (no threshold for unknown photos with this model: run sql/pipeline.sql with $classify = 1)' ELSE '' END)
-  END
+  END)
 FROM (SELECT label, count(*) AS votes, sum(distance) AS total, a.knn
       FROM neighbours, args AS a WHERE rank <= a.knn GROUP BY label
       ORDER BY votes DESC, total, label LIMIT 1) AS v,

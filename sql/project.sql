@@ -35,7 +35,7 @@ CREATE TEMP TABLE problems AS
   UNION ALL
   SELECT printf('project: problem: shard %d: map manifest is for run ''%s''', $shard, manifest ->> 'run')
     FROM meta WHERE manifest IS NOT NULL AND manifest ->> 'run' IS NOT $run;
-SELECT msg FROM problems;
+SELECT imgpca_printable(msg) FROM problems;
 INSERT INTO guard SELECT NOT EXISTS (SELECT 1 FROM problems);
 
 CREATE TEMP TABLE model AS

@@ -407,6 +407,10 @@ static int csv_args(sqlite3_context *ctx, sqlite3_value **argv, const char **pzU
     sqlite3_result_error_nomem(ctx);
     return 1;
   }
+  if (imgpca_value_has_nul(argv[0])) {
+    imgpca_result_error(ctx, FN, "invalid url: it contains a NUL byte");
+    return 1;
+  }
   return 0;
 }
 

@@ -41,6 +41,7 @@
 */
 #include "image_sql.h"
 
+#include <math.h>
 #include <stdio.h>
 
 static long long img_max_pixels(sqlite3_context *ctx) {
@@ -406,14 +407,33 @@ void img_from_fvec_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     }
     lo = sqlite3_value_double(argv[1]);
     hi = sqlite3_value_double(argv[2]);
+    if (!isfinite(lo) || !isfinite(hi)) {
+      imgpca_result_error(ctx, zFunc, "lo and hi must be finite, got %g and %g", lo, hi);
+      return;
+    }
     if (!(hi > lo)) {
       imgpca_result_error(ctx, zFunc, "hi (%g) must be greater than lo (%g)", hi, lo);
       return;
     }
   }
   if (sqlite3_value_type(argv[0]) == SQLITE_NULL) return;
+  if (sqlite3_value_type(argv[0]) == SQLITE_TEXT) { /* a JSON array, like every vector argument */
+    FvecArg a;
+    if (fvec_arg(ctx, zFunc, "argument", argv[0], &a)) return;
+    out = imgpca_malloc(a.n);
+    if (!out) {
+      fvec_arg_free(&a);
+      sqlite3_result_error_nomem(ctx);
+      return;
+    }
+    img_from_floats(a.v, a.n, argc == 3, lo, hi, out);
+    imgpca_result_owned_blob(ctx, out, a.n);
+    fvec_arg_free(&a);
+    return;
+  }
   if (sqlite3_value_type(argv[0]) != SQLITE_BLOB) {
-    imgpca_result_error(ctx, zFunc, "expected a float32 vector blob, got %s", imgpca_type_name(argv[0]));
+    imgpca_result_error(ctx, zFunc, "expected a float32 vector blob or a JSON array, got %s",
+                        imgpca_type_name(argv[0]));
     return;
   }
   p = sqlite3_value_blob(argv[0]);

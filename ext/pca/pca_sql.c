@@ -712,11 +712,21 @@ typedef struct PccCursor {
   int loaded;
   size_t i;
   double cum;
+  sqlite3_int64 iRowid;
+  sqlite3_value *pModel; /* the argument, read back by the model column */
 } PccCursor;
+
+/* Rowids are unique across the cursors of the table (a counter of the
+** connection's instance): SQLite's OR plans (MULTI-INDEX OR) open a cursor
+** per branch and merge them by rowid. */
+typedef struct PccVtab {
+  sqlite3_vtab base;
+  sqlite3_int64 nRowid;
+} PccVtab;
 
 static int pcc_connect(sqlite3 *db, void *pAux, int argc, const char *const *argv, sqlite3_vtab **ppVtab,
                        char **pzErr) {
-  sqlite3_vtab *v;
+  PccVtab *v;
   int rc;
   (void)pAux;
   (void)argc;
@@ -730,7 +740,7 @@ static int pcc_connect(sqlite3 *db, void *pAux, int argc, const char *const *arg
   if (!v) return SQLITE_NOMEM;
   memset(v, 0, sizeof(*v));
   sqlite3_vtab_config(db, SQLITE_VTAB_INNOCUOUS);
-  *ppVtab = v;
+  *ppVtab = &v->base;
   return SQLITE_OK;
 }
 
@@ -751,6 +761,7 @@ static int pcc_open(sqlite3_vtab *v, sqlite3_vtab_cursor **pp) {
 static int pcc_close(sqlite3_vtab_cursor *cur) {
   PccCursor *c = (PccCursor *)cur;
   pca_model_free(&c->m);
+  sqlite3_value_free(c->pModel);
   sqlite3_free(c);
   return SQLITE_OK;
 }
@@ -764,11 +775,17 @@ static int pcc_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr, 
   c->loaded = 0;
   c->i = 0;
   c->cum = 0;
+  c->iRowid = ++((PccVtab *)cur->pVtab)->nRowid;
   if (idxNum == 0 || argc < 1) {
     sqlite3_free(cur->pVtab->zErrMsg);
     cur->pVtab->zErrMsg = sqlite3_mprintf("pca_components: missing argument: use pca_components(model)");
     return SQLITE_ERROR;
   }
+  /* read back as given: another constraint on the model column (one SQLite
+  ** does not hand over) is checked against it, not against NULL */
+  sqlite3_value_free(c->pModel);
+  c->pModel = sqlite3_value_dup(argv[0]);
+  if (!c->pModel) return SQLITE_NOMEM;
   if (sqlite3_value_type(argv[0]) == SQLITE_NULL) return SQLITE_OK;
   if (sqlite3_value_type(argv[0]) != SQLITE_BLOB) {
     sqlite3_free(cur->pVtab->zErrMsg);
@@ -791,6 +808,7 @@ static int pcc_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr, 
 static int pcc_next(sqlite3_vtab_cursor *cur) {
   PccCursor *c = (PccCursor *)cur;
   c->i++;
+  c->iRowid = ++((PccVtab *)cur->pVtab)->nRowid;
   if (c->loaded && c->i < c->m.k) c->cum += c->m.eig[c->i];
   return SQLITE_OK;
 }
@@ -814,13 +832,16 @@ static int pcc_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col) {
       imgpca_result_owned_blob(ctx, p, c->m.d * 4);
       break;
     }
+    case PCC_MODEL:
+      if (c->pModel) sqlite3_result_value(ctx, c->pModel);
+      break;
     default: sqlite3_result_null(ctx); break;
   }
   return SQLITE_OK;
 }
 
 static int pcc_rowid(sqlite3_vtab_cursor *cur, sqlite_int64 *pRowid) {
-  *pRowid = (sqlite_int64)((PccCursor *)cur)->i + 1;
+  *pRowid = ((PccCursor *)cur)->iRowid;
   return SQLITE_OK;
 }
 

@@ -179,6 +179,9 @@ void s3_endpoint_free(S3Endpoint *e);
 typedef struct S3Client S3Client;
 int s3_client_new(const ImgpcaConfig *cfg, S3Client **pp, char *err);
 void s3_client_free(S3Client *c);
+/* xInterrupted(pArg) != 0: stop waiting on the network (IMGPCA_INTERRUPT);
+** polled every 50 ms at most.  Aborting a multipart upload is not stopped. */
+void s3_client_set_interrupt(S3Client *c, int (*xInterrupted)(void *), void *pArg);
 
 /* GET an object (range when length >= 0).  *pNotFound set on 404. */
 int s3_get(S3Client *c, const char *zBucket, const char *zKey, int64_t offset, int64_t length,
@@ -200,15 +203,16 @@ void s3_mpu_abort(S3Client *c, const char *zBucket, const char *zKey, const char
 /* HEAD: the object's size.  *pNotFound set on 404. */
 int s3_head(S3Client *c, const char *zBucket, const char *zKey, int64_t *pSize, int *pNotFound,
             char *err);
-/* HEAD: the object's size and ETag (without quotes; "" when the server
-** sends none; *pzEtag imgpca_malloc'ed).  *pNotFound set on 404. */
-int s3_stat(S3Client *c, const char *zBucket, const char *zKey, int64_t *pSize, char **pzEtag, int *pNotFound,
-            char *err);
+/* The same, also the object's ETag (*pzEtag NULL when the server sent none). */
+int s3_head_etag(S3Client *c, const char *zBucket, const char *zKey, int64_t *pSize, char **pzEtag,
+                 int *pNotFound, char *err);
 /* UploadPartCopy: part iPart of the upload is bytes [offset, offset+length) of
-** s3://zSrcBucket/zSrcKey, copied by the server (5 MiB..5 GiB except the last part). */
+** s3://zSrcBucket/zSrcKey, copied by the server (5 MiB..5 GiB except the last part)
+** only if the source's ETag is zIfMatch (x-amz-copy-source-if-match; NULL or
+** "": unconditional).  Errors name the source. */
 int s3_mpu_copy_part(S3Client *c, const char *zBucket, const char *zKey, const char *zUploadId,
-                     int iPart, const char *zSrcBucket, const char *zSrcKey, int64_t offset,
-                     int64_t length, char **pzEtag, char *err);
+                     int iPart, const char *zSrcBucket, const char *zSrcKey, const char *zIfMatch,
+                     int64_t offset, int64_t length, char **pzEtag, char *err);
 /* JSON of the effective S3 configuration, credentials source, secrets masked. */
 int s3_client_describe(S3Client *c, ImgpcaBuf *b, char *err);
 

@@ -69,7 +69,7 @@ WITH have AS (SELECT type, name, sql FROM main.sqlite_schema),
 )
 SELECT printf('pipeline: state database ''%s'': %s', db.file, msg) AS msg FROM problem, db ORDER BY o, msg;
 .output stderr
-SELECT msg FROM schema_problem;
+SELECT imgpca_printable(msg) FROM schema_problem; -- names of objects and files are untrusted text
 .output stdout
 CREATE TEMP TABLE schema_guard(
   problems INTEGER CONSTRAINT "pipeline: refusing the state database (see the line above), nothing was written"
@@ -238,4 +238,4 @@ FROM runs WHERE finished IS NULL ORDER BY id DESC LIMIT 1;
 INSERT INTO runs(started) VALUES (datetime('now'));
 -- this run's row (another pipeline on the database may add rows meanwhile)
 CREATE TEMP TABLE this_run AS SELECT last_insert_rowid() AS id;
-SELECT printf('source %s, spec ''%s'', k = %s, output %s', source, spec, k, out) FROM cfg;
+SELECT imgpca_printable(printf('source %s, spec ''%s'', k = %s, output %s', source, spec, k, out)) FROM cfg;

@@ -46,6 +46,6 @@ SELECT m.* FROM models AS m, cfg
 WHERE m.source = cfg.source AND m.spec = cfg.spec AND m.k = cfg.k ORDER BY m.id DESC LIMIT 1;
 SELECT printf('model #%d: %s on %d training images with features, %d -> %d dimensions, %.1f %% of the variance',
               id, CASE WHEN id > (SELECT id FROM models_before) THEN 'fitted now'
-                       ELSE printf('kept (fitted %s; $refit = 1 fits again)', fitted) END,
+                       ELSE printf('kept (fitted %s; $refit = 1 fits again)', imgpca_printable(fitted)) END,
               n, json_extract(pca_info(model), '$.d'), json_extract(pca_info(model), '$.k'),
               100.0 * json_extract(pca_info(model), '$.cumulative[#-1]')) FROM model;

@@ -76,7 +76,8 @@ WHERE t.model_id = (SELECT id FROM model)
 HAVING EXISTS (SELECT 1 FROM predictions);
 -- (the same as the first rows of the view confusions, read from the tables:
 -- with trusted_schema off, SQLite 3.40 refuses json_group_array in a view)
-SELECT printf('most confused: %s -> %s (%d of its test images), e.g. %s', label, predicted, errors, example)
+-- (labels and keys are untrusted text: imgpca_printable escapes control characters)
+SELECT imgpca_printable(printf('most confused: %s -> %s (%d of its test images), e.g. %s', label, predicted, errors, example))
 FROM (SELECT i.label, p.predicted, count(*) AS errors, min(p.key) AS example
       FROM predictions AS p JOIN images AS i USING (key) WHERE p.predicted IS NOT i.label
       GROUP BY i.label, p.predicted ORDER BY errors DESC, i.label, p.predicted LIMIT 3);

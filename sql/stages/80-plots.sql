@@ -9,7 +9,7 @@
 --    The interactive view is report.html (90-report.sql).
 -- ---------------------------------------------------------------------------
 -- Scree plot: explained variance ratio per component (bars), cumulative (line).
-SELECT printf('plot: %s/scree.svg, %d bytes', out, length(CAST(svg AS BLOB))) FROM cfg, (
+SELECT printf('plot: %s/scree.svg, %d bytes', imgpca_printable(out), length(CAST(svg AS BLOB))) FROM cfg, (
   WITH c AS (SELECT row_number() OVER (ORDER BY idx) AS i, ratio, cumulative
              FROM model AS m, pca_components(m.model)),
        g AS (SELECT count(*) AS n, 560.0 / count(*) AS w,
@@ -42,7 +42,7 @@ WHERE s3_put(out || '/scree.svg', svg) IS NOT NULL;
 -- sample in key order).  12 labels get distinct colours and a legend entry
 -- ($plot_labels first, then the most separated), the others are grey
 -- underneath.
-SELECT printf('plot: %s/scatter.svg, %d bytes', out, length(CAST(svg AS BLOB))) FROM cfg, (
+SELECT printf('plot: %s/scatter.svg, %d bytes', imgpca_printable(out), length(CAST(svg AS BLOB))) FROM cfg, (
   WITH p AS (SELECT i.label, fvec_at(p.pc, 0) AS x, CASE WHEN fvec_dims(p.pc) > 1 THEN fvec_at(p.pc, 1) ELSE 0.0 END AS y,  -- k = 1: a line
                     row_number() OVER (ORDER BY p.key) AS rn, count(*) OVER () AS n
              FROM projections AS p JOIN images AS i USING (key)),

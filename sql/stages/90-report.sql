@@ -113,7 +113,7 @@ SELECT json_object(
   'eigen', (SELECT json(j) FROM rpt_eigen)) AS j
 FROM cfg, model AS m, accuracy AS a;
 
-SELECT printf('report: %s/report.html, %d bytes', out, length(CAST(h AS BLOB)))
+SELECT printf('report: %s/report.html, %d bytes', imgpca_printable(out), length(CAST(h AS BLOB)))
 FROM cfg, (SELECT imgpca_report_html(j) AS h FROM rpt_json)
 WHERE s3_put(out || '/report.html', h) IS NOT NULL;
 

@@ -352,10 +352,19 @@ static void test_endpoint(void) {
   CHECK_STR(e, "invalid endpoint 'ftp://****@host': expected http:// or https://");
   CHECK_EQ_INT(s3_endpoint_parse("https://user:pw@", &ep, e), IMGPCA_ERROR);
   CHECK_STR(e, "invalid endpoint 'https://****@': expected https://host[:port][/path]");
+  /* round 3 (10): everything up to the last '@' is masked, whatever the
+  ** user info holds ('/', '?', '#'); such endpoints are refused */
   imgpca_url_redact("http://user:pw@host:1/a@b", out, sizeof out);
-  CHECK_STR(out, "http://****@host:1/a@b");
-  imgpca_url_redact("https://host/x?a=b@c", out, sizeof out);
-  CHECK_STR(out, "https://host/x?a=b@c");
+  CHECK_STR(out, "http://****@b");
+  imgpca_url_redact("https://admin:s3cr3t/Pa55?w0rd@host", out, sizeof out);
+  CHECK_STR(out, "https://****@host");
+  imgpca_url_redact("https://admin:s3#cr/3t@host:9/base", out, sizeof out);
+  CHECK_STR(out, "https://****@host:9/base");
+  CHECK_EQ_INT(s3_endpoint_parse("https://admin:s3cr3t/Pa55?w0rd@host", &ep, e), IMGPCA_ERROR);
+  CHECK(strstr(e, "'https://****@host'") != NULL);
+  CHECK(strstr(e, "s3cr3t") == NULL && strstr(e, "w0rd") == NULL);
+  s = imgpca_setting_find("s3.endpoint");
+  CHECK_STR(imgpca_config_display(s, "https://a:b/c?d#e@h", out, sizeof out), "https://****@h");
   imgpca_url_redact("user@host", out, sizeof out); /* not a URL: as is */
   CHECK_STR(out, "user@host");
   s = imgpca_setting_find("s3.endpoint");
