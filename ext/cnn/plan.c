@@ -142,11 +142,18 @@ static int fold_i64(CnnPlan *p, CnnStep *st, char *err) {
                              cnn_node_label(st->node, lab, sizeof lab));
       for (i = 0; i < n; i++) {
         int64_t a = x->ci[nx == 1 ? 0 : i], b = y->ci[ny == 1 ? 0 : i];
+        int bOver = 0;
         if (st->op == OP_DIV && b == 0)
           return imgpca_seterr(err, "%s: integer division by zero", cnn_node_label(st->node, lab, sizeof lab));
-        out[i] = st->op == OP_ADD ? a + b : st->op == OP_SUB ? a - b
-            : st->op == OP_MUL                               ? a * b
-                                                             : a / b;
+        switch (st->op) {
+          case OP_ADD: bOver = __builtin_add_overflow(a, b, &out[i]); break;
+          case OP_SUB: bOver = __builtin_sub_overflow(a, b, &out[i]); break;
+          case OP_MUL: bOver = __builtin_mul_overflow(a, b, &out[i]); break;
+          default:
+            bOver = a == INT64_MIN && b == -1;
+            if (!bOver) out[i] = a / b;
+        }
+        if (bOver) return imgpca_seterr(err, "%s: int64 overflow", cnn_node_label(st->node, lab, sizeof lab));
       }
       break;
     }
