@@ -6,6 +6,7 @@
 #   make test       everything: unit, SQL, Python cross-checks, integration, ASan/UBSan
 #                   (installs the missing build and test packages first)
 #   make format-check   C sources against .clang-format
+#   make docs-tables    rewrite the generated settings tables of README.md and docs/STORAGE.md
 #   make bench      benchmarks -> bench/RESULTS.md
 #   make install    PREFIX=/usr/local: library, header, pkg-config file, pipeline SQL
 #                   ($PREFIX/share/imgpca/pipeline.sql runs from any folder; so does
@@ -315,6 +316,20 @@ test-tsan: build/tsan/concurrency test-tsan-fetch
 
 test-tsan-fetch: $(TSAN_TESTS)
 	@$(TSAN_ENV) tests/run-unit.sh build/unit-tsan $(TSAN_TESTS)
+
+# ---- generated reference tables of the docs (tests/docs-tables.sh) --------
+# The settings tables of README.md and docs/STORAGE.md are printed from the
+# settings table of ext/config/config.c: make docs-tables rewrites them,
+# make test-docs-tables fails when the committed ones differ.
+build/settings-table: scripts/settings-table.c build/libimgpca-int.a
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $< -o $@ build/libimgpca-int.a $(LIBS)
+
+.PHONY: docs-tables test-docs-tables
+docs-tables: build/settings-table
+	@tests/docs-tables.sh build/settings-table --write
+
+test-docs-tables: build/settings-table
+	@tests/docs-tables.sh build/settings-table
 
 # ---- style: clang-format (.clang-format) -----------------------------------
 FORMAT_SRC = $(sort $(wildcard ext/*.[ch] ext/*/*.[ch] include/*.h tests/unit/*.[ch]))

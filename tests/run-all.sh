@@ -14,6 +14,7 @@ stage "examples"            make -s test-examples
 stage "embedding"           make -s test-embed
 stage "interrupts"          make -s test-interrupt
 stage "docs examples"       tests/docs-examples.sh dist/imgpca
+stage "docs tables"         make -s test-docs-tables
 [ "${IMGPCA_QUICK:-}" = 1 ] || stage "integration" make -s test-integration
 stage "report (Chromium)"   make -s test-report
 stage "ASan+UBSan"          make -s test-asan

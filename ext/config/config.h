@@ -28,7 +28,7 @@ typedef struct ImgpcaSetting {
   int bSecret;                     /* displays: 1 = mask the value, 2 = a URL: hide its user info */
   long long iMin, iMax;            /* CFG_INT range */
   const char *zEnum;               /* CFG_ENUM: "|a|b|c|" */
-  const char *zHelp;               /* one line for the README table */
+  const char *zHelp;               /* markdown; the meaning column of the generated settings tables */
   int (*xCheck)(const char *zVal); /* optional: 1 if a value given with imgpca_config is valid */
   const char *zCheckHelp;          /* what xCheck expects, for the error message */
 } ImgpcaSetting;
