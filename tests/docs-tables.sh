@@ -56,6 +56,9 @@ for path in ["README.md"] + sorted(glob.glob("docs/*.md")):
         print(f"docs-tables: rewrote {path}")
     if blocks:
         print(f"{'ok  ' if not fail else '    '} docs-tables: {path}: {blocks} settings table(s)")
+    elif path in ("README.md", "docs/STORAGE.md"):
+        print(f"FAIL docs-tables: {path} has no <!-- generated: settings --> block")
+        fail = 1
 
 # ---- README SQL reference vs tests/api-surface.expected -------------------------
 def arities(args):
