@@ -176,6 +176,11 @@ test-sql: all
 test-api: all
 	@tests/api-surface.sh dist/imgpca
 
+# the dependency rules of docs/ARCHITECTURE.md: #include lines and nm symbols
+.PHONY: test-arch
+test-arch: all
+	@tests/arch-rules.sh build/obj
+
 test-py: all
 	@tests/run-py.sh
 

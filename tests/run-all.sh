@@ -9,6 +9,7 @@ stage "format (clang-format)" make -s format-check
 stage "unit tests"          make -s test-unit
 stage "SQL tests"           make -s test-sql
 stage "API surface"         make -s test-api
+stage "dependency rules"    make -s test-arch
 stage "Python cross-checks" make -s test-py
 stage "examples"            make -s test-examples
 stage "embedding"           make -s test-embed
