@@ -343,7 +343,8 @@ test-docs-tables: build/settings-table
 	@tests/docs-tables.sh build/settings-table
 
 # ---- style: clang-format (.clang-format) -----------------------------------
-FORMAT_SRC = $(sort $(wildcard ext/*.[ch] ext/*/*.[ch] include/*.h tests/unit/*.[ch]))
+# every C file of the repository (build/ holds only generated ones)
+FORMAT_SRC = $(sort $(shell find ext include tests fuzz bench examples scripts -name '*.[ch]' 2>/dev/null))
 format:
 	clang-format -i $(FORMAT_SRC)
 
