@@ -48,7 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char masked[64], shown[1024], origin[128];
     (void)imgpca_config_int(&cfg, s->zKey);
     imgpca_config_origin(&cfg, s->zKey, origin, sizeof origin);
-    if (imgpca_config_display(s, zVal, shown, sizeof shown) && s->bSecret == 2 && strlen(zVal) + 4 < sizeof shown) {
+    if (imgpca_config_display(s, zVal, shown, sizeof shown) && s->eShow == CFG_REDACT_URL && strlen(zVal) + 4 < sizeof shown) {
       /* user info: between "://" and the last '@' of the authority */
       const char *a = strstr(zVal, "://"), *e, *at = NULL, *q;
       if (a) {

@@ -217,7 +217,7 @@ static void test_secrets(void) {
   CHECK_EQ_INT((long long)strlen(small), 7);
   imgpca_url_redact(NULL, out, sizeof out);
   CHECK_STR(out, "");
-  CHECK(key && key->bSecret == 1 && ep && ep->bSecret == 2 && reg && reg->bSecret == 0);
+  CHECK(key && key->eShow == CFG_MASK && ep && ep->eShow == CFG_REDACT_URL && reg && reg->eShow == CFG_SHOW);
   CHECK_STR(imgpca_config_display(key, "AKIAabcdefghijklWXYZ", out, sizeof out), "****WXYZ");
   CHECK_STR(imgpca_config_display(ep, "http://u:p@127.0.0.1:9000", out, sizeof out), "http://****@127.0.0.1:9000");
   CHECK(imgpca_config_display(reg, z, out, sizeof out) == z);
