@@ -16,7 +16,12 @@
 #     defines no SQL function;
 #  6. libcurl, CBLAS and LAPACKE are reached through ext/common/lazylib.c
 #     (function tables filled by dlopen): no object has an undefined curl_*,
-#     cblas_*, LAPACKE_* or openblas_* symbol.
+#     cblas_*, LAPACKE_* or openblas_* symbol;
+#  7. naming ("Naming" in docs/ARCHITECTURE.md): a core defines only global
+#     symbols with its module's prefix; a glue file defines NAME_func,
+#     NAME_step, NAME_final, NAME_value, NAME_inverse or NAME_module for a
+#     NAME of tests/api-surface.expected, imgpca_* helpers, and sqlglue's
+#     vector helpers fvec_arg, fvec_arg_free, fvec_result.
 #   tests/arch-rules.sh [OBJDIR]        (OBJDIR default build/obj)
 set -u
 cd "$(dirname "$0")/.."
@@ -161,6 +166,35 @@ for f, syms in undef.items():
                 bad(f"core {f} ({m}) calls {s} of {d}: {m} may use only {sorted(closure(m))}")
         elif dglue and dm != m and dm != "sqlglue" and s != "sqlite3_api" and not sqlglue_declares(s):
             bad(f"glue {f} calls {s} of the glue file {d} of another folder")
+
+# ---- naming ------------------------------------------------------------------------------
+PREFIX = {"common": ("imgpca_",), "config": ("imgpca_",), "storage": ("imgpca_", "local_"),
+          "fetch": ("imgpca_",), "report": ("imgpca_",), "image": ("img_",), "cnn": ("cnn_",),
+          "pca": ("pca_",), "vector": ("fvec_",), "knn": ("knn_",), "csv": ("csv_",),
+          "shard": ("shard_",), "s3": ("s3_",)}
+sql_names = {l.split("|")[1] for l in open("tests/api-surface.expected") if "|" in l}
+SQLGLUE_EXTRA = {"fvec_arg", "fvec_arg_free", "fvec_result"}
+for o in objs:
+    f = src_of(o)
+    out = subprocess.run(["nm", "--defined-only", o], capture_output=True, text=True, check=True).stdout
+    for line in out.split("\n"):
+        x = line.split()
+        if len(x) != 3 or x[1] not in "TDBRCVW":
+            continue
+        sym = x[2]
+        if f == "ext/imgpca.c":
+            continue
+        if not is_glue(f):
+            if not sym.startswith(PREFIX.get(module(f), ("?",))):
+                bad(f"core {f} defines {sym}: {module(f)} names start with {' or '.join(PREFIX.get(module(f), ('?',)))}")
+            continue
+        m2 = re.match(r"(.+)_(func|step|final|value|inverse|module)$", sym)
+        if m2 and m2.group(1) in sql_names:
+            continue
+        if sym.startswith("imgpca_") or (f == "ext/sqlglue/sqlglue.c" and sym in SQLGLUE_EXTRA):
+            continue
+        bad(f"glue {f} defines {sym}: expected <SQL name>_func/_step/_final/_module or imgpca_*")
+
 if not fail:
     print(f"ok   arch-rules: {nfiles} sources, {len(objs)} objects, {nsym} undefined symbols checked")
 sys.exit(fail)
