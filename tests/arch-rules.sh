@@ -20,8 +20,8 @@
 #  7. naming ("Naming" in docs/ARCHITECTURE.md): a core defines only global
 #     symbols with its module's prefix; a glue file defines NAME_func,
 #     NAME_step, NAME_final, NAME_value, NAME_inverse or NAME_module for a
-#     NAME of tests/api-surface.expected, imgpca_* helpers, and sqlglue's
-#     vector helpers fvec_arg, fvec_arg_free, fvec_result.
+#     NAME of tests/api-surface.expected, imgpca_* functions, and sqlglue's
+#     vector functions fvec_arg, fvec_arg_free, fvec_result.
 #   tests/arch-rules.sh [OBJDIR]        (OBJDIR default build/obj)
 set -u
 cd "$(dirname "$0")/.."

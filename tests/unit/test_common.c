@@ -1,4 +1,4 @@
-/* Unit tests of the shared helpers (ext/common/common.c, common.h): error
+/* Unit tests of the shared utilities (ext/common/common.c, common.h): error
 ** buffer, allocator hooks, overflow checks, the growable buffer, JSON string
 ** escaping and little-endian access. */
 #include <stdint.h>
