@@ -173,10 +173,11 @@ static void test_silent(int port) {
     double t0, dt;
     long nAbort0 = stub_value(port, "__aborts");
     int rc;
-    char *zSet = sqlite3_mprintf("SELECT imgpca_config('s3.endpoint', 'http://127.0.0.1:%d'), "
-                                 "imgpca_config('s3.unsigned', 'true'), imgpca_config('s3.url_style', 'path'), "
-                                 "imgpca_config('s3.region', 'us-east-1')",
-                                 port);
+    char *zSet = sqlite3_mprintf(
+        "SELECT imgpca_config('s3.endpoint', 'http://127.0.0.1:%d'), "
+        "imgpca_config('s3.unsigned', 'true'), imgpca_config('s3.url_style', 'path'), "
+        "imgpca_config('s3.region', 'us-east-1')",
+        port);
     sqlite3_open(":memory:", &db);
     exec(db, zSet);
     sqlite3_free(zSet);

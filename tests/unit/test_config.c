@@ -207,10 +207,14 @@ static void test_secrets(void) {
   CHECK_STR(out, "");
   imgpca_url_redact("https://user:pw@host:8443/base", out, sizeof out);
   CHECK_STR(out, "https://****@host:8443/base");
-  imgpca_url_redact("https://a@b@host/x@y", out, sizeof out); /* the last '@' of the authority */
-  CHECK_STR(out, "https://****@host/x@y");
+  /* user info may itself hold '/', '?' or '#' (an unencoded password): everything
+  ** up to the last '@' is masked, whatever looks like a path before it */
+  imgpca_url_redact("https://a@b@host/x@y", out, sizeof out);
+  CHECK_STR(out, "https://****@y");
+  imgpca_url_redact("https://admin:s3cr3t/Pa55?w0rd@host", out, sizeof out);
+  CHECK_STR(out, "https://****@host");
   imgpca_url_redact("https://host/x@y?q=@", out, sizeof out);
-  CHECK_STR(out, "https://host/x@y?q=@");
+  CHECK_STR(out, "https://****@");
   imgpca_url_redact("no scheme", out, sizeof out);
   CHECK_STR(out, "no scheme");
   imgpca_url_redact("https://a:b@h/", small, sizeof small); /* truncated, terminated */
