@@ -118,7 +118,7 @@ enum { CNN_NORM_NONE = 0,
 ** interleaved) into a 3 x h x w float32 planar tensor:
 **   stretch: bilinear resize of the whole image (antialiased when
 **            shrinking; same size in and out = pixels unchanged)
-**   crop:    resize so that the shorter side is round(min(w,h) / 0.875)
+**   crop:    resize so that the shorter side is round(max(w,h) / 0.875)
 **            (256 for 224), then take the centre w x h (torchvision's
 **            eval transform)
 ** then norm: none = 0..255, imagenet = (x/255 - mean)/std (torchvision's

@@ -125,6 +125,8 @@ struct CnnGraph {
   int *aInput; /* non-initializer graph inputs */
   int nOutput;
   int *aOutput;
+  int *aOutType;       /* declared element type of each graph output (0: none) */
+  CnnShape *aOutShape; /* declared shape (nd -1: none, -1 dims: symbolic) */
   int64_t nParams;
   CnnLimits lim;
 };

@@ -71,7 +71,8 @@ void cnn_err_printable(char *err) {
 /* ---- counting allocator for protobuf-c ---- */
 typedef struct PbAlloc {
   size_t used, limit;
-  int bOver;
+  int bOver; /* the message needs more than its limit */
+  int bOom;  /* an allocation failed */
 } PbAlloc;
 
 static void *pb_alloc(void *ud, size_t n) {
@@ -82,7 +83,10 @@ static void *pb_alloc(void *ud, size_t n) {
     return NULL;
   }
   p = imgpca_malloc(n + 16);
-  if (!p) return NULL;
+  if (!p) {
+    a->bOom = 1;
+    return NULL;
+  }
   p[0] = n;
   a->used += n;
   return (char *)p + 16;
@@ -360,6 +364,8 @@ static void graph_free(CnnGraph *g) {
   imgpca_free(g->aNode);
   imgpca_free(g->aInput);
   imgpca_free(g->aOutput);
+  imgpca_free(g->aOutType);
+  imgpca_free(g->aOutShape);
   imgpca_free(g->zProducer);
   imgpca_free(g);
 }
@@ -690,7 +696,9 @@ static int load_model(CnnGraph *g, const Onnx__ModelProto *m, char *err) {
   }
   g->aInput = imgpca_malloc((gp->n_input + 1) * sizeof(int));
   g->aOutput = imgpca_malloc((gp->n_output + 1) * sizeof(int));
-  if (!g->aInput || !g->aOutput) return IMGPCA_NOMEM;
+  g->aOutType = imgpca_malloc((gp->n_output + 1) * sizeof(int));
+  g->aOutShape = imgpca_malloc((gp->n_output + 1) * sizeof(CnnShape));
+  if (!g->aInput || !g->aOutput || !g->aOutType || !g->aOutShape) return IMGPCA_NOMEM;
   for (i = 0; i < gp->n_input; i++) {
     const Onnx__ValueInfoProto *vi = gp->input[i];
     int v, type;
@@ -725,6 +733,8 @@ static int load_model(CnnGraph *g, const Onnx__ModelProto *m, char *err) {
     v = cnn_value_find(g, vi->name);
     if (v < 0 || g->aVal[v].src == SRC_NONE)
       return imgpca_seterr(err, "graph output '%.100s' is not produced by any node", vi->name);
+    g->aOutType[g->nOutput] = type;
+    g->aOutShape[g->nOutput] = sh;
     g->aOutput[g->nOutput++] = v;
   }
   rc = topo_sort(g, err);
@@ -749,8 +759,9 @@ int cnn_graph_load(const void *p, size_t n, const CnnLimits *lim, CnnGraph **pp,
   g->lim.maxElements = lim && lim->maxElements > 0 ? lim->maxElements : ((int64_t)1 << 28);
   g->lim.maxNodes = lim && lim->maxNodes > 0 ? lim->maxNodes : 100000;
   if ((int64_t)n > g->lim.maxBytes) {
+    imgpca_seterr(err, "the model is %zu bytes (at most %lld)", n, (long long)g->lim.maxBytes);
     graph_free(g);
-    return imgpca_seterr(err, "the model is %zu bytes (at most %lld)", n, (long long)g->lim.maxBytes);
+    return IMGPCA_ERROR;
   }
   if (n == 0) {
     graph_free(g);
@@ -764,10 +775,8 @@ int cnn_graph_load(const void *p, size_t n, const CnnLimits *lim, CnnGraph **pp,
   m = onnx__model_proto__unpack(&alloc, n, (const uint8_t *)p);
   if (!m) {
     graph_free(g);
+    if (pa.bOom) return IMGPCA_NOMEM; /* protobuf-c itself does not tell it from a malformed message */
     if (pa.bOver) return imgpca_seterr(err, "not an ONNX model: the protobuf needs more memory than its size allows");
-    if (pa.used == 0 && !pa.bOver) {
-      /* protobuf-c does not tell OOM from a malformed message */
-    }
     return imgpca_seterr(err, "not an ONNX model: the protobuf cannot be parsed (truncated or corrupt)");
   }
   rc = load_model(g, m, err);
@@ -792,8 +801,8 @@ const char *cnn_graph_input(const CnnGraph *g, int i, int *pType, CnnShape *pSha
 int cnn_graph_n_outputs(const CnnGraph *g) { return g->nOutput; }
 const char *cnn_graph_output(const CnnGraph *g, int i, int *pType, CnnShape *pShape) {
   const CnnValue *v = &g->aVal[g->aOutput[i]];
-  if (pType) *pType = CNN_F32;
-  if (pShape) pShape->nd = -1;
+  if (pType) *pType = g->aOutType[i];
+  if (pShape) *pShape = g->aOutShape[i];
   return v->zName;
 }
 int cnn_graph_has_value(const CnnGraph *g, const char *zName) {
@@ -850,6 +859,8 @@ int cnn_graph_info_json(const CnnGraph *g, ImgpcaBuf *b) {
     if (i) imgpca_buf_append(b, ",", 1);
     imgpca_buf_append(b, "{\"name\":", 8);
     imgpca_buf_json_string(b, g->aVal[g->aOutput[i]].zName);
+    imgpca_buf_printf(b, ",\"type\":\"%s\",\"shape\":", type_name(g->aOutType[i]));
+    shape_json(b, &g->aOutShape[i]);
     imgpca_buf_append(b, "}", 1);
   }
   memset(cnt, 0, sizeof cnt);

@@ -80,13 +80,21 @@ int cnn_preprocess(const unsigned char *rgb, int iw, int ih, int w, int h, int r
   size_t plane = (size_t)w * (size_t)h;
   if (iw <= 0 || ih <= 0 || w <= 0 || h <= 0) return IMGPCA_ERROR;
   if (resize == CNN_RESIZE_CROP) {
-    double f = fmax((w / 0.875) / iw, (h / 0.875) / ih);
-    fw = (int)floor(iw * f + 0.5);
-    fh = (int)floor(ih * f + 0.5);
+    /* torchvision: Resize(S) sets the shorter side to S and the longer to
+    ** int(S * long / short) (truncated); CenterCrop's offset is
+    ** round((R - size) / 2) with Python's round (half to even: rint) */
+    int S = (int)floor((w > h ? w : h) / 0.875 + 0.5);
+    if (iw <= ih) {
+      fw = S;
+      fh = (int)((double)S * ih / iw);
+    } else {
+      fh = S;
+      fw = (int)((double)S * iw / ih);
+    }
     if (fw < w) fw = w;
     if (fh < h) fh = h;
-    ox = (int)floor((fw - w) / 2.0 + 0.5);
-    oy = (int)floor((fh - h) / 2.0 + 0.5);
+    ox = (int)rint((fw - w) / 2.0);
+    oy = (int)rint((fh - h) / 2.0);
   }
   memset(&tx, 0, sizeof tx);
   memset(&ty, 0, sizeof ty);
