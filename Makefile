@@ -288,3 +288,44 @@ format-check:
 	@bad=0; for f in $(FORMAT_SRC); do \
 	  clang-format --style=file "$$f" | cmp -s - "$$f" || { echo "format-check: $$f differs from .clang-format (make format)"; bad=1; }; \
 	done; [ $$bad = 0 ] && echo "ok   format-check ($(words $(FORMAT_SRC)) files)"
+
+# ---- CNN: ONNX conformance, hostile models, cross-checks (tests/cnn) -------
+# The conformance harness reads the ONNX node tests' TensorProto files with
+# protobuf-c code generated from Debian's onnx.proto (libonnx-dev).
+CNNT_GEN := build/cnntest/gen
+CNNT_CFLAGS = $(BASE_CFLAGS) -I$(CNNT_GEN)
+$(CNNT_GEN)/onnx.pb-c.c $(CNNT_GEN)/onnx.pb-c.h: /usr/include/onnx/onnx.proto
+	@mkdir -p $(CNNT_GEN)
+	cp $< $(CNNT_GEN)/onnx.proto && cd $(CNNT_GEN) && protoc-c --c_out=. onnx.proto
+
+build/cnntest/conformance: tests/cnn/conformance.c $(CNNT_GEN)/onnx.pb-c.c build/libimgpca-int.a
+	@mkdir -p build/cnntest
+	$(CC) $(CNNT_CFLAGS) $(CFLAGS) $< $(CNNT_GEN)/onnx.pb-c.c -o $@ build/libimgpca-int.a -lprotobuf-c $(LIBS)
+
+build/cnntest/conformance-asan: tests/cnn/conformance.c $(CNNT_GEN)/onnx.pb-c.c $(AOBJ)
+	@mkdir -p build/cnntest
+	$(CC) $(CNNT_CFLAGS) -O1 -g $(SAN_FLAGS) $< $(CNNT_GEN)/onnx.pb-c.c -o $@ $(AOBJ) -lprotobuf-c $(LIBS)
+
+build/cnntest/hostile: tests/cnn/hostile.c $(AOBJ)
+	@mkdir -p build/cnntest
+	$(CC) $(CNNT_CFLAGS) -O1 -g $(SAN_FLAGS) $< -o $@ $(AOBJ) -lprotobuf-c $(LIBS)
+
+.PHONY: test-cnn-conformance test-cnn-conformance-asan test-cnn-hostile test-cnn-torch test-cnn
+test-cnn-conformance: build/cnntest/conformance
+	@build/cnntest/conformance
+
+test-cnn-conformance-asan: build/cnntest/conformance-asan
+	@ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 build/cnntest/conformance-asan
+
+# hostile models (truncated, bit-flipped, oversized, cyclic ...): clear errors under ASan/UBSan
+test-cnn-hostile: build/cnntest/hostile
+	@$(PY) tests/cnn/hostile_models.py build/cnntest/hostile-models >/dev/null
+	@ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 build/cnntest/hostile ../shared/models build/cnntest/hostile-models
+
+# torchvision architectures exported at opsets 11 and 13 vs PyTorch (models cached in build/cnntest/torch)
+test-cnn-torch: all
+	@IMGPCA_EXT=$(CURDIR)/dist/imgpca $(PY) tests/cnn/torch_export.py
+
+test-cnn: test-cnn-conformance test-cnn-conformance-asan test-cnn-hostile test-cnn-torch
