@@ -21,8 +21,9 @@ embedding extractor).
   norm=imagenet and norm=tf against their formulas applied to norm=none
   (<= 1e-5 absolute);
 * img_model_info: input/output names and shapes, parameter count (README);
-* composition with hist: and s3_fetch_many give the same bytes as
-  img_features alone.
+* composition with hist: gives the concatenation; s3_fetch_many gives the
+  same bytes as img_features for 1, 2 and 4 worker threads;
+* a truncated model is an error naming img_features and the model.
 """
 import json
 import os
@@ -221,19 +222,25 @@ try:
     hist = con.execute("SELECT img_features(?, 'hist:bins=8')", (one,)).fetchone()[0]
     both = con.execute('SELECT img_features(?, ?)', (one, f'cnn:model={V2};hist:bins=8')).fetchone()[0]
     check(both == cnn + hist, 'cnn:...;hist:bins=8 is not the concatenation of the two')
+    # s3_fetch_many: same bytes as img_features, for 1, 2 and 4 worker threads
     files = []
-    for n in ('cat.bmp', 'bird.bmp', 'sunflower.bmp'):
-        q = os.path.join(tmp, 'f_' + n + '.png')
-        Image.open(os.path.join(PHOTOS, n)).convert('RGB').save(q)
-        files.append(q)
-    files.append(os.path.join(PHOTOS, 'parrot.jpg'))
-    for th in (1, 2):
+    for n in sorted(os.listdir(PHOTOS)):
+        if n.endswith('.bmp'):
+            q = os.path.join(tmp, 'f_' + n + '.png')
+            Image.open(os.path.join(PHOTOS, n)).convert('RGB').save(q)
+            files.append(q)
+        elif n.endswith('.jpg'):
+            files.append(os.path.join(PHOTOS, n))
+    refs = [con.execute('SELECT img_features(?, ?)', (open(u, 'rb').read(), f'cnn:model={V2}')).fetchone()[0]
+            for u in files]
+    for th in (1, 2, 4):
         con.execute("SELECT imgpca_config('imgpca.threads', ?)", (th,))
         rows = con.execute('SELECT url, features, error FROM s3_fetch_many(?, ?)',
                            (json.dumps(files), f'cnn:model={V2}')).fetchall()
-        for url, feat, err in rows:
-            ref = con.execute('SELECT img_features(?, ?)', (open(url, 'rb').read(), f'cnn:model={V2}')).fetchone()[0]
+        check(len(rows) == len(files), f's3_fetch_many threads={th}: {len(rows)} rows')
+        for (url, feat, err), ref in zip(rows, refs):
             check(err is None and feat == ref, f's3_fetch_many threads={th} {url}: features differ ({err})')
+    con.execute("SELECT imgpca_config('imgpca.threads', 0)")
 
     # bad model: a clear error naming the function, no crash
     bad = os.path.join(tmp, 'bad.onnx')
