@@ -3,7 +3,8 @@
 resnet50, mobilenet_v3_small, squeezenet1_1 and efficientnet_b0 with random
 weights (fixed seed, eval mode; BatchNormalization statistics and affine
 parameters randomised too, so folding them into Conv is really tested),
-exported with torch.onnx.export at opsets 11 and 13, run through
+exported with torch.onnx.export at opsets 11 and 13 (and for three of them
+at opset 13 with BatchNormalization kept as nodes), run through
 img_features(png, 'cnn:model=...,norm=imagenet') and compared with PyTorch's
 output on the same float tensor: relative L2 (||a - b|| / ||b||) <= 1e-4.
 
@@ -29,6 +30,9 @@ PHOTOS = os.path.join(ROOT, '..', 'shared', 'models', 'photos')
 CACHE = os.path.join(ROOT, 'build', 'cnntest', 'torch')
 ARCHS = ['resnet18', 'resnet50', 'mobilenet_v3_small', 'squeezenet1_1', 'efficientnet_b0']
 OPSETS = [11, 13]
+# also exported with BatchNormalization kept as nodes (the exporter folds it
+# into Conv by default): the engine's own folding at load time
+KEEP_BN = ['resnet18', 'mobilenet_v3_small', 'efficientnet_b0']
 MEAN = np.array([0.485, 0.456, 0.406])
 STD = np.array([0.229, 0.224, 0.225])
 TOL = 1e-4
@@ -48,11 +52,11 @@ def inputs():
     return pngs, np.stack(xs)
 
 
-def export(arch, opset, x):
+def export(arch, opset, x, keep_bn=False):
     """The cached ONNX file and PyTorch's outputs for x (one row per image)."""
     import torch
     import torchvision
-    tag = f'{arch}_op{opset}_torch{torch.__version__.split("+")[0]}'
+    tag = f'{arch}_op{opset}{"bn" if keep_bn else ""}_torch{torch.__version__.split("+")[0]}'
     onnx_path = os.path.join(CACHE, tag + '.onnx')
     ref_path = os.path.join(CACHE, tag + '.ref.npy')
     if os.path.exists(onnx_path) and os.path.exists(ref_path):
@@ -71,8 +75,13 @@ def export(arch, opset, x):
     with torch.no_grad():
         ref = np.stack([model(torch.from_numpy(x[i:i + 1])).numpy()[0] for i in range(len(x))])
         tmp = onnx_path + '.tmp'
-        torch.onnx.export(model, torch.from_numpy(x[:1]), tmp, opset_version=opset, input_names=['input'],
-                          output_names=['logits'], do_constant_folding=True)
+        if keep_bn:
+            torch.onnx.export(model, torch.from_numpy(x[:1]), tmp, opset_version=opset, input_names=['input'],
+                              output_names=['logits'], training=torch.onnx.TrainingMode.PRESERVE,
+                              do_constant_folding=False)
+        else:
+            torch.onnx.export(model, torch.from_numpy(x[:1]), tmp, opset_version=opset, input_names=['input'],
+                              output_names=['logits'], do_constant_folding=True)
     os.replace(tmp, onnx_path)
     np.save(ref_path, ref)
     return onnx_path, ref
@@ -85,38 +94,39 @@ def main():
     con.enable_load_extension(True)
     con.load_extension(os.environ.get('IMGPCA_EXT', os.path.join(ROOT, 'dist', 'imgpca')))
     fails, lines = [], []
-    for arch in archs:
-        for opset in OPSETS:
+    variants = [(a, o, False) for a in archs for o in OPSETS] + [(a, 13, True) for a in archs if a in KEEP_BN]
+    for arch, opset, keep_bn in variants:
+        opset_name = f'{opset}{" (BatchNormalization nodes)" if keep_bn else ""}'
+        try:
+            path, ref = export(arch, opset, x, keep_bn)
+        except Exception as e:  # an exporter failure is a failure of this test, not a skip
+            fails.append(f'{arch} opset {opset_name}: torch.onnx.export failed: {e}')
+            continue
+        worst = 0.0
+        for i, png in enumerate(pngs):
             try:
-                path, ref = export(arch, opset, x)
-            except Exception as e:  # an exporter failure is a failure of this test, not a skip
-                fails.append(f'{arch} opset {opset}: torch.onnx.export failed: {e}')
-                continue
-            worst = 0.0
-            for i, png in enumerate(pngs):
-                try:
-                    blob = con.execute('SELECT img_features(?, ?)',
-                                       (png, f'cnn:model={path},norm=imagenet')).fetchone()[0]
-                except sqlite3.Error as e:
-                    fails.append(f'{arch} opset {opset}: {e}')
-                    break
-                got = np.frombuffer(blob, dtype='<f4').astype(np.float64)
-                want = ref[i].astype(np.float64).ravel()
-                if got.shape != want.shape:
-                    fails.append(f'{arch} opset {opset} image {i}: {got.size} values, PyTorch {want.size}')
-                    break
-                e = float(np.linalg.norm(got - want) / np.linalg.norm(want))
-                worst = max(worst, e)
-                if not e <= TOL:
-                    fails.append(f'{arch} opset {opset} image {i}: relative L2 {e:.3g} vs PyTorch > {TOL:g} '
-                                 f'(max |diff| {np.abs(got - want).max():.3g}, |ref| max {np.abs(want).max():.3g})')
-            lines.append(f'{arch}/op{opset} {worst:.2g}')
+                blob = con.execute('SELECT img_features(?, ?)',
+                                   (png, f'cnn:model={path},norm=imagenet')).fetchone()[0]
+            except sqlite3.Error as e:
+                fails.append(f'{arch} opset {opset_name}: {e}')
+                break
+            got = np.frombuffer(blob, dtype='<f4').astype(np.float64)
+            want = ref[i].astype(np.float64).ravel()
+            if got.shape != want.shape:
+                fails.append(f'{arch} opset {opset_name} image {i}: {got.size} values, PyTorch {want.size}')
+                break
+            e = float(np.linalg.norm(got - want) / np.linalg.norm(want))
+            worst = max(worst, e)
+            if not e <= TOL:
+                fails.append(f'{arch} opset {opset_name} image {i}: relative L2 {e:.3g} vs PyTorch > {TOL:g} '
+                             f'(max |diff| {np.abs(got - want).max():.3g}, |ref| max {np.abs(want).max():.3g})')
+        lines.append(f'{arch}/op{opset}{"bn" if keep_bn else ""} {worst:.2g}')
     print('torch architectures, worst relative L2 vs PyTorch: ' + ', '.join(lines))
     if fails:
         print('\n'.join(fails))
         print(f'FAIL torch architectures: {len(fails)} failures')
         return 1
-    print(f'ok   torch architectures: {len(archs) * len(OPSETS)} exports x {len(pngs)} images within {TOL:g}')
+    print(f'ok   torch architectures: {len(variants)} exports x {len(pngs)} images within {TOL:g}')
     return 0
 
 
