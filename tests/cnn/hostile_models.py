@@ -115,6 +115,12 @@ save('concat_mismatch', 'plan', 'concat|shape|dim|mismatch',
 # Conv kernel larger than the padded input
 save('kernel_too_big', 'plan', 'kernel|shape|size|dim|small|negative|output',
      [helper.make_node('Conv', ['x', 'W'], ['y'])], [x], [y], [conv_w(4, 3, 9)])
+# an attribute with an empty name (a bit flip away from a valid model)
+nd = helper.make_node('Conv', ['x', 'W'], ['y'])
+nd.attribute.extend([helper.make_attribute('', 1)])
+save('empty_attribute_name', 'any', 'attribute|unsupported|name|empty', [nd], [x], [y], [conv_w(4, 3, 3)])
+# control characters in an operator name: the error must not echo them raw
+save('control_chars_op', 'load', 'unsupported|operator', [helper.make_node('Re\x1b[2Jlu\n', ['x'], ['y'])], [x], [y])
 # zero stride
 save('zero_stride', 'any', 'stride|zero|invalid|attribute',
      [helper.make_node('Conv', ['x', 'W'], ['y'], strides=[0, 0])], [x], [y], [conv_w(4, 3, 3)])
@@ -146,9 +152,10 @@ save('empty', 'load', 'parse|protobuf|onnx|invalid|model|empty|graph|decode|corr
 save('no_graph', 'load', 'graph|missing|empty|model|no ', None, None, None,
      raw=helper.make_model(helper.make_graph([], 'g', [], []),
                            opset_imports=[helper.make_opsetid('', 13)]).SerializeToString()[:4])
-# Unsupported opset (ancient)
-save('opset_1', 'any', 'opset|version|unsupported|operator',
-     [helper.make_node('Relu', ['x'], ['y'])], [x], [y], opset=1)
+# Reshape in its opset-1 form (the shape as an attribute, no second input):
+# refused, never run as if it were the opset-5+ form
+save('reshape_opset1', 'any', 'opset|version|unsupported|input|shape|reshape',
+     [helper.make_node('Reshape', ['x'], ['y'], shape=[1, 192])], [x], [y], opset=1)
 
 open(os.path.join(out, 'cases.txt'), 'w').write('\n'.join(cases) + '\n')
 print(f'{len(cases)} hostile models in {out}')
