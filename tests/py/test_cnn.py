@@ -20,7 +20,8 @@ embedding extractor).
   PIL path rounds to 8 bits, and the engine may too);
   norm=imagenet and norm=tf against their formulas applied to norm=none
   (<= 1e-5 absolute);
-* img_model_info: input/output names and shapes, parameter count (README);
+* img_model_info: input/output names and shapes, Conv count and parameter
+  count (README);
 * composition with hist: gives the concatenation; s3_fetch_many gives the
   same bytes as img_features for 1, 2 and 4 worker threads;
 * a truncated model is an error naming img_features and the model.
@@ -211,10 +212,15 @@ try:
 
     # ---- img_model_info --------------------------------------------------------
     info = json.loads(con.execute('SELECT img_model_info(?)', (V2,)).fetchone()[0])
-    text = json.dumps(info)
-    check('probabilities' in text and 'embedding' in text and 'input' in text, f'img_model_info: names missing: {text[:300]}')
-    check('3489101' in text.replace(',', '').replace('_', ''), 'img_model_info: parameter count 3489101 (README) missing')
-    check('1280' in text and '1001' in text and '224' in text, 'img_model_info: shapes missing')
+    ins = {i.get('name'): i.get('shape') for i in info.get('inputs', [])}
+    outs = {o.get('name'): o.get('shape') for o in info.get('outputs', [])}
+    check(ins == {'input': [1, 3, 224, 224]}, f'img_model_info inputs: {info.get("inputs")}')
+    check(outs == {'probabilities': [1, 1001], 'embedding': [1, 1280]},
+          f'img_model_info outputs (names and shapes, README): {info.get("outputs")}')
+    check(info.get('parameters') == 3489101, f'img_model_info parameters {info.get("parameters")}, README 3489101')
+    ops = info.get('operators', {})
+    check(ops.get('Conv') == 53 and ops.get('Softmax') == 1, f'img_model_info operators (README: 53 Conv): {ops}')
+    check(json.dumps(info.get('feature', info)).count('1280') >= 1, f'img_model_info: what the spec picks: {info}')
 
     # ---- composition, s3_fetch_many -------------------------------------------
     one = pngs[names[0]] if nm.returncode == 0 else photo_bytes('cat.bmp')
