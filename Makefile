@@ -17,17 +17,27 @@ CFLAGS  ?= -O2 -g
 PY      ?= /usr/bin/python3
 SQLITE3 ?= sqlite3
 
-PKGS := libcurl libpng expat openblas lapacke libturbojpeg libjpeg
+PKGS := libcurl libpng expat openblas lapacke libturbojpeg libjpeg libprotobuf-c
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 BASE_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -fPIC \
-              -fvisibility=hidden -Iinclude -Iext $(PKG_CFLAGS)
-LIBS = $(or $(PKG_LIBS),-lturbojpeg -ljpeg -lpng -lopenblas -llapacke -lcurl -lexpat) -lpthread -lm
+              -fvisibility=hidden -Iinclude -Iext -Ibuild/gen $(PKG_CFLAGS)
+LIBS = $(or $(PKG_LIBS),-lturbojpeg -ljpeg -lpng -lopenblas -llapacke -lcurl -lexpat -lprotobuf-c) -lpthread -lm
+
+# ONNX's protobuf schema as shipped by Debian (libonnx-dev), compiled to C by
+# protoc-c at build time: the generated parser is never committed.
+ONNX_PROTO ?= /usr/include/onnx/onnx.proto
+GEN_C := build/gen/onnx.pb-c.c
+GEN_H := build/gen/onnx.pb-c.h
+$(GEN_C) $(GEN_H) &: $(ONNX_PROTO)
+	@mkdir -p build/gen
+	cp $(ONNX_PROTO) build/gen/onnx.proto
+	cd build/gen && protoc-c --c_out=. onnx.proto
 
 SRC  := $(sort $(wildcard ext/*.c ext/*/*.c))
-OBJ  := $(SRC:ext/%.c=build/obj/%.o)
-AOBJ := $(SRC:ext/%.c=build/asan/%.o)
-HDR  := $(wildcard include/*.h ext/*.h ext/*/*.h)
+OBJ  := $(SRC:ext/%.c=build/obj/%.o) build/obj/gen/onnx.pb-c.o
+AOBJ := $(SRC:ext/%.c=build/asan/%.o) build/asan/gen/onnx.pb-c.o
+HDR  := $(wildcard include/*.h ext/*.h ext/*/*.h) $(GEN_H)
 
 SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
@@ -55,6 +65,28 @@ build/asan/%.o: ext/%.c $(HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) -O1 -g $(SAN_FLAGS) -c $< -o $@
 
+# the CNN kernels are the hot loop of cnn: features: always optimised
+build/obj/cnn/%.o: ext/cnn/%.c $(HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -O3 -c $< -o $@
+
+# the generated protobuf parser, in every build variant
+build/obj/gen/onnx.pb-c.o: $(GEN_C) $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -w -c $< -o $@
+build/asan/gen/onnx.pb-c.o: $(GEN_C) $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -O1 -g $(SAN_FLAGS) -w -c $< -o $@
+build/core/gen/onnx.pb-c.o: $(GEN_C) $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -w -c $< -o $@
+build/tsan/gen/onnx.pb-c.o: $(GEN_C) $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -O1 -g $(TSAN_FLAGS) -w -c $< -o $@
+build/fuzz/obj/gen/onnx.pb-c.o: $(GEN_C) $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(BASE_CFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -w -c $< -o $@
+
 # the report page template is compiled into report.o (.incbin)
 build/obj/report/report.o build/asan/report/report.o build/fuzz/obj/report/report.o: ext/report/report.html
 
@@ -69,7 +101,7 @@ dist/imgpca.so: $(OBJ)
 # may be NULL), merged into one relocatable object whose only global symbol
 # is sqlite3_imgpca_init, so nothing clashes with the application or with
 # other extensions linked next to it.
-COBJ := $(SRC:ext/%.c=build/core/%.o)
+COBJ := $(SRC:ext/%.c=build/core/%.o) build/core/gen/onnx.pb-c.o
 
 build/core/%.o: ext/%.c $(HDR)
 	@mkdir -p $(dir $@)
@@ -210,7 +242,7 @@ test-oom: build/oom/oom
 FUZZ_SECONDS ?= 60
 FUZZ_CC   ?= clang
 FUZZ_CFLAGS = -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
-FUZZ_OBJ  := $(SRC:ext/%.c=build/fuzz/obj/%.o)
+FUZZ_OBJ  := $(SRC:ext/%.c=build/fuzz/obj/%.o) build/fuzz/obj/gen/onnx.pb-c.o
 # A target is built once the core it includes (its first #include "dir/x.h")
 # exists in ext/ -- cores land on main one branch at a time.
 FUZZ_ALL  := $(sort $(wildcard fuzz/fuzz_*.c))
@@ -255,7 +287,7 @@ test-concurrency: build/concurrency/concurrency
 # against a -fsanitize=thread build of the cores under build/tsan.  Any report
 # fails; tests/tsan.supp lists the suppressed ones, each with its reason.
 TSAN_FLAGS = -fsanitize=thread -fno-omit-frame-pointer
-TOBJ := $(SRC:ext/%.c=build/tsan/%.o)
+TOBJ := $(SRC:ext/%.c=build/tsan/%.o) build/tsan/gen/onnx.pb-c.o
 TSAN_TESTS := build/unit-tsan/test_fetch build/unit-tsan/test_fetch_interrupt build/unit-tsan/test_knn
 TSAN_ENV = TSAN_OPTIONS="suppressions=$(CURDIR)/tests/tsan.supp halt_on_error=0 exitcode=66 report_signal_unsafe=0 second_deadlock_stack=1"
 .SECONDARY: $(TOBJ)

@@ -34,6 +34,7 @@ SQLITE_EXTENSION_INIT1
 #include "fetch/fetch_sql.h"
 #include "knn/knn_sql.h"
 #include "report/report_sql.h"
+#include "cnn/cnn_sql.h"
 
 #define PURE (SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS)
 #define SETTING SQLITE_INNOCUOUS /* reads a setting: not deterministic */
@@ -98,6 +99,9 @@ static const FuncDef aFunc[] = {
     {"img_thumbnail", 4, SETTING, CONN, img_thumbnail_func, 0, 0},
     {"img_from_fvec", 1, PURE, 0, img_from_fvec_func, 0, 0},
     {"img_from_fvec", 3, PURE, 0, img_from_fvec_func, 0, 0},
+    /* cnn: reads a model file or object, so DIRECTONLY like s3_fetch */
+    {"img_model_info", 1, DIRECT, CONN, img_model_info_func, 0, 0},
+    {"img_model_info", 2, DIRECT, CONN, img_model_info_func, 0, 0},
     /* pca: the aggregates read pca.max_memory_mb, so not DETERMINISTIC */
     {"pca_fit", 1, SETTING, CONN, 0, pca_fit_step, pca_fit_final},
     {"pca_fit", 2, SETTING, CONN, 0, pca_fit_step, pca_fit_final},
@@ -147,6 +151,7 @@ static void conn_release(void *p) {
   if (c && --c->nRef == 0) {
     if (c->pStorage) imgpca_storage_free(c->pStorage);
     if (c->pPcaModel && c->xPcaModelFree) c->xPcaModelFree(c->pPcaModel);
+    if (c->pCnnCache && c->xCnnCacheFree) c->xCnnCacheFree(c->pCnnCache);
     imgpca_config_clear(&c->cfg);
     sqlite3_free(c);
   }

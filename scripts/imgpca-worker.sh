@@ -26,6 +26,8 @@
 #   IMGPCA_PCA_OPTIONS   JSON options for pca_partial / pca_fit (default '{}')
 #   IMGPCA_CSV_OPTIONS   JSON options for csv_export (default '{}')
 #   IMGPCA_DEST          final CSV URL (publish; default $IMGPCA_OUT/projection.csv)
+#   IMGPCA_REMAP         1: map a shard again even when its key list is unchanged since its
+#                        manifest (by default such a shard is reused, nothing fetched)
 #   IMGPCA_REPORT        0: publish writes the CSV and the parts manifest only, without
 #                        $IMGPCA_OUT/report.html (sql/publish-report.sql; default 1)
 #   IMGPCA_EXT           extension to load (default <repo>/dist/imgpca)
@@ -132,6 +134,27 @@ src=$(abs "${IMGPCA_SRC:-}"); out=$(abs "$out"); dest=$(abs "${IMGPCA_DEST:-$out
 } > "$tmp/script.sql"
 
 echo "imgpca-worker: $what: run '$run', output $out (host $(hostname -s), pid $$)"
+# map: a shard whose key list (keys and ETags, SHA3-256 in the plan) is the one its manifest
+# was made from, for this run, source, spec and PCA options, with its outputs present, is
+# reused: nothing is fetched (IMGPCA_REMAP=1 maps it again)
+if [ "$stage" = map ] && [ "${IMGPCA_REMAP:-0}" != 1 ]; then
+  cat >"$tmp/reuse.sql" <<SQL
+SELECT 1 FROM (SELECT CAST(s3_fetch_or_null(printf('%s/manifest/map-%05d-of-%05d.json', $(q "$out"), $shard, $nshard)) AS TEXT) AS m,
+                      CAST(s3_fetch_or_null($(q "$out") || '/plan/_plan.json') AS TEXT) AS p)
+ WHERE json_valid(m) AND json_valid(p)
+   AND m ->> 'run' = $(q "$run") AND p ->> 'run' = $(q "$run") AND m ->> 'spec' = $(q "${IMGPCA_SPEC:-}")
+   AND m ->> 'source' = $(q "$src") AND p ->> 'source' = $(q "$src") AND p ->> 'nshard' = $nshard
+   AND json(m -> 'pca_options') = json($(q "$pca_options"))
+   AND m ->> 'plan_sha3' = (SELECT value ->> 'sha3' FROM json_each(p, '\$.shards') WHERE value ->> 'shard' = $shard)
+   AND s3_fetch_or_null(m ->> 'features', 0, 1) IS NOT NULL
+   AND (m ->> 'state' IS NULL OR s3_fetch_or_null(m ->> 'state', 0, 1) IS NOT NULL);
+SQL
+  reuse=$(cd "$here" && "$sqlite" -batch -cmd ".load $(abs "$ext")" :memory: <"$tmp/reuse.sql" 2>/dev/null) || reuse=""
+  if [ "$reuse" = 1 ]; then
+    echo "map: shard $shard of $nshard unchanged since its manifest (same keys and ETags): reused, nothing fetched"
+    exit 0
+  fi
+fi
 start=$(date +%s%N)
 # line-buffered stdout keeps the "problem:" lines ahead of the final error in job logs
 lb=(); command -v stdbuf >/dev/null && lb=(stdbuf -oL -eL)

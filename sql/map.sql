@@ -17,7 +17,8 @@
 -- decoding (the CPUs the task may use); features are the bytes img_features would give.  An
 -- object that cannot be fetched or decoded is printed as a problem and fails the shard.
 -- Writes, each atomically (s3_put), the manifest last so that it marks a finished shard:
---   $out/features/shard-SSSSS-of-NNNNN.db    SQLite database, table features(key, label, split, feature)
+--   $out/features/shard-SSSSS-of-NNNNN.db    SQLite database, table features(key, label, split, feature,
+--                                            thumb)
 --   $out/states/shard-SSSSS-of-NNNNN.pca     pca_partial state of the shard's 'train' features
 --   $out/manifest/map-SSSSS-of-NNNNN.json    {run, spec, shard, nshard, rows, fit_rows, state_sha3, ...}
 -- Re-running a shard rewrites the same three objects (idempotent); it first deletes the old
@@ -62,18 +63,19 @@ CREATE TABLE shard.features(
   key TEXT PRIMARY KEY,   -- object key as listed by s3_list
   label TEXT,             -- name of the folder holding the object (Fruits-360: the class)
   split TEXT NOT NULL,    -- 'train' or 'test' (a folder named test in the key, any case)
-  feature BLOB NOT NULL   -- img_features(content, $spec), float32 vector
+  feature BLOB NOT NULL,  -- img_features(content, $spec), float32 vector
+  thumb BLOB              -- 48-pixel JPEG made from the same fetched bytes (the report's thumbnails)
 );
 CREATE TEMP TABLE fetched AS
-  SELECT f.url, f.features, f.error FROM keylist, s3_fetch_many(keylist.urls, $spec) AS f;
+  SELECT f.url, f.features, f.error, f.thumbnail FROM keylist, s3_fetch_many(keylist.urls, $spec) AS f;
 CREATE UNIQUE INDEX temp.fetched_url ON fetched(url);
 SELECT printf('map: problem: shard %d: %s', $shard, error) FROM fetched WHERE error IS NOT NULL LIMIT 20;
 SELECT printf('map: problem: shard %d: %d objects could not be read or decoded', $shard, count(*))
   FROM fetched WHERE error IS NOT NULL HAVING count(*) > 20;
 INSERT INTO guard SELECT NOT EXISTS (SELECT 1 FROM fetched WHERE error IS NOT NULL OR features IS NULL)
                          AND (SELECT count(*) FROM fetched) = json_array_length(urls) FROM keylist;
-INSERT INTO shard.features(key, label, split, feature)
-  SELECT k.value ->> 0, k.value ->> 2, k.value ->> 3, f.features
+INSERT INTO shard.features(key, label, split, feature, thumb)
+  SELECT k.value ->> 0, k.value ->> 2, k.value ->> 3, f.features, f.thumbnail
     FROM keylist, json_each(keylist.body) AS k JOIN fetched AS f ON f.url = k.value ->> 1
    ORDER BY k.id;
 -- the partial PCA state (of the training rows, as in sql/pipeline.sql) and the manifest,

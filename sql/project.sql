@@ -7,7 +7,9 @@
 -- Requires the published model of this run ($out/model/model.json, same run and spec, model
 -- SHA3-256 as recorded) and this shard's map manifest and features database (SHA3-256 as
 -- recorded).  Files are read from $out by their conventional names.  Writes, atomically:
---   $out/parts/part-SSSSS-of-NNNNN.csv    header + rows key, label, pc1..pcK
+--   $out/parts/part-SSSSS-of-NNNNN.csv    header + rows key, label, split, pc1..pcK
+--   $out/parts/part-SSSSS-of-NNNNN.points.json   [[key, label, split, [pc1..pcK]], ...] (the report)
+--   $out/parts/part-SSSSS-of-NNNNN.thumbs.json   {key: base64 JPEG} of every step-th row (the report)
 --   $out/parts/part-SSSSS-of-NNNNN.json   {run, shard, nshard, rows, bytes, header, header_bytes,
 --                                          csv_sha3, ...} (written last; publish concatenates the
 --                                          parts from these sizes without reading them)
@@ -60,11 +62,26 @@ CREATE TEMP TABLE names AS
          printf('%s/parts/part-%05d-of-%05d.json', $out, $shard, $nshard) AS json_url;
 CREATE TEMP TABLE result AS
   SELECT csv_export(csv_url,
-           'SELECT key, label, pca_project((SELECT m FROM temp.model), feature) AS pc
+           'SELECT key, label, split, pca_project((SELECT m FROM temp.model), feature) AS pc
               FROM shard.features ORDER BY key', $csv_options) AS nrows
     FROM names;
 SELECT 'project: wrote ' || csv_url || ' (' || nrows || ' rows)' FROM names, result;
 CREATE TEMP TABLE written AS SELECT s3_fetch(csv_url) AS body FROM names;
+-- For the report of the publish stage (sql/publish-report.sql), which reads these two files
+-- once each instead of parsing the CSV parts: every row's key, label, split and projection
+-- (JSON, so no text of a key or label can break a record), and the thumbnails of every
+-- step-th row (about 1,500 over all shards).
+SELECT 'project: wrote ' || points_url || ' (' || s3_put(points_url,
+         (SELECT json_group_array(json_array(key, label, split,
+                                             json(fvec_to_json(pca_project((SELECT m FROM temp.model), feature)))))
+            FROM (SELECT * FROM shard.features ORDER BY key))) || ')'
+  FROM (SELECT printf('%s/parts/part-%05d-of-%05d.points.json', $out, $shard, $nshard) AS points_url);
+SELECT 'project: wrote ' || thumbs_url || ' (' || s3_put(thumbs_url,
+         (SELECT json_group_object(key, imgpca_base64(thumb))
+            FROM (SELECT key, thumb, row_number() OVER (ORDER BY key) - 1 AS i, count(*) OVER () AS n
+                    FROM shard.features)
+           WHERE thumb IS NOT NULL AND i % max(1, (n * $nshard + 1499) / 1500) = 0)) || ')'
+  FROM (SELECT printf('%s/parts/part-%05d-of-%05d.thumbs.json', $out, $shard, $nshard) AS thumbs_url);
 SELECT 'project: wrote ' || json_url || ' (' || s3_put(json_url, json_object(
          'stage', 'project', 'run', $run, 'spec', $spec, 'shard', $shard, 'nshard', $nshard,
          'rows', nrows, 'csv', csv_url,

@@ -29,7 +29,8 @@
 #define CNN_MAXDIM 8
 
 /* Element types (ONNX TensorProto.DataType values). */
-enum { CNN_F32 = 1, CNN_I64 = 7 };
+enum { CNN_F32 = 1,
+       CNN_I64 = 7 };
 
 typedef struct CnnShape {
   int nd;
@@ -74,7 +75,7 @@ int64_t cnn_graph_params(const CnnGraph *g);
 typedef struct CnnFeed {
   const char *zName;
   CnnShape shape;
-  int type;           /* CNN_F32 or CNN_I64 */
+  int type;            /* CNN_F32 or CNN_I64 */
   const int64_t *pI64; /* CNN_I64 only: cnn_shape_count(&shape) values */
 } CnnFeed;
 
@@ -96,9 +97,22 @@ void cnn_work_free(CnnWork *w);
 int cnn_plan_run(const CnnPlan *p, CnnWork *w, const float *const *apIn, float *const *apOut,
                  int (*xInterrupted)(void *), void *pArg, char *err);
 
+/* Image-level parallelism: while at least one caller is between begin and
+** end (several worker threads each running whole inferences), OpenBLAS runs
+** single-threaded, as OpenBLAS advises for applications that parallelise
+** themselves; the previous thread count comes back with the last end.
+** Results do not change (no kernel's summation order depends on it), only
+** where the cores are spent. */
+void cnn_parallel_begin(void);
+void cnn_parallel_end(void);
+
 /* ---- image models: the "cnn:" feature kind ------------------------------ */
-enum { CNN_RESIZE_STRETCH = 0, CNN_RESIZE_CROP = 1 };
-enum { CNN_NORM_NONE = 0, CNN_NORM_IMAGENET = 1, CNN_NORM_TF = 2 };
+enum { CNN_RESIZE_STRETCH = 0,
+       CNN_RESIZE_CROP = 1 };
+enum { CNN_NORM_NONE = 0,
+       CNN_NORM_IMAGENET = 1,
+       CNN_NORM_TF = 2,
+       CNN_NORM_CAFFE = 3 };
 
 /* Image preprocessing of an 8-bit RGB image (rows top to bottom, RGB
 ** interleaved) into a 3 x h x w float32 planar tensor:
@@ -108,7 +122,9 @@ enum { CNN_NORM_NONE = 0, CNN_NORM_IMAGENET = 1, CNN_NORM_TF = 2 };
 **            (256 for 224), then take the centre w x h (torchvision's
 **            eval transform)
 ** then norm: none = 0..255, imagenet = (x/255 - mean)/std (torchvision's
-** constants), tf = x/127.5 - 1. */
+** constants), tf = x/127.5 - 1, caffe = BGR channel order minus the
+** ImageNet means in 0..255 (103.939, 116.779, 123.68): Keras ResNet50's
+** preprocess_input. */
 int cnn_preprocess(const unsigned char *rgb, int iw, int ih, int w, int h, int resize, int norm, float *out);
 
 /* An image model compiled for one input size and one output: what the

@@ -46,6 +46,7 @@ const ImgpcaSetting imgpca_settings[] = {
     {"s3.progress", CFG_BOOL, "false", {"IMGPCA_PROGRESS", NULL, NULL}, 0, 0, 0, NULL, "report listing/fetch progress on stderr", NULL, NULL},
     /* images */
     {"image.max_pixels", CFG_INT, "100000000", {"IMGPCA_MAX_PIXELS", NULL, NULL}, 0, 1, 4000000000LL, NULL, "largest image (width*height) a decoder accepts", NULL, NULL},
+    {"cnn.max_model_mb", CFG_INT, "1024", {"IMGPCA_CNN_MAX_MODEL_MB", NULL, NULL}, 0, 1, 65536, NULL, "largest ONNX model file (MiB) the cnn: feature kind and img_model_info load; also bounds each tensor of the model", NULL, NULL},
     /* pca */
     {"pca.max_memory_mb", CFG_INT, "4096", {"IMGPCA_PCA_MAX_MEMORY_MB", NULL, NULL}, 0, 1, 1073741824LL, NULL, "largest memory_mb a PCA aggregate may use (option or partial state)", NULL, NULL},
     /* parallelism */

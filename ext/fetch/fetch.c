@@ -9,6 +9,7 @@
 **   local items:  read by a worker (open O_NONBLOCK + fstat: FIFOs, folders
 **                 and devices are refused without blocking);
 **   features:     decoded and computed by a worker (img_features_blob);
+**   thumbnail:    made by the same worker from the same body (img_thumbnail);
 **   output:       the head item once it is done, strictly in input order.
 **
 ** Synchronisation: one mutex and two condition variables.  A slot is owned by
@@ -17,6 +18,8 @@
 ** curl_multi_poll with imgpca_getq_wakeup.
 */
 #include "fetch.h"
+
+#include "../cnn/cnn.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -57,7 +60,8 @@ struct ImgpcaFetch {
   /* worker pool */
   pthread_t *aTh;
   int nTh;
-  int bSync; /* mutex and condition variables initialised */
+  int bSync;        /* mutex and condition variables initialised */
+  int bCnnParallel; /* cnn_parallel_begin() called: workers run whole inferences */
   pthread_mutex_t mu;
   pthread_cond_t cvWork, cvDone;
   int64_t *aWork; /* ring of items waiting for a worker */
@@ -90,6 +94,18 @@ static int slot_finish(ImgpcaFetch *f, Slot *sl) {
                            &bDecode, err);
     if (rc == IMGPCA_ERROR) rc = item_error(it, "features of '%s': %s", it->zUrl, err);
   }
+  if (rc == IMGPCA_OK && f->o.nThumb > 0) {
+    char err[IMGPCA_ERRMAX];
+    int rt;
+    err[0] = 0;
+    /* the body is in memory already: a thumbnail costs no second request */
+    rt = img_thumbnail(sl->body.p, sl->body.n, f->o.maxPixels, f->o.nThumb, IMG_FMT_JPEG, IMGPCA_FETCH_THUMB_QUALITY,
+                       &it->pThumb, &it->nThumb, err);
+    if (rt == IMGPCA_NOMEM)
+      rc = rt;
+    else if (rt && !it->zError)
+      rc = item_error(it, "thumbnail of '%s': %s", it->zUrl, err);
+  }
   if (rc == IMGPCA_OK && f->o.bContent) {
     it->pContent = imgpca_buf_detach(&sl->body, &it->nContent);
     if (!it->pContent) it->nContent = 0;
@@ -117,6 +133,7 @@ static int slot_work(ImgpcaFetch *f, Slot *sl) {
 static void slot_release(Slot *sl) {
   imgpca_free(sl->item.pContent);
   imgpca_free(sl->item.pFeat);
+  imgpca_free(sl->item.pThumb);
   imgpca_free(sl->item.zError);
   imgpca_buf_free(&sl->body);
   memset(sl, 0, sizeof(*sl));
@@ -155,7 +172,7 @@ int imgpca_fetch_new(ImgpcaStorage *s, const ImgpcaFetchOpts *o, ImgpcaFetch **p
   *pp = NULL;
   if (!f) return IMGPCA_NOMEM;
   f->s = s;
-  f->o = *o;
+  f->o = *o; /* takes over the spec's model references (img_spec_release in imgpca_fetch_free) */
   if (f->o.nThreads < 0) f->o.nThreads = 0;
   if (f->o.nInflight < 1) f->o.nInflight = 1;
   f->iHead = -1;
@@ -235,6 +252,11 @@ static int fetch_start(ImgpcaFetch *f, char *err) {
     pthread_sigmask(SIG_SETMASK, &old, NULL);
   }
   /* Fewer threads than asked (resource limits) is fine; none = inline. */
+  if (f->nTh > 1 && f->o.bFeatures) {
+    for (i = 0; i < f->o.spec.n; i++)
+      if (f->o.spec.a[i].kind == IMG_CNN) f->bCnnParallel = 1;
+    if (f->bCnnParallel) cnn_parallel_begin(); /* one inference per worker, single-threaded BLAS */
+  }
   return IMGPCA_OK;
 }
 
@@ -339,7 +361,7 @@ static int take_gets(ImgpcaFetch *f, int bHead, char *err) {
       continue;
     }
     sl->bBody = 1;
-    if (f->o.bFeatures) {
+    if (f->o.bFeatures || f->o.nThumb > 0) { /* decoding goes to the workers */
       dispatch(f, i);
     } else {
       sl->rc = slot_finish(f, sl);
@@ -421,6 +443,8 @@ void imgpca_fetch_free(ImgpcaFetch *f) {
   imgpca_free(f->aWork);
   imgpca_free(f->aTh);
   imgpca_free(f->zQErr);
+  if (f->bCnnParallel) cnn_parallel_end();
+  img_spec_release(&f->o.spec);
   imgpca_free(f);
 }
 

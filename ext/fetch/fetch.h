@@ -25,6 +25,11 @@
 #include "../image/image.h"
 #include "../storage/storage.h"
 
+/* Thumbnails of s3_fetch_many's thumbnail column: JPEG, quality 75, fitting
+** a 48 x 48 box (the hover thumbnails of the report). */
+#define IMGPCA_FETCH_THUMB_SIZE 48
+#define IMGPCA_FETCH_THUMB_QUALITY 75
+
 typedef struct ImgpcaFetchOpts {
   int nThreads;     /* worker threads; 0 = everything on the calling thread */
   int nInflight;    /* S3 requests in flight (s3.max_inflight) */
@@ -32,6 +37,7 @@ typedef struct ImgpcaFetchOpts {
   int64_t maxBytes; /* largest object (SQLITE_LIMIT_LENGTH); < 0 = no limit */
   int bContent;     /* keep object bodies for the caller */
   int bFeatures;    /* compute features with spec */
+  int nThumb;       /* > 0: make a JPEG thumbnail fitting nThumb x nThumb */
   ImgSpec spec;
   long long maxPixels; /* image.max_pixels */
 } ImgpcaFetchOpts;
@@ -47,6 +53,8 @@ typedef struct ImgpcaFetchItem {
   size_t nContent;
   unsigned char *pFeat; /* float32 LE features (bFeatures and decodable), else NULL */
   size_t nFeat;
+  unsigned char *pThumb; /* JPEG thumbnail (nThumb > 0 and decodable), else NULL */
+  size_t nThumb;
   char *zError; /* NULL, or why the object or its features failed */
 } ImgpcaFetchItem;
 

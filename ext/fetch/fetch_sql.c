@@ -1,12 +1,12 @@
 /*
 ** s3_fetch_many: many objects fetched concurrently, decoded in parallel.
 **
-**   SELECT url, size, content, features, error FROM s3_fetch_many
+**   SELECT url, size, content, features, error, thumbnail FROM s3_fetch_many
 **    WHERE url IN (<list or subquery>) [AND spec = '<feature spec>'];
 **   SELECT ... FROM s3_fetch_many('<JSON array of URLs>' [, '<spec>']);
 **
 ** Eponymous-only table (SQLITE_VTAB_DIRECTONLY): columns url, size, content,
-** features, error; hidden arguments urls (JSON array text) and spec.
+** features, error, thumbnail; hidden arguments urls (JSON array text) and spec.
 ** URLs: s3://bucket/key (s3a://), file:///path or a local path.
 **
 ** Rows: one per URL, in the order of the JSON array (duplicates kept) or of
@@ -15,7 +15,10 @@
 ** `url = ?` alone gives one row.  size = bytes of the object; content = the
 ** object (only fetched into memory when the query uses the column);
 ** features = img_features(content, spec) (same bytes; only with a spec,
-** NULL spec = no features); error = NULL or "s3_fetch_many: <cause>".
+** NULL spec = no features); thumbnail = img_thumbnail(content, 48, 'jpeg',
+** 75) made by the same worker from the bytes in memory (only when the query
+** uses the column; NULL when not decodable); error = NULL or
+** "s3_fetch_many: <cause>" (the first failure: object, features, thumbnail).
 ** A failed object (missing, unreadable, not a regular file, HTTP error)
 ** gives a row with error set and NULL size/content/features; an undecodable
 ** image gives NULL features and an error (its content is still returned).
@@ -37,6 +40,7 @@ enum { COL_URL,
        COL_CONTENT,
        COL_FEATURES,
        COL_ERROR,
+       COL_THUMB,
        COL_URLS,
        COL_SPEC };
 
@@ -46,6 +50,7 @@ enum { COL_URL,
 #define IDX_URL_IN 4   /* argv: the IN list (sqlite3_vtab_in) */
 #define IDX_SPEC 8     /* argv: spec */
 #define IDX_CONTENT 16 /* content column used */
+#define IDX_THUMB 32   /* thumbnail column used */
 
 typedef struct FetchVtab {
   sqlite3_vtab base;
@@ -68,7 +73,7 @@ static int fm_connect(sqlite3 *db, void *pAux, int argc, const char *const *argv
   (void)pzErr;
   rc = sqlite3_declare_vtab(db,
                             "CREATE TABLE x(url TEXT, size INTEGER, content BLOB, features BLOB, "
-                            "error TEXT, urls HIDDEN, spec HIDDEN)");
+                            "error TEXT, thumbnail BLOB, urls HIDDEN, spec HIDDEN)");
   if (rc != SQLITE_OK) return rc;
   v = sqlite3_malloc(sizeof(*v));
   if (!v) return SQLITE_NOMEM;
@@ -137,6 +142,7 @@ static int fm_best_index(sqlite3_vtab *tab, sqlite3_index_info *info) {
     idxNum |= IDX_SPEC;
   }
   if (info->colUsed & ((sqlite3_uint64)1 << COL_CONTENT)) idxNum |= IDX_CONTENT;
+  if (info->colUsed & ((sqlite3_uint64)1 << COL_THUMB)) idxNum |= IDX_THUMB;
   info->idxNum = idxNum;
   return SQLITE_OK;
 }
@@ -270,7 +276,11 @@ static int fm_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr, i
     if (!zSpec) return SQLITE_NOMEM;
     err[0] = 0;
     rc = img_spec_parse(zSpec, &o.spec, err);
-    if (rc) return core_error(cur, rc, err);
+    if (rc == IMGPCA_OK) rc = imgpca_conn_spec_models(v->conn, &o.spec, err); /* cnn: items */
+    if (rc) {
+      img_spec_release(&o.spec);
+      return core_error(cur, rc, err);
+    }
     o.bFeatures = 1;
   }
   o.nThreads = (int)imgpca_config_int(cfg, "imgpca.threads");
@@ -281,10 +291,13 @@ static int fm_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr, i
   o.maxBytes = sqlite3_limit(v->conn->db, SQLITE_LIMIT_LENGTH, -1);
   o.maxPixels = imgpca_config_int(cfg, "image.max_pixels");
   o.bContent = (idxNum & IDX_CONTENT) != 0;
+  o.nThumb = (idxNum & IDX_THUMB) ? IMGPCA_FETCH_THUMB_SIZE : 0;
   rc = imgpca_conn_storage(v->conn, &s, err);
-  if (rc) return core_error(cur, rc, err);
-  rc = imgpca_fetch_new(s, &o, &c->f, err);
-  if (rc) return core_error(cur, rc, err);
+  if (rc == IMGPCA_OK) rc = imgpca_fetch_new(s, &o, &c->f, err);
+  if (rc) {
+    img_spec_release(&o.spec);
+    return core_error(cur, rc, err);
+  }
   if (idxNum & IDX_URLS) {
     rc = add_json(c, v->conn->db, pUrls);
   } else if (idxNum & IDX_URL_IN) {
@@ -321,6 +334,9 @@ static int fm_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int i) {
       break;
     case COL_FEATURES:
       if (it->pFeat) sqlite3_result_blob64(ctx, it->pFeat, it->nFeat, SQLITE_TRANSIENT);
+      break;
+    case COL_THUMB:
+      if (it->pThumb) sqlite3_result_blob64(ctx, it->pThumb, it->nThumb, SQLITE_TRANSIENT);
       break;
     case COL_ERROR:
       if (it->zError) {

@@ -8,9 +8,15 @@
 **   pixels: size=WxH|N (1..1024), color=rgb|grey|gray, norm=none|standard
 **   hist:   bins=N (1..40) | HxSxV (1..64 each, product <= 65536), space=hsv, sqrt[=0|1], white=T|off (0..255)
 **   hog:    size=WxH|N (8..1024), cell=C (2..64, divides size), bins=B (1..36)
+**   cnn:    model=PATH|URL (required), output=NAME, size=WxH|N (1..4096),
+**           resize=stretch|crop, norm=none|imagenet|tf|caffe  (docs/CNN.md; the
+**           model is loaded by the SQL glue, then img_spec_set_model)
 **   decode: dct=on|off, warnings=error|ignore          (contributes no values)
 */
 #include "image.h"
+
+#include "../cnn/cnn.h"
+#include "../vector/vector.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -73,6 +79,50 @@ static int parse_bins(char *z, ImgItem *it) {
   }
 }
 
+/* Stores a text option in the spec's string pool; returns its offset (> 0) or 0. */
+static int spec_str(ImgSpec *s, const char *z) {
+  size_t n = strlen(z);
+  int off;
+  if (s->nStr == 0) s->nStr = 1; /* offset 0 means "none" */
+  if ((size_t)s->nStr + n + 1 > sizeof(s->zStr)) return 0;
+  off = s->nStr;
+  memcpy(s->zStr + off, z, n + 1);
+  s->nStr += (int)n + 1;
+  return off;
+}
+
+/* One option of a cnn: item: 1 = valid, 0 = bad value, -1 = unknown key. */
+static int parse_cnn_opt(ImgSpec *s, ImgItem *it, const char *key, char *val) {
+  if (strcmp(key, "model") == 0) return val && *val && (it->iModel = spec_str(s, val)) > 0;
+  if (strcmp(key, "output") == 0) return val && *val && (it->iOutput = spec_str(s, val)) > 0;
+  if (strcmp(key, "size") == 0) return val && parse_size(val, 1, 4096, &it->w, &it->h);
+  if (strcmp(key, "resize") == 0) {
+    if (!val) return 0;
+    if (strcmp(val, "stretch") == 0)
+      it->resize = CNN_RESIZE_STRETCH;
+    else if (strcmp(val, "crop") == 0)
+      it->resize = CNN_RESIZE_CROP;
+    else
+      return 0;
+    return 1;
+  }
+  if (strcmp(key, "norm") == 0) {
+    if (!val) return 0;
+    if (strcmp(val, "none") == 0)
+      it->norm = CNN_NORM_NONE;
+    else if (strcmp(val, "imagenet") == 0)
+      it->norm = CNN_NORM_IMAGENET;
+    else if (strcmp(val, "tf") == 0)
+      it->norm = CNN_NORM_TF;
+    else if (strcmp(val, "caffe") == 0)
+      it->norm = CNN_NORM_CAFFE;
+    else
+      return 0;
+    return 1;
+  }
+  return -1;
+}
+
 static int parse_item(char *z, ImgSpec *s, char *err) {
   char *colon = strchr(z, ':'), *kind = z, *opts = NULL, *opt, *save = NULL;
   ImgItem *it = NULL;
@@ -102,6 +152,8 @@ static int parse_item(char *z, ImgSpec *s, char *err) {
       it->w = it->h = 64;
       it->cell = 8;
       it->obins = 9;
+    } else if (strcmp(kind, "cnn") == 0) {
+      it->kind = IMG_CNN;
     } else {
       return imgpca_seterr(err, "invalid spec: unknown kind '%s'", kind);
     }
@@ -180,6 +232,9 @@ static int parse_item(char *z, ImgSpec *s, char *err) {
             ok = ok && parse_range(val, 0, 255, &it->white);
         } else
           goto unknown;
+      } else if (it->kind == IMG_CNN) {
+        ok = parse_cnn_opt(s, it, key, val);
+        if (ok < 0) goto unknown;
       } else { /* hog */
         if (strcmp(key, "size") == 0)
           ok = val && parse_size(val, 8, 1024, &it->w, &it->h);
@@ -199,6 +254,8 @@ static int parse_item(char *z, ImgSpec *s, char *err) {
       return imgpca_seterr(err, "invalid spec: unknown option '%s' of '%s'", key, kind);
     }
   }
+  if (it && it->kind == IMG_CNN && !it->iModel)
+    return imgpca_seterr(err, "invalid spec: 'cnn' needs model=PATH or URL of an ONNX model");
   if (it && it->kind == IMG_HOG && (it->w % it->cell || it->h % it->cell))
     return imgpca_seterr(err, "invalid spec: hog size %dx%d is not a multiple of cell %d", it->w, it->h,
                          it->cell);
@@ -250,6 +307,7 @@ static size_t item_dims(const ImgItem *it) {
   switch (it->kind) {
     case IMG_PIXELS: return (size_t)it->w * it->h * (it->grey ? 1 : 3);
     case IMG_HIST: return (size_t)it->hb * it->sb * it->vb;
+    case IMG_CNN: return it->model ? cnn_image_model_dims((const CnnImageModel *)it->model) : 0;
     default: return (size_t)(it->w / it->cell) * (it->h / it->cell) * it->obins;
   }
 }
@@ -261,6 +319,36 @@ size_t img_spec_dims(const ImgSpec *s) {
   return n;
 }
 
+const char *img_item_model_url(const ImgSpec *s, const ImgItem *it) { return it->iModel ? s->zStr + it->iModel : NULL; }
+const char *img_item_output(const ImgSpec *s, const ImgItem *it) { return it->iOutput ? s->zStr + it->iOutput : NULL; }
+
+int img_spec_set_model(ImgSpec *s, int i, void *model, char *err) {
+  ImgItem *it = &s->a[i];
+  size_t total;
+  if (it->model) cnn_image_model_release((CnnImageModel *)it->model);
+  it->model = model;
+  cnn_image_model_size((const CnnImageModel *)model, &it->w, &it->h);
+  total = img_spec_dims(s);
+  if (total > IMGPCA_VEC_MAX_DIMS)
+    return imgpca_seterr(err, "invalid spec: %zu dimensions (at most %u)", total, (unsigned)IMGPCA_VEC_MAX_DIMS);
+  return IMGPCA_OK;
+}
+
+void img_spec_retain(ImgSpec *s) {
+  int i;
+  for (i = 0; i < s->n; i++)
+    if (s->a[i].model) cnn_image_model_retain((CnnImageModel *)s->a[i].model);
+}
+
+void img_spec_release(ImgSpec *s) {
+  int i;
+  for (i = 0; i < s->n; i++)
+    if (s->a[i].model) {
+      cnn_image_model_release((CnnImageModel *)s->a[i].model);
+      s->a[i].model = NULL;
+    }
+}
+
 void img_spec_decode_opts(const ImgSpec *s, ImgDecodeOpts *o) {
   int i;
   o->scale = s->scale;
@@ -270,6 +358,9 @@ void img_spec_decode_opts(const ImgSpec *s, ImgDecodeOpts *o) {
     const ImgItem *it = &s->a[i];
     if (it->kind == IMG_HIST) {
       if (o->need_short < it->side) o->need_short = it->side;
+    } else if (it->kind == IMG_CNN && it->resize == CNN_RESIZE_CROP) {
+      int side = 2 * (it->w > it->h ? it->w : it->h) * 8 / 7; /* the crop resizes to side / 0.875 */
+      if (o->need_short < side) o->need_short = side;
     } else {
       if (o->need_w < 2 * it->w) o->need_w = 2 * it->w;
       if (o->need_h < 2 * it->h) o->need_h = 2 * it->h;
@@ -421,6 +512,11 @@ int img_features_compute(const ImgSpec *s, const ImgImage *im, float *out, char 
     switch (it->kind) {
       case IMG_PIXELS: rc = pixels_feat(it, im, out); break;
       case IMG_HIST: rc = hsv_hist(it, im, out); break;
+      case IMG_CNN:
+        if (!it->model) return imgpca_seterr(err, "cnn: model not loaded");
+        rc = cnn_features((CnnImageModel *)it->model, im->px, im->w, im->h, it->resize, it->norm, out, err);
+        if (rc == IMGPCA_ERROR) return rc;
+        break;
       default: rc = hog_feat(it, im, out); break;
     }
     out += item_dims(it);

@@ -66,32 +66,50 @@ int img_resize_box_u8(const ImgImage *src, int dw, int dh, ImgImage *out);
 /* ---- feature specs ------------------------------------------------------ */
 enum { IMG_PIXELS = 1,
        IMG_HIST = 2,
-       IMG_HOG = 3 };
+       IMG_HOG = 3,
+       IMG_CNN = 4 };
 #define IMG_SPEC_MAX 8
+#define IMG_SPEC_STRMAX 4200 /* text options (cnn: model URL, output name) of one spec */
 typedef struct ImgItem {
   int kind;
-  int w, h;        /* pixels / hog: target size */
-  int grey;        /* pixels: 1 = one grey channel */
-  int standard;    /* pixels: per-vector mean/std normalisation */
-  int hb, sb, vb;  /* hist: bins per H, S, V */
-  int sqrt_;       /* hist: square root after L1 */
-  int white;       /* hist: drop pixels with min(R,G,B) >= white; 256 = keep all */
-  int side;        /* hist: DCT scaling keeps the shorter side >= side px */
-  int cell, obins; /* hog: cell size in px, orientation bins */
+  int w, h;            /* pixels / hog: target size */
+  int grey;            /* pixels: 1 = one grey channel */
+  int standard;        /* pixels: per-vector mean/std normalisation */
+  int hb, sb, vb;      /* hist: bins per H, S, V */
+  int sqrt_;           /* hist: square root after L1 */
+  int white;           /* hist: drop pixels with min(R,G,B) >= white; 256 = keep all */
+  int side;            /* hist: DCT scaling keeps the shorter side >= side px */
+  int cell, obins;     /* hog: cell size in px, orientation bins */
+  int resize, norm;    /* cnn: CNN_RESIZE_*, CNN_NORM_* */
+  int iModel, iOutput; /* cnn: offsets into ImgSpec.zStr (iOutput 0 = default output) */
+  void *model;         /* cnn: CnnImageModel *, set by the glue (img_spec_set_model); w,h = 0 until then */
 } ImgItem;
 typedef struct ImgSpec {
   int n;
   ImgItem a[IMG_SPEC_MAX];
   int scale;   /* decode:dct=on|off (default on) */
   int lenient; /* decode:warnings=ignore|error (default error) */
+  int nStr;
+  char zStr[IMG_SPEC_STRMAX]; /* NUL-separated text options; zStr[0] = 0 */
 } ImgSpec;
 
 #define IMG_DEFAULT_SPEC "hist:bins=8,sqrt"
 
 /* Parses a spec (NULL = IMG_DEFAULT_SPEC).  Error names the bad token. */
 int img_spec_parse(const char *z, ImgSpec *s, char *err);
-/* Dimensions of the feature vector. */
+/* Dimensions of the feature vector (cnn: items count once their model is set). */
 size_t img_spec_dims(const ImgSpec *s);
+/* The model URL and output name (NULL = default) of a cnn: item. */
+const char *img_item_model_url(const ImgSpec *s, const ImgItem *it);
+const char *img_item_output(const ImgSpec *s, const ImgItem *it);
+/* Attaches a loaded model (CnnImageModel *, one reference taken over) to a
+** cnn: item; its input size becomes the item's w x h.  Checks the spec's
+** total dimension against the vector functions' limit. */
+int img_spec_set_model(ImgSpec *s, int i, void *model, char *err);
+/* Copies of a spec share its models: retain before keeping a copy,
+** release when done (both no-ops for specs without cnn: items). */
+void img_spec_retain(ImgSpec *s);
+void img_spec_release(ImgSpec *s);
 /* Decoding options implied by the spec (scaling constraints, leniency). */
 void img_spec_decode_opts(const ImgSpec *s, ImgDecodeOpts *o);
 /* Computes the features of an upright RGB image into out[img_spec_dims(s)]. */

@@ -44,17 +44,24 @@ static long long img_max_pixels(sqlite3_context *ctx) {
   return c ? imgpca_config_int(&c->cfg, "image.max_pixels") : 0;
 }
 
-static void spec_free(void *p) { imgpca_free(p); }
+static void spec_free(void *p) {
+  img_spec_release((ImgSpec *)p);
+  imgpca_free(p);
+}
 
 /* Parses (or takes from the auxdata cache) the spec argument argv[1] into
-** *out.  Returns non-zero after setting an error. */
+** *out, with its cnn: models loaded.  The caller owns references to the
+** models of *out (img_spec_release).  Returns non-zero after setting an
+** error. */
 static int img_spec_arg(sqlite3_context *ctx, const char *zFunc, sqlite3_value **argv, ImgSpec *out) {
   char err[IMGPCA_ERRMAX];
   ImgSpec *s = (ImgSpec *)sqlite3_get_auxdata(ctx, 1);
+  ImgpcaConn *conn = (ImgpcaConn *)sqlite3_user_data(ctx);
   const char *z = NULL;
   int rc;
   if (s) {
     *out = *s;
+    img_spec_retain(out);
     return 0;
   }
   switch (sqlite3_value_type(argv[1])) {
@@ -71,13 +78,16 @@ static int img_spec_arg(sqlite3_context *ctx, const char *zFunc, sqlite3_value *
       return 1;
   }
   rc = img_spec_parse(z, out, err);
+  if (rc == IMGPCA_OK && conn) rc = imgpca_conn_spec_models(conn, out, err);
   if (rc != IMGPCA_OK) {
+    img_spec_release(out);
     imgpca_result_core(ctx, zFunc, rc, err);
     return 1;
   }
   s = imgpca_malloc(sizeof(*s));
   if (s) {
     *s = *out;
+    img_spec_retain(s);
     /* SQLite may free s at once; it is not used after this call. */
     sqlite3_set_auxdata(ctx, 1, s, spec_free);
   }
@@ -102,20 +112,21 @@ static void features_common(sqlite3_context *ctx, int argc, sqlite3_value **argv
       return;
     }
   }
-  if (t == SQLITE_NULL) return;
+  if (t == SQLITE_NULL) goto done;
   if (t != SQLITE_BLOB) {
     imgpca_result_error(ctx, zFunc, "expected an image blob, got %s", imgpca_type_name(argv[0]));
-    return;
+    goto done;
   }
   p = sqlite3_value_blob(argv[0]);
   n = (size_t)sqlite3_value_bytes(argv[0]);
   rc = img_features_blob(p, n, spec, img_max_pixels(ctx), &blob, &dims, &bDecode, err);
   if (rc != IMGPCA_OK) {
-    if (orNull && bDecode && rc == IMGPCA_ERROR) return;
-    imgpca_result_core(ctx, zFunc, rc, err);
-    return;
+    if (!(orNull && bDecode && rc == IMGPCA_ERROR)) imgpca_result_core(ctx, zFunc, rc, err);
+    goto done;
   }
   imgpca_result_owned_blob(ctx, blob, dims);
+done:
+  img_spec_release(&specv);
 }
 
 void img_features_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {

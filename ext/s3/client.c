@@ -1366,3 +1366,23 @@ int s3_client_describe(S3Client *c, ImgpcaBuf *b, char *err) {
   imgpca_buf_append(b, "}", 1);
   return b->oom ? IMGPCA_NOMEM : IMGPCA_OK;
 }
+
+/* ---- object version (used by the image model cache: ext/cnn) ---- */
+int s3_stat(S3Client *c, const char *zBucket, const char *zKey, int64_t *pSize, char **pzEtag, int *pNotFound,
+            char *err) {
+  S3Req r;
+  S3Resp resp;
+  int rc;
+  *pzEtag = NULL;
+  if (pNotFound) *pNotFound = 0;
+  req_init(&r, "HEAD", zBucket, zKey, NULL, -1);
+  rc = s3_do(c, &r, &resp, err);
+  if (rc == IMGPCA_ERROR && resp.status == 404 && pNotFound) *pNotFound = 1;
+  if (rc == IMGPCA_OK) {
+    *pSize = resp.nContentLength;
+    *pzEtag = imgpca_strdup(resp.zEtag ? resp.zEtag : "");
+    if (!*pzEtag) rc = IMGPCA_NOMEM;
+  }
+  resp_free(&resp);
+  return rc;
+}

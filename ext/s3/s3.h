@@ -192,6 +192,10 @@ void s3_mpu_abort(S3Client *c, const char *zBucket, const char *zKey, const char
 /* HEAD: the object's size.  *pNotFound set on 404. */
 int s3_head(S3Client *c, const char *zBucket, const char *zKey, int64_t *pSize, int *pNotFound,
             char *err);
+/* HEAD: the object's size and ETag (without quotes; "" when the server
+** sends none; *pzEtag imgpca_malloc'ed).  *pNotFound set on 404. */
+int s3_stat(S3Client *c, const char *zBucket, const char *zKey, int64_t *pSize, char **pzEtag, int *pNotFound,
+            char *err);
 /* UploadPartCopy: part iPart of the upload is bytes [offset, offset+length) of
 ** s3://zSrcBucket/zSrcKey, copied by the server (5 MiB..5 GiB except the last part). */
 int s3_mpu_copy_part(S3Client *c, const char *zBucket, const char *zKey, const char *zUploadId,

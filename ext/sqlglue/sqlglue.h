@@ -33,6 +33,8 @@ typedef struct ImgpcaConn {
   ImgpcaStorage *pStorage; /* local files and S3 (ext/storage), created at first use, or NULL */
   void *pPcaModel;         /* last model parsed by the pca model functions (ext/pca), or NULL */
   void (*xPcaModelFree)(void *);
+  void *pCnnCache; /* image models loaded by cnn: specs (ext/cnn/cnn_sql.c), or NULL */
+  void (*xCnnCacheFree)(void *);
   int nReadOnly;        /* > 0 while csv_export runs its query: side effects refused */
   const char *zRefused; /* the side-effect function refused meanwhile, or NULL */
 } ImgpcaConn;
@@ -63,6 +65,14 @@ const char *imgpca_type_name(sqlite3_value *v);
 
 /* The connection's storage, created at first use (err: a message on failure). */
 int imgpca_conn_storage(ImgpcaConn *conn, ImgpcaStorage **pp, char *err);
+
+/* Loads the models of the cnn: items of a parsed feature spec through the
+** connection's model cache (implemented by ext/cnn/cnn_sql.c): each model
+** is read through the storage layer once per connection and version (S3
+** ETag, local mtime/size/inode), and shared by every thread.  The spec holds
+** one reference per model: img_spec_release() when done with it. */
+struct ImgSpec;
+int imgpca_conn_spec_models(ImgpcaConn *conn, struct ImgSpec *s, char *err);
 
 /* A vector argument: a float32 BLOB or a JSON array of numbers. */
 typedef struct FvecArg {

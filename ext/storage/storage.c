@@ -15,7 +15,10 @@
 */
 #include "storage_int.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "../s3/s3.h"
@@ -74,6 +77,39 @@ int imgpca_storage_get(ImgpcaStorage *s, const char *zUrl, int64_t offset, int64
     rc = imgpca_seterr(err, "invalid URL '%s': missing object key", zUrl);
   } else if ((rc = get_s3(s, &c, err)) == IMGPCA_OK) {
     rc = s3_get(c, u.zBucket, u.zKey, offset, length, maxBytes, out, pNotFound, err);
+  }
+  imgpca_url_free(&u);
+  return rc;
+}
+
+int imgpca_storage_stat(ImgpcaStorage *s, const char *zUrl, int64_t *pSize, char **pzVersion, int *pNotFound,
+                        char *err) {
+  ImgpcaUrl u;
+  int rc;
+  S3Client *c;
+  *pzVersion = NULL;
+  *pSize = -1;
+  if (pNotFound) *pNotFound = 0;
+  rc = imgpca_url_parse(zUrl, &u, err);
+  if (rc) return rc;
+  if (u.eScheme == IMGPCA_URL_LOCAL) {
+    struct stat st;
+    if (stat(u.zKey, &st) != 0) {
+      if (pNotFound) *pNotFound = errno == ENOENT;
+      rc = imgpca_seterr(err, "cannot open '%s': %s", zUrl, strerror(errno));
+    } else if (!S_ISREG(st.st_mode)) {
+      rc = imgpca_seterr(err, "'%s' is not a regular file", zUrl);
+    } else {
+      *pSize = (int64_t)st.st_size;
+      *pzVersion = imgpca_mprintf("%llx-%llx-%llx",
+                                  (unsigned long long)st.st_mtim.tv_sec * 1000000000ULL + (unsigned long long)st.st_mtim.tv_nsec,
+                                  (unsigned long long)st.st_size, (unsigned long long)st.st_ino);
+      if (!*pzVersion) rc = IMGPCA_NOMEM;
+    }
+  } else if (!*u.zKey) {
+    rc = imgpca_seterr(err, "invalid URL '%s': missing object key", zUrl);
+  } else if ((rc = get_s3(s, &c, err)) == IMGPCA_OK) {
+    rc = s3_stat(c, u.zBucket, u.zKey, pSize, pzVersion, pNotFound, err);
   }
   imgpca_url_free(&u);
   return rc;

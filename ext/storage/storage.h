@@ -42,6 +42,12 @@ void imgpca_storage_free(ImgpcaStorage *s);
 int imgpca_storage_get(ImgpcaStorage *s, const char *zUrl, int64_t offset, int64_t length,
                        int64_t maxBytes, ImgpcaBuf *out, int *pNotFound, char *err);
 
+/* The size and a version string of an object without reading it: S3 ETag
+** (HEAD), local "<mtime ns hex>-<size hex>-<inode hex>" (stat).  *pzVersion is
+** imgpca_malloc'ed.  On a missing object IMGPCA_ERROR with *pNotFound = 1. */
+int imgpca_storage_stat(ImgpcaStorage *s, const char *zUrl, int64_t *pSize, char **pzVersion, int *pNotFound,
+                        char *err);
+
 /* Reads a whole local file (path or file:// URL; an s3:// URL is an error).
 ** Thread-safe: touches no client state, so worker threads may call it.
 ** Symbolic links are followed; anything but a regular file (folder, FIFO,

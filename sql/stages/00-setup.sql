@@ -34,6 +34,8 @@ INSERT INTO schema_want(type, name, sql) VALUES
    'CREATE TABLE runs(id INTEGER PRIMARY KEY, started TEXT, listed INTEGER, processed INTEGER, finished TEXT)'),
   ('table', 'classified',
    'CREATE TABLE classified(id INTEGER PRIMARY KEY CHECK (id = 1), model_id INTEGER, knn INTEGER)'),
+  ('table', 'thumbs',
+   'CREATE TABLE thumbs(key TEXT PRIMARY KEY, thumb BLOB) WITHOUT ROWID'),
   ('view', 'errors',
    'CREATE VIEW errors AS SELECT key, error FROM images WHERE error IS NOT NULL'),
   ('view', 'accuracy',
@@ -83,7 +85,9 @@ PRAGMA synchronous = NORMAL;
 -- named Test, else 'train'; label = the parent folder name.  Tables keyed by
 -- the image key are WITHOUT ROWID: the key is stored once.  classified: the
 -- model and $knn of the stored predictions (60-classify.sql); confusions: the
--- most confused (label, predicted) pairs with up to 3 example keys.
+-- most confused (label, predicted) pairs with up to 3 example keys; thumbs:
+-- a 48-pixel JPEG of each image (NULL: not decodable), made in stage 3 from
+-- the bytes fetched for the features, so the report fetches nothing.
 BEGIN;
 CREATE TABLE IF NOT EXISTS settings(key TEXT PRIMARY KEY, value ANY CONSTRAINT "pipeline: parameter $source is required (a folder or s3:// prefix)" CHECK (key <> 'source' OR value IS NOT NULL)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS images(key TEXT PRIMARY KEY, label TEXT, split TEXT NOT NULL, etag TEXT, spec TEXT NOT NULL, features BLOB, error TEXT) WITHOUT ROWID;
@@ -92,6 +96,7 @@ CREATE TABLE IF NOT EXISTS projections(key TEXT PRIMARY KEY, model_id INTEGER NO
 CREATE TABLE IF NOT EXISTS predictions(key TEXT PRIMARY KEY, model_id INTEGER NOT NULL, predicted TEXT, neighbour TEXT, distance REAL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS runs(id INTEGER PRIMARY KEY, started TEXT, listed INTEGER, processed INTEGER, finished TEXT);
 CREATE TABLE IF NOT EXISTS classified(id INTEGER PRIMARY KEY CHECK (id = 1), model_id INTEGER, knn INTEGER);
+CREATE TABLE IF NOT EXISTS thumbs(key TEXT PRIMARY KEY, thumb BLOB) WITHOUT ROWID;
 CREATE VIEW IF NOT EXISTS errors AS SELECT key, error FROM images WHERE error IS NOT NULL;
 CREATE VIEW IF NOT EXISTS accuracy AS SELECT count(*) AS tested, sum(p.predicted = i.label) AS correct, round(100.0 * avg(p.predicted = i.label), 2) AS percent FROM predictions AS p JOIN images AS i USING (key);
 CREATE VIEW IF NOT EXISTS accuracy_by_label AS SELECT i.label, count(*) AS tested, sum(p.predicted = i.label) AS correct, round(100.0 * avg(p.predicted = i.label), 2) AS percent FROM predictions AS p JOIN images AS i USING (key) GROUP BY i.label;

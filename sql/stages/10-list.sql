@@ -1,12 +1,28 @@
 -- ---------------------------------------------------------------------------
 -- 1. List: every file under the source (lazy, paged for S3); the images are
 --    the .jpg/.jpeg/.png files, the other files are counted and left alone.
+--    The source is a folder or prefix, never a pattern: its glob characters
+--    (\ * ? [) are escaped before '/**/*' is appended.  The key is the path
+--    relative to the source everywhere (local or S3), so an image's URL is the
+--    source, '/', then the key; the split rule (a folder named test, any
+--    case) and the label (the parent folder) look at that relative key only,
+--    never at the folders of the source itself.
 -- ---------------------------------------------------------------------------
+CREATE TEMP TABLE src AS
+SELECT rtrim(source, '/') AS dir,
+       replace(replace(replace(replace(rtrim(source, '/'), '\', '\\'), '*', '\*'), '?', '\?'), '[', '\[') AS pattern,
+       -- S3: the characters of the bucket's key before the relative key
+       CASE WHEN source LIKE 's3://%' OR source LIKE 's3a://%'
+            THEN (WITH r(rest) AS (SELECT substr(rtrim(source, '/'), instr(source, '://') + 3))
+                  SELECT CASE WHEN instr(rest, '/') > 0 THEN length(substr(rest, instr(rest, '/') + 1)) + 1 ELSE 0 END FROM r)
+            ELSE 0 END AS skip
+FROM cfg;
 CREATE TEMP TABLE listing AS
-SELECT l.key, l.url, l.parent AS label, l.etag,
-       CASE WHEN '/' || l.key LIKE '%/test/%' THEN 'test' ELSE 'train' END AS split,
-       (lower(l.name) LIKE '%.jpg' OR lower(l.name) LIKE '%.jpeg' OR lower(l.name) LIKE '%.png') AS image
-FROM cfg, s3_list(rtrim(cfg.source, '/') || '/**/*') AS l;
+SELECT x.key, x.url, x.label, x.etag,
+       CASE WHEN '/' || x.key LIKE '%/test/%' THEN 'test' ELSE 'train' END AS split, x.image
+FROM (SELECT substr(l.key, src.skip + 1) AS key, l.url, l.parent AS label, l.etag,
+             (lower(l.name) LIKE '%.jpg' OR lower(l.name) LIKE '%.jpeg' OR lower(l.name) LIKE '%.png') AS image
+      FROM src, s3_list(src.pattern || '/**/*') AS l) AS x;
 CREATE TEMP TABLE listed AS
 SELECT count(*) AS files, count(*) FILTER (WHERE image) AS images FROM listing;
 DELETE FROM listing WHERE NOT image;

@@ -1,7 +1,8 @@
 -- ---------------------------------------------------------------------------
 -- 3. Fetch + features, only for new or changed images (key, etag, spec)
 -- ---------------------------------------------------------------------------
--- The queue: what to do, in key order.  Nothing of it is kept: after a crash
+-- The queue: what to do, in key order (an image whose thumbnail is missing
+-- too: the thumbnail is made from the same fetched bytes as the features).  Nothing of it is kept: after a crash
 -- the next run builds it again from what the state database lacks.
 CREATE TEMP TABLE queue(
   seq INTEGER PRIMARY KEY, key TEXT, url TEXT, label TEXT, split TEXT, etag TEXT);
@@ -9,7 +10,10 @@ INSERT INTO queue(key, url, label, split, etag)
 SELECT l.key, l.url, l.label, l.split, l.etag
 FROM listing AS l LEFT JOIN images AS i USING (key)
 WHERE i.key IS NULL OR i.etag IS NOT l.etag OR i.spec IS NOT (SELECT spec FROM cfg)
+   OR NOT EXISTS (SELECT 1 FROM thumbs AS t WHERE t.key = l.key)  -- a state from before thumbnails
 ORDER BY l.key;
+-- the rows of the batch being written (31-batch.sql)
+CREATE TEMP TABLE batch_rows(key TEXT, features BLOB, error TEXT, thumb BLOB);
 CREATE INDEX temp.queue_url ON queue(url);
 -- One batch = one committed statement; the batch file below is read 1024
 -- times, so a batch holds max($batch, ceil(images to do / 1024)) images.

@@ -1,15 +1,23 @@
 -- One batch of stage 3 (read 1024 times by 30-features.sql): the next
--- cursor.size images of the queue, fetched and turned into features by
--- s3_fetch_many (s3.max_inflight requests in flight, imgpca.threads decoders),
--- written by one statement (one transaction).  An unreadable or undecodable
--- image gets NULL features and its error.  Queue done: nothing happens.
-INSERT OR REPLACE INTO images(key, label, split, etag, spec, features, error)
-SELECT q.key, q.label, q.split, q.etag, c.spec, f.features,
-       CASE WHEN f.features IS NULL THEN coalesce(f.error, 'no features with spec ' || quote(c.spec)) END
-FROM s3_fetch_many AS f CROSS JOIN queue AS q ON q.url = f.url CROSS JOIN cfg AS c
+-- cursor.size images of the queue, fetched and turned into features and a
+-- 48-pixel thumbnail by s3_fetch_many (s3.max_inflight requests in flight,
+-- imgpca.threads decoders, each image decoded from the bytes in memory),
+-- written in one transaction.  An unreadable or undecodable image gets NULL
+-- features and its error.  Queue done: nothing happens.
+BEGIN;
+INSERT INTO batch_rows(key, features, error, thumb)
+SELECT q.key, f.features, f.error, f.thumbnail
+FROM s3_fetch_many AS f CROSS JOIN queue AS q ON q.url = f.url
 WHERE f.url IN (SELECT q.url FROM queue AS q, cursor AS c
                 WHERE q.seq > c.done AND q.seq <= c.done + c.size)
   AND f.spec = (SELECT spec FROM cfg);
+INSERT OR REPLACE INTO images(key, label, split, etag, spec, features, error)
+SELECT q.key, q.label, q.split, q.etag, c.spec, b.features,
+       CASE WHEN b.features IS NULL THEN coalesce(b.error, 'no features with spec ' || quote(c.spec)) END
+FROM batch_rows AS b JOIN queue AS q USING (key) CROSS JOIN cfg AS c;
+INSERT OR REPLACE INTO thumbs(key, thumb) SELECT key, thumb FROM batch_rows;
+DELETE FROM batch_rows;
+COMMIT;
 UPDATE cursor SET done = min(done + size, total), batches = batches + 1, t1 = julianday('now')
 WHERE done < total;
 -- progress on stderr: done/total, rate, time left

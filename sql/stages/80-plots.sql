@@ -83,9 +83,19 @@ SELECT printf('plot: %s/scatter.svg, %d bytes', out, length(CAST(svg AS BLOB))) 
                                    70 + 520 * (d.x - b.x0) / (b.x1 - b.x0), 530 - 490 * (d.y - b.y0) / (b.y1 - b.y0), d.col), '') FROM d, b)
     || (SELECT group_concat(printf('<circle cx="616" cy="%d" r="5" fill="%s"/><text x="628" y="%d">%s (%d)</text>',
                                    52 + (rk - 1) * 20, col, 56 + (rk - 1) * 20,
-                                   replace(replace(replace(CASE WHEN length(label) > 28 THEN substr(label, 1, 27) || '…' ELSE label END,
+                                   replace(replace(replace(shown,
                                                            '&', '&amp;'), '<', '&lt;'), '>', '&gt;'), n), '')
-        FROM (SELECT * FROM lab WHERE rk <= 12 ORDER BY rk))
+        FROM (SELECT lab.*,
+                     -- XML 1.0 allows no C0 control character (not even as a reference):
+                     -- each is drawn as its Unicode control picture (U+2400 + code)
+                     (WITH RECURSIVE t(l) AS (SELECT CASE WHEN length(label) > 28 THEN substr(label, 1, 27) || '…' ELSE label END),
+                                     c(i, o) AS (SELECT 1, '' UNION ALL
+                                                 SELECT i + 1, o || CASE WHEN unicode(substr(t.l, i, 1)) < 32
+                                                                         THEN char(9216 + unicode(substr(t.l, i, 1)))
+                                                                         ELSE substr(t.l, i, 1) END
+                                                 FROM c, t WHERE i <= length(t.l))
+                      SELECT o FROM c ORDER BY i DESC LIMIT 1) AS shown
+              FROM lab WHERE rk <= 12 ORDER BY rk))
     || (SELECT CASE WHEN count(*) > 0 THEN printf('<circle cx="616" cy="%d" r="5" fill="#c8c8c8"/><text x="628" y="%d">other (%d classes, %d images)</text>',
                                                   52 + 12 * 20, 56 + 12 * 20, count(*), sum(n)) ELSE '' END FROM lab WHERE rk > 12)
     || '</svg>' AS svg

@@ -8,8 +8,10 @@
 --                    default 10000
 --    $report_thumbs  most hover thumbnails (every n-th drawn point), default 1500;
 --                    with the defaults 10k images give a page of about 3 MB
---    Needs the temp tables cfg and listing (URLs: the state keeps keys only)
---    and the temp view model of the earlier stages.
+--    Thumbnails come from the state database (table thumbs, made in stage 3
+--    from the bytes fetched for the features): this stage sends no request
+--    but the upload of the page.  Needs the temp table cfg and the temp view
+--    model of the earlier stages.
 -- ---------------------------------------------------------------------------
 CREATE TEMP TABLE rpt_cfg AS
 SELECT max(1, coalesce(CAST($report_points AS INTEGER), 10000)) AS max_points,
@@ -23,16 +25,16 @@ FROM (SELECT DISTINCT label FROM images WHERE label IS NOT NULL);
 
 -- the sampled points, then every n-th of them gets a thumbnail
 CREATE TEMP TABLE rpt_points AS
-WITH p AS (SELECT p.key, i.label, i.split, l.url, p.pc,
+WITH p AS (SELECT p.key, i.label, i.split, p.pc,
                   row_number() OVER (ORDER BY p.key) AS rn, count(*) OVER () AS n
-           FROM projections AS p JOIN images AS i USING (key) JOIN listing AS l USING (key))
-SELECT row_number() OVER (ORDER BY key) - 1 AS idx, key, label, split, url, pc, n AS projected
+           FROM projections AS p JOIN images AS i USING (key))
+SELECT row_number() OVER (ORDER BY key) - 1 AS idx, key, label, split, pc, n AS projected
 FROM p, rpt_cfg WHERE (rn - 1) % max(1, (n + max_points - 1) / max_points) = 0;
 
 CREATE TEMP TABLE rpt_thumbs AS
-SELECT key, 'data:image/jpeg;base64,' || imgpca_base64(img_thumbnail(s3_fetch_or_null(url), c.thumb_px, 'jpeg', 75)) AS uri
-FROM rpt_points, rpt_cfg AS c, (SELECT count(*) AS np FROM rpt_points) AS t
-WHERE c.max_thumbs > 0 AND idx % max(1, (t.np + c.max_thumbs - 1) / c.max_thumbs) = 0;
+SELECT p.key, 'data:image/jpeg;base64,' || imgpca_base64(t.thumb) AS uri
+FROM rpt_points AS p JOIN thumbs AS t USING (key), rpt_cfg AS c, (SELECT count(*) AS np FROM rpt_points) AS n
+WHERE c.max_thumbs > 0 AND t.thumb IS NOT NULL AND p.idx % max(1, (n.np + c.max_thumbs - 1) / c.max_thumbs) = 0;
 
 -- the most confused (true, predicted) pairs, two examples each
 CREATE TEMP TABLE rpt_conf AS
@@ -44,10 +46,8 @@ WITH wrong AS (SELECT i.label, p.predicted, p.key, p.neighbour, p.distance
      ex AS (SELECT w.*, row_number() OVER (PARTITION BY w.label, w.predicted ORDER BY w.distance, w.key) AS r
             FROM wrong AS w JOIN pairs USING (label, predicted))
 SELECT pairs.label, pairs.predicted, pairs.n, ex.key, ex.neighbour, ex.distance,
-       (SELECT 'data:image/jpeg;base64,' || imgpca_base64(img_thumbnail(s3_fetch_or_null(url), 72, 'jpeg', 80))
-        FROM listing WHERE key = ex.key) AS thumb,
-       (SELECT 'data:image/jpeg;base64,' || imgpca_base64(img_thumbnail(s3_fetch_or_null(url), 72, 'jpeg', 80))
-        FROM listing WHERE key = ex.neighbour) AS nthumb
+       (SELECT 'data:image/jpeg;base64,' || imgpca_base64(thumb) FROM thumbs WHERE key = ex.key) AS thumb,
+       (SELECT 'data:image/jpeg;base64,' || imgpca_base64(thumb) FROM thumbs WHERE key = ex.neighbour) AS nthumb
 FROM pairs JOIN ex USING (label, predicted) WHERE ex.r <= 2;
 
 -- pixel specs ('pixels:size=WxH' or 'size=N', optional color=grey): mean and

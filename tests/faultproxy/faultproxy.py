@@ -31,7 +31,8 @@ nth matching request, 1-based).
 
 Control API on the same port (never forwarded), for tests:
   PUT  /__fault/rules   body: JSON {"rules": [...]}   replaces the rules
-  GET  /__fault/log     JSON list of {method, path, query, fault, status}
+  GET  /__fault/log     JSON list of {method, path, query, fault, status, bytes}
+                        (bytes: of the upstream's response body, when forwarded)
   GET  /__fault/stats   JSON {requests, faults: {kind: n}}
   POST /__fault/reset   clears rules, log and stats
 
@@ -287,6 +288,7 @@ class Proxy:
             await self.respond(writer, 502, ("upstream failed: %s" % e).encode(), "text/plain")
             return False
         entry["status"] = status
+        entry["bytes"] = len(rbody)
         if kind == "drop":
             entry["status"] = 0
             entry["upstream_status"] = status

@@ -5,7 +5,7 @@
 #      publish), output to a local folder: the plan lists every image once; a map task names
 #      the objects deleted or undecodable since the plan and writes no manifest; model equal to the
 #      reference (eigenvalues within 1e-9 relative, components up to sign), CSV rows equal to the
-#      reference CSV (order-insensitive, header key,label,pc1..pck, labels = folder names);
+#      reference CSV (order-insensitive, header key,label,split,pc1..pck, labels = folder names);
 #   3. the images copied to the project's RGW (S3) and a run from and to RGW through a loopback
 #      request-counting proxy, in which shard 2 fails on purpose: the run fails with a message
 #      naming the shard and no model is published; LIST requests = the pages of one listing
@@ -86,7 +86,7 @@ def load(p):
 rh, rrows = load(ref_path)
 gh, grows = load(got_path)
 prefix = sys.argv[4] if len(sys.argv) > 4 else ''
-if gh != ['key', 'label'] + rh[1:]:
+if gh != ['key', 'label', 'split'] + rh[1:]:
     sys.exit(f"FAIL: {what}: header {gh[:4]}... does not match the reference {rh[:3]}...")
 ref = {r[0]: r[1:] for r in rrows}
 got = {r[0][len(prefix):] if r[0].startswith(prefix) else r[0]: r for r in grows}
@@ -99,9 +99,12 @@ for key, r in ref.items():
     label = os.path.basename(os.path.dirname(key))
     if g[1] != label:
         sys.exit(f"FAIL: {what}: key {key!r} has label {g[1]!r}, expected {label!r}")
-    if g[2:] == r:
+    split = 'test' if '/test/' in ('/' + key).lower() else 'train'
+    if g[2] != split:
+        sys.exit(f"FAIL: {what}: key {key!r} has split {g[2]!r}, expected {split!r}")
+    if g[3:] == r:
         same += 1
-    for a, b in zip(r, g[2:]):
+    for a, b in zip(r, g[3:]):
         a, b = float(a), float(b)
         worst = max(worst, abs(a - b) / (1e-3 + abs(a)))
 if worst > 1e-5:
@@ -236,7 +239,7 @@ IMGPCA_RUN=it-s3 IMGPCA_OUT=$work/pub IMGPCA_NSHARD=$n IMGPCA_EXT=$ext IMGPCA_RE
   >"$work/pub.log" 2>&1 || { cat "$work/pub.log"; fail "local publish of the RGW parts failed"; }
 cmp -s "$work/s3.csv" "$work/pub/projection.csv" || fail "the CSV published on RGW differs from a local publish of the same parts"
 [ "$(sql "SELECT s3_fetch_or_null('$out/report.html', 0, 1) IS NOT NULL")" = 1 ] || fail "the RGW run published no report.html"
-head -1 "$work/s3.csv" | grep -qx "key,label,pc1,pc2,pc3,pc4,pc5,pc6,pc7,pc8" || fail "header of the published CSV: $(head -1 "$work/s3.csv")"
+head -1 "$work/s3.csv" | grep -qx "key,label,split,pc1,pc2,pc3,pc4,pc5,pc6,pc7,pc8" || fail "header of the published CSV: $(head -1 "$work/s3.csv")"
 kill "$proxy_pid" 2>/dev/null || true
 export AWS_ENDPOINT_URL=$RGW_ENDPOINT
 

@@ -48,7 +48,7 @@ csv=$T/out-a/pca.csv
 k=$(sq "$T/a.db" "SELECT value FROM settings WHERE key = 'k'")
 [ "$k" = 50 ] || fail "k = $k"
 header=$(head -1 "$csv")
-want="key,label,$(seq -s, -f 'pc%g' 1 "$k")"
+want="key,label,split,$(seq -s, -f 'pc%g' 1 "$k")"
 [ "$header" = "$want" ] || fail "header '$header'"
 rows=$(( $(wc -l < "$csv") - 1 ))
 [ "$rows" = "$nfiles" ] || fail "CSV has $rows rows, expected $nfiles images"

@@ -27,6 +27,19 @@ SELECT count(*) AS n, sum(content = s3_fetch(url)) AS same_content,
   FROM s3_fetch_many WHERE url IN (SELECT url FROM pics) AND spec = 'hist:bins=6;pixels:size=8x8,color=grey';
 SELECT url = (SELECT min(url) FROM pics) AS ok, length(features) FROM s3_fetch_many
  WHERE url = (SELECT min(url) FROM pics) AND spec = 'hist';
+-- thumbnail column: img_thumbnail(content, 48, 'jpeg', 75) made by the worker, with or
+-- without a spec, for 1 and 4 threads; NULL (and the error) for an undecodable image
+SELECT imgpca_config('imgpca.threads', 4) IS NOT NULL AS t4;
+SELECT count(*) AS n, sum(thumbnail = img_thumbnail(s3_fetch(url), 48, 'jpeg', 75)) AS same_thumb,
+       sum(features = img_features(s3_fetch(url), 'hist')) AS same_features
+  FROM s3_fetch_many WHERE url IN (SELECT url FROM pics) AND spec = 'hist';
+SELECT imgpca_config('imgpca.threads', 1) IS NOT NULL AS t1;
+SELECT count(*) AS n, sum(thumbnail = img_thumbnail(s3_fetch(url), 48, 'jpeg', 75)) AS same_thumb
+  FROM s3_fetch_many WHERE url IN (SELECT url FROM pics);
+SELECT imgpca_config('imgpca.threads', 0) IS NOT NULL AS t0;
+SELECT replace(url, 'fetch.tmp/', '') AS url, thumbnail IS NULL AS no_thumb, features IS NULL AS no_features,
+       error IS NOT NULL AS has_error
+  FROM s3_fetch_many('["fetch.tmp/bad.jpg"]', 'hist');
 -- a join feeds URLs one by one
 SELECT count(*), count(f.features) FROM pics JOIN s3_fetch_many f ON f.url = pics.url AND f.spec = 'hist';
 
