@@ -323,24 +323,18 @@ format-check:
 
 # ---- CNN: ONNX conformance, hostile models, cross-checks (tests/cnn) -------
 # The conformance harness reads the ONNX node tests' TensorProto files with
-# protobuf-c code generated from Debian's onnx.proto (libonnx-dev).
-CNNT_GEN := build/cnntest/gen
-CNNT_CFLAGS = $(BASE_CFLAGS) -I$(CNNT_GEN)
-$(CNNT_GEN)/onnx.pb-c.c $(CNNT_GEN)/onnx.pb-c.h: /usr/include/onnx/onnx.proto
-	@mkdir -p $(CNNT_GEN)
-	cp $< $(CNNT_GEN)/onnx.proto && cd $(CNNT_GEN) && protoc-c --c_out=. onnx.proto
-
-build/cnntest/conformance: tests/cnn/conformance.c $(CNNT_GEN)/onnx.pb-c.c build/libimgpca-int.a
+# the protobuf-c parser generated for the engine (build/gen, in OBJ/AOBJ).
+build/cnntest/conformance: tests/cnn/conformance.c build/libimgpca-int.a $(GEN_H)
 	@mkdir -p build/cnntest
-	$(CC) $(CNNT_CFLAGS) $(CFLAGS) $< $(CNNT_GEN)/onnx.pb-c.c -o $@ build/libimgpca-int.a -lprotobuf-c $(LIBS)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $< -o $@ build/libimgpca-int.a $(LIBS)
 
-build/cnntest/conformance-asan: tests/cnn/conformance.c $(CNNT_GEN)/onnx.pb-c.c $(AOBJ)
+build/cnntest/conformance-asan: tests/cnn/conformance.c $(AOBJ)
 	@mkdir -p build/cnntest
-	$(CC) $(CNNT_CFLAGS) -O1 -g $(SAN_FLAGS) $< $(CNNT_GEN)/onnx.pb-c.c -o $@ $(AOBJ) -lprotobuf-c $(LIBS)
+	$(CC) $(BASE_CFLAGS) -O1 -g $(SAN_FLAGS) $< -o $@ $(AOBJ) $(LIBS)
 
 build/cnntest/hostile: tests/cnn/hostile.c $(AOBJ)
 	@mkdir -p build/cnntest
-	$(CC) $(CNNT_CFLAGS) -O1 -g $(SAN_FLAGS) $< -o $@ $(AOBJ) -lprotobuf-c $(LIBS)
+	$(CC) $(BASE_CFLAGS) -O1 -g $(SAN_FLAGS) $< -o $@ $(AOBJ) $(LIBS)
 
 .PHONY: test-cnn-conformance test-cnn-conformance-asan test-cnn-hostile test-cnn-torch test-cnn
 test-cnn-conformance: build/cnntest/conformance
