@@ -170,9 +170,9 @@ static long tensor_values(const Onnx__TensorProto *t, float **pF, int64_t **pI) 
     float *p = malloc(n * sizeof(float) + 1);
     if (!p) return -1;
     if (t->has_raw_data && t->raw_data.len == n * 4) {
-      memcpy(p, t->raw_data.data, n * 4); /* little-endian host */
+      if (n) memcpy(p, t->raw_data.data, n * 4); /* little-endian host */
     } else if (t->n_float_data == n) {
-      memcpy(p, t->float_data, n * 4);
+      if (n) memcpy(p, t->float_data, n * 4);
     } else {
       free(p);
       return -1;
@@ -184,9 +184,9 @@ static long tensor_values(const Onnx__TensorProto *t, float **pF, int64_t **pI) 
     int64_t *p = malloc(n * sizeof(int64_t) + 1);
     if (!p) return -1;
     if (t->has_raw_data && t->raw_data.len == n * 8) {
-      memcpy(p, t->raw_data.data, n * 8);
+      if (n) memcpy(p, t->raw_data.data, n * 8);
     } else if (t->n_int64_data == n) {
-      memcpy(p, t->int64_data, n * 8);
+      if (n) memcpy(p, t->int64_data, n * 8);
     } else {
       free(p);
       return -1;

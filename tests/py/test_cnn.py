@@ -260,6 +260,9 @@ try:
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
 
+summary = (f'top-1 {len(expect)} photos as README; vs onnxruntime max rel L2: {globals().get("ort_summary", "-")}; '
+           f'stretch vs Pillow max |diff| {pre_worst:.3f}')
+if testlib.fails:
+    print(summary)
 testlib.exit_if_failed()
-print(f'top-1 {len(expect)} photos as README; vs onnxruntime max rel L2: {globals().get("ort_summary", "-")}; '
-      f'stretch vs Pillow max |diff| {pre_worst:.3f}')
+print(summary)
