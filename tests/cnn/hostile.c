@@ -197,6 +197,7 @@ static void in_child(void (*fn)(const char *), const char *zArg, const char *zWh
   fflush(stdout);
   pid_t pid = fork();
   if (pid == 0) {
+    nFail = 0; /* the child's own count (and report cap) */
     fn(zArg);
     exit(nFail ? 1 : 0);
   }
@@ -231,6 +232,7 @@ static void named_cases(const char *zDir) {
       free(p);
       continue;
     }
+    nFail = 0; /* child: its own verdict */
     int st = try_model(p, n, NULL, 1, err);
     if (strcmp(zStage, "none") == 0) {
       if (st) FAIL("%s: a valid model fails (stage %d): %s", zFile, st, err);
