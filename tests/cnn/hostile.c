@@ -226,7 +226,7 @@ static void named_cases(const char *zDir) {
     snprintf(zCurrent, sizeof zCurrent, "%s", zFile);
     fflush(stdout);
     pid_t pid = fork();
-    if (pid > 0) { /* parent: the child's exit status is the verdict */
+    if (pid != 0) { /* parent (or fork failed): the child's exit status is the verdict */
       nChecks++;
       wait_child(pid, zFile);
       free(p);
