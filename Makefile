@@ -8,7 +8,8 @@
 #   make format-check   C sources against .clang-format
 #   make bench      benchmarks -> bench/RESULTS.md
 #   make install    PREFIX=/usr/local: library, header, pkg-config file, pipeline SQL
-#                   ($PREFIX/share/imgpca/sql: run the pipeline from $PREFIX/share/imgpca)
+#                   ($PREFIX/share/imgpca/pipeline.sql runs from any folder; so does
+#                   $PREFIX/bin/imgpca pipeline STATE.db source=... out=...)
 #   make demo       the full pipeline on local files (README command 1)
 
 PREFIX  ?= /usr/local
@@ -46,7 +47,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/unit/%)
 UNIT_ASAN := $(UNIT_SRC:tests/unit/%.c=build/unit-asan/%)
 
 .PHONY: all deps test-deps test test-quick test-unit test-unit-asan test-sql test-api test-py \
-        test-integration test-asan test-report test-examples test-oom test-concurrency fuzz fuzz-build test-fuzz \
+        test-integration test-asan test-report test-examples test-oom test-concurrency fuzz fuzz-build test-fuzz fuzz-long \
         bench install uninstall demo clean format format-check print-libs
 
 all: dist/imgpca.so dist/libimgpca.a build/libimgpca-int.a
@@ -204,10 +205,14 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/share/imgpca/sql/stages
 	install -m 644 sql/*.sql $(DESTDIR)$(PREFIX)/share/imgpca/sql/
 	install -m 644 sql/stages/*.sql $(DESTDIR)$(PREFIX)/share/imgpca/sql/stages/
+	scripts/pipeline-bundle.sh sql/pipeline.sql > $(DESTDIR)$(PREFIX)/share/imgpca/pipeline.sql
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 scripts/imgpca $(DESTDIR)$(PREFIX)/bin/imgpca
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/lib/libimgpca.a $(DESTDIR)$(PREFIX)/lib/imgpca.so \
-	      $(DESTDIR)$(PREFIX)/include/imgpca.h $(DESTDIR)$(PREFIX)/lib/pkgconfig/imgpca.pc
+	      $(DESTDIR)$(PREFIX)/include/imgpca.h $(DESTDIR)$(PREFIX)/lib/pkgconfig/imgpca.pc \
+	      $(DESTDIR)$(PREFIX)/bin/imgpca
 	rm -rf $(DESTDIR)$(PREFIX)/share/imgpca
 
 clean:
@@ -266,6 +271,15 @@ fuzz-build: $(FUZZ_BIN)
 
 fuzz: $(FUZZ_BIN)
 	@fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BIN)
+
+# make fuzz-long: every target for FUZZ_LONG_SECONDS in total (default an hour,
+# split evenly; outside make test), the corpus kept in build/fuzz/corpus; the
+# executions and coverage of each target go to build/fuzz/long-<date>.txt.
+FUZZ_LONG_SECONDS ?= 3600
+fuzz-long: $(FUZZ_BIN)
+	@mkdir -p build/fuzz
+	@f=build/fuzz/long-$$(date +%Y%m%d-%H%M).txt; \
+	  fuzz/run.sh $$(( $(FUZZ_LONG_SECONDS) / $(words $(FUZZ_BIN)) )) $(FUZZ_BIN) > $$f 2>&1; rc=$$?; cat $$f; exit $$rc
 
 test-fuzz: $(FUZZ_BIN)
 	@$(if $(FUZZ_WAIT),echo "fuzz: not built yet (core not on this branch): $(FUZZ_WAIT)";) true

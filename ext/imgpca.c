@@ -64,6 +64,7 @@ static const FuncDef aFunc[] = {
     /* core */
     {"imgpca_version", 0, PURE, 0, imgpca_version_func, 0, 0},
     {"imgpca_build_info", 0, PURE, 0, imgpca_build_info_func, 0, 0},
+    {"imgpca_printable", 1, PURE, 0, imgpca_printable_func, 0, 0},
     {"imgpca_config", 0, DIRECT, CONN, imgpca_config_func, 0, 0},
     {"imgpca_config", 1, DIRECT, CONN, imgpca_config_func, 0, 0},
     {"imgpca_config", 2, DIRECT, CONN, imgpca_config_func, 0, 0},
@@ -90,6 +91,7 @@ static const FuncDef aFunc[] = {
     {"img_features_or_null", 1, SETTING, CONN, img_features_or_null_func, 0, 0},
     {"img_features_or_null", 2, SETTING, CONN, img_features_or_null_func, 0, 0},
     {"img_info", 1, SETTING, CONN, img_info_func, 0, 0},
+    {"img_spec_check", 1, PURE, 0, img_spec_check_func, 0, 0},
     {"img_pixels", 1, SETTING, CONN, img_pixels_func, 0, 0},
     {"img_pixels", 3, SETTING, CONN, img_pixels_func, 0, 0},
     {"img_encode", 5, PURE, 0, img_encode_func, 0, 0},
@@ -141,6 +143,7 @@ static const FuncDef aFunc[] = {
 
 static const ModuleDef aModule[] = {
     {"pca_components", &pca_components_module, 0},
+    {"pca_project_rows", &pca_project_rows_module, CONN},
     {"s3_list", &s3_list_module, CONN},
     {"s3_fetch_many", &s3_fetch_many_module, CONN},
     {"knn_search", &knn_search_module, CONN},

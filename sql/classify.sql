@@ -9,7 +9,13 @@
 -- $knn:   neighbours that vote; default the pipeline's setting 'knn', else 1.
 --         The vote: most neighbours, then the smallest summed distance,
 --         then the label (the rule of sql/pipeline.sql).
--- Prints the max($knn, 5) nearest training images, then the prediction.
+-- Prints the max($knn, 5) nearest training images under a header line
+-- (label, distance, training image), then the prediction: "unknown" when
+-- the nearest training image is farther than the model's threshold (table
+-- thresholds, written by stage 6 of the pipeline: twice the 99th percentile
+-- of the training images' leave-one-out nearest-neighbour distances, see
+-- sql/stages/60-classify.sql), which a photo of something else than the
+-- training images usually is.
 -- Uses the newest model fitted with the database's current source, spec
 -- and k.  A missing $image, an unreadable or undecodable image, or a
 -- database without a model is an error: a message on stderr and exit
@@ -38,6 +44,10 @@ SELECT (SELECT m.id FROM models AS m
           AND m.k = (SELECT value FROM settings WHERE key = 'k')
         ORDER BY m.id DESC LIMIT 1), NULL, NULL;
 UPDATE model SET spec = m.spec, model = m.model FROM models AS m WHERE m.id = model.id;
+CREATE TEMP TABLE has_thresholds(
+  n INTEGER CONSTRAINT "classify: this state database has no table thresholds (made by an earlier version): run sql/pipeline.sql on it once"
+    CHECK (n = 1));
+INSERT INTO has_thresholds SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'thresholds';
 -- s3_fetch and img_features fail with a message naming the image
 CREATE TEMP TABLE query AS
 SELECT pca_project(m.model, img_features(s3_fetch(a.image), m.spec)) AS pc FROM model AS m, args AS a;
@@ -47,8 +57,17 @@ FROM query AS q, model AS m, args AS a,
      knn_search(q.pc, printf('SELECT p.key, p.pc FROM projections AS p JOIN images AS i USING (key)
                               WHERE i.split = ''train'' AND p.model_id = %d', m.id), max(a.knn, 5)) AS n
 JOIN images AS i ON i.key = n.ref_id;
-SELECT printf('%-30s %8.4f  %s', label, distance, key) FROM neighbours ORDER BY rank;
-SELECT printf('predicted: %s (%d of %d nearest)', label, votes, knn)
+SELECT printf('%-30s %8s  %s', 'label', 'distance', 'training image');
+SELECT imgpca_printable(printf('%-30s %8.4f  %s', label, distance, key)) FROM neighbours ORDER BY rank;
+SELECT imgpca_printable(CASE
+  WHEN t.distance IS NOT NULL AND n.distance > t.distance
+    THEN printf('predicted: unknown (the nearest training image, %s at %.4f, is farther than the model''s threshold %.4f: unlike the training images; the vote of the %d nearest says %s)',
+                n.label, n.distance, t.distance, v.knn, v.label)
+  ELSE printf('predicted: %s (%d of %d nearest)%s', v.label, v.votes, v.knn,
+              CASE WHEN t.distance IS NULL THEN ' (no threshold for unknown photos with this model: run sql/pipeline.sql with $classify = 1)' ELSE '' END)
+  END)
 FROM (SELECT label, count(*) AS votes, sum(distance) AS total, a.knn
-      FROM neighbours, args AS a WHERE rank <= a.knn GROUP BY label)
-ORDER BY votes DESC, total, label LIMIT 1;
+      FROM neighbours, args AS a WHERE rank <= a.knn GROUP BY label
+      ORDER BY votes DESC, total, label LIMIT 1) AS v,
+     (SELECT label, distance FROM neighbours WHERE rank = 1) AS n,
+     model AS m LEFT JOIN thresholds AS t ON t.model_id = m.id;

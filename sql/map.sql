@@ -39,7 +39,7 @@ CREATE TEMP TABLE problems AS
                 plan ->> 'run', plan ->> 'source', plan ->> 'nshard', $run, $src, $nshard)
     FROM meta WHERE plan IS NOT NULL
      AND (plan ->> 'run' IS NOT $run OR plan ->> 'source' IS NOT $src OR plan ->> 'nshard' IS NOT $nshard);
-SELECT msg FROM problems;
+SELECT imgpca_printable(msg) FROM problems;
 INSERT INTO guard SELECT NOT EXISTS (SELECT 1 FROM problems);
 CREATE TEMP TABLE keylist AS
   SELECT CAST(s3_fetch(list_url) AS TEXT) AS body, list_url,
@@ -69,7 +69,7 @@ CREATE TABLE shard.features(
 CREATE TEMP TABLE fetched AS
   SELECT f.url, f.features, f.error, f.thumbnail FROM keylist, s3_fetch_many(keylist.urls, $spec) AS f;
 CREATE UNIQUE INDEX temp.fetched_url ON fetched(url);
-SELECT printf('map: problem: shard %d: %s', $shard, error) FROM fetched WHERE error IS NOT NULL LIMIT 20;
+SELECT imgpca_printable(printf('map: problem: shard %d: %s', $shard, error)) FROM fetched WHERE error IS NOT NULL LIMIT 20;
 SELECT printf('map: problem: shard %d: %d objects could not be read or decoded', $shard, count(*))
   FROM fetched WHERE error IS NOT NULL HAVING count(*) > 20;
 INSERT INTO guard SELECT NOT EXISTS (SELECT 1 FROM fetched WHERE error IS NOT NULL OR features IS NULL)

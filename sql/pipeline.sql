@@ -3,6 +3,9 @@
 -- Run with the stock sqlite3 shell on a persistent state database, from the
 -- folder that holds sql/ (the repository root, or $PREFIX/share/imgpca once
 -- installed): the stages below are read relative to the working directory.
+-- From any other folder: the `imgpca pipeline` command, or the single-file
+-- $PREFIX/share/imgpca/pipeline.sql that make install writes (this file with
+-- its stages inlined by scripts/pipeline-bundle.sh).
 --
 --   sqlite3 state.db -cmd '.load dist/imgpca' \
 --     -cmd ".parameter set \$source '/data/fruits360'" \
@@ -41,6 +44,17 @@
 -- working directory; progress goes to stderr.
 
 .bail on
+-- A second pipeline on the same state database waits for the first one's
+-- writes (see 00-setup.sql); run `sqlite3 -cmd '.timeout 600000' ...` so
+-- that the shell's own -cmd lines wait too (scripts/imgpca does).
+.timeout 600000
+-- begin: only when reading stage files
+CREATE TEMP TABLE stage_files(
+  found INTEGER CONSTRAINT "pipeline: cannot find sql/stages/00-setup.sql from this working directory: run sql/pipeline.sql from the folder holding sql/ (the repository root or $PREFIX/share/imgpca), or run it from anywhere as `imgpca pipeline STATE.db source=...` or with the single-file $PREFIX/share/imgpca/pipeline.sql"
+        CHECK (found));
+INSERT INTO stage_files VALUES (readfile('sql/stages/00-setup.sql') IS NOT NULL);
+DROP TABLE stage_files;
+-- end: only when reading stage files
 -- Stages, in order (each file starts with a comment describing it):
 .read sql/stages/00-setup.sql
 .read sql/stages/10-list.sql

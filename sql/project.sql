@@ -35,7 +35,7 @@ CREATE TEMP TABLE problems AS
   UNION ALL
   SELECT printf('project: problem: shard %d: map manifest is for run ''%s''', $shard, manifest ->> 'run')
     FROM meta WHERE manifest IS NOT NULL AND manifest ->> 'run' IS NOT $run;
-SELECT msg FROM problems;
+SELECT imgpca_printable(msg) FROM problems;
 INSERT INTO guard SELECT NOT EXISTS (SELECT 1 FROM problems);
 
 CREATE TEMP TABLE model AS
@@ -62,8 +62,10 @@ CREATE TEMP TABLE names AS
          printf('%s/parts/part-%05d-of-%05d.json', $out, $shard, $nshard) AS json_url;
 CREATE TEMP TABLE result AS
   SELECT csv_export(csv_url,
-           'SELECT key, label, split, pca_project((SELECT m FROM temp.model), feature) AS pc
-              FROM shard.features ORDER BY key', $csv_options) AS nrows
+           'SELECT p.key, f.label, f.split, p.pc
+              FROM pca_project_rows((SELECT m FROM temp.model),
+                     ''SELECT key, feature FROM shard.features ORDER BY key'') AS p
+              CROSS JOIN shard.features AS f ON f.key = p.key', $csv_options) AS nrows
     FROM names;
 SELECT 'project: wrote ' || csv_url || ' (' || nrows || ' rows)' FROM names, result;
 CREATE TEMP TABLE written AS SELECT s3_fetch(csv_url) AS body FROM names;

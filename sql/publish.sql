@@ -41,7 +41,7 @@ CREATE TEMP TABLE problems AS
   SELECT printf('publish: problem: part %d: header differs from part 0', shard)
     FROM parts WHERE shard > 0 AND manifest IS NOT NULL
      AND manifest ->> 'header' IS NOT (SELECT manifest ->> 'header' FROM parts WHERE shard = 0);
-SELECT msg FROM problems;
+SELECT imgpca_printable(msg) FROM problems;
 INSERT INTO guard SELECT NOT EXISTS (SELECT 1 FROM problems);
 
 CREATE TEMP TABLE concat AS

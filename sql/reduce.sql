@@ -36,7 +36,7 @@ CREATE TEMP TABLE problems AS
    WHERE manifest IS NOT NULL AND json_valid(manifest)
      AND (manifest ->> 'run' IS NOT $run OR manifest ->> 'spec' IS NOT $spec
           OR manifest ->> 'shard' IS NOT shard OR manifest ->> 'nshard' IS NOT $nshard);
-SELECT msg FROM problems;
+SELECT imgpca_printable(msg) FROM problems;
 INSERT INTO guard SELECT NOT EXISTS (SELECT 1 FROM problems);
 
 CREATE TEMP TABLE states AS

@@ -7,7 +7,8 @@
 --
 -- $image: a local path, file:// or s3:// URL (required).
 -- $n:     how many images, default 5.
--- Prints rank|distance|label|key, nearest first (equal distances by key).
+-- Prints rank|distance|label|key, nearest first (equal distances by key);
+-- control characters of labels and keys escaped (imgpca_printable).
 -- Uses the newest model fitted with the database's current source, spec
 -- and k.  A missing $image, an unreadable or undecodable image, or a
 -- database without a model is an error (exit status 1).
@@ -28,7 +29,7 @@ SELECT $image, coalesce(CAST($n AS INTEGER), 5),
           AND m.spec = (SELECT value FROM settings WHERE key = 'spec')
           AND m.k = (SELECT value FROM settings WHERE key = 'k')
         ORDER BY m.id DESC LIMIT 1);
-SELECT s.rank, printf('%.4f', s.distance), i.label, s.ref_id
+SELECT s.rank, printf('%.4f', s.distance), imgpca_printable(i.label), imgpca_printable(s.ref_id)
 FROM similar_args AS a, models AS m,
      knn_search(pca_project(m.model, img_features(s3_fetch(a.image), m.spec)),
                 printf('SELECT key, pc FROM projections WHERE model_id = %d', a.model_id), a.n) AS s

@@ -152,6 +152,7 @@ typedef struct CnnParams {
   int countPad;     /* AveragePool count_include_pad */
   int act;          /* fused activation */
   float actA, actB; /* its parameters (clip min/max, leaky alpha, hardsigmoid alpha/beta) */
+  int clipIn;       /* Clip: bit 1/2 = min/max come from runtime inputs 2/3 */
   int64_t axis;
   int transA, transB;
   float alpha, beta;
@@ -220,10 +221,18 @@ typedef struct CnnArgs {
   float *scratch;
 } CnnArgs;
 int cnn_op_run(const CnnStep *st, const CnnArgs *a, char *err);
+/* Concat / Gather on elements of esz bytes (float32 at run time, int64 when
+** folding shapes). */
+void cnn_concat_any(int n, const void *const *apIn, const CnnShape *const *aInShape, const CnnShape *ys, int64_t ax,
+                    size_t esz, void *out);
+void cnn_gather_any(const void *x, const CnnShape *xs, int64_t ax, const int64_t *aIdx, int64_t nIdx, size_t esz,
+                    void *out);
 /* Keeps a constant buffer for the plan's lifetime; NULL on OOM. */
 void *cnn_plan_own(CnnPlan *p, size_t nBytes);
 /* Checks at load time that the node's operator and attributes are supported. */
 int cnn_op_check(const CnnGraph *g, const CnnNode *n, char *err);
+/* Escapes control characters of an error message in place. */
+void cnn_err_printable(char *err);
 /* Message prefix naming a node: "node 'name' (Op)". */
 const char *cnn_node_label(const CnnNode *n, char *buf, size_t n_buf);
 

@@ -23,6 +23,51 @@
 
 #include "onnx.pb-c.h"
 
+/* Length of the valid UTF-8 sequence at z (0 if invalid). */
+static int utf8_len(const unsigned char *z) {
+  int n, i;
+  if (z[0] < 0x80) return 1;
+  if (z[0] >= 0xc2 && z[0] <= 0xdf)
+    n = 2;
+  else if (z[0] >= 0xe0 && z[0] <= 0xef)
+    n = 3;
+  else if (z[0] >= 0xf0 && z[0] <= 0xf4)
+    n = 4;
+  else
+    return 0;
+  for (i = 1; i < n; i++)
+    if ((z[i] & 0xc0) != 0x80) return 0;
+  if (n == 3 && z[0] == 0xe0 && z[1] < 0xa0) return 0;  /* overlong */
+  if (n == 3 && z[0] == 0xed && z[1] >= 0xa0) return 0; /* surrogate */
+  if (n == 4 && z[0] == 0xf0 && z[1] < 0x90) return 0;
+  if (n == 4 && z[0] == 0xf4 && z[1] >= 0x90) return 0;
+  return n;
+}
+
+/* Names in a model are untrusted text: an error message that quotes them
+** shows control characters, DEL and bytes that are not UTF-8 as \xNN (kept
+** within IMGPCA_ERRMAX). */
+void cnn_err_printable(char *err) {
+  char out[IMGPCA_ERRMAX];
+  size_t i = 0, o = 0;
+  while (err[i] && o + 5 < sizeof out) {
+    const unsigned char *z = (const unsigned char *)err + i;
+    int n = utf8_len(z);
+    if (n == 0 || z[0] < 0x20 || z[0] == 0x7f) {
+      snprintf(out + o, sizeof out - o, "\\x%02x", z[0]);
+      o += 4;
+      i++;
+    } else {
+      if (o + (size_t)n + 1 > sizeof out) break;
+      memcpy(out + o, z, (size_t)n);
+      o += (size_t)n;
+      i += (size_t)n;
+    }
+  }
+  out[o] = 0;
+  memcpy(err, out, o + 1);
+}
+
 /* ---- counting allocator for protobuf-c ---- */
 typedef struct PbAlloc {
   size_t used, limit;
@@ -729,6 +774,7 @@ int cnn_graph_load(const void *p, size_t n, const CnnLimits *lim, CnnGraph **pp,
   onnx__model_proto__free_unpacked(m, &alloc);
   if (rc) {
     graph_free(g);
+    if (rc == IMGPCA_ERROR) cnn_err_printable(err);
     return rc;
   }
   *pp = g;

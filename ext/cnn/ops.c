@@ -92,6 +92,7 @@ const char *cnn_op_name(int op) {
 static int word_in(const char *zList, const char *z) {
   size_t n = strlen(z);
   const char *p = zList;
+  if (n == 0) return 0; /* an empty attribute name is never supported */
   while ((p = strstr(p, z)) != NULL) {
     if ((p == zList || p[-1] == ' ') && (p[n] == ' ' || p[n] == 0)) return 1;
     p += n;
@@ -331,8 +332,12 @@ static int clip_bounds(CnnPlan *p, CnnStep *st, float *lo, float *hi, char *err)
   for (i = 1; i < st->nIn && i < 3; i++) {
     int v = st->aIn[i];
     if (v < 0) continue;
-    if (!PV(v)->bConst || PV(v)->type != CNN_F32 || cnn_shape_count(&PV(v)->shape) != 1)
-      return imgpca_seterr(err, "%s: %s must be a constant float32 scalar", LAB(st), i == 1 ? "min" : "max");
+    if (PV(v)->type != CNN_F32 || cnn_shape_count(&PV(v)->shape) != 1)
+      return imgpca_seterr(err, "%s: %s must be a float32 scalar", LAB(st), i == 1 ? "min" : "max");
+    if (!PV(v)->bConst) { /* known only at run time: read by the kernel, never fused */
+      st->prm.clipIn |= i;
+      continue;
+    }
     if (i == 1)
       *lo = PV(v)->cf[0];
     else
@@ -781,6 +786,15 @@ static inline void act_apply(int act, float a, float b, float *y, size_t n) {
   }
 }
 
+/* Row r of a [rows x n] block set to v[r]. */
+static CNN_HOT void fill_rows(float *y, int64_t rows, int64_t n, const float *v) {
+  int64_t r, t;
+  for (r = 0; r < rows; r++) {
+    float *row = y + r * n, b = v[r];
+    for (t = 0; t < n; t++) row[t] = b;
+  }
+}
+
 static CNN_HOT void act_rows(int act, float a, float b, float *y, size_t n) { act_apply(act, a, b, y, n); }
 
 /* im2col of one group for 2-D (1-D as H = 1). */
@@ -843,11 +857,26 @@ static CNN_HOT void depthwise(const float *x, int64_t H, int64_t W, const float 
     for (p = W + 1; p < n - W - 1; p++)
       y[p] = bias + w0 * a0[p] + w1 * a0[p + 1] + w2 * a0[p + 2] + w3 * a1[p] + w4 * a1[p + 1] + w5 * a1[p + 2] +
           w6 * a2[p] + w7 * a2[p + 1] + w8 * a2[p + 2];
-    for (oy = 0; oy < H; oy++) {
-      int bEdgeRow = oy == 0 || oy == H - 1;
-      for (ox = 0; ox < W; ox++) {
+    /* first and last row, inner columns: the two rows of taps inside */
+    for (ox = 1; ox < W - 1; ox++) {
+      const float *b1 = x + ox - 1, *b2 = x + W + ox - 1;
+      y[ox] = bias + w3 * b1[0] + w4 * b1[1] + w5 * b1[2] + w6 * b2[0] + w7 * b2[1] + w8 * b2[2];
+    }
+    for (ox = 1; ox < W - 1; ox++) {
+      const float *b0 = x + (H - 2) * W + ox - 1, *b1 = x + (H - 1) * W + ox - 1;
+      y[(H - 1) * W + ox] = bias + w0 * b0[0] + w1 * b0[1] + w2 * b0[2] + w3 * b1[0] + w4 * b1[1] + w5 * b1[2];
+    }
+    /* first and last column, inner rows: the two columns of taps inside */
+    for (oy = 1; oy < H - 1; oy++) {
+      const float *b0 = x + (oy - 1) * W, *b1 = b0 + W, *b2 = b1 + W;
+      y[oy * W] = bias + w1 * b0[0] + w2 * b0[1] + w4 * b1[0] + w5 * b1[1] + w7 * b2[0] + w8 * b2[1];
+      y[oy * W + W - 1] =
+          bias + w0 * b0[W - 2] + w1 * b0[W - 1] + w3 * b1[W - 2] + w4 * b1[W - 1] + w6 * b2[W - 2] + w7 * b2[W - 1];
+    }
+    /* the four corners */
+    for (oy = 0; oy < H; oy += H - 1)
+      for (ox = 0; ox < W; ox += W - 1) {
         float v = bias;
-        if (!bEdgeRow && ox == 1) ox = W - 1;
         for (ky = 0; ky < 3; ky++) {
           int64_t iy = oy + ky - 1;
           if (iy < 0 || iy >= H) continue;
@@ -858,7 +887,6 @@ static CNN_HOT void depthwise(const float *x, int64_t H, int64_t W, const float 
         }
         y[oy * W + ox] = v;
       }
-    }
     act_apply(q->act, q->actA, q->actB, y, (size_t)n);
     return;
   }
@@ -955,13 +983,7 @@ static int run_conv(const CnnStep *st, const CnnArgs *a) {
         im2col(xg, Cg, H, W, &q2, OH, OW, a->scratch);
         col = a->scratch;
       }
-      if (bias) { /* C starts as the bias (beta = 1): no separate zeroing and bias passes */
-        int64_t m, t;
-        for (m = 0; m < Mg; m++) {
-          float *row = yg + m * OHW, bb = bias[g * Mg + m];
-          for (t = 0; t < OHW; t++) row[t] = bb;
-        }
-      }
+      if (bias) fill_rows(yg, Mg, OHW, bias + g * Mg); /* C starts as the bias (beta = 1) */
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)Mg, (blasint)OHW, (blasint)K, 1.0f, wg,
                   (blasint)K, col, (blasint)OHW, bias ? 1.0f : 0.0f, yg, (blasint)OHW);
     }
@@ -1230,30 +1252,31 @@ static void run_gemm(const CnnStep *st, const CnnArgs *a) {
   act_apply(q->act, q->actA, q->actB, a->out[0], (size_t)(M * N));
 }
 
-static void run_concat(const CnnStep *st, const CnnArgs *a) {
-  const CnnShape *ys = a->outShape[0];
-  int64_t ax = st->prm.axis, outer = 1, inner = 1, o, off = 0;
+void cnn_concat_any(int n, const void *const *apIn, const CnnShape *const *aInShape, const CnnShape *ys, int64_t ax,
+                    size_t esz, void *out) {
+  int64_t outer = 1, inner = 1, o, off = 0;
   int j, i;
   for (j = 0; j < ax; j++) outer *= ys->d[j];
   for (j = (int)ax + 1; j < ys->nd; j++) inner *= ys->d[j];
-  for (i = 0; i < st->nIn; i++) {
-    int64_t len = a->inShape[i]->d[ax] * inner;
+  for (i = 0; i < n; i++) {
+    int64_t len = aInShape[i]->d[ax] * inner;
     for (o = 0; o < outer; o++)
-      memcpy(a->out[0] + o * ys->d[ax] * inner + off, a->in[i] + o * len, (size_t)len * sizeof(float));
+      memcpy((char *)out + (size_t)(o * ys->d[ax] * inner + off) * esz, (const char *)apIn[i] + (size_t)(o * len) * esz,
+             (size_t)len * esz);
     off += len;
   }
 }
 
-static void run_gather(const CnnStep *st, const CnnArgs *a) {
-  const CnnShape *xs = a->inShape[0];
-  int64_t ax = st->prm.axis, outer = 1, inner = 1, o, j;
+void cnn_gather_any(const void *x, const CnnShape *xs, int64_t ax, const int64_t *aIdx, int64_t nIdx, size_t esz,
+                    void *out) {
+  int64_t outer = 1, inner = 1, o, j;
   int k;
   for (k = 0; k < ax; k++) outer *= xs->d[k];
   for (k = (int)ax + 1; k < xs->nd; k++) inner *= xs->d[k];
   for (o = 0; o < outer; o++)
-    for (j = 0; j < st->prm.nIdx; j++)
-      memcpy(a->out[0] + (o * st->prm.nIdx + j) * inner, a->in[0] + (o * xs->d[ax] + st->prm.aIdx[j]) * inner,
-             (size_t)inner * sizeof(float));
+    for (j = 0; j < nIdx; j++)
+      memcpy((char *)out + (size_t)((o * nIdx + j) * inner) * esz,
+             (const char *)x + (size_t)((o * xs->d[ax] + aIdx[j]) * inner) * esz, (size_t)inner * esz);
 }
 
 static void run_pad(const CnnStep *st, const CnnArgs *a) {
@@ -1301,7 +1324,8 @@ int cnn_op_run(const CnnStep *st, const CnnArgs *a, char *err) {
     case OP_HARDSWISH:
     case OP_CLIP:
       if (a->out[0] != a->in[0]) memcpy(a->out[0], a->in[0], n * sizeof(float));
-      act_rows(q->act, q->actA, q->actB, a->out[0], n);
+      act_rows(q->act, (q->clipIn & 1) ? a->in[1][0] : q->actA, (q->clipIn & 2) ? a->in[2][0] : q->actB, a->out[0],
+               n);
       return IMGPCA_OK;
     case OP_TANH:
       for (i = 0; i < n; i++) a->out[0][i] = tanhf(a->in[0][i]);
@@ -1310,7 +1334,9 @@ int cnn_op_run(const CnnStep *st, const CnnArgs *a, char *err) {
     case OP_SUB:
     case OP_MUL:
     case OP_DIV: run_binary(st->op, a->in[0], a->inShape[0], a->in[1], a->inShape[1], a->out[0], a->outShape[0]); return IMGPCA_OK;
-    case OP_CONCAT: run_concat(st, a); return IMGPCA_OK;
+    case OP_CONCAT:
+      cnn_concat_any(st->nIn, (const void *const *)a->in, a->inShape, a->outShape[0], q->axis, sizeof(float), a->out[0]);
+      return IMGPCA_OK;
     case OP_MAXPOOL:
     case OP_AVGPOOL: run_pool(st, a); return IMGPCA_OK;
     case OP_GLOBALAVGPOOL:
@@ -1343,7 +1369,9 @@ int cnn_op_run(const CnnStep *st, const CnnArgs *a, char *err) {
     case OP_GEMM: run_gemm(st, a); return IMGPCA_OK;
     case OP_MATMUL: run_matmul(a); return IMGPCA_OK;
     case OP_SOFTMAX: run_softmax(st, a, st->prm.transA); return IMGPCA_OK;
-    case OP_GATHER: run_gather(st, a); return IMGPCA_OK;
+    case OP_GATHER:
+      cnn_gather_any(a->in[0], a->inShape[0], q->axis, q->aIdx, q->nIdx, sizeof(float), a->out[0]);
+      return IMGPCA_OK;
     case OP_PAD: run_pad(st, a); return IMGPCA_OK;
     default: break;
   }

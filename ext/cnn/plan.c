@@ -119,29 +119,16 @@ static int fold_i64(CnnPlan *p, CnnStep *st, char *err) {
         }
       }
       break;
-    case OP_GATHER: {
-      int64_t ax = st->prm.axis, outer = 1, inner = 1, oo, j;
-      int k;
-      for (k = 0; k < ax; k++) outer *= x->shape.d[k];
-      for (k = (int)ax + 1; k < x->shape.nd; k++) inner *= x->shape.d[k];
-      for (oo = 0; oo < outer; oo++)
-        for (j = 0; j < st->prm.nIdx; j++)
-          memcpy(out + (oo * st->prm.nIdx + j) * inner, x->ci + (oo * x->shape.d[ax] + st->prm.aIdx[j]) * inner,
-                 (size_t)inner * sizeof(int64_t));
-      break;
-    }
+    case OP_GATHER: cnn_gather_any(x->ci, &x->shape, st->prm.axis, st->prm.aIdx, st->prm.nIdx, sizeof(int64_t), out); break;
     case OP_CONCAT: {
-      int64_t ax = st->prm.axis, outer = 1, inner = 1, oo, off = 0;
+      const void *apIn[CNN_MAXIN];
+      const CnnShape *aShape[CNN_MAXIN];
       int k;
-      for (k = 0; k < ax; k++) outer *= o->shape.d[k];
-      for (k = (int)ax + 1; k < o->shape.nd; k++) inner *= o->shape.d[k];
       for (k = 0; k < st->nIn; k++) {
-        const CnnPVal *in = &p->aPV[st->aIn[k]];
-        int64_t len = in->shape.d[ax] * inner;
-        for (oo = 0; oo < outer; oo++)
-          memcpy(out + oo * o->shape.d[ax] * inner + off, in->ci + oo * len, (size_t)len * sizeof(int64_t));
-        off += len;
+        apIn[k] = p->aPV[st->aIn[k]].ci;
+        aShape[k] = &p->aPV[st->aIn[k]].shape;
       }
+      cnn_concat_any(st->nIn, apIn, aShape, &o->shape, st->prm.axis, sizeof(int64_t), out);
       break;
     }
     case OP_ADD:
@@ -155,11 +142,18 @@ static int fold_i64(CnnPlan *p, CnnStep *st, char *err) {
                              cnn_node_label(st->node, lab, sizeof lab));
       for (i = 0; i < n; i++) {
         int64_t a = x->ci[nx == 1 ? 0 : i], b = y->ci[ny == 1 ? 0 : i];
+        int bOver = 0;
         if (st->op == OP_DIV && b == 0)
           return imgpca_seterr(err, "%s: integer division by zero", cnn_node_label(st->node, lab, sizeof lab));
-        out[i] = st->op == OP_ADD ? a + b : st->op == OP_SUB ? a - b
-            : st->op == OP_MUL                               ? a * b
-                                                             : a / b;
+        switch (st->op) {
+          case OP_ADD: bOver = __builtin_add_overflow(a, b, &out[i]); break;
+          case OP_SUB: bOver = __builtin_sub_overflow(a, b, &out[i]); break;
+          case OP_MUL: bOver = __builtin_mul_overflow(a, b, &out[i]); break;
+          default:
+            bOver = a == INT64_MIN && b == -1;
+            if (!bOver) out[i] = a / b;
+        }
+        if (bOver) return imgpca_seterr(err, "%s: int64 overflow", cnn_node_label(st->node, lab, sizeof lab));
       }
       break;
     }
@@ -304,6 +298,19 @@ static int plan_feeds(CnnPlan *p, int nFeed, const CnnFeed *aFeed, char *err) {
   return IMGPCA_OK;
 }
 
+/* 1 if every dimension is known and the element count stays <= max. */
+static int shape_fits(const CnnShape *s, int64_t max) {
+  int64_t n = 1;
+  int i;
+  if (s->nd < 0 || s->nd > CNN_MAXDIM) return 0;
+  for (i = 0; i < s->nd; i++) {
+    if (s->d[i] < 0) return 0;
+    if (s->d[i] && n > max / s->d[i]) return 0;
+    n *= s->d[i];
+  }
+  return n <= max;
+}
+
 static int is_activation(int op) {
   return op == OP_RELU || op == OP_CLIP || op == OP_LEAKYRELU || op == OP_HARDSWISH || op == OP_SIGMOID ||
       op == OP_HARDSIGMOID;
@@ -369,6 +376,18 @@ static int build_steps(CnnPlan *p, char *err) {
     for (j = 0; j < st->nOut; j++) st->aOut[j] = n->aOut[j];
     rc = cnn_op_infer(p, st, err);
     if (rc) break;
+    for (j = 0; j < st->nOut && rc == IMGPCA_OK; j++) /* no tensor above the model's limits */
+      if (st->aOut[j] >= 0 && !shape_fits(&p->aPV[st->aOut[j]].shape, g->lim.maxElements)) {
+        char lab[200];
+        rc = imgpca_seterr(err, "%s: output tensor too large (more than %lld elements)",
+                           cnn_node_label(n, lab, sizeof lab), (long long)g->lim.maxElements);
+      }
+    if (rc == IMGPCA_OK && st->nScratch > (size_t)g->lim.maxElements) {
+      char lab[200];
+      rc = imgpca_seterr(err, "%s: needs more than %lld elements of scratch", cnn_node_label(n, lab, sizeof lab),
+                         (long long)g->lim.maxElements);
+    }
+    if (rc) break;
     if (st->op == OP_SHAPE || (bAllConst && bAnyIn)) { /* fold */
       int t = p->aPV[st->aOut[0]].type;
       rc = t == CNN_I64 ? fold_i64(p, st, err) : fold_f32(p, st, err);
@@ -385,7 +404,8 @@ static int build_steps(CnnPlan *p, char *err) {
     }
     if (is_activation(st->op) && aProd[st->aIn[0]] >= 0 && aUse[st->aIn[0]] == 1) {
       CnnStep *pr = &p->aStep[aProd[st->aIn[0]]];
-      if ((pr->op == OP_CONV || pr->op == OP_GEMM) && pr->prm.act == ACT_NONE && pr->aOut[0] == st->aIn[0]) {
+      if ((pr->op == OP_CONV || pr->op == OP_GEMM) && pr->prm.act == ACT_NONE && pr->aOut[0] == st->aIn[0] &&
+          !st->prm.clipIn) {
         pr->prm.act = st->prm.act;
         pr->prm.actA = st->prm.actA;
         pr->prm.actB = st->prm.actB;
@@ -450,15 +470,11 @@ static int plan_memory(CnnPlan *p) {
   }
   /* buffers: feeds first, then each step's outputs; released after the last reader */
   for (i = -1; i < p->nStep; i++) {
-    int aNew[2 + 64], nNew = 0, k;
-    if (i < 0) {
-      for (k = 0; k < p->nFeedF && nNew < 64; k++) aNew[nNew++] = find_root(p, p->aFeedF[k]);
-    } else {
-      for (k = 0; k < p->aStep[i].nOut; k++)
-        if (p->aStep[i].aOut[k] >= 0) aNew[nNew++] = find_root(p, p->aStep[i].aOut[k]);
-    }
+    int nNew = i < 0 ? p->nFeedF : p->aStep[i].nOut, k;
     for (k = 0; k < nNew; k++) {
-      int r = aNew[k], b, best = -1, any = -1;
+      int v = i < 0 ? p->aFeedF[k] : p->aStep[i].aOut[k], r, b, best = -1, any = -1;
+      if (v < 0) continue;
+      r = find_root(p, v);
       int64_t need = (int64_t)cnn_shape_count(&p->aPV[r].shape);
       if (aRootBuf[r] >= 0) continue;
       for (b = 0; b < nBuf; b++) {
@@ -562,8 +578,12 @@ int cnn_plan_new(CnnGraph *g, int nFeed, const CnnFeed *aFeed, int nOut, const c
     p->aOutShape[i] = pv->shape;
   }
   if (rc == IMGPCA_OK) rc = plan_memory(p);
+  if (rc == IMGPCA_OK && p->nArena + (int64_t)p->nScratch > g->lim.maxElements)
+    rc = imgpca_seterr(err, "the model needs %lld MiB of activations per image (at most %lld)",
+                       (long long)((p->nArena + (int64_t)p->nScratch) >> 18), (long long)(g->lim.maxElements >> 18));
   if (rc) {
     cnn_plan_free(p);
+    if (rc == IMGPCA_ERROR) cnn_err_printable(err);
     return rc;
   }
   *pp = p;

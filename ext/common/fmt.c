@@ -272,3 +272,65 @@ int imgpca_fmt_float(char *out, float v) {
   if (r != 1) return fmt_shortest(out, (double)v, 1);
   return float_emit(out, neg, C, 9, x);
 }
+
+/* ---- text for terminals --------------------------------------------------- */
+
+/* Length of the UTF-8 sequence at p (n bytes left) and its code point; 0 if
+** it is not valid UTF-8 (overlong, surrogate, above U+10FFFF, cut short). */
+static int utf8_seq(const unsigned char *p, size_t n, unsigned *pc) {
+  unsigned c = p[0], min;
+  int len, i;
+  if (c < 0x80) {
+    *pc = c;
+    return 1;
+  }
+  if (c >= 0xC2 && c <= 0xDF) {
+    len = 2;
+    c &= 0x1F;
+    min = 0x80;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    len = 3;
+    c &= 0x0F;
+    min = 0x800;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    len = 4;
+    c &= 0x07;
+    min = 0x10000;
+  } else {
+    return 0;
+  }
+  if ((size_t)len > n) return 0;
+  for (i = 1; i < len; i++) {
+    if ((p[i] & 0xC0) != 0x80) return 0;
+    c = (c << 6) | (p[i] & 0x3F);
+  }
+  if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) return 0;
+  *pc = c;
+  return len;
+}
+
+int imgpca_printable_append(ImgpcaBuf *b, const char *z, size_t n, int bBackslash) {
+  const unsigned char *p = (const unsigned char *)z;
+  size_t i = 0, start = 0;
+  while (i < n) {
+    unsigned c = 0;
+    int len = utf8_seq(p + i, n - i, &c);
+    int bad = len == 0 || c < 0x20 || c == 0x7F || (c >= 0x80 && c <= 0x9F) || c == 0x2028 || c == 0x2029 ||
+        (c >= 0x202A && c <= 0x202E) || (c >= 0x2066 && c <= 0x2069) || (bBackslash && c == '\\');
+    if (!bad) {
+      i += (size_t)len;
+      continue;
+    }
+    imgpca_buf_append(b, p + start, i - start);
+    if (c == '\\' && len == 1)
+      imgpca_buf_append(b, "\\\\", 2);
+    else if (len <= 1)
+      imgpca_buf_printf(b, "\\x%02x", p[i]);
+    else
+      imgpca_buf_printf(b, "\\u{%04x}", c);
+    i += len ? (size_t)len : 1;
+    start = i;
+  }
+  imgpca_buf_append(b, p + start, n - start);
+  return b->oom ? IMGPCA_NOMEM : IMGPCA_OK;
+}

@@ -18,9 +18,18 @@
 #ifndef IMGPCA_FMT_H
 #define IMGPCA_FMT_H
 
+#include "common.h"
+
 #define IMGPCA_FMT_MAX 32
 
 int imgpca_fmt_double(char *out, double v);
 int imgpca_fmt_float(char *out, float v);
+
+/* Appends z[0..n) made safe to print on a terminal (imgpca_printable):
+** C0 controls, DEL and bytes that are not UTF-8 as \xNN; C1 controls,
+** U+2028/U+2029 and the bidirectional overrides and isolates (U+202A..E,
+** U+2066..9) as \u{XXXX}; with bBackslash a backslash as \\ (so the
+** escapes are unambiguous); everything else as is. */
+int imgpca_printable_append(ImgpcaBuf *b, const char *z, size_t n, int bBackslash);
 
 #endif

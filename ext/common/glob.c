@@ -257,6 +257,7 @@ int imgpca_uri_decode(char *z, int plus) {
       hi = hexval(z[1]);
       lo = hexval(z[2]);
       if (hi < 0 || lo < 0) return 0;
+      if (hi == 0 && lo == 0) return 0; /* %00 would cut the string short */
       *w++ = (char)(hi * 16 + lo);
       z += 2;
     } else if (plus && *z == '+') {

@@ -51,6 +51,9 @@ typedef struct ImgpcaBlasApi {
   double (*dlamch)(char);
   lapack_int (*dgeqrf)(int, lapack_int, lapack_int, double *, lapack_int, double *);
   lapack_int (*dorgqr)(int, lapack_int, lapack_int, lapack_int, double *, lapack_int, const double *);
+  lapack_int (*dstemr)(int, char, char, lapack_int, double *, double *, double, double, lapack_int, lapack_int,
+                       lapack_int *, double *, double *, lapack_int, lapack_int, lapack_int *, lapack_logical *);
+  lapack_int (*sgetrf)(int, lapack_int, lapack_int, float *, lapack_int, lapack_int *);
 } ImgpcaBlasApi;
 extern ImgpcaBlasApi imgpca_blas_api;
 
@@ -72,4 +75,6 @@ extern ImgpcaBlasApi imgpca_blas_api;
 #define LAPACKE_dlamch(...) imgpca_blas_api.dlamch(__VA_ARGS__)
 #define LAPACKE_dgeqrf(...) imgpca_blas_api.dgeqrf(__VA_ARGS__)
 #define LAPACKE_dorgqr(...) imgpca_blas_api.dorgqr(__VA_ARGS__)
+#define LAPACKE_dstemr(...) imgpca_blas_api.dstemr(__VA_ARGS__)
+#define LAPACKE_sgetrf(...) imgpca_blas_api.sgetrf(__VA_ARGS__)
 #endif

@@ -161,9 +161,17 @@ static lapack_int st_dorgqr(int o, lapack_int m, lapack_int n, lapack_int k, dou
                             const double *tau) {
   return -1;
 }
+static lapack_int st_sgetrf(int o, lapack_int m, lapack_int n, float *a, lapack_int lda, lapack_int *ipiv) {
+  return -1;
+}
+static lapack_int st_dstemr(int o, char j, char r, lapack_int n, double *d, double *e, double vl, double vu,
+                            lapack_int il, lapack_int iu, lapack_int *m, double *w, double *z, lapack_int ldz,
+                            lapack_int nzc, lapack_int *sup, lapack_logical *tryrac) {
+  return -1;
+}
 
 ImgpcaBlasApi imgpca_blas_api = {st_daxpy, st_ddot, st_dnrm2, st_dscal, st_dgemv, st_sgemv, st_dsyr, st_dgemm, st_sgemm,
-                                 st_dsymm, st_dsyrk, st_get_config, st_get_num_threads, st_set_num_threads, st_dsyevr, st_dlamch, st_dgeqrf, st_dorgqr};
+                                 st_dsymm, st_dsyrk, st_get_config, st_get_num_threads, st_set_num_threads, st_dsyevr, st_dlamch, st_dgeqrf, st_dorgqr, st_dstemr, st_sgetrf};
 static pthread_once_t g_blas_once = PTHREAD_ONCE_INIT;
 static int g_blas_rc = -1;
 static char g_blas_err[256];
@@ -200,6 +208,8 @@ static void blas_once(void) {
   bad |= sym(hl, "LAPACKE_dlamch", &a.dlamch, e, n);
   bad |= sym(hl, "LAPACKE_dgeqrf", &a.dgeqrf, e, n);
   bad |= sym(hl, "LAPACKE_dorgqr", &a.dorgqr, e, n);
+  bad |= sym(hl, "LAPACKE_dstemr", &a.dstemr, e, n);
+  bad |= sym(hl, "LAPACKE_sgetrf", &a.sgetrf, e, n);
   if (bad) return;
   imgpca_blas_api = a;
   __atomic_store_n(&g_blas_rc, 0, __ATOMIC_RELEASE);

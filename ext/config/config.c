@@ -50,7 +50,7 @@ const ImgpcaSetting imgpca_settings[] = {
     /* pca */
     {"pca.max_memory_mb", CFG_INT, "4096", {"IMGPCA_PCA_MAX_MEMORY_MB", NULL, NULL}, 0, 1, 1073741824LL, NULL, "largest memory_mb a PCA aggregate may use (option or partial state)", NULL, NULL},
     /* parallelism */
-    {"imgpca.threads", CFG_INT, "0", {"IMGPCA_THREADS", NULL, NULL}, 0, 0, 1024, NULL, "worker threads decoding images in s3_fetch_many and screening distances in knn_search; 0 = the CPUs available to the process (affinity mask, cgroup v2 cpu.max quota)", NULL, NULL},
+    {"imgpca.threads", CFG_INT, "0", {"IMGPCA_THREADS", NULL, NULL}, 0, 0, 1024, NULL, "worker threads decoding images in s3_fetch_many, screening distances in knn_search and projecting in pca_project_rows; 0 = the CPUs available to the process (affinity mask, cgroup v2 cpu.max quota)", NULL, NULL},
     {NULL, CFG_STRING, NULL, NOENV, 0, 0, 0, NULL, NULL, NULL, NULL}};
 
 int imgpca_settings_count(void) {
@@ -168,9 +168,30 @@ int imgpca_config_set(ImgpcaConfig *c, const char *zKey, const char *zVal, char 
   return IMGPCA_OK;
 }
 
+/* An environment value that is not valid for its setting is skipped, with
+** one warning per setting and process on stderr naming the variable, its
+** value (control characters escaped) and the value used instead. */
+static void env_warn(int i, const char *zVar, const char *zBad, const char *zUsed, const char *zSrc) {
+  static unsigned char aWarned[128];
+  char shown[64], why[IMGPCA_ERRMAX];
+  size_t o = 0;
+  const unsigned char *p;
+  if (i < 0 || i >= (int)sizeof aWarned || __atomic_exchange_n(&aWarned[i], 1, __ATOMIC_RELAXED)) return;
+  for (p = (const unsigned char *)zBad; *p && o + 5 < sizeof shown; p++) {
+    if (*p < 0x20 || *p == 0x7f || *p == '\\')
+      o += (size_t)snprintf(shown + o, sizeof shown - o, "\\x%02x", *p);
+    else
+      shown[o++] = (char)*p;
+  }
+  shown[o] = 0;
+  validate(&imgpca_settings[i], zBad, why);
+  fprintf(stderr, "imgpca: warning: %s='%s'%s ignored (%s); using %s%s%s (%s)\n", zVar, shown, *p ? "..." : "", why,
+          zUsed ? "'" : "", zUsed ? zUsed : "no value", zUsed ? "'" : "", zSrc);
+}
+
 const char *imgpca_config_get(const ImgpcaConfig *c, const char *zKey, const char **pzSource) {
   static const char *envSrc[] = {"env", "env", "env"};
-  int i = setting_index(zKey), k;
+  int i = setting_index(zKey), k, kBad = -1;
   const ImgpcaSetting *s;
   if (i < 0) {
     if (pzSource) *pzSource = "unset";
@@ -184,10 +205,13 @@ const char *imgpca_config_get(const ImgpcaConfig *c, const char *zKey, const cha
   for (k = 0; k < 3 && s->azEnv[k]; k++) {
     const char *z = getenv(s->azEnv[k]);
     if (z && *z && validate(s, z, NULL) == IMGPCA_OK) {
+      if (kBad >= 0) env_warn(i, s->azEnv[kBad], getenv(s->azEnv[kBad]), z, s->azEnv[k]);
       if (pzSource) *pzSource = envSrc[k];
       return z;
     }
+    if (z && *z && kBad < 0) kBad = k;
   }
+  if (kBad >= 0) env_warn(i, s->azEnv[kBad], getenv(s->azEnv[kBad]), s->zDefault, "the default");
   if (pzSource) *pzSource = s->zDefault ? "default" : "unset";
   return s->zDefault;
 }
@@ -244,8 +268,10 @@ void imgpca_url_redact(const char *zUrl, char *out, size_t nOut) {
   if (!zUrl) return;
   zAuth = strstr(zUrl, "://");
   if (zAuth) {
+    /* up to the last '@' of the whole URL, not of the authority alone: a
+    ** password holding '/', '?' or '#' (https://u:pa/ss@host) is masked too */
     zAuth += 3;
-    zEnd = zAuth + strcspn(zAuth, "/?#");
+    zEnd = zAuth + strlen(zAuth);
     for (p = zAuth; p < zEnd; p++)
       if (*p == '@') zAt = p;
   }

@@ -10,6 +10,12 @@
 **   imgpca_config(key)          -> effective value (secrets masked), NULL if unset
 **   imgpca_config(key, value)   -> sets (value NULL resets) on this connection,
 **                                  returns the effective value (masked)
+**   imgpca_printable(x)         -> x as text made safe for a terminal: control
+**                                  characters (C0, DEL, C1), bytes that are not
+**                                  UTF-8, U+2028/9 and bidirectional overrides
+**                                  escaped (\x1b, \u{202e}), a backslash doubled;
+**                                  NULL -> NULL.  Every line the pipeline prints
+**                                  with a key, label or path goes through it.
 ** imgpca_config is SQLITE_DIRECTONLY.
 */
 #include "core_sql.h"
@@ -29,10 +35,26 @@
 #include <stdio.h>
 #include <jpeglib.h>
 
+#include "common/fmt.h"
 #include "imgpca.h"
 
 #define STR2(x) #x
 #define STR(x) STR2(x)
+
+void imgpca_printable_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  const char *z;
+  ImgpcaBuf b;
+  (void)argc;
+  if (sqlite3_value_type(argv[0]) == SQLITE_NULL) return;
+  z = (const char *)sqlite3_value_text(argv[0]);
+  if (!z) {
+    sqlite3_result_error_nomem(ctx);
+    return;
+  }
+  imgpca_buf_init(&b);
+  imgpca_printable_append(&b, z, (size_t)sqlite3_value_bytes(argv[0]), 1);
+  imgpca_result_buf_text(ctx, &b);
+}
 
 void imgpca_version_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   (void)argc;

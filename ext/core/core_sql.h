@@ -5,6 +5,7 @@
 void imgpca_version_func(sqlite3_context *, int, sqlite3_value **);
 void imgpca_build_info_func(sqlite3_context *, int, sqlite3_value **);
 void imgpca_config_func(sqlite3_context *, int, sqlite3_value **);
+void imgpca_printable_func(sqlite3_context *, int, sqlite3_value **);
 /* Process-wide one-time initialisation (thread-safe, idempotent). */
 int imgpca_core_global_init(char **pzErrMsg);
 #endif

@@ -22,8 +22,12 @@
 **                              --   '"', '.', '+', '-' (no letters, digits, CR, LF)
 **    "line_ending": "lf",      -- "lf" or "crlf"
 **    "expand": true,           -- false: a vector column is one JSON-array field
-**    "formula_guard": false}   -- true: text starting with = + - @ TAB CR gets a
+**    "formula_guard": false,   -- true: text starting with = + - @ TAB CR gets a
 **                              --   leading ' (spreadsheet formula injection)
+**    "mkdir": true}            -- a local url whose folder does not exist: true
+**                              --   creates it and says so on stderr
+**                              --   ("csv_export: created the folder 'x'"),
+**                              --   false refuses (error naming the folder)
 **
 ** Read-only: query_sql must be one statement for which sqlite3_stmt_readonly()
 ** is true (no writes to any database), and while it is prepared and stepped
@@ -43,7 +47,9 @@
 */
 #include "csv_sql.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <sys/stat.h>
 
 #include "../storage/storage.h"
 #include "../vector/vector.h"
@@ -57,6 +63,7 @@ typedef struct CsvOpts {
   char delim;
   int bCrlf;
   int bFormulaGuard;
+  int bMkdir;
   int nName;
   char **azName; /* sqlite3_malloc'd strings */
 } CsvOpts;
@@ -107,6 +114,8 @@ static int csv_opt_bool(void *pArg, sqlite3 *db, const char *zKey, const char *z
     o->bHeader = b;
   else if (zKey[0] == 'e')
     o->bExpand = b;
+  else if (zKey[0] == 'm')
+    o->bMkdir = b;
   else
     o->bFormulaGuard = b;
   return IMGPCA_OK;
@@ -133,10 +142,11 @@ static int csv_opt_line_ending(void *pArg, sqlite3 *db, const char *zKey, const 
 /* Parses the options object; returns 0 or reports the error on ctx. */
 static int csv_opts_parse(sqlite3_context *ctx, sqlite3 *db, sqlite3_value *vOpt, CsvOpts *o) {
   static const ImgpcaOption aOpt[] = {
-      {"header", csv_opt_bool}, {"names", csv_opt_names}, {"delimiter", csv_opt_delimiter}, {"line_ending", csv_opt_line_ending}, {"expand", csv_opt_bool}, {"formula_guard", csv_opt_bool}, {NULL, NULL}};
+      {"header", csv_opt_bool}, {"names", csv_opt_names}, {"delimiter", csv_opt_delimiter}, {"line_ending", csv_opt_line_ending}, {"expand", csv_opt_bool}, {"formula_guard", csv_opt_bool}, {"mkdir", csv_opt_bool}, {NULL, NULL}};
   memset(o, 0, sizeof(*o));
   o->bHeader = 1;
   o->bExpand = 1;
+  o->bMkdir = 1;
   o->delim = ',';
   if (imgpca_json_options(ctx, FN, vOpt, aOpt, o)) {
     csv_opts_free(o);
@@ -303,6 +313,32 @@ static int csv_write_rows(CsvExport *x) {
   return 0;
 }
 
+/* The folder of a local url when it does not exist (imgpca_malloc'd), else
+** NULL (S3, an existing folder, or a url the writer will refuse itself). */
+static char *csv_missing_folder(const char *zUrl) {
+  ImgpcaUrl u;
+  char err[IMGPCA_ERRMAX], *zDir = NULL;
+  const char *s;
+  struct stat st;
+  if (imgpca_url_parse(zUrl, &u, err) != IMGPCA_OK) return NULL;
+  if (u.eScheme == IMGPCA_URL_LOCAL && u.zKey && (s = strrchr(u.zKey, '/')) != NULL && s != u.zKey) {
+    zDir = imgpca_mprintf("%.*s", (int)(s - u.zKey), u.zKey);
+    if (zDir && !(stat(zDir, &st) != 0 && errno == ENOENT)) {
+      imgpca_free(zDir);
+      zDir = NULL;
+    }
+  }
+  imgpca_url_free(&u);
+  return zDir;
+}
+
+/* z for a message: control characters as '?' (it may reach a terminal). */
+static void csv_printable(char *out, size_t n, const char *z) {
+  size_t i;
+  for (i = 0; z[i] && i + 1 < n; i++) out[i] = ((unsigned char)z[i] < 0x20 || z[i] == 0x7f) ? '?' : z[i];
+  out[i] = 0;
+}
+
 /* Opens the destination, writes every row, publishes.  Returns 0 with the
 ** row count as result, or 1 with the error set (nothing published). */
 static int csv_export_run(CsvExport *x, ImgpcaConn *conn) {
@@ -310,6 +346,17 @@ static int csv_export_run(CsvExport *x, ImgpcaConn *conn) {
   ImgpcaWriter *wr = NULL;
   int64_t nBytes = 0;
   int rc, fail;
+  char *zMissing = csv_missing_folder(x->zUrl), shown[512];
+  int bCreated = zMissing != NULL;
+  if (zMissing) {
+    csv_printable(shown, sizeof shown, zMissing);
+    imgpca_free(zMissing);
+    if (!x->o->bMkdir) {
+      imgpca_result_error(x->ctx, FN, "folder '%s' does not exist (create it, or leave out the option \"mkdir\": false)",
+                          shown);
+      return 1;
+    }
+  }
   rc = imgpca_conn_storage(conn, &store, x->err);
   if (rc == IMGPCA_OK) rc = imgpca_writer_open(store, x->zUrl, &wr, x->err);
   if (rc != IMGPCA_OK) {
@@ -337,6 +384,7 @@ static int csv_export_run(CsvExport *x, ImgpcaConn *conn) {
       imgpca_result_error(x->ctx, FN, "cannot publish '%s': %s", x->zUrl, x->err);
     return 1;
   }
+  if (bCreated) fprintf(stderr, "csv_export: created the folder '%s'\n", shown);
   sqlite3_result_int64(x->ctx, x->nRow);
   return 0;
 }
@@ -357,6 +405,10 @@ static int csv_args(sqlite3_context *ctx, sqlite3_value **argv, const char **pzU
   *pzSql = (const char *)sqlite3_value_text(argv[1]);
   if (!*pzUrl || !*pzSql) {
     sqlite3_result_error_nomem(ctx);
+    return 1;
+  }
+  if (imgpca_value_has_nul(argv[0])) {
+    imgpca_result_error(ctx, FN, "invalid url: it contains a NUL byte");
     return 1;
   }
   return 0;

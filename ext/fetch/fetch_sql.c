@@ -12,7 +12,10 @@
 ** Rows: one per URL, in the order of the JSON array (duplicates kept) or of
 ** the IN list as SQLite hands it over (sqlite3_vtab_in_first/next: the whole
 ** list at once, distinct values in SQLite's order); NULL URLs give no row.
-** `url = ?` alone gives one row.  size = bytes of the object; content = the
+** `url = ?` alone gives one row.  rowid: the position in the input, from 0
+** in the connection's first statement; later statements continue past the
+** rowids given out before (unique per connection: SQLite's OR plans merge
+** their branches by rowid).  size = bytes of the object; content = the
 ** object (only fetched into memory when the query uses the column);
 ** features = img_features(content, spec) (same bytes; only with a spec,
 ** NULL spec = no features); thumbnail = img_thumbnail(content, 48, 'jpeg',
@@ -55,6 +58,7 @@ enum { COL_URL,
 typedef struct FetchVtab {
   sqlite3_vtab base;
   ImgpcaConn *conn;
+  sqlite3_int64 nRowid; /* rowids below this were given out (see fm_rowid) */
 } FetchVtab;
 
 typedef struct FetchCursor {
@@ -62,6 +66,8 @@ typedef struct FetchCursor {
   ImgpcaFetch *f;
   ImgpcaFetchItem *it;
   int bEof;
+  sqlite3_int64 iBase;     /* rowid of the first URL of this xFilter */
+  sqlite3_value *apArg[2]; /* urls, spec as given: read back by their columns */
 } FetchCursor;
 
 static int fm_connect(sqlite3 *db, void *pAux, int argc, const char *const *argv, sqlite3_vtab **ppVtab,
@@ -162,6 +168,9 @@ static void cursor_reset(FetchCursor *c) {
   c->f = NULL;
   c->it = NULL;
   c->bEof = 1;
+  sqlite3_value_free(c->apArg[0]);
+  sqlite3_value_free(c->apArg[1]);
+  c->apArg[0] = c->apArg[1] = NULL;
 }
 
 static int fm_close(sqlite3_vtab_cursor *cur) {
@@ -173,12 +182,13 @@ static int fm_close(sqlite3_vtab_cursor *cur) {
 
 static int vt_error(sqlite3_vtab_cursor *cur, const char *zFmt, const char *zArg) {
   sqlite3_free(cur->pVtab->zErrMsg);
-  cur->pVtab->zErrMsg = sqlite3_mprintf(zFmt, zArg);
+  cur->pVtab->zErrMsg = imgpca_printable_msg(sqlite3_mprintf(zFmt, zArg));
   return cur->pVtab->zErrMsg ? SQLITE_ERROR : SQLITE_NOMEM;
 }
 
 static int core_error(sqlite3_vtab_cursor *cur, int rc, const char *err) {
   if (rc == IMGPCA_NOMEM) return SQLITE_NOMEM;
+  if (rc == IMGPCA_INTERRUPT) return SQLITE_INTERRUPT;
   return vt_error(cur, "s3_fetch_many: %s", err && *err ? err : "failed");
 }
 
@@ -190,6 +200,10 @@ static int fm_next(sqlite3_vtab_cursor *cur) {
   c->it = NULL;
   rc = imgpca_fetch_next(c->f, &c->it, &c->bEof, err);
   if (rc) return core_error(cur, rc, err);
+  if (c->it) {
+    FetchVtab *v = (FetchVtab *)cur->pVtab;
+    if (c->iBase + c->it->iItem >= v->nRowid) v->nRowid = c->iBase + c->it->iItem + 1;
+  }
   return SQLITE_OK;
 }
 
@@ -198,6 +212,7 @@ static int add_value(FetchCursor *c, sqlite3_value *v) {
   if (sqlite3_value_type(v) == SQLITE_NULL) return SQLITE_OK;
   z = (const char *)sqlite3_value_text(v);
   if (!z) return SQLITE_NOMEM;
+  if (imgpca_value_has_nul(v)) return vt_error(&c->base, "%s", "s3_fetch_many: invalid URL: it contains a NUL byte");
   return imgpca_fetch_add(c->f, z) ? SQLITE_NOMEM : SQLITE_OK;
 }
 
@@ -207,6 +222,8 @@ static int add_json(FetchCursor *c, sqlite3 *db, sqlite3_value *v) {
   sqlite3_int64 nExpect = -1, nSeen = 0;
   int rc, bDone = 0;
   if (sqlite3_value_type(v) == SQLITE_NULL) return SQLITE_OK;
+  if (sqlite3_value_type(v) == SQLITE_TEXT && imgpca_json_has_nul((const char *)sqlite3_value_text(v)))
+    return vt_error(&c->base, "%s", "s3_fetch_many: invalid URL: it contains a NUL byte (\\u0000)");
   /* json_array_length is checked against the rows json_each gives: SQLite
   ** 3.40's json_each yields no row at all when copying its argument fails
   ** for lack of memory, which must not pass for an empty list. */
@@ -260,6 +277,7 @@ static int fm_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr, i
   sqlite3_value *pUrls = NULL, *pSpec = NULL;
   (void)idxStr;
   cursor_reset(c);
+  c->iBase = v->nRowid;
   if (!(idxNum & (IDX_URLS | IDX_URL_EQ | IDX_URL_IN))) {
     return vt_error(cur, "%s",
                     "s3_fetch_many: missing argument: a JSON array of URLs, e.g. s3_fetch_many('[\"s3://bucket/a.jpg\"]'), "
@@ -267,6 +285,11 @@ static int fm_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr, i
   }
   if (k < argc) pUrls = argv[k++];
   if ((idxNum & IDX_SPEC) && k < argc) pSpec = argv[k++];
+  /* the hidden arguments read back as given: another constraint on them
+  ** (one SQLite does not hand over) is checked against them, not NULL */
+  if (((idxNum & IDX_URLS) && !(c->apArg[0] = sqlite3_value_dup(pUrls))) ||
+      (pSpec && !(c->apArg[1] = sqlite3_value_dup(pSpec))))
+    return SQLITE_NOMEM;
   memset(&o, 0, sizeof o);
   if (pSpec && sqlite3_value_type(pSpec) != SQLITE_NULL) {
     const char *zSpec;
@@ -340,19 +363,29 @@ static int fm_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int i) {
       break;
     case COL_ERROR:
       if (it->zError) {
-        char *z = sqlite3_mprintf("s3_fetch_many: %s", it->zError);
+        char *z = imgpca_printable_msg(sqlite3_mprintf("s3_fetch_many: %s", it->zError));
         if (!z) return SQLITE_NOMEM;
         sqlite3_result_text(ctx, z, -1, sqlite3_free);
       }
       break;
-    default: break; /* hidden arguments read back as NULL */
+    case COL_URLS:
+      if (c->apArg[0]) sqlite3_result_value(ctx, c->apArg[0]);
+      break;
+    case COL_SPEC:
+      if (c->apArg[1]) sqlite3_result_value(ctx, c->apArg[1]);
+      break;
+    default: break;
   }
   return SQLITE_OK;
 }
 
+/* rowid = the URL's position in the input plus a base: 0 for the first
+** statement of the connection, then past every rowid given out before, so
+** rowids are unique across the cursors of the table (SQLite's OR plans,
+** MULTI-INDEX OR, open a cursor per branch and merge them by rowid). */
 static int fm_rowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *pRowid) {
   FetchCursor *c = (FetchCursor *)cur;
-  *pRowid = c->it ? c->it->iItem : 0;
+  *pRowid = c->iBase + (c->it ? c->it->iItem : 0);
   return SQLITE_OK;
 }
 

@@ -300,6 +300,10 @@ int img_spec_parse(const char *z, ImgSpec *s, char *err) {
   }
   imgpca_free(copy);
   if (rc == IMGPCA_OK && s->n == 0) rc = imgpca_seterr(err, "invalid spec: no feature kind");
+  /* a vector no vector function would accept is refused here, not later */
+  if (rc == IMGPCA_OK && img_spec_dims(s) > IMGPCA_VEC_MAX_DIMS)
+    rc = imgpca_seterr(err, "invalid spec: %zu dimensions, more than the %u a vector may have", img_spec_dims(s),
+                       (unsigned)IMGPCA_VEC_MAX_DIMS);
   return rc;
 }
 

@@ -10,6 +10,10 @@
 **   img_features_or_null(img [, spec])  -> same, but NULL instead of an error
 **       when the image cannot be decoded (empty, corrupt, unsupported, too
 **       large).  A bad spec or a non-BLOB argument is still an error.
+**   img_spec_check(spec)                -> NULL when spec is a valid feature
+**       spec, else the reason as text ("unknown kind 'histo'"), so a caller
+**       can check a spec and say where it came from before using it.  NULL
+**       spec -> NULL (the default spec); a non-text spec -> its reason.
 **   img_info(img)                       -> JSON text: format, width, height,
 **       channels, bit_depth, color, progressive, arithmetic, interlaced,
 **       orientation, warnings[, warning][, error].  Never raises for bad
@@ -37,6 +41,7 @@
 */
 #include "image_sql.h"
 
+#include <math.h>
 #include <stdio.h>
 
 static long long img_max_pixels(sqlite3_context *ctx) {
@@ -135,6 +140,36 @@ void img_features_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
 
 void img_features_or_null_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   features_common(ctx, argc, argv, 1);
+}
+
+void img_spec_check_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  char err[IMGPCA_ERRMAX];
+  char msg[IMGPCA_ERRMAX + 64];
+  ImgSpec s;
+  const char *z;
+  int rc;
+  (void)argc;
+  switch (sqlite3_value_type(argv[0])) {
+    case SQLITE_NULL: return;
+    case SQLITE_TEXT: break;
+    default:
+      snprintf(msg, sizeof msg, "expected text, got %s", imgpca_type_name(argv[0]));
+      sqlite3_result_text(ctx, msg, -1, SQLITE_TRANSIENT);
+      return;
+  }
+  z = (const char *)sqlite3_value_text(argv[0]);
+  if (!z) {
+    sqlite3_result_error_nomem(ctx);
+    return;
+  }
+  err[0] = 0;
+  rc = img_spec_parse(z, &s, err);
+  if (rc == IMGPCA_OK) return;
+  if (rc == IMGPCA_NOMEM) {
+    sqlite3_result_error_nomem(ctx);
+    return;
+  }
+  sqlite3_result_text(ctx, err[0] ? err : "invalid spec", -1, SQLITE_TRANSIENT);
 }
 
 void img_info_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
@@ -372,14 +407,33 @@ void img_from_fvec_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     }
     lo = sqlite3_value_double(argv[1]);
     hi = sqlite3_value_double(argv[2]);
+    if (!isfinite(lo) || !isfinite(hi)) {
+      imgpca_result_error(ctx, zFunc, "lo and hi must be finite, got %g and %g", lo, hi);
+      return;
+    }
     if (!(hi > lo)) {
       imgpca_result_error(ctx, zFunc, "hi (%g) must be greater than lo (%g)", hi, lo);
       return;
     }
   }
   if (sqlite3_value_type(argv[0]) == SQLITE_NULL) return;
+  if (sqlite3_value_type(argv[0]) == SQLITE_TEXT) { /* a JSON array, like every vector argument */
+    FvecArg a;
+    if (fvec_arg(ctx, zFunc, "argument", argv[0], &a)) return;
+    out = imgpca_malloc(a.n);
+    if (!out) {
+      fvec_arg_free(&a);
+      sqlite3_result_error_nomem(ctx);
+      return;
+    }
+    img_from_floats(a.v, a.n, argc == 3, lo, hi, out);
+    imgpca_result_owned_blob(ctx, out, a.n);
+    fvec_arg_free(&a);
+    return;
+  }
   if (sqlite3_value_type(argv[0]) != SQLITE_BLOB) {
-    imgpca_result_error(ctx, zFunc, "expected a float32 vector blob, got %s", imgpca_type_name(argv[0]));
+    imgpca_result_error(ctx, zFunc, "expected a float32 vector blob or a JSON array, got %s",
+                        imgpca_type_name(argv[0]));
     return;
   }
   p = sqlite3_value_blob(argv[0]);

@@ -6,6 +6,7 @@
 
 void img_features_func(sqlite3_context *, int, sqlite3_value **);
 void img_features_or_null_func(sqlite3_context *, int, sqlite3_value **);
+void img_spec_check_func(sqlite3_context *, int, sqlite3_value **);
 void img_info_func(sqlite3_context *, int, sqlite3_value **);
 void img_pixels_func(sqlite3_context *, int, sqlite3_value **);
 void img_encode_func(sqlite3_context *, int, sqlite3_value **);

@@ -15,6 +15,19 @@
 ** lo is not above the query's current k-th best exact distance, so no true
 ** neighbour is ever skipped, whatever the cancellation in qq + rr - 2 q.r.
 ** NaN in the screen (overflow) also leads to the exact measure.
+**
+** Scale.  That relative bound holds only while float32 neither overflows
+** nor underflows, so for L2 and dot the screen works on copies of the
+** queries and references multiplied by one power of two 2^e, chosen per
+** reference block so that the largest norm of the block and of the queries
+** is below 2^60 (squares and products stay below 2^121).  What may still
+** underflow -- products below 2^-126, components below 2^-126 (given so or
+** scaled down), even if BLAS flushes subnormals to zero -- is covered by an
+** absolute term E (in scaled units) added to every bound; cosine screens
+** unit vectors, so only E is added there.  The thresholds are computed in
+** double from the exact distances, so the screen stays a lower bound for
+** every finite input; tests/unit/test_knn.c checks it against a
+** double-precision brute force from 1e-30 to 1e30.
 */
 #include "knn.h"
 
@@ -23,6 +36,7 @@
 
 #include "../common/lazy_blas.h"
 #include <float.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <strings.h>
@@ -46,7 +60,11 @@ struct KnnSearch {
   double *rr; /* per reference: |r|^2 (L2) or |r| */
   float *ra;  /* per reference: screen offset (L2) */
   size_t caprr;
-  float *tile; /* nThread tiles of KNN_TILE_Q x capTile */
+  double qmax;  /* largest |q| of the query block (L2, dot) */
+  int scaleExp; /* e of the screening copies qs, rs (L2, dot); INT_MIN: none yet */
+  double c2;    /* 2^(2e) */
+  double E;     /* absolute error term of the screen, scaled units */
+  float *tile;  /* nThread tiles of KNN_TILE_Q x capTile */
   size_t capTile;
   int nThread;
   uint64_t nExact;
@@ -83,6 +101,9 @@ int knn_open(size_t d, size_t k, int metric, KnnKeyCmp xCmp, void *pCmpCtx, KnnS
   s->pCmpCtx = pCmpCtx;
   s->G = ((double)d + 16.0) * ldexp(1.0, -21);
   s->nThread = 1;
+  s->scaleExp = INT_MIN;
+  s->c2 = 1;
+  s->E = ((double)d + 16.0) * ldexp(1.0, -125); /* cosine: products below 2^-126 */
   *pp = s;
   return IMGPCA_OK;
 }
@@ -168,16 +189,18 @@ int knn_set_queries(KnnSearch *s, const float *q, size_t nq, size_t *piBad, char
   s->finished = 0;
   for (i = 0; i < s->capq; i++) s->nHeap[i] = 0;
   if (nf) memcpy(s->q, q, nf * sizeof(float));
+  s->qmax = 0;
+  s->scaleExp = INT_MIN; /* qs is made by knn_add_refs (L2, dot) */
   for (i = 0; i < nq; i++) {
     const float *v = q + i * d;
     float *w = s->qs + i * d;
     double n2 = dot_d(v, v, d);
     if (s->metric == KNN_L2) {
       s->qq[i] = n2;
-      memcpy(w, v, d * sizeof(float));
+      if (sqrt(n2) > s->qmax) s->qmax = sqrt(n2);
     } else if (s->metric == KNN_DOT) {
       s->qq[i] = sqrt(n2);
-      memcpy(w, v, d * sizeof(float));
+      if (s->qq[i] > s->qmax) s->qmax = s->qq[i];
     } else {
       double nv = sqrt(n2);
       if (nv == 0) {
@@ -254,9 +277,13 @@ static float screen_threshold(const KnnSearch *s, size_t iq, double rmax) {
   if (s->nHeap[iq] < s->k) return INFINITY;
   T = s->aHeap[iq][0].dist;
   switch (s->metric) {
-    case KNN_L2: t = T - (1.0 - s->G) * s->qq[iq]; break;
-    case KNN_COSINE: t = T - 1.0 + s->G; break;
-    default: t = T + s->G * s->qq[iq] * rmax; break;
+    case KNN_L2:
+      /* T is a rounded square root: every squared distance whose root
+      ** rounds to T or below is at most T^2 (1 + 2^-50) */
+      t = s->c2 * (T * T * (1.0 + ldexp(1.0, -50)) - (1.0 - s->G) * s->qq[iq]) + 2 * s->E;
+      break;
+    case KNN_COSINE: t = T - 1.0 + s->G + s->E; break;
+    default: t = s->c2 * (T + s->G * s->qq[iq] * rmax) + s->E; break;
   }
   /* rounded up, so that the float comparison never excludes a candidate */
   if (!(t < (double)FLT_MAX)) return INFINITY;
@@ -274,7 +301,9 @@ static double exact_dist(const KnnSearch *s, size_t iq, const float *r, double r
       double t = (double)q[i] - r[i];
       acc += t * t;
     }
-    return acc;
+    /* the root now, not in knn_finish: distinct squares can round to one
+    ** root, and such ties must be broken by key like any other */
+    return sqrt(acc);
   }
   if (s->metric == KNN_COSINE) return 1.0 - dot_d(q, r, d) / (s->qq[iq] * rnorm);
   return -dot_d(q, r, d);
@@ -391,19 +420,45 @@ int knn_add_refs(KnnSearch *s, const float *r, const int64_t *aKey, size_t nr, s
       s->capTile = ntf;
     }
   }
-  if (s->metric == KNN_COSINE && nf > s->caprs) {
+  if (nf > s->caprs) {
     imgpca_free(s->rs);
     s->rs = imgpca_malloc(nf * sizeof(float));
     s->caprs = 0;
     if (!s->rs) return IMGPCA_NOMEM;
     s->caprs = nf;
   }
+  if (s->metric != KNN_COSINE) {
+    /* the scale 2^e of this block's screen (see the top of the file) */
+    double m = s->qmax;
+    int x = 0, e;
+    for (j = 0; j < nr; j++) {
+      double nv = sqrt(dot_d(r + j * d, r + j * d, d));
+      if (nv > m) m = nv;
+    }
+    if (m > 0) frexp(m, &x);
+    e = m > 0 ? 60 - x : 0;
+    if (e != s->scaleExp) {
+      size_t i, nqf = s->nq * d;
+      for (i = 0; i < nqf; i++) s->qs[i] = (float)ldexp((double)s->q[i], e);
+      s->scaleExp = e;
+      s->c2 = ldexp(1.0, 2 * e);
+      /* underflow, even if BLAS flushed subnormals to zero: d products
+      ** below 2^-126 (off by 2^-126 each at most), and components below
+      ** 2^-126 (scaled down, or given so): |dq| |r'| + |dr| |q'| with
+      ** |r'|, |q'| < 2^60 */
+      s->E = ((double)d + 16.0) * ldexp(1.0, -125) + (sqrt((double)d) + 1.0) * ldexp(1.0, -64);
+    }
+    if (e != 0) {
+      for (j = 0; j < nf; j++) s->rs[j] = (float)ldexp((double)r[j], e);
+      rsc = s->rs;
+    }
+  }
   for (j = 0; j < nr; j++) {
     const float *v = r + j * d;
     double n2 = dot_d(v, v, d);
     if (s->metric == KNN_L2) {
       s->rr[j] = n2;
-      s->ra[j] = (float)((1.0 - s->G) * n2);
+      s->ra[j] = (float)ldexp((1.0 - s->G) * n2, 2 * s->scaleExp);
     } else {
       double nv = sqrt(n2);
       s->rr[j] = nv;
@@ -472,9 +527,6 @@ void knn_finish(KnnSearch *s) {
       h[0] = h[e - 1];
       h[e - 1] = t;
       heap_down(s, h, e - 1, 0);
-    }
-    if (s->metric == KNN_L2) {
-      for (e = 0; e < n; e++) h[e].dist = sqrt(h[e].dist);
     }
   }
   s->finished = 1;

@@ -32,7 +32,7 @@
 #define KNN_TILE_Q 256
 
 typedef struct KnnHit {
-  double dist; /* exact distance (squared for L2 until knn_finish) */
+  double dist; /* exact distance */
   int64_t key; /* the reference's key as given to knn_add_refs */
 } KnnHit;
 
@@ -66,8 +66,7 @@ int knn_set_queries(KnnSearch *s, const float *q, size_t nq, size_t *piBad, char
 ** query of the block.  For KNN_COSINE a zero vector is an error (*piBad). */
 int knn_add_refs(KnnSearch *s, const float *r, const int64_t *aKey, size_t nr, size_t *piBad, char *err);
 
-/* Sorts each query's list (distance, then key) and converts the L2 values
-** to distances.  Then knn_hits() gives query iq's n <= k hits, nearest first. */
+/* Sorts each query's list (distance, then key).  Then knn_hits() gives query iq's n <= k hits, nearest first. */
 void knn_finish(KnnSearch *s);
 const KnnHit *knn_hits(const KnnSearch *s, size_t iq, size_t *pn);
 

@@ -4,8 +4,9 @@
 **   SELECT query_id, rank, ref_id, distance
 **   FROM knn_search(queries, refs [, k [, metric]]);
 **
-**   queries  one float32 vector BLOB (query_id is then NULL), or the SQL
-**            text of a query returning (id, vector) rows
+**   queries  one vector (query_id is then NULL): a float32 BLOB, or a JSON
+**            array text (text starting with '['); else the SQL text of a
+**            query returning (id, vector) rows
 **   refs     the SQL text of a query returning (id, vector) rows
 **   k        neighbours per query, default 1 (NULL = 1)
 **   metric   'l2' (default, Euclidean distance, = fvec_l2), 'cosine'
@@ -22,14 +23,18 @@
 ** read-only statement.  Queries are read in blocks (thousands of vectors)
 ** and the refs statement runs once per block, its vectors streamed in
 ** blocks of KNN_REF_BLOCK: memory stays bounded by the block sizes plus
-** the ids of the references.
+** the ids of the references.  A query block also ends once its ids hold
+** KNN_QID_BYTES (long text or blob ids), so its size is bounded in bytes,
+** not only in rows.
 **
 ** Threads: the query tiles of a block are split over imgpca.threads
 ** threads (0, the default = the CPUs available to the process), each
 ** running BLAS on its own tiles.
 **
-** Errors name knn_search and the row: a vector that is NULL, not a float32
-** blob, holds NaN or infinity, or whose dimension differs from the first
+** Vectors are float32 BLOBs or JSON array texts ('[1, 2.5]'), as
+** everywhere in imgpca.
+** Errors name knn_search and the row: a vector that is NULL, neither a
+** float32 blob nor a JSON array, holds NaN or infinity, or whose dimension differs from the first
 ** query's; a zero vector with 'cosine'; an empty reference set; k not a
 ** positive integer; an unknown metric.  An empty query set gives no rows.
 ** SQLITE_DIRECTONLY: it runs SQL text given as an argument.
@@ -44,6 +49,7 @@
 
 #define FN "knn_search"
 #define KNN_REF_BLOCK 1024
+#define KNN_QID_BYTES (16 << 20) /* bytes of query ids per block */
 
 #define KC_QUERY_ID 0
 #define KC_RANK 1
@@ -58,6 +64,7 @@ typedef struct KnnVtab {
   sqlite3_vtab base;
   sqlite3 *db;
   ImgpcaConn *conn;
+  sqlite3_int64 nRowid; /* last rowid given out (see knn_rowid) */
 } KnnVtab;
 
 /* The ids of one pass over the references, by ordinal. */
@@ -83,12 +90,15 @@ typedef struct KnnCursor {
   float *qbuf;
   sqlite3_value **aQid; /* dup'd query ids */
   size_t nq;
-  size_t iq, ih; /* output position */
+  size_t nQidBytes; /* bytes of the ids of the block (+64 per id) */
+  size_t iq, ih;    /* output position */
   const KnnHit *aHit;
   size_t nHit;
   IdStore ids;
   float *rbuf;
   int64_t *rkey;
+  float *pJson;            /* the last vector read from JSON text (knn_vector) */
+  sqlite3_value *apArg[4]; /* queries, refs, k, metric as given (read back) */
   sqlite3_int64 iRowid;
   int eof;
 } KnnCursor;
@@ -173,7 +183,8 @@ static int ids_cmp(void *pCtx, int64_t a, int64_t b) {
     }
   } else {
     size_t na = (size_t)s->aReal[a], nb = (size_t)s->aReal[b];
-    int c = memcmp(s->arena.p + s->aInt[a], s->arena.p + s->aInt[b], na < nb ? na : nb);
+    /* empty ids: the arena may still be NULL, and memcmp wants pointers */
+    int c = na && nb ? memcmp(s->arena.p + s->aInt[a], s->arena.p + s->aInt[b], na < nb ? na : nb) : 0;
     if (c) return c;
     if (na != nb) return na < nb ? -1 : 1;
   }
@@ -184,12 +195,13 @@ static void ids_result(IdStore *s, sqlite3_context *ctx, int64_t i) {
   switch (s->aType[i]) {
     case SQLITE_INTEGER: sqlite3_result_int64(ctx, s->aInt[i]); break;
     case SQLITE_FLOAT: sqlite3_result_double(ctx, s->aReal[i]); break;
-    case SQLITE_TEXT:
-      sqlite3_result_text64(ctx, (const char *)s->arena.p + s->aInt[i], (sqlite3_uint64)s->aReal[i],
-                            SQLITE_TRANSIENT, SQLITE_UTF8);
+    case SQLITE_TEXT: /* an empty id is '' or x'', not NULL (the arena may be NULL) */
+      sqlite3_result_text64(ctx, s->aReal[i] > 0 ? (const char *)s->arena.p + s->aInt[i] : "",
+                            (sqlite3_uint64)s->aReal[i], SQLITE_TRANSIENT, SQLITE_UTF8);
       break;
     case SQLITE_BLOB:
-      sqlite3_result_blob64(ctx, s->arena.p + s->aInt[i], (sqlite3_uint64)s->aReal[i], SQLITE_TRANSIENT);
+      sqlite3_result_blob64(ctx, s->aReal[i] > 0 ? (const void *)(s->arena.p + s->aInt[i]) : "",
+                            (sqlite3_uint64)s->aReal[i], SQLITE_TRANSIENT);
       break;
     default: sqlite3_result_null(ctx); break;
   }
@@ -237,9 +249,11 @@ static void knn_clear_block(KnnCursor *c) {
   size_t i;
   for (i = 0; i < c->nq; i++) sqlite3_value_free(c->aQid[i]);
   c->nq = 0;
+  c->nQidBytes = 0;
 }
 
 static void knn_reset(KnnCursor *c) {
+  int i;
   knn_clear_block(c);
   sqlite3_finalize(c->stQ);
   sqlite3_finalize(c->stR);
@@ -250,6 +264,12 @@ static void knn_reset(KnnCursor *c) {
   sqlite3_free(c->aQid);
   sqlite3_free(c->rbuf);
   sqlite3_free(c->rkey);
+  imgpca_free(c->pJson);
+  c->pJson = NULL;
+  for (i = 0; i < 4; i++) {
+    sqlite3_value_free(c->apArg[i]);
+    c->apArg[i] = NULL;
+  }
   c->qbuf = NULL;
   c->aQid = NULL;
   c->rbuf = NULL;
@@ -259,7 +279,6 @@ static void knn_reset(KnnCursor *c) {
   c->nQueryRows = 0;
   c->iq = c->ih = c->nHit = 0;
   c->aHit = NULL;
-  c->iRowid = 0;
   c->eof = 1;
 }
 
@@ -277,9 +296,9 @@ static int knn_err(KnnCursor *c, const char *zFmt, ...) {
   z = sqlite3_vmprintf(zFmt, ap);
   va_end(ap);
   sqlite3_free(c->pTab->base.zErrMsg);
-  c->pTab->base.zErrMsg = z ? sqlite3_mprintf("%s: %s", FN, z) : NULL;
+  c->pTab->base.zErrMsg = z ? imgpca_printable_msg(sqlite3_mprintf("%s: %s", FN, z)) : NULL;
   sqlite3_free(z);
-  return z ? SQLITE_ERROR : SQLITE_NOMEM;
+  return c->pTab->base.zErrMsg ? SQLITE_ERROR : SQLITE_NOMEM;
 }
 
 /* An id for messages: 'text' quoted, at most 80 characters. */
@@ -334,6 +353,22 @@ static int knn_vector(KnnCursor *c, const char *zWhat, sqlite3_value *vId, sqlit
       return rc;
     }
     zWhy = err;
+  } else if (sqlite3_value_type(v) == SQLITE_TEXT) {
+    const char *z = (const char *)sqlite3_value_text(v);
+    if (!z) return SQLITE_NOMEM;
+    imgpca_free(c->pJson);
+    c->pJson = NULL;
+    rc = fvec_parse_json(z, (size_t)sqlite3_value_bytes(v), &c->pJson, pDim, err);
+    if (rc == IMGPCA_NOMEM) return SQLITE_NOMEM;
+    if (rc == IMGPCA_OK) {
+      if (c->d == 0 || *pDim == c->d) return SQLITE_OK;
+      zId = id_text(vId);
+      if (!zId) return SQLITE_NOMEM;
+      rc = knn_err(c, "%s %s has %lld dimensions, the queries have %lld", zWhat, zId, (long long)*pDim, (long long)c->d);
+      sqlite3_free(zId);
+      return rc;
+    }
+    zWhy = err;
   }
   zId = id_text(vId);
   if (!zId) return SQLITE_NOMEM;
@@ -342,9 +377,25 @@ static int knn_vector(KnnCursor *c, const char *zWhat, sqlite3_value *vId, sqlit
   else if (sqlite3_value_type(v) == SQLITE_NULL)
     rc = knn_err(c, "%s %s has a NULL vector", zWhat, zId);
   else
-    rc = knn_err(c, "%s %s: vector must be a float32 blob, got %s", zWhat, zId, imgpca_type_name(v));
+    rc = knn_err(c, "%s %s: vector must be a float32 blob or a JSON array, got %s", zWhat, zId,
+                 imgpca_type_name(v));
   sqlite3_free(zId);
   return rc;
+}
+
+/* Copies the vector knn_vector accepted into dst. */
+static void knn_decode(KnnCursor *c, sqlite3_value *v, size_t dim, float *dst) {
+  if (sqlite3_value_type(v) == SQLITE_BLOB)
+    fvec_decode(sqlite3_value_blob(v), dim, dst);
+  else
+    memcpy(dst, c->pJson, dim * sizeof(float));
+}
+
+/* Text starting with '[' is a JSON vector (no SQL statement starts so). */
+static int is_json_vector(sqlite3_value *v) {
+  const unsigned char *z = sqlite3_value_type(v) == SQLITE_TEXT ? sqlite3_value_text(v) : NULL;
+  while (z && (*z == ' ' || *z == '\t' || *z == '\n' || *z == '\r')) z++;
+  return z && *z == '[';
 }
 
 static int knn_core_err(KnnCursor *c, int rc, const char *zWhat, sqlite3_value *vId, const char *err) {
@@ -419,7 +470,7 @@ static int knn_pass(KnnCursor *c) {
     size_t dim;
     rc = knn_vector(c, "reference", vId, vVec, &dim);
     if (rc) return rc;
-    fvec_decode(sqlite3_value_blob(vVec), dim, c->rbuf + nb * c->d);
+    knn_decode(c, vVec, dim, c->rbuf + nb * c->d);
     c->rkey[nb] = (int64_t)c->ids.n;
     rc = ids_add(&c->ids, vId);
     if (rc) return rc;
@@ -457,7 +508,7 @@ static int knn_next_block(KnnCursor *c) {
     c->eof = 1;
     return SQLITE_OK;
   }
-  while (c->nq < c->qb || c->s == NULL) {
+  while ((c->nq < c->qb && c->nQidBytes < KNN_QID_BYTES) || c->s == NULL) {
     sqlite3_value *vId, *vVec;
     size_t dim;
     rc = sqlite3_step(c->stQ);
@@ -478,9 +529,10 @@ static int knn_next_block(KnnCursor *c) {
       rc = knn_start(c, dim);
       if (rc) return rc;
     }
-    fvec_decode(sqlite3_value_blob(vVec), dim, c->qbuf + c->nq * c->d);
+    knn_decode(c, vVec, dim, c->qbuf + c->nq * c->d);
     c->aQid[c->nq] = sqlite3_value_dup(vId);
     if (!c->aQid[c->nq]) return SQLITE_NOMEM;
+    c->nQidBytes += (size_t)sqlite3_value_bytes(vId) + 64;
     c->nq++;
   }
   if (c->nq == 0) {
@@ -501,12 +553,25 @@ static int knn_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr, 
   sqlite3_value *vQ = NULL, *vR = NULL, *vK = NULL, *vM = NULL;
   int i = 0, rc;
   (void)idxStr;
+  c->iRowid = ++c->pTab->nRowid;
   knn_reset(c);
   if (idxNum & 1) vQ = argv[i++];
   if (idxNum & 2) vR = argv[i++];
   if (idxNum & 4) vK = argv[i++];
   if (idxNum & 8) vM = argv[i++];
   (void)argc;
+  /* the arguments read back as given: another constraint on a hidden
+  ** column (one SQLite does not hand over) is checked against them */
+  {
+    sqlite3_value *av[4];
+    int j;
+    av[0] = vQ;
+    av[1] = vR;
+    av[2] = vK;
+    av[3] = vM;
+    for (j = 0; j < 4; j++)
+      if (av[j] && !(c->apArg[j] = sqlite3_value_dup(av[j]))) return SQLITE_NOMEM;
+  }
   if (!vQ || !vR) return knn_err(c, "missing argument: use knn_search(queries, refs [, k [, metric]])");
   c->k = 1;
   if (vK && sqlite3_value_type(vK) != SQLITE_NULL) {
@@ -530,14 +595,14 @@ static int knn_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr, 
     return knn_err(c, "refs must be the text of a query returning (id, vector), got %s", imgpca_type_name(vR));
   rc = knn_prepare(c, "refs", (const char *)sqlite3_value_text(vR), &c->stR);
   if (rc) return rc;
-  if (sqlite3_value_type(vQ) == SQLITE_BLOB) {
+  if (sqlite3_value_type(vQ) == SQLITE_BLOB || is_json_vector(vQ)) {
     size_t dim;
     char err[IMGPCA_ERRMAX];
     rc = knn_vector(c, "query", NULL, vQ, &dim);
     if (rc) return rc;
     rc = knn_start(c, dim);
     if (rc) return rc;
-    fvec_decode(sqlite3_value_blob(vQ), dim, c->qbuf);
+    knn_decode(c, vQ, dim, c->qbuf);
     c->bQueriesDone = 1;
     rc = knn_set_queries(c->s, c->qbuf, 1, NULL, err);
     if (rc) return knn_core_err(c, rc, "query", NULL, err);
@@ -559,7 +624,7 @@ static int knn_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr, 
 static int knn_next(sqlite3_vtab_cursor *cur) {
   KnnCursor *c = (KnnCursor *)cur;
   size_t nqBlock = c->stQ ? c->nq : 1;
-  c->iRowid++;
+  c->iRowid = ++c->pTab->nRowid;
   if (++c->ih < c->nHit) return SQLITE_OK;
   c->ih = 0;
   while (++c->iq < nqBlock) {
@@ -584,15 +649,27 @@ static int knn_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col) {
     case KC_RANK: sqlite3_result_int64(ctx, (sqlite3_int64)c->ih + 1); break;
     case KC_REF_ID: ids_result(&c->ids, ctx, c->aHit[c->ih].key); break;
     case KC_DISTANCE: sqlite3_result_double(ctx, c->aHit[c->ih].dist); break;
-    case KC_METRIC: sqlite3_result_text(ctx, knn_metric_name(c->metric), -1, SQLITE_STATIC); break;
-    case KC_K: sqlite3_result_int64(ctx, (sqlite3_int64)c->k); break;
-    default: break; /* queries, refs: NULL */
+    case KC_QUERIES:
+    case KC_REFS:
+    case KC_K:
+    case KC_METRIC:
+      if (c->apArg[col - KC_QUERIES])
+        sqlite3_result_value(ctx, c->apArg[col - KC_QUERIES]);
+      else if (col == KC_K)
+        sqlite3_result_int64(ctx, (sqlite3_int64)c->k);
+      else if (col == KC_METRIC)
+        sqlite3_result_text(ctx, knn_metric_name(c->metric), -1, SQLITE_STATIC);
+      break;
+    default: break;
   }
   return SQLITE_OK;
 }
 
+/* Rowids are unique across the cursors of the table (a counter of the
+** connection's instance), not only within one xFilter: SQLite's OR plans
+** (MULTI-INDEX OR) open a cursor per branch and merge them by rowid. */
 static int knn_rowid(sqlite3_vtab_cursor *cur, sqlite_int64 *pRowid) {
-  *pRowid = ((KnnCursor *)cur)->iRowid + 1;
+  *pRowid = ((KnnCursor *)cur)->iRowid;
   return SQLITE_OK;
 }
 

@@ -591,7 +591,9 @@ int pca_project(const PcaModel *m, const float *x, size_t k, int whiten, float *
   if (!z) return IMGPCA_NOMEM;
   acc = z + d;
   for (j = 0; j < d; j++) z[j] = ((double)x[j] - m->mean[j]) / m->scale[j];
-  cblas_dgemv(CblasRowMajor, CblasNoTrans, (blasint)k, (blasint)d, 1.0, m->comp, (blasint)d, z, 1, 0.0, acc, 1);
+  /* plain dot products in a fixed order (a threaded dgemv would change the
+  ** last bits with OpenBLAS's thread count) */
+  for (i = 0; i < k; i++) acc[i] = pca_dot(m->comp + i * d, z, d);
   for (i = 0; i < k; i++) {
     double a = acc[i];
     if (whiten) a = m->eig[i] > 0 ? a / sqrt(m->eig[i]) : 0;

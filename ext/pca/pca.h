@@ -138,6 +138,37 @@ int pca_stream_shrink(PcaState *s, char *err);
 int pca_stream_eigs(PcaState *s, const double *invScale, size_t k, size_t kmax, double fraction,
                     double total, double **pEig, double **pComp, size_t *pk, char *err);
 
+/* Thread-count independent linear algebra (detblas.c).  Every product is
+** made of PCA_TILE^3 OpenBLAS dgemm calls of one shape (single-threaded
+** inside OpenBLAS); nthreads of our own threads share the tiles.  Bytes do
+** not depend on nthreads nor on OpenBLAS's thread count. */
+#define PCA_TILE 64
+#define PCA_MAX_THREADS 64
+double pca_dot(const double *x, const double *y, size_t n);
+/* C (M x N, row-major, ldc) = alpha op(A) op(B) + beta C; op(A) is M x K
+** (A or A^T when ta), op(B) is K x N (B or B^T when tb).  upper: only the
+** entries j >= i of C are written. */
+int pca_dgemm(int ta, int tb, size_t M, size_t N, size_t K, double alpha, const double *A, size_t lda,
+              const double *B, size_t ldb, double beta, double *C, size_t ldc, int upper, int nthreads);
+/* Eigenvalues il..iu (1-based, ascending) of the symmetric A (n x n,
+** row-major, upper triangle valid, destroyed) into w, and when z is not
+** NULL their eigenvectors, one contiguous n-vector each. */
+int pca_symeig(double *A, size_t n, size_t il, size_t iu, double *w, double *z, char *err);
+/* The two halves of pca_symeig: Householder reduction of A to the
+** tridiagonal (dg, e), reflectors kept in A's upper triangle and tau; then
+** eigenpairs il..iu of the tridiagonal, back-transformed (z may be NULL:
+** all eigenvalues, il and iu ignored). */
+int pca_tridiag(double *A, size_t n, double *dg, double *e, double *tau, char *err);
+int pca_tridiag_eig(const double *A, size_t n, const double *dg, const double *e, const double *tau, size_t il,
+                    size_t iu, double *w, double *z, char *err);
+/* n rows of m->d floats -> n rows of k floats (same as pca_project row by
+** row, up to the last bit of the float rounding), in tiles on nthreads.
+** compPad: the first k components zero-padded by pca_project_pad (kept by a
+** caller that projects many chunks), or NULL. */
+double *pca_project_pad(const PcaModel *m, size_t k);
+int pca_project_rows(const PcaModel *m, const double *compPad, const float *X, size_t n, size_t k, int whiten,
+                     float *Y, int nthreads, char *err);
+
 /* Sign convention: each component's entry of largest magnitude (first
 ** one on ties) is made positive. */
 void pca_fix_sign(double *v, size_t d);

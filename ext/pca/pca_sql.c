@@ -16,6 +16,9 @@
 **   pca_mean(model), pca_std(model)  -> float32 vectors (std: population, ddof=0)
 **   SELECT * FROM pca_components(model)  -> idx (1-based), eigenvalue, ratio,
 **                                    cumulative, component
+**   SELECT key, pc FROM pca_project_rows(model, query_sql)  -> the rows
+**                                    (key, vector) of query_sql projected in
+**                                    batches (see the section at the end)
 ** options (JSON object, parsed with JSON1): standardize (bool), solver
 ** ('auto'|'exact'|'streaming'|'randomized'), memory_mb (int, default 1024), sketch
 ** (int, Frequent Directions rows), seed (int, recorded).  Unknown keys are
@@ -25,6 +28,7 @@
 
 
 #include <math.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -708,11 +712,21 @@ typedef struct PccCursor {
   int loaded;
   size_t i;
   double cum;
+  sqlite3_int64 iRowid;
+  sqlite3_value *pModel; /* the argument, read back by the model column */
 } PccCursor;
+
+/* Rowids are unique across the cursors of the table (a counter of the
+** connection's instance): SQLite's OR plans (MULTI-INDEX OR) open a cursor
+** per branch and merge them by rowid. */
+typedef struct PccVtab {
+  sqlite3_vtab base;
+  sqlite3_int64 nRowid;
+} PccVtab;
 
 static int pcc_connect(sqlite3 *db, void *pAux, int argc, const char *const *argv, sqlite3_vtab **ppVtab,
                        char **pzErr) {
-  sqlite3_vtab *v;
+  PccVtab *v;
   int rc;
   (void)pAux;
   (void)argc;
@@ -726,7 +740,7 @@ static int pcc_connect(sqlite3 *db, void *pAux, int argc, const char *const *arg
   if (!v) return SQLITE_NOMEM;
   memset(v, 0, sizeof(*v));
   sqlite3_vtab_config(db, SQLITE_VTAB_INNOCUOUS);
-  *ppVtab = v;
+  *ppVtab = &v->base;
   return SQLITE_OK;
 }
 
@@ -747,6 +761,7 @@ static int pcc_open(sqlite3_vtab *v, sqlite3_vtab_cursor **pp) {
 static int pcc_close(sqlite3_vtab_cursor *cur) {
   PccCursor *c = (PccCursor *)cur;
   pca_model_free(&c->m);
+  sqlite3_value_free(c->pModel);
   sqlite3_free(c);
   return SQLITE_OK;
 }
@@ -760,11 +775,17 @@ static int pcc_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr, 
   c->loaded = 0;
   c->i = 0;
   c->cum = 0;
+  c->iRowid = ++((PccVtab *)cur->pVtab)->nRowid;
   if (idxNum == 0 || argc < 1) {
     sqlite3_free(cur->pVtab->zErrMsg);
     cur->pVtab->zErrMsg = sqlite3_mprintf("pca_components: missing argument: use pca_components(model)");
     return SQLITE_ERROR;
   }
+  /* read back as given: another constraint on the model column (one SQLite
+  ** does not hand over) is checked against it, not against NULL */
+  sqlite3_value_free(c->pModel);
+  c->pModel = sqlite3_value_dup(argv[0]);
+  if (!c->pModel) return SQLITE_NOMEM;
   if (sqlite3_value_type(argv[0]) == SQLITE_NULL) return SQLITE_OK;
   if (sqlite3_value_type(argv[0]) != SQLITE_BLOB) {
     sqlite3_free(cur->pVtab->zErrMsg);
@@ -787,6 +808,7 @@ static int pcc_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr, 
 static int pcc_next(sqlite3_vtab_cursor *cur) {
   PccCursor *c = (PccCursor *)cur;
   c->i++;
+  c->iRowid = ++((PccVtab *)cur->pVtab)->nRowid;
   if (c->loaded && c->i < c->m.k) c->cum += c->m.eig[c->i];
   return SQLITE_OK;
 }
@@ -810,13 +832,16 @@ static int pcc_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col) {
       imgpca_result_owned_blob(ctx, p, c->m.d * 4);
       break;
     }
+    case PCC_MODEL:
+      if (c->pModel) sqlite3_result_value(ctx, c->pModel);
+      break;
     default: sqlite3_result_null(ctx); break;
   }
   return SQLITE_OK;
 }
 
 static int pcc_rowid(sqlite3_vtab_cursor *cur, sqlite_int64 *pRowid) {
-  *pRowid = (sqlite_int64)((PccCursor *)cur)->i + 1;
+  *pRowid = ((PccCursor *)cur)->iRowid;
   return SQLITE_OK;
 }
 
@@ -852,3 +877,279 @@ const sqlite3_module pca_components_module = {
     0, /* xCreate: eponymous only */
     pcc_connect, pcc_best_index, pcc_disconnect, 0, pcc_open, pcc_close, pcc_filter, pcc_next, pcc_eof,
     pcc_column, pcc_rowid, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+
+/* ---- pca_project_rows(model, query_sql): table-valued ------------------
+** Runs query_sql (one read-only statement whose first column is any key and
+** whose second is a float32 vector BLOB of the model's dimension, or NULL)
+** and returns one row (key, pc) per query row, in the query's order; pc is
+** the projection on every component (NULL for a NULL vector).  Rows are
+** projected in chunks through fixed-shape BLAS tiles on imgpca.threads
+** threads (detblas.c): same bytes for any thread count.  The model is parsed
+** once per scan.  SQLITE_DIRECTONLY: it runs SQL text. */
+
+#define PPR_KEY 0
+#define PPR_PC 1
+#define PPR_MODEL 2
+#define PPR_QUERY 3
+
+typedef struct PprVtab {
+  sqlite3_vtab base;
+  ImgpcaConn *conn;
+} PprVtab;
+
+typedef struct PprCursor {
+  sqlite3_vtab_cursor base;
+  PcaModel m;
+  int loaded, done;
+  sqlite3_stmt *st;
+  size_t cap, n, i;      /* rows in the chunk, current row */
+  sqlite3_value **aKey;  /* n keys */
+  unsigned char *aValid; /* n flags: vector not NULL */
+  float *X, *Y;          /* cap x d, cap x k */
+  double *compPad;       /* the components, zero-padded for the tiles */
+  sqlite3_int64 rowid;
+} PprCursor;
+
+static int ppr_connect(sqlite3 *db, void *pAux, int argc, const char *const *argv, sqlite3_vtab **ppVtab,
+                       char **pzErr) {
+  PprVtab *v;
+  int rc;
+  rc = sqlite3_declare_vtab(db, "CREATE TABLE x(key, pc BLOB, model HIDDEN, query HIDDEN)");
+  if (rc != SQLITE_OK) return rc;
+  v = sqlite3_malloc(sizeof(*v));
+  if (!v) return SQLITE_NOMEM;
+  memset(v, 0, sizeof(*v));
+  v->conn = (ImgpcaConn *)pAux;
+  sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
+  *ppVtab = &v->base;
+  return SQLITE_OK;
+}
+
+static int ppr_disconnect(sqlite3_vtab *v) {
+  sqlite3_free(v);
+  return SQLITE_OK;
+}
+
+static int ppr_open(sqlite3_vtab *v, sqlite3_vtab_cursor **pp) {
+  PprCursor *c = sqlite3_malloc(sizeof(*c));
+  if (!c) return SQLITE_NOMEM;
+  memset(c, 0, sizeof(*c));
+  *pp = &c->base;
+  return SQLITE_OK;
+}
+
+static void ppr_clear_chunk(PprCursor *c) {
+  size_t i;
+  for (i = 0; i < c->n; i++) sqlite3_value_free(c->aKey[i]);
+  c->n = c->i = 0;
+}
+
+static void ppr_reset(PprCursor *c) {
+  ppr_clear_chunk(c);
+  sqlite3_finalize(c->st);
+  c->st = NULL;
+  pca_model_free(&c->m);
+  imgpca_free(c->aKey);
+  imgpca_free(c->aValid);
+  imgpca_free(c->X);
+  imgpca_free(c->Y);
+  imgpca_free(c->compPad);
+  c->compPad = NULL;
+  c->aKey = NULL;
+  c->aValid = NULL;
+  c->X = c->Y = NULL;
+  c->loaded = c->done = 0;
+  c->cap = 0;
+  c->rowid = 0;
+}
+
+static int ppr_close(sqlite3_vtab_cursor *cur) {
+  ppr_reset((PprCursor *)cur);
+  sqlite3_free(cur);
+  return SQLITE_OK;
+}
+
+static int ppr_error(sqlite3_vtab_cursor *cur, const char *zFmt, ...) {
+  va_list ap;
+  va_start(ap, zFmt);
+  sqlite3_free(cur->pVtab->zErrMsg);
+  cur->pVtab->zErrMsg = sqlite3_vmprintf(zFmt, ap);
+  va_end(ap);
+  return SQLITE_ERROR;
+}
+
+/* Reads and projects the next chunk of query rows (c->n = 0 at the end). */
+static int ppr_fill(PprCursor *c) {
+  PprVtab *vt = (PprVtab *)c->base.pVtab;
+  char err[IMGPCA_ERRMAX];
+  size_t d = c->m.d, k = c->m.k, nv = 0, i;
+  int rc, nThreads;
+  ppr_clear_chunk(c);
+  while (!c->done && c->n < c->cap) {
+    sqlite3_value *pv;
+    rc = sqlite3_step(c->st);
+    if (rc == SQLITE_DONE) {
+      c->done = 1;
+      break;
+    }
+    if (rc != SQLITE_ROW) {
+      sqlite3 *db = sqlite3_db_handle(c->st);
+      if (rc == SQLITE_NOMEM) return SQLITE_NOMEM;
+      return ppr_error(&c->base, "pca_project_rows: query failed: %s", sqlite3_errmsg(db));
+    }
+    c->aKey[c->n] = sqlite3_value_dup(sqlite3_column_value(c->st, 0));
+    if (!c->aKey[c->n]) return SQLITE_NOMEM;
+    c->n++;
+    pv = sqlite3_column_value(c->st, 1);
+    c->aValid[c->n - 1] = 0;
+    if (sqlite3_value_type(pv) == SQLITE_NULL) continue;
+    if (sqlite3_value_type(pv) != SQLITE_BLOB)
+      return ppr_error(&c->base, "pca_project_rows: row %lld: vector must be a float32 blob, got %s",
+                       c->rowid + (sqlite3_int64)c->n, imgpca_type_name(pv));
+    if ((size_t)sqlite3_value_bytes(pv) != 4 * d && sqlite3_value_bytes(pv) % 4 == 0)
+      return ppr_error(&c->base, "pca_project_rows: row %lld: vector has %d dimensions, the model expects %llu",
+                       c->rowid + (sqlite3_int64)c->n, sqlite3_value_bytes(pv) / 4, (unsigned long long)d);
+    if ((size_t)sqlite3_value_bytes(pv) != 4 * d)
+      return ppr_error(&c->base, "pca_project_rows: row %lld: vector has %d bytes, not a float32 blob",
+                       c->rowid + (sqlite3_int64)c->n, sqlite3_value_bytes(pv));
+    {
+      const unsigned char *p = sqlite3_value_blob(pv);
+      float *x = c->X + nv * d;
+      size_t j;
+      if (!p) return SQLITE_NOMEM;
+      for (j = 0; j < d; j++) {
+        x[j] = imgpca_get_f32(p + 4 * j);
+        if (!isfinite(x[j]))
+          return ppr_error(&c->base, "pca_project_rows: row %lld: element %llu is %s", c->rowid + (sqlite3_int64)c->n,
+                           (unsigned long long)j, isnan(x[j]) ? "NaN" : "infinite");
+      }
+    }
+    c->aValid[c->n - 1] = 1;
+    nv++;
+  }
+  if (nv == 0) return SQLITE_OK;
+  nThreads = vt->conn ? (int)imgpca_config_int(&vt->conn->cfg, "imgpca.threads") : 1;
+  if (nThreads <= 0) nThreads = imgpca_cpus_available();
+  if (!sqlite3_threadsafe()) nThreads = 1;
+  rc = pca_project_rows(&c->m, c->compPad, c->X, nv, k, 0, c->Y, nThreads, err);
+  if (rc == IMGPCA_NOMEM) return SQLITE_NOMEM;
+  if (rc) return ppr_error(&c->base, "pca_project_rows: %s", err);
+  /* spread the projected rows back over the chunk, last first */
+  for (i = c->n; i-- > 0;) {
+    if (!c->aValid[i]) continue;
+    nv--;
+    if (nv != i) memmove(c->Y + i * k, c->Y + nv * k, k * sizeof(float));
+  }
+  return SQLITE_OK;
+}
+
+static int ppr_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr, int argc, sqlite3_value **argv) {
+  PprCursor *c = (PprCursor *)cur;
+  sqlite3 *db = ((PprVtab *)cur->pVtab)->conn ? ((PprVtab *)cur->pVtab)->conn->db : NULL;
+  char err[IMGPCA_ERRMAX];
+  const char *zSql, *zTail = NULL;
+  int rc;
+  (void)idxStr;
+  ppr_reset(c);
+  if (idxNum != 3 || argc < 2 || !db)
+    return ppr_error(cur, "pca_project_rows: missing argument: use pca_project_rows(model, query_sql)");
+  c->done = 1;
+  if (sqlite3_value_type(argv[0]) == SQLITE_NULL) return SQLITE_OK;
+  if (sqlite3_value_type(argv[0]) != SQLITE_BLOB)
+    return ppr_error(cur, "pca_project_rows: model must be a pca model blob (from pca_fit), got %s",
+                     imgpca_type_name(argv[0]));
+  rc = pca_model_load(sqlite3_value_blob(argv[0]), (size_t)sqlite3_value_bytes(argv[0]), &c->m, err);
+  if (rc == IMGPCA_NOMEM) return SQLITE_NOMEM;
+  if (rc) return ppr_error(cur, "pca_project_rows: invalid model: %s", err);
+  c->loaded = 1;
+  if (sqlite3_value_type(argv[1]) != SQLITE_TEXT)
+    return ppr_error(cur, "pca_project_rows: query_sql must be text, got %s", imgpca_type_name(argv[1]));
+  zSql = (const char *)sqlite3_value_text(argv[1]);
+  if (!zSql) return SQLITE_NOMEM;
+  if (sqlite3_prepare_v2(db, zSql, -1, &c->st, &zTail) != SQLITE_OK) {
+    if (sqlite3_errcode(db) == SQLITE_NOMEM) return SQLITE_NOMEM;
+    return ppr_error(cur, "pca_project_rows: cannot prepare query: %s", sqlite3_errmsg(db));
+  }
+  if (!c->st) return ppr_error(cur, "pca_project_rows: query_sql is empty");
+  while (zTail && (*zTail == ' ' || *zTail == '\t' || *zTail == '\n' || *zTail == '\r' || *zTail == ';')) zTail++;
+  if (zTail && *zTail) return ppr_error(cur, "pca_project_rows: query_sql must be a single statement");
+  if (!sqlite3_stmt_readonly(c->st)) return ppr_error(cur, "pca_project_rows: query_sql must be a read-only query");
+  if (sqlite3_column_count(c->st) != 2)
+    return ppr_error(cur, "pca_project_rows: query_sql must return 2 columns (key, vector), got %d",
+                     sqlite3_column_count(c->st));
+  /* chunks of about 8 MiB of input, a multiple of the tile height */
+  c->cap = ((size_t)8 << 20) / (4 * c->m.d) / PCA_TILE * PCA_TILE;
+  if (c->cap < PCA_TILE) c->cap = PCA_TILE;
+  if (c->cap > 4096) c->cap = 4096;
+  c->aKey = imgpca_malloc(c->cap * sizeof(sqlite3_value *));
+  c->aValid = imgpca_malloc(c->cap);
+  c->X = imgpca_malloc(c->cap * c->m.d * sizeof(float));
+  c->Y = imgpca_malloc(c->cap * c->m.k * sizeof(float));
+  c->compPad = pca_project_pad(&c->m, c->m.k);
+  if (!c->aKey || !c->aValid || !c->X || !c->Y || !c->compPad) return SQLITE_NOMEM;
+  c->done = 0;
+  return ppr_fill(c);
+}
+
+static int ppr_next(sqlite3_vtab_cursor *cur) {
+  PprCursor *c = (PprCursor *)cur;
+  c->rowid++;
+  if (++c->i < c->n) return SQLITE_OK;
+  return ppr_fill(c);
+}
+
+static int ppr_eof(sqlite3_vtab_cursor *cur) {
+  PprCursor *c = (PprCursor *)cur;
+  return c->i >= c->n;
+}
+
+static int ppr_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col) {
+  PprCursor *c = (PprCursor *)cur;
+  switch (col) {
+    case PPR_KEY: sqlite3_result_value(ctx, c->aKey[c->i]); break;
+    case PPR_PC:
+      if (c->aValid[c->i]) fvec_result(ctx, c->Y + c->i * c->m.k, c->m.k);
+      break;
+    default: break;
+  }
+  return SQLITE_OK;
+}
+
+static int ppr_rowid(sqlite3_vtab_cursor *cur, sqlite_int64 *pRowid) {
+  *pRowid = ((PprCursor *)cur)->rowid + 1;
+  return SQLITE_OK;
+}
+
+static int ppr_best_index(sqlite3_vtab *v, sqlite3_index_info *info) {
+  int i, aIdx[2] = {-1, -1}, unusable = 0;
+  (void)v;
+  for (i = 0; i < info->nConstraint; i++) {
+    const struct sqlite3_index_constraint *p = &info->aConstraint[i];
+    if (p->iColumn != PPR_MODEL && p->iColumn != PPR_QUERY) continue;
+    if (p->op != SQLITE_INDEX_CONSTRAINT_EQ) continue;
+    if (!p->usable) {
+      unusable = 1;
+      continue;
+    }
+    aIdx[p->iColumn - PPR_MODEL] = i;
+  }
+  if (aIdx[0] >= 0 && aIdx[1] >= 0) {
+    info->aConstraintUsage[aIdx[0]].argvIndex = 1;
+    info->aConstraintUsage[aIdx[0]].omit = 1;
+    info->aConstraintUsage[aIdx[1]].argvIndex = 2;
+    info->aConstraintUsage[aIdx[1]].omit = 1;
+    info->idxNum = 3;
+    info->estimatedCost = 1e6;
+    return SQLITE_OK;
+  }
+  if (unusable) return SQLITE_CONSTRAINT;
+  info->idxNum = 0;
+  info->estimatedCost = 1e12;
+  return SQLITE_OK;
+}
+
+const sqlite3_module pca_project_rows_module = {
+    0, /* iVersion */
+    0, /* xCreate: eponymous only */
+    ppr_connect, ppr_best_index, ppr_disconnect, 0, ppr_open, ppr_close, ppr_filter, ppr_next, ppr_eof,
+    ppr_column, ppr_rowid, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};

@@ -16,4 +16,5 @@ void pca_info_func(sqlite3_context *, int, sqlite3_value **);
 void pca_mean_func(sqlite3_context *, int, sqlite3_value **);
 void pca_std_func(sqlite3_context *, int, sqlite3_value **);
 extern const sqlite3_module pca_components_module;
+extern const sqlite3_module pca_project_rows_module;
 #endif

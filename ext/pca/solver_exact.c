@@ -34,9 +34,8 @@
 
 int pca_exact_batch(PcaState *s, const double *xc, size_t nb, char *err) {
   (void)err;
-  cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (blasint)s->d, (blasint)nb, 1.0, xc,
-              (blasint)s->d, 1.0, s->m2, (blasint)s->d);
-  return IMGPCA_OK;
+  /* M2 (upper) += xc^T xc, in fixed tiles (detblas.c) */
+  return pca_dgemm(1, 0, s->d, s->d, nb, 1.0, xc, s->d, xc, s->d, 1.0, s->m2, s->d, 1, imgpca_cpus_available());
 }
 
 int pca_exact_merge(PcaState *a, const PcaState *b, const double *delta, double c, char *err) {
@@ -49,7 +48,11 @@ int pca_exact_merge(PcaState *a, const PcaState *b, const double *delta, double 
       for (j = i; j < d; j++) pa[j] += pb[j];
     }
   }
-  if (c > 0) cblas_dsyr(CblasRowMajor, CblasUpper, (blasint)d, c, delta, 1, a->m2, (blasint)d);
+  if (c > 0)
+    for (i = 0; i < d; i++) {
+      double *pa = a->m2 + i * d, ci = c * delta[i];
+      for (j = i; j < d; j++) pa[j] += ci * delta[j];
+    }
   return IMGPCA_OK;
 }
 
@@ -67,24 +70,25 @@ static size_t pick_k(const double *w_desc, size_t m, double fraction, double tot
 ** themselves (two passes); returns the number of rows kept (collapsed rows
 ** are dropped, i.e. the Krylov space became invariant in that direction). */
 static size_t ortho_rows(double *Y, size_t b, size_t d, const double *Bt, size_t m, double *G) {
-  size_t i, j, kept = 0, pass;
+  size_t i, j, l, kept = 0, pass;
+  int nt = imgpca_cpus_available();
   for (pass = 0; pass < 2 && m > 0; pass++) {
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)b, (blasint)m, (blasint)d, 1.0, Y, (blasint)d,
-                Bt, (blasint)d, 0.0, G, (blasint)m);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)b, (blasint)d, (blasint)m, -1.0, G,
-                (blasint)m, Bt, (blasint)d, 1.0, Y, (blasint)d);
+    if (pca_dgemm(0, 1, b, m, d, 1.0, Y, d, Bt, d, 0.0, G, m, 0, nt) ||
+        pca_dgemm(0, 0, b, d, m, -1.0, G, m, Bt, d, 1.0, Y, d, 0, nt))
+      return 0;
   }
   for (i = 0; i < b; i++) {
     double *yi = Y + i * d;
-    double n0 = cblas_dnrm2((blasint)d, yi, 1), n1;
+    double n0 = sqrt(pca_dot(yi, yi, d)), n1;
     for (pass = 0; pass < 2; pass++)
       for (j = 0; j < kept; j++) {
         const double *yj = Y + j * d;
-        cblas_daxpy((blasint)d, -cblas_ddot((blasint)d, yi, 1, yj, 1), yj, 1, yi, 1);
+        double t = pca_dot(yi, yj, d);
+        for (l = 0; l < d; l++) yi[l] -= t * yj[l];
       }
-    n1 = cblas_dnrm2((blasint)d, yi, 1);
+    n1 = sqrt(pca_dot(yi, yi, d));
     if (!(n1 > 1e-10 * n0) || !(n0 > 0)) continue;
-    cblas_dscal((blasint)d, 1 / n1, yi, 1);
+    for (l = 0; l < d; l++) yi[l] /= n1;
     if (kept != i) memcpy(Y + kept * d, yi, d * sizeof(double));
     kept++;
   }
@@ -102,9 +106,8 @@ static int krylov_topk(const double *C, size_t d, size_t k, double *eig, double 
   size_t mmax = d / 2 < 12 * b ? d / 2 : 12 * b;
   size_t m = 0, i, j, nb;
   double *Bt = NULL, *W = NULL, *G = NULL, *T = NULL, *w = NULL, *z = NULL, *S = NULL, *CV = NULL;
-  lapack_int *isuppz = NULL, mfound;
   uint64_t x = 0x2545F4914F6CDD1DULL;
-  int rc = IMGPCA_ERROR, blocks;
+  int rc = IMGPCA_ERROR, blocks, nt = imgpca_cpus_available();
   if (mmax > cap) mmax = cap;
   if (mmax < 2 * b) return IMGPCA_ERROR;
   Bt = imgpca_malloc(mmax * d * sizeof(double));
@@ -115,8 +118,7 @@ static int krylov_topk(const double *C, size_t d, size_t k, double *eig, double 
   w = imgpca_malloc(mmax * sizeof(double));
   S = imgpca_malloc(k * mmax * sizeof(double));
   CV = imgpca_malloc(k * d * sizeof(double));
-  isuppz = imgpca_malloc(2 * mmax * sizeof(lapack_int));
-  if (!Bt || !W || !G || !T || !z || !w || !S || !CV || !isuppz) {
+  if (!Bt || !W || !G || !T || !z || !w || !S || !CV) {
     rc = IMGPCA_NOMEM;
     goto done;
   }
@@ -134,26 +136,28 @@ static int krylov_topk(const double *C, size_t d, size_t k, double *eig, double 
     double tol, worst = 0;
     size_t mb = m - nb; /* first row of the newest block */
     /* W rows of the newest block = (C q)^T, then the next block from them */
-    cblas_dsymm(CblasRowMajor, CblasRight, CblasUpper, (blasint)nb, (blasint)d, 1.0, C, (blasint)d, Bt + mb * d,
-                (blasint)d, 0.0, W + mb * d, (blasint)d);
+    /* C is symmetric with both triangles filled: (C q)^T = q^T C^T */
+    if (pca_dgemm(0, 1, nb, d, d, 1.0, Bt + mb * d, d, C, d, 0.0, W + mb * d, d, 0, nt)) {
+      rc = IMGPCA_NOMEM;
+      goto done;
+    }
     if (blocks >= 3 || nb < b) {
       /* Rayleigh-Ritz on the current basis: T = Bt W^T */
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)m, (blasint)m, (blasint)d, 1.0, Bt, (blasint)d,
-                  W, (blasint)d, 0.0, T, (blasint)m);
+      if (pca_dgemm(0, 1, m, m, d, 1.0, Bt, d, W, d, 0.0, T, m, 0, nt)) {
+        rc = IMGPCA_NOMEM;
+        goto done;
+      }
       for (i = 0; i < m; i++)
         for (j = i + 1; j < m; j++) T[i * m + j] = T[j * m + i] = 0.5 * (T[i * m + j] + T[j * m + i]);
       if (m < k) goto done;
-      if (LAPACKE_dsyevr(LAPACK_COL_MAJOR, 'V', 'I', 'L', (lapack_int)m, T, (lapack_int)m, 0, 0,
-                         (lapack_int)(m - k + 1), (lapack_int)m, LAPACKE_dlamch('S'), &mfound, w, z, (lapack_int)m,
-                         isuppz) != 0 ||
-          (size_t)mfound != k)
-        goto done;
+      if (pca_symeig(T, m, m - k + 1, m, w, z, NULL) != IMGPCA_OK) goto done;
       /* S (k x m): row i = Ritz coefficients of the i-th largest */
       for (i = 0; i < k; i++) memcpy(S + i * m, z + (k - 1 - i) * m, m * sizeof(double));
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)k, (blasint)d, (blasint)m, 1.0, S, (blasint)m,
-                  Bt, (blasint)d, 0.0, comp, (blasint)d);
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)k, (blasint)d, (blasint)m, 1.0, S, (blasint)m,
-                  W, (blasint)d, 0.0, CV, (blasint)d);
+      if (pca_dgemm(0, 0, k, d, m, 1.0, S, m, Bt, d, 0.0, comp, d, 0, nt) ||
+          pca_dgemm(0, 0, k, d, m, 1.0, S, m, W, d, 0.0, CV, d, 0, nt)) {
+        rc = IMGPCA_NOMEM;
+        goto done;
+      }
       for (i = 0; i < k; i++) eig[i] = w[k - 1 - i];
       tol = 1e-10 * fabs(eig[0]);
       for (i = 0; i < k; i++) {
@@ -188,61 +192,30 @@ done:
   imgpca_free(w);
   imgpca_free(S);
   imgpca_free(CV);
-  imgpca_free(isuppz);
   return rc;
 }
 
 int pca_exact_eigs(double *C, size_t d, size_t k, size_t kmax, double fraction, double total,
                    double **pEig, double **pComp, size_t *pk, char *err) {
-  lapack_int m = 0, info;
-  lapack_int *isuppz = NULL;
-  double *w = NULL, *z = NULL, *eig = NULL, *comp = NULL, *diag = NULL;
-  double abstol = LAPACKE_dlamch('S');
-  size_t i;
+  double *w = NULL, *z = NULL, *eig = NULL, *comp = NULL, *tri = NULL;
+  size_t i, j;
   int rc = IMGPCA_OK;
   *pEig = *pComp = NULL;
   w = imgpca_malloc(d * sizeof(double));
-  isuppz = imgpca_malloc(2 * d * sizeof(lapack_int));
-  if (!w || !isuppz) {
+  tri = imgpca_malloc(3 * d * sizeof(double));
+  if (!w || !tri) {
     rc = IMGPCA_NOMEM;
     goto done;
   }
-  if (k == 0) {
-    /* Eigenvalues only, on the lower triangle (column-major 'U' == our
-    ** row-major lower): keeps our upper triangle, restore the diagonal. */
-    size_t j;
-    diag = imgpca_malloc(d * sizeof(double));
-    if (!diag) {
+  if (k > 0 && fraction == 0 && d >= 512 && k * 8 <= d) {
+    eig = imgpca_malloc(k * sizeof(double));
+    comp = imgpca_malloc(d * k * sizeof(double));
+    if (!eig || !comp) {
       rc = IMGPCA_NOMEM;
       goto done;
     }
-    for (i = 0; i < d; i++) {
-      diag[i] = C[i * d + i];
+    for (i = 0; i < d; i++) /* the Krylov products read both triangles */
       for (j = i + 1; j < d; j++) C[j * d + i] = C[i * d + j];
-    }
-    info = LAPACKE_dsyevr(LAPACK_COL_MAJOR, 'N', 'A', 'U', (lapack_int)d, C, (lapack_int)d, 0, 0, 0, 0,
-                          abstol, &m, w, NULL, 1, isuppz);
-    if (info != 0) {
-      rc = imgpca_seterr(err, "eigenvalue computation failed (LAPACK dsyevr info %d)", (int)info);
-      goto done;
-    }
-    for (i = 0; i < d; i++) C[i * d + i] = diag[i];
-    /* descending copy for the cumulative sum */
-    for (i = 0; i < (size_t)m / 2; i++) {
-      double t = w[i];
-      w[i] = w[m - 1 - i];
-      w[m - 1 - i] = t;
-    }
-    k = pick_k(w, (size_t)m, fraction, total, kmax);
-  }
-  z = imgpca_malloc(d * k * sizeof(double));
-  eig = imgpca_malloc(k * sizeof(double));
-  comp = imgpca_malloc(d * k * sizeof(double));
-  if (!z || !eig || !comp) {
-    rc = IMGPCA_NOMEM;
-    goto done;
-  }
-  if (fraction == 0 && d >= 512 && k * 8 <= d) {
     rc = krylov_topk(C, d, k, eig, comp);
     if (rc == IMGPCA_NOMEM) goto done;
     if (rc == IMGPCA_OK) {
@@ -254,13 +227,30 @@ int pca_exact_eigs(double *C, size_t d, size_t k, size_t kmax, double fraction, 
     }
     rc = IMGPCA_OK; /* not converged: exact tridiagonal route */
   }
-  info = LAPACKE_dsyevr(LAPACK_COL_MAJOR, 'V', 'I', 'L', (lapack_int)d, C, (lapack_int)d, 0, 0,
-                        (lapack_int)(d - k + 1), (lapack_int)d, abstol, &m, w, z, (lapack_int)d, isuppz);
-  if (info != 0 || (size_t)m != k) {
-    rc = imgpca_seterr(err, "eigen decomposition failed (LAPACK dsyevr info %d, %d of %zu eigenpairs)",
-                       (int)info, (int)m, k);
+  rc = pca_tridiag(C, d, tri, tri + d, tri + 2 * d, err);
+  if (rc) goto done;
+  if (k == 0) {
+    /* all eigenvalues first, descending, for the cumulative sum */
+    rc = pca_tridiag_eig(C, d, tri, tri + d, tri + 2 * d, 1, d, w, NULL, err);
+    if (rc) goto done;
+    for (i = 0; i < d / 2; i++) {
+      double t = w[i];
+      w[i] = w[d - 1 - i];
+      w[d - 1 - i] = t;
+    }
+    k = pick_k(w, d, fraction, total, kmax);
+  }
+  imgpca_free(eig);
+  imgpca_free(comp);
+  z = imgpca_malloc(d * k * sizeof(double));
+  eig = imgpca_malloc(k * sizeof(double));
+  comp = imgpca_malloc(d * k * sizeof(double));
+  if (!z || !eig || !comp) {
+    rc = IMGPCA_NOMEM;
     goto done;
   }
+  rc = pca_tridiag_eig(C, d, tri, tri + d, tri + 2 * d, d - k + 1, d, w, z, err);
+  if (rc) goto done;
   for (i = 0; i < k; i++) {
     eig[i] = w[k - 1 - i];
     memcpy(comp + i * d, z + (k - 1 - i) * d, d * sizeof(double));
@@ -271,10 +261,9 @@ int pca_exact_eigs(double *C, size_t d, size_t k, size_t kmax, double fraction, 
   eig = comp = NULL;
 done:
   imgpca_free(w);
-  imgpca_free(isuppz);
+  imgpca_free(tri);
   imgpca_free(z);
   imgpca_free(eig);
   imgpca_free(comp);
-  imgpca_free(diag);
   return rc;
 }

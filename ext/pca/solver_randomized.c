@@ -4,12 +4,14 @@
 ** k eigenpairs of their covariance come from a randomized range finder
 ** (Halko, Martinsson & Tropp 2011, algorithm 4.4):
 **   Y = Xc G            G: d x l Gaussian (l = k + 10), seeded by option seed
-**   q times: Q = qr(Y); Z = qr(Xc^T Q); Y = Xc Z        (power iterations)
+**   q times: Q = lu(Y); Z = lu(Xc^T Q); Y = Xc Z        (power iterations,
+**            normalised by P L of an LU factorisation, as scikit-learn does)
 **   Q = qr(Y);  B = Q^T Xc  (l x d);  B B^T = U S^2 U^T (l x l, LAPACK dsyevr)
 **   components = rows of U^T B / S, eigenvalues (scatter) = S^2.
 ** Xc is the matrix centred on the exact float64 mean (and scaled when
-** standardizing).  The products run in float32 (sgemm), QR factorisations and
-** the small eigenproblem in float64.  q = 7 when k < 0.1 min(n, d), else 4
+** standardizing).  The products and the LU normalisations run in float32
+** (sgemm, sgetrf), the last QR factorisation and the small eigenproblem in
+** float64.  q = 7 when k < 0.1 min(n, d), else 4
 ** (scikit-learn's rule).  The result depends only on the rows, their order
 ** and the seed, so the model bytes are deterministic.
 **
@@ -49,6 +51,30 @@ static int orth(float *A, size_t m, size_t l, double *w, char *err) {
   if (info == 0) info = LAPACKE_dorgqr(LAPACK_ROW_MAJOR, (lapack_int)m, (lapack_int)l, (lapack_int)l, w, (lapack_int)l, tau);
   if (info != 0) return imgpca_seterr(err, "randomized solver: QR factorisation failed (info %d)", (int)info);
   for (i = 0; i < m * l; i++) A[i] = (float)w[i];
+  return IMGPCA_OK;
+}
+
+/* Replaces the m x l float32 matrix A (row-major) by P L of its LU
+** factorisation with partial pivoting (unit lower trapezoidal L, rows
+** permuted back): same column space, entries bounded by 1 -- the cheap
+** normalisation of the power iterations (scikit-learn's 'LU'). */
+static int lu_norm(float *A, size_t m, size_t l, lapack_int *ipiv, char *err) {
+  size_t i, j;
+  lapack_int info = LAPACKE_sgetrf(LAPACK_ROW_MAJOR, (lapack_int)m, (lapack_int)l, A, (lapack_int)l, ipiv);
+  if (info < 0) return imgpca_seterr(err, "randomized solver: LU factorisation failed (info %d)", (int)info);
+  for (i = 0; i < m && i < l; i++) {
+    A[i * l + i] = 1;
+    for (j = i + 1; j < l; j++) A[i * l + j] = 0;
+  }
+  for (i = (m < l ? m : l); i-- > 0;) {
+    size_t p = (size_t)(ipiv[i] - 1);
+    if (p != i)
+      for (j = 0; j < l; j++) {
+        float t = A[i * l + j];
+        A[i * l + j] = A[p * l + j];
+        A[p * l + j] = t;
+      }
+  }
   return IMGPCA_OK;
 }
 
@@ -93,10 +119,10 @@ int pca_rand_eigs(PcaState *s, const double *inv, size_t k, double **pEig, doubl
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)n, (blasint)l, (blasint)d, 1.0f, X, (blasint)d,
               G, (blasint)l, 0.0f, Y, (blasint)l);
   for (i = 0; i < q; i++) {
-    if ((rc = orth(Y, n, l, w, err)) != IMGPCA_OK) goto done;
+    if ((rc = lu_norm(Y, n, l, sup, err)) != IMGPCA_OK) goto done;
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (blasint)d, (blasint)l, (blasint)n, 1.0f, X, (blasint)d,
                 Y, (blasint)l, 0.0f, Z, (blasint)l);
-    if ((rc = orth(Z, d, l, w, err)) != IMGPCA_OK) goto done;
+    if ((rc = lu_norm(Z, d, l, sup, err)) != IMGPCA_OK) goto done;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)n, (blasint)l, (blasint)d, 1.0f, X, (blasint)d,
                 Z, (blasint)l, 0.0f, Y, (blasint)l);
   }

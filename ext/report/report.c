@@ -5,8 +5,11 @@
 **       of the bytes of a text); NULL -> NULL.  Builds data: URIs in SQL:
 **       'data:image/jpeg;base64,' || imgpca_base64(img_thumbnail(img, 48)).
 **   imgpca_report_html(json [, template])  -> text: the page template with
-**       its marker __IMGPCA_REPORT_DATA__ replaced by json (a JSON value;
-**       '<' escaped as \u003c).  The default template is ext/report/report.html,
+**       its marker __IMGPCA_REPORT_DATA__ replaced by json (a JSON value,
+**       checked by the caller; '<' escaped as \u003c, U+2028 and U+2029 as
+**       \u2028 and \u2029, so that it cannot leave the <script> element).
+**       Malformed JSON is an error (it was inserted verbatim, and text like
+**       '1};alert(1);//' ran as script).  The default template is ext/report/report.html,
 **       compiled into the library (.incbin), so the page needs no file at run
 **       time.  Errors: json not text, template without exactly one marker.
 */
@@ -82,6 +85,12 @@ int imgpca_report_build(ImgpcaBuf *b, const char *tpl, size_t ntpl, const char *
       imgpca_buf_append(b, json + start, i - start);
       imgpca_buf_append(b, "\\u003c", 6);
       start = i + 1;
+    } else if ((unsigned char)json[i] == 0xE2 && i + 2 < njson && (unsigned char)json[i + 1] == 0x80 &&
+               ((unsigned char)json[i + 2] == 0xA8 || (unsigned char)json[i + 2] == 0xA9)) {
+      imgpca_buf_append(b, json + start, i - start);
+      imgpca_buf_append(b, (unsigned char)json[i + 2] == 0xA8 ? "\\u2028" : "\\u2029", 6);
+      start = i + 3;
+      i += 2;
     }
   }
   imgpca_buf_append(b, json + start, njson - start);

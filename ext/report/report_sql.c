@@ -58,6 +58,25 @@ void imgpca_report_html_func(sqlite3_context *ctx, int argc, sqlite3_value **arg
     sqlite3_result_error_nomem(ctx);
     return;
   }
+  {
+    /* Only JSON goes into the page's <script> ('1};alert(1);//' ran).
+    ** json_type, not json_valid: json_valid() answers 0 when it runs out of
+    ** memory, json_type() raises the error (and rejects malformed JSON). */
+    sqlite3 *db = sqlite3_context_db_handle(ctx);
+    sqlite3_stmt *st = NULL;
+    rc = sqlite3_prepare_v2(db, "SELECT json_type(?1)", -1, &st, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_value(st, 1, argv[0]);
+    if (rc == SQLITE_OK) rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+      if (rc == SQLITE_NOMEM || sqlite3_errcode(db) == SQLITE_NOMEM)
+        sqlite3_result_error_nomem(ctx);
+      else
+        imgpca_result_error(ctx, zFunc, "data is not valid JSON: %s", sqlite3_errmsg(db));
+      sqlite3_finalize(st);
+      return;
+    }
+    sqlite3_finalize(st);
+  }
   imgpca_buf_init(&b);
   rc = imgpca_report_build(&b, tpl, ntpl, json, (size_t)sqlite3_value_bytes(argv[0]), err);
   if (rc) {

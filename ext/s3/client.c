@@ -52,9 +52,46 @@ struct S3Client {
   uint32_t rng;
   char *zRedirBucket; /* last bucket redirected to another region */
   char *zRedirRegion;
-  char *zCaChecked; /* CA bundle last found readable */
-  int mWarned;      /* WARN_* printed on this connection */
+  char *zCaChecked;            /* CA bundle last found readable */
+  int mWarned;                 /* WARN_* printed on this connection */
+  int (*xInterrupted)(void *); /* polled while waiting on the network */
+  void *pIntArg;
+  double tIntCheck; /* last poll (monotonic seconds) */
 };
+
+/* ---- interrupts ---- */
+/* Waits on the network (transfers, retry backoff, the GET queue) poll
+** xInterrupted every 50 ms at most, so an interrupted statement stops
+** within about one poll interval (curl's progress callback, which runs at
+** least once a second and after every network event; the GET queue's
+** 100 ms polls; the backoff sleeps in 50 ms slices). */
+void s3_client_set_interrupt(S3Client *c, int (*xInterrupted)(void *), void *pArg) {
+  c->xInterrupted = xInterrupted;
+  c->pIntArg = pArg;
+}
+
+static double mono_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int client_interrupted(S3Client *c) {
+  double t;
+  if (!c->xInterrupted) return 0;
+  t = mono_s();
+  if (t - c->tIntCheck < 0.05) return 0;
+  c->tIntCheck = t;
+  return c->xInterrupted(c->pIntArg) != 0;
+}
+
+static int xferinfo_cb(void *p, curl_off_t dlt, curl_off_t dln, curl_off_t ult, curl_off_t uln) {
+  (void)dlt;
+  (void)dln;
+  (void)ult;
+  (void)uln;
+  return client_interrupted((S3Client *)p);
+}
 
 typedef struct S3Req {
   const char *zMethod;
@@ -68,6 +105,7 @@ typedef struct S3Req {
   int64_t maxBytes;        /* < 0: unlimited */
   const char *zCopySource; /* UploadPartCopy: x-amz-copy-source (already URL-encoded) */
   const char *zCopyRange;  /* UploadPartCopy: x-amz-copy-source-range */
+  const char *zCopyMatch;  /* UploadPartCopy: x-amz-copy-source-if-match (an ETag) */
 } S3Req;
 
 /* The one set-up of a request; callers add a body, range or content type. */
@@ -194,6 +232,15 @@ void s3_client_free(S3Client *c) {
 
 static const char *cfg(S3Client *c, const char *k) { return imgpca_config_get(c->cfg, k, NULL); }
 
+/* The endpoint: s3.endpoint (connection setting, AWS_ENDPOINT_URL_S3,
+** AWS_ENDPOINT_URL), else the profile's (services s3 endpoint_url, then
+** endpoint_url; read with the credentials), else NULL (AWS). */
+static const char *client_endpoint(S3Client *c) {
+  const char *z = cfg(c, "s3.endpoint");
+  if (z && *z) return z;
+  return c->bCreds && c->creds.zProfileEndpoint && *c->creds.zProfileEndpoint ? c->creds.zProfileEndpoint : NULL;
+}
+
 /* One line on stderr, at most once per connection for each kind. */
 static void warn_once(S3Client *c, int mKind, const char *zFmt, ...) IMGPCA_PRINTF(3, 4);
 static void warn_once(S3Client *c, int mKind, const char *zFmt, ...) {
@@ -319,6 +366,15 @@ int s3_endpoint_parse(const char *zUrl, S3Endpoint *e, char *err) {
   zEnd = zAuth + strcspn(zAuth, "/?#");
   for (p = zAuth; p < zEnd; p++)
     if (*p == '@') zAt = p;
+  if (strchr(zEnd, '@')) {
+    /* user info holding '/', '?' or '#' (https://u:pa/ss@host): which part
+    ** is the host is ambiguous, so refuse rather than guess */
+    imgpca_url_redact(zUrl, shown, sizeof shown);
+    return imgpca_seterr(err,
+                         "invalid endpoint '%s': '@' after the host (percent-encode '/', '?' and '#' in a user "
+                         "name or password; they are not used anyway)",
+                         shown);
+  }
   if (zAt) {
     e->bUserinfo = 1; /* never sent: S3 requests are signed, not password-protected */
     zAuth = zAt + 1;
@@ -347,7 +403,7 @@ void s3_endpoint_free(S3Endpoint *e) {
 
 /* The endpoint as messages show it (user info hidden). */
 static void endpoint_shown(S3Client *c, char *out, size_t n) {
-  const char *zEnd = cfg(c, "s3.endpoint");
+  const char *zEnd = client_endpoint(c);
   if (zEnd && *zEnd)
     imgpca_url_redact(zEnd, out, n);
   else
@@ -369,7 +425,7 @@ static void target_free(S3Target *t) {
 }
 
 static int build_target(S3Client *c, const S3Req *r, const char *zRegion, S3Target *t, char *err) {
-  const char *zEnd = cfg(c, "s3.endpoint");
+  const char *zEnd = client_endpoint(c);
   int bCustom = zEnd && *zEnd, bVirtual, rc;
   char *zDefault = bCustom ? NULL : imgpca_mprintf("https://s3.%s.amazonaws.com", zRegion);
   S3Endpoint e;
@@ -548,6 +604,10 @@ static int sign_headers(S3Client *c, const S3Req *r, const char *zRegion, const 
     aH[nH].zName = "x-amz-copy-source";
     aH[nH++].zValue = r->zCopySource;
   }
+  if (r->zCopyMatch) {
+    aH[nH].zName = "x-amz-copy-source-if-match";
+    aH[nH++].zValue = r->zCopyMatch;
+  }
   if (r->zCopyRange) {
     aH[nH].zName = "x-amz-copy-source-range";
     aH[nH++].zValue = r->zCopyRange;
@@ -579,6 +639,7 @@ static int sign_headers(S3Client *c, const S3Req *r, const char *zRegion, const 
   if (rc == IMGPCA_OK) rc = add_hdr(pl, "x-amz-content-sha256: %s", hash);
   if (rc == IMGPCA_OK) rc = add_hdr(pl, "x-amz-date: %s", amzDate);
   if (rc == IMGPCA_OK && r->zCopySource) rc = add_hdr(pl, "x-amz-copy-source: %s", r->zCopySource);
+  if (rc == IMGPCA_OK && r->zCopyMatch) rc = add_hdr(pl, "x-amz-copy-source-if-match: %s", r->zCopyMatch);
   if (rc == IMGPCA_OK && r->zCopyRange) rc = add_hdr(pl, "x-amz-copy-source-range: %s", r->zCopyRange);
   if (rc == IMGPCA_OK && zToken) rc = add_hdr(pl, "x-amz-security-token: %s", zToken);
   if (rc == IMGPCA_OK && zAuth) rc = add_hdr(pl, "Authorization: %s", zAuth);
@@ -680,6 +741,11 @@ static int attempt_setup(S3Client *c, const S3Req *r, const char *zRegion, CURL 
     return rc;
   }
   curl_options(c, r, h, a, resp);
+  if (c->xInterrupted) {
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, xferinfo_cb);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, c);
+  }
   resp_reset(resp);
   resp->maxBytes = r->maxBytes;
   return IMGPCA_OK;
@@ -830,6 +896,7 @@ static int s3_do(S3Client *c, const S3Req *r, S3Resp *resp, char *err) {
     cc = curl_easy_perform(c->easy);
     attempt_clear(&a);
     attempt++;
+    if (cc == CURLE_ABORTED_BY_CALLBACK && c->xInterrupted) return IMGPCA_INTERRUPT;
     if (cc == CURLE_OK) curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &resp->status);
     if (cc == CURLE_OK && resp->status / 100 == 2 && strcmp(r->zMethod, "HEAD") != 0 &&
         resp->nContentLength >= 0 && (int64_t)resp->body.n != resp->nContentLength) {
@@ -853,7 +920,14 @@ static int s3_do(S3Client *c, const S3Req *r, S3Resp *resp, char *err) {
     } else if (!s3_http_retryable(CURLE_OK, resp->status) || attempt > maxRetries) {
       return http_error(c, r, zRegion, resp, attempt, err);
     }
-    sleep_ms(s3_backoff_ms(attempt - 1, rng_next(c)));
+    {
+      long ms = s3_backoff_ms(attempt - 1, rng_next(c));
+      for (; ms > 0; ms -= 50) {
+        c->tIntCheck = 0;
+        if (client_interrupted(c)) return IMGPCA_INTERRUPT;
+        sleep_ms(ms < 50 ? ms : 50);
+      }
+    }
   }
 }
 
@@ -1057,9 +1131,13 @@ void s3_mpu_abort(S3Client *c, const char *zBucket, const char *zKey, const char
   S3Resp resp;
   S3Query q;
   char err[IMGPCA_ERRMAX];
+  int (*xInt)(void *) = c->xInterrupted;
   if (query_of(&q, "uploadId", zUploadId, NULL)) return;
   req_init(&r, "DELETE", zBucket, zKey, &q, 1 << 20);
+  /* an interrupted upload is aborted all the same: no orphan left behind */
+  c->xInterrupted = NULL;
   s3_do(c, &r, &resp, err);
+  c->xInterrupted = xInt;
   resp_free(&resp);
   s3_query_free(&q);
 }
@@ -1067,10 +1145,16 @@ void s3_mpu_abort(S3Client *c, const char *zBucket, const char *zKey, const char
 /* ---- object size and server-side part copies (used by imgpca_storage_concat) ---- */
 int s3_head(S3Client *c, const char *zBucket, const char *zKey, int64_t *pSize, int *pNotFound,
             char *err) {
+  return s3_head_etag(c, zBucket, zKey, pSize, NULL, pNotFound, err);
+}
+
+int s3_head_etag(S3Client *c, const char *zBucket, const char *zKey, int64_t *pSize, char **pzEtag,
+                 int *pNotFound, char *err) {
   S3Req r;
   S3Resp resp;
   int rc;
   if (pNotFound) *pNotFound = 0;
+  if (pzEtag) *pzEtag = NULL;
   req_init(&r, "HEAD", zBucket, zKey, NULL, -1);
   rc = s3_do(c, &r, &resp, err);
   if (rc == IMGPCA_ERROR && resp.status == 404 && pNotFound) *pNotFound = 1;
@@ -1080,13 +1164,14 @@ int s3_head(S3Client *c, const char *zBucket, const char *zKey, int64_t *pSize, 
     else
       *pSize = resp.nContentLength;
   }
+  if (rc == IMGPCA_OK && pzEtag && resp.zEtag) rc = take_etag(&resp, pzEtag);
   resp_free(&resp);
   return rc;
 }
 
 int s3_mpu_copy_part(S3Client *c, const char *zBucket, const char *zKey, const char *zUploadId,
-                     int iPart, const char *zSrcBucket, const char *zSrcKey, int64_t offset,
-                     int64_t length, char **pzEtag, char *err) {
+                     int iPart, const char *zSrcBucket, const char *zSrcKey, const char *zIfMatch,
+                     int64_t offset, int64_t length, char **pzEtag, char *err) {
   S3Req r;
   S3Resp resp;
   S3Query q;
@@ -1115,10 +1200,24 @@ int s3_mpu_copy_part(S3Client *c, const char *zBucket, const char *zKey, const c
   r.pBody = (const unsigned char *)"";
   r.zCopySource = (const char *)src.p;
   r.zCopyRange = range;
+  r.zCopyMatch = zIfMatch && *zIfMatch ? zIfMatch : NULL;
   rc = s3_do(c, &r, &resp, err);
   if (rc == IMGPCA_OK) {
     /* the ETag is in the body; a 200 answer may still carry an <Error> document */
     rc = s3_xml_copy_part((const char *)resp.body.p, resp.body.n, pzEtag, err);
+  }
+  if (rc == IMGPCA_ERROR) {
+    /* the message of the request names the destination: name the source */
+    char why[IMGPCA_ERRMAX];
+    snprintf(why, sizeof why, "%s", err);
+    if (resp.status == 412)
+      imgpca_seterr(err,
+                    "server-side copy of 's3://%s/%s' (%s) into part %d refused: the object is not the one "
+                    "measured (ETag %s): it changed, or the server resolved another key",
+                    zSrcBucket, zSrcKey, range, iPart, zIfMatch);
+    else
+      imgpca_seterr(err, "server-side copy of 's3://%s/%s' (%s) into part %d failed: %s", zSrcBucket, zSrcKey,
+                    range, iPart, why);
   }
   resp_free(&resp);
   s3_query_free(&q);
@@ -1282,6 +1381,7 @@ int s3_batch_take(S3Batch *b, ImgpcaBuf *out, int *pNotFound, char *err) {
     batch_reap(b);
     if (j->state == 2) break;
     curl_multi_poll(b->multi, NULL, 0, 100, NULL);
+    if (client_interrupted(b->c)) return IMGPCA_INTERRUPT;
   }
   /* keep the pipeline full while the caller works on this one */
   rc = batch_fill(b, err);
@@ -1313,6 +1413,7 @@ int s3_batch_poll(S3Batch *b, int timeoutMs, char *err) {
   batch_reap(b);
   if (timeoutMs > 0 && !s3_batch_head_done(b)) {
     curl_multi_poll(b->multi, NULL, 0, timeoutMs, NULL);
+    if (client_interrupted(b->c)) return IMGPCA_INTERRUPT;
     rc = batch_fill(b, err);
     if (rc) return rc;
     if (curl_multi_perform(b->multi, &running) != CURLM_OK) return imgpca_seterr(err, "curl_multi_perform failed");
@@ -1326,11 +1427,12 @@ int s3_batch_head_done(S3Batch *b) { return b->n > 0 && b->a[b->iHead]->state ==
 void s3_batch_wakeup(S3Batch *b) { curl_multi_wakeup(b->multi); }
 
 int s3_client_describe(S3Client *c, ImgpcaBuf *b, char *err) {
-  const char *zEnd = cfg(c, "s3.endpoint");
+  const char *zEnd;
   char masked[64], shown[1024], zRegion[64];
   int rc = client_creds(c, err);
   if (rc == IMGPCA_OK) rc = client_region(c, NULL, zRegion, err);
   if (rc) return rc;
+  zEnd = client_endpoint(c); /* after the credentials: may be the profile's */
   imgpca_buf_append(b, "{\"endpoint\":", 12);
   if (zEnd && *zEnd) {
     imgpca_url_redact(zEnd, shown, sizeof shown);
@@ -1365,24 +1467,4 @@ int s3_client_describe(S3Client *c, ImgpcaBuf *b, char *err) {
     imgpca_buf_append(b, "null", 4);
   imgpca_buf_append(b, "}", 1);
   return b->oom ? IMGPCA_NOMEM : IMGPCA_OK;
-}
-
-/* ---- object version (used by the image model cache: ext/cnn) ---- */
-int s3_stat(S3Client *c, const char *zBucket, const char *zKey, int64_t *pSize, char **pzEtag, int *pNotFound,
-            char *err) {
-  S3Req r;
-  S3Resp resp;
-  int rc;
-  *pzEtag = NULL;
-  if (pNotFound) *pNotFound = 0;
-  req_init(&r, "HEAD", zBucket, zKey, NULL, -1);
-  rc = s3_do(c, &r, &resp, err);
-  if (rc == IMGPCA_ERROR && resp.status == 404 && pNotFound) *pNotFound = 1;
-  if (rc == IMGPCA_OK) {
-    *pSize = resp.nContentLength;
-    *pzEtag = imgpca_strdup(resp.zEtag ? resp.zEtag : "");
-    if (!*pzEtag) rc = IMGPCA_NOMEM;
-  }
-  resp_free(&resp);
-  return rc;
 }

@@ -11,6 +11,18 @@
 **                           s3.imds_disabled / AWS_EC2_METADATA_DISABLED
 ** Steps 1 and 2 are one lookup (a setting falls back to its variable).  With
 ** no credentials anywhere, requests are sent unsigned (public buckets).
+** A profile named by s3.profile / AWS_PROFILE that is in neither file is an
+** error ("profile 'fruit' not found in ~/.aws/config or ~/.aws/credentials"),
+** so is a profile section with an access key and no secret (or the reverse).
+**
+** Endpoint (the shared config file's part; s3.endpoint, AWS_ENDPOINT_URL_S3
+** and AWS_ENDPOINT_URL come first, see client.c), in the AWS SDKs' order:
+** endpoint_url of the s3 entry of the profile's services section
+**   [profile NAME]            [services NAME2]
+**   services = NAME2          s3 =
+**                               endpoint_url = https://rgw.example:8443
+** then endpoint_url of the profile itself.  Nested entries (indented lines
+** under "key =") belong to their key: they are never read as the profile's.
 **
 ** The CA bundle comes from s3.ca_bundle / AWS_CA_BUNDLE, else ca_bundle in
 ** the profile's section of the config file.  The instance metadata service
@@ -40,37 +52,73 @@ static char *trim_dup(const char *p, size_t n) {
   return z;
 }
 
-char *s3_ini_get(const char *zText, const char *zSection, const char *zKey) {
+/* Trimmed text of [p, p+n) equals z. */
+static int trim_eq(const char *p, size_t n, const char *z) {
+  size_t nz = strlen(z);
+  while (n && isspace((unsigned char)*p)) {
+    p++;
+    n--;
+  }
+  while (n && isspace((unsigned char)p[n - 1])) n--;
+  return n == nz && memcmp(p, z, n) == 0;
+}
+
+/* The INI reader of the shared files.  zSub NULL: value of zKey in section
+** zSection (top-level entries only), or with pbSection: whether the section
+** exists (returns NULL, *pbSection set).  zSub set: value of zSub nested
+** under zKey ("s3 =" followed by indented "endpoint_url = ..." lines). */
+static char *ini_lookup(const char *zText, const char *zSection, const char *zKey, const char *zSub, int *pbSection) {
   const char *p = zText;
-  int inSection = 0;
-  size_t nSec = strlen(zSection), nKey = strlen(zKey);
+  int inSection = 0, inNested = 0, nestedMatch = 0;
   while (p && *p) {
     const char *eol = strchr(p, '\n');
     size_t n = eol ? (size_t)(eol - p) : strlen(p);
     const char *q = p, *end = p + n;
+    int indented = q < end && (*q == ' ' || *q == '\t');
     while (q < end && isspace((unsigned char)*q)) q++;
-    if (q < end && *q == '[') {
+    if (q == end || *q == '#' || *q == ';') {
+      /* blank line or comment */
+    } else if (*q == '[') {
       const char *r = memchr(q, ']', (size_t)(end - q));
       if (r) {
-        char *name = trim_dup(q + 1, (size_t)(r - q - 1));
-        if (!name) return NULL;
-        inSection = strlen(name) == nSec && memcmp(name, zSection, nSec) == 0;
-        imgpca_free(name);
+        inSection = trim_eq(q + 1, (size_t)(r - q - 1), zSection);
+        inNested = nestedMatch = 0;
+        if (inSection && pbSection) *pbSection = 1;
       }
-    } else if (inSection && q < end && *q != '#' && *q != ';') {
+    } else if (inSection && !pbSection) {
       const char *eq = memchr(q, '=', (size_t)(end - q));
-      if (eq) {
-        char *k = trim_dup(q, (size_t)(eq - q));
-        int match;
-        if (!k) return NULL;
-        match = strlen(k) == nKey && memcmp(k, zKey, nKey) == 0;
-        imgpca_free(k);
-        if (match) return trim_dup(eq + 1, (size_t)(end - eq - 1));
+      if (indented && inNested) {
+        if (zSub && nestedMatch && eq && trim_eq(q, (size_t)(eq - q), zSub))
+          return trim_dup(eq + 1, (size_t)(end - eq - 1));
+      } else if (eq) {
+        const char *v = eq + 1;
+        while (v < end && isspace((unsigned char)*v)) v++;
+        inNested = v == end; /* "key =" opens a block of nested entries */
+        nestedMatch = inNested && trim_eq(q, (size_t)(eq - q), zKey);
+        if (!zSub && !inNested && trim_eq(q, (size_t)(eq - q), zKey))
+          return trim_dup(eq + 1, (size_t)(end - eq - 1));
+        if (!zSub && inNested && trim_eq(q, (size_t)(eq - q), zKey)) return trim_dup("", 0);
+      } else {
+        inNested = nestedMatch = 0;
       }
     }
     p = eol ? eol + 1 : NULL;
   }
   return NULL;
+}
+
+char *s3_ini_get(const char *zText, const char *zSection, const char *zKey) {
+  return ini_lookup(zText, zSection, zKey, NULL, NULL);
+}
+
+char *s3_ini_get_nested(const char *zText, const char *zSection, const char *zKey, const char *zSub) {
+  return ini_lookup(zText, zSection, zKey, zSub, NULL);
+}
+
+int s3_ini_has_section(const char *zText, const char *zSection) {
+  int b = 0;
+  ini_lookup(zText, zSection, "", NULL, &b);
+  return b;
 }
 
 /* Minimal reader for the flat JSON objects of IMDS: "Key" : "string". */
@@ -150,6 +198,7 @@ void s3_creds_free(S3Creds *c) {
   imgpca_free(c->zSecret);
   imgpca_free(c->zToken);
   imgpca_free(c->zProfileRegion);
+  imgpca_free(c->zProfileEndpoint);
   imgpca_free(c->zCaBundle);
   memset(c, 0, sizeof(*c));
 }
@@ -199,17 +248,31 @@ int s3_ca_bundle_resolve(const ImgpcaConfig *cfg, char **pzPath, char *zSource, 
   return IMGPCA_OK;
 }
 
-static int from_profile(const ImgpcaConfig *cfg, S3Creds *out) {
-  const char *zProfile;
+/* A path as messages show it: "~/.aws/x" for the default files. */
+static void shown_path(char *out, size_t n, const char *zSet, const char *zDefault, const char *zPath) {
+  snprintf(out, n, "%.200s", zSet ? zSet : zPath ? zDefault
+                                                 : "(no HOME)");
+}
+
+/* Credentials (and the region and endpoint) of the active profile.  Returns
+** 1 when credentials were found, 0 when not, -1 with err set when the
+** profile named by s3.profile does not exist or (bCreds: credentials are
+** wanted from it) holds half a key pair. */
+static int from_profile(const ImgpcaConfig *cfg, S3Creds *out, int bCreds, char *err) {
+  const char *zProfile, *zOrigin = NULL;
   const char *zCred = imgpca_config_get(cfg, "s3.credentials_file", NULL);
   const char *zConf = imgpca_config_get(cfg, "s3.config_file", NULL);
   char *zCredPath = zCred ? imgpca_strdup(zCred) : home_path(".aws/credentials");
   char *zConfPath = zConf ? imgpca_strdup(zConf) : home_path(".aws/config");
   char *zSection = config_section(cfg, &zProfile);
-  char *zText;
-  int found = 0;
+  char *zText, zCredShown[208], zConfShown[208];
+  int found = 0, bSection = 0, rc = 0;
+  shown_path(zCredShown, sizeof zCredShown, zCred, "~/.aws/credentials", zCredPath);
+  shown_path(zConfShown, sizeof zConfShown, zConf, "~/.aws/config", zConfPath);
+  imgpca_config_get(cfg, "s3.profile", &zOrigin);
   /* credentials file: [name] */
   if (zCredPath && (zText = read_small_file(zCredPath)) != NULL) {
+    bSection |= s3_ini_has_section(zText, zProfile);
     out->zAccess = s3_ini_get(zText, zProfile, "aws_access_key_id");
     out->zSecret = s3_ini_get(zText, zProfile, "aws_secret_access_key");
     out->zToken = s3_ini_get(zText, zProfile, "aws_session_token");
@@ -221,12 +284,41 @@ static int from_profile(const ImgpcaConfig *cfg, S3Creds *out) {
     if (out->zAccess && out->zSecret) {
       snprintf(out->zSource, sizeof out->zSource, "profile '%.20s' (credentials file)", zProfile);
       found = 1;
+    } else if (bCreds && (out->zAccess || out->zSecret)) {
+      rc = imgpca_seterr(err, "profile '%.40s' in %s has %s but no %s", zProfile, zCredShown,
+                         out->zAccess ? "aws_access_key_id" : "aws_secret_access_key",
+                         out->zAccess ? "aws_secret_access_key" : "aws_access_key_id");
     }
   }
-  /* config file: [default] or [profile name]; also the profile's region */
+  /* config file: [default] or [profile name]; also the profile's region and endpoint */
   if (zSection && zConfPath && (zText = read_small_file(zConfPath)) != NULL) {
+    char *zServices = s3_ini_get(zText, zSection, "services");
+    bSection |= s3_ini_has_section(zText, zSection);
     out->zProfileRegion = s3_ini_get(zText, zSection, "region");
-    if (!found) {
+    if (zServices && *zServices) {
+      char *zSvc = imgpca_mprintf("services %s", zServices);
+      char *zUrl = zSvc ? s3_ini_get_nested(zText, zSvc, "s3", "endpoint_url") : NULL;
+      if (zUrl && *zUrl) {
+        out->zProfileEndpoint = zUrl;
+        snprintf(out->zEndpointSource, sizeof out->zEndpointSource,
+                 "endpoint_url of s3 in [services %.30s] of profile '%.30s' (%.50s)", zServices, zProfile, zConfShown);
+      } else {
+        imgpca_free(zUrl);
+      }
+      imgpca_free(zSvc);
+    }
+    imgpca_free(zServices);
+    if (!out->zProfileEndpoint) {
+      char *zUrl = s3_ini_get(zText, zSection, "endpoint_url");
+      if (zUrl && *zUrl) {
+        out->zProfileEndpoint = zUrl;
+        snprintf(out->zEndpointSource, sizeof out->zEndpointSource, "endpoint_url of profile '%.30s' (%.60s)",
+                 zProfile, zConfShown);
+      } else {
+        imgpca_free(zUrl);
+      }
+    }
+    if (!found && rc == 0) {
       imgpca_free(out->zAccess);
       imgpca_free(out->zSecret);
       imgpca_free(out->zToken);
@@ -236,10 +328,17 @@ static int from_profile(const ImgpcaConfig *cfg, S3Creds *out) {
       if (out->zAccess && out->zSecret) {
         snprintf(out->zSource, sizeof out->zSource, "profile '%.20s' (config file)", zProfile);
         found = 1;
+      } else if (bCreds && (out->zAccess || out->zSecret)) {
+        rc = imgpca_seterr(err, "profile '%.40s' in %s has %s but no %s", zProfile, zConfShown,
+                           out->zAccess ? "aws_access_key_id" : "aws_secret_access_key",
+                           out->zAccess ? "aws_secret_access_key" : "aws_access_key_id");
       }
     }
     imgpca_free(zText);
   }
+  if (rc == 0 && !bSection && zOrigin && strcmp(zOrigin, "default") != 0 && strcmp(zProfile, "default") != 0)
+    rc = imgpca_seterr(err, "profile '%.40s' (%s) not found in %s or %s", zProfile,
+                       strcmp(zOrigin, "connection") == 0 ? "s3.profile" : "AWS_PROFILE", zConfShown, zCredShown);
   if (!found) {
     imgpca_free(out->zAccess);
     imgpca_free(out->zSecret);
@@ -249,7 +348,7 @@ static int from_profile(const ImgpcaConfig *cfg, S3Creds *out) {
   imgpca_free(zCredPath);
   imgpca_free(zConfPath);
   imgpca_free(zSection);
-  return found;
+  return rc ? -1 : found;
 }
 
 static size_t imds_write(char *p, size_t sz, size_t n, void *ud) {
@@ -365,6 +464,7 @@ int s3_creds_resolve(const ImgpcaConfig *cfg, S3Creds *out, char *err) {
   const char *zS = imgpca_config_get(cfg, "s3.secret_access_key", &srcS);
   char *zCa = NULL;
   char zCaSource[sizeof out->zCaSource];
+  int found, bProfile = 1;
   memset(out, 0, sizeof(*out));
   if (s3_ca_bundle_resolve(cfg, &zCa, zCaSource, sizeof zCaSource)) return IMGPCA_NOMEM;
   out->zCaBundle = zCa;
@@ -380,22 +480,32 @@ int s3_creds_resolve(const ImgpcaConfig *cfg, S3Creds *out, char *err) {
     }
     snprintf(out->zSource, sizeof out->zSource, "%s",
              strcmp(srcA, "connection") == 0 ? "connection settings" : "environment");
-  } else if (from_profile(cfg, out)) {
-    /* found in the shared files */
+    bProfile = 0;
+  } else if ((found = from_profile(cfg, out, 1, err)) != 0) {
+    /* found in the shared files, or an error */
+    if (found < 0) {
+      s3_creds_free(out);
+      return IMGPCA_ERROR;
+    }
   } else if (from_imds(cfg, out)) {
-    /* keep the profile region found by from_profile */
+    /* keep the profile region and endpoint found by from_profile */
   } else {
     snprintf(out->zSource, sizeof out->zSource, "none");
   }
-  if (!out->zProfileRegion && strcmp(out->zSource, "none") != 0) {
-    /* the region may still come from the config file */
+  if (!bProfile) {
+    /* credentials from settings: the region and endpoint may still come from the profile */
     S3Creds tmp;
     memset(&tmp, 0, sizeof tmp);
-    from_profile(cfg, &tmp);
+    if (from_profile(cfg, &tmp, 0, err) < 0) {
+      s3_creds_free(&tmp);
+      s3_creds_free(out);
+      return IMGPCA_ERROR;
+    }
     out->zProfileRegion = tmp.zProfileRegion;
-    tmp.zProfileRegion = NULL;
+    out->zProfileEndpoint = tmp.zProfileEndpoint;
+    memcpy(out->zEndpointSource, tmp.zEndpointSource, sizeof tmp.zEndpointSource);
+    tmp.zProfileRegion = tmp.zProfileEndpoint = NULL;
     s3_creds_free(&tmp);
   }
-  (void)err;
   return IMGPCA_OK;
 }

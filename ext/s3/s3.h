@@ -117,11 +117,13 @@ int s3_xml_escape(ImgpcaBuf *b, const char *z);
 /* ---- creds.c ---- */
 typedef struct S3Creds {
   char *zAccess, *zSecret, *zToken;
-  time_t expiry;        /* 0 = does not expire */
-  char zSource[64];     /* "connection", "env", "profile 'x' in FILE", "imds", "none" */
-  char *zProfileRegion; /* region of the profile (config file), or NULL */
-  char *zCaBundle;      /* CA bundle to verify TLS with (s3_ca_bundle_resolve), or NULL */
-  char zCaSource[128];  /* where zCaBundle comes from, for messages */
+  time_t expiry;             /* 0 = does not expire */
+  char zSource[64];          /* "connection", "env", "profile 'x' in FILE", "imds", "none" */
+  char *zProfileRegion;      /* region of the profile (config file), or NULL */
+  char *zProfileEndpoint;    /* endpoint_url of the profile (services s3, then its own), or NULL */
+  char zEndpointSource[192]; /* where zProfileEndpoint comes from, for messages */
+  char *zCaBundle;           /* CA bundle to verify TLS with (s3_ca_bundle_resolve), or NULL */
+  char zCaSource[128];       /* where zCaBundle comes from, for messages */
 } S3Creds;
 /* The CA bundle: s3.ca_bundle (connection setting, then AWS_CA_BUNDLE), else
 ** ca_bundle in the active profile's section of the shared config file; a
@@ -130,12 +132,18 @@ typedef struct S3Creds {
 int s3_ca_bundle_resolve(const ImgpcaConfig *cfg, char **pzPath, char *zSource, size_t nSource);
 /* Resolves credentials: connection settings > environment > shared files
 ** (profile) > IMDSv2.  No credentials at all is not an error (zAccess NULL:
-** unsigned requests).  Also resolves the CA bundle first (used to verify an
+** unsigned requests); a profile named by s3.profile / AWS_PROFILE that
+** exists in neither file, or with half a key pair, is.  Also reads the
+** profile's region and endpoint_url.  Also resolves the CA bundle first (used to verify an
 ** https:// IMDS endpoint; the default one is plain http). */
 int s3_creds_resolve(const ImgpcaConfig *cfg, S3Creds *out, char *err);
 void s3_creds_free(S3Creds *c);
-/* INI lookup (for tests): value of zKey in section zSection of a file's text. */
+/* INI lookups of the shared files (for tests): value of top-level zKey in
+** section zSection; value of zSub nested under zKey ("s3 =" then indented
+** "endpoint_url = ..."); whether section zSection exists. */
 char *s3_ini_get(const char *zText, const char *zSection, const char *zKey);
+char *s3_ini_get_nested(const char *zText, const char *zSection, const char *zKey, const char *zSub);
+int s3_ini_has_section(const char *zText, const char *zSection);
 /* Flat JSON object: string value of zKey, or NULL. */
 char *s3_json_get(const char *zText, const char *zKey);
 /* Parses "2026-11-25T03:00:00Z" (ISO 8601 UTC); returns -1 on error. */
@@ -171,6 +179,9 @@ void s3_endpoint_free(S3Endpoint *e);
 typedef struct S3Client S3Client;
 int s3_client_new(const ImgpcaConfig *cfg, S3Client **pp, char *err);
 void s3_client_free(S3Client *c);
+/* xInterrupted(pArg) != 0: stop waiting on the network (IMGPCA_INTERRUPT);
+** polled every 50 ms at most.  Aborting a multipart upload is not stopped. */
+void s3_client_set_interrupt(S3Client *c, int (*xInterrupted)(void *), void *pArg);
 
 /* GET an object (range when length >= 0).  *pNotFound set on 404. */
 int s3_get(S3Client *c, const char *zBucket, const char *zKey, int64_t offset, int64_t length,
@@ -192,15 +203,16 @@ void s3_mpu_abort(S3Client *c, const char *zBucket, const char *zKey, const char
 /* HEAD: the object's size.  *pNotFound set on 404. */
 int s3_head(S3Client *c, const char *zBucket, const char *zKey, int64_t *pSize, int *pNotFound,
             char *err);
-/* HEAD: the object's size and ETag (without quotes; "" when the server
-** sends none; *pzEtag imgpca_malloc'ed).  *pNotFound set on 404. */
-int s3_stat(S3Client *c, const char *zBucket, const char *zKey, int64_t *pSize, char **pzEtag, int *pNotFound,
-            char *err);
+/* The same, also the object's ETag (*pzEtag NULL when the server sent none). */
+int s3_head_etag(S3Client *c, const char *zBucket, const char *zKey, int64_t *pSize, char **pzEtag,
+                 int *pNotFound, char *err);
 /* UploadPartCopy: part iPart of the upload is bytes [offset, offset+length) of
-** s3://zSrcBucket/zSrcKey, copied by the server (5 MiB..5 GiB except the last part). */
+** s3://zSrcBucket/zSrcKey, copied by the server (5 MiB..5 GiB except the last part)
+** only if the source's ETag is zIfMatch (x-amz-copy-source-if-match; NULL or
+** "": unconditional).  Errors name the source. */
 int s3_mpu_copy_part(S3Client *c, const char *zBucket, const char *zKey, const char *zUploadId,
-                     int iPart, const char *zSrcBucket, const char *zSrcKey, int64_t offset,
-                     int64_t length, char **pzEtag, char *err);
+                     int iPart, const char *zSrcBucket, const char *zSrcKey, const char *zIfMatch,
+                     int64_t offset, int64_t length, char **pzEtag, char *err);
 /* JSON of the effective S3 configuration, credentials source, secrets masked. */
 int s3_client_describe(S3Client *c, ImgpcaBuf *b, char *err);
 

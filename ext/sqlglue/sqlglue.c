@@ -4,6 +4,8 @@
 */
 #include "sqlglue.h"
 
+#include "../common/fmt.h"
+
 #include <stdarg.h>
 #include <string.h>
 
@@ -25,7 +27,7 @@ void imgpca_result_error(sqlite3_context *ctx, const char *zFunc, const char *zF
     sqlite3_result_error_nomem(ctx);
     return;
   }
-  zAll = sqlite3_mprintf("%s: %s", zFunc, zMsg);
+  zAll = imgpca_printable_msg(sqlite3_mprintf("%s: %s", zFunc, zMsg));
   sqlite3_free(zMsg);
   if (!zAll) {
     sqlite3_result_error_nomem(ctx);
@@ -86,12 +88,48 @@ const char *imgpca_type_name(sqlite3_value *v) {
   }
 }
 
+char *imgpca_printable_msg(char *z) {
+  ImgpcaBuf b;
+  char *zOut;
+  if (!z) return NULL;
+  imgpca_buf_init(&b);
+  imgpca_printable_append(&b, z, strlen(z), 0);
+  imgpca_buf_append(&b, "", 1);
+  sqlite3_free(z);
+  if (b.oom) {
+    imgpca_buf_free(&b);
+    return NULL;
+  }
+  zOut = sqlite3_malloc64(b.n);
+  if (zOut) memcpy(zOut, b.p, b.n);
+  imgpca_buf_free(&b);
+  return zOut;
+}
+
+int imgpca_value_has_nul(sqlite3_value *v) {
+  const char *z = (const char *)sqlite3_value_text(v);
+  int n = sqlite3_value_bytes(v);
+  return z && memchr(z, 0, (size_t)n) != NULL;
+}
+
+int imgpca_json_has_nul(const char *z) {
+  for (; z && *z; z++) {
+    if (*z != '\\') continue;
+    if (z[1] == 'u' && z[2] == '0' && z[3] == '0' && z[4] == '0' && z[5] == '0') return 1;
+    if (z[1]) z++; /* the escaped character (\\ or \") */
+  }
+  return 0;
+}
+
 /* ---- the connection's storage ---- */
+
+static int conn_interrupted(void *pDb) { return imgpca_interrupted((sqlite3 *)pDb); }
 
 int imgpca_conn_storage(ImgpcaConn *conn, ImgpcaStorage **pp, char *err) {
   if (!conn->pStorage) {
     int rc = imgpca_storage_new(&conn->cfg, &conn->pStorage, err);
     if (rc) return rc;
+    imgpca_storage_set_interrupt(conn->pStorage, conn_interrupted, conn->db);
   }
   *pp = conn->pStorage;
   return IMGPCA_OK;

@@ -63,6 +63,18 @@ void imgpca_result_owned_blob(sqlite3_context *ctx, void *p, size_t n);
 /* Name of a value's type for messages: "integer", "real", "text", "blob", "null". */
 const char *imgpca_type_name(sqlite3_value *v);
 
+/* 1 if a text or blob value holds a NUL byte (C strings would stop there:
+** a URL or path must not be cut short silently). */
+int imgpca_value_has_nul(sqlite3_value *v);
+/* A copy of an error message (sqlite3_malloc) with control characters
+** escaped (imgpca_printable_append without doubling backslashes): messages
+** name keys and paths, which must not drive the terminal showing them.
+** Frees z; NULL when out of memory. */
+char *imgpca_printable_msg(char *z);
+/* 1 if JSON text holds the escape \u0000 in a string (SQLite 3.40's
+** json_each cuts the decoded string there, so it cannot be seen later). */
+int imgpca_json_has_nul(const char *z);
+
 /* The connection's storage, created at first use (err: a message on failure). */
 int imgpca_conn_storage(ImgpcaConn *conn, ImgpcaStorage **pp, char *err);
 

@@ -13,6 +13,13 @@
 ** neighbours.  The last part may be shorter.  A result that never needed a part
 ** (under 5 MiB, nothing copied) is sent as one PUT.  Any failure aborts the
 ** upload, so neither a partial object nor an orphan multipart upload remains.
+**
+** A server-side copy never copies another object: each copy carries
+** x-amz-copy-source-if-match with the ETag the HEAD measured, so a source that
+** changed, or a key the server resolves to another object, is refused (412)
+** and reported naming the source.  Keys holding '%' are streamed instead of
+** copied: Ceph RGW decodes x-amz-copy-source twice, so 'c%20d.bin' copied
+** 'c d.bin' (and 'a%2Fb' failed with a 404).
 */
 #include "storage_int.h"
 
@@ -40,8 +47,9 @@ typedef struct Concat {
   ImgpcaConcatStats st;
 } Concat;
 
-/* Size of the object behind a URL (local: stat; S3: HEAD). */
-static int object_size(Concat *x, const char *zUrl, int64_t *pSize, char *err) {
+/* Size of the object behind a URL (local: stat; S3: HEAD, and its ETag in
+** *pzEtag, NULL if none). */
+static int object_size(Concat *x, const char *zUrl, int64_t *pSize, char **pzEtag, char *err) {
   ImgpcaUrl u;
   int rc = imgpca_url_parse(zUrl, &u, err);
   if (rc) return rc;
@@ -61,7 +69,7 @@ static int object_size(Concat *x, const char *zUrl, int64_t *pSize, char *err) {
     S3Client *c;
     int nf = 0;
     rc = imgpca_storage_s3(x->s, &c, err);
-    if (rc == IMGPCA_OK) rc = s3_head(c, u.zBucket, u.zKey, pSize, &nf, err);
+    if (rc == IMGPCA_OK) rc = s3_head_etag(c, u.zBucket, u.zKey, pSize, pzEtag, &nf, err);
     if (rc && nf) rc = imgpca_seterr(err, "part '%s' does not exist", zUrl);
   }
   imgpca_url_free(&u);
@@ -140,8 +148,9 @@ static int stream_range(Concat *x, const char *zUrl, int64_t off, int64_t n, cha
 }
 
 /* S3 destination, s3:// part: server-side copies while the range is long enough. */
-static int copy_range(Concat *x, const ImgpcaUrl *src, const char *zUrl, int64_t off, int64_t n,
-                      char *err) {
+static int copy_range(Concat *x, const ImgpcaUrl *src, const char *zUrl, const char *zEtag0, int64_t off,
+                      int64_t n, char *err) {
+  if (strchr(src->zKey, '%')) return stream_range(x, zUrl, off, n, err); /* see the top of the file */
   while (n > 0) {
     int64_t take;
     char *zEtag = NULL;
@@ -155,7 +164,7 @@ static int copy_range(Concat *x, const ImgpcaUrl *src, const char *zUrl, int64_t
     rc = begin_part(x, err);
     if (rc == IMGPCA_OK)
       rc = s3_mpu_copy_part(x->c, x->dest.zBucket, x->dest.zKey, x->zUploadId, x->nEtag + 1,
-                            src->zBucket, src->zKey, off, take, &zEtag, err);
+                            src->zBucket, src->zKey, zEtag0, off, take, &zEtag, err);
     if (rc == IMGPCA_OK) rc = add_etag(x, zEtag, err);
     if (rc) return rc;
     x->st.nCopied += take;
@@ -165,14 +174,24 @@ static int copy_range(Concat *x, const ImgpcaUrl *src, const char *zUrl, int64_t
   return IMGPCA_OK;
 }
 
+static int part_range(Concat *x, const ImgpcaConcatPart *p, int64_t size, const char *zEtag, char *err);
+
 static int one_part(Concat *x, int i, const ImgpcaConcatPart *p, char *err) {
-  int64_t size = 0, off = p->offset, n;
-  ImgpcaUrl u;
+  int64_t size = 0;
+  char *zEtag = NULL;
   int rc;
   if (!p->zUrl) return imgpca_seterr(err, "part %d has no URL", i);
   if (p->offset < 0) return imgpca_seterr(err, "part %d ('%s'): offset %lld is negative", i, p->zUrl, (long long)p->offset);
-  rc = object_size(x, p->zUrl, &size, err);
-  if (rc) return rc;
+  rc = object_size(x, p->zUrl, &size, &zEtag, err);
+  if (rc == IMGPCA_OK) rc = part_range(x, p, size, zEtag, err);
+  imgpca_free(zEtag);
+  return rc;
+}
+
+static int part_range(Concat *x, const ImgpcaConcatPart *p, int64_t size, const char *zEtag, char *err) {
+  int64_t off = p->offset, n;
+  ImgpcaUrl u;
+  int rc;
   if (p->nExpectSize >= 0 && size != p->nExpectSize)
     return imgpca_seterr(err, "part '%s' has %lld bytes, expected %lld", p->zUrl, (long long)size,
                          (long long)p->nExpectSize);
@@ -192,7 +211,7 @@ static int one_part(Concat *x, int i, const ImgpcaConcatPart *p, char *err) {
   rc = imgpca_url_parse(p->zUrl, &u, err);
   if (rc) return rc;
   if (u.eScheme == IMGPCA_URL_S3)
-    rc = copy_range(x, &u, p->zUrl, off, n, err);
+    rc = copy_range(x, &u, p->zUrl, zEtag, off, n, err);
   else
     rc = stream_range(x, p->zUrl, off, n, err);
   imgpca_url_free(&u);

@@ -63,6 +63,14 @@ void s3_concat_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   (void)argc;
   if (imgpca_side_effect_refused(ctx, conn, "s3_concat")) return;
   if (!zDest || !zJson) return;
+  if (imgpca_value_has_nul(argv[0])) {
+    imgpca_result_error(ctx, "s3_concat", "invalid destination URL: it contains a NUL byte");
+    return;
+  }
+  if (imgpca_json_has_nul(zJson)) {
+    imgpca_result_error(ctx, "s3_concat", "invalid parts: a string contains a NUL byte (\\u0000)");
+    return;
+  }
   /* json_type, not json_valid: json_valid() answers 0 when it runs out of
   ** memory, json_type() raises the error (and rejects malformed JSON) */
   if (sqlite3_prepare_v2(db, "SELECT json_type(?1) = 'array'", -1, &st, NULL) != SQLITE_OK) {
@@ -102,6 +110,11 @@ void s3_concat_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     if ((!zType && sqlite3_column_type(st, 0) != SQLITE_NULL) || (!zUrl && sqlite3_column_type(st, 1) != SQLITE_NULL) ||
         (!zExtra && sqlite3_column_type(st, 5) != SQLITE_NULL)) {
       sqlite3_result_error_nomem(ctx); /* a text conversion ran out of memory */
+      bad = 1;
+      break;
+    }
+    if (zUrl && imgpca_value_has_nul(sqlite3_column_value(st, 1))) { /* "\u0000" in the JSON */
+      imgpca_result_error(ctx, "s3_concat", "invalid URL of part %d: it contains a NUL byte", n + 1);
       bad = 1;
       break;
     }

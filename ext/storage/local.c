@@ -262,7 +262,17 @@ void local_writer_abort(LocalWriter *w) {
 ** path in key order.  Only regular files are listed: FIFOs, sockets and
 ** devices are skipped without being opened.  Unreadable sub-folders are
 ** skipped.  The optional interrupt hook is polled at every folder and every
-** 256 entries. */
+** 256 entries.
+** Memory is bounded whatever a folder holds: names are collected in runs of
+** at most WALK_RUN_BYTES; when a folder has more, each run is sorted and
+** written to an anonymous temporary file (tmpfile(): unlinked, in /tmp) and
+** the runs are merged while the folder is walked, so a million-file folder
+** costs a few MiB, not its whole name list, and keys still come in byte
+** order. */
+size_t local_walk_run_bytes = (size_t)4 << 20; /* WALK_RUN_BYTES; tests lower it */
+FILE *(*local_walk_tmpfile)(void) = tmpfile;   /* tests replace it */
+#define WALK_RUN_BYTES local_walk_run_bytes
+#define WALK_NAME_MAX 512 /* > NAME_MAX + 1 */
 typedef struct WalkEnt {
   const char *z;      /* name in the folder's arena */
   unsigned char type; /* d_type */
@@ -276,6 +286,13 @@ typedef struct WalkDir {
   int n, i;
   size_t nRel;       /* length of this folder's relative path in zRel */
   const char *zName; /* this folder's name (parent column of its files) */
+  /* merge mode (a folder larger than one run): sorted runs in temp files */
+  int nRun;
+  FILE **aRun;             /* nRun files, NULL once exhausted */
+  char *zRunHead;          /* nRun current names, WALK_NAME_MAX bytes each, then the current entry's */
+  unsigned char *aRunType; /* their d_type */
+  WalkEnt cur;             /* entry being examined: its name is on the heap, after the
+               ** heads (a sub-folder keeps pointing at it while aStack moves) */
 } WalkDir;
 
 struct LocalWalk {
@@ -386,11 +403,90 @@ static int rel_set(LocalWalk *w, size_t nRel, const char *zName) {
   return IMGPCA_OK;
 }
 
+static void runs_free(WalkDir *d) {
+  int r;
+  for (r = 0; r < d->nRun; r++)
+    if (d->aRun[r]) fclose(d->aRun[r]);
+  imgpca_free(d->aRun);
+  imgpca_free(d->zRunHead);
+  imgpca_free(d->aRunType);
+  d->aRun = NULL;
+  d->zRunHead = NULL;
+  d->aRunType = NULL;
+  d->nRun = 0;
+}
+
 static void pop_dir(LocalWalk *w) {
   WalkDir *d = &w->aStack[--w->nStack];
   closedir(d->dir);
   imgpca_free(d->zArena);
   imgpca_free(d->aEnt);
+  runs_free(d);
+}
+
+/* Sorts the n collected names and appends them to a new run file as
+** <type byte><name>NUL records.  WALK_NO_TMP (no message) when the first
+** run finds no temporary file: the folder is then sorted in memory. */
+#define WALK_NO_TMP 100
+static int run_spill(WalkDir *d, char *err) {
+  FILE *f;
+  FILE **a;
+  int i;
+  if (d->n > 1) qsort(d->aEnt, (size_t)d->n, sizeof(WalkEnt), ent_cmp);
+  a = imgpca_realloc(d->aRun, (size_t)(d->nRun + 1) * sizeof(FILE *));
+  if (!a) return IMGPCA_NOMEM;
+  d->aRun = a;
+  f = local_walk_tmpfile();
+  if (!f && d->nRun == 0) return WALK_NO_TMP;
+  if (!f) return imgpca_seterr(err, "cannot create a temporary file to sort a large folder: %s", strerror(errno));
+  d->aRun[d->nRun++] = f;
+  for (i = 0; i < d->n; i++) {
+    putc(d->aEnt[i].type, f);
+    fputs(d->aEnt[i].z, f);
+    putc(0, f);
+  }
+  if (fflush(f) != 0 || ferror(f))
+    return imgpca_seterr(err, "cannot write a temporary file to sort a large folder: %s", strerror(errno));
+  d->n = 0;
+  return IMGPCA_OK;
+}
+
+/* Reads the next record of run r into its head; closes the run at its end. */
+static int run_read(WalkDir *d, int r, char *err) {
+  FILE *f = d->aRun[r];
+  char *z = d->zRunHead + (size_t)r * WALK_NAME_MAX;
+  int c = getc(f), n = 0;
+  if (c == EOF) {
+    fclose(f);
+    d->aRun[r] = NULL;
+    return IMGPCA_OK;
+  }
+  d->aRunType[r] = (unsigned char)c;
+  while ((c = getc(f)) != EOF && c != 0) {
+    if (n + 1 >= WALK_NAME_MAX) break;
+    z[n++] = (char)c;
+  }
+  z[n] = 0;
+  if (c != 0) return imgpca_seterr(err, "cannot read back a temporary file of a large folder");
+  return IMGPCA_OK;
+}
+
+/* Next entry of a folder in key order, or NULL at its end (*pRc on error). */
+static const WalkEnt *dir_next(WalkDir *d, int *pRc, char *err) {
+  int r, best = -1;
+  *pRc = IMGPCA_OK;
+  if (d->nRun == 0) return d->i < d->n ? &d->aEnt[d->i++] : NULL;
+  for (r = 0; r < d->nRun; r++) {
+    if (!d->aRun[r]) continue;
+    if (best < 0 || strcmp(d->zRunHead + (size_t)r * WALK_NAME_MAX, d->zRunHead + (size_t)best * WALK_NAME_MAX) < 0)
+      best = r;
+  }
+  if (best < 0) return NULL;
+  memcpy(d->zRunHead + (size_t)d->nRun * WALK_NAME_MAX, d->zRunHead + (size_t)best * WALK_NAME_MAX, WALK_NAME_MAX);
+  d->cur.z = d->zRunHead + (size_t)d->nRun * WALK_NAME_MAX;
+  d->cur.type = d->aRunType[best];
+  if ((*pRc = run_read(d, best, err)) != IMGPCA_OK) return NULL;
+  return &d->cur;
 }
 
 /* Reads and sorts the folder open on fd (taken over) and pushes it. */
@@ -399,7 +495,7 @@ static int push_fd(LocalWalk *w, int fd, size_t nRel, const char *zName, char *e
   DIR *d;
   struct dirent *de;
   size_t nArena = 0, nArenaAlloc = 0;
-  int nAlloc = 0, i;
+  int nAlloc = 0, i, bNoTmp = 0;
   int rc = walk_interrupted(w, err);
   if (rc) {
     close(fd);
@@ -416,6 +512,22 @@ static int push_fd(LocalWalk *w, int fd, size_t nRel, const char *zName, char *e
     if (de->d_name[0] == '.' && (de->d_name[1] == 0 || (de->d_name[1] == '.' && de->d_name[2] == 0)))
       continue;
     nName = strlen(de->d_name) + 1;
+    if (nName >= WALK_NAME_MAX) continue; /* cannot happen (NAME_MAX) */
+    if (!bNoTmp && nArena + nName > WALK_RUN_BYTES && wd.n > 0) {
+      /* a large folder: this run goes to a temporary file */
+      for (i = 0; i < wd.n; i++) wd.aEnt[i].z = wd.zArena + (size_t)(uintptr_t)wd.aEnt[i].z;
+      rc = run_spill(&wd, err);
+      if (rc == WALK_NO_TMP) {
+        /* no temporary file (read-only /tmp): the whole folder in memory */
+        for (i = 0; i < wd.n; i++) wd.aEnt[i].z = (const char *)(uintptr_t)(size_t)(wd.aEnt[i].z - wd.zArena);
+        bNoTmp = 1;
+      } else if (rc) {
+        goto fail;
+      } else {
+        nArena = 0;
+      }
+      rc = IMGPCA_OK;
+    }
     if (nArena + nName > nArenaAlloc) {
       size_t nNew = nArenaAlloc ? nArenaAlloc * 2 : 4096;
       char *z;
@@ -442,7 +554,24 @@ static int push_fd(LocalWalk *w, int fd, size_t nRel, const char *zName, char *e
   wd.dir = d;
   wd.fd = dirfd(d);
   for (i = 0; i < wd.n; i++) wd.aEnt[i].z = wd.zArena + (size_t)(uintptr_t)wd.aEnt[i].z;
-  if (wd.n > 1) qsort(wd.aEnt, (size_t)wd.n, sizeof(WalkEnt), ent_cmp);
+  if (wd.nRun > 0) {
+    /* the last run too, then the head of every run */
+    int r;
+    if (wd.n > 0 && (rc = run_spill(&wd, err)) != IMGPCA_OK) goto fail;
+    imgpca_free(wd.zArena);
+    imgpca_free(wd.aEnt);
+    wd.zArena = NULL;
+    wd.aEnt = NULL;
+    wd.zRunHead = imgpca_malloc((size_t)(wd.nRun + 1) * WALK_NAME_MAX);
+    wd.aRunType = imgpca_malloc((size_t)wd.nRun);
+    if (!wd.zRunHead || !wd.aRunType) goto nomem;
+    for (r = 0; r < wd.nRun; r++) {
+      rewind(wd.aRun[r]);
+      if ((rc = run_read(&wd, r, err)) != IMGPCA_OK) goto fail;
+    }
+  } else if (wd.n > 1) {
+    qsort(wd.aEnt, (size_t)wd.n, sizeof(WalkEnt), ent_cmp);
+  }
   wd.nRel = nRel;
   wd.zName = zName;
   if (w->nStack == w->nAlloc) {
@@ -455,10 +584,13 @@ static int push_fd(LocalWalk *w, int fd, size_t nRel, const char *zName, char *e
   w->aStack[w->nStack++] = wd;
   return IMGPCA_OK;
 nomem:
+  rc = IMGPCA_NOMEM;
+fail:
   if (d) closedir(d);
   imgpca_free(wd.zArena);
   imgpca_free(wd.aEnt);
-  return IMGPCA_NOMEM;
+  runs_free(&wd);
+  return rc;
 }
 
 /* Opens a folder (following links) unless it was entered before.  *pSkip = 1
@@ -770,11 +902,12 @@ int local_walk_next(LocalWalk *w, ImgpcaEntry *e, int *pEof, char *err) {
     const WalkEnt *ent;
     struct stat st;
     int isDir = 0, rc;
-    if (d->i >= d->n) {
+    ent = dir_next(d, &rc, err);
+    if (rc) return rc;
+    if (!ent) {
       pop_dir(w);
       continue;
     }
-    ent = &d->aEnt[d->i++];
     if ((++w->nPoll & 255) == 0 && (rc = walk_interrupted(w, err)) != IMGPCA_OK) return rc;
     switch (ent->type) {
       case DT_DIR: isDir = 1; break;

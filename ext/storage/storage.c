@@ -26,7 +26,15 @@
 struct ImgpcaStorage {
   const ImgpcaConfig *cfg;
   S3Client *s3; /* created on first S3 use */
+  int (*xInterrupted)(void *);
+  void *pIntArg;
 };
+
+void imgpca_storage_set_interrupt(ImgpcaStorage *s, int (*xInterrupted)(void *), void *pArg) {
+  s->xInterrupted = xInterrupted;
+  s->pIntArg = pArg;
+  if (s->s3) s3_client_set_interrupt(s->s3, xInterrupted, pArg);
+}
 
 int imgpca_storage_new(const ImgpcaConfig *cfg, ImgpcaStorage **pp, char *err) {
   ImgpcaStorage *s = imgpca_calloc(1, sizeof(*s));
@@ -55,6 +63,7 @@ static int get_s3(ImgpcaStorage *s, S3Client **pp, char *err) {
   if (!s->s3) {
     int rc = s3_client_new(s->cfg, &s->s3, err);
     if (rc) return rc;
+    s3_client_set_interrupt(s->s3, s->xInterrupted, s->pIntArg);
   }
   *pp = s->s3;
   return IMGPCA_OK;
@@ -109,7 +118,14 @@ int imgpca_storage_stat(ImgpcaStorage *s, const char *zUrl, int64_t *pSize, char
   } else if (!*u.zKey) {
     rc = imgpca_seterr(err, "invalid URL '%s': missing object key", zUrl);
   } else if ((rc = get_s3(s, &c, err)) == IMGPCA_OK) {
-    rc = s3_stat(c, u.zBucket, u.zKey, pSize, pzVersion, pNotFound, err);
+    char *zEtag = NULL;
+    rc = s3_head_etag(c, u.zBucket, u.zKey, pSize, &zEtag, pNotFound, err);
+    if (rc == IMGPCA_OK) { /* no ETag (some servers): the size is all there is */
+      *pzVersion = zEtag ? zEtag : imgpca_mprintf("size-%llx", (unsigned long long)*pSize);
+      if (!*pzVersion) rc = IMGPCA_NOMEM;
+    } else {
+      imgpca_free(zEtag);
+    }
   }
   imgpca_url_free(&u);
   return rc;

@@ -34,6 +34,9 @@ void imgpca_url_free(ImgpcaUrl *pUrl);
 ** (credentials are resolved on first S3 use and cached, refreshed before expiry). */
 typedef struct ImgpcaStorage ImgpcaStorage;
 int imgpca_storage_new(const ImgpcaConfig *cfg, ImgpcaStorage **pp, char *err);
+/* Network waits of the storage's S3 requests poll xInterrupted(pArg) and end
+** with IMGPCA_INTERRUPT when it answers non-zero (see s3_client_set_interrupt). */
+void imgpca_storage_set_interrupt(ImgpcaStorage *s, int (*xInterrupted)(void *), void *pArg);
 void imgpca_storage_free(ImgpcaStorage *s);
 
 /* Reads a whole object, or [offset, offset+length) when length >= 0.

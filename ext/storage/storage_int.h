@@ -1,6 +1,8 @@
 /* Internal interface between storage.c (dispatch) and local.c (filesystem backend). */
 #ifndef IMGPCA_STORAGE_INT_H
 #define IMGPCA_STORAGE_INT_H
+#include <stdio.h>
+
 #include "storage.h"
 
 int local_get(const char *zPath, int64_t offset, int64_t length, int64_t maxBytes, ImgpcaBuf *out,
@@ -16,6 +18,11 @@ void local_writer_abort(LocalWriter *w);                              /* frees w
 
 /* Sorted recursive walk of the files matching a glob. */
 typedef struct LocalWalk LocalWalk;
+/* Bytes of names a folder listing keeps in memory before it sorts them to
+** temporary files and merges (4 MiB; lowered by tests). */
+extern size_t local_walk_run_bytes;
+/* Creates those temporary files (tmpfile; replaced by tests). */
+extern FILE *(*local_walk_tmpfile)(void);
 int local_walk_open(const char *zPattern, int bFileUrl, LocalWalk **pp, char *err);
 /* Next matching file: fills e (fields owned by the walk until the next call). */
 int local_walk_next(LocalWalk *w, ImgpcaEntry *e, int *pEof, char *err);

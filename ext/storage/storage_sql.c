@@ -61,6 +61,10 @@ static void fetch(sqlite3_context *ctx, int argc, sqlite3_value **argv, const ch
   char err[IMGPCA_ERRMAX];
   int nf = 0, rc;
   if (!zUrl) return;
+  if (imgpca_value_has_nul(argv[0])) {
+    imgpca_result_error(ctx, zFunc, "invalid URL: it contains a NUL byte");
+    return;
+  }
   if (argc > 1 && int_arg(ctx, zFunc, "offset", argv[1], 0, &offset)) return;
   if (argc > 2 && int_arg(ctx, zFunc, "length", argv[2], -1, &length)) return;
   if (offset < 0) {
@@ -102,6 +106,10 @@ void s3_put_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   (void)argc;
   if (imgpca_side_effect_refused(ctx, sqlite3_user_data(ctx), "s3_put")) return;
   if (!zUrl || sqlite3_value_type(argv[1]) == SQLITE_NULL) return;
+  if (imgpca_value_has_nul(argv[0])) {
+    imgpca_result_error(ctx, "s3_put", "invalid URL: it contains a NUL byte");
+    return;
+  }
   if (sqlite3_value_type(argv[1]) == SQLITE_BLOB) {
     p = sqlite3_value_blob(argv[1]);
   } else {
@@ -138,6 +146,10 @@ void s3_delete_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   (void)argc;
   if (imgpca_side_effect_refused(ctx, sqlite3_user_data(ctx), "s3_delete")) return;
   if (!zUrl) return;
+  if (imgpca_value_has_nul(argv[0])) {
+    imgpca_result_error(ctx, "s3_delete", "invalid URL: it contains a NUL byte");
+    return;
+  }
   if (!(s = ctx_storage(ctx, "s3_delete"))) return;
   rc = imgpca_storage_delete(s, zUrl, &deleted, err);
   if (rc)
@@ -178,6 +190,7 @@ enum { COL_URL,
 typedef struct ListVtab {
   sqlite3_vtab base;
   ImgpcaConn *conn;
+  sqlite3_int64 nRowid; /* last rowid given out (see list_rowid) */
 } ListVtab;
 
 typedef struct ListCursor {
@@ -187,6 +200,7 @@ typedef struct ListCursor {
   int bEof;
   int bHaveContent;
   ImgpcaBuf content;
+  sqlite3_value *pPattern; /* the argument, read back by the pattern column */
 } ListCursor;
 
 static int list_connect(sqlite3 *db, void *pAux, int argc, const char *const *argv,
@@ -274,7 +288,8 @@ static void cursor_reset(ListCursor *c) {
   imgpca_buf_free(&c->content);
   c->bHaveContent = 0;
   c->bEof = 1;
-  c->iRow = 0;
+  sqlite3_value_free(c->pPattern);
+  c->pPattern = NULL;
 }
 
 static int list_close(sqlite3_vtab_cursor *cur) {
@@ -290,7 +305,7 @@ static int vtab_error(sqlite3_vtab_cursor *cur, int rc, const char *err) {
   if (rc == IMGPCA_NOMEM) return SQLITE_NOMEM;
   if (rc == IMGPCA_INTERRUPT) return SQLITE_INTERRUPT;
   sqlite3_free(cur->pVtab->zErrMsg);
-  cur->pVtab->zErrMsg = sqlite3_mprintf("s3_list: %s", err);
+  cur->pVtab->zErrMsg = imgpca_printable_msg(sqlite3_mprintf("s3_list: %s", err));
   return cur->pVtab->zErrMsg ? SQLITE_ERROR : SQLITE_NOMEM;
 }
 
@@ -302,7 +317,7 @@ static int list_next(sqlite3_vtab_cursor *cur) {
   c->bHaveContent = 0;
   rc = imgpca_lister_next(c->l, &c->bEof, err);
   if (rc) return vtab_error(cur, rc, err);
-  c->iRow++;
+  c->iRow = ++((ListVtab *)cur->pVtab)->nRowid;
   return SQLITE_OK;
 }
 
@@ -325,8 +340,17 @@ static int list_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
         "or s3_list('/path/to/folder/**/*.jpg')");
     return SQLITE_ERROR;
   }
+  /* read back as given: another constraint on the pattern column (one
+  ** SQLite does not hand over) is checked against it, not against NULL */
+  c->pPattern = sqlite3_value_dup(argv[0]);
+  if (!c->pPattern) return SQLITE_NOMEM;
   zPattern = (const char *)sqlite3_value_text(argv[0]);
   if (!zPattern) return SQLITE_OK; /* NULL pattern: no rows */
+  if (imgpca_value_has_nul(argv[0])) {
+    sqlite3_free(cur->pVtab->zErrMsg);
+    cur->pVtab->zErrMsg = sqlite3_mprintf("s3_list: invalid URL or glob: it contains a NUL byte");
+    return cur->pVtab->zErrMsg ? SQLITE_ERROR : SQLITE_NOMEM;
+  }
   if (idxNum & 4) {
     /* LIMIT + OFFSET rows at most are read; a negative LIMIT is no limit, a
     ** negative OFFSET is 0, and the sum saturates (no signed overflow). */
@@ -347,7 +371,6 @@ static int list_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
                             nAhead, &c->l, err);
   if (rc) return vtab_error(cur, rc, err);
   imgpca_lister_set_interrupt(c->l, list_interrupted, v->conn->db);
-  c->iRow = 0;
   return list_next(cur);
 }
 
@@ -358,6 +381,10 @@ static int list_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int i) {
   /* names need no stat of a local file; size, etag and time do */
   const ImgpcaEntry *e = i == COL_SIZE || i == COL_ETAG || i == COL_LASTMOD ? imgpca_lister_entry(c->l)
                                                                             : imgpca_lister_entry_names(c->l);
+  if (i == COL_PATTERN) {
+    if (c->pPattern) sqlite3_result_value(ctx, c->pPattern);
+    return SQLITE_OK;
+  }
   switch (i) {
     case COL_URL: sqlite3_result_text(ctx, e->zUrl, -1, SQLITE_TRANSIENT); break;
     case COL_KEY: sqlite3_result_text(ctx, e->zKey, -1, SQLITE_TRANSIENT); break;
@@ -390,6 +417,9 @@ static int list_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int i) {
   return SQLITE_OK;
 }
 
+/* Rowids are unique across the cursors of the table, not only within one
+** xFilter: SQLite's OR plans (MULTI-INDEX OR) open a cursor per branch and
+** merge them by rowid. */
 static int list_rowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *pRowid) {
   *pRowid = ((ListCursor *)cur)->iRow;
   return SQLITE_OK;

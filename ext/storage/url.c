@@ -37,7 +37,7 @@ int imgpca_url_parse(const char *zUrl, ImgpcaUrl *pUrl, char *err) {
     if (!pUrl->zKey) return IMGPCA_NOMEM;
     if (!imgpca_uri_decode(pUrl->zKey, 0)) {
       imgpca_url_free(pUrl);
-      return imgpca_seterr(err, "invalid URL '%s': bad %%-escape", zUrl);
+      return imgpca_seterr(err, "invalid URL '%s': bad %%-escape (or %%00, a NUL byte)", zUrl);
     }
     return IMGPCA_OK;
   }

@@ -7,6 +7,12 @@
 -- Functions with side effects are never run from the database's own schema
 -- (views, triggers, CHECK and DEFAULT expressions).
 PRAGMA trusted_schema = OFF;
+-- Another pipeline on the same state database: wait for its writes (each
+-- batch is one short transaction) instead of failing with "database is
+-- locked"; stage 0 says when a run has not finished.
+.output /dev/null
+PRAGMA busy_timeout = 600000;
+.output stdout
 .print '== imgpca pipeline'
 CREATE TEMP TABLE clock AS SELECT julianday('now') AS t0;
 
@@ -36,6 +42,8 @@ INSERT INTO schema_want(type, name, sql) VALUES
    'CREATE TABLE classified(id INTEGER PRIMARY KEY CHECK (id = 1), model_id INTEGER, knn INTEGER)'),
   ('table', 'thumbs',
    'CREATE TABLE thumbs(key TEXT PRIMARY KEY, thumb BLOB) WITHOUT ROWID'),
+  ('table', 'thresholds',
+   'CREATE TABLE thresholds(model_id INTEGER PRIMARY KEY, distance REAL NOT NULL, loo REAL NOT NULL, quantile REAL NOT NULL, factor REAL NOT NULL, sample INTEGER NOT NULL)'),
   ('view', 'errors',
    'CREATE VIEW errors AS SELECT key, error FROM images WHERE error IS NOT NULL'),
   ('view', 'accuracy',
@@ -61,7 +69,7 @@ WITH have AS (SELECT type, name, sql FROM main.sqlite_schema),
 )
 SELECT printf('pipeline: state database ''%s'': %s', db.file, msg) AS msg FROM problem, db ORDER BY o, msg;
 .output stderr
-SELECT msg FROM schema_problem;
+SELECT imgpca_printable(msg) FROM schema_problem; -- names of objects and files are untrusted text
 .output stdout
 CREATE TEMP TABLE schema_guard(
   problems INTEGER CONSTRAINT "pipeline: refusing the state database (see the line above), nothing was written"
@@ -74,6 +82,9 @@ PRAGMA page_size = 16384;
 -- WAL: a commit per batch costs no fsync (synchronous=NORMAL keeps every
 -- committed batch across a killed process; only a power cut may lose the
 -- last ones, which the next run redoes), and readers can watch progress.
+-- (Two pipelines started at once on a new database: the switch to WAL does
+-- not wait for the other's read lock, SQLite fails it at once; scripts/imgpca
+-- switches a new database to WAL before running this script, retrying.)
 .output /dev/null
 PRAGMA journal_mode = WAL;
 .output stdout
@@ -84,11 +95,12 @@ PRAGMA synchronous = NORMAL;
 -- the source followed by the key; split 'test' when a folder of the key is
 -- named Test, else 'train'; label = the parent folder name.  Tables keyed by
 -- the image key are WITHOUT ROWID: the key is stored once.  classified: the
--- model and $knn of the stored predictions (60-classify.sql); confusions: the
--- most confused (label, predicted) pairs with up to 3 example keys; thumbs:
--- a 48-pixel JPEG of each image (NULL: not decodable), made in stage 3 from
--- the bytes fetched for the features, so the report fetches nothing.
-BEGIN;
+-- model and $knn of the stored predictions (60-classify.sql); thresholds: per
+-- model, the distance beyond which a photo is "unknown" (60-classify.sql);
+-- confusions: the most confused (label, predicted) pairs with up to 3 example
+-- keys; thumbs: a 48-pixel JPEG of each image (NULL: not decodable), made in
+-- stage 3 from the bytes fetched for the features, so the report fetches nothing.
+BEGIN IMMEDIATE;
 CREATE TABLE IF NOT EXISTS settings(key TEXT PRIMARY KEY, value ANY CONSTRAINT "pipeline: parameter $source is required (a folder or s3:// prefix)" CHECK (key <> 'source' OR value IS NOT NULL)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS images(key TEXT PRIMARY KEY, label TEXT, split TEXT NOT NULL, etag TEXT, spec TEXT NOT NULL, features BLOB, error TEXT) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS models(id INTEGER PRIMARY KEY, source TEXT NOT NULL, spec TEXT NOT NULL, k INTEGER NOT NULL, n INTEGER NOT NULL, model BLOB NOT NULL, fitted TEXT NOT NULL);
@@ -97,6 +109,7 @@ CREATE TABLE IF NOT EXISTS predictions(key TEXT PRIMARY KEY, model_id INTEGER NO
 CREATE TABLE IF NOT EXISTS runs(id INTEGER PRIMARY KEY, started TEXT, listed INTEGER, processed INTEGER, finished TEXT);
 CREATE TABLE IF NOT EXISTS classified(id INTEGER PRIMARY KEY CHECK (id = 1), model_id INTEGER, knn INTEGER);
 CREATE TABLE IF NOT EXISTS thumbs(key TEXT PRIMARY KEY, thumb BLOB) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS thresholds(model_id INTEGER PRIMARY KEY, distance REAL NOT NULL, loo REAL NOT NULL, quantile REAL NOT NULL, factor REAL NOT NULL, sample INTEGER NOT NULL);
 CREATE VIEW IF NOT EXISTS errors AS SELECT key, error FROM images WHERE error IS NOT NULL;
 CREATE VIEW IF NOT EXISTS accuracy AS SELECT count(*) AS tested, sum(p.predicted = i.label) AS correct, round(100.0 * avg(p.predicted = i.label), 2) AS percent FROM predictions AS p JOIN images AS i USING (key);
 CREATE VIEW IF NOT EXISTS accuracy_by_label AS SELECT i.label, count(*) AS tested, sum(p.predicted = i.label) AS correct, round(100.0 * avg(p.predicted = i.label), 2) AS percent FROM predictions AS p JOIN images AS i USING (key) GROUP BY i.label;
@@ -104,44 +117,125 @@ CREATE VIEW IF NOT EXISTS confusions AS WITH e AS (SELECT i.label, p.predicted, 
 COMMIT;
 
 -- Settings: a parameter wins, else the value stored by the previous run, else
--- the default; setting_origin says which one for the summary.
-CREATE TEMP TABLE setting_origin AS
-SELECT p.ord, p.key, coalesce(p.value, s.value, p.dflt) AS value,
-       CASE WHEN p.value IS NOT NULL THEN 'parameter'
-            WHEN s.value IS NOT NULL THEN 'stored by the previous run' ELSE 'default' END AS origin
-FROM (SELECT 1 AS ord, 'source' AS key, $source AS value, NULL AS dflt
-      UNION ALL SELECT 2, 'out', $out, 'out'
-      UNION ALL SELECT 3, 'spec', $spec, 'hist:bins=8,sqrt'
-      UNION ALL SELECT 4, 'k', CAST($k AS INTEGER), 50
-      UNION ALL SELECT 5, 'refit', CAST($refit AS INTEGER), 0
-      UNION ALL SELECT 6, 'batch', CAST($batch AS INTEGER), 500
-      UNION ALL SELECT 7, 'plot_max', CAST($plot_max AS INTEGER), 5000
-      UNION ALL SELECT 8, 'classify', CAST($classify AS INTEGER), 1
-      UNION ALL SELECT 9, 'knn', CAST($knn AS INTEGER), 1) AS p
+-- the default; setting_origin says which one for the summary.  Every value is
+-- checked (type and range) before anything is stored, whatever its origin: a
+-- state database may have been edited by someone else.  Only $source is
+-- stored now (it says whose images the database holds); the other settings
+-- are stored by 99-summary.sql when the run has finished, so a value that
+-- fails (a spec, a k too large for the data) never sticks.  $refit applies
+-- to this run only.
+CREATE TEMP TABLE setting_raw AS
+SELECT p.ord, p.key, p.kind, p.value AS param,
+       CASE WHEN p.key <> 'refit' THEN s.value END AS stored, p.dflt
+FROM (SELECT 1 AS ord, 'source' AS key, 'text' AS kind, $source AS value, NULL AS dflt
+      UNION ALL SELECT 2, 'out', 'text', $out, 'out'
+      UNION ALL SELECT 3, 'spec', 'spec', $spec, 'hist:bins=8,sqrt'
+      UNION ALL SELECT 4, 'k', 'k', $k, 50
+      UNION ALL SELECT 5, 'refit', 'bool', $refit, 0
+      UNION ALL SELECT 6, 'batch', 'int:1000000', $batch, 500
+      UNION ALL SELECT 7, 'plot_max', 'int:10000000', $plot_max, 5000
+      UNION ALL SELECT 8, 'classify', 'bool', $classify, 1
+      UNION ALL SELECT 9, 'knn', 'int:1000', $knn, 1) AS p
 LEFT JOIN settings AS s USING (key);
--- $refit applies to this run only
-UPDATE setting_origin SET value = 0, origin = 'default' WHERE key = 'refit' AND origin <> 'parameter';
-CREATE TEMP TABLE setting_check(
-  key TEXT, value ANY,
-  CONSTRAINT "pipeline: $k, $batch, $plot_max and $knn must be integers >= 1, $refit and $classify 0 or 1"
-  CHECK (key NOT IN ('k', 'batch', 'plot_max', 'knn') OR value >= 1)
-  CHECK (key NOT IN ('refit', 'classify') OR value IN (0, 1)));
-INSERT INTO setting_check SELECT key, value FROM setting_origin;
+CREATE TEMP TABLE setting_origin AS
+WITH o AS (
+  SELECT ord, key, kind,
+         CASE WHEN param IS NOT NULL THEN param WHEN stored IS NOT NULL THEN stored ELSE dflt END AS raw,
+         CASE WHEN param IS NOT NULL THEN 'parameter'
+              WHEN stored IS NOT NULL THEN 'stored by the previous run' ELSE 'default' END AS origin
+  FROM setting_raw),
+-- integers: an integer, a whole real, or digits as text
+n AS (
+  SELECT *, CASE WHEN typeof(raw) = 'integer' THEN raw
+                 WHEN typeof(raw) = 'real' AND raw = CAST(raw AS INTEGER) AND abs(raw) < 1e15 THEN CAST(raw AS INTEGER)
+                 WHEN typeof(raw) = 'text' AND length(trim(raw)) BETWEEN 1 AND 15
+                      AND trim(raw) NOT GLOB '*[^0-9]*' THEN CAST(trim(raw) AS INTEGER) END AS i,
+            -- a fraction: a real, or digits with one '.' as text
+            CASE WHEN typeof(raw) = 'real' THEN raw
+                 WHEN typeof(raw) = 'text' AND length(trim(raw)) BETWEEN 1 AND 30
+                      AND trim(raw) NOT GLOB '*[^0-9.]*' AND trim(raw) GLOB '*[0-9]*'
+                      AND trim(raw) NOT GLOB '*.*.*' THEN CAST(trim(raw) AS REAL) END AS r
+  FROM o)
+SELECT ord, key, raw, origin,
+       CASE WHEN kind IN ('text', 'spec') THEN raw
+            WHEN kind = 'k' THEN coalesce(i, r)
+            ELSE i END AS value,
+       CASE
+         WHEN raw IS NULL AND key = 'source'
+           THEN 'is required on the first run of a state database (a folder, file:// URL or s3://bucket/prefix)'
+         WHEN kind = 'text' AND (typeof(raw) <> 'text' OR trim(raw) = '')
+           THEN printf('must be a folder, file:// URL or s3://bucket/prefix (got %s)', typeof(raw))
+         WHEN kind = 'spec' AND typeof(raw) <> 'text'
+           THEN printf('must be a feature spec such as ''hist:bins=8,sqrt'' (got %s)', typeof(raw))
+         WHEN kind = 'spec' AND img_spec_check(raw) IS NOT NULL
+           THEN img_spec_check(raw) || ' (see docs/IMAGES.md for the spec syntax)'
+         WHEN kind = 'k' AND NOT coalesce(i >= 1 AND i <= 100000, 0) AND NOT coalesce(i IS NULL AND r > 0 AND r < 1, 0)
+           THEN 'must be a number of components >= 1 or a fraction of the variance to keep in (0, 1), such as 0.95'
+         WHEN kind = 'bool' AND i IS NOT 0 AND i IS NOT 1 THEN 'must be 0 or 1'
+         WHEN kind GLOB 'int:*' AND NOT coalesce(i >= 1 AND i <= CAST(substr(kind, 5) AS INTEGER), 0)
+           THEN printf('must be an integer from 1 to %s', substr(kind, 5))
+       END AS problem
+FROM n;
+-- Values are shown with SQL quoting; text holding control characters is
+-- shown as a hex BLOB literal so that nothing reaches the terminal raw.
+CREATE TEMP VIEW setting_shown AS
+SELECT *, CASE WHEN typeof(raw) = 'text'
+                    AND raw GLOB '*[' || char(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19,
+                                              20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 127) || ']*'
+               THEN quote(CAST(raw AS BLOB)) ELSE quote(raw) END AS shown,
+          CASE origin WHEN 'parameter' THEN 'parameter'
+                      WHEN 'default' THEN 'default'
+                      ELSE 'stored setting: table settings of the state database; set the parameter to replace it' END AS came
+FROM setting_origin;
+-- A new $source on a state database holding the images of another source
+-- would drop them all (features, projections, predictions): refused unless
+-- $new_source = 1.
+UPDATE setting_origin SET problem = (SELECT printf('differs from the source of this state database, %s, whose %d images (%d with features) this run would drop with their projections and predictions (on S3 they are fetched again); set $new_source = 1 (make demo NEW_SOURCE=1) to switch to the new source, or use another state database (DB=...)',
+              CASE WHEN s.value GLOB '*[' || char(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19,
+                                                   20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 127) || ']*'
+                   THEN quote(CAST(s.value AS BLOB)) ELSE quote(s.value) END,
+              (SELECT count(*) FROM images), (SELECT count(features) FROM images))
+  FROM settings AS s WHERE s.key = 'source')
+WHERE key = 'source' AND origin = 'parameter' AND problem IS NULL
+  AND (SELECT typeof(value) = 'text' AND rtrim(value, '/') IS NOT rtrim(setting_origin.raw, '/')
+       FROM settings WHERE key = 'source')
+  AND EXISTS (SELECT 1 FROM images)
+  AND coalesce(CAST($new_source AS INTEGER), 0) <> 1;
+.output stderr
+SELECT printf('pipeline: $%s = %s (%s): %s', key, shown, came, problem)
+FROM setting_shown WHERE problem IS NOT NULL ORDER BY ord;
+.output stdout
+CREATE TEMP TABLE setting_guard(
+  problems INTEGER CONSTRAINT "pipeline: invalid settings (see the lines above), nothing was stored"
+           CHECK (problems = 0));
+INSERT INTO setting_guard SELECT count(*) FROM setting_origin WHERE problem IS NOT NULL;
+-- Outputs or images named by the state database rather than by a parameter:
+-- said before anything is written (the database may come from someone else).
+SELECT printf('settings: %s taken from the state database (no parameter given): %s',
+              group_concat('$' || key, ' and '),
+              group_concat(printf('%s %s', key, shown), ', '))
+FROM (SELECT * FROM setting_shown WHERE key IN ('source', 'out') AND origin <> 'parameter' AND origin <> 'default'
+      ORDER BY ord)
+HAVING count(*) > 0;
 INSERT INTO settings(key, value)
-SELECT key, value FROM setting_origin WHERE true
+SELECT key, value FROM setting_origin WHERE key = 'source'
 ON CONFLICT(key) DO UPDATE SET value = excluded.value;
 
 -- (a table, not a view: the batch statements read it 1024 times)
 CREATE TEMP TABLE cfg AS
-SELECT (SELECT value FROM settings WHERE key = 'source')   AS source,
-       rtrim((SELECT value FROM settings WHERE key = 'out'), '/') AS out,
-       (SELECT value FROM settings WHERE key = 'spec')     AS spec,
-       (SELECT value FROM settings WHERE key = 'k')        AS k,
-       (SELECT value FROM settings WHERE key = 'refit')    AS refit,
-       (SELECT value FROM settings WHERE key = 'batch')    AS batch,
-       (SELECT value FROM settings WHERE key = 'plot_max') AS plot_max,
-       (SELECT value FROM settings WHERE key = 'classify') AS classify,
-       (SELECT value FROM settings WHERE key = 'knn')      AS knn;
+SELECT (SELECT value FROM setting_origin WHERE key = 'source')   AS source,
+       rtrim((SELECT value FROM setting_origin WHERE key = 'out'), '/') AS out,
+       (SELECT value FROM setting_origin WHERE key = 'spec')     AS spec,
+       (SELECT value FROM setting_origin WHERE key = 'k')        AS k,
+       (SELECT value FROM setting_origin WHERE key = 'refit')    AS refit,
+       (SELECT value FROM setting_origin WHERE key = 'batch')    AS batch,
+       (SELECT value FROM setting_origin WHERE key = 'plot_max') AS plot_max,
+       (SELECT value FROM setting_origin WHERE key = 'classify') AS classify,
+       (SELECT value FROM setting_origin WHERE key = 'knn')      AS knn;
 
+SELECT printf('note: run #%d, started %s, has not finished: either another pipeline is working on this state database (this run waits for each of its writes) or it was stopped (this run resumes its work)', id, started)
+FROM runs WHERE finished IS NULL ORDER BY id DESC LIMIT 1;
 INSERT INTO runs(started) VALUES (datetime('now'));
-SELECT printf('source %s, spec ''%s'', k = %d, output %s', source, spec, k, out) FROM cfg;
+-- this run's row (another pipeline on the database may add rows meanwhile)
+CREATE TEMP TABLE this_run AS SELECT last_insert_rowid() AS id;
+SELECT imgpca_printable(printf('source %s, spec ''%s'', k = %s, output %s', source, spec, k, out)) FROM cfg;

@@ -27,7 +27,7 @@ CREATE TEMP TABLE listed AS
 SELECT count(*) AS files, count(*) FILTER (WHERE image) AS images FROM listing;
 DELETE FROM listing WHERE NOT image;
 CREATE UNIQUE INDEX temp.listing_key ON listing(key);
-UPDATE runs SET listed = (SELECT images FROM listed) WHERE id = (SELECT max(id) FROM runs);
+UPDATE runs SET listed = (SELECT images FROM listed) WHERE id = (SELECT id FROM temp.this_run);
 SELECT CASE WHEN files = images THEN printf('listed: %d images', images)
             ELSE printf('listed: %d files: %d images, %d other file%s (not .jpg, .jpeg or .png) left alone',
                         files, images, files - images, CASE WHEN files - images > 1 THEN 's' ELSE '' END) END

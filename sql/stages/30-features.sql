@@ -24,7 +24,7 @@ FROM queue, cfg;
 SELECT printf('to process: %d images (%d already done)%s', total, (SELECT images FROM listed) - total,
               CASE WHEN total > size THEN printf(', in %d batches of %d', (total + size - 1) / size, size) ELSE '' END)
 FROM cursor;
-UPDATE runs SET processed = (SELECT total FROM cursor) WHERE id = (SELECT max(id) FROM runs);
+UPDATE runs SET processed = (SELECT total FROM cursor) WHERE id = (SELECT id FROM temp.this_run);
 -- a changed image loses its old projection (and its error, when replaced)
 DELETE FROM projections WHERE key IN (SELECT key FROM queue);
 

@@ -4,7 +4,7 @@
 -- imgpca.threads decoders, each image decoded from the bytes in memory),
 -- written in one transaction.  An unreadable or undecodable image gets NULL
 -- features and its error.  Queue done: nothing happens.
-BEGIN;
+BEGIN IMMEDIATE; -- the write lock now: a deferred BEGIN upgraded later fails at once when another run wrote meanwhile
 INSERT INTO batch_rows(key, features, error, thumb)
 SELECT q.key, f.features, f.error, f.thumbnail
 FROM s3_fetch_many AS f CROSS JOIN queue AS q ON q.url = f.url

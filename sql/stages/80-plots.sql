@@ -2,11 +2,14 @@
 -- 8. Plots: static SVGs for READMEs and slides, built with string aggregation
 --    and written with s3_put (local or S3).  Legible with any number of labels:
 --    axes with tick values, "% of variance" on the axis titles, and a legend
---    of the 12 largest classes (the others drawn grey as "other (N classes)").
+--    of 12 classes (the others drawn grey as "other (N classes)"): those named
+--    by $plot_labels (comma-separated, in that order), then the most
+--    separated ones -- the labels whose mean point lies farthest from the
+--    mean of all points (each axis scaled to the plotted range).
 --    The interactive view is report.html (90-report.sql).
 -- ---------------------------------------------------------------------------
 -- Scree plot: explained variance ratio per component (bars), cumulative (line).
-SELECT printf('plot: %s/scree.svg, %d bytes', out, length(CAST(svg AS BLOB))) FROM cfg, (
+SELECT printf('plot: %s/scree.svg, %d bytes', imgpca_printable(out), length(CAST(svg AS BLOB))) FROM cfg, (
   WITH c AS (SELECT row_number() OVER (ORDER BY idx) AS i, ratio, cumulative
              FROM model AS m, pca_components(m.model)),
        g AS (SELECT count(*) AS n, 560.0 / count(*) AS w,
@@ -36,9 +39,10 @@ SELECT printf('plot: %s/scree.svg, %d bytes', out, length(CAST(svg AS BLOB))) FR
 WHERE s3_put(out || '/scree.svg', svg) IS NOT NULL;
 
 -- Scatter plot of the first two components (at most $plot_max points, an even
--- sample in key order).  The 12 largest labels get distinct colours and a
--- legend entry, the others are grey underneath.
-SELECT printf('plot: %s/scatter.svg, %d bytes', out, length(CAST(svg AS BLOB))) FROM cfg, (
+-- sample in key order).  12 labels get distinct colours and a legend entry
+-- ($plot_labels first, then the most separated), the others are grey
+-- underneath.
+SELECT printf('plot: %s/scatter.svg, %d bytes', imgpca_printable(out), length(CAST(svg AS BLOB))) FROM cfg, (
   WITH p AS (SELECT i.label, fvec_at(p.pc, 0) AS x, CASE WHEN fvec_dims(p.pc) > 1 THEN fvec_at(p.pc, 1) ELSE 0.0 END AS y,  -- k = 1: a line
                     row_number() OVER (ORDER BY p.key) AS rn, count(*) OVER () AS n
              FROM projections AS p JOIN images AS i USING (key)),
@@ -47,10 +51,20 @@ SELECT printf('plot: %s/scatter.svg, %d bytes', out, length(CAST(svg AS BLOB))) 
        pal(i, c) AS (VALUES (1, '#4477aa'), (2, '#ee6677'), (3, '#228833'), (4, '#ccbb44'), (5, '#66ccee'),
                             (6, '#aa3377'), (7, '#332288'), (8, '#ddcc77'), (9, '#117733'), (10, '#882255'),
                             (11, '#44aa99'), (12, '#999933')),
-       cnt AS (SELECT label, count(*) AS n, row_number() OVER (ORDER BY count(*) DESC, label) AS rk,
-                      count(*) OVER () AS nl FROM s GROUP BY label),
+       -- $plot_labels: 'Banana 1, Kiwi 1' -> (Banana 1, 1), (Kiwi 1, 2)
+       named(label, pos, rest) AS (
+         SELECT NULL, 0, $plot_labels || ',' WHERE $plot_labels IS NOT NULL
+         UNION ALL SELECT trim(substr(rest, 1, instr(rest, ',') - 1)), pos + 1, substr(rest, instr(rest, ',') + 1)
+         FROM named WHERE rest <> '' AND pos < 100),
+       r AS (SELECT min(x) AS x0, max(x) AS x1, min(y) AS y0, max(y) AS y1, avg(x) AS mx, avg(y) AS my FROM s),
+       cnt AS (SELECT s.label, count(*) AS n,
+                      row_number() OVER (ORDER BY (SELECT min(pos) FROM named WHERE named.label = s.label) IS NULL,
+                                                  (SELECT min(pos) FROM named WHERE named.label = s.label),
+                                                  pow((avg(s.x) - r.mx) / max(r.x1 - r.x0, 1e-30), 2)
+                                                  + pow((avg(s.y) - r.my) / max(r.y1 - r.y0, 1e-30), 2) DESC,
+                                                  count(*) DESC, s.label) AS rk,
+                      count(*) OVER () AS nl FROM s, r GROUP BY s.label),
        lab AS (SELECT cnt.*, coalesce(pal.c, '#c8c8c8') AS col FROM cnt LEFT JOIN pal ON pal.i = cnt.rk),
-       r AS (SELECT min(x) AS x0, max(x) AS x1, min(y) AS y0, max(y) AS y1 FROM s),
        a AS (SELECT x0 - 0.03 * (x1 - x0) - 1e-9 AS x0, x1 + 0.03 * (x1 - x0) + 1e-9 AS x1,
                     y0 - 0.03 * (y1 - y0) - 1e-9 AS y0, y1 + 0.03 * (y1 - y0) + 1e-9 AS y1 FROM r),
        -- tick step: the 1, 2 or 5 x 10^e nearest to a sixth of the range

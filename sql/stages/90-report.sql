@@ -17,7 +17,7 @@ CREATE TEMP TABLE rpt_cfg AS
 SELECT max(1, coalesce(CAST($report_points AS INTEGER), 10000)) AS max_points,
        max(0, coalesce(CAST($report_thumbs AS INTEGER), 1500)) AS max_thumbs,
        48 AS thumb_px,
-       min(10, coalesce((SELECT k FROM model), 2)) AS ncomp;
+       min(10, coalesce((SELECT json_extract(pca_info(model), '$.k') FROM model), 2)) AS ncomp;
 
 CREATE TEMP TABLE rpt_labels AS
 SELECT label, row_number() OVER (ORDER BY label) - 1 AS li
@@ -113,7 +113,7 @@ SELECT json_object(
   'eigen', (SELECT json(j) FROM rpt_eigen)) AS j
 FROM cfg, model AS m, accuracy AS a;
 
-SELECT printf('report: %s/report.html, %d bytes', out, length(CAST(h AS BLOB)))
+SELECT printf('report: %s/report.html, %d bytes', imgpca_printable(out), length(CAST(h AS BLOB)))
 FROM cfg, (SELECT imgpca_report_html(j) AS h FROM rpt_json)
 WHERE s3_put(out || '/report.html', h) IS NOT NULL;
 

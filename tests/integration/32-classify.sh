@@ -76,7 +76,8 @@ want=$(sq "$T/s.db" "WITH m AS (SELECT * FROM models ORDER BY id DESC LIMIT 1),
   d AS (SELECT i.label, p.key, fvec_l2(p.pc, q.pc) AS dist FROM q, projections AS p JOIN images AS i USING (key)
         WHERE i.split = 'train' ORDER BY dist, p.key LIMIT 5)
   SELECT printf('%-30s %8.4f  %s', label, dist, key) FROM d")
-got=$(head -5 "$T/out.txt")
+[ "$(head -1 "$T/out.txt")" = "label                          distance  training image" ] || fail "no header line: $(head -1 "$T/out.txt")"
+got=$(sed -n 2,6p "$T/out.txt")
 [ "$got" = "$want" ] || fail "nearest neighbours differ from the fvec_l2 scan:
 $got
 -- expected --
@@ -88,7 +89,7 @@ vote=$(sq "$T/s.db" "WITH m AS (SELECT * FROM models ORDER BY id DESC LIMIT 1),
   SELECT printf('predicted: %s (%d of 3 nearest)', label, count(*)) FROM d
   GROUP BY label ORDER BY count(*) DESC, sum(dist), label LIMIT 1")
 [ "$(tail -1 "$T/out.txt")" = "$vote" ] || fail "vote '$(tail -1 "$T/out.txt")', expected '$vote'"
-[ "$(wc -l < "$T/out.txt")" = 6 ] || fail "expected 5 neighbours and a prediction: $(cat "$T/out.txt")"
+[ "$(wc -l < "$T/out.txt")" = 7 ] || fail "expected a header, 5 neighbours and a prediction: $(cat "$T/out.txt")"
 
 # ---- 2. errors: exit 1, a clear message, no prediction ----------------------
 expect_error() { # expect_error WHAT PATTERN DB [-cmd ...]

@@ -4,17 +4,22 @@ IsTruncated=true and keys that no glob of the test matches.
 
   fake_s3.py MODE PORTFILE
 MODE 'forever': a new continuation token every time (the listing never ends);
-MODE 'repeat': always the token it was given (or 't0' for the first page).
+MODE 'repeat': always the token it was given (or 't0' for the first page);
+MODE 'silent': accepts every object request and never answers it, except
+CreateMultipartUpload (an upload id) and AbortMultipartUpload (204, counted:
+GET /__aborts).
 Writes its port to PORTFILE; GET /__count answers the number of listing
 requests served so far.
 """
 import http.server
 import sys
 import threading
+import time
 import urllib.parse
 
 MODE = sys.argv[1]
 COUNT = 0
+ABORTS = 0
 LOCK = threading.Lock()
 
 
@@ -32,6 +37,34 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def silent(self):
+        time.sleep(3600)
+
+    def do_POST(self):
+        if MODE == 'silent' and 'uploads' in urllib.parse.urlsplit(self.path).query:
+            self.reply('<?xml version="1.0" encoding="UTF-8"?><InitiateMultipartUploadResult>'
+                       '<Bucket>bucket</Bucket><Key>k</Key><UploadId>up1</UploadId>'
+                       '</InitiateMultipartUploadResult>')
+            return
+        self.silent()
+
+    def do_PUT(self):
+        self.silent()
+
+    def do_HEAD(self):
+        self.silent()
+
+    def do_DELETE(self):
+        global ABORTS
+        if 'uploadId' in urllib.parse.urlsplit(self.path).query:
+            with LOCK:
+                ABORTS += 1
+            self.send_response(204)
+            self.send_header('Content-Length', '0')
+            self.end_headers()
+            return
+        self.silent()
+
     def do_GET(self):
         global COUNT
         url = urllib.parse.urlsplit(self.path)
@@ -39,6 +72,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             with LOCK:
                 n = COUNT
             self.reply(str(n), 'text/plain')
+            return
+        if url.path == '/__aborts':
+            with LOCK:
+                n = ABORTS
+            self.reply(str(n), 'text/plain')
+            return
+        if MODE == 'silent':
+            self.silent()
             return
         q = urllib.parse.parse_qs(url.query)
         with LOCK:

@@ -50,19 +50,20 @@ CREATE TEMP TABLE thousand AS
   UNION ALL SELECT 'fetch.tmp/bad.jpg';
 .headers off
 SELECT imgpca_config('imgpca.threads', 1);
-CREATE TEMP TABLE r1 AS SELECT rowid AS i, url, features, error FROM s3_fetch_many WHERE url IN (SELECT url FROM thousand) AND spec = 'hist:bins=8,sqrt';
+CREATE TEMP TABLE r1 AS SELECT url, features, error FROM s3_fetch_many WHERE url IN (SELECT url FROM thousand) AND spec = 'hist:bins=8,sqrt';
 SELECT imgpca_config('imgpca.threads', 2);
-CREATE TEMP TABLE r2 AS SELECT rowid AS i, url, features, error FROM s3_fetch_many WHERE url IN (SELECT url FROM thousand) AND spec = 'hist:bins=8,sqrt';
+CREATE TEMP TABLE r2 AS SELECT url, features, error FROM s3_fetch_many WHERE url IN (SELECT url FROM thousand) AND spec = 'hist:bins=8,sqrt';
 SELECT imgpca_config('imgpca.threads', 4);
-CREATE TEMP TABLE r4 AS SELECT rowid AS i, url, features, error FROM s3_fetch_many WHERE url IN (SELECT url FROM thousand) AND spec = 'hist:bins=8,sqrt';
+CREATE TEMP TABLE r4 AS SELECT url, features, error FROM s3_fetch_many WHERE url IN (SELECT url FROM thousand) AND spec = 'hist:bins=8,sqrt';
 SELECT imgpca_config('imgpca.threads', NULL);
 .headers on
 SELECT count(*) AS rows_, count(features) AS with_features, count(error) AS errors,
        (SELECT replace(error, 'fetch.tmp/', '') FROM r1 WHERE error IS NOT NULL) AS the_error,
        sum(features = img_features_or_null(s3_fetch(url))) AS equal_img_features
   FROM r1;
-SELECT (SELECT count(*) FROM (SELECT * FROM r1 EXCEPT SELECT * FROM r2)) AS diff_1_2,
-       (SELECT count(*) FROM (SELECT * FROM r1 EXCEPT SELECT * FROM r4)) AS diff_1_4,
+-- (the temp tables' rowids are the order in which the rows came)
+SELECT (SELECT count(*) FROM (SELECT rowid, * FROM r1 EXCEPT SELECT rowid, * FROM r2)) AS diff_1_2,
+       (SELECT count(*) FROM (SELECT rowid, * FROM r1 EXCEPT SELECT rowid, * FROM r4)) AS diff_1_4,
        (SELECT count(*) FROM r2) AS n2, (SELECT count(*) FROM r4) AS n4;
 
 -- the setting

@@ -62,6 +62,7 @@ SELECT * FROM knn_search('SELECT key, v FROM q', 'SELECT id, CASE id WHEN 5 THEN
 SELECT * FROM knn_search('SELECT key, v FROM q', 'SELECT id, CASE id WHEN 3 THEN NULL ELSE v END FROM r');
 SELECT * FROM knn_search('SELECT key, v FROM q', 'SELECT id, CASE id WHEN 3 THEN x''0000c07f0000c07f'' ELSE v END FROM r');
 SELECT * FROM knn_search('SELECT key, CASE key WHEN ''a'' THEN NULL ELSE v END FROM q', 'SELECT id, v FROM r');
+-- JSON vectors are accepted (round 3, item 19)
 SELECT * FROM knn_search('SELECT key, v FROM q', 'SELECT id, fvec_to_json(v) FROM r');
 SELECT * FROM knn_search(fvec(1, 2), 'SELECT id, v FROM r', 0);
 SELECT * FROM knn_search(fvec(1, 2), 'SELECT id, v FROM r', -3);

@@ -102,3 +102,28 @@ SELECT pca_mean(fvec(1,2));
 SELECT * FROM pca_components;
 SELECT * FROM pca_components(42);
 SELECT count(*) FROM pca_components(NULL);
+-- pca_project_rows: the query's rows projected in batches, in the query's
+-- order, NULL vectors kept as NULL; agrees with pca_project row by row.
+SELECT count(*), sum(p.pc = pca_project(m.model, t.v)), sum(p.pc IS NULL), group_concat(p.key, ',')
+  FROM m, pca_project_rows(m.model, 'SELECT id, v FROM t ORDER BY id DESC') AS p LEFT JOIN t ON t.id = p.key;
+CREATE TABLE big AS WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 5000)
+  SELECT i, fvec(i % 7, (i * 13) % 11, sin(i)) AS v FROM s;
+SELECT count(*), sum(p.pc = pca_project(m.model, b.v)), sum(abs(fvec_l2(p.pc, pca_project(m.model, b.v))) < 1e-5)
+  FROM m, pca_project_rows(m.model, 'SELECT i, v FROM big') AS p JOIN big AS b ON b.i = p.key;
+SELECT count(*), sum(abs(fvec_l2(p.pc, pca_project(ms.model, b.v))) < 1e-5)
+  FROM (SELECT pca_fit(v, 2, '{"standardize":true}') AS model FROM big) AS ms,
+       pca_project_rows(ms.model, 'SELECT i, v FROM big') AS p JOIN big AS b ON b.i = p.key;
+SELECT count(*) FROM pca_project_rows(NULL, 'SELECT 1, NULL');
+SELECT * FROM pca_project_rows;
+SELECT * FROM pca_project_rows(x'00', 'SELECT 1, NULL');
+SELECT * FROM pca_project_rows(42, 'SELECT 1, NULL');
+SELECT * FROM m, pca_project_rows(m.model, 'SELECT 1, fvec(1,2)');
+SELECT * FROM m, pca_project_rows(m.model, 'SELECT 1, x''000000''');
+SELECT * FROM m, pca_project_rows(m.model, 'SELECT 1, ''text''');
+SELECT * FROM m, pca_project_rows(m.model, 'SELECT 1');
+SELECT * FROM m, pca_project_rows(m.model, 'DELETE FROM t RETURNING id, v');
+SELECT * FROM m, pca_project_rows(m.model, 'SELECT 1, NULL; SELECT 2, NULL');
+SELECT * FROM m, pca_project_rows(m.model, 'SELECT nope');
+SELECT * FROM m, pca_project_rows(m.model, 42);
+CREATE VIEW vp AS SELECT * FROM m, pca_project_rows(m.model, 'SELECT id, v FROM t');
+SELECT count(*) FROM vp;

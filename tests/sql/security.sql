@@ -10,7 +10,8 @@ SELECT 'untested directonly function: ' || name FROM pragma_function_list
  WHERE flags & 0x80000
    AND (name GLOB 'imgpca_*' OR name GLOB 'fvec*' OR name GLOB 'img_*' OR name GLOB 'pca_*'
         OR name GLOB 's3_*' OR name GLOB 'csv_*')
-   AND name NOT IN ('imgpca_config', 's3_fetch', 's3_fetch_or_null', 's3_put', 's3_delete', 's3_config', 's3_concat', 'csv_export');
+   AND name NOT IN ('imgpca_config', 's3_fetch', 's3_fetch_or_null', 's3_put', 's3_delete', 's3_config', 's3_concat', 'csv_export',
+                    'img_model_info');
 --    ... and every function named like a side effect is DIRECTONLY.
 SELECT 'side-effect function without DIRECTONLY: ' || name || '/' || narg FROM pragma_function_list
  WHERE (name GLOB 's3_*' OR name GLOB 'csv_*' OR name = 'imgpca_config')
@@ -40,6 +41,8 @@ CREATE VIEW w.v_delete AS SELECT s3_delete('security-victim.tmp') AS c;
 CREATE VIEW w.v_s3config AS SELECT s3_config() AS c;
 CREATE VIEW w.v_concat AS SELECT s3_concat('security-canary.tmp', '["security.sql"]') AS c;
 CREATE VIEW w.v_list AS SELECT name AS c FROM s3_list('.');
+CREATE VIEW w.v_model1 AS SELECT img_model_info('security.sql') AS c;
+CREATE VIEW w.v_model2 AS SELECT img_model_info('security.sql', 'size=8x8') AS c;
 CREATE VIEW w.v_csv2 AS SELECT csv_export('security-canary.tmp', 'SELECT 1') AS c;
 CREATE VIEW w.v_csv3 AS SELECT csv_export('security-canary.tmp', 'SELECT 1', '{}') AS c;
 CREATE TRIGGER w.t_csv AFTER INSERT ON log BEGIN SELECT csv_export('security-canary.tmp', 'SELECT 1'); END;
@@ -65,6 +68,8 @@ SELECT 'off', c FROM s.v_delete;
 SELECT 'off', c FROM s.v_s3config;
 SELECT 'off', c FROM s.v_concat;
 SELECT 'off', c FROM s.v_list;
+SELECT 'off', c FROM s.v_model1;
+SELECT 'off', c FROM s.v_model2;
 SELECT 'off', c FROM s.v_csv2;
 SELECT 'off', c FROM s.v_csv3;
 INSERT INTO s.log VALUES (1);
@@ -86,6 +91,8 @@ SELECT 'on', c FROM s.v_delete;
 SELECT 'on', c FROM s.v_s3config;
 SELECT 'on', c FROM s.v_concat;
 SELECT 'on', c FROM s.v_list;
+SELECT 'on', c FROM s.v_model1;
+SELECT 'on', c FROM s.v_model2;
 SELECT 'on', c FROM s.v_csv2;
 SELECT 'on', c FROM s.v_csv3;
 INSERT INTO s.log VALUES (2);

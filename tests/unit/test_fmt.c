@@ -44,8 +44,37 @@ static void check_float(float v, const char *expect) {
   if (expect) CHECK_STR(b, expect);
 }
 
+/* Text for terminals (round 3, item 11): what is escaped and what is kept. */
+static void check_printable(const char *in, size_t n, int bBackslash, const char *want) {
+  ImgpcaBuf b;
+  imgpca_buf_init(&b);
+  CHECK_EQ_INT(imgpca_printable_append(&b, in, n, bBackslash), IMGPCA_OK);
+  imgpca_buf_append(&b, "", 1);
+  CHECK_STR((const char *)b.p, want);
+  imgpca_buf_free(&b);
+}
+
+#define CHECK_PRINTABLE(in, bs, want) check_printable(in, sizeof(in) - 1, bs, want)
+
+static void test_printable(void) {
+  CHECK_PRINTABLE("plain \xc3\xa9t\xc3\xa9 \xe2\x82\xac \xf0\x9f\x8d\x8e", 1,
+                  "plain \xc3\xa9t\xc3\xa9 \xe2\x82\xac \xf0\x9f\x8d\x8e");
+  CHECK_PRINTABLE(
+      "a\x1b]0;x\x07"
+      "b\n\t\x7f",
+      1, "a\\x1b]0;x\\x07b\\x0a\\x09\\x7f");
+  CHECK_PRINTABLE("c1 \xc2\x9b end", 1, "c1 \\u{009b} end");
+  CHECK_PRINTABLE("bidi \xe2\x80\xae \xe2\x81\xa6 \xe2\x80\xa8", 1, "bidi \\u{202e} \\u{2066} \\u{2028}");
+  CHECK_PRINTABLE("bad \xff \xc0\xaf \xed\xa0\x80 \xe2\x82", 1,
+                  "bad \\xff \\xc0\\xaf \\xed\\xa0\\x80 \\xe2\\x82");
+  CHECK_PRINTABLE("a\\b", 1, "a\\\\b");
+  CHECK_PRINTABLE("a\\b\x1b", 0, "a\\b\\x1b");
+  CHECK_PRINTABLE("nul\0x", 1, "nul\\x00x");
+}
+
 int main(void) {
   char b[IMGPCA_FMT_MAX], ref[64];
+  test_printable();
   long i, bad = 0, longer = 0;
   int k;
   /* edge cases */

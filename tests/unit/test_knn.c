@@ -229,7 +229,72 @@ static void test_errors(void) {
   knn_close(s);
 }
 
+/* Round 3, item 1: float32 products underflow (components ~1e-23) or the
+** screen offset overflows (components ~1e18); the screen must still be a
+** lower bound.  The case of the report, then an |r|^2 above FLT_MAX. */
+static void test_extreme_scale(void) {
+  float q[2] = {-2.768322e-23f, 1.3252385e-23f};
+  float r[4] = {-2.754949e-23f, -1.1965972e-24f, -2.4883371e-23f, 1.01816194e-23f};
+  int64_t key[2] = {1, 2};
+  /* |r|^2 above FLT_MAX: the far reference first, the near one second */
+  float qb[2] = {1e17f, 0}, rb[4] = {-2e19f, 1e19f, 2e19f, 0};
+  check_search("underflow (reported case)", KNN_L2, q, 1, r, key, 2, 2, 1, 2);
+  check_search("overflow (2e19)", KNN_L2, qb, 1, rb, key, 2, 2, 1, 2);
+  check_search("overflow (2e19) dot", KNN_DOT, qb, 1, rb, key, 2, 2, 1, 2);
+}
+
+/* Property test: random configurations against the double-precision brute
+** force -- scales 1e-30 .. 1e30 (one per configuration, and mixed within
+** one), dimensions 1 .. 4096, duplicated references (ties broken by key),
+** queries equal to references, all three metrics, several block sizes. */
+static void test_property(void) {
+  int cfg, nCfg = getenv("IMGPCA_KNN_PROPERTY") ? atoi(getenv("IMGPCA_KNN_PROPERTY")) : 240;
+  for (cfg = 0; cfg < nCfg; cfg++) {
+    int metric = cfg % 3, mixed = (cfg / 3) % 4 == 3;
+    size_t d = (size_t)floor(exp(urand() * log(4096.0))), nq = 1 + (size_t)(urand() * 12), nr, i, j;
+    double scale = pow(10.0, -30 + 60 * urand());
+    float *q, *r;
+    int64_t *key;
+    char what[96];
+    if (d < 1) d = 1;
+    if (d > 4096) d = 4096;
+    if (cfg % 40 == 0) d = 4096;
+    nr = d > 512 ? 40 : 150;
+    q = malloc(nq * d * sizeof(float));
+    r = malloc(nr * d * sizeof(float));
+    key = malloc(nr * sizeof(int64_t));
+    for (j = 0; j < nr; j++) {
+      double sc = mixed ? pow(10.0, -30 + 60 * urand()) : scale;
+      key[j] = (int64_t)((j * 7919) % nr);
+      if (j > 0 && urand() < 0.2) { /* a duplicate of an earlier reference */
+        memcpy(r + j * d, r + (size_t)(urand() * j) * d, d * sizeof(float));
+        continue;
+      }
+      for (i = 0; i < d; i++) r[j * d + i] = (float)((urand() * 2 - 1) * sc);
+      if (metric == KNN_COSINE && r[j * d] == 0) r[j * d] = (float)sc;
+    }
+    for (j = 0; j < nq; j++) {
+      if (urand() < 0.3) { /* a query equal to a reference, or a slightly moved one */
+        memcpy(q + j * d, r + (size_t)(urand() * nr) * d, d * sizeof(float));
+        if (urand() < 0.5) q[j * d] = nextafterf(q[j * d], INFINITY);
+      } else {
+        double sc = mixed ? pow(10.0, -30 + 60 * urand()) : scale;
+        for (i = 0; i < d; i++) q[j * d + i] = (float)((urand() * 2 - 1) * sc);
+      }
+      if (metric == KNN_COSINE && q[j * d] == 0) q[j * d] = (float)scale;
+    }
+    snprintf(what, sizeof what, "property %d %s d=%zu scale=%.3g%s", cfg, knn_metric_name(metric), d, scale,
+             mixed ? " mixed" : "");
+    check_search(what, metric, q, nq, r, key, nr, d, 1 + cfg % 5, cfg % 2 ? nr : 1 + nr / 3);
+    free(q);
+    free(r);
+    free(key);
+  }
+}
+
 int main(void) {
+  test_extreme_scale();
+  test_property();
   test_random();
   test_cancellation();
   test_ties();

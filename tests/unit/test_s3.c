@@ -352,10 +352,19 @@ static void test_endpoint(void) {
   CHECK_STR(e, "invalid endpoint 'ftp://****@host': expected http:// or https://");
   CHECK_EQ_INT(s3_endpoint_parse("https://user:pw@", &ep, e), IMGPCA_ERROR);
   CHECK_STR(e, "invalid endpoint 'https://****@': expected https://host[:port][/path]");
+  /* round 3 (10): everything up to the last '@' is masked, whatever the
+  ** user info holds ('/', '?', '#'); such endpoints are refused */
   imgpca_url_redact("http://user:pw@host:1/a@b", out, sizeof out);
-  CHECK_STR(out, "http://****@host:1/a@b");
-  imgpca_url_redact("https://host/x?a=b@c", out, sizeof out);
-  CHECK_STR(out, "https://host/x?a=b@c");
+  CHECK_STR(out, "http://****@b");
+  imgpca_url_redact("https://admin:s3cr3t/Pa55?w0rd@host", out, sizeof out);
+  CHECK_STR(out, "https://****@host");
+  imgpca_url_redact("https://admin:s3#cr/3t@host:9/base", out, sizeof out);
+  CHECK_STR(out, "https://****@host:9/base");
+  CHECK_EQ_INT(s3_endpoint_parse("https://admin:s3cr3t/Pa55?w0rd@host", &ep, e), IMGPCA_ERROR);
+  CHECK(strstr(e, "'https://****@host'") != NULL);
+  CHECK(strstr(e, "s3cr3t") == NULL && strstr(e, "w0rd") == NULL);
+  s = imgpca_setting_find("s3.endpoint");
+  CHECK_STR(imgpca_config_display(s, "https://a:b/c?d#e@h", out, sizeof out), "https://****@h");
   imgpca_url_redact("user@host", out, sizeof out); /* not a URL: as is */
   CHECK_STR(out, "user@host");
   s = imgpca_setting_find("s3.endpoint");
@@ -494,8 +503,103 @@ static void test_xml_oom(void) {
   printf("xml oom: %ld allocation points\n", nPoints - 1);
 }
 
+/* Shared-file profiles: endpoint_url (services section first), nested
+** entries kept apart, a missing profile and half a key pair are errors. */
+static void test_profiles(void) {
+  const char *conf_text =
+      "[profile svc]\nservices = mine\nendpoint_url = http://own.example\ns3 =\n"
+      "  endpoint_url = http://nested-in-profile.example\nregion = eu-west-3\n"
+      "[profile own]\nendpoint_url = http://own.example\n"
+      "[services mine]\nec2 =\n  endpoint_url = http://ec2.example\ns3 =\n"
+      "  addressing_style = path\n  endpoint_url = http://svc.example:8080\n"
+      "[profile half]\naws_access_key_id = AKHALF\n";
+  const char *cred_text =
+      "[svc]\naws_access_key_id = AKSVC\naws_secret_access_key = ssvc\n"
+      "[halfcred]\naws_secret_access_key = only-the-secret\n";
+  char conf[] = "/tmp/imgpca-unit-conf-XXXXXX", cred[] = "/tmp/imgpca-unit-cred-XXXXXX";
+  char e[IMGPCA_ERRMAX], want[600];
+  ImgpcaConfig c;
+  S3Creds k;
+  char *z;
+  int fd1 = mkstemp(conf), fd2 = mkstemp(cred);
+  CHECK(fd1 >= 0 && fd2 >= 0);
+  if (fd1 < 0 || fd2 < 0) return;
+  CHECK(write(fd1, conf_text, strlen(conf_text)) == (ssize_t)strlen(conf_text));
+  CHECK(write(fd2, cred_text, strlen(cred_text)) == (ssize_t)strlen(cred_text));
+  close(fd1);
+  close(fd2);
+  /* the INI reader */
+  z = s3_ini_get(conf_text, "profile svc", "endpoint_url");
+  CHECK_STR(z, "http://own.example"); /* not the entry nested under s3 */
+  imgpca_free(z);
+  z = s3_ini_get(conf_text, "profile svc", "region");
+  CHECK_STR(z, "eu-west-3"); /* after a nested block */
+  imgpca_free(z);
+  z = s3_ini_get_nested(conf_text, "services mine", "s3", "endpoint_url");
+  CHECK_STR(z, "http://svc.example:8080");
+  imgpca_free(z);
+  z = s3_ini_get_nested(conf_text, "services mine", "ec2", "endpoint_url");
+  CHECK_STR(z, "http://ec2.example");
+  imgpca_free(z);
+  CHECK(s3_ini_get_nested(conf_text, "services mine", "sqs", "endpoint_url") == NULL);
+  CHECK(s3_ini_get(conf_text, "services mine", "endpoint_url") == NULL);
+  CHECK(s3_ini_has_section(conf_text, "profile own"));
+  CHECK(!s3_ini_has_section(conf_text, "profile fruit"));
+  /* resolution */
+  unsetenv("AWS_ACCESS_KEY_ID");
+  unsetenv("AWS_SECRET_ACCESS_KEY");
+  unsetenv("AWS_PROFILE");
+  CHECK_EQ_INT(imgpca_config_init(&c), IMGPCA_OK);
+  imgpca_config_set(&c, "s3.config_file", conf, e);
+  imgpca_config_set(&c, "s3.credentials_file", cred, e);
+  imgpca_config_set(&c, "s3.imds_disabled", "true", e);
+  imgpca_config_set(&c, "s3.profile", "svc", e);
+  CHECK_EQ_INT(s3_creds_resolve(&c, &k, e), IMGPCA_OK);
+  CHECK_STR(k.zProfileEndpoint, "http://svc.example:8080"); /* services before the profile's own */
+  CHECK(strstr(k.zEndpointSource, "[services mine]") != NULL);
+  CHECK_STR(k.zAccess, "AKSVC");
+  CHECK_STR(k.zProfileRegion, "eu-west-3");
+  s3_creds_free(&k);
+  imgpca_config_set(&c, "s3.profile", "own", e);
+  CHECK_EQ_INT(s3_creds_resolve(&c, &k, e), IMGPCA_OK);
+  CHECK_STR(k.zProfileEndpoint, "http://own.example");
+  CHECK(k.zAccess == NULL); /* no credentials: unsigned */
+  s3_creds_free(&k);
+  imgpca_config_set(&c, "s3.profile", "fruit", e);
+  CHECK_EQ_INT(s3_creds_resolve(&c, &k, e), IMGPCA_ERROR);
+  snprintf(want, sizeof want, "profile 'fruit' (s3.profile) not found in %s or %s", conf, cred);
+  CHECK_STR(e, want);
+  setenv("AWS_ACCESS_KEY_ID", "AKENV", 1); /* also with credentials from the environment */
+  setenv("AWS_SECRET_ACCESS_KEY", "senv", 1);
+  CHECK_EQ_INT(s3_creds_resolve(&c, &k, e), IMGPCA_ERROR);
+  CHECK_STR(e, want);
+  imgpca_config_set(&c, "s3.profile", "half", e); /* half a pair is fine when unused */
+  CHECK_EQ_INT(s3_creds_resolve(&c, &k, e), IMGPCA_OK);
+  CHECK_STR(k.zAccess, "AKENV");
+  s3_creds_free(&k);
+  unsetenv("AWS_ACCESS_KEY_ID");
+  unsetenv("AWS_SECRET_ACCESS_KEY");
+  CHECK_EQ_INT(s3_creds_resolve(&c, &k, e), IMGPCA_ERROR);
+  snprintf(want, sizeof want, "profile 'half' in %s has aws_access_key_id but no aws_secret_access_key", conf);
+  CHECK_STR(e, want);
+  imgpca_config_set(&c, "s3.profile", "halfcred", e);
+  CHECK_EQ_INT(s3_creds_resolve(&c, &k, e), IMGPCA_ERROR);
+  snprintf(want, sizeof want, "profile 'halfcred' in %s has aws_secret_access_key but no aws_access_key_id", cred);
+  CHECK_STR(e, want);
+  setenv("AWS_PROFILE", "fruit", 1); /* the connection setting wins; then the variable is named */
+  imgpca_config_set(&c, "s3.profile", NULL, e);
+  CHECK_EQ_INT(s3_creds_resolve(&c, &k, e), IMGPCA_ERROR);
+  snprintf(want, sizeof want, "profile 'fruit' (AWS_PROFILE) not found in %s or %s", conf, cred);
+  CHECK_STR(e, want);
+  unsetenv("AWS_PROFILE");
+  imgpca_config_clear(&c);
+  unlink(conf);
+  unlink(cred);
+}
+
 int main(void) {
   test_xml_oom();
+  test_profiles();
   test_addressing();
   test_endpoint();
   test_region();

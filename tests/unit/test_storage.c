@@ -2,7 +2,9 @@
 ** writer (nothing visible before commit, nothing left after abort), range
 ** reads, size limit, delete, and the sorted glob walk of the lister:
 ** directory-symlink cycles end and list every file once, FIFOs are neither
-** listed nor opened (no blocking), and the interrupt hook stops a walk. */
+** listed nor opened (no blocking), the interrupt hook stops a walk, and a
+** folder larger than the in-memory run (sorted runs merged from temporary
+** files) lists the same keys in the same order. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -13,6 +15,7 @@
 #include "common/common.h"
 #include "config/config.h"
 #include "storage/storage.h"
+#include "storage/storage_int.h"
 #include "unit.h"
 
 static int count_files(const char *zDir) {
@@ -498,6 +501,75 @@ static void test_walk_interrupt(const char *dir) {
   imgpca_config_clear(&cfg);
 }
 
+/* Lists pattern into one string "key|parent\n..." (malloc'ed). */
+static char *walk_all(const char *zPattern, int *pn) {
+  LocalWalk *w = NULL;
+  ImgpcaEntry e;
+  char err[IMGPCA_ERRMAX];
+  int eof = 0;
+  size_t cap = 1 << 16, len = 0;
+  char *out = malloc(cap);
+  *pn = 0;
+  out[0] = 0;
+  CHECK_EQ_INT(local_walk_open(zPattern, 0, &w, err), IMGPCA_OK);
+  while (w && local_walk_next(w, &e, &eof, err) == IMGPCA_OK && !eof) {
+    size_t need = strlen(e.zKey) + strlen(e.zParent) + 3;
+    if (len + need > cap) out = realloc(out, cap = 2 * (len + need));
+    len += (size_t)sprintf(out + len, "%s|%s\n", e.zKey, e.zParent);
+    (*pn)++;
+  }
+  CHECK_EQ_INT(eof, 1);
+  local_walk_close(w);
+  return out;
+}
+
+static FILE *no_tmpfile(void) { return NULL; }
+
+static void test_walk_runs(const char *dir) {
+  char path[1024], *a, *b, *c, *p, *prev = NULL;
+  int i, na, nb, nc, fd, sorted = 1;
+  size_t saved = local_walk_run_bytes;
+  /* 700 files created in a scrambled order, and 3 sub-folders among them */
+  snprintf(path, sizeof path, "%s/runs", dir);
+  CHECK(mkdir(path, 0755) == 0);
+  for (i = 0; i < 700; i++) {
+    snprintf(path, sizeof path, "%s/runs/f%04d-%s.jpg", dir, (i * 389) % 700, i % 2 ? "odd" : "even");
+    fd = open(path, O_CREAT | O_WRONLY, 0644);
+    CHECK(fd >= 0);
+    if (fd >= 0) close(fd);
+  }
+  for (i = 0; i < 3; i++) {
+    snprintf(path, sizeof path, "%s/runs/f%04d-sub", dir, 100 * i + 50);
+    CHECK(mkdir(path, 0755) == 0);
+    snprintf(path, sizeof path, "%s/runs/f%04d-sub/inner.jpg", dir, 100 * i + 50);
+    fd = open(path, O_CREAT | O_WRONLY, 0644);
+    if (fd >= 0) close(fd);
+  }
+  snprintf(path, sizeof path, "%s/runs/**/*.jpg", dir);
+  a = walk_all(path, &na);
+  local_walk_run_bytes = 200; /* about 10 names per run: 70 runs */
+  b = walk_all(path, &nb);
+  /* no temporary file at all (read-only /tmp): sorted in memory, same keys */
+  local_walk_tmpfile = no_tmpfile;
+  c = walk_all(path, &nc);
+  local_walk_tmpfile = tmpfile;
+  local_walk_run_bytes = saved;
+  CHECK_EQ_INT(nc, 703);
+  CHECK(strcmp(a, c) == 0);
+  free(c);
+  CHECK_EQ_INT(na, 703);
+  CHECK_EQ_INT(nb, 703);
+  CHECK(strcmp(a, b) == 0);
+  CHECK(strstr(b, "f0150-sub/inner.jpg|f0150-sub\n") != NULL);
+  for (p = strtok(b, "\n"); p; p = strtok(NULL, "\n")) {
+    if (prev && strcmp(prev, p) >= 0) sorted = 0;
+    prev = p;
+  }
+  CHECK(sorted);
+  free(a);
+  free(b);
+}
+
 int main(void) {
   char dir[] = "/tmp/imgpca-test-storage-XXXXXX";
   char cmd[300];
@@ -508,6 +580,7 @@ int main(void) {
   test_list_links(dir);
   test_modes(dir);
   test_walk_interrupt(dir);
+  test_walk_runs(dir);
   test_concat(dir);
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
   if (system(cmd) != 0) return 1;
