@@ -9,7 +9,7 @@
 #               Fruits-360 images turned into 224x224 PNGs: imgpca =
 #               s3_fetch_many(urls, 'cnn:model=...') on the local PNGs
 #               (read + PNG decode + stretch (no-op at 224) + inference), default
-#               threads and imgpca.threads = 1; peers get the decoded pixels
+#               threads and pinned to one CPU; peers get the decoded pixels
 #               as float32 NCHW already in memory (no decode: in their favour),
 #               at batch 1 and at their best batch, with their default threads
 #   memory      peak RSS (/usr/bin/time) of s3_fetch_many over BENCH_CNN_RSS_N
@@ -42,10 +42,13 @@ print(t.export('resnet50', 13, x)[0])" | tail -1)
 $PY bench/cnn_peer.py prepare "$data" "$N" "$W"
 urls=$W/urls.json
 
-# imgpca over the URL list; prints "<real s> <cpu s>" (model already loaded)
+# imgpca over the URL list; prints "<real s> <cpu s>" (model already loaded).
+# THREADS = 1: the process pinned to one CPU (taskset -c 0), so that neither
+# the workers nor OpenBLAS use a second core: the one-core baseline.
 imgpca_run() { # MODEL THREADS
-  local spec="cnn:model=$1" out
-  out=$(sqlite3 -batch -cmd ".load $root/dist/imgpca" :memory: <<SQL
+  local spec="cnn:model=$1" out pin=()
+  [ "$2" = 1 ] && pin=(taskset -c 0)
+  out=$("${pin[@]}" sqlite3 -batch -cmd ".load $root/dist/imgpca" :memory: <<SQL
 SELECT imgpca_config('imgpca.threads', $2);
 SELECT length(img_features(content, '$spec')) FROM s3_fetch_many(json_array(json_extract(readfile('$urls'), '\$[0]')));
 .timer on
@@ -88,7 +91,7 @@ print(b1['seconds'], b1['cpu_seconds'], best['batch'], best['seconds'], best['cp
   echo "| tool | ms / image | CPU | ratio |"
   echo "|---|---:|---:|---:|"
   echo "| **imgpca**, default threads ($(nproc) CPUs) | **$(ms "$i_s" "$N")** | $(pct "$i_c" "$i_s") | 1 |"
-  echo "| imgpca, imgpca.threads = 1 | $(ms "$i1_s" "$N") | $(pct "$i1_c" "$i1_s") | scaling all/1 thread: $(ratio "$i_s" "$i1_s") |"
+  echo "| imgpca, one CPU (\`taskset -c 0\`, imgpca.threads = 1) | $(ms "$i1_s" "$N") | $(pct "$i1_c" "$i1_s") | scaling all CPUs / one: $(ratio "$i_s" "$i1_s") |"
   echo "| onnxruntime-node, batch 1 | $(ms "$o1_s" "$N") | $(pct "$o1_c" "$o1_s") | $(ratio "$i_s" "$o1_s") |"
   echo "| onnxruntime-node, best batch ($ob of 1, 4, 8, 16) | $(ms "$ob_s" "$N") | $(pct "$ob_c" "$ob_s") | $(ratio "$i_s" "$ob_s") |"
   echo "| OpenCV DNN, batch 1 | $(ms "$c1_s" "$N") | $(pct "$c1_c" "$c1_s") | $(ratio "$i_s" "$c1_s") |"
