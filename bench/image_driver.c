@@ -23,7 +23,10 @@
 
 #include "imgpca.h"
 
-typedef struct Blob { unsigned char *p; unsigned long n; } Blob;
+typedef struct Blob {
+  unsigned char *p;
+  unsigned long n;
+} Blob;
 
 static double now(void) {
   struct timespec ts;
@@ -40,7 +43,10 @@ static int slurp(const char *path, Blob *b) {
   fseek(f, 0, SEEK_SET);
   b->p = malloc((size_t)len);
   b->n = (unsigned long)len;
-  if (!b->p || fread(b->p, 1, (size_t)len, f) != (size_t)len) { fclose(f); return 1; }
+  if (!b->p || fread(b->p, 1, (size_t)len, f) != (size_t)len) {
+    fclose(f);
+    return 1;
+  }
   fclose(f);
   return 0;
 }
@@ -53,7 +59,11 @@ static int tj_one(tjhandle h, const Blob *b) {
   size_t need;
   if (tjDecompressHeader3(h, b->p, b->n, &w, &hh, &ss, &cs)) return 1;
   need = (size_t)w * hh * 3;
-  if (need > tjcap) { free(tjbuf); tjbuf = malloc(need); tjcap = need; }
+  if (need > tjcap) {
+    free(tjbuf);
+    tjbuf = malloc(need);
+    tjcap = need;
+  }
   return tjDecompress2(h, b->p, b->n, tjbuf, w, 0, hh, TJPF_RGB, 0) != 0;
 }
 
@@ -64,7 +74,10 @@ static double time_tj(const Blob *a, int n, int rounds) {
   for (r = 0; r < rounds; r++) {
     double t = now();
     for (i = 0; i < n; i++)
-      if (tj_one(h, &a[i])) { fprintf(stderr, "tj error: %s\n", tjGetErrorStr2(h)); exit(1); }
+      if (tj_one(h, &a[i])) {
+        fprintf(stderr, "tj error: %s\n", tjGetErrorStr2(h));
+        exit(1);
+      }
     t = now() - t;
     if (t < best) best = t;
   }
@@ -104,19 +117,34 @@ int main(int argc, char **argv) {
   Blob *a = NULL, big;
   int n = 0, cap = 0, rounds;
   sqlite3 *db;
-  if (argc != 4) { fprintf(stderr, "usage: image_driver LIST BIGJPEG ROUNDS\n"); return 2; }
+  if (argc != 4) {
+    fprintf(stderr, "usage: image_driver LIST BIGJPEG ROUNDS\n");
+    return 2;
+  }
   rounds = atoi(argv[3]);
   lf = fopen(argv[1], "r");
-  if (!lf) { perror(argv[1]); return 1; }
+  if (!lf) {
+    perror(argv[1]);
+    return 1;
+  }
   while (fgets(line, sizeof line, lf)) {
     line[strcspn(line, "\n")] = 0;
     if (!*line) continue;
-    if (n == cap) { cap = cap ? 2 * cap : 1024; a = realloc(a, sizeof(Blob) * cap); }
-    if (slurp(line, &a[n])) { perror(line); return 1; }
+    if (n == cap) {
+      cap = cap ? 2 * cap : 1024;
+      a = realloc(a, sizeof(Blob) * cap);
+    }
+    if (slurp(line, &a[n])) {
+      perror(line);
+      return 1;
+    }
     n++;
   }
   fclose(lf);
-  if (slurp(argv[2], &big)) { perror(argv[2]); return 1; }
+  if (slurp(argv[2], &big)) {
+    perror(argv[2]);
+    return 1;
+  }
   sqlite3_auto_extension((void (*)(void))sqlite3_imgpca_init);
   if (sqlite3_open(":memory:", &db)) return 1;
 

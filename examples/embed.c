@@ -41,21 +41,21 @@ static int exec_print(sqlite3 *db, const char *zSql, const char *zDir, const cha
 
 int main(int argc, char **argv) {
   static const char *azStage[] = {
-    /* 1. list + fetch + features (the listing's content column is fetched lazily) */
-    "CREATE TABLE img AS "
-    "SELECT key, parent AS label, img_features_or_null(content, 'hist:bins=8,sqrt') AS f "
-    "FROM s3_list(rtrim(:dir, '/') || '/**/*') "
-    "WHERE lower(name) LIKE '%.jpg' OR lower(name) LIKE '%.png' ORDER BY key",
-    "SELECT printf('features: %d images, %d dimensions', count(*), max(fvec_dims(f))) FROM img "
-    "WHERE f IS NOT NULL",
-    /* 2. fit */
-    "CREATE TABLE m AS SELECT pca_fit(f, :k) AS model FROM img WHERE f IS NOT NULL",
-    "SELECT printf('model: k = %d, %.1f %% of the variance', json_extract(pca_info(model), '$.k'), "
-    "100 * json_extract(pca_info(model), '$.cumulative[#-1]')) FROM m",
-    /* 3. project + export */
-    "SELECT printf('csv: %d rows -> %s', csv_export(:out, "
-    "'SELECT key AS path, label, pca_project((SELECT model FROM m), f) AS pc "
-    "FROM img WHERE f IS NOT NULL ORDER BY key'), :out)",
+      /* 1. list + fetch + features (the listing's content column is fetched lazily) */
+      "CREATE TABLE img AS "
+      "SELECT key, parent AS label, img_features_or_null(content, 'hist:bins=8,sqrt') AS f "
+      "FROM s3_list(rtrim(:dir, '/') || '/**/*') "
+      "WHERE lower(name) LIKE '%.jpg' OR lower(name) LIKE '%.png' ORDER BY key",
+      "SELECT printf('features: %d images, %d dimensions', count(*), max(fvec_dims(f))) FROM img "
+      "WHERE f IS NOT NULL",
+      /* 2. fit */
+      "CREATE TABLE m AS SELECT pca_fit(f, :k) AS model FROM img WHERE f IS NOT NULL",
+      "SELECT printf('model: k = %d, %.1f %% of the variance', json_extract(pca_info(model), '$.k'), "
+      "100 * json_extract(pca_info(model), '$.cumulative[#-1]')) FROM m",
+      /* 3. project + export */
+      "SELECT printf('csv: %d rows -> %s', csv_export(:out, "
+      "'SELECT key AS path, label, pca_project((SELECT model FROM m), f) AS pc "
+      "FROM img WHERE f IS NOT NULL ORDER BY key'), :out)",
   };
   sqlite3 *db = NULL;
   size_t i;

@@ -16,12 +16,12 @@
 
 #include "common/common.h"
 
-#define fuzz_fail(...)                                         \
-  do {                                                         \
+#define fuzz_fail(...) \
+  do { \
     fprintf(stderr, "fuzz invariant failed (%s:%d): ", __FILE__, __LINE__); \
-    fprintf(stderr, __VA_ARGS__);                              \
-    fprintf(stderr, "\n");                                     \
-    abort();                                                   \
+    fprintf(stderr, __VA_ARGS__); \
+    fprintf(stderr, "\n"); \
+    abort(); \
   } while (0)
 
 /* An error result must carry a message: a non-empty NUL-terminated string

@@ -18,7 +18,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char *z = fuzz_cstr(data, size), *p, *end;
   int i;
   if (!z) return 0;
-  if (imgpca_config_init(&cfg) != IMGPCA_OK) { free(z); return 0; }
+  if (imgpca_config_init(&cfg) != IMGPCA_OK) {
+    free(z);
+    return 0;
+  }
   p = z;
   end = z + size;
   while (p < end) {
@@ -45,7 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char masked[64], shown[1024], origin[128];
     (void)imgpca_config_int(&cfg, s->zKey);
     imgpca_config_origin(&cfg, s->zKey, origin, sizeof origin);
-    if (imgpca_config_display(s, zVal, shown, sizeof shown) && s->bSecret == 2 && strlen(zVal) + 4 < sizeof shown) {
+    if (imgpca_config_display(s, zVal, shown, sizeof shown) && s->eShow == CFG_REDACT_URL && strlen(zVal) + 4 < sizeof shown) {
       /* user info: between "://" and the last '@' of the authority */
       const char *a = strstr(zVal, "://"), *e, *at = NULL, *q;
       if (a) {
@@ -53,8 +56,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         e = a + strcspn(a, "/?#");
         for (q = a; q < e; q++)
           if (*q == '@') at = q;
-        if (at && (strncmp(shown, zVal, (size_t)(a - zVal)) != 0 || strncmp(shown + (a - zVal), "****", 4) != 0 ||
-                   strcmp(shown + (a - zVal) + 4, at) != 0))
+        if (at && (strncmp(shown, zVal, (size_t)(a - zVal)) != 0 || strncmp(shown + (a - zVal), "****", 4) != 0 || strcmp(shown + (a - zVal) + 4, at) != 0))
           fuzz_fail("display of '%s' is not its URL with the user info hidden", s->zKey);
       }
     }

@@ -81,10 +81,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       abort();
   }
   n = run("SELECT url, content, error FROM s3_fetch_many(?1, ?2)", (const char *)data, nUrls, zSpec, &bErr);
-  want = scalar("SELECT (SELECT count(*) FROM json_each(?1) WHERE type = 'text') "
-                "WHERE json_valid(?1) AND json_type(?1) = 'array' AND NOT EXISTS "
-                "(SELECT 1 FROM json_each(?1) WHERE type NOT IN ('text', 'null'))",
-                (const char *)data, nUrls);
+  want = scalar(
+      "SELECT (SELECT count(*) FROM json_each(?1) WHERE type = 'text') "
+      "WHERE json_valid(?1) AND json_type(?1) = 'array' AND NOT EXISTS "
+      "(SELECT 1 FROM json_each(?1) WHERE type NOT IN ('text', 'null'))",
+      (const char *)data, nUrls);
   if (!bErr && want >= 0 && n != want) fuzz_fail("%lld rows for %lld URLs", n, want);
   if (!bErr && want < 0 && nUrls > 0 && !(nUrls == 4 && !memcmp(data, "null", 4)))
     fuzz_fail("urls that are not an array of strings accepted");

@@ -17,12 +17,12 @@
 #define FUZZ_MAX_PIXELS (2LL * 1024 * 1024)
 
 static const char *const kSpecs[] = {
-  "hist:bins=8,sqrt",
-  "hist:bins=4x4x2,white=240",
-  "pixels:size=8x8",
-  "pixels:size=5x3,color=grey,norm=standard",
-  "hog",
-  "pixels:size=4x4;hist:bins=6;hog",
+    "hist:bins=8,sqrt",
+    "hist:bins=4x4x2,white=240",
+    "pixels:size=8x8",
+    "pixels:size=5x3,color=grey,norm=standard",
+    "hog",
+    "pixels:size=4x4;hist:bins=6;hog",
 };
 
 static void features(const ImgImage *im) {

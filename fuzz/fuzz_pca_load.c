@@ -106,8 +106,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (!p) return 0;
   memcpy(p, data + 1, n);
   if ((data[0] & 2) && n >= 16) imgpca_put_u64(p + n - 8, pca_checksum(p, n - 8));
-  if (data[0] & 1) state_path(p, n);
-  else model_path(p, n);
+  if (data[0] & 1)
+    state_path(p, n);
+  else
+    model_path(p, n);
   free(p);
   return 0;
 }

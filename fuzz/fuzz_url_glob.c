@@ -1,6 +1,6 @@
 /*
 ** Fuzz target: URL parsing (ext/storage/url.c) and glob matching
-** (ext/s3/glob.c), URI encoding (ext/s3/sigv4.c).
+** (ext/common/glob.c), URI encoding (ext/common/glob.c, used by SigV4).
 **
 ** Input: "pattern\0string" (string optional).  Invariants:
 **   - imgpca_url_parse accepts or rejects with a message, never crashes;

@@ -9,6 +9,7 @@ stage "format (clang-format)" make -s format-check
 stage "unit tests"          make -s test-unit
 stage "SQL tests"           make -s test-sql
 stage "API surface"         make -s test-api
+stage "dependency rules"    make -s test-arch
 stage "Python cross-checks" make -s test-py
 stage "CNN: ONNX conformance" make -s test-cnn-conformance
 stage "CNN: torchvision vs PyTorch" make -s test-cnn-torch
@@ -16,6 +17,7 @@ stage "examples"            make -s test-examples
 stage "embedding"           make -s test-embed
 stage "interrupts"          make -s test-interrupt
 stage "docs examples"       tests/docs-examples.sh dist/imgpca
+stage "docs tables"         make -s test-docs-tables
 [ "${IMGPCA_QUICK:-}" = 1 ] || stage "integration" make -s test-integration
 stage "report (Chromium)"   make -s test-report
 stage "ASan+UBSan"          make -s test-asan

@@ -222,5 +222,3 @@ int imgpca_blas_load(char *err) {
   if (err) imgpca_seterr(err, "%s", g_blas_err);
   return IMGPCA_ERROR;
 }
-
-int imgpca_blas_loaded(void) { return __atomic_load_n(&g_blas_rc, __ATOMIC_ACQUIRE) == 0; }

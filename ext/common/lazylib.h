@@ -42,6 +42,5 @@ void imgpca_curl_set_mem(const ImgpcaCurlMem *m);
 
 /* 1 once the library is loaded (no loading). */
 int imgpca_curl_loaded(void);
-int imgpca_blas_loaded(void);
 
 #endif

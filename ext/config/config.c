@@ -22,36 +22,36 @@
 #define REGION_HELP "1 to 32 lower-case letters, digits or '-'"
 const ImgpcaSetting imgpca_settings[] = {
     /* S3 endpoint and credentials */
-    {"s3.endpoint", CFG_STRING, NULL, {"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", NULL}, 2, 0, 0, NULL, "S3 endpoint URL (default: https://s3.<region>.amazonaws.com)", NULL, NULL},
-    {"s3.region", CFG_STRING, NULL, {"AWS_REGION", "AWS_DEFAULT_REGION", NULL}, 0, 0, 0, NULL, "signing region (else the profile's region, else us-east-1)", imgpca_region_valid, REGION_HELP},
-    {"s3.access_key_id", CFG_STRING, NULL, {"AWS_ACCESS_KEY_ID", NULL, NULL}, 1, 0, 0, NULL, "access key id", NULL, NULL},
-    {"s3.secret_access_key", CFG_STRING, NULL, {"AWS_SECRET_ACCESS_KEY", NULL, NULL}, 1, 0, 0, NULL, "secret access key", NULL, NULL},
-    {"s3.session_token", CFG_STRING, NULL, {"AWS_SESSION_TOKEN", NULL, NULL}, 1, 0, 0, NULL, "session token of temporary credentials", NULL, NULL},
-    {"s3.profile", CFG_STRING, "default", {"AWS_PROFILE", NULL, NULL}, 0, 0, 0, NULL, "profile in the shared credentials/config files", NULL, NULL},
-    {"s3.credentials_file", CFG_STRING, NULL, {"AWS_SHARED_CREDENTIALS_FILE", NULL, NULL}, 0, 0, 0, NULL, "shared credentials file (default ~/.aws/credentials)", NULL, NULL},
-    {"s3.config_file", CFG_STRING, NULL, {"AWS_CONFIG_FILE", NULL, NULL}, 0, 0, 0, NULL, "shared config file (default ~/.aws/config)", NULL, NULL},
-    {"s3.imds_endpoint", CFG_STRING, "http://169.254.169.254", {"AWS_EC2_METADATA_SERVICE_ENDPOINT", NULL, NULL}, 2, 0, 0, NULL, "EC2 instance metadata endpoint (IMDSv2)", NULL, NULL},
-    {"s3.imds_disabled", CFG_BOOL, "false", {"AWS_EC2_METADATA_DISABLED", NULL, NULL}, 0, 0, 0, NULL, "do not ask instance metadata for credentials", NULL, NULL},
-    {"s3.unsigned", CFG_BOOL, "false", {"IMGPCA_S3_UNSIGNED", NULL, NULL}, 0, 0, 0, NULL, "send unsigned requests (public buckets)", NULL, NULL},
-    {"s3.url_style", CFG_ENUM, "auto", {"IMGPCA_S3_URL_STYLE", NULL, NULL}, 0, 0, 0, "|auto|path|virtual|", "addressing style; auto = virtual on AWS, path on custom endpoints", NULL, NULL},
-    {"s3.verify_tls", CFG_BOOL, "true", {"IMGPCA_S3_VERIFY_TLS", NULL, NULL}, 0, 0, 0, NULL, "verify TLS certificates (off: a warning on stderr, once per connection)", NULL, NULL},
-    {"s3.ca_bundle", CFG_STRING, NULL, {"AWS_CA_BUNDLE", NULL, NULL}, 0, 0, 0, NULL, "PEM file of the certificate authorities to trust instead of the system's (else ca_bundle of the profile)", NULL, NULL},
-    {"s3.connect_timeout_ms", CFG_INT, "5000", {"IMGPCA_S3_CONNECT_TIMEOUT_MS", NULL, NULL}, 0, 1, 600000, NULL, "connection timeout per attempt", NULL, NULL},
-    {"s3.timeout_ms", CFG_INT, "120000", {"IMGPCA_S3_TIMEOUT_MS", NULL, NULL}, 0, 1, 86400000, NULL, "whole-request timeout per attempt", NULL, NULL},
-    {"s3.low_speed_ms", CFG_INT, "20000", {"IMGPCA_S3_LOW_SPEED_MS", NULL, NULL}, 0, 1, 3600000, NULL, "abort an attempt whose transfer stalls (< 1 byte/s) this long", NULL, NULL},
-    {"s3.max_retries", CFG_INT, "5", {"AWS_MAX_ATTEMPTS", NULL, NULL}, 0, 0, 20, NULL, "retries after a retryable failure (429, 5xx, transport)", NULL, NULL},
-    {"s3.max_inflight", CFG_INT, "32", {"IMGPCA_S3_MAX_INFLIGHT", NULL, NULL}, 0, 1, 1024, NULL, "concurrent requests of the listing's content column", NULL, NULL},
-    {"s3.multipart_threshold", CFG_INT, "16777216", {"IMGPCA_S3_MULTIPART_THRESHOLD", NULL, NULL}, 0, 5242880, 5368709120LL, NULL, "uploads at least this large use multipart", NULL, NULL},
-    {"s3.part_size", CFG_INT, "8388608", {"IMGPCA_S3_PART_SIZE", NULL, NULL}, 0, 5242880, 5368709120LL, NULL, "multipart part size", NULL, NULL},
-    {"s3.progress", CFG_BOOL, "false", {"IMGPCA_PROGRESS", NULL, NULL}, 0, 0, 0, NULL, "report listing/fetch progress on stderr", NULL, NULL},
+    {"s3.endpoint", CFG_STRING, NULL, {"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", NULL}, CFG_REDACT_URL, 0, 0, NULL, "S3 endpoint URL (`http://` or `https://`, optional base path), e.g. a Ceph RGW or MinIO; unset: the profile's `services` `s3` `endpoint_url`, then its `endpoint_url`, else `https://s3.<region>.amazonaws.com`; a `user:password@` part is never sent and is shown as `****@`", NULL, NULL},
+    {"s3.region", CFG_STRING, NULL, {"AWS_REGION", "AWS_DEFAULT_REGION", NULL}, CFG_SHOW, 0, 0, NULL, "signing region; unset: the profile's `region`, else `us-east-1`", imgpca_region_valid, REGION_HELP},
+    {"s3.access_key_id", CFG_STRING, NULL, {"AWS_ACCESS_KEY_ID", NULL, NULL}, CFG_MASK, 0, 0, NULL, "access key id (masked in displays); unset: the `~/.aws` files, then the instance role", NULL, NULL},
+    {"s3.secret_access_key", CFG_STRING, NULL, {"AWS_SECRET_ACCESS_KEY", NULL, NULL}, CFG_MASK, 0, 0, NULL, "secret access key (never shown); unset: as `s3.access_key_id`", NULL, NULL},
+    {"s3.session_token", CFG_STRING, NULL, {"AWS_SESSION_TOKEN", NULL, NULL}, CFG_MASK, 0, 0, NULL, "session token of temporary credentials (masked in displays)", NULL, NULL},
+    {"s3.profile", CFG_STRING, "default", {"AWS_PROFILE", NULL, NULL}, CFG_SHOW, 0, 0, NULL, "profile in the shared credentials and config files", NULL, NULL},
+    {"s3.credentials_file", CFG_STRING, NULL, {"AWS_SHARED_CREDENTIALS_FILE", NULL, NULL}, CFG_SHOW, 0, 0, NULL, "shared credentials file; unset: `~/.aws/credentials`", NULL, NULL},
+    {"s3.config_file", CFG_STRING, NULL, {"AWS_CONFIG_FILE", NULL, NULL}, CFG_SHOW, 0, 0, NULL, "shared config file; unset: `~/.aws/config`", NULL, NULL},
+    {"s3.imds_endpoint", CFG_STRING, "http://169.254.169.254", {"AWS_EC2_METADATA_SERVICE_ENDPOINT", NULL, NULL}, CFG_REDACT_URL, 0, 0, NULL, "EC2 instance metadata endpoint (IMDSv2), asked for the instance role's credentials", NULL, NULL},
+    {"s3.imds_disabled", CFG_BOOL, "false", {"AWS_EC2_METADATA_DISABLED", NULL, NULL}, CFG_SHOW, 0, 0, NULL, "never ask instance metadata for credentials", NULL, NULL},
+    {"s3.unsigned", CFG_BOOL, "false", {"IMGPCA_S3_UNSIGNED", NULL, NULL}, CFG_SHOW, 0, 0, NULL, "send unsigned requests even with credentials (public buckets)", NULL, NULL},
+    {"s3.url_style", CFG_ENUM, "auto", {"IMGPCA_S3_URL_STYLE", NULL, NULL}, CFG_SHOW, 0, 0, "|auto|path|virtual|", "addressing style: `virtual` (bucket.host) or `path` (host/bucket); `auto`: virtual on AWS, path on custom endpoints; bucket names that cannot be host names always use path style", NULL, NULL},
+    {"s3.verify_tls", CFG_BOOL, "true", {"IMGPCA_S3_VERIFY_TLS", NULL, NULL}, CFG_SHOW, 0, 0, NULL, "verify TLS certificates (peer and host name); off prints one warning per connection on stderr", NULL, NULL},
+    {"s3.ca_bundle", CFG_STRING, NULL, {"AWS_CA_BUNDLE", NULL, NULL}, CFG_SHOW, 0, 0, NULL, "PEM file of the certificate authorities to trust instead of the system's (`~/` expanded), e.g. the private CA of an on-premises RGW or MinIO; unset: `ca_bundle` of the profile, else the system's store", NULL, NULL},
+    {"s3.connect_timeout_ms", CFG_INT, "5000", {"IMGPCA_S3_CONNECT_TIMEOUT_MS", NULL, NULL}, CFG_SHOW, 1, 600000, NULL, "connection timeout per attempt, in milliseconds", NULL, NULL},
+    {"s3.timeout_ms", CFG_INT, "120000", {"IMGPCA_S3_TIMEOUT_MS", NULL, NULL}, CFG_SHOW, 1, 86400000, NULL, "whole-request timeout per attempt, in milliseconds", NULL, NULL},
+    {"s3.low_speed_ms", CFG_INT, "20000", {"IMGPCA_S3_LOW_SPEED_MS", NULL, NULL}, CFG_SHOW, 1, 3600000, NULL, "abort an attempt whose transfer stalls (< 1 byte/s) this many milliseconds", NULL, NULL},
+    {"s3.max_retries", CFG_INT, "5", {"AWS_MAX_ATTEMPTS", NULL, NULL}, CFG_SHOW, 0, 20, NULL, "retries after a retryable failure (429, 5xx, transport error), with backoff", NULL, NULL},
+    {"s3.max_inflight", CFG_INT, "32", {"IMGPCA_S3_MAX_INFLIGHT", NULL, NULL}, CFG_SHOW, 1, 1024, NULL, "S3 GETs in flight at once in `s3_fetch_many` and for the `content` column of `s3_list`; also bounds the objects held in memory", NULL, NULL},
+    {"s3.multipart_threshold", CFG_INT, "16777216", {"IMGPCA_S3_MULTIPART_THRESHOLD", NULL, NULL}, CFG_SHOW, 5242880, 5368709120LL, NULL, "uploads (`s3_put`, `csv_export`) at least this many bytes use multipart", NULL, NULL},
+    {"s3.part_size", CFG_INT, "8388608", {"IMGPCA_S3_PART_SIZE", NULL, NULL}, CFG_SHOW, 5242880, 5368709120LL, NULL, "multipart part size in bytes (an upload has at most 10,000 parts)", NULL, NULL},
+    {"s3.progress", CFG_BOOL, "false", {"IMGPCA_PROGRESS", NULL, NULL}, CFG_SHOW, 0, 0, NULL, "listing and fetch progress lines on stderr", NULL, NULL},
     /* images */
-    {"image.max_pixels", CFG_INT, "100000000", {"IMGPCA_MAX_PIXELS", NULL, NULL}, 0, 1, 4000000000LL, NULL, "largest image (width*height) a decoder accepts", NULL, NULL},
-    {"cnn.max_model_mb", CFG_INT, "1024", {"IMGPCA_CNN_MAX_MODEL_MB", NULL, NULL}, 0, 1, 65536, NULL, "largest ONNX model file (MiB) the cnn: feature kind and img_model_info load; also bounds each tensor of the model", NULL, NULL},
+    {"image.max_pixels", CFG_INT, "100000000", {"IMGPCA_MAX_PIXELS", NULL, NULL}, CFG_SHOW, 1, 4000000000LL, NULL, "largest image (width × height) a decoder accepts (decompression bombs)", NULL, NULL},
+    {"cnn.max_model_mb", CFG_INT, "1024", {"IMGPCA_CNN_MAX_MODEL_MB", NULL, NULL}, CFG_SHOW, 1, 65536, NULL, "largest ONNX model file (MiB) a `cnn:` spec or `img_model_info` loads; also bounds each tensor of the model", NULL, NULL},
     /* pca */
-    {"pca.max_memory_mb", CFG_INT, "4096", {"IMGPCA_PCA_MAX_MEMORY_MB", NULL, NULL}, 0, 1, 1073741824LL, NULL, "largest memory_mb a PCA aggregate may use (option or partial state)", NULL, NULL},
+    {"pca.max_memory_mb", CFG_INT, "4096", {"IMGPCA_PCA_MAX_MEMORY_MB", NULL, NULL}, CFG_SHOW, 1, 1073741824LL, NULL, "largest `memory_mb` a PCA aggregate may use, as an option or for a partial state it reads", NULL, NULL},
     /* parallelism */
-    {"imgpca.threads", CFG_INT, "0", {"IMGPCA_THREADS", NULL, NULL}, 0, 0, 1024, NULL, "worker threads decoding images in s3_fetch_many, screening distances in knn_search and projecting in pca_project_rows; 0 = the CPUs available to the process (affinity mask, cgroup v2 cpu.max quota)", NULL, NULL},
-    {NULL, CFG_STRING, NULL, NOENV, 0, 0, 0, NULL, NULL, NULL, NULL}};
+    {"imgpca.threads", CFG_INT, "0", {"IMGPCA_THREADS", NULL, NULL}, CFG_SHOW, 0, 1024, NULL, "worker threads of `s3_fetch_many` (reading local files, decoding, features; with a `cnn:` spec each worker runs whole inferences and OpenBLAS is single-threaded meanwhile), of `knn_search` (distance tiles, when OpenBLAS itself is single-threaded) and of `pca_project_rows` and the exact PCA solver (fixed BLAS tiles: same bytes for any count); 0 = the CPUs the process may use (affinity mask, capped by a cgroup v2 `cpu.max` quota)", NULL, NULL},
+    {NULL, CFG_STRING, NULL, NOENV, CFG_SHOW, 0, 0, NULL, NULL, NULL, NULL}};
 
 int imgpca_settings_count(void) {
   int n = 0;
@@ -282,8 +282,8 @@ void imgpca_url_redact(const char *zUrl, char *out, size_t nOut) {
 }
 
 const char *imgpca_config_display(const ImgpcaSetting *s, const char *zVal, char *out, size_t nOut) {
-  if (!zVal || !s || !s->bSecret) return zVal;
-  if (s->bSecret == 2)
+  if (!zVal || !s || s->eShow == CFG_SHOW) return zVal;
+  if (s->eShow == CFG_REDACT_URL)
     imgpca_url_redact(zVal, out, nOut);
   else
     imgpca_config_mask(zVal, out, nOut);

@@ -2,7 +2,7 @@
 ** Per-connection configuration (pure C).
 **
 ** Every tunable of imgpca is a named setting with a type, a default, an
-** optional list of environment variables, and a "secret" flag.  The
+** optional list of environment variables, and how displays show it.  The
 ** effective value of a setting is, in order of precedence:
 **   1. the value set on this connection with imgpca_config(key, value);
 **   2. the first environment variable in its list that is set and non-empty;
@@ -20,15 +20,22 @@ typedef enum { CFG_STRING,
                CFG_BOOL,
                CFG_ENUM } ImgpcaCfgType;
 
+/* How displays (imgpca_config(), s3_config(), messages) show a value. */
+typedef enum {
+  CFG_SHOW,      /* as it is */
+  CFG_MASK,      /* a secret: "****" and at most its last 4 characters */
+  CFG_REDACT_URL /* a URL: its user info ("user:password@") hidden */
+} ImgpcaCfgShow;
+
 typedef struct ImgpcaSetting {
   const char *zKey; /* e.g. "s3.region" */
   ImgpcaCfgType eType;
   const char *zDefault;            /* textual default, NULL = unset */
   const char *azEnv[3];            /* environment variables, most specific first */
-  int bSecret;                     /* displays: 1 = mask the value, 2 = a URL: hide its user info */
+  ImgpcaCfgShow eShow;             /* how displays show the value */
   long long iMin, iMax;            /* CFG_INT range */
   const char *zEnum;               /* CFG_ENUM: "|a|b|c|" */
-  const char *zHelp;               /* one line for the README table */
+  const char *zHelp;               /* markdown; the meaning column of the generated settings tables */
   int (*xCheck)(const char *zVal); /* optional: 1 if a value given with imgpca_config is valid */
   const char *zCheckHelp;          /* what xCheck expects, for the error message */
 } ImgpcaSetting;

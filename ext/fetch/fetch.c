@@ -196,7 +196,6 @@ int imgpca_fetch_add(ImgpcaFetch *f, const char *zUrl) {
   return IMGPCA_OK;
 }
 
-int64_t imgpca_fetch_count(ImgpcaFetch *f) { return f->nUrl; }
 int imgpca_fetch_threads(ImgpcaFetch *f) { return f->nTh; }
 int imgpca_fetch_window(ImgpcaFetch *f) { return f->nWin; }
 

@@ -64,7 +64,6 @@ typedef struct ImgpcaFetch ImgpcaFetch;
 int imgpca_fetch_new(ImgpcaStorage *s, const ImgpcaFetchOpts *o, ImgpcaFetch **pp, char *err);
 /* Appends a URL (copied).  Only before the first imgpca_fetch_next. */
 int imgpca_fetch_add(ImgpcaFetch *f, const char *zUrl);
-int64_t imgpca_fetch_count(ImgpcaFetch *f);
 /* Returns the next item in input order (waiting for it), or *pEof = 1.
 ** Per-item failures are in item->zError; only out-of-memory (IMGPCA_NOMEM)
 ** and failures of the machinery itself are returned as errors. */

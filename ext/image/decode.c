@@ -156,12 +156,20 @@ static int img_pick_scale(const ImgDecodeOpts *o, long long w, long long h) {
 
 /* ---- JPEG ----------------------------------------------------------------- */
 
+/* Why decoding stopped (the longjmp out of libjpeg). */
+typedef enum JStop {
+  JSTOP_ERROR,        /* libjpeg's own error (error_exit) */
+  JSTOP_CORRUPT,      /* a corrupt-data warning, fatal unless lenient */
+  JSTOP_SCAN_LIMIT,   /* more than IMG_MAX_SCANS progressive scans */
+  JSTOP_WARNING_LIMIT /* more than IMG_MAX_WARNINGS warnings */
+} JStop;
+
 typedef struct JErr {
   struct jpeg_error_mgr pub;
   jmp_buf jb;
   int lenient;
   int nwarn;
-  int why; /* 0 = libjpeg error, 1 = corrupt-data warning, 2 = scan limit, 3 = warnings */
+  JStop why;
   char msg[JMSG_LENGTH_MAX];
   char warn[JMSG_LENGTH_MAX];
 } JErr;
@@ -169,7 +177,7 @@ typedef struct JErr {
 static void j_error_exit(j_common_ptr c) {
   JErr *e = (JErr *)c->err;
   c->err->format_message(c, e->msg);
-  e->why = 0;
+  e->why = JSTOP_ERROR;
   longjmp(e->jb, 1);
 }
 
@@ -195,11 +203,11 @@ static void j_emit_message(j_common_ptr c, int level) {
   if (e->nwarn == 1) c->err->format_message(c, e->warn);
   if (!e->lenient && j_fatal_warning(c->err->msg_code)) {
     c->err->format_message(c, e->msg);
-    e->why = 1;
+    e->why = JSTOP_CORRUPT;
     longjmp(e->jb, 1);
   }
   if (e->nwarn > IMG_MAX_WARNINGS) {
-    e->why = 3;
+    e->why = JSTOP_WARNING_LIMIT;
     longjmp(e->jb, 1);
   }
 }
@@ -209,7 +217,7 @@ static void j_output_message(j_common_ptr c) { (void)c; }
 static void j_progress(j_common_ptr c) {
   if (c->is_decompressor && ((j_decompress_ptr)c)->input_scan_number > IMG_MAX_SCANS) {
     JErr *e = (JErr *)c->err;
-    e->why = 2;
+    e->why = JSTOP_SCAN_LIMIT;
     longjmp(e->jb, 1);
   }
 }
@@ -258,12 +266,13 @@ static int img_decode_jpeg(const unsigned char *p, size_t n, const ImgDecodeOpts
   st->jerr.lenient = o->lenient;
   if (setjmp(st->jerr.jb)) {
     switch (st->jerr.why) {
-      case 1: rc = imgpca_seterr(err, "corrupt jpeg: %s", st->jerr.msg); break;
-      case 2: rc = imgpca_seterr(err, "cannot decode jpeg: more than %d scans", IMG_MAX_SCANS); break;
-      case 3:
+      case JSTOP_CORRUPT: rc = imgpca_seterr(err, "corrupt jpeg: %s", st->jerr.msg); break;
+      case JSTOP_SCAN_LIMIT: rc = imgpca_seterr(err, "cannot decode jpeg: more than %d scans", IMG_MAX_SCANS); break;
+      case JSTOP_WARNING_LIMIT:
         rc = imgpca_seterr(err, "cannot decode jpeg: more than %d warnings: %s", IMG_MAX_WARNINGS,
                            st->jerr.warn);
         break;
+      case JSTOP_ERROR:
       default:
         /* libjpeg's own "Insufficient memory" is also reported this way: it
         ** is raised for absurd sizes in corrupt headers as well. */

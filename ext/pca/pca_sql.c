@@ -59,13 +59,18 @@ static int parse_options(sqlite3_context *ctx, const char *zFunc, sqlite3_value 
 
 /* ---- aggregates ------------------------------------------------------ */
 
+/* What the rows of one aggregate are: they may not mix. */
+typedef enum PcaAggInput { PCA_INPUT_NONE,
+                           PCA_INPUT_VECTORS,
+                           PCA_INPUT_STATES } PcaAggInput;
+
 typedef struct PcaAgg {
   PcaState *st;
-  int started;    /* arguments parsed */
-  int failed;     /* an error was reported: do nothing more */
-  int mode;       /* 0 none, 1 vectors, 2 states */
-  long long row;  /* rows seen (1-based numbering in messages) */
-  long long kInt; /* -1 all, 0 fraction, else k */
+  int started;       /* arguments parsed */
+  int failed;        /* an error was reported: do nothing more */
+  PcaAggInput input; /* rows seen so far: vectors or partial states */
+  long long row;     /* rows seen (1-based numbering in messages) */
+  long long kInt;    /* -1 all, 0 fraction, else k */
   double frac;
   PcaOpts opts;
 } PcaAgg;
@@ -251,12 +256,12 @@ static void agg_row(sqlite3_context *ctx, const char *zFunc, PcaAgg *a, sqlite3_
     const void *p = sqlite3_value_blob(v);
     int n = sqlite3_value_bytes(v);
     if (pca_blob_is_state(p, (size_t)n)) {
-      if (a->mode == 1) {
+      if (a->input == PCA_INPUT_VECTORS) {
         imgpca_result_error(ctx, zFunc, "cannot mix vectors and partial states (row %lld is a state)", a->row);
         agg_fail(a);
         return;
       }
-      a->mode = 2;
+      a->input = PCA_INPUT_STATES;
       agg_add_state(ctx, zFunc, a, p, n);
       return;
     }
@@ -273,7 +278,7 @@ static void agg_row(sqlite3_context *ctx, const char *zFunc, PcaAgg *a, sqlite3_
     agg_fail(a);
     return;
   }
-  if (a->mode == 2) {
+  if (a->input == PCA_INPUT_STATES) {
     imgpca_result_error(ctx, zFunc, "cannot mix vectors and partial states (row %lld is a vector)", a->row);
     agg_fail(a);
     return;
@@ -284,7 +289,7 @@ static void agg_row(sqlite3_context *ctx, const char *zFunc, PcaAgg *a, sqlite3_
     agg_fail(a);
     return;
   }
-  a->mode = 1;
+  a->input = PCA_INPUT_VECTORS;
   agg_add_vector(ctx, zFunc, a, v);
 }
 

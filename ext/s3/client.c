@@ -1324,8 +1324,6 @@ int s3_batch_add(S3Batch *b, const char *zBucket, const char *zKey, int64_t maxB
   return IMGPCA_OK;
 }
 
-int s3_batch_pending(S3Batch *b) { return b->n; }
-
 /* Starts queued jobs while slots are free (in FIFO order). */
 static int batch_fill(S3Batch *b, char *err) {
   int i;

@@ -223,8 +223,6 @@ void s3_batch_free(S3Batch *b);
 /* Queues a GET of a whole object; returns its ticket (0, 1, 2, ...). */
 int s3_batch_add(S3Batch *b, const char *zBucket, const char *zKey, int64_t maxBytes, int64_t *pTicket,
                  char *err);
-/* Number of queued requests not yet taken. */
-int s3_batch_pending(S3Batch *b);
 /* Waits for the oldest queued request (FIFO) and moves its body into out. */
 int s3_batch_take(S3Batch *b, ImgpcaBuf *out, int *pNotFound, char *err);
 /* Drives the transfers: starts queued requests while slots are free and reads

@@ -191,7 +191,6 @@ int imgpca_getq_add(ImgpcaGetQueue *q, const char *zUrl, int64_t maxBytes, char 
   return rc;
 }
 
-int imgpca_getq_pending(ImgpcaGetQueue *q) { return s3_batch_pending(q->batch); }
 int imgpca_getq_poll(ImgpcaGetQueue *q, int timeoutMs, char *err) { return s3_batch_poll(q->batch, timeoutMs, err); }
 int imgpca_getq_ready(ImgpcaGetQueue *q) { return s3_batch_head_done(q->batch); }
 int imgpca_getq_take(ImgpcaGetQueue *q, ImgpcaBuf *out, int *pNotFound, char *err) {

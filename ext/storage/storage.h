@@ -66,8 +66,6 @@ int imgpca_getq_new(ImgpcaStorage *s, int nInflight, ImgpcaGetQueue **pp, char *
 void imgpca_getq_free(ImgpcaGetQueue *q);
 /* Queues a GET; an invalid or non-S3 URL is an error (nothing queued). */
 int imgpca_getq_add(ImgpcaGetQueue *q, const char *zUrl, int64_t maxBytes, char *err);
-/* Number of queued GETs not taken yet. */
-int imgpca_getq_pending(ImgpcaGetQueue *q);
 /* Moves transfers forward, waiting at most timeoutMs for progress. */
 int imgpca_getq_poll(ImgpcaGetQueue *q, int timeoutMs, char *err);
 /* 1 when the oldest GET has finished (taking it does not wait). */
@@ -87,7 +85,7 @@ int imgpca_storage_delete(ImgpcaStorage *s, const char *zUrl, int *pDeleted, cha
 /* JSON of the effective S3 configuration (s3_config()). */
 int imgpca_storage_describe(ImgpcaStorage *s, ImgpcaBuf *b, char *err);
 
-/* Listing of a URL with an optional glob (see ext/s3/glob.c):
+/* Listing of a URL with an optional glob (see ext/common/glob.c):
 **   s3://bucket/prefix/(glob)   keys of the bucket matching it; without glob
 **                               characters, every key starting with the prefix
 **   /folder/(glob), file:///... files under the literal folder part matching

@@ -41,7 +41,9 @@ static void *worker(void *arg) {
       int j, t;
       seed = seed * 1103515245u + 12345u;
       j = (int)((seed >> 8) % (unsigned)(i + 1));
-      t = order[i]; order[i] = order[j]; order[j] = t;
+      t = order[i];
+      order[i] = order[j];
+      order[j] = t;
     }
     for (i = 0; i < g_nCase; i++) {
       const Case *c = &g_cases[order[i]];
@@ -61,9 +63,11 @@ static void *worker(void *arg) {
       g_runs++;
       if (!same) {
         g_mismatch++;
-        printf("FAIL thread %u round %d line %d: result differs from one-at-a-time\n  %s\n"
-               "  expected: %s  got: %s", id, r, c->line, c->zSql, ref->z ? ref->z : "\n",
-               o.z ? o.z : "\n");
+        printf(
+            "FAIL thread %u round %d line %d: result differs from one-at-a-time\n  %s\n"
+            "  expected: %s  got: %s",
+            id, r, c->line, c->zSql, ref->z ? ref->z : "\n",
+            o.z ? o.z : "\n");
       }
       pthread_mutex_unlock(&g_mu);
       free(o.z);

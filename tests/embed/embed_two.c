@@ -33,8 +33,9 @@ static void expect(sqlite3 *db, const char *zSql, const char *zWant) {
 }
 
 static const char *zVec = "SELECT fvec_to_json(fvec_add(fvec(1, 2), '[0.5, 0.25]'))";
-static const char *zPca = "SELECT json_extract(pca_info(pca_fit(v, 1)), '$.k') FROM "
-                          "(SELECT fvec(1, 2) AS v UNION ALL SELECT fvec(2, 4) UNION ALL SELECT fvec(3, 7))";
+static const char *zPca =
+    "SELECT json_extract(pca_info(pca_fit(v, 1)), '$.k') FROM "
+    "(SELECT fvec(1, 2) AS v UNION ALL SELECT fvec(2, 4) UNION ALL SELECT fvec(3, 7))";
 
 int main(void) {
   sqlite3 *db = NULL;
@@ -70,7 +71,10 @@ int main(void) {
   sqlite3_reset_auto_extension();
   if (sqlite3_open(":memory:", &db) != SQLITE_OK) return 2;
   rc = sqlite3_imgpca_init(db, NULL, NULL);
-  if (rc != SQLITE_OK) { fprintf(stderr, "FAIL direct init (3) = %d\n", rc); fails++; }
+  if (rc != SQLITE_OK) {
+    fprintf(stderr, "FAIL direct init (3) = %d\n", rc);
+    fails++;
+  }
   expect(db, zPca, "1");
   expect(db, "SELECT count(*) FROM pragma_function_list WHERE name = 'other_hello'", "0");
   sqlite3_close(db);

@@ -9,7 +9,8 @@
 SQLITE_EXTENSION_INIT1
 
 static void other_hello(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
-  (void)argc; (void)argv;
+  (void)argc;
+  (void)argv;
   sqlite3_result_text(ctx, "hello from other", -1, SQLITE_STATIC);
 }
 

@@ -76,7 +76,10 @@ static void exec(sqlite3 *db, const char *zSql) {
 static size_t on_body(char *p, size_t sz, size_t n, void *arg) {
   char *buf = (char *)arg;
   size_t len = strlen(buf), k = sz * n;
-  if (len + k < 63) { memcpy(buf + len, p, k); buf[len + k] = 0; }
+  if (len + k < 63) {
+    memcpy(buf + len, p, k);
+    buf[len + k] = 0;
+  }
   return sz * n;
 }
 
@@ -106,7 +109,8 @@ static void use_stub(sqlite3 *db, int port) {
   char *z = sqlite3_mprintf(
       "SELECT imgpca_config('s3.endpoint', 'http://127.0.0.1:%d'), imgpca_config('s3.unsigned', 'true'),"
       " imgpca_config('s3.url_style', 'path'), imgpca_config('s3.region', 'us-east-1'),"
-      " imgpca_config('s3.max_retries', '0')", port);
+      " imgpca_config('s3.max_retries', '0')",
+      port);
   exec(db, z);
   sqlite3_free(z);
 }
@@ -141,8 +145,9 @@ static void test_list_repeat(int port) {
   sqlite3_open(":memory:", &db);
   use_stub(db, port);
   rc = run(db, "SELECT count(*) FROM s3_list('s3://bucket/photos/*.jpg')", -1);
-  if (rc != SQLITE_ERROR || !strstr(sqlite3_errmsg(db), "s3_list: listing of 's3://bucket/photos/' does not "
-                                                        "advance: the server repeated continuation token 't0'")) {
+  if (rc != SQLITE_ERROR || !strstr(sqlite3_errmsg(db),
+                                    "s3_list: listing of 's3://bucket/photos/' does not "
+                                    "advance: the server repeated continuation token 't0'")) {
     fprintf(stderr, "FAIL list repeat: rc %d: %s\n", rc, sqlite3_errmsg(db));
     fails++;
   } else {
@@ -168,10 +173,11 @@ static void test_silent(int port) {
     double t0, dt;
     long nAbort0 = stub_value(port, "__aborts");
     int rc;
-    char *zSet = sqlite3_mprintf("SELECT imgpca_config('s3.endpoint', 'http://127.0.0.1:%d'), "
-                                 "imgpca_config('s3.unsigned', 'true'), imgpca_config('s3.url_style', 'path'), "
-                                 "imgpca_config('s3.region', 'us-east-1')",
-                                 port);
+    char *zSet = sqlite3_mprintf(
+        "SELECT imgpca_config('s3.endpoint', 'http://127.0.0.1:%d'), "
+        "imgpca_config('s3.unsigned', 'true'), imgpca_config('s3.url_style', 'path'), "
+        "imgpca_config('s3.region', 'us-east-1')",
+        port);
     sqlite3_open(":memory:", &db);
     exec(db, zSet);
     sqlite3_free(zSet);

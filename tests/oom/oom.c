@@ -40,13 +40,13 @@
 
 /* ---- failing allocator -------------------------------------------------- */
 
-static sqlite3_mem_methods g_def;   /* SQLite's own allocator */
-static long long g_count;           /* allocations attempted since arming */
-static long long g_failAt;          /* 0 = disarmed */
-static int g_persist;               /* fail every allocation from g_failAt on */
-static int g_hit;                   /* a fault was injected this run */
-static long long g_live;            /* live allocations through SQLite */
-static long long g_faults;          /* total faults injected (figure) */
+static sqlite3_mem_methods g_def; /* SQLite's own allocator */
+static long long g_count;         /* allocations attempted since arming */
+static long long g_failAt;        /* 0 = disarmed */
+static int g_persist;             /* fail every allocation from g_failAt on */
+static int g_hit;                 /* a fault was injected this run */
+static long long g_live;          /* live allocations through SQLite */
+static long long g_faults;        /* total faults injected (figure) */
 
 static int should_fail(void) {
   if (!g_failAt) return 0;
@@ -96,7 +96,7 @@ static void disarm(void) { g_failAt = 0; }
 /* ---- the sweep ---------------------------------------------------------- */
 
 static int g_failures;
-static long long g_points;   /* (case, mode, N) runs */
+static long long g_points; /* (case, mode, N) runs */
 
 static sqlite3 *open_db(void) {
   sqlite3 *db = NULL;
@@ -191,10 +191,11 @@ static void sweep_case(const Case *c) {
         g_failures++;
       }
       if (o.rc != SQLITE_NOMEM && !same_outcome(&o, &ref)) {
-        printf("FAIL line %d (%s N=%lld): neither SQLITE_NOMEM nor the reference result\n"
-               "  %s\n  expected: %s  got (rc=%d): %s",
-               c->line, mode ? "persistent" : "transient", n, c->zSql, ref.z ? ref.z : "\n",
-               o.rc, o.z ? o.z : "\n");
+        printf(
+            "FAIL line %d (%s N=%lld): neither SQLITE_NOMEM nor the reference result\n"
+            "  %s\n  expected: %s  got (rc=%d): %s",
+            c->line, mode ? "persistent" : "transient", n, c->zSql, ref.z ? ref.z : "\n",
+            o.rc, o.z ? o.z : "\n");
         g_failures++;
       }
       free(o.z);

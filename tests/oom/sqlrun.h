@@ -15,9 +15,9 @@
 #include <sqlite3.h>
 
 typedef struct Out {
-  char *z;      /* rendering of every row, then "rc=..." / "error=..." */
+  char *z; /* rendering of every row, then "rc=..." / "error=..." */
   size_t n, cap;
-  int rc;       /* final primary result code */
+  int rc; /* final primary result code */
 } Out;
 
 /* The harness's own buffers use the C heap (never fault-injected). */
@@ -26,7 +26,10 @@ static inline void out_add(Out *o, const char *z, size_t n) {
     size_t cap = (o->cap ? o->cap * 2 : 256);
     while (cap < o->n + n + 1) cap *= 2;
     o->z = realloc(o->z, cap);
-    if (!o->z) { fprintf(stderr, "oom harness: out of C heap\n"); exit(2); }
+    if (!o->z) {
+      fprintf(stderr, "oom harness: out of C heap\n");
+      exit(2);
+    }
     o->cap = cap;
   }
   memcpy(o->z + o->n, z, n);
@@ -80,9 +83,14 @@ static inline void run_sql(sqlite3 *db, const char *zSql, Out *o) {
           case SQLITE_TEXT: {
             const unsigned char *z = sqlite3_column_text(st, i);
             int n = sqlite3_column_bytes(st, i);
-            if (!z) { out_add(o, "<text:nomem>", 12); break; }
-            if (n <= 200) out_add(o, (const char *)z, (size_t)n);
-            else out_printf(o, "text[%d]#%016llx", n, (unsigned long long)fnv1a(z, (size_t)n));
+            if (!z) {
+              out_add(o, "<text:nomem>", 12);
+              break;
+            }
+            if (n <= 200)
+              out_add(o, (const char *)z, (size_t)n);
+            else
+              out_printf(o, "text[%d]#%016llx", n, (unsigned long long)fnv1a(z, (size_t)n));
             break;
           }
           default: {
@@ -116,7 +124,7 @@ static inline void run_sql(sqlite3 *db, const char *zSql, Out *o) {
 /* ---- cases ---------------------------------------------------------------- */
 
 typedef struct Case {
-  char *zSetup;   /* may be empty */
+  char *zSetup; /* may be empty */
   char *zSql;
   int line;
 } Case;
@@ -128,8 +136,11 @@ static inline char *xstrcat(char *a, const char *b) {
   size_t na = a ? strlen(a) : 0, nb = strlen(b);
   char *z = realloc(a, na + nb + 2);
   if (!z) exit(2);
-  if (na) { z[na] = ' '; memcpy(z + na + 1, b, nb + 1); }
-  else memcpy(z, b, nb + 1);
+  if (na) {
+    z[na] = ' ';
+    memcpy(z + na + 1, b, nb + 1);
+  } else
+    memcpy(z, b, nb + 1);
   return z;
 }
 
@@ -139,15 +150,26 @@ static inline void load_cases(const char *zPath) {
   char *zSetup = NULL;
   char **pLast = NULL; /* for continuation lines */
   int ln = 0;
-  if (!f) { perror(zPath); exit(2); }
+  if (!f) {
+    perror(zPath);
+    exit(2);
+  }
   while (fgets(line, sizeof line, f)) {
     size_t n = strlen(line);
     ln++;
     while (n && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = 0;
-    if (n == 0) { free(zSetup); zSetup = NULL; pLast = NULL; continue; }
+    if (n == 0) {
+      free(zSetup);
+      zSetup = NULL;
+      pLast = NULL;
+      continue;
+    }
     if (line[0] == '#') continue;
     if (line[0] == ' ' || line[0] == '\t') {
-      if (!pLast) { fprintf(stderr, "%s:%d: continuation without a line\n", zPath, ln); exit(2); }
+      if (!pLast) {
+        fprintf(stderr, "%s:%d: continuation without a line\n", zPath, ln);
+        exit(2);
+      }
       *pLast = xstrcat(*pLast, line);
       continue;
     }

@@ -25,18 +25,28 @@ int main(int argc, char **argv) {
   if (argc < 3) return 2;
   total = (size_t)atol(argv[2]) * 1048576 + 12345;
   if (imgpca_config_init(&cfg) || imgpca_storage_new(&cfg, &s, err)) return 1;
-  if (imgpca_writer_open(s, argv[1], &w, err)) { fprintf(stderr, "open: %s\n", err); return 1; }
+  if (imgpca_writer_open(s, argv[1], &w, err)) {
+    fprintf(stderr, "open: %s\n", err);
+    return 1;
+  }
   while (off < total) {
     size_t k = total - off < sizeof chunk ? total - off : sizeof chunk, i;
     for (i = 0; i < k; i++) chunk[i] = byte_at(off + i);
-    if (imgpca_writer_write(w, chunk, k, err)) { fprintf(stderr, "write: %s\n", err); imgpca_writer_abort(w); return 1; }
+    if (imgpca_writer_write(w, chunk, k, err)) {
+      fprintf(stderr, "write: %s\n", err);
+      imgpca_writer_abort(w);
+      return 1;
+    }
     off += k;
   }
   if (argc > 3) {
     imgpca_writer_abort(w);
     printf("aborted\n");
   } else {
-    if (imgpca_writer_commit(w, &zEtag, &n, err)) { fprintf(stderr, "commit: %s\n", err); return 1; }
+    if (imgpca_writer_commit(w, &zEtag, &n, err)) {
+      fprintf(stderr, "commit: %s\n", err);
+      return 1;
+    }
     printf("%s %lld\n", zEtag ? zEtag : "-", (long long)n);
     imgpca_free(zEtag);
   }

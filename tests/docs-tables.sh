@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Reference tables of the docs against the code:
+#  - every "<!-- generated: settings [PREFIX] -->" ... "<!-- end -->" block of
+#    README.md and docs/*.md must equal what build/settings-table PREFIX prints
+#    from the settings table of ext/config/config.c (--write rewrites them:
+#    make docs-tables);
+#  - the functions of README.md's "SQL reference" (names, numbers of
+#    arguments from the signatures, "aggregate", "table") must equal the
+#    functions and modules of tests/api-surface.expected.
+#   tests/docs-tables.sh GENERATOR [--write]
+set -u
+cd "$(dirname "$0")/.."
+exec /usr/bin/python3 - "$@" <<'PY'
+import glob, re, subprocess, sys
+
+gen = sys.argv[1]
+write = "--write" in sys.argv[2:]
+fail = 0
+
+# ---- generated settings tables ------------------------------------------------
+START = re.compile(r"^<!-- generated: settings(?: (\S+))? -->$")
+for path in ["README.md"] + sorted(glob.glob("docs/*.md")):
+    lines = open(path, encoding="utf-8").read().split("\n")
+    out, i, changed, blocks = [], 0, False, 0
+    while i < len(lines):
+        m = START.match(lines[i])
+        out.append(lines[i])
+        i += 1
+        if not m:
+            continue
+        blocks += 1
+        j = i
+        while j < len(lines) and lines[j] != "<!-- end -->":
+            j += 1
+        if j == len(lines):
+            print(f"FAIL docs-tables: {path}:{i}: no <!-- end --> after the generated block")
+            fail = 1
+            break
+        want = subprocess.run([gen] + ([m.group(1)] if m.group(1) else []), check=True,
+                              capture_output=True, text=True).stdout.rstrip("\n").split("\n")
+        have = lines[i:j]
+        if have != want:
+            if write:
+                changed = True
+            else:
+                print(f"FAIL docs-tables: {path}:{i}: the settings table differs from ext/config/config.c (make docs-tables)")
+                for h, w in zip(have + [""] * len(want), want + [""] * len(have)):
+                    if h != w:
+                        print(f"  doc:  {h}\n  code: {w}")
+                        break
+                fail = 1
+        out.extend(want)
+        i = j
+    if write and changed:
+        open(path, "w", encoding="utf-8").write("\n".join(out))
+        print(f"docs-tables: rewrote {path}")
+    if blocks:
+        print(f"{'ok  ' if not fail else '    '} docs-tables: {path}: {blocks} settings table(s)")
+    elif path in ("README.md", "docs/STORAGE.md"):
+        print(f"FAIL docs-tables: {path} has no <!-- generated: settings --> block")
+        fail = 1
+
+# ---- README SQL reference vs tests/api-surface.expected -------------------------
+def arities(args):
+    """Numbers of arguments a signature like 'a, b [, c [, d]]' allows."""
+    args = args.replace("\\|", "|")
+    if "..." in args:
+        return {-1}
+    groups, depth, tok = [0], 0, ""
+    for ch in args + ",":
+        if ch in "[],":
+            if tok.strip():
+                while len(groups) <= depth:
+                    groups.append(0)
+                groups[depth] += 1
+            tok = ""
+            if ch == "[":
+                depth += 1
+            elif ch == "]":
+                depth -= 1
+        else:
+            tok += ch
+    out, n = set(), 0
+    for g in groups:
+        n += g
+        out.add(n)
+    return out
+
+readme = open("README.md", encoding="utf-8").read()
+sec = readme.split("\n## SQL reference\n", 1)[1].split("\n## ", 1)[0]
+doc_funcs, doc_mods, doc_aggs = set(), set(), set()
+for row in sec.split("\n"):
+    if not row.startswith("| `"):
+        continue
+    cells = [c.strip() for c in re.split(r"(?<!\\)\|", row)[1:-1]]
+    for name, args in re.findall(r"`([a-z0-9_]+)\((.*?)\)`", cells[0]):
+        if cells[1] == "table":
+            doc_mods.add(name)
+            continue
+        for n in arities(args):
+            doc_funcs.add((name, n))
+        if re.match(r"aggregates?\b", cells[2]):
+            doc_aggs.add(name)
+
+api_funcs, api_mods, api_aggs = set(), set(), set()
+for line in open("tests/api-surface.expected", encoding="utf-8").read().split("\n"):
+    f = line.split("|")
+    if f[0] == "function":
+        api_funcs.add((f[1], int(f[2])))
+        if f[3] == "a":
+            api_aggs.add(f[1])
+    elif f[0] == "module":
+        api_mods.add(f[1])
+
+def diff(what, doc, api):
+    global fail
+    for x in sorted(api - doc, key=str):
+        print(f"FAIL docs-tables: README SQL reference lacks {what} {x} (tests/api-surface.expected has it)")
+        fail = 1
+    for x in sorted(doc - api, key=str):
+        print(f"FAIL docs-tables: README SQL reference has {what} {x}, not in tests/api-surface.expected")
+        fail = 1
+
+diff("function", doc_funcs, api_funcs)
+diff("table", doc_mods, api_mods)
+diff("aggregate", doc_aggs, api_aggs)
+if not fail:
+    print(f"ok   docs-tables: README SQL reference = tests/api-surface.expected "
+          f"({len(api_funcs)} functions by arity, {len(api_mods)} tables)")
+sys.exit(fail)
+PY
