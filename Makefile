@@ -361,3 +361,38 @@ DEPFILES := $(patsubst %.o,%.d,$(filter-out %/gen/onnx.pb-c.o,$(OBJ) $(AOBJ) $(C
 $(DEPFILES): ;
 .PRECIOUS: $(DEPFILES)
 -include $(wildcard $(DEPFILES))
+
+# ---- CNN: ONNX conformance, hostile models, cross-checks (tests/cnn) -------
+# The conformance harness reads the ONNX node tests' TensorProto files with
+# the protobuf-c parser generated for the engine (build/gen, in OBJ/AOBJ).
+build/cnntest/conformance: tests/cnn/conformance.c build/libimgpca-int.a $(GEN_H)
+	@mkdir -p build/cnntest
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $< -o $@ build/libimgpca-int.a $(LIBS)
+
+build/cnntest/conformance-asan: tests/cnn/conformance.c $(AOBJ)
+	@mkdir -p build/cnntest
+	$(CC) $(BASE_CFLAGS) -O1 -g $(SAN_FLAGS) $< -o $@ $(AOBJ) $(LIBS)
+
+build/cnntest/hostile: tests/cnn/hostile.c $(AOBJ)
+	@mkdir -p build/cnntest
+	$(CC) $(BASE_CFLAGS) -O1 -g $(SAN_FLAGS) $< -o $@ $(AOBJ) $(LIBS)
+
+.PHONY: test-cnn-conformance test-cnn-conformance-asan test-cnn-hostile test-cnn-torch test-cnn
+test-cnn-conformance: build/cnntest/conformance
+	@build/cnntest/conformance
+
+test-cnn-conformance-asan: build/cnntest/conformance-asan
+	@ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 build/cnntest/conformance-asan
+
+# hostile models (truncated, bit-flipped, oversized, cyclic ...): clear errors under ASan/UBSan
+test-cnn-hostile: build/cnntest/hostile
+	@$(PY) tests/cnn/hostile_models.py build/cnntest/hostile-models >/dev/null
+	@ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 build/cnntest/hostile ../shared/models build/cnntest/hostile-models
+
+# torchvision architectures exported at opsets 11 and 13 vs PyTorch (models cached in build/cnntest/torch)
+test-cnn-torch: all
+	@IMGPCA_EXT=$(CURDIR)/dist/imgpca $(PY) tests/cnn/torch_export.py
+
+test-cnn: test-cnn-conformance test-cnn-conformance-asan test-cnn-hostile test-cnn-torch

@@ -64,6 +64,20 @@ SELECT writefile('$dir/' || name || '-' || sel, CAST(char(sel) AS BLOB) || blob)
   FROM b, (SELECT 1 AS sel UNION ALL SELECT 3) WHERE name GLOB 's-*';
 SQL
     ;;
+  onnx)
+    # small models of the ONNX node tests for the supported operators, the
+    # hostile models, and the heads (graph structure) of the shared MobileNets
+    find /usr/share/libonnx-testdata/data/node -name model.onnx -size -4k 2>/dev/null | \
+      grep -E '/test_(conv|batchnorm|relu|clip|leakyrelu|sigmoid|hardsigmoid|hardswish|mul|add|sub|div|concat|maxpool|averagepool|globalaveragepool|globalmaxpool|flatten|reshape|squeeze|unsqueeze|gemm|matmul|softmax|identity|dropout|constant|shape|gather)(_[a-z0-9_]*)?/' | \
+      while read -r f; do ln -sf "$f" "$dir/$(echo "$f" | md5sum | cut -c1-16)"; done
+    /usr/bin/python3 tests/cnn/hostile_models.py "$dir/hostile" >/dev/null 2>&1 && \
+      for f in "$dir"/hostile/*.onnx; do mv "$f" "$dir/hostile-$(basename "$f")"; done
+    rm -rf "$dir/hostile"
+    for m in ../shared/models/*.onnx; do
+      [ -f "$m" ] || continue
+      head -c 4096 "$m" > "$dir/$(basename "$m" .onnx)-4k"
+      head -c 65536 "$m" > "$dir/$(basename "$m" .onnx)-64k"
+    done ;;
   *) : ;;
 esac
 exit 0

@@ -8,7 +8,8 @@ build_pkgs="gcc make pkg-config sqlite3 libsqlite3-dev libjpeg62-turbo-dev libtu
   libprotobuf-c-dev protobuf-c-compiler libonnx-dev"
 test_pkgs="clang-format python3 python3-pil python3-numpy python3-sklearn python3-pandas awscli clang libclang-rt-14-dev
   radosgw ceph-mon ceph-osd ceph-common slurm-wlm munge procps valgrind time openssl
-  chromium librsvg2-bin fonts-dejavu-core nodejs"
+  chromium librsvg2-bin fonts-dejavu-core nodejs
+  python3-onnx python3-torch python3-torchvision python3-opencv libonnx-testdata protobuf-c-compiler libprotobuf-c-dev libonnx-dev"
 case "$what" in
   build) pkgs="$build_pkgs" ;;
   demo) pkgs="$build_pkgs python3 python3-pil" ;;

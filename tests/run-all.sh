@@ -11,6 +11,8 @@ stage "SQL tests"           make -s test-sql
 stage "API surface"         make -s test-api
 stage "dependency rules"    make -s test-arch
 stage "Python cross-checks" make -s test-py
+stage "CNN: ONNX conformance" make -s test-cnn-conformance
+stage "CNN: torchvision vs PyTorch" make -s test-cnn-torch
 stage "examples"            make -s test-examples
 stage "embedding"           make -s test-embed
 stage "interrupts"          make -s test-interrupt
@@ -19,6 +21,7 @@ stage "docs tables"         make -s test-docs-tables
 [ "${IMGPCA_QUICK:-}" = 1 ] || stage "integration" make -s test-integration
 stage "report (Chromium)"   make -s test-report
 stage "ASan+UBSan"          make -s test-asan
+stage "CNN under ASan+UBSan: conformance, hostile models" make -s test-cnn-conformance-asan test-cnn-hostile
 stage "OOM sweep"           make -s test-oom
 stage "concurrency"         make -s test-concurrency
 stage "ThreadSanitizer"     make -s test-tsan
