@@ -380,6 +380,8 @@ build/cnntest/hostile: tests/cnn/hostile.c $(AOBJ)
 .PHONY: test-cnn-conformance test-cnn-conformance-asan test-cnn-hostile test-cnn-torch test-cnn
 test-cnn-conformance: build/cnntest/conformance
 	@build/cnntest/conformance
+	@rm -rf build/cnntest/convcases && $(PY) tests/cnn/gen_conv_cases.py build/cnntest/convcases 200 1 && \
+	  build/cnntest/conformance build/cnntest/convcases | sed 's/^ok   conformance:/ok   randomized Conv cases (NumPy reference):/'
 
 test-cnn-conformance-asan: build/cnntest/conformance-asan
 	@ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
