@@ -30,17 +30,19 @@
 #include <math.h>
 
 /* Eigen decomposition of the Gram matrix of the r x d rows S: w ascending
-** (r), z column-major r x r (column j = eigenvector of w[j]). */
+** (r), z column-major r x r (column j = eigenvector of w[j]).  Through the
+** thread-count independent routines of detblas.c, so that the sketch's
+** bytes do not depend on how many threads OpenBLAS has (which another
+** statement of the process may change meanwhile). */
 static int gram_eig(const double *S, size_t r, size_t d, double *G, double *w, double *z,
                     lapack_int *isuppz, char *err) {
-  lapack_int m = 0, info;
-  cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (blasint)r, (blasint)d, 1.0, S, (blasint)d, 0.0,
-              G, (blasint)r);
-  info = LAPACKE_dsyevr(LAPACK_COL_MAJOR, 'V', 'A', 'L', (lapack_int)r, G, (lapack_int)r, 0, 0, 0, 0,
-                        LAPACKE_dlamch('S'), &m, w, z, (lapack_int)r, isuppz);
-  if (info != 0 || (size_t)m != r)
-    return imgpca_seterr(err, "sketch eigen decomposition failed (LAPACK dsyevr info %d)", (int)info);
-  return IMGPCA_OK;
+  int rc;
+  (void)isuppz;
+  rc = pca_dgemm(0, 1, r, r, d, 1.0, S, d, S, d, 0.0, G, r, 1, 1);
+  if (rc) return rc;
+  rc = pca_symeig(G, r, 1, r, w, z, err);
+  if (rc == IMGPCA_ERROR) return imgpca_seterr(err, "sketch eigen decomposition failed");
+  return rc;
 }
 
 /* S[0..q) <- U (q x r) * S (r x d), in column blocks to avoid a full copy. */
@@ -50,8 +52,11 @@ static int rotate_rows(double *S, size_t r, size_t d, const double *U, size_t q)
   if (!T) return IMGPCA_NOMEM;
   for (c0 = 0; c0 < d; c0 += bc) {
     size_t w = d - c0 < bc ? d - c0 : bc;
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)q, (blasint)w, (blasint)r, 1.0, U,
-                (blasint)r, S + c0, (blasint)d, 0.0, T, (blasint)w);
+    int rc = pca_dgemm(0, 0, q, w, r, 1.0, U, r, S + c0, d, 0.0, T, w, 0, 1);
+    if (rc) {
+      imgpca_free(T);
+      return rc;
+    }
     for (i = 0; i < q; i++) memcpy(S + i * d + c0, T + i * w, w * sizeof(double));
   }
   imgpca_free(T);
@@ -169,8 +174,8 @@ int pca_stream_eigs(PcaState *s, const double *invScale, size_t k, size_t kmax, 
     eig[i] = w[col];
     for (j = 0; j < r; j++) U[i * r + j] = z[col * r + j] * inv;
   }
-  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)k, (blasint)d, (blasint)r, 1.0, U,
-              (blasint)r, s->sk, (blasint)d, 0.0, comp, (blasint)d);
+  rc = pca_dgemm(0, 0, k, d, r, 1.0, U, r, s->sk, d, 0.0, comp, d, 0, 1);
+  if (rc) goto done;
   /* Re-orthonormalise (modified Gram-Schmidt, twice) against rounding of
   ** the Gram route. */
   for (p = 0; p < 2; p++) {
@@ -178,15 +183,20 @@ int pca_stream_eigs(PcaState *s, const double *invScale, size_t k, size_t kmax, 
       double *ci = comp + i * d, nrm = 0;
       for (j = 0; j < i; j++) {
         const double *cj = comp + j * d;
-        double dot = cblas_ddot((blasint)d, ci, 1, cj, 1);
-        cblas_daxpy((blasint)d, -dot, cj, 1, ci, 1);
+        double dot = pca_dot(ci, cj, d);
+        size_t t;
+        for (t = 0; t < d; t++) ci[t] -= dot * cj[t];
       }
-      nrm = cblas_dnrm2((blasint)d, ci, 1);
+      nrm = sqrt(pca_dot(ci, ci, d));
       if (!(nrm > 0.5)) {
         rc = imgpca_seterr(err, "the data has rank %zu, below k=%zu (streaming solver)", i, k);
         goto done;
       }
-      cblas_dscal((blasint)d, 1 / nrm, ci, 1);
+      {
+        size_t t;
+        double inv = 1 / nrm;
+        for (t = 0; t < d; t++) ci[t] *= inv;
+      }
     }
   }
   *pEig = eig;
