@@ -49,11 +49,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     (void)imgpca_config_int(&cfg, s->zKey);
     imgpca_config_origin(&cfg, s->zKey, origin, sizeof origin);
     if (imgpca_config_display(s, zVal, shown, sizeof shown) && s->eShow == CFG_REDACT_URL && strlen(zVal) + 4 < sizeof shown) {
-      /* user info: between "://" and the last '@' of the authority */
+      /* user info: between "://" and the last '@' of the URL (a password may
+      ** hold '/', '?' or '#', so nothing after "://" is taken for a path) */
       const char *a = strstr(zVal, "://"), *e, *at = NULL, *q;
       if (a) {
         a += 3;
-        e = a + strcspn(a, "/?#");
+        e = a + strlen(a);
         for (q = a; q < e; q++)
           if (*q == '@') at = q;
         if (at && (strncmp(shown, zVal, (size_t)(a - zVal)) != 0 || strncmp(shown + (a - zVal), "****", 4) != 0 || strcmp(shown + (a - zVal) + 4, at) != 0))
