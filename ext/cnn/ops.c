@@ -361,74 +361,493 @@ static void act_params(CnnPlan *p, CnnStep *st, int *act, float *a, float *b, ch
   }
 }
 
-int cnn_op_infer(CnnPlan *p, CnnStep *st, char *err) {
+static int infer_conv(CnnPlan *p, CnnStep *st, char *err) {
   char lab[200];
   const CnnNode *n = st->node;
   CnnParams *q = &st->prm;
   const CnnShape *x = st->nIn > 0 && st->aIn[0] >= 0 ? &PV(st->aIn[0])->shape : NULL;
   CnnShape o;
   int i, rc;
-  int64_t cnt;
   memset(&o, 0, sizeof o);
-  switch (st->op) {
-    case OP_CONV: {
-      const CnnShape *w;
-      int64_t k[3];
-      if ((rc = need_f32(p, st, 0, err)) || (rc = need_f32(p, st, 1, err)) || (rc = need_f32(p, st, 2, err)))
-        return rc;
-      w = &PV(st->aIn[1])->shape;
-      if (x->nd < 3 || x->nd > 4 || w->nd != x->nd)
-        return imgpca_seterr(err, "%s: input rank %d and weight rank %d (1-D or 2-D convolutions supported)",
-                             LAB(st), x->nd, w->nd);
-      q->group = cnn_attr_int(n, "group", 1);
-      if (q->group < 1 || x->d[1] % q->group || w->d[0] % q->group || w->d[1] * q->group != x->d[1])
-        return imgpca_seterr(err, "%s: %lld input channels, weights [%lld,%lld,...] and group %lld do not match",
-                             LAB(st), (long long)x->d[1], (long long)w->d[0], (long long)w->d[1],
-                             (long long)q->group);
-      for (i = 0; i < x->nd - 2; i++) k[i] = w->d[2 + i];
-      {
-        int64_t ks[3];
-        int c;
-        if (attr_ints(n, "kernel_shape", ks, 3, &c) < 0) return imgpca_seterr(err, "%s: invalid kernel_shape", LAB(st));
-        for (i = 0; i < c; i++)
-          if (i >= x->nd - 2 || ks[i] != k[i])
-            return imgpca_seterr(err, "%s: kernel_shape does not match the weights", LAB(st));
-      }
-      if (st->nIn > 2 && st->aIn[2] >= 0 && (int64_t)cnn_shape_count(&PV(st->aIn[2])->shape) != w->d[0])
-        return imgpca_seterr(err, "%s: the bias has %zu values for %lld output channels", LAB(st),
-                             cnn_shape_count(&PV(st->aIn[2])->shape), (long long)w->d[0]);
-      if ((rc = conv_geometry(p, st, x, k, &o, 0, err))) return rc;
-      o.d[1] = w->d[0];
-      {
-        /* scratch: im2col of one group, unless 1x1/s1/p0 or depthwise */
-        int64_t kk = w->d[1], ohw = 1;
-        for (i = 0; i < q->nsp; i++) {
-          kk *= q->k[i];
-          ohw *= o.d[2 + i];
-        }
-        st->nScratch = (size_t)(kk * ohw);
-        {
-          int bDepthwise = w->d[1] == 1 && w->d[0] == q->group && q->group > 1, bPointwise = 1;
-          for (i = 0; i < q->nsp; i++)
-            if (q->k[i] != 1 || q->s[i] != 1 || q->pb[i] || q->pe[i]) bPointwise = 0;
-          if (bDepthwise || bPointwise) st->nScratch = 0; /* no im2col */
-        }
-      }
-      q->act = ACT_NONE;
-      set_out(p, st, 0, CNN_F32, &o);
-      return IMGPCA_OK;
+  const CnnShape *w;
+  int64_t k[3];
+  if ((rc = need_f32(p, st, 0, err)) || (rc = need_f32(p, st, 1, err)) || (rc = need_f32(p, st, 2, err)))
+    return rc;
+  w = &PV(st->aIn[1])->shape;
+  if (x->nd < 3 || x->nd > 4 || w->nd != x->nd)
+    return imgpca_seterr(err, "%s: input rank %d and weight rank %d (1-D or 2-D convolutions supported)",
+                         LAB(st), x->nd, w->nd);
+  q->group = cnn_attr_int(n, "group", 1);
+  if (q->group < 1 || x->d[1] % q->group || w->d[0] % q->group || w->d[1] * q->group != x->d[1])
+    return imgpca_seterr(err, "%s: %lld input channels, weights [%lld,%lld,...] and group %lld do not match",
+                         LAB(st), (long long)x->d[1], (long long)w->d[0], (long long)w->d[1],
+                         (long long)q->group);
+  for (i = 0; i < x->nd - 2; i++) k[i] = w->d[2 + i];
+  {
+    int64_t ks[3];
+    int c;
+    if (attr_ints(n, "kernel_shape", ks, 3, &c) < 0) return imgpca_seterr(err, "%s: invalid kernel_shape", LAB(st));
+    for (i = 0; i < c; i++)
+      if (i >= x->nd - 2 || ks[i] != k[i])
+        return imgpca_seterr(err, "%s: kernel_shape does not match the weights", LAB(st));
+  }
+  if (st->nIn > 2 && st->aIn[2] >= 0 && (int64_t)cnn_shape_count(&PV(st->aIn[2])->shape) != w->d[0])
+    return imgpca_seterr(err, "%s: the bias has %zu values for %lld output channels", LAB(st),
+                         cnn_shape_count(&PV(st->aIn[2])->shape), (long long)w->d[0]);
+  if ((rc = conv_geometry(p, st, x, k, &o, 0, err))) return rc;
+  o.d[1] = w->d[0];
+  {
+    /* scratch: im2col of one group, unless 1x1/s1/p0 or depthwise */
+    int64_t kk = w->d[1], ohw = 1;
+    for (i = 0; i < q->nsp; i++) {
+      kk *= q->k[i];
+      ohw *= o.d[2 + i];
     }
+    st->nScratch = (size_t)(kk * ohw);
+    {
+      int bDepthwise = w->d[1] == 1 && w->d[0] == q->group && q->group > 1, bPointwise = 1;
+      for (i = 0; i < q->nsp; i++)
+        if (q->k[i] != 1 || q->s[i] != 1 || q->pb[i] || q->pe[i]) bPointwise = 0;
+      if (bDepthwise || bPointwise) st->nScratch = 0; /* no im2col */
+    }
+  }
+  q->act = ACT_NONE;
+  set_out(p, st, 0, CNN_F32, &o);
+  return IMGPCA_OK;
+}
+
+static int infer_batchnorm(CnnPlan *p, CnnStep *st, char *err) {
+  char lab[200];
+  const CnnNode *n = st->node;
+  CnnParams *q = &st->prm;
+  const CnnShape *x = st->nIn > 0 && st->aIn[0] >= 0 ? &PV(st->aIn[0])->shape : NULL;
+  int i, rc;
+  for (i = 0; i < 5; i++)
+    if ((rc = need_f32(p, st, i, err))) return rc;
+  if (x->nd < 2) return imgpca_seterr(err, "%s: input rank %d (at least 2)", LAB(st), x->nd);
+  for (i = 1; i < 5; i++)
+    if ((int64_t)cnn_shape_count(&PV(st->aIn[i])->shape) != x->d[1])
+      return imgpca_seterr(err, "%s: input %d has %zu values for %lld channels", LAB(st), i + 1,
+                           cnn_shape_count(&PV(st->aIn[i])->shape), (long long)x->d[1]);
+  q->eps = cnn_attr_float(n, "epsilon", 1e-5f);
+  set_out(p, st, 0, CNN_F32, x);
+  return IMGPCA_OK;
+}
+
+static int infer_activation(CnnPlan *p, CnnStep *st, char *err) {
+  CnnParams *q = &st->prm;
+  const CnnShape *x = st->nIn > 0 && st->aIn[0] >= 0 ? &PV(st->aIn[0])->shape : NULL;
+  int rc;
+  if ((rc = need_f32(p, st, 0, err))) return rc;
+  err[0] = 0;
+  act_params(p, st, &q->act, &q->actA, &q->actB, err);
+  if (err[0]) return IMGPCA_ERROR;
+  set_out(p, st, 0, CNN_F32, x);
+  return IMGPCA_OK;
+}
+
+static int infer_binary(CnnPlan *p, CnnStep *st, char *err) {
+  char lab[200];
+  const CnnShape *x = st->nIn > 0 && st->aIn[0] >= 0 ? &PV(st->aIn[0])->shape : NULL;
+  CnnShape o;
+  memset(&o, 0, sizeof o);
+  const CnnShape *y = &PV(st->aIn[1])->shape;
+  int t0 = PV(st->aIn[0])->type, t1 = PV(st->aIn[1])->type;
+  if (t0 != t1) return imgpca_seterr(err, "%s: inputs of different element types", LAB(st));
+  if (t0 == CNN_I64 && !(PV(st->aIn[0])->bConst && PV(st->aIn[1])->bConst))
+    return imgpca_seterr(err, "%s: int64 arithmetic on runtime tensors is not supported", LAB(st));
+  if (bcast_shape(x, y, &o)) return imgpca_seterr(err, "%s: shapes cannot be broadcast together", LAB(st));
+  set_out(p, st, 0, t0, &o);
+  return IMGPCA_OK;
+}
+
+static int infer_concat(CnnPlan *p, CnnStep *st, char *err) {
+  char lab[200];
+  const CnnNode *n = st->node;
+  CnnParams *q = &st->prm;
+  const CnnShape *x = st->nIn > 0 && st->aIn[0] >= 0 ? &PV(st->aIn[0])->shape : NULL;
+  CnnShape o;
+  int i;
+  memset(&o, 0, sizeof o);
+  int t = PV(st->aIn[0])->type, bAllConst = 1;
+  q->axis = norm_axis(cnn_attr_int(n, "axis", x->nd == 1 ? 0 : 1), x->nd);
+  if (!cnn_attr(n, "axis") && p->g->opset >= 4) return imgpca_seterr(err, "%s: missing attribute axis", LAB(st));
+  if (q->axis < 0 || q->axis >= x->nd) return imgpca_seterr(err, "%s: axis out of range", LAB(st));
+  o = *x;
+  o.d[q->axis] = 0;
+  for (i = 0; i < st->nIn; i++) {
+    const CnnShape *s;
+    int j;
+    if (st->aIn[i] < 0) return imgpca_seterr(err, "%s: missing input", LAB(st));
+    s = &PV(st->aIn[i])->shape;
+    if (PV(st->aIn[i])->type != t) return imgpca_seterr(err, "%s: inputs of different element types", LAB(st));
+    if (!PV(st->aIn[i])->bConst) bAllConst = 0;
+    if (s->nd != x->nd) return imgpca_seterr(err, "%s: inputs of different ranks", LAB(st));
+    for (j = 0; j < x->nd; j++)
+      if (j != q->axis && s->d[j] != x->d[j]) return imgpca_seterr(err, "%s: input shapes differ", LAB(st));
+    o.d[q->axis] += s->d[q->axis];
+  }
+  if (t == CNN_I64 && !bAllConst)
+    return imgpca_seterr(err, "%s: int64 Concat of runtime tensors is not supported", LAB(st));
+  set_out(p, st, 0, t, &o);
+  return IMGPCA_OK;
+}
+
+static int infer_pool(CnnPlan *p, CnnStep *st, char *err) {
+  char lab[200];
+  const CnnNode *n = st->node;
+  CnnParams *q = &st->prm;
+  const CnnShape *x = st->nIn > 0 && st->aIn[0] >= 0 ? &PV(st->aIn[0])->shape : NULL;
+  CnnShape o;
+  int i, rc;
+  memset(&o, 0, sizeof o);
+  int64_t k[3];
+  int c;
+  if ((rc = need_f32(p, st, 0, err))) return rc;
+  if (attr_ints(n, "kernel_shape", k, 3, &c) < 0 || c != x->nd - 2)
+    return imgpca_seterr(err, "%s: kernel_shape must have %d values", LAB(st), x->nd - 2);
+  if ((rc = conv_geometry(p, st, x, k, &o, 1, err))) return rc;
+  if (st->op == OP_AVGPOOL) {
+    for (i = 0; i < q->nsp; i++)
+      if (q->d[i] != 1) return imgpca_seterr(err, "%s: dilations are not supported for AveragePool", LAB(st));
+    q->countPad = (int)cnn_attr_int(n, "count_include_pad", 0);
+  }
+  if (cnn_attr_int(n, "storage_order", 0) && st->op == OP_MAXPOOL) { /* only matters for Indices */
+  }
+  o.d[1] = x->d[1];
+  set_out(p, st, 0, CNN_F32, &o);
+  return IMGPCA_OK;
+}
+
+static int infer_global_pool(CnnPlan *p, CnnStep *st, char *err) {
+  char lab[200];
+  const CnnShape *x = st->nIn > 0 && st->aIn[0] >= 0 ? &PV(st->aIn[0])->shape : NULL;
+  CnnShape o;
+  int i, rc;
+  memset(&o, 0, sizeof o);
+  if ((rc = need_f32(p, st, 0, err))) return rc;
+  if (x->nd < 3) return imgpca_seterr(err, "%s: input rank %d (at least 3)", LAB(st), x->nd);
+  o = *x;
+  for (i = 2; i < o.nd; i++) o.d[i] = 1;
+  set_out(p, st, 0, CNN_F32, &o);
+  return IMGPCA_OK;
+}
+
+static int infer_flatten(CnnPlan *p, CnnStep *st, char *err) {
+  char lab[200];
+  const CnnNode *n = st->node;
+  const CnnShape *x = st->nIn > 0 && st->aIn[0] >= 0 ? &PV(st->aIn[0])->shape : NULL;
+  CnnShape o;
+  int i;
+  memset(&o, 0, sizeof o);
+  int64_t ax = norm_axis(cnn_attr_int(n, "axis", 1), x->nd), a = 1, b = 1;
+  if (ax < 0 || ax > x->nd) return imgpca_seterr(err, "%s: axis out of range", LAB(st));
+  for (i = 0; i < x->nd; i++) {
+    if (i < ax)
+      a *= x->d[i];
+    else
+      b *= x->d[i];
+  }
+  o.nd = 2;
+  o.d[0] = a;
+  o.d[1] = b;
+  set_out(p, st, 0, PV(st->aIn[0])->type, &o);
+  return IMGPCA_OK;
+}
+
+static int infer_reshape(CnnPlan *p, CnnStep *st, char *err) {
+  char lab[200];
+  const CnnNode *n = st->node;
+  const CnnShape *x = st->nIn > 0 && st->aIn[0] >= 0 ? &PV(st->aIn[0])->shape : NULL;
+  CnnShape o;
+  int i;
+  memset(&o, 0, sizeof o);
+  int64_t nShape, known = 1, total = (int64_t)cnn_shape_count(x);
+  const int64_t *s = const_ints(p, st, 1, &nShape, err);
+  int iNeg = -1, allowzero = (int)cnn_attr_int(n, "allowzero", 0);
+  if (!s) return IMGPCA_ERROR;
+  if (nShape > CNN_MAXDIM) return imgpca_seterr(err, "%s: too many dimensions", LAB(st));
+  o.nd = (int)nShape;
+  for (i = 0; i < o.nd; i++) {
+    if (s[i] == -1) {
+      if (iNeg >= 0) return imgpca_seterr(err, "%s: more than one -1 in the shape", LAB(st));
+      iNeg = i;
+      o.d[i] = 1;
+    } else if (s[i] == 0 && !allowzero) {
+      if (i >= x->nd) return imgpca_seterr(err, "%s: 0 refers to a missing input dimension", LAB(st));
+      o.d[i] = x->d[i];
+    } else if (s[i] < 0) {
+      return imgpca_seterr(err, "%s: invalid dimension %lld", LAB(st), (long long)s[i]);
+    } else {
+      o.d[i] = s[i];
+    }
+    if (i != iNeg) {
+      if (o.d[i] && known > ((int64_t)1 << 40) / o.d[i]) return imgpca_seterr(err, "%s: shape too large", LAB(st));
+      known *= o.d[i];
+    }
+  }
+  if (iNeg >= 0) {
+    if (known == 0 || total % known) return imgpca_seterr(err, "%s: cannot infer the -1 dimension", LAB(st));
+    o.d[iNeg] = total / known;
+  } else if (known != total) {
+    return imgpca_seterr(err, "%s: %lld elements cannot be reshaped to %lld", LAB(st), (long long)total,
+                         (long long)known);
+  }
+  set_out(p, st, 0, PV(st->aIn[0])->type, &o);
+  return IMGPCA_OK;
+}
+
+static int infer_squeeze(CnnPlan *p, CnnStep *st, char *err) {
+  char lab[200];
+  const CnnNode *n = st->node;
+  const CnnShape *x = st->nIn > 0 && st->aIn[0] >= 0 ? &PV(st->aIn[0])->shape : NULL;
+  CnnShape o;
+  int i;
+  memset(&o, 0, sizeof o);
+  int64_t ax[CNN_MAXDIM], nAx = 0;
+  int mark[CNN_MAXDIM * 2], nd;
+  memset(mark, 0, sizeof mark);
+  if (p->g->opset >= 13) {
+    if (st->nIn > 1 && st->aIn[1] >= 0) {
+      const int64_t *a = const_ints(p, st, 1, &nAx, err);
+      if (!a) return IMGPCA_ERROR;
+      if (nAx > CNN_MAXDIM) return imgpca_seterr(err, "%s: too many axes", LAB(st));
+      memcpy(ax, a, (size_t)nAx * sizeof(int64_t));
+    }
+  } else {
+    int c;
+    if (attr_ints(n, "axes", ax, CNN_MAXDIM, &c) < 0) return imgpca_seterr(err, "%s: invalid axes", LAB(st));
+    nAx = c;
+  }
+  if (st->op == OP_SQUEEZE) {
+    if (nAx == 0) {
+      for (i = 0; i < x->nd; i++) mark[i] = x->d[i] == 1;
+    }
+    for (i = 0; i < nAx; i++) {
+      int64_t a = norm_axis(ax[i], x->nd);
+      if (a < 0 || a >= x->nd || x->d[a] != 1)
+        return imgpca_seterr(err, "%s: axis %lld is not a dimension of size 1", LAB(st), (long long)ax[i]);
+      mark[a] = 1;
+    }
+    for (i = 0; i < x->nd; i++)
+      if (!mark[i]) o.d[o.nd++] = x->d[i];
+  } else {
+    int j = 0;
+    if (nAx == 0) return imgpca_seterr(err, "%s: missing axes", LAB(st));
+    nd = x->nd + (int)nAx;
+    if (nd > CNN_MAXDIM) return imgpca_seterr(err, "%s: too many dimensions", LAB(st));
+    for (i = 0; i < nAx; i++) {
+      int64_t a = norm_axis(ax[i], nd);
+      if (a < 0 || a >= nd || mark[a]) return imgpca_seterr(err, "%s: invalid axis %lld", LAB(st), (long long)ax[i]);
+      mark[a] = 1;
+    }
+    o.nd = nd;
+    for (i = 0; i < nd; i++) o.d[i] = mark[i] ? 1 : x->d[j++];
+  }
+  set_out(p, st, 0, PV(st->aIn[0])->type, &o);
+  return IMGPCA_OK;
+}
+
+static int infer_gemm(CnnPlan *p, CnnStep *st, char *err) {
+  char lab[200];
+  const CnnNode *n = st->node;
+  CnnParams *q = &st->prm;
+  const CnnShape *x = st->nIn > 0 && st->aIn[0] >= 0 ? &PV(st->aIn[0])->shape : NULL;
+  CnnShape o;
+  int i, rc;
+  memset(&o, 0, sizeof o);
+  const CnnShape *b = &PV(st->aIn[1])->shape;
+  int64_t m, kA, kB, nn;
+  for (i = 0; i < 3; i++)
+    if ((rc = need_f32(p, st, i, err))) return rc;
+  q->transA = (int)cnn_attr_int(n, "transA", 0);
+  q->transB = (int)cnn_attr_int(n, "transB", 0);
+  q->alpha = cnn_attr_float(n, "alpha", 1.0f);
+  q->beta = cnn_attr_float(n, "beta", 1.0f);
+  if (x->nd != 2 || b->nd != 2) return imgpca_seterr(err, "%s: A and B must be matrices", LAB(st));
+  m = q->transA ? x->d[1] : x->d[0];
+  kA = q->transA ? x->d[0] : x->d[1];
+  kB = q->transB ? b->d[1] : b->d[0];
+  nn = q->transB ? b->d[0] : b->d[1];
+  if (kA != kB) return imgpca_seterr(err, "%s: inner dimensions %lld and %lld differ", LAB(st), (long long)kA, (long long)kB);
+  o.nd = 2;
+  o.d[0] = m;
+  o.d[1] = nn;
+  if (st->nIn > 2 && st->aIn[2] >= 0) {
+    CnnShape t;
+    if (bcast_shape(&o, &PV(st->aIn[2])->shape, &t) || t.nd != 2 || t.d[0] != m || t.d[1] != nn)
+      return imgpca_seterr(err, "%s: C cannot be broadcast to [%lld,%lld]", LAB(st), (long long)m, (long long)nn);
+  }
+  set_out(p, st, 0, CNN_F32, &o);
+  return IMGPCA_OK;
+}
+
+static int infer_matmul(CnnPlan *p, CnnStep *st, char *err) {
+  char lab[200];
+  const CnnShape *x = st->nIn > 0 && st->aIn[0] >= 0 ? &PV(st->aIn[0])->shape : NULL;
+  CnnShape o;
+  int rc;
+  memset(&o, 0, sizeof o);
+  CnnShape a = *x, b = PV(st->aIn[1])->shape, ba, bb, bo;
+  int j;
+  if ((rc = need_f32(p, st, 0, err)) || (rc = need_f32(p, st, 1, err))) return rc;
+  if (a.nd < 1 || b.nd < 1) return imgpca_seterr(err, "%s: scalar operands", LAB(st));
+  if (a.d[a.nd - 1] != (b.nd == 1 ? b.d[0] : b.d[b.nd - 2]))
+    return imgpca_seterr(err, "%s: inner dimensions differ", LAB(st));
+  ba.nd = a.nd > 2 ? a.nd - 2 : 0;
+  bb.nd = b.nd > 2 ? b.nd - 2 : 0;
+  for (j = 0; j < ba.nd; j++) ba.d[j] = a.d[j];
+  for (j = 0; j < bb.nd; j++) bb.d[j] = b.d[j];
+  if (bcast_shape(&ba, &bb, &bo)) return imgpca_seterr(err, "%s: batch dimensions cannot be broadcast", LAB(st));
+  o = bo;
+  if (a.nd >= 2) o.d[o.nd++] = a.d[a.nd - 2];
+  if (b.nd >= 2) o.d[o.nd++] = b.d[b.nd - 1];
+  set_out(p, st, 0, CNN_F32, &o);
+  return IMGPCA_OK;
+}
+
+static int infer_softmax(CnnPlan *p, CnnStep *st, char *err) {
+  char lab[200];
+  const CnnNode *n = st->node;
+  CnnParams *q = &st->prm;
+  const CnnShape *x = st->nIn > 0 && st->aIn[0] >= 0 ? &PV(st->aIn[0])->shape : NULL;
+  int rc;
+  if ((rc = need_f32(p, st, 0, err))) return rc;
+  q->axis = norm_axis(cnn_attr_int(n, "axis", p->g->opset >= 13 ? -1 : 1), x->nd);
+  if (q->axis < 0 || q->axis >= x->nd) return imgpca_seterr(err, "%s: axis out of range", LAB(st));
+  q->transA = p->g->opset < 13; /* before opset 13: over the flattened axes from axis on */
+  set_out(p, st, 0, CNN_F32, x);
+  return IMGPCA_OK;
+}
+
+static int infer_identity(CnnPlan *p, CnnStep *st, char *err) {
+  char lab[200];
+  const CnnShape *x = st->nIn > 0 && st->aIn[0] >= 0 ? &PV(st->aIn[0])->shape : NULL;
+  if (st->op == OP_DROPOUT && st->nIn > 2 && st->aIn[2] >= 0) {
+    int v = st->aIn[2];
+    if (!PV(v)->bConst) return imgpca_seterr(err, "%s: training_mode must be a constant", LAB(st));
+    if ((PV(v)->type == CNN_F32 && PV(v)->cf[0] != 0) || (PV(v)->type == CNN_I64 && PV(v)->ci[0] != 0))
+      return imgpca_seterr(err, "%s: training_mode=true is not supported (inference only)", LAB(st));
+  }
+  if (st->op == OP_DROPOUT && st->nOut > 1 && st->aOut[1] >= 0)
+    return imgpca_seterr(err, "%s: the mask output (boolean) is not supported", LAB(st));
+  set_out(p, st, 0, PV(st->aIn[0])->type, x);
+  return IMGPCA_OK;
+}
+
+static int infer_shape(CnnPlan *p, CnnStep *st, char *err) {
+  const CnnNode *n = st->node;
+  CnnParams *q = &st->prm;
+  const CnnShape *x = st->nIn > 0 && st->aIn[0] >= 0 ? &PV(st->aIn[0])->shape : NULL;
+  CnnShape o;
+  memset(&o, 0, sizeof o);
+  o.nd = 1;
+  {
+    int64_t s = cnn_attr_int(n, "start", 0), e = cnn_attr_int(n, "end", x->nd);
+    if (s < 0) s += x->nd;
+    if (e < 0) e += x->nd;
+    if (s < 0) s = 0;
+    if (e > x->nd) e = x->nd;
+    if (s > x->nd) s = x->nd;
+    o.d[0] = e > s ? e - s : 0;
+    q->axis = s;
+  }
+  set_out(p, st, 0, CNN_I64, &o);
+  return IMGPCA_OK;
+}
+
+static int infer_gather(CnnPlan *p, CnnStep *st, char *err) {
+  char lab[200];
+  const CnnNode *n = st->node;
+  CnnParams *q = &st->prm;
+  const CnnShape *x = st->nIn > 0 && st->aIn[0] >= 0 ? &PV(st->aIn[0])->shape : NULL;
+  CnnShape o;
+  memset(&o, 0, sizeof o);
+  int64_t nIdx, ax;
+  const int64_t *idx = const_ints(p, st, 1, &nIdx, err);
+  const CnnShape *is;
+  int j;
+  if (!idx) return IMGPCA_ERROR;
+  is = &PV(st->aIn[1])->shape;
+  ax = norm_axis(cnn_attr_int(n, "axis", 0), x->nd);
+  if (ax < 0 || ax >= x->nd) return imgpca_seterr(err, "%s: axis out of range", LAB(st));
+  if (x->nd - 1 + is->nd > CNN_MAXDIM) return imgpca_seterr(err, "%s: too many dimensions", LAB(st));
+  q->axis = ax;
+  q->aIdx = cnn_plan_own(p, (size_t)(nIdx + 1) * sizeof(int64_t));
+  if (!q->aIdx) return IMGPCA_NOMEM;
+  for (j = 0; j < nIdx; j++) {
+    int64_t v = idx[j] < 0 ? idx[j] + x->d[ax] : idx[j];
+    if (v < 0 || v >= x->d[ax]) return imgpca_seterr(err, "%s: index %lld out of range", LAB(st), (long long)idx[j]);
+    q->aIdx[j] = v;
+  }
+  q->nIdx = nIdx;
+  for (j = 0; j < ax; j++) o.d[o.nd++] = x->d[j];
+  for (j = 0; j < is->nd; j++) o.d[o.nd++] = is->d[j];
+  for (j = (int)ax + 1; j < x->nd; j++) o.d[o.nd++] = x->d[j];
+  set_out(p, st, 0, PV(st->aIn[0])->type, &o);
+  return IMGPCA_OK;
+}
+
+static int infer_cast(CnnPlan *p, CnnStep *st, char *err) {
+  char lab[200];
+  const CnnNode *n = st->node;
+  const CnnShape *x = st->nIn > 0 && st->aIn[0] >= 0 ? &PV(st->aIn[0])->shape : NULL;
+  int to = (int)cnn_attr_int(n, "to", 0);
+  if (to != PV(st->aIn[0])->type && !PV(st->aIn[0])->bConst)
+    return imgpca_seterr(err, "%s: a runtime cast between element types is not supported", LAB(st));
+  set_out(p, st, 0, to, x);
+  return IMGPCA_OK;
+}
+
+static int infer_pad(CnnPlan *p, CnnStep *st, char *err) {
+  char lab[200];
+  const CnnNode *n = st->node;
+  CnnParams *q = &st->prm;
+  const CnnShape *x = st->nIn > 0 && st->aIn[0] >= 0 ? &PV(st->aIn[0])->shape : NULL;
+  CnnShape o;
+  int i, rc;
+  memset(&o, 0, sizeof o);
+  int64_t pads[2 * CNN_MAXDIM], np = 0;
+  int c;
+  if ((rc = need_f32(p, st, 0, err))) return rc;
+  q->padValue = 0;
+  if (p->g->opset >= 11) {
+    const int64_t *a = const_ints(p, st, 1, &np, err);
+    if (!a) return IMGPCA_ERROR;
+    if (np != 2 * x->nd) return imgpca_seterr(err, "%s: pads must have %d values", LAB(st), 2 * x->nd);
+    memcpy(pads, a, (size_t)np * sizeof(int64_t));
+    if (st->nIn > 2 && st->aIn[2] >= 0) {
+      int v = st->aIn[2];
+      if (!PV(v)->bConst || PV(v)->type != CNN_F32 || cnn_shape_count(&PV(v)->shape) != 1)
+        return imgpca_seterr(err, "%s: constant_value must be a constant float32 scalar", LAB(st));
+      q->padValue = PV(v)->cf[0];
+    }
+    if (st->nIn > 3 && st->aIn[3] >= 0) return imgpca_seterr(err, "%s: the axes input is not supported", LAB(st));
+  } else {
+    if (attr_ints(n, "pads", pads, 2 * CNN_MAXDIM, &c) < 0 || c != 2 * x->nd)
+      return imgpca_seterr(err, "%s: pads must have %d values", LAB(st), 2 * x->nd);
+    q->padValue = cnn_attr_float(n, "value", 0.0f);
+  }
+  o = *x;
+  for (i = 0; i < x->nd; i++) {
+    if (pads[i] < 0 || pads[x->nd + i] < 0 || pads[i] > 65536 || pads[x->nd + i] > 65536)
+      return imgpca_seterr(err, "%s: negative or huge pads are not supported", LAB(st));
+    q->padB[i] = pads[i];
+    q->padE[i] = pads[x->nd + i];
+    o.d[i] = x->d[i] + pads[i] + pads[x->nd + i];
+  }
+  set_out(p, st, 0, CNN_F32, &o);
+  return IMGPCA_OK;
+}
+
+/* Output types and shapes of one step, its parameters in st->prm. */
+int cnn_op_infer(CnnPlan *p, CnnStep *st, char *err) {
+  char lab[200];
+  switch (st->op) {
+    case OP_CONV:
+      return infer_conv(p, st, err);
     case OP_BATCHNORM:
-      for (i = 0; i < 5; i++)
-        if ((rc = need_f32(p, st, i, err))) return rc;
-      if (x->nd < 2) return imgpca_seterr(err, "%s: input rank %d (at least 2)", LAB(st), x->nd);
-      for (i = 1; i < 5; i++)
-        if ((int64_t)cnn_shape_count(&PV(st->aIn[i])->shape) != x->d[1])
-          return imgpca_seterr(err, "%s: input %d has %zu values for %lld channels", LAB(st), i + 1,
-                               cnn_shape_count(&PV(st->aIn[i])->shape), (long long)x->d[1]);
-      q->eps = cnn_attr_float(n, "epsilon", 1e-5f);
-      set_out(p, st, 0, CNN_F32, x);
-      return IMGPCA_OK;
+      return infer_batchnorm(p, st, err);
     case OP_RELU:
     case OP_LEAKYRELU:
     case OP_SIGMOID:
@@ -436,318 +855,48 @@ int cnn_op_infer(CnnPlan *p, CnnStep *st, char *err) {
     case OP_HARDSWISH:
     case OP_TANH:
     case OP_CLIP:
-      if ((rc = need_f32(p, st, 0, err))) return rc;
-      err[0] = 0;
-      act_params(p, st, &q->act, &q->actA, &q->actB, err);
-      if (err[0]) return IMGPCA_ERROR;
-      set_out(p, st, 0, CNN_F32, x);
-      return IMGPCA_OK;
+      return infer_activation(p, st, err);
     case OP_ADD:
     case OP_SUB:
     case OP_MUL:
-    case OP_DIV: {
-      const CnnShape *y = &PV(st->aIn[1])->shape;
-      int t0 = PV(st->aIn[0])->type, t1 = PV(st->aIn[1])->type;
-      if (t0 != t1) return imgpca_seterr(err, "%s: inputs of different element types", LAB(st));
-      if (t0 == CNN_I64 && !(PV(st->aIn[0])->bConst && PV(st->aIn[1])->bConst))
-        return imgpca_seterr(err, "%s: int64 arithmetic on runtime tensors is not supported", LAB(st));
-      if (bcast_shape(x, y, &o)) return imgpca_seterr(err, "%s: shapes cannot be broadcast together", LAB(st));
-      set_out(p, st, 0, t0, &o);
-      return IMGPCA_OK;
-    }
-    case OP_CONCAT: {
-      int t = PV(st->aIn[0])->type, bAllConst = 1;
-      q->axis = norm_axis(cnn_attr_int(n, "axis", x->nd == 1 ? 0 : 1), x->nd);
-      if (!cnn_attr(n, "axis") && p->g->opset >= 4) return imgpca_seterr(err, "%s: missing attribute axis", LAB(st));
-      if (q->axis < 0 || q->axis >= x->nd) return imgpca_seterr(err, "%s: axis out of range", LAB(st));
-      o = *x;
-      o.d[q->axis] = 0;
-      for (i = 0; i < st->nIn; i++) {
-        const CnnShape *s;
-        int j;
-        if (st->aIn[i] < 0) return imgpca_seterr(err, "%s: missing input", LAB(st));
-        s = &PV(st->aIn[i])->shape;
-        if (PV(st->aIn[i])->type != t) return imgpca_seterr(err, "%s: inputs of different element types", LAB(st));
-        if (!PV(st->aIn[i])->bConst) bAllConst = 0;
-        if (s->nd != x->nd) return imgpca_seterr(err, "%s: inputs of different ranks", LAB(st));
-        for (j = 0; j < x->nd; j++)
-          if (j != q->axis && s->d[j] != x->d[j]) return imgpca_seterr(err, "%s: input shapes differ", LAB(st));
-        o.d[q->axis] += s->d[q->axis];
-      }
-      if (t == CNN_I64 && !bAllConst)
-        return imgpca_seterr(err, "%s: int64 Concat of runtime tensors is not supported", LAB(st));
-      set_out(p, st, 0, t, &o);
-      return IMGPCA_OK;
-    }
+    case OP_DIV:
+      return infer_binary(p, st, err);
+    case OP_CONCAT:
+      return infer_concat(p, st, err);
     case OP_MAXPOOL:
-    case OP_AVGPOOL: {
-      int64_t k[3];
-      int c;
-      if ((rc = need_f32(p, st, 0, err))) return rc;
-      if (attr_ints(n, "kernel_shape", k, 3, &c) < 0 || c != x->nd - 2)
-        return imgpca_seterr(err, "%s: kernel_shape must have %d values", LAB(st), x->nd - 2);
-      if ((rc = conv_geometry(p, st, x, k, &o, 1, err))) return rc;
-      if (st->op == OP_AVGPOOL) {
-        for (i = 0; i < q->nsp; i++)
-          if (q->d[i] != 1) return imgpca_seterr(err, "%s: dilations are not supported for AveragePool", LAB(st));
-        q->countPad = (int)cnn_attr_int(n, "count_include_pad", 0);
-      }
-      if (cnn_attr_int(n, "storage_order", 0) && st->op == OP_MAXPOOL) { /* only matters for Indices */
-      }
-      o.d[1] = x->d[1];
-      set_out(p, st, 0, CNN_F32, &o);
-      return IMGPCA_OK;
-    }
+    case OP_AVGPOOL:
+      return infer_pool(p, st, err);
     case OP_GLOBALAVGPOOL:
     case OP_GLOBALMAXPOOL:
-      if ((rc = need_f32(p, st, 0, err))) return rc;
-      if (x->nd < 3) return imgpca_seterr(err, "%s: input rank %d (at least 3)", LAB(st), x->nd);
-      o = *x;
-      for (i = 2; i < o.nd; i++) o.d[i] = 1;
-      set_out(p, st, 0, CNN_F32, &o);
-      return IMGPCA_OK;
-    case OP_FLATTEN: {
-      int64_t ax = norm_axis(cnn_attr_int(n, "axis", 1), x->nd), a = 1, b = 1;
-      if (ax < 0 || ax > x->nd) return imgpca_seterr(err, "%s: axis out of range", LAB(st));
-      for (i = 0; i < x->nd; i++) {
-        if (i < ax)
-          a *= x->d[i];
-        else
-          b *= x->d[i];
-      }
-      o.nd = 2;
-      o.d[0] = a;
-      o.d[1] = b;
-      set_out(p, st, 0, PV(st->aIn[0])->type, &o);
-      return IMGPCA_OK;
-    }
-    case OP_RESHAPE: {
-      int64_t nShape, known = 1, total = (int64_t)cnn_shape_count(x);
-      const int64_t *s = const_ints(p, st, 1, &nShape, err);
-      int iNeg = -1, allowzero = (int)cnn_attr_int(n, "allowzero", 0);
-      if (!s) return IMGPCA_ERROR;
-      if (nShape > CNN_MAXDIM) return imgpca_seterr(err, "%s: too many dimensions", LAB(st));
-      o.nd = (int)nShape;
-      for (i = 0; i < o.nd; i++) {
-        if (s[i] == -1) {
-          if (iNeg >= 0) return imgpca_seterr(err, "%s: more than one -1 in the shape", LAB(st));
-          iNeg = i;
-          o.d[i] = 1;
-        } else if (s[i] == 0 && !allowzero) {
-          if (i >= x->nd) return imgpca_seterr(err, "%s: 0 refers to a missing input dimension", LAB(st));
-          o.d[i] = x->d[i];
-        } else if (s[i] < 0) {
-          return imgpca_seterr(err, "%s: invalid dimension %lld", LAB(st), (long long)s[i]);
-        } else {
-          o.d[i] = s[i];
-        }
-        if (i != iNeg) {
-          if (o.d[i] && known > ((int64_t)1 << 40) / o.d[i]) return imgpca_seterr(err, "%s: shape too large", LAB(st));
-          known *= o.d[i];
-        }
-      }
-      if (iNeg >= 0) {
-        if (known == 0 || total % known) return imgpca_seterr(err, "%s: cannot infer the -1 dimension", LAB(st));
-        o.d[iNeg] = total / known;
-      } else if (known != total) {
-        return imgpca_seterr(err, "%s: %lld elements cannot be reshaped to %lld", LAB(st), (long long)total,
-                             (long long)known);
-      }
-      set_out(p, st, 0, PV(st->aIn[0])->type, &o);
-      return IMGPCA_OK;
-    }
+      return infer_global_pool(p, st, err);
+    case OP_FLATTEN:
+      return infer_flatten(p, st, err);
+    case OP_RESHAPE:
+      return infer_reshape(p, st, err);
     case OP_SQUEEZE:
-    case OP_UNSQUEEZE: {
-      int64_t ax[CNN_MAXDIM], nAx = 0;
-      int mark[CNN_MAXDIM * 2], nd;
-      memset(mark, 0, sizeof mark);
-      if (p->g->opset >= 13) {
-        if (st->nIn > 1 && st->aIn[1] >= 0) {
-          const int64_t *a = const_ints(p, st, 1, &nAx, err);
-          if (!a) return IMGPCA_ERROR;
-          if (nAx > CNN_MAXDIM) return imgpca_seterr(err, "%s: too many axes", LAB(st));
-          memcpy(ax, a, (size_t)nAx * sizeof(int64_t));
-        }
-      } else {
-        int c;
-        if (attr_ints(n, "axes", ax, CNN_MAXDIM, &c) < 0) return imgpca_seterr(err, "%s: invalid axes", LAB(st));
-        nAx = c;
-      }
-      if (st->op == OP_SQUEEZE) {
-        if (nAx == 0) {
-          for (i = 0; i < x->nd; i++) mark[i] = x->d[i] == 1;
-        }
-        for (i = 0; i < nAx; i++) {
-          int64_t a = norm_axis(ax[i], x->nd);
-          if (a < 0 || a >= x->nd || x->d[a] != 1)
-            return imgpca_seterr(err, "%s: axis %lld is not a dimension of size 1", LAB(st), (long long)ax[i]);
-          mark[a] = 1;
-        }
-        for (i = 0; i < x->nd; i++)
-          if (!mark[i]) o.d[o.nd++] = x->d[i];
-      } else {
-        int j = 0;
-        if (nAx == 0) return imgpca_seterr(err, "%s: missing axes", LAB(st));
-        nd = x->nd + (int)nAx;
-        if (nd > CNN_MAXDIM) return imgpca_seterr(err, "%s: too many dimensions", LAB(st));
-        for (i = 0; i < nAx; i++) {
-          int64_t a = norm_axis(ax[i], nd);
-          if (a < 0 || a >= nd || mark[a]) return imgpca_seterr(err, "%s: invalid axis %lld", LAB(st), (long long)ax[i]);
-          mark[a] = 1;
-        }
-        o.nd = nd;
-        for (i = 0; i < nd; i++) o.d[i] = mark[i] ? 1 : x->d[j++];
-      }
-      set_out(p, st, 0, PV(st->aIn[0])->type, &o);
-      return IMGPCA_OK;
-    }
-    case OP_GEMM: {
-      const CnnShape *b = &PV(st->aIn[1])->shape;
-      int64_t m, kA, kB, nn;
-      for (i = 0; i < 3; i++)
-        if ((rc = need_f32(p, st, i, err))) return rc;
-      q->transA = (int)cnn_attr_int(n, "transA", 0);
-      q->transB = (int)cnn_attr_int(n, "transB", 0);
-      q->alpha = cnn_attr_float(n, "alpha", 1.0f);
-      q->beta = cnn_attr_float(n, "beta", 1.0f);
-      if (x->nd != 2 || b->nd != 2) return imgpca_seterr(err, "%s: A and B must be matrices", LAB(st));
-      m = q->transA ? x->d[1] : x->d[0];
-      kA = q->transA ? x->d[0] : x->d[1];
-      kB = q->transB ? b->d[1] : b->d[0];
-      nn = q->transB ? b->d[0] : b->d[1];
-      if (kA != kB) return imgpca_seterr(err, "%s: inner dimensions %lld and %lld differ", LAB(st), (long long)kA, (long long)kB);
-      o.nd = 2;
-      o.d[0] = m;
-      o.d[1] = nn;
-      if (st->nIn > 2 && st->aIn[2] >= 0) {
-        CnnShape t;
-        if (bcast_shape(&o, &PV(st->aIn[2])->shape, &t) || t.nd != 2 || t.d[0] != m || t.d[1] != nn)
-          return imgpca_seterr(err, "%s: C cannot be broadcast to [%lld,%lld]", LAB(st), (long long)m, (long long)nn);
-      }
-      set_out(p, st, 0, CNN_F32, &o);
-      return IMGPCA_OK;
-    }
-    case OP_MATMUL: {
-      CnnShape a = *x, b = PV(st->aIn[1])->shape, ba, bb, bo;
-      int j;
-      if ((rc = need_f32(p, st, 0, err)) || (rc = need_f32(p, st, 1, err))) return rc;
-      if (a.nd < 1 || b.nd < 1) return imgpca_seterr(err, "%s: scalar operands", LAB(st));
-      if (a.d[a.nd - 1] != (b.nd == 1 ? b.d[0] : b.d[b.nd - 2]))
-        return imgpca_seterr(err, "%s: inner dimensions differ", LAB(st));
-      ba.nd = a.nd > 2 ? a.nd - 2 : 0;
-      bb.nd = b.nd > 2 ? b.nd - 2 : 0;
-      for (j = 0; j < ba.nd; j++) ba.d[j] = a.d[j];
-      for (j = 0; j < bb.nd; j++) bb.d[j] = b.d[j];
-      if (bcast_shape(&ba, &bb, &bo)) return imgpca_seterr(err, "%s: batch dimensions cannot be broadcast", LAB(st));
-      o = bo;
-      if (a.nd >= 2) o.d[o.nd++] = a.d[a.nd - 2];
-      if (b.nd >= 2) o.d[o.nd++] = b.d[b.nd - 1];
-      set_out(p, st, 0, CNN_F32, &o);
-      return IMGPCA_OK;
-    }
+    case OP_UNSQUEEZE:
+      return infer_squeeze(p, st, err);
+    case OP_GEMM:
+      return infer_gemm(p, st, err);
+    case OP_MATMUL:
+      return infer_matmul(p, st, err);
     case OP_SOFTMAX:
-      if ((rc = need_f32(p, st, 0, err))) return rc;
-      q->axis = norm_axis(cnn_attr_int(n, "axis", p->g->opset >= 13 ? -1 : 1), x->nd);
-      if (q->axis < 0 || q->axis >= x->nd) return imgpca_seterr(err, "%s: axis out of range", LAB(st));
-      q->transA = p->g->opset < 13; /* before opset 13: over the flattened axes from axis on */
-      set_out(p, st, 0, CNN_F32, x);
-      return IMGPCA_OK;
+      return infer_softmax(p, st, err);
     case OP_IDENTITY:
     case OP_DROPOUT:
-      if (st->op == OP_DROPOUT && st->nIn > 2 && st->aIn[2] >= 0) {
-        int v = st->aIn[2];
-        if (!PV(v)->bConst) return imgpca_seterr(err, "%s: training_mode must be a constant", LAB(st));
-        if ((PV(v)->type == CNN_F32 && PV(v)->cf[0] != 0) || (PV(v)->type == CNN_I64 && PV(v)->ci[0] != 0))
-          return imgpca_seterr(err, "%s: training_mode=true is not supported (inference only)", LAB(st));
-      }
-      if (st->op == OP_DROPOUT && st->nOut > 1 && st->aOut[1] >= 0)
-        return imgpca_seterr(err, "%s: the mask output (boolean) is not supported", LAB(st));
-      set_out(p, st, 0, PV(st->aIn[0])->type, x);
-      return IMGPCA_OK;
-    case OP_CONSTANT: /* handled by the plan (folded) */
-      return IMGPCA_OK;
+      return infer_identity(p, st, err);
+    case OP_CONSTANT:
+      return IMGPCA_OK; /* folded by the plan */
     case OP_SHAPE:
-      o.nd = 1;
-      {
-        int64_t s = cnn_attr_int(n, "start", 0), e = cnn_attr_int(n, "end", x->nd);
-        if (s < 0) s += x->nd;
-        if (e < 0) e += x->nd;
-        if (s < 0) s = 0;
-        if (e > x->nd) e = x->nd;
-        if (s > x->nd) s = x->nd;
-        o.d[0] = e > s ? e - s : 0;
-        q->axis = s;
-      }
-      set_out(p, st, 0, CNN_I64, &o);
-      return IMGPCA_OK;
-    case OP_GATHER: {
-      int64_t nIdx, ax;
-      const int64_t *idx = const_ints(p, st, 1, &nIdx, err);
-      const CnnShape *is;
-      int j;
-      if (!idx) return IMGPCA_ERROR;
-      is = &PV(st->aIn[1])->shape;
-      ax = norm_axis(cnn_attr_int(n, "axis", 0), x->nd);
-      if (ax < 0 || ax >= x->nd) return imgpca_seterr(err, "%s: axis out of range", LAB(st));
-      if (x->nd - 1 + is->nd > CNN_MAXDIM) return imgpca_seterr(err, "%s: too many dimensions", LAB(st));
-      q->axis = ax;
-      q->aIdx = cnn_plan_own(p, (size_t)(nIdx + 1) * sizeof(int64_t));
-      if (!q->aIdx) return IMGPCA_NOMEM;
-      for (j = 0; j < nIdx; j++) {
-        int64_t v = idx[j] < 0 ? idx[j] + x->d[ax] : idx[j];
-        if (v < 0 || v >= x->d[ax]) return imgpca_seterr(err, "%s: index %lld out of range", LAB(st), (long long)idx[j]);
-        q->aIdx[j] = v;
-      }
-      q->nIdx = nIdx;
-      for (j = 0; j < ax; j++) o.d[o.nd++] = x->d[j];
-      for (j = 0; j < is->nd; j++) o.d[o.nd++] = is->d[j];
-      for (j = (int)ax + 1; j < x->nd; j++) o.d[o.nd++] = x->d[j];
-      set_out(p, st, 0, PV(st->aIn[0])->type, &o);
-      return IMGPCA_OK;
-    }
-    case OP_CAST: {
-      int to = (int)cnn_attr_int(n, "to", 0);
-      if (to != PV(st->aIn[0])->type && !PV(st->aIn[0])->bConst)
-        return imgpca_seterr(err, "%s: a runtime cast between element types is not supported", LAB(st));
-      set_out(p, st, 0, to, x);
-      return IMGPCA_OK;
-    }
-    case OP_PAD: {
-      int64_t pads[2 * CNN_MAXDIM], np = 0;
-      int c;
-      if ((rc = need_f32(p, st, 0, err))) return rc;
-      q->padValue = 0;
-      if (p->g->opset >= 11) {
-        const int64_t *a = const_ints(p, st, 1, &np, err);
-        if (!a) return IMGPCA_ERROR;
-        if (np != 2 * x->nd) return imgpca_seterr(err, "%s: pads must have %d values", LAB(st), 2 * x->nd);
-        memcpy(pads, a, (size_t)np * sizeof(int64_t));
-        if (st->nIn > 2 && st->aIn[2] >= 0) {
-          int v = st->aIn[2];
-          if (!PV(v)->bConst || PV(v)->type != CNN_F32 || cnn_shape_count(&PV(v)->shape) != 1)
-            return imgpca_seterr(err, "%s: constant_value must be a constant float32 scalar", LAB(st));
-          q->padValue = PV(v)->cf[0];
-        }
-        if (st->nIn > 3 && st->aIn[3] >= 0) return imgpca_seterr(err, "%s: the axes input is not supported", LAB(st));
-      } else {
-        if (attr_ints(n, "pads", pads, 2 * CNN_MAXDIM, &c) < 0 || c != 2 * x->nd)
-          return imgpca_seterr(err, "%s: pads must have %d values", LAB(st), 2 * x->nd);
-        q->padValue = cnn_attr_float(n, "value", 0.0f);
-      }
-      o = *x;
-      for (i = 0; i < x->nd; i++) {
-        if (pads[i] < 0 || pads[x->nd + i] < 0 || pads[i] > 65536 || pads[x->nd + i] > 65536)
-          return imgpca_seterr(err, "%s: negative or huge pads are not supported", LAB(st));
-        q->padB[i] = pads[i];
-        q->padE[i] = pads[x->nd + i];
-        o.d[i] = x->d[i] + pads[i] + pads[x->nd + i];
-      }
-      set_out(p, st, 0, CNN_F32, &o);
-      return IMGPCA_OK;
-    }
+      return infer_shape(p, st, err);
+    case OP_GATHER:
+      return infer_gather(p, st, err);
+    case OP_CAST:
+      return infer_cast(p, st, err);
+    case OP_PAD:
+      return infer_pad(p, st, err);
     default: break;
   }
-  (void)cnt;
   return imgpca_seterr(err, "%s: no shape inference", LAB(st));
 }
 
