@@ -31,6 +31,8 @@ static void taps_free(Taps *t) {
   imgpca_free(t->lo);
   imgpca_free(t->cnt);
   imgpca_free(t->w);
+  t->lo = t->cnt = NULL;
+  t->w = NULL;
 }
 
 /* Weights for outputs [off, off+n) of a resize from nIn to nFull samples. */
