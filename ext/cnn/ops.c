@@ -30,44 +30,66 @@
 typedef struct OpDef {
   int op;
   const char *zName;
-  int nInMin, nInMax; /* inputs */
-  int nOutMax;        /* outputs we can produce */
-  const char *zAttrs; /* supported attributes, space separated */
+  int nInMin, nInMax;                          /* inputs */
+  int nOutMax;                                 /* outputs we can produce */
+  const char *zAttrs;                          /* supported attributes, space separated */
+  int (*xInfer)(CnnPlan *, CnnStep *, char *); /* types, shapes and parameters at plan time */
 } OpDef;
 
+/* The shape inference of each operator family (defined below). */
+static int infer_activation(CnnPlan *p, CnnStep *st, char *err);
+static int infer_batchnorm(CnnPlan *p, CnnStep *st, char *err);
+static int infer_binary(CnnPlan *p, CnnStep *st, char *err);
+static int infer_cast(CnnPlan *p, CnnStep *st, char *err);
+static int infer_concat(CnnPlan *p, CnnStep *st, char *err);
+static int infer_constant(CnnPlan *p, CnnStep *st, char *err);
+static int infer_conv(CnnPlan *p, CnnStep *st, char *err);
+static int infer_flatten(CnnPlan *p, CnnStep *st, char *err);
+static int infer_gather(CnnPlan *p, CnnStep *st, char *err);
+static int infer_gemm(CnnPlan *p, CnnStep *st, char *err);
+static int infer_global_pool(CnnPlan *p, CnnStep *st, char *err);
+static int infer_identity(CnnPlan *p, CnnStep *st, char *err);
+static int infer_matmul(CnnPlan *p, CnnStep *st, char *err);
+static int infer_pad(CnnPlan *p, CnnStep *st, char *err);
+static int infer_pool(CnnPlan *p, CnnStep *st, char *err);
+static int infer_reshape(CnnPlan *p, CnnStep *st, char *err);
+static int infer_shape(CnnPlan *p, CnnStep *st, char *err);
+static int infer_softmax(CnnPlan *p, CnnStep *st, char *err);
+static int infer_squeeze(CnnPlan *p, CnnStep *st, char *err);
+
 static const OpDef aOpDef[] = {
-    {OP_CONV, "Conv", 2, 3, 1, "auto_pad dilations group kernel_shape pads strides"},
-    {OP_BATCHNORM, "BatchNormalization", 5, 5, 1, "epsilon momentum spatial is_test training_mode consumed_inputs"},
-    {OP_RELU, "Relu", 1, 1, 1, ""},
-    {OP_LEAKYRELU, "LeakyRelu", 1, 1, 1, "alpha"},
-    {OP_SIGMOID, "Sigmoid", 1, 1, 1, ""},
-    {OP_HARDSIGMOID, "HardSigmoid", 1, 1, 1, "alpha beta"},
-    {OP_HARDSWISH, "HardSwish", 1, 1, 1, ""},
-    {OP_CLIP, "Clip", 1, 3, 1, "min max"},
-    {OP_TANH, "Tanh", 1, 1, 1, ""},
-    {OP_ADD, "Add", 2, 2, 1, "axis broadcast"},
-    {OP_SUB, "Sub", 2, 2, 1, "axis broadcast"},
-    {OP_MUL, "Mul", 2, 2, 1, "axis broadcast"},
-    {OP_DIV, "Div", 2, 2, 1, "axis broadcast"},
-    {OP_CONCAT, "Concat", 1, CNN_MAXIN, 1, "axis"},
-    {OP_MAXPOOL, "MaxPool", 1, 1, 1, "auto_pad ceil_mode dilations kernel_shape pads storage_order strides"},
-    {OP_AVGPOOL, "AveragePool", 1, 1, 1, "auto_pad ceil_mode count_include_pad kernel_shape pads strides"},
-    {OP_GLOBALAVGPOOL, "GlobalAveragePool", 1, 1, 1, ""},
-    {OP_GLOBALMAXPOOL, "GlobalMaxPool", 1, 1, 1, ""},
-    {OP_FLATTEN, "Flatten", 1, 1, 1, "axis"},
-    {OP_RESHAPE, "Reshape", 2, 2, 1, "allowzero"},
-    {OP_SQUEEZE, "Squeeze", 1, 2, 1, "axes"},
-    {OP_UNSQUEEZE, "Unsqueeze", 1, 2, 1, "axes"},
-    {OP_GEMM, "Gemm", 2, 3, 1, "alpha beta transA transB broadcast"},
-    {OP_MATMUL, "MatMul", 2, 2, 1, ""},
-    {OP_SOFTMAX, "Softmax", 1, 1, 1, "axis"},
-    {OP_IDENTITY, "Identity", 1, 1, 1, ""},
-    {OP_DROPOUT, "Dropout", 1, 3, 2, "ratio seed is_test"},
-    {OP_CONSTANT, "Constant", 0, 0, 1, "value value_float value_floats value_int value_ints"},
-    {OP_SHAPE, "Shape", 1, 1, 1, "start end"},
-    {OP_GATHER, "Gather", 2, 2, 1, "axis"},
-    {OP_CAST, "Cast", 1, 1, 1, "to saturate"},
-    {OP_PAD, "Pad", 1, 4, 1, "mode pads value"},
+    {OP_CONV, "Conv", 2, 3, 1, "auto_pad dilations group kernel_shape pads strides", infer_conv},
+    {OP_BATCHNORM, "BatchNormalization", 5, 5, 1, "epsilon momentum spatial is_test training_mode consumed_inputs", infer_batchnorm},
+    {OP_RELU, "Relu", 1, 1, 1, "", infer_activation},
+    {OP_LEAKYRELU, "LeakyRelu", 1, 1, 1, "alpha", infer_activation},
+    {OP_SIGMOID, "Sigmoid", 1, 1, 1, "", infer_activation},
+    {OP_HARDSIGMOID, "HardSigmoid", 1, 1, 1, "alpha beta", infer_activation},
+    {OP_HARDSWISH, "HardSwish", 1, 1, 1, "", infer_activation},
+    {OP_CLIP, "Clip", 1, 3, 1, "min max", infer_activation},
+    {OP_TANH, "Tanh", 1, 1, 1, "", infer_activation},
+    {OP_ADD, "Add", 2, 2, 1, "axis broadcast", infer_binary},
+    {OP_SUB, "Sub", 2, 2, 1, "axis broadcast", infer_binary},
+    {OP_MUL, "Mul", 2, 2, 1, "axis broadcast", infer_binary},
+    {OP_DIV, "Div", 2, 2, 1, "axis broadcast", infer_binary},
+    {OP_CONCAT, "Concat", 1, CNN_MAXIN, 1, "axis", infer_concat},
+    {OP_MAXPOOL, "MaxPool", 1, 1, 1, "auto_pad ceil_mode dilations kernel_shape pads storage_order strides", infer_pool},
+    {OP_AVGPOOL, "AveragePool", 1, 1, 1, "auto_pad ceil_mode count_include_pad kernel_shape pads strides", infer_pool},
+    {OP_GLOBALAVGPOOL, "GlobalAveragePool", 1, 1, 1, "", infer_global_pool},
+    {OP_GLOBALMAXPOOL, "GlobalMaxPool", 1, 1, 1, "", infer_global_pool},
+    {OP_FLATTEN, "Flatten", 1, 1, 1, "axis", infer_flatten},
+    {OP_RESHAPE, "Reshape", 2, 2, 1, "allowzero", infer_reshape},
+    {OP_SQUEEZE, "Squeeze", 1, 2, 1, "axes", infer_squeeze},
+    {OP_UNSQUEEZE, "Unsqueeze", 1, 2, 1, "axes", infer_squeeze},
+    {OP_GEMM, "Gemm", 2, 3, 1, "alpha beta transA transB broadcast", infer_gemm},
+    {OP_MATMUL, "MatMul", 2, 2, 1, "", infer_matmul},
+    {OP_SOFTMAX, "Softmax", 1, 1, 1, "axis", infer_softmax},
+    {OP_IDENTITY, "Identity", 1, 1, 1, "", infer_identity},
+    {OP_DROPOUT, "Dropout", 1, 3, 2, "ratio seed is_test", infer_identity},
+    {OP_CONSTANT, "Constant", 0, 0, 1, "value value_float value_floats value_int value_ints", infer_constant},
+    {OP_SHAPE, "Shape", 1, 1, 1, "start end", infer_shape},
+    {OP_GATHER, "Gather", 2, 2, 1, "axis", infer_gather},
+    {OP_CAST, "Cast", 1, 1, 1, "to saturate", infer_cast},
+    {OP_PAD, "Pad", 1, 4, 1, "mode pads value", infer_pad},
 };
 
 int cnn_op_lookup(const char *zOp) {
@@ -840,64 +862,15 @@ static int infer_pad(CnnPlan *p, CnnStep *st, char *err) {
   return IMGPCA_OK;
 }
 
+/* Constant nodes are folded by the plan itself. */
+static int infer_constant(CnnPlan *p, CnnStep *st, char *err) { return IMGPCA_OK; }
+
 /* Output types and shapes of one step, its parameters in st->prm. */
 int cnn_op_infer(CnnPlan *p, CnnStep *st, char *err) {
+  const OpDef *d = op_def(st->op);
   char lab[200];
-  switch (st->op) {
-    case OP_CONV:
-      return infer_conv(p, st, err);
-    case OP_BATCHNORM:
-      return infer_batchnorm(p, st, err);
-    case OP_RELU:
-    case OP_LEAKYRELU:
-    case OP_SIGMOID:
-    case OP_HARDSIGMOID:
-    case OP_HARDSWISH:
-    case OP_TANH:
-    case OP_CLIP:
-      return infer_activation(p, st, err);
-    case OP_ADD:
-    case OP_SUB:
-    case OP_MUL:
-    case OP_DIV:
-      return infer_binary(p, st, err);
-    case OP_CONCAT:
-      return infer_concat(p, st, err);
-    case OP_MAXPOOL:
-    case OP_AVGPOOL:
-      return infer_pool(p, st, err);
-    case OP_GLOBALAVGPOOL:
-    case OP_GLOBALMAXPOOL:
-      return infer_global_pool(p, st, err);
-    case OP_FLATTEN:
-      return infer_flatten(p, st, err);
-    case OP_RESHAPE:
-      return infer_reshape(p, st, err);
-    case OP_SQUEEZE:
-    case OP_UNSQUEEZE:
-      return infer_squeeze(p, st, err);
-    case OP_GEMM:
-      return infer_gemm(p, st, err);
-    case OP_MATMUL:
-      return infer_matmul(p, st, err);
-    case OP_SOFTMAX:
-      return infer_softmax(p, st, err);
-    case OP_IDENTITY:
-    case OP_DROPOUT:
-      return infer_identity(p, st, err);
-    case OP_CONSTANT:
-      return IMGPCA_OK; /* folded by the plan */
-    case OP_SHAPE:
-      return infer_shape(p, st, err);
-    case OP_GATHER:
-      return infer_gather(p, st, err);
-    case OP_CAST:
-      return infer_cast(p, st, err);
-    case OP_PAD:
-      return infer_pad(p, st, err);
-    default: break;
-  }
-  return imgpca_seterr(err, "%s: no shape inference", LAB(st));
+  if (!d || !d->xInfer) return imgpca_seterr(err, "%s: no shape inference", LAB(st));
+  return d->xInfer(p, st, err);
 }
 
 /* ---- kernels ---- */
