@@ -297,10 +297,10 @@ build/concurrency/concurrency: tests/concurrency/concurrency.c tests/oom/sqlrun.
 test-concurrency: build/concurrency/concurrency
 	@ASAN_OPTIONS=detect_leaks=1:exitcode=99 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  build/concurrency/concurrency tests/concurrency/cases.txt $${IMGPCA_THREADS:-4} $${IMGPCA_ROUNDS:-3}
+	  build/concurrency/concurrency tests/concurrency/cases.txt $${CONCURRENCY_THREADS:-4} $${CONCURRENCY_ROUNDS:-3}
 
 # ---- reliability: ThreadSanitizer -------------------------------------------
-# The concurrency test (tests/concurrency; IMGPCA_THREADS x IMGPCA_ROUNDS,
+# The concurrency test (tests/concurrency; CONCURRENCY_THREADS x CONCURRENCY_ROUNDS,
 # default 4 x 1), the s3_fetch_many worker-pool tests (tests/unit/test_fetch*.c) and the knn threads (test_knn.c)
 # against a -fsanitize=thread build of the cores under build/tsan.  Any report
 # fails; tests/tsan.supp lists the suppressed ones, each with its reason.
@@ -324,24 +324,25 @@ build/tsan/concurrency: tests/concurrency/concurrency.c tests/oom/sqlrun.h $(TOB
 
 .PHONY: test-tsan test-tsan-fetch
 test-tsan: build/tsan/concurrency test-tsan-fetch
-	@$(TSAN_ENV) build/tsan/concurrency tests/concurrency/cases.txt $${IMGPCA_THREADS:-4} $${IMGPCA_ROUNDS:-1}
+	@$(TSAN_ENV) build/tsan/concurrency tests/concurrency/cases.txt $${CONCURRENCY_THREADS:-4} $${CONCURRENCY_ROUNDS:-1}
 
 test-tsan-fetch: $(TSAN_TESTS)
 	@$(TSAN_ENV) tests/run-unit.sh build/unit-tsan $(TSAN_TESTS)
 
 # ---- generated reference tables of the docs (tests/docs-tables.sh) --------
-# The settings tables of README.md and docs/STORAGE.md are printed from the
-# settings table of ext/config/config.c: make docs-tables rewrites them,
-# make test-docs-tables fails when the committed ones differ.
-build/settings-table: scripts/settings-table.c build/libimgpca-int.a
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) $< -o $@ build/libimgpca-int.a $(LIBS)
+# The SQL reference and the settings tables of README.md and docs/*.md, and
+# tests/api-surface.expected, are printed from the module descriptors by
+# scripts/reference.c (linked with the extension's objects): make docs-tables
+# rewrites them, make test-docs-tables fails when the committed ones differ.
+build/reference: scripts/reference.c build/libimgpca-int.a
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -Iext $< -o $@ build/libimgpca-int.a $(LIBS)
 
 .PHONY: docs-tables test-docs-tables
-docs-tables: build/settings-table
-	@tests/docs-tables.sh build/settings-table --write
+docs-tables: build/reference
+	@tests/docs-tables.sh build/reference --write
 
-test-docs-tables: build/settings-table
-	@tests/docs-tables.sh build/settings-table
+test-docs-tables: build/reference
+	@tests/docs-tables.sh build/reference
 
 # ---- style: clang-format (.clang-format) -----------------------------------
 # every C file of the repository (build/ holds only generated ones)

@@ -11,6 +11,10 @@
 */
 #include "fuzz.h"
 #include "config/config.h"
+#include "storage/storage.h"
+
+/* The storage core's settings: URLs, secrets, the region, every type. */
+static const ImgpcaSetting *const apTables[] = {imgpca_storage_settings, NULL};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   ImgpcaConfig cfg;
@@ -18,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char *z = fuzz_cstr(data, size), *p, *end;
   int i;
   if (!z) return 0;
-  if (imgpca_config_init(&cfg) != IMGPCA_OK) {
+  if (imgpca_config_init(&cfg, apTables, NULL) != IMGPCA_OK) {
     free(z);
     return 0;
   }
@@ -42,8 +46,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         fuzz_fail("setting '%s' did not read back", zKey);
     }
   }
-  for (i = 0; imgpca_settings[i].zKey; i++) {
-    const ImgpcaSetting *s = &imgpca_settings[i];
+  for (i = 0; i < cfg.nSetting; i++) {
+    const ImgpcaSetting *s = cfg.apSetting[i];
     const char *zVal = imgpca_config_get(&cfg, s->zKey, NULL);
     char masked[64], shown[1024], origin[128];
     (void)imgpca_config_int(&cfg, s->zKey);

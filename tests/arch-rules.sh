@@ -8,9 +8,10 @@
 #  2. cores depend downwards only: each core's includes and undefined symbols
 #     stay within the modules listed below (and what those depend on);
 #  3. glue (*_sql.[ch], ext/core/, ext/sqlglue/) includes sqlglue.h, core
-#     headers and the glue header of its own folder, never another folder's
-#     glue header, and needs no symbol of another folder's glue (but for
-#     sqlite3_api and the functions declared in sqlglue.h);
+#     headers, the glue header of its own folder and those of the glue
+#     services listed in GLUE_DEPS below (the connection's storage, vector
+#     arguments, the model cache), and needs no other symbol of another
+#     folder's glue (but for sqlite3_api and what sqlglue.h declares);
 #  4. ext/s3/ is reached only by ext/storage/ (includes and symbols);
 #  5. ext/imgpca.c includes only glue headers and include/imgpca.h, and
 #     defines no SQL function;
@@ -20,8 +21,9 @@
 #  7. naming ("Naming" in docs/ARCHITECTURE.md): a core defines only global
 #     symbols with its module's prefix; a glue file defines NAME_func,
 #     NAME_step, NAME_final, NAME_value, NAME_inverse or NAME_module for a
-#     NAME of tests/api-surface.expected, imgpca_* functions, and sqlglue's
-#     vector functions fvec_arg, fvec_arg_free, fvec_result.
+#     NAME of tests/api-surface.expected, imgpca_* functions and data (the
+#     module descriptor imgpca_module_<folder>), and the vector glue's
+#     argument functions fvec_arg, fvec_arg_free, fvec_result.
 #   tests/arch-rules.sh [OBJDIR]        (OBJDIR default build/obj)
 set -u
 cd "$(dirname "$0")/.."
@@ -41,6 +43,11 @@ CORE_DEPS = {
     "fetch": {"common", "cnn", "image", "storage"},
 }
 GLUE_ONLY = {"core", "sqlglue"}  # folders without a core
+# Glue services a glue folder may use (declared in the service's *_sql.h,
+# docs/ARCHITECTURE.md "Dependency rules"): storage = imgpca_conn_storage,
+# vector = fvec_arg/fvec_result, cnn = imgpca_conn_spec_models.
+GLUE_DEPS = {"image": {"vector", "cnn"}, "pca": {"vector"}, "fetch": {"storage", "cnn"},
+             "csv": {"storage"}, "cnn": {"storage"}}
 
 def closure(m):
     out, todo = set(), [m]
@@ -109,7 +116,7 @@ for f in files:
                 bad(f"core {f} includes the glue header {p}")
             elif im != m and im not in CORE_DEPS.get(m, set()):
                 bad(f"core {f} ({m}) includes {p}: {m} may use only {sorted(CORE_DEPS.get(m, set()))}")
-        elif iglue and im != m and p != "ext/sqlglue/sqlglue.h":
+        elif iglue and im != m and p != "ext/sqlglue/sqlglue.h" and im not in GLUE_DEPS.get(m, ()):
             bad(f"glue {f} includes {p}, the glue header of another folder")
         if im == "s3" and m not in ("s3", "storage"):
             bad(f"{f} includes {p}: ext/s3/ is reached only through ext/storage/")
@@ -164,7 +171,8 @@ for f, syms in undef.items():
                 bad(f"core {f} calls {s} of the glue file {d}")
             elif dm != m and dm not in closure(m):
                 bad(f"core {f} ({m}) calls {s} of {d}: {m} may use only {sorted(closure(m))}")
-        elif dglue and dm != m and dm != "sqlglue" and s != "sqlite3_api" and not sqlglue_declares(s):
+        elif dglue and dm != m and dm != "sqlglue" and s != "sqlite3_api" and not sqlglue_declares(s) \
+                and dm not in GLUE_DEPS.get(m, ()):
             bad(f"glue {f} calls {s} of the glue file {d} of another folder")
 
 # ---- naming ------------------------------------------------------------------------------
@@ -173,7 +181,7 @@ PREFIX = {"common": ("imgpca_",), "config": ("imgpca_",), "storage": ("imgpca_",
           "pca": ("pca_",), "vector": ("fvec_",), "knn": ("knn_",), "csv": ("csv_",),
           "shard": ("shard_",), "s3": ("s3_",)}
 sql_names = {l.split("|")[1] for l in open("tests/api-surface.expected") if "|" in l}
-SQLGLUE_EXTRA = {"fvec_arg", "fvec_arg_free", "fvec_result"}
+VECTOR_GLUE_EXTRA = {"fvec_arg", "fvec_arg_free", "fvec_result"}
 for o in objs:
     f = src_of(o)
     out = subprocess.run(["nm", "--defined-only", o], capture_output=True, text=True, check=True).stdout
@@ -191,7 +199,7 @@ for o in objs:
         m2 = re.match(r"(.+)_(func|step|final|value|inverse|module)$", sym)
         if m2 and m2.group(1) in sql_names:
             continue
-        if sym.startswith("imgpca_") or (f == "ext/sqlglue/sqlglue.c" and sym in SQLGLUE_EXTRA):
+        if sym.startswith("imgpca_") or (f == "ext/vector/vector_sql.c" and sym in VECTOR_GLUE_EXTRA):
             continue
         bad(f"glue {f} defines {sym}: expected <SQL name>_func/_step/_final/_module or imgpca_*")
 

@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
-# Reference tables of the docs against the code:
-#  - every "<!-- generated: settings [PREFIX] -->" ... "<!-- end -->" block of
-#    README.md and docs/*.md must equal what build/settings-table PREFIX prints
-#    from the settings table of ext/config/config.c (--write rewrites them:
-#    make docs-tables);
+# Reference tables of the docs against the module descriptors (ext/*/*_sql.c,
+# printed by build/reference from scripts/reference.c):
+#  - every "<!-- generated: settings [PREFIX] -->" and "<!-- generated:
+#    functions -->" block of README.md and docs/*.md, up to "<!-- end -->",
+#    must equal what `build/reference settings [PREFIX]` / `build/reference
+#    functions` prints (which also fails when a descriptor's reference rows
+#    and its functions disagree);
+#  - tests/api-surface.expected must equal `build/reference api`, sorted
+#    (tests/api-surface.sh then checks the loaded extension against it);
 #  - the functions of README.md's "SQL reference" (names, numbers of
 #    arguments from the signatures, "aggregate", "table") must equal the
-#    functions and modules of tests/api-surface.expected.
+#    functions and tables of tests/api-surface.expected.
+# --write rewrites the generated blocks and api-surface.expected (make docs-tables).
 #   tests/docs-tables.sh GENERATOR [--write]
 set -u
 cd "$(dirname "$0")/.."
@@ -17,18 +22,25 @@ gen = sys.argv[1]
 write = "--write" in sys.argv[2:]
 fail = 0
 
-# ---- generated settings tables ------------------------------------------------
-START = re.compile(r"^<!-- generated: settings(?: (\S+))? -->$")
+def generate(*args):
+    r = subprocess.run([gen] + list(args), capture_output=True, text=True)
+    if r.returncode != 0:
+        print(f"FAIL docs-tables: {gen} {' '.join(args)}:\n{r.stderr.rstrip()}")
+        sys.exit(1)
+    return r.stdout.rstrip("\n").split("\n")
+
+# ---- generated blocks ----------------------------------------------------------
+START = re.compile(r"^<!-- generated: (settings|functions)(?: (\S+))? -->$")
 for path in ["README.md"] + sorted(glob.glob("docs/*.md")):
     lines = open(path, encoding="utf-8").read().split("\n")
-    out, i, changed, blocks = [], 0, False, 0
+    out, i, changed, blocks = [], 0, False, []
     while i < len(lines):
         m = START.match(lines[i])
         out.append(lines[i])
         i += 1
         if not m:
             continue
-        blocks += 1
+        blocks.append(m.group(1))
         j = i
         while j < len(lines) and lines[j] != "<!-- end -->":
             j += 1
@@ -36,14 +48,13 @@ for path in ["README.md"] + sorted(glob.glob("docs/*.md")):
             print(f"FAIL docs-tables: {path}:{i}: no <!-- end --> after the generated block")
             fail = 1
             break
-        want = subprocess.run([gen] + ([m.group(1)] if m.group(1) else []), check=True,
-                              capture_output=True, text=True).stdout.rstrip("\n").split("\n")
+        want = generate(m.group(1), *([m.group(2)] if m.group(2) else []))
         have = lines[i:j]
         if have != want:
             if write:
                 changed = True
             else:
-                print(f"FAIL docs-tables: {path}:{i}: the settings table differs from ext/config/config.c (make docs-tables)")
+                print(f"FAIL docs-tables: {path}:{i}: the {m.group(1)} table differs from the module descriptors (make docs-tables)")
                 for h, w in zip(have + [""] * len(want), want + [""] * len(have)):
                     if h != w:
                         print(f"  doc:  {h}\n  code: {w}")
@@ -55,10 +66,26 @@ for path in ["README.md"] + sorted(glob.glob("docs/*.md")):
         open(path, "w", encoding="utf-8").write("\n".join(out))
         print(f"docs-tables: rewrote {path}")
     if blocks:
-        print(f"{'ok  ' if not fail else '    '} docs-tables: {path}: {blocks} settings table(s)")
-    elif path in ("README.md", "docs/STORAGE.md"):
-        print(f"FAIL docs-tables: {path} has no <!-- generated: settings --> block")
+        print(f"{'ok  ' if not fail else '    '} docs-tables: {path}: {', '.join(blocks)} table(s)")
+    for need, kind in (("README.md", "settings"), ("README.md", "functions"), ("docs/STORAGE.md", "settings")):
+        if path == need and kind not in blocks:
+            print(f"FAIL docs-tables: {path} has no <!-- generated: {kind} --> block")
+            fail = 1
+
+# ---- tests/api-surface.expected ------------------------------------------------
+want = sorted(generate("api"), key=lambda l: l.encode())
+have = open("tests/api-surface.expected", encoding="utf-8").read().rstrip("\n").split("\n")
+if have != want:
+    if write:
+        open("tests/api-surface.expected", "w", encoding="utf-8").write("\n".join(want) + "\n")
+        print("docs-tables: rewrote tests/api-surface.expected")
+    else:
+        print("FAIL docs-tables: tests/api-surface.expected differs from the module descriptors (make docs-tables)")
+        for x in sorted(set(want) - set(have)): print(f"  descriptors only: {x}")
+        for x in sorted(set(have) - set(want)): print(f"  file only:        {x}")
         fail = 1
+else:
+    print(f"ok   docs-tables: tests/api-surface.expected = the module descriptors ({len(want)} entries)")
 
 # ---- README SQL reference vs tests/api-surface.expected -------------------------
 def arities(args):

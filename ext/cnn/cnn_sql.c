@@ -23,6 +23,7 @@
 ** tensor's element count).
 */
 #include "cnn_sql.h"
+#include "../storage/storage_sql.h"
 
 #include <stdio.h>
 
@@ -55,11 +56,9 @@ static void cache_free(void *p) {
 }
 
 static CnnCache *conn_cache(ImgpcaConn *conn) {
-  if (!conn->pCnnCache) {
-    conn->pCnnCache = imgpca_calloc(1, sizeof(CnnCache));
-    conn->xCnnCacheFree = cache_free;
-  }
-  return (CnnCache *)conn->pCnnCache;
+  void **pSlot = imgpca_conn_state(conn, &imgpca_module_cnn);
+  if (!*pSlot) *pSlot = imgpca_calloc(1, sizeof(CnnCache));
+  return (CnnCache *)*pSlot;
 }
 
 /* Reads and parses a model. */
@@ -151,7 +150,7 @@ int imgpca_conn_spec_models(ImgpcaConn *conn, struct ImgSpec *s, char *err) {
   return IMGPCA_OK;
 }
 
-void img_model_info_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+static void img_model_info_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   static const char *zFunc = "img_model_info";
   ImgpcaConn *conn = (ImgpcaConn *)sqlite3_user_data(ctx);
   const char *zUrl, *zOpt = NULL;
@@ -232,3 +231,27 @@ void img_model_info_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   }
   imgpca_result_buf_text(ctx, &b);
 }
+
+/* ---- what the module adds to SQLite (ext/imgpca.c registers it) ---- */
+
+static const ImgpcaSetting aSetting[] = {
+    {.zKey = "cnn.max_model_mb",
+     .eType = CFG_INT,
+     .zDefault = "1024",
+     .iMin = 1,
+     .iMax = 65536,
+     .zHelp = "largest ONNX model file (MiB) a `cnn:` spec or `img_model_info` loads; also bounds each tensor of the model"},
+    {0}};
+
+static const ImgpcaSqlFunc aFunc[] = {
+    {"img_model_info", 1, IMGPCA_SIDE_EFFECT, img_model_info_func, 0, 0},
+    {"img_model_info", 2, IMGPCA_SIDE_EFFECT, img_model_info_func, 0, 0},
+    {0}};
+
+static const ImgpcaSqlDoc aDoc[] = {
+    {"`img_model_info(url [, options])`",
+     "JSON",
+     "an ONNX model: opset, inputs and outputs with shapes, operator counts, parameters, and what a `cnn:` item with these options would compute (`feature`: input size, output, dims); unsupported operators are named here; DIRECTONLY ([docs/CNN.md](docs/CNN.md))"},
+    {0}};
+
+const ImgpcaModule imgpca_module_cnn = {.zName = "cnn", .aFunc = aFunc, .aSetting = aSetting, .aDoc = aDoc, .xConnFree = cache_free};

@@ -41,7 +41,7 @@
 #define STR2(x) #x
 #define STR(x) STR2(x)
 
-void imgpca_printable_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+static void imgpca_printable_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   const char *z;
   ImgpcaBuf b;
   (void)argc;
@@ -56,13 +56,13 @@ void imgpca_printable_func(sqlite3_context *ctx, int argc, sqlite3_value **argv)
   imgpca_result_buf_text(ctx, &b);
 }
 
-void imgpca_version_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+static void imgpca_version_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   (void)argc;
   (void)argv;
   sqlite3_result_text(ctx, IMGPCA_VERSION, -1, SQLITE_STATIC);
 }
 
-void imgpca_build_info_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+static void imgpca_build_info_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   const curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
   const char *aKey[] = {"imgpca", "sqlite", "sqlite_compiled", "libjpeg_turbo", "libpng",
                         "libpng_compiled", "libcurl", "curl_ssl", "expat", "openblas"};
@@ -98,8 +98,8 @@ static void config_json(sqlite3_context *ctx, ImgpcaConn *conn) {
   int i;
   imgpca_buf_init(&b);
   imgpca_buf_append(&b, "{", 1);
-  for (i = 0; imgpca_settings[i].zKey; i++) {
-    const ImgpcaSetting *s = &imgpca_settings[i];
+  for (i = 0; i < conn->cfg.nSetting; i++) {
+    const ImgpcaSetting *s = conn->cfg.apSetting[i];
     const char *zSrc;
     char shown[1024];
     const char *zVal = imgpca_config_display(s, imgpca_config_get(&conn->cfg, s->zKey, &zSrc), shown,
@@ -120,7 +120,7 @@ static void config_json(sqlite3_context *ctx, ImgpcaConn *conn) {
 }
 
 static void config_result(sqlite3_context *ctx, ImgpcaConn *conn, const char *zKey) {
-  const ImgpcaSetting *s = imgpca_setting_find(zKey);
+  const ImgpcaSetting *s = imgpca_config_find(&conn->cfg, zKey);
   char shown[1024];
   const char *zVal = imgpca_config_display(s, imgpca_config_get(&conn->cfg, zKey, NULL), shown, sizeof shown);
   if (!zVal)
@@ -129,7 +129,7 @@ static void config_result(sqlite3_context *ctx, ImgpcaConn *conn, const char *zK
     sqlite3_result_text(ctx, zVal, -1, SQLITE_TRANSIENT);
 }
 
-void imgpca_config_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+static void imgpca_config_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   ImgpcaConn *conn = (ImgpcaConn *)sqlite3_user_data(ctx);
   const char *zKey;
   char err[IMGPCA_ERRMAX];
@@ -144,7 +144,7 @@ void imgpca_config_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
                         imgpca_type_name(argv[0]));
     return;
   }
-  if (!imgpca_setting_find(zKey)) {
+  if (!imgpca_config_find(&conn->cfg, zKey)) {
     imgpca_result_error(ctx, "imgpca_config", "unknown setting '%s'", zKey);
     return;
   }
@@ -220,10 +220,46 @@ static void global_init_once(void) {
   g_init_rc = SQLITE_OK;
 }
 
-int imgpca_core_global_init(char **pzErrMsg) {
+static int core_load(char **pzErrMsg) {
   pthread_once(&g_once, global_init_once);
   if (g_init_rc != SQLITE_OK && pzErrMsg) {
     *pzErrMsg = sqlite3_mprintf("imgpca: curl_global_init failed");
   }
   return g_init_rc;
 }
+
+/* ---- what the module adds to SQLite (ext/imgpca.c registers it) ---- */
+
+static const ImgpcaSetting aSetting[] = {
+    {.zKey = "imgpca.threads",
+     .eType = CFG_INT,
+     .zDefault = "0",
+     .iMax = 1024,
+     .zHelp = "worker threads of `s3_fetch_many` (reading local files, decoding, features; with a `cnn:` spec each worker runs whole inferences and OpenBLAS is single-threaded meanwhile), of `knn_search` (distance tiles, when OpenBLAS itself is single-threaded) and of `pca_project_rows` and the exact PCA solver (fixed BLAS tiles: same bytes for any count); 0 = the CPUs the process may use (affinity mask, capped by a cgroup v2 `cpu.max` quota)"},
+    {0}};
+
+static const ImgpcaSqlFunc aFunc[] = {
+    {"imgpca_version", 0, IMGPCA_PURE, imgpca_version_func, 0, 0},
+    {"imgpca_build_info", 0, IMGPCA_PURE, imgpca_build_info_func, 0, 0},
+    {"imgpca_printable", 1, IMGPCA_PURE, imgpca_printable_func, 0, 0},
+    {"imgpca_config", 0, IMGPCA_SIDE_EFFECT, imgpca_config_func, 0, 0},
+    {"imgpca_config", 1, IMGPCA_SIDE_EFFECT, imgpca_config_func, 0, 0},
+    {"imgpca_config", 2, IMGPCA_SIDE_EFFECT, imgpca_config_func, 0, 0},
+    {0}};
+
+static const ImgpcaSqlDoc aDoc[] = {
+    {"`imgpca_version()`",
+     "text",
+     "library version"},
+    {"`imgpca_build_info()`",
+     "JSON",
+     "versions of SQLite, libjpeg-turbo, libpng, libcurl, expat, OpenBLAS compiled against"},
+    {"`imgpca_config([key [, value]])`",
+     "JSON / text",
+     "effective settings (secrets masked) and their source; set one for this connection"},
+    {"`imgpca_printable(x)`",
+     "text",
+     "`x` safe to print on a terminal: control characters (C0, DEL, C1), bytes that are not UTF-8, U+2028/U+2029 and bidirectional overrides escaped (`\\x1b`, `\\u{202e}`), a backslash doubled; the pipeline prints every key, label and path through it, and error messages escape the same characters"},
+    {0}};
+
+const ImgpcaModule imgpca_module_core = {.zName = "core", .aFunc = aFunc, .aSetting = aSetting, .aDoc = aDoc, .xLoad = core_load};

@@ -46,6 +46,7 @@
 ** SQLITE_DIRECTONLY: it writes files and objects.
 */
 #include "csv_sql.h"
+#include "../storage/storage_sql.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -414,7 +415,7 @@ static int csv_args(sqlite3_context *ctx, sqlite3_value **argv, const char **pzU
   return 0;
 }
 
-void csv_export_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+static void csv_export_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   ImgpcaConn *conn = (ImgpcaConn *)sqlite3_user_data(ctx);
   CsvExport x;
   CsvOpts o;
@@ -458,3 +459,18 @@ done:
   sqlite3_finalize(x.st);
   csv_opts_free(&o);
 }
+
+/* ---- what the module adds to SQLite (ext/imgpca.c registers it) ---- */
+
+static const ImgpcaSqlFunc aFunc[] = {
+    {"csv_export", 2, IMGPCA_SIDE_EFFECT, csv_export_func, 0, 0},
+    {"csv_export", 3, IMGPCA_SIDE_EFFECT, csv_export_func, 0, 0},
+    {0}};
+
+static const ImgpcaSqlDoc aDoc[] = {
+    {"`csv_export(url, query_sql [, options])`",
+     "integer",
+     "rows written; header from column names, vector columns expanded to `name1..nameN`, quoting as in RFC 4180 (lines end in LF by default; `\"line_ending\": \"crlf\"` gives the RFC's CRLF), `.` decimal, numbers as the shortest decimal that reads back to the same float32 / double (`0.1`, not `0.100000001`); options `{\"header\", \"names\", \"delimiter\", \"line_ending\": \"lf\\|crlf\", \"expand\", \"formula_guard\", \"mkdir\"}` (a local folder that does not exist is created and `csv_export` says so on stderr; `\"mkdir\": false` refuses instead); `query_sql` is one read-only statement and cannot call `s3_put`, `s3_delete`, `s3_concat`, `csv_export` or `imgpca_config(key, value)` (see docs/RELIABILITY.md, Security)"},
+    {0}};
+
+const ImgpcaModule imgpca_module_csv = {.zName = "csv", .aFunc = aFunc, .aDoc = aDoc};

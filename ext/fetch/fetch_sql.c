@@ -35,6 +35,8 @@
 ** Not DETERMINISTIC (depends on storage and settings).
 */
 #include "fetch_sql.h"
+#include "../storage/storage_sql.h"
+#include "../cnn/cnn_sql.h"
 
 #include "fetch.h"
 
@@ -389,9 +391,23 @@ static int fm_rowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *pRowid) {
   return SQLITE_OK;
 }
 
-const sqlite3_module s3_fetch_many_module = {
+static const sqlite3_module s3_fetch_many_module = {
     0, /* iVersion */
     0, /* xCreate: eponymous-only */
     fm_connect, fm_best_index, fm_disconnect, 0, fm_open, fm_close, fm_filter,
     fm_next, fm_eof, fm_column, fm_rowid,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+
+/* ---- what the module adds to SQLite (ext/imgpca.c registers it) ---- */
+
+static const ImgpcaSqlTable aTable[] = {
+    {"s3_fetch_many", &s3_fetch_many_module},
+    {0}};
+
+static const ImgpcaSqlDoc aDoc[] = {
+    {"`s3_fetch_many(urls_json [, spec])`",
+     "table",
+     "`url, size, content, features, error, thumbnail`, one row per URL in input order (`thumbnail`: a 48-pixel JPEG made by the worker from the bytes in memory, only when the query uses the column); also `WHERE url IN (...) [AND spec = ...]`; `s3.max_inflight` GETs in flight, features (same bytes as `img_features`) computed by `imgpca.threads` workers; a failed object is a row with `error` set, never a statement error (see [Fetching many objects](#fetching-many-objects))"},
+    {0}};
+
+const ImgpcaModule imgpca_module_fetch = {.zName = "fetch", .aTable = aTable, .aDoc = aDoc};

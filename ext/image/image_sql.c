@@ -40,6 +40,9 @@
 ** use them.
 */
 #include "image_sql.h"
+#include "image.h"
+#include "../vector/vector_sql.h"
+#include "../cnn/cnn_sql.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -134,15 +137,15 @@ done:
   img_spec_release(&specv);
 }
 
-void img_features_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+static void img_features_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   features_common(ctx, argc, argv, 0);
 }
 
-void img_features_or_null_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+static void img_features_or_null_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   features_common(ctx, argc, argv, 1);
 }
 
-void img_spec_check_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+static void img_spec_check_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   char err[IMGPCA_ERRMAX];
   char msg[IMGPCA_ERRMAX + 64];
   ImgSpec s;
@@ -172,7 +175,7 @@ void img_spec_check_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   sqlite3_result_text(ctx, err[0] ? err : "invalid spec", -1, SQLITE_TRANSIENT);
 }
 
-void img_info_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+static void img_info_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   char err[IMGPCA_ERRMAX];
   ImgDecodeOpts o;
   ImgInfo info;
@@ -230,7 +233,7 @@ void img_info_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   imgpca_buf_free(&b);
 }
 
-void img_pixels_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+static void img_pixels_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   static const char *zFunc = "img_pixels";
   char err[IMGPCA_ERRMAX];
   ImgDecodeOpts o;
@@ -332,7 +335,7 @@ static int format_arg(sqlite3_context *ctx, const char *zFunc, sqlite3_value *v,
   return 0;
 }
 
-void img_encode_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+static void img_encode_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   static const char *zFunc = "img_encode";
   char err[IMGPCA_ERRMAX];
   int w, h, ch, fmt, quality = 85, rc;
@@ -366,7 +369,7 @@ void img_encode_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   imgpca_result_owned_blob(ctx, out, n);
 }
 
-void img_thumbnail_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+static void img_thumbnail_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   static const char *zFunc = "img_thumbnail";
   char err[IMGPCA_ERRMAX];
   int size, fmt = IMG_FMT_JPEG, quality = 80, rc;
@@ -389,7 +392,7 @@ void img_thumbnail_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   imgpca_result_owned_blob(ctx, out, n);
 }
 
-void img_from_fvec_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+static void img_from_fvec_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   static const char *zFunc = "img_from_fvec";
   const unsigned char *p;
   size_t n, i;
@@ -457,3 +460,62 @@ void img_from_fvec_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   imgpca_free(v);
   imgpca_result_owned_blob(ctx, out, n);
 }
+
+/* ---- what the module adds to SQLite (ext/imgpca.c registers it) ---- */
+
+static const ImgpcaSetting aSetting[] = {
+    {.zKey = "image.max_pixels",
+     .eType = CFG_INT,
+     .zDefault = "100000000",
+     .zOldEnv = "IMGPCA_MAX_PIXELS",
+     .iMin = 1,
+     .iMax = 4000000000LL,
+     .zHelp = "largest image (width × height) a decoder accepts (decompression bombs)"},
+    {0}};
+
+static const ImgpcaSqlFunc aFunc[] = {
+    {"img_features", 1, IMGPCA_READS_SETTING, img_features_func, 0, 0},
+    {"img_features", 2, IMGPCA_READS_SETTING, img_features_func, 0, 0},
+    {"img_features_or_null", 1, IMGPCA_READS_SETTING, img_features_or_null_func, 0, 0},
+    {"img_features_or_null", 2, IMGPCA_READS_SETTING, img_features_or_null_func, 0, 0},
+    {"img_info", 1, IMGPCA_READS_SETTING, img_info_func, 0, 0},
+    {"img_spec_check", 1, IMGPCA_PURE, img_spec_check_func, 0, 0},
+    {"img_pixels", 1, IMGPCA_READS_SETTING, img_pixels_func, 0, 0},
+    {"img_pixels", 3, IMGPCA_READS_SETTING, img_pixels_func, 0, 0},
+    {"img_encode", 5, IMGPCA_PURE, img_encode_func, 0, 0},
+    {"img_encode", 6, IMGPCA_PURE, img_encode_func, 0, 0},
+    {"img_thumbnail", 2, IMGPCA_READS_SETTING, img_thumbnail_func, 0, 0},
+    {"img_thumbnail", 3, IMGPCA_READS_SETTING, img_thumbnail_func, 0, 0},
+    {"img_thumbnail", 4, IMGPCA_READS_SETTING, img_thumbnail_func, 0, 0},
+    {"img_from_fvec", 1, IMGPCA_PURE, img_from_fvec_func, 0, 0},
+    {"img_from_fvec", 3, IMGPCA_PURE, img_from_fvec_func, 0, 0},
+    {0}};
+
+static const ImgpcaSqlDoc aDoc[] = {
+    {"`img_features(img [, spec])`",
+     "vector",
+     "JPEG/PNG BLOB → features; spec items `pixels:size=WxH,color=rgb\\|grey,norm=standard`, `hist:bins=8,sqrt,white=N`, `hog`, `cnn:model=PATH_OR_URL[,output=NAME][,size=WxH][,resize=stretch\\|crop][,norm=none\\|imagenet\\|tf\\|caffe]` (an ONNX image model: CNN embeddings, [docs/CNN.md](docs/CNN.md)), joined with `;`; default `hist:bins=8,sqrt` ([docs/IMAGES.md](docs/IMAGES.md))"},
+    {"`img_features_or_null(img [, spec])`",
+     "vector or NULL",
+     "NULL instead of an error for an undecodable image"},
+    {"`img_spec_check(spec)`",
+     "text or NULL",
+     "NULL for a valid feature spec, else why not (`invalid spec: unknown kind 'histo'`): check a spec before using it"},
+    {"`img_info(img)`",
+     "JSON",
+     "format, width, height, channels, bit depth, progressive, orientation…, or `{\"error\": …}`"},
+    {"`img_pixels(img [, w, h])`",
+     "BLOB",
+     "raw 8-bit RGB, native size or area-resized (debugging, parity checks)"},
+    {"`img_thumbnail(img, size [, 'jpeg'\\|'png' [, quality]])`",
+     "BLOB",
+     "the upright image scaled to fit `size`×`size` (area average, aspect kept, never enlarged), JPEG by default"},
+    {"`img_encode(pixels, w, h, channels, 'png'\\|'jpeg' [, quality])`",
+     "BLOB",
+     "8-bit pixels (rows top to bottom, 1–4 channels; JPEG 1 or 3) → PNG (libpng) or JPEG (libjpeg-turbo, quality 1..100, default 85)"},
+    {"`img_from_fvec(v [, lo, hi])`",
+     "BLOB",
+     "floats mapped from `lo..hi` (default: the vector's min..max) onto bytes 0..255: pixel features, a PCA mean or component → `img_encode` input"},
+    {0}};
+
+const ImgpcaModule imgpca_module_image = {.zName = "image", .aFunc = aFunc, .aSetting = aSetting, .aDoc = aDoc};

@@ -705,8 +705,22 @@ static int knn_best_index(sqlite3_vtab *v, sqlite3_index_info *info) {
   return SQLITE_OK;
 }
 
-const sqlite3_module knn_search_module = {
+static const sqlite3_module knn_search_module = {
     0, /* iVersion */
     0, /* xCreate: eponymous only */
     knn_connect, knn_best_index, knn_disconnect, 0, knn_open_cursor, knn_close_cursor, knn_filter, knn_next,
     knn_eof, knn_column, knn_rowid, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+
+/* ---- what the module adds to SQLite (ext/imgpca.c registers it) ---- */
+
+static const ImgpcaSqlTable aTable[] = {
+    {"knn_search", &knn_search_module},
+    {0}};
+
+static const ImgpcaSqlDoc aDoc[] = {
+    {"`knn_search(queries, refs [, k [, metric]])`",
+     "table",
+     "`query_id, rank, ref_id, distance`: exact k nearest (default 1) references per query, in the queries' order, rank 1..k, equal distances by `ref_id`; `queries` one vector (`query_id` NULL; a BLOB, or JSON text starting with `[`) or SQL text returning `(id, vector)`, `refs` SQL text returning `(id, vector)`, both run on this connection; `metric` `'l2'` (default, = `fvec_l2`), `'cosine'` (= `fvec_cosine`) or `'dot'` (negative inner product); float32 BLAS screen + double-precision re-ranking, memory bounded by blocks; DIRECTONLY ([docs/KNN.md](docs/KNN.md))"},
+    {0}};
+
+const ImgpcaModule imgpca_module_knn = {.zName = "knn", .aTable = aTable, .aDoc = aDoc};

@@ -1,7 +1,9 @@
 /* SQL glue of the k-NN search (knn_search table-valued function). */
 #ifndef IMGPCA_KNN_SQL_H
 #define IMGPCA_KNN_SQL_H
+
 #include "../sqlglue/sqlglue.h"
 
-extern const sqlite3_module knn_search_module;
+extern const ImgpcaModule imgpca_module_knn;
+
 #endif

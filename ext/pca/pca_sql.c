@@ -14,8 +14,7 @@
 **   pca_reconstruct(model, y [, whiten])    -> float32 vector in input space
 **   pca_info(model)                  -> JSON object
 **   pca_mean(model), pca_std(model)  -> float32 vectors (std: population, ddof=0)
-**   SELECT * FROM pca_components(model)  -> idx (1-based), eigenvalue, ratio,
-**                                    cumulative, component
+**   pca_components(model)            table: components_sql.c
 **   SELECT key, pc FROM pca_project_rows(model, query_sql)  -> the rows
 **                                    (key, vector) of query_sql projected in
 **                                    batches (see the section at the end)
@@ -25,6 +24,7 @@
 ** errors.  NULL rows are skipped; NULL model/vector -> NULL.
 */
 #include "pca_sql.h"
+#include "../vector/vector_sql.h"
 
 
 #include <math.h>
@@ -301,7 +301,7 @@ static void agg_release(PcaAgg *a) {
   }
 }
 
-void pca_fit_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+static void pca_fit_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   PcaAgg *a = agg_get(ctx);
   if (!a || a->failed) return;
   if (!a->started) {
@@ -322,7 +322,7 @@ void pca_fit_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   agg_row(ctx, "pca_fit", a, argv[0], 0);
 }
 
-void pca_fit_final(sqlite3_context *ctx) {
+static void pca_fit_final(sqlite3_context *ctx) {
   PcaAgg *a = sqlite3_aggregate_context(ctx, 0);
   char err[IMGPCA_ERRMAX];
   PcaModel m;
@@ -382,7 +382,7 @@ static void state_result(sqlite3_context *ctx, const char *zFunc, PcaAgg *a) {
   imgpca_result_owned_blob(ctx, blob, nb);
 }
 
-void pca_partial_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+static void pca_partial_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   PcaAgg *a = agg_get(ctx);
   if (!a || a->failed) return;
   if (!a->started) {
@@ -405,11 +405,11 @@ void pca_partial_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   agg_row(ctx, "pca_partial", a, argv[0], 0);
 }
 
-void pca_partial_final(sqlite3_context *ctx) {
+static void pca_partial_final(sqlite3_context *ctx) {
   state_result(ctx, "pca_partial", sqlite3_aggregate_context(ctx, 0));
 }
 
-void pca_merge_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+static void pca_merge_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   PcaAgg *a = agg_get(ctx);
   (void)argc;
   if (!a || a->failed) return;
@@ -424,7 +424,7 @@ void pca_merge_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   agg_row(ctx, "pca_merge", a, argv[0], 1);
 }
 
-void pca_merge_final(sqlite3_context *ctx) {
+static void pca_merge_final(sqlite3_context *ctx) {
   state_result(ctx, "pca_merge", sqlite3_aggregate_context(ctx, 0));
 }
 
@@ -432,7 +432,7 @@ void pca_merge_final(sqlite3_context *ctx) {
 
 /* A parsed model, reference counted: held by the caller of model_arg(), by
 ** the statement's auxdata and by the connection's one-entry cache
-** (ImgpcaConn.pPcaModel), which keeps a copy of the bytes it was parsed from.
+** (the module's slot of the connection state), which keeps a copy of the bytes it was parsed from.
 ** A model argument that is not constant (a column, a subquery) thus is
 ** checksummed and validated once while its bytes stay the same: a hit needs
 ** the same length and identical bytes (memcmp of the whole blob). */
@@ -460,6 +460,7 @@ static PcaModel *model_arg(sqlite3_context *ctx, const char *zFunc, sqlite3_valu
   char err[IMGPCA_ERRMAX];
   PcaModelRef *r = sqlite3_get_auxdata(ctx, 0);
   ImgpcaConn *conn = (ImgpcaConn *)sqlite3_user_data(ctx);
+  void **pSlot;
   const unsigned char *pBlob;
   size_t nBlob;
   int rc;
@@ -483,7 +484,8 @@ static PcaModel *model_arg(sqlite3_context *ctx, const char *zFunc, sqlite3_valu
     sqlite3_result_error_nomem(ctx);
     return NULL;
   }
-  r = conn ? (PcaModelRef *)conn->pPcaModel : NULL;
+  pSlot = conn ? imgpca_conn_state(conn, &imgpca_module_pca) : NULL;
+  r = pSlot ? (PcaModelRef *)*pSlot : NULL;
   if (r && r->nBlob == nBlob && (nBlob == 0 || memcmp(r->pBlob, pBlob, nBlob) == 0)) {
     r->nRef++;
     return &r->m;
@@ -505,13 +507,12 @@ static PcaModel *model_arg(sqlite3_context *ctx, const char *zFunc, sqlite3_valu
   }
   /* Remember it on the connection (without memory for the copy, the model
   ** is still used for this call, just not cached). */
-  if (conn && nBlob > 0 && (r->pBlob = imgpca_malloc(nBlob)) != NULL) {
+  if (pSlot && nBlob > 0 && (r->pBlob = imgpca_malloc(nBlob)) != NULL) {
     memcpy(r->pBlob, pBlob, nBlob);
     r->nBlob = nBlob;
     r->nRef++;
-    if (conn->pPcaModel) model_unref(conn->pPcaModel);
-    conn->pPcaModel = r;
-    conn->xPcaModelFree = model_unref;
+    if (*pSlot) model_unref(*pSlot);
+    *pSlot = r;
   }
   return &r->m;
 }
@@ -547,7 +548,7 @@ static int whiten_arg(sqlite3_context *ctx, const char *zFunc, sqlite3_value *v,
   return 1;
 }
 
-void pca_project_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+static void pca_project_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   char err[IMGPCA_ERRMAX];
   PcaModel *m;
   FvecArg x;
@@ -593,7 +594,7 @@ void pca_project_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   model_done(ctx, m, cached);
 }
 
-void pca_reconstruct_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+static void pca_reconstruct_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   char err[IMGPCA_ERRMAX];
   PcaModel *m;
   FvecArg y;
@@ -645,7 +646,7 @@ static void json_doubles(ImgpcaBuf *b, const double *v, size_t n, double div, in
   imgpca_buf_append(b, "]", 1);
 }
 
-void pca_info_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+static void pca_info_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   PcaModel *m;
   ImgpcaBuf b;
   int cached;
@@ -693,195 +694,14 @@ static void model_vector(sqlite3_context *ctx, const char *zFunc, sqlite3_value 
   model_done(ctx, m, cached);
 }
 
-void pca_mean_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+static void pca_mean_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   (void)argc;
   model_vector(ctx, "pca_mean", argv, 0);
 }
-void pca_std_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+static void pca_std_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   (void)argc;
   model_vector(ctx, "pca_std", argv, 1);
 }
-
-/* ---- pca_components(model): table-valued ----------------------------- */
-
-#define PCC_IDX 0
-#define PCC_EIG 1
-#define PCC_RATIO 2
-#define PCC_CUM 3
-#define PCC_COMP 4
-#define PCC_MODEL 5
-
-typedef struct PccCursor {
-  sqlite3_vtab_cursor base;
-  PcaModel m;
-  int loaded;
-  size_t i;
-  double cum;
-  sqlite3_int64 iRowid;
-  sqlite3_value *pModel; /* the argument, read back by the model column */
-} PccCursor;
-
-/* Rowids are unique across the cursors of the table (a counter of the
-** connection's instance): SQLite's OR plans (MULTI-INDEX OR) open a cursor
-** per branch and merge them by rowid. */
-typedef struct PccVtab {
-  sqlite3_vtab base;
-  sqlite3_int64 nRowid;
-} PccVtab;
-
-static int pcc_connect(sqlite3 *db, void *pAux, int argc, const char *const *argv, sqlite3_vtab **ppVtab,
-                       char **pzErr) {
-  PccVtab *v;
-  int rc;
-  (void)pAux;
-  (void)argc;
-  (void)argv;
-  (void)pzErr;
-  rc = sqlite3_declare_vtab(db,
-                            "CREATE TABLE x(idx INTEGER, eigenvalue REAL, ratio REAL, cumulative REAL, "
-                            "component BLOB, model HIDDEN)");
-  if (rc != SQLITE_OK) return rc;
-  v = sqlite3_malloc(sizeof(*v));
-  if (!v) return SQLITE_NOMEM;
-  memset(v, 0, sizeof(*v));
-  sqlite3_vtab_config(db, SQLITE_VTAB_INNOCUOUS);
-  *ppVtab = &v->base;
-  return SQLITE_OK;
-}
-
-static int pcc_disconnect(sqlite3_vtab *v) {
-  sqlite3_free(v);
-  return SQLITE_OK;
-}
-
-static int pcc_open(sqlite3_vtab *v, sqlite3_vtab_cursor **pp) {
-  PccCursor *c = sqlite3_malloc(sizeof(*c));
-  (void)v;
-  if (!c) return SQLITE_NOMEM;
-  memset(c, 0, sizeof(*c));
-  *pp = &c->base;
-  return SQLITE_OK;
-}
-
-static int pcc_close(sqlite3_vtab_cursor *cur) {
-  PccCursor *c = (PccCursor *)cur;
-  pca_model_free(&c->m);
-  sqlite3_value_free(c->pModel);
-  sqlite3_free(c);
-  return SQLITE_OK;
-}
-
-static int pcc_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr, int argc, sqlite3_value **argv) {
-  PccCursor *c = (PccCursor *)cur;
-  char err[IMGPCA_ERRMAX];
-  int rc;
-  (void)idxStr;
-  pca_model_free(&c->m);
-  c->loaded = 0;
-  c->i = 0;
-  c->cum = 0;
-  c->iRowid = ++((PccVtab *)cur->pVtab)->nRowid;
-  if (idxNum == 0 || argc < 1) {
-    sqlite3_free(cur->pVtab->zErrMsg);
-    cur->pVtab->zErrMsg = sqlite3_mprintf("pca_components: missing argument: use pca_components(model)");
-    return SQLITE_ERROR;
-  }
-  /* read back as given: another constraint on the model column (one SQLite
-  ** does not hand over) is checked against it, not against NULL */
-  sqlite3_value_free(c->pModel);
-  c->pModel = sqlite3_value_dup(argv[0]);
-  if (!c->pModel) return SQLITE_NOMEM;
-  if (sqlite3_value_type(argv[0]) == SQLITE_NULL) return SQLITE_OK;
-  if (sqlite3_value_type(argv[0]) != SQLITE_BLOB) {
-    sqlite3_free(cur->pVtab->zErrMsg);
-    cur->pVtab->zErrMsg = sqlite3_mprintf("pca_components: model must be a pca model blob (from pca_fit), got %s",
-                                          imgpca_type_name(argv[0]));
-    return SQLITE_ERROR;
-  }
-  rc = pca_model_load(sqlite3_value_blob(argv[0]), (size_t)sqlite3_value_bytes(argv[0]), &c->m, err);
-  if (rc == IMGPCA_NOMEM) return SQLITE_NOMEM;
-  if (rc) {
-    sqlite3_free(cur->pVtab->zErrMsg);
-    cur->pVtab->zErrMsg = sqlite3_mprintf("pca_components: invalid model: %s", err);
-    return SQLITE_ERROR;
-  }
-  c->loaded = 1;
-  c->cum = c->m.k ? c->m.eig[0] : 0;
-  return SQLITE_OK;
-}
-
-static int pcc_next(sqlite3_vtab_cursor *cur) {
-  PccCursor *c = (PccCursor *)cur;
-  c->i++;
-  c->iRowid = ++((PccVtab *)cur->pVtab)->nRowid;
-  if (c->loaded && c->i < c->m.k) c->cum += c->m.eig[c->i];
-  return SQLITE_OK;
-}
-
-static int pcc_eof(sqlite3_vtab_cursor *cur) {
-  PccCursor *c = (PccCursor *)cur;
-  return !c->loaded || c->i >= c->m.k;
-}
-
-static int pcc_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col) {
-  PccCursor *c = (PccCursor *)cur;
-  double tv = c->m.total_var > 0 ? c->m.total_var : 1;
-  switch (col) {
-    case PCC_IDX: sqlite3_result_int64(ctx, (sqlite3_int64)c->i + 1); break;
-    case PCC_EIG: sqlite3_result_double(ctx, c->m.eig[c->i]); break;
-    case PCC_RATIO: sqlite3_result_double(ctx, c->m.eig[c->i] / tv); break;
-    case PCC_CUM: sqlite3_result_double(ctx, c->cum / tv); break;
-    case PCC_COMP: {
-      unsigned char *p = fvec_blob_from_double(c->m.comp + c->i * c->m.d, c->m.d);
-      if (!p) return SQLITE_NOMEM;
-      imgpca_result_owned_blob(ctx, p, c->m.d * 4);
-      break;
-    }
-    case PCC_MODEL:
-      if (c->pModel) sqlite3_result_value(ctx, c->pModel);
-      break;
-    default: sqlite3_result_null(ctx); break;
-  }
-  return SQLITE_OK;
-}
-
-static int pcc_rowid(sqlite3_vtab_cursor *cur, sqlite_int64 *pRowid) {
-  *pRowid = ((PccCursor *)cur)->iRowid;
-  return SQLITE_OK;
-}
-
-static int pcc_best_index(sqlite3_vtab *v, sqlite3_index_info *info) {
-  int i, found = -1, unusable = 0;
-  (void)v;
-  for (i = 0; i < info->nConstraint; i++) {
-    const struct sqlite3_index_constraint *p = &info->aConstraint[i];
-    if (p->iColumn != PCC_MODEL) continue;
-    if (p->op != SQLITE_INDEX_CONSTRAINT_EQ) continue;
-    if (!p->usable) {
-      unusable = 1;
-      continue;
-    }
-    found = i;
-  }
-  if (found >= 0) {
-    info->aConstraintUsage[found].argvIndex = 1;
-    info->aConstraintUsage[found].omit = 1;
-    info->idxNum = 1;
-    info->estimatedCost = 10;
-    info->estimatedRows = 50;
-    return SQLITE_OK;
-  }
-  if (unusable) return SQLITE_CONSTRAINT;
-  info->idxNum = 0;
-  info->estimatedCost = 1e12;
-  return SQLITE_OK;
-}
-
-const sqlite3_module pca_components_module = {
-    0, /* iVersion */
-    0, /* xCreate: eponymous only */
-    pcc_connect, pcc_best_index, pcc_disconnect, 0, pcc_open, pcc_close, pcc_filter, pcc_next, pcc_eof,
-    pcc_column, pcc_rowid, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 
 /* ---- pca_project_rows(model, query_sql): table-valued ------------------
 ** Runs query_sql (one read-only statement whose first column is any key and
@@ -1153,8 +973,70 @@ static int ppr_best_index(sqlite3_vtab *v, sqlite3_index_info *info) {
   return SQLITE_OK;
 }
 
-const sqlite3_module pca_project_rows_module = {
+static const sqlite3_module pca_project_rows_module = {
     0, /* iVersion */
     0, /* xCreate: eponymous only */
     ppr_connect, ppr_best_index, ppr_disconnect, 0, ppr_open, ppr_close, ppr_filter, ppr_next, ppr_eof,
     ppr_column, ppr_rowid, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+
+/* ---- what the module adds to SQLite (ext/imgpca.c registers it) ---- */
+
+static const ImgpcaSetting aSetting[] = {
+    {.zKey = "pca.max_memory_mb",
+     .eType = CFG_INT,
+     .zDefault = "4096",
+     .iMin = 1,
+     .iMax = 1073741824LL,
+     .zHelp = "largest `memory_mb` a PCA aggregate may use, as an option or for a partial state it reads"},
+    {0}};
+
+static const ImgpcaSqlFunc aFunc[] = {
+    {"pca_fit", 1, IMGPCA_READS_SETTING, 0, pca_fit_step, pca_fit_final},
+    {"pca_fit", 2, IMGPCA_READS_SETTING, 0, pca_fit_step, pca_fit_final},
+    {"pca_fit", 3, IMGPCA_READS_SETTING, 0, pca_fit_step, pca_fit_final},
+    {"pca_partial", 1, IMGPCA_READS_SETTING, 0, pca_partial_step, pca_partial_final},
+    {"pca_partial", 2, IMGPCA_READS_SETTING, 0, pca_partial_step, pca_partial_final},
+    {"pca_merge", 1, IMGPCA_READS_SETTING, 0, pca_merge_step, pca_merge_final},
+    {"pca_project", 2, IMGPCA_PURE, pca_project_func, 0, 0},
+    {"pca_project", 3, IMGPCA_PURE, pca_project_func, 0, 0},
+    {"pca_project", 4, IMGPCA_PURE, pca_project_func, 0, 0},
+    {"pca_reconstruct", 2, IMGPCA_PURE, pca_reconstruct_func, 0, 0},
+    {"pca_reconstruct", 3, IMGPCA_PURE, pca_reconstruct_func, 0, 0},
+    {"pca_info", 1, IMGPCA_PURE, pca_info_func, 0, 0},
+    {"pca_mean", 1, IMGPCA_PURE, pca_mean_func, 0, 0},
+    {"pca_std", 1, IMGPCA_PURE, pca_std_func, 0, 0},
+    {0}};
+
+static const ImgpcaSqlTable aTable[] = {
+    {"pca_components", &pca_components_module},
+    {"pca_project_rows", &pca_project_rows_module},
+    {0}};
+
+static const ImgpcaSqlDoc aDoc[] = {
+    {"`pca_fit(v [, k [, options]])`",
+     "model BLOB",
+     "aggregate; `k` ≥ 1 or a fraction of variance in (0,1); options `{\"standardize\", \"solver\": \"auto\\|exact\\|streaming\\|randomized\", \"memory_mb\", \"sketch\", \"seed\"}` (`randomized`: fast approximate top-k for one-process fits, see docs/PCA.md); also accepts partial states"},
+    {"`pca_partial(v [, options])`, `pca_merge(state)`",
+     "state BLOB",
+     "aggregates: mergeable partial states (sharded fits)"},
+    {"`pca_project(model, v [, k [, whiten]])`",
+     "vector",
+     "first k components"},
+    {"`pca_project_rows(model, query_sql)`",
+     "table",
+     "`key, pc`: the `(key, vector)` rows of `query_sql` projected on all k components in batches (BLAS tiles on `imgpca.threads` threads, same bytes for any thread count), in the query's order; DIRECTONLY ([docs/PCA.md](docs/PCA.md))"},
+    {"`pca_reconstruct(model, p [, whiten])`",
+     "vector",
+     "inverse transform (`whiten`: `p` came from a whitened projection)"},
+    {"`pca_info(model)`",
+     "JSON",
+     "n, d, k, solver, explained variance, ratio, cumulative, options"},
+    {"`pca_components(model)`",
+     "table",
+     "`idx, eigenvalue, ratio, cumulative, component`"},
+    {"`pca_mean(model)`, `pca_std(model)`",
+     "vector",
+     "centring / scaling vectors"},
+    {0}};
+
+const ImgpcaModule imgpca_module_pca = {.zName = "pca", .aFunc = aFunc, .aTable = aTable, .aSetting = aSetting, .aDoc = aDoc, .xConnFree = model_unref};

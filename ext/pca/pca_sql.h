@@ -1,20 +1,16 @@
-/* SQL glue of the PCA engine (pca_*). */
+/* SQL glue of the PCA engine (pca_*): pca_sql.c (functions, aggregates,
+** pca_project_rows) and components_sql.c (the pca_components table). */
 #ifndef IMGPCA_PCA_SQL_H
 #define IMGPCA_PCA_SQL_H
+
 #include "../sqlglue/sqlglue.h"
 #include "pca.h"
 
-void pca_fit_step(sqlite3_context *, int, sqlite3_value **);
-void pca_fit_final(sqlite3_context *);
-void pca_partial_step(sqlite3_context *, int, sqlite3_value **);
-void pca_partial_final(sqlite3_context *);
-void pca_merge_step(sqlite3_context *, int, sqlite3_value **);
-void pca_merge_final(sqlite3_context *);
-void pca_project_func(sqlite3_context *, int, sqlite3_value **);
-void pca_reconstruct_func(sqlite3_context *, int, sqlite3_value **);
-void pca_info_func(sqlite3_context *, int, sqlite3_value **);
-void pca_mean_func(sqlite3_context *, int, sqlite3_value **);
-void pca_std_func(sqlite3_context *, int, sqlite3_value **);
+extern const ImgpcaModule imgpca_module_pca;
+
+/* ---- shared by the glue files of ext/pca/ ---- */
+
+/* The pca_components table (components_sql.c). */
 extern const sqlite3_module pca_components_module;
-extern const sqlite3_module pca_project_rows_module;
+
 #endif

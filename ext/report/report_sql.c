@@ -8,8 +8,9 @@
 ** arguments and of the template compiled into the library).
 */
 #include "report_sql.h"
+#include "report.h"
 
-void imgpca_base64_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+static void imgpca_base64_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   ImgpcaBuf b;
   const unsigned char *p;
   int t = sqlite3_value_type(argv[0]);
@@ -27,7 +28,7 @@ void imgpca_base64_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   imgpca_result_buf_text(ctx, &b);
 }
 
-void imgpca_report_html_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+static void imgpca_report_html_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   static const char *zFunc = "imgpca_report_html";
   char err[IMGPCA_ERRMAX];
   const char *json, *tpl;
@@ -86,3 +87,22 @@ void imgpca_report_html_func(sqlite3_context *ctx, int argc, sqlite3_value **arg
   }
   imgpca_result_buf_text(ctx, &b);
 }
+
+/* ---- what the module adds to SQLite (ext/imgpca.c registers it) ---- */
+
+static const ImgpcaSqlFunc aFunc[] = {
+    {"imgpca_base64", 1, IMGPCA_PURE, imgpca_base64_func, 0, 0},
+    {"imgpca_report_html", 1, IMGPCA_PURE, imgpca_report_html_func, 0, 0},
+    {"imgpca_report_html", 2, IMGPCA_PURE, imgpca_report_html_func, 0, 0},
+    {0}};
+
+static const ImgpcaSqlDoc aDoc[] = {
+    {"`imgpca_base64(data)`",
+     "text",
+     "RFC 4648 base64, for `data:` URIs"},
+    {"`imgpca_report_html(json [, template])`",
+     "text",
+     "the report page ([docs/REPORT.md](docs/REPORT.md)) with `json` as its data"},
+    {0}};
+
+const ImgpcaModule imgpca_module_report = {.zName = "report", .aFunc = aFunc, .aDoc = aDoc};

@@ -19,8 +19,9 @@
 ** Deterministic and innocuous (usable in indexes, views, generated columns).
 */
 #include "shard_sql.h"
+#include "shard.h"
 
-void imgpca_shard_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+static void imgpca_shard_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   sqlite3_int64 n;
   const void *p;
   int nb;
@@ -50,3 +51,17 @@ void imgpca_shard_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   }
   sqlite3_result_int64(ctx, (sqlite3_int64)shard_of(p ? p : "", (size_t)nb, (uint64_t)n));
 }
+
+/* ---- what the module adds to SQLite (ext/imgpca.c registers it) ---- */
+
+static const ImgpcaSqlFunc aFunc[] = {
+    {"imgpca_shard", 2, IMGPCA_PURE, imgpca_shard_func, 0, 0},
+    {0}};
+
+static const ImgpcaSqlDoc aDoc[] = {
+    {"`imgpca_shard(key, n)`",
+     "integer",
+     "stable shard in [0, n) for distributing keys over workers"},
+    {0}};
+
+const ImgpcaModule imgpca_module_shard = {.zName = "shard", .aFunc = aFunc, .aDoc = aDoc};

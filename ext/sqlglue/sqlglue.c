@@ -1,6 +1,6 @@
 /*
-** Shared SQL glue (see sqlglue.h): result helpers, the connection's storage,
-** vector arguments and results.  No SQL function of its own.
+** Shared SQL glue (see sqlglue.h): result helpers, the per-module state of a
+** connection, JSON options.  No SQL function of its own.
 */
 #include "sqlglue.h"
 
@@ -121,81 +121,14 @@ int imgpca_json_has_nul(const char *z) {
   return 0;
 }
 
-/* ---- the connection's storage ---- */
+/* ---- per-module state ---- */
 
-static int conn_interrupted(void *pDb) { return imgpca_interrupted((sqlite3 *)pDb); }
-
-int imgpca_conn_storage(ImgpcaConn *conn, ImgpcaStorage **pp, char *err) {
-  if (!conn->pStorage) {
-    int rc = imgpca_storage_new(&conn->cfg, &conn->pStorage, err);
-    if (rc) return rc;
-    imgpca_storage_set_interrupt(conn->pStorage, conn_interrupted, conn->db);
-  }
-  *pp = conn->pStorage;
-  return IMGPCA_OK;
-}
-
-/* ---- vector arguments and results ---- */
-
-int fvec_arg(sqlite3_context *ctx, const char *zFunc, const char *zWhat, sqlite3_value *v,
-             FvecArg *out) {
-  char err[IMGPCA_ERRMAX];
-  int rc;
-  memset(out, 0, sizeof(*out));
-  switch (sqlite3_value_type(v)) {
-    case SQLITE_NULL:
-      out->isNull = 1;
-      return 0;
-    case SQLITE_BLOB: {
-      const unsigned char *p = sqlite3_value_blob(v);
-      size_t nb = (size_t)sqlite3_value_bytes(v);
-      rc = fvec_check_blob(p, nb, &out->n, err);
-      if (rc == IMGPCA_OK) {
-        out->v = imgpca_malloc(out->n * sizeof(float));
-        if (!out->v)
-          rc = IMGPCA_NOMEM;
-        else
-          fvec_decode(p, out->n, out->v);
-      }
-      break;
-    }
-    case SQLITE_TEXT: {
-      const char *z = (const char *)sqlite3_value_text(v);
-      if (!z) {
-        rc = IMGPCA_NOMEM;
-        break;
-      }
-      rc = fvec_parse_json(z, (size_t)sqlite3_value_bytes(v), &out->v, &out->n, err);
-      break;
-    }
-    default:
-      imgpca_result_error(ctx, zFunc, "invalid vector %s: expected a float32 blob or a JSON array, got %s",
-                          zWhat, imgpca_type_name(v));
-      return 1;
-  }
-  if (rc == IMGPCA_NOMEM) {
-    sqlite3_result_error_nomem(ctx);
-    return 1;
-  }
-  if (rc) {
-    imgpca_result_error(ctx, zFunc, "invalid vector %s: %s", zWhat, err);
-    return 1;
-  }
-  return 0;
-}
-
-void fvec_arg_free(FvecArg *a) {
-  imgpca_free(a->v);
-  a->v = NULL;
-}
-
-void fvec_result(sqlite3_context *ctx, const float *v, size_t n) {
-  unsigned char *p = fvec_blob(v, n);
-  if (!p) {
-    sqlite3_result_error_nomem(ctx);
-    return;
-  }
-  imgpca_result_owned_blob(ctx, p, n * 4);
+void **imgpca_conn_state(ImgpcaConn *conn, const ImgpcaModule *m) {
+  const ImgpcaModule *const *ap = imgpca_modules();
+  int i;
+  for (i = 0; ap[i]; i++)
+    if (ap[i] == m) return &conn->apState[i];
+  return NULL;
 }
 
 /* ---- JSON options objects ---- */

@@ -6,12 +6,16 @@
 ** It brings in <sqlite3ext.h> with SQLITE_EXTENSION_INIT3, so that all SQLite
 ** calls go through the routine table captured by the entry point (ext/imgpca.c,
 ** the only file with SQLITE_EXTENSION_INIT1/2), and declares:
-**   - ImgpcaConn, the per-connection state behind every function and module;
-**   - the result helpers ("<function>: <message>" errors, owned text/blobs);
-**   - imgpca_conn_storage, the connection's storage (local files and S3);
-**   - fvec_arg / fvec_result, vector arguments (float32 BLOB or JSON array)
-**     and results, shared by the vector, PCA and k-NN functions.
-** Implemented in sqlglue.c.
+**   - ImgpcaModule, the descriptor by which each module states its SQL
+**     functions, tables, settings, reference rows and per-connection state;
+**   - ImgpcaConn, the per-connection state behind every function and table,
+**     with one opaque slot per module (imgpca_conn_state);
+**   - the result helpers ("<function>: <message>" errors, owned text/blobs),
+**     the read-only guard of csv_export, interrupt polling and the parser of
+**     JSON options objects.
+** It knows no module: what a module offers the glue of others (the
+** connection's storage, vector arguments, the model cache) is declared in
+** that module's *_sql.h.  Implemented in sqlglue.c.
 */
 #ifndef IMGPCA_SQLGLUE_H
 #define IMGPCA_SQLGLUE_H
@@ -21,23 +25,80 @@ SQLITE_EXTENSION_INIT3
 
 #include "../common/common.h"
 #include "../config/config.h"
-#include "../storage/storage.h"
-#include "../vector/vector.h"
+
+/* ---- module descriptors ---- */
+
+/* Flags of a SQL function (SQLITE_UTF8 is added at registration):
+** pure functions are deterministic and innocuous; a function that reads a
+** setting (image.max_pixels, pca.max_memory_mb) is only innocuous (its result
+** changes with the setting: never in an index or a generated column); a
+** function or table with a side effect (network, files, settings) is
+** DIRECTONLY, out of reach of the views and triggers of an untrusted schema. */
+#define IMGPCA_PURE (SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS)
+#define IMGPCA_READS_SETTING SQLITE_INNOCUOUS
+#define IMGPCA_SIDE_EFFECT SQLITE_DIRECTONLY
+
+/* One SQL function and number of arguments (-1: any); scalar (xFunc) or
+** aggregate (xStep, xFinal).  Its user data is the ImgpcaConn. */
+typedef struct ImgpcaSqlFunc {
+  const char *zName; /* NULL ends a table */
+  int nArg;
+  int flags; /* IMGPCA_PURE, IMGPCA_READS_SETTING or IMGPCA_SIDE_EFFECT */
+  void (*xFunc)(sqlite3_context *, int, sqlite3_value **);
+  void (*xStep)(sqlite3_context *, int, sqlite3_value **);
+  void (*xFinal)(sqlite3_context *);
+} ImgpcaSqlFunc;
+
+/* One table-valued function (eponymous virtual table); its client data is
+** the ImgpcaConn. */
+typedef struct ImgpcaSqlTable {
+  const char *zName; /* NULL ends a table */
+  const sqlite3_module *pModule;
+} ImgpcaSqlTable;
+
+/* One row of the README's SQL reference (markdown cells): the signatures of
+** one or more of the module's functions or tables ("`fvec_l2(a, b)`,
+** `fvec_dot(a, b)`"), what they return, and notes. */
+typedef struct ImgpcaSqlDoc {
+  const char *zSig; /* NULL ends a table */
+  const char *zReturns;
+  const char *zNotes;
+} ImgpcaSqlDoc;
+
+/* Everything one module adds to SQLite: ext/imgpca.c registers the modules
+** of its list, and the reference tables of the docs and
+** tests/api-surface.expected are printed from the same descriptors
+** (scripts/reference.c).  Adding a function or a setting is a change to its
+** module alone. */
+typedef struct ImgpcaModule {
+  const char *zName;               /* the folder under ext/ */
+  const ImgpcaSqlFunc *aFunc;      /* or NULL */
+  const ImgpcaSqlTable *aTable;    /* or NULL */
+  const ImgpcaSetting *aSetting;   /* settings read by the module, or NULL */
+  const ImgpcaSqlDoc *aDoc;        /* its rows of the SQL reference, or NULL */
+  int (*xLoad)(char **pzErrMsg);   /* process-wide set-up at every load (SQLite error code), or NULL */
+  void (*xConnFree)(void *pState); /* frees the module's per-connection state, or NULL */
+} ImgpcaModule;
+
+/* The modules of the extension, in registration order, NULL-terminated
+** (ext/imgpca.c). */
+const ImgpcaModule *const *imgpca_modules(void);
 
 /* Per-connection state, shared (reference counted) by every function and
-** module registered on one connection. */
+** table registered on one connection. */
 typedef struct ImgpcaConn {
   int nRef;
   sqlite3 *db;
-  ImgpcaConfig cfg;
-  ImgpcaStorage *pStorage; /* local files and S3 (ext/storage), created at first use, or NULL */
-  void *pPcaModel;         /* last model parsed by the pca model functions (ext/pca), or NULL */
-  void (*xPcaModelFree)(void *);
-  void *pCnnCache; /* image models loaded by cnn: specs (ext/cnn/cnn_sql.c), or NULL */
-  void (*xCnnCacheFree)(void *);
+  ImgpcaConfig cfg;     /* the settings of every module */
+  void **apState;       /* one opaque slot per module of imgpca_modules() */
   int nReadOnly;        /* > 0 while csv_export runs its query: side effects refused */
   const char *zRefused; /* the side-effect function refused meanwhile, or NULL */
 } ImgpcaConn;
+
+/* The slot of module m's per-connection state: NULL until the module
+** stores something there (created at first use), freed by m->xConnFree
+** when the connection closes. */
+void **imgpca_conn_state(ImgpcaConn *conn, const ImgpcaModule *m);
 
 /* Functions with side effects (writes, deletes, exports, settings) call
 ** this first: while csv_export runs its query on this connection it sets
@@ -74,30 +135,6 @@ char *imgpca_printable_msg(char *z);
 /* 1 if JSON text holds the escape \u0000 in a string (SQLite 3.40's
 ** json_each cuts the decoded string there, so it cannot be seen later). */
 int imgpca_json_has_nul(const char *z);
-
-/* The connection's storage, created at first use (err: a message on failure). */
-int imgpca_conn_storage(ImgpcaConn *conn, ImgpcaStorage **pp, char *err);
-
-/* Loads the models of the cnn: items of a parsed feature spec through the
-** connection's model cache (implemented by ext/cnn/cnn_sql.c): each model
-** is read through the storage layer once per connection and version (S3
-** ETag, local mtime/size/inode), and shared by every thread.  The spec holds
-** one reference per model: img_spec_release() when done with it. */
-struct ImgSpec;
-int imgpca_conn_spec_models(ImgpcaConn *conn, struct ImgSpec *s, char *err);
-
-/* A vector argument: a float32 BLOB or a JSON array of numbers. */
-typedef struct FvecArg {
-  float *v;   /* host floats (owned, imgpca_free) */
-  size_t n;   /* dimension */
-  int isNull; /* the argument was SQL NULL */
-} FvecArg;
-/* Parses v; on error sets "<zFunc>: invalid vector <zWhat>: ..." and returns 1. */
-int fvec_arg(sqlite3_context *ctx, const char *zFunc, const char *zWhat, sqlite3_value *v,
-             FvecArg *out);
-void fvec_arg_free(FvecArg *a);
-/* Returns v[0..n) as a float32 BLOB. */
-void fvec_result(sqlite3_context *ctx, const float *v, size_t n);
 
 /* ---- JSON options objects (csv_export, pca_*) ---- */
 /* Sets one key of an options object: zType is json_each's type ('true',

@@ -30,6 +30,10 @@ typedef struct ImgpcaUrl {
 int imgpca_url_parse(const char *zUrl, ImgpcaUrl *pUrl, char *err);
 void imgpca_url_free(ImgpcaUrl *pUrl);
 
+/* The s3.* settings (settings.c), ending with a zKey == NULL entry: a
+** configuration given to imgpca_storage_new must hold them. */
+extern const ImgpcaSetting imgpca_storage_settings[];
+
 /* A storage client: per connection, created lazily from its configuration
 ** (credentials are resolved on first S3 use and cached, refreshed before expiry). */
 typedef struct ImgpcaStorage ImgpcaStorage;

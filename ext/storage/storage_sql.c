@@ -85,15 +85,15 @@ static void fetch(sqlite3_context *ctx, int argc, sqlite3_value **argv, const ch
   }
 }
 
-void s3_fetch_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+static void s3_fetch_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   fetch(ctx, argc, argv, "s3_fetch", 0);
 }
 
-void s3_fetch_or_null_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+static void s3_fetch_or_null_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   fetch(ctx, argc, argv, "s3_fetch_or_null", 1);
 }
 
-void s3_put_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+static void s3_put_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   const char *zUrl = (const char *)sqlite3_value_text(argv[0]);
   const void *p;
   size_t n;
@@ -138,7 +138,7 @@ void s3_put_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   imgpca_free(zEtag);
 }
 
-void s3_delete_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+static void s3_delete_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   const char *zUrl = (const char *)sqlite3_value_text(argv[0]);
   ImgpcaStorage *s;
   char err[IMGPCA_ERRMAX];
@@ -158,7 +158,7 @@ void s3_delete_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     sqlite3_result_int(ctx, deleted);
 }
 
-void s3_config_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+static void s3_config_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   ImgpcaStorage *s;
   ImgpcaBuf b;
   char err[IMGPCA_ERRMAX];
@@ -425,9 +425,73 @@ static int list_rowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *pRowid) {
   return SQLITE_OK;
 }
 
-const sqlite3_module s3_list_module = {
+static const sqlite3_module s3_list_module = {
     0, /* iVersion */
     0, /* xCreate: eponymous-only */
     list_connect, list_best_index, list_disconnect, 0, list_open, list_close, list_filter,
     list_next, list_eof, list_column, list_rowid,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+
+/* ---- the connection's storage ---- */
+
+static int conn_interrupted(void *pDb) { return imgpca_interrupted((sqlite3 *)pDb); }
+
+static void storage_free(void *p) { imgpca_storage_free((ImgpcaStorage *)p); }
+
+int imgpca_conn_storage(ImgpcaConn *conn, ImgpcaStorage **pp, char *err) {
+  void **pSlot = imgpca_conn_state(conn, &imgpca_module_storage);
+  if (!*pSlot) {
+    ImgpcaStorage *s = NULL;
+    int rc = imgpca_storage_new(&conn->cfg, &s, err);
+    if (rc) return rc;
+    imgpca_storage_set_interrupt(s, conn_interrupted, conn->db);
+    *pSlot = s;
+  }
+  *pp = (ImgpcaStorage *)*pSlot;
+  return IMGPCA_OK;
+}
+
+/* ---- what the module adds to SQLite (ext/imgpca.c registers it) ---- */
+
+static const ImgpcaSqlFunc aFunc[] = {
+    {"s3_fetch", 1, IMGPCA_SIDE_EFFECT, s3_fetch_func, 0, 0},
+    {"s3_fetch", 2, IMGPCA_SIDE_EFFECT, s3_fetch_func, 0, 0},
+    {"s3_fetch", 3, IMGPCA_SIDE_EFFECT, s3_fetch_func, 0, 0},
+    {"s3_fetch_or_null", 1, IMGPCA_SIDE_EFFECT, s3_fetch_or_null_func, 0, 0},
+    {"s3_fetch_or_null", 2, IMGPCA_SIDE_EFFECT, s3_fetch_or_null_func, 0, 0},
+    {"s3_fetch_or_null", 3, IMGPCA_SIDE_EFFECT, s3_fetch_or_null_func, 0, 0},
+    {"s3_put", 2, IMGPCA_SIDE_EFFECT, s3_put_func, 0, 0},
+    {"s3_delete", 1, IMGPCA_SIDE_EFFECT, s3_delete_func, 0, 0},
+    {"s3_config", 0, IMGPCA_SIDE_EFFECT, s3_config_func, 0, 0},
+    {"s3_concat", 2, IMGPCA_SIDE_EFFECT, s3_concat_func, 0, 0},
+    {0}};
+
+static const ImgpcaSqlTable aTable[] = {
+    {"s3_list", &s3_list_module},
+    {0}};
+
+static const ImgpcaSqlDoc aDoc[] = {
+    {"`s3_list(url_glob)`",
+     "table",
+     "`url, key, name, parent, size, etag, last_modified, content`; `s3://bucket/prefix/**` or a local folder; `content` fetched only when used, concurrently; local walks follow symlinks but enter each folder once, skip FIFOs/sockets/devices and honour `sqlite3_interrupt` (docs/STORAGE.md)"},
+    {"`s3_fetch(url [, offset [, length]])`",
+     "BLOB",
+     "error naming the URL when missing"},
+    {"`s3_fetch_or_null(url [, offset [, length]])`",
+     "BLOB or NULL",
+     "NULL when the object does not exist"},
+    {"`s3_put(url, data)`",
+     "text / integer",
+     "ETag (S3) or bytes written (local); atomic; multipart above a threshold"},
+    {"`s3_delete(url)`",
+     "integer",
+     "1 if deleted"},
+    {"`s3_concat(dest_url, parts_json)`",
+     "JSON",
+     "writes the concatenation of object ranges in constant memory; on S3 one multipart upload with server-side copies (UploadPartCopy), aborted on failure"},
+    {"`s3_config()`",
+     "JSON",
+     "effective endpoint (user info masked), region, URL style, credentials source, masked access key, TLS verification and CA bundle"},
+    {0}};
+
+const ImgpcaModule imgpca_module_storage = {.zName = "storage", .aFunc = aFunc, .aTable = aTable, .aSetting = imgpca_storage_settings, .aDoc = aDoc, .xConnFree = storage_free};

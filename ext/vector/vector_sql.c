@@ -22,7 +22,7 @@
 #include <math.h>
 #include <stdio.h>
 
-void fvec_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+static void fvec_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   float *v;
   int i;
   if (argc == 0) {
@@ -55,7 +55,7 @@ void fvec_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   imgpca_free(v);
 }
 
-void fvec_from_json_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+static void fvec_from_json_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   FvecArg a;
   (void)argc;
   if (sqlite3_value_type(argv[0]) == SQLITE_BLOB) {
@@ -67,7 +67,7 @@ void fvec_from_json_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   fvec_arg_free(&a);
 }
 
-void fvec_to_json_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+static void fvec_to_json_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   FvecArg a;
   ImgpcaBuf b;
   (void)argc;
@@ -78,7 +78,7 @@ void fvec_to_json_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   imgpca_result_buf_text(ctx, &b);
 }
 
-void fvec_dims_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+static void fvec_dims_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   FvecArg a;
   (void)argc;
   if (fvec_arg(ctx, "fvec_dims", "argument", argv[0], &a) || a.isNull) return;
@@ -96,7 +96,7 @@ static int int_arg(sqlite3_context *ctx, const char *zFunc, const char *zWhat, s
   return 0;
 }
 
-void fvec_at_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+static void fvec_at_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   FvecArg a;
   sqlite3_int64 i;
   (void)argc;
@@ -111,7 +111,7 @@ done:
   fvec_arg_free(&a);
 }
 
-void fvec_slice_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+static void fvec_slice_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   FvecArg a;
   sqlite3_int64 s, e;
   (void)argc;
@@ -128,7 +128,7 @@ done:
   fvec_arg_free(&a);
 }
 
-void fvec_concat_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+static void fvec_concat_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   ImgpcaBuf b;
   int i;
   if (argc == 0) {
@@ -236,7 +236,7 @@ static int blob_distance(sqlite3_context *ctx, const char *zFunc, sqlite3_value 
   return 1;
 }
 
-void fvec_l2_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+static void fvec_l2_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   FvecArg a, b;
   double d;
   int r = blob_distance(ctx, "fvec_l2", argv, DIST_L2, &d);
@@ -249,7 +249,7 @@ void fvec_l2_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   fvec_arg_free(&b);
 }
 
-void fvec_cosine_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+static void fvec_cosine_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   FvecArg a, b;
   double d;
   char err[IMGPCA_ERRMAX];
@@ -266,7 +266,7 @@ void fvec_cosine_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   fvec_arg_free(&b);
 }
 
-void fvec_dot_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+static void fvec_dot_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   FvecArg a, b;
   double d;
   int r = blob_distance(ctx, "fvec_dot", argv, DIST_DOT, &d);
@@ -294,17 +294,17 @@ static void elementwise(sqlite3_context *ctx, sqlite3_value **argv, const char *
   fvec_arg_free(&b);
 }
 
-void fvec_add_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+static void fvec_add_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   (void)argc;
   elementwise(ctx, argv, "fvec_add", 1);
 }
 
-void fvec_sub_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+static void fvec_sub_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   (void)argc;
   elementwise(ctx, argv, "fvec_sub", -1);
 }
 
-void fvec_norm_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+static void fvec_norm_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   FvecArg a;
   (void)argc;
   if (fvec_arg(ctx, "fvec_norm", "argument", argv[0], &a) || a.isNull) return;
@@ -312,7 +312,7 @@ void fvec_norm_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   fvec_arg_free(&a);
 }
 
-void fvec_normalize_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+static void fvec_normalize_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   FvecArg a;
   double nrm;
   size_t i;
@@ -328,7 +328,7 @@ void fvec_normalize_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   fvec_arg_free(&a);
 }
 
-void fvec_scale_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+static void fvec_scale_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   FvecArg a;
   double s;
   size_t i;
@@ -364,7 +364,7 @@ typedef struct AvgState {
   int failed;
 } AvgState;
 
-void fvec_avg_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+static void fvec_avg_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   AvgState *st = sqlite3_aggregate_context(ctx, sizeof(*st));
   FvecArg a;
   size_t i;
@@ -400,7 +400,7 @@ void fvec_avg_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   fvec_arg_free(&a);
 }
 
-void fvec_avg_final(sqlite3_context *ctx) {
+static void fvec_avg_final(sqlite3_context *ctx) {
   AvgState *st = sqlite3_aggregate_context(ctx, 0);
   size_t i;
   unsigned char *p;
@@ -420,3 +420,107 @@ void fvec_avg_final(sqlite3_context *ctx) {
   imgpca_free(st->sum);
   imgpca_result_owned_blob(ctx, p, st->n * 4);
 }
+
+/* ---- vector arguments and results ---- */
+
+int fvec_arg(sqlite3_context *ctx, const char *zFunc, const char *zWhat, sqlite3_value *v,
+             FvecArg *out) {
+  char err[IMGPCA_ERRMAX];
+  int rc;
+  memset(out, 0, sizeof(*out));
+  switch (sqlite3_value_type(v)) {
+    case SQLITE_NULL:
+      out->isNull = 1;
+      return 0;
+    case SQLITE_BLOB: {
+      const unsigned char *p = sqlite3_value_blob(v);
+      size_t nb = (size_t)sqlite3_value_bytes(v);
+      rc = fvec_check_blob(p, nb, &out->n, err);
+      if (rc == IMGPCA_OK) {
+        out->v = imgpca_malloc(out->n * sizeof(float));
+        if (!out->v)
+          rc = IMGPCA_NOMEM;
+        else
+          fvec_decode(p, out->n, out->v);
+      }
+      break;
+    }
+    case SQLITE_TEXT: {
+      const char *z = (const char *)sqlite3_value_text(v);
+      if (!z) {
+        rc = IMGPCA_NOMEM;
+        break;
+      }
+      rc = fvec_parse_json(z, (size_t)sqlite3_value_bytes(v), &out->v, &out->n, err);
+      break;
+    }
+    default:
+      imgpca_result_error(ctx, zFunc, "invalid vector %s: expected a float32 blob or a JSON array, got %s",
+                          zWhat, imgpca_type_name(v));
+      return 1;
+  }
+  if (rc == IMGPCA_NOMEM) {
+    sqlite3_result_error_nomem(ctx);
+    return 1;
+  }
+  if (rc) {
+    imgpca_result_error(ctx, zFunc, "invalid vector %s: %s", zWhat, err);
+    return 1;
+  }
+  return 0;
+}
+
+void fvec_arg_free(FvecArg *a) {
+  imgpca_free(a->v);
+  a->v = NULL;
+}
+
+void fvec_result(sqlite3_context *ctx, const float *v, size_t n) {
+  unsigned char *p = fvec_blob(v, n);
+  if (!p) {
+    sqlite3_result_error_nomem(ctx);
+    return;
+  }
+  imgpca_result_owned_blob(ctx, p, n * 4);
+}
+
+/* ---- what the module adds to SQLite (ext/imgpca.c registers it) ---- */
+
+static const ImgpcaSqlFunc aFunc[] = {
+    {"fvec", -1, IMGPCA_PURE, fvec_func, 0, 0},
+    {"fvec_from_json", 1, IMGPCA_PURE, fvec_from_json_func, 0, 0},
+    {"fvec_to_json", 1, IMGPCA_PURE, fvec_to_json_func, 0, 0},
+    {"fvec_dims", 1, IMGPCA_PURE, fvec_dims_func, 0, 0},
+    {"fvec_at", 2, IMGPCA_PURE, fvec_at_func, 0, 0},
+    {"fvec_slice", 3, IMGPCA_PURE, fvec_slice_func, 0, 0},
+    {"fvec_concat", -1, IMGPCA_PURE, fvec_concat_func, 0, 0},
+    {"fvec_l2", 2, IMGPCA_PURE, fvec_l2_func, 0, 0},
+    {"fvec_cosine", 2, IMGPCA_PURE, fvec_cosine_func, 0, 0},
+    {"fvec_dot", 2, IMGPCA_PURE, fvec_dot_func, 0, 0},
+    {"fvec_norm", 1, IMGPCA_PURE, fvec_norm_func, 0, 0},
+    {"fvec_normalize", 1, IMGPCA_PURE, fvec_normalize_func, 0, 0},
+    {"fvec_add", 2, IMGPCA_PURE, fvec_add_func, 0, 0},
+    {"fvec_sub", 2, IMGPCA_PURE, fvec_sub_func, 0, 0},
+    {"fvec_scale", 2, IMGPCA_PURE, fvec_scale_func, 0, 0},
+    {"fvec_avg", 1, IMGPCA_PURE, 0, fvec_avg_step, fvec_avg_final},
+    {0}};
+
+static const ImgpcaSqlDoc aDoc[] = {
+    {"`fvec(x, ...)`, `fvec_from_json(json)`, `fvec_to_json(v)`",
+     "vector / text",
+     "float32 vectors (BLOB, sqlite-vec layout); JSON arrays accepted wherever a vector is"},
+    {"`fvec_dims(v)`, `fvec_at(v, i)`, `fvec_slice(v, start, end)`, `fvec_concat(v, ...)`",
+     "",
+     "0-based indexes"},
+    {"`fvec_l2(a, b)`, `fvec_cosine(a, b)`, `fvec_dot(a, b)`, `fvec_norm(v)`",
+     "real",
+     "distances and norms"},
+    {"`fvec_normalize(v)`, `fvec_add(a, b)`, `fvec_sub(a, b)`, `fvec_scale(v, s)`",
+     "vector",
+     "element-wise"},
+    {"`fvec_avg(v)`",
+     "vector",
+     "aggregate: element-wise mean"},
+    {0}};
+
+const ImgpcaModule imgpca_module_vector = {.zName = "vector", .aFunc = aFunc, .aDoc = aDoc};

@@ -120,7 +120,7 @@ def main():
         obj = "s3://%s/secrets/obj" % BUCKET
         # fixture with the right credentials; progress on (its output is checked too)
         good = base_env(AWS_ACCESS_KEY_ID=ak, AWS_SECRET_ACCESS_KEY=os.environ["RGW_SECRET_KEY"],
-                        IMGPCA_PROGRESS="1")
+                        IMGPCA_S3_PROGRESS="1")
         out, err = run(good, "SELECT s3_put('%s', 'hello');" % obj,
                        "SELECT s3_put('s3://%s/secrets/k' || value, 'v') FROM generate_series(1, 30);" % BUCKET,
                        "SELECT count(*), sum(length(content)) FROM s3_list('s3://%s/secrets/**');" % BUCKET,
@@ -132,7 +132,7 @@ def main():
         check(counts and counts[0] >= 31, "fixture with good credentials works: %r %r" % (out[-300:], err[:300]))
 
         # 1. wrong secret from the environment: 403 from the RGW on every function
-        env = base_env(AWS_ACCESS_KEY_ID=ak, AWS_SECRET_ACCESS_KEY=FAKE_SECRET, IMGPCA_PROGRESS="1")
+        env = base_env(AWS_ACCESS_KEY_ID=ak, AWS_SECRET_ACCESS_KEY=FAKE_SECRET, IMGPCA_S3_PROGRESS="1")
         run(env, "SELECT s3_fetch('%s');" % obj, expect_error="s3_fetch: ")
         run(env, "SELECT s3_fetch_or_null('%s');" % obj, expect_error="s3_fetch_or_null: ")
         run(env, "SELECT s3_put('%s', 'x');" % obj, expect_error="s3_put: ")

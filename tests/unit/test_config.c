@@ -4,43 +4,55 @@
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "common/common.h"
 #include "config/config.h"
+#include "storage/storage.h"
 #include "unit.h"
+
+/* The storage core's settings, and a table like the glue's, with an
+** "imgpca." setting and one with a deprecated variable. */
+static const ImgpcaSetting aTest[] = {
+    {.zKey = "imgpca.widgets", .eType = CFG_INT, .zDefault = "3", .iMin = 0, .iMax = 9, .zHelp = "widgets"},
+    {.zKey = "test.old_name", .eType = CFG_INT, .zDefault = "5", .zOldEnv = "IMGPCA_OLDER", .iMin = 1, .iMax = 99, .zHelp = "renamed variable"},
+    {0}};
+static const ImgpcaSetting *const apTables[] = {imgpca_storage_settings, aTest, NULL};
 
 /* Every variable a setting reads, so that the caller's environment does not
 ** leak into the checks. */
 static void clear_env(void) {
-  int i, k;
-  for (i = 0; imgpca_settings[i].zKey; i++)
-    for (k = 0; k < 3 && imgpca_settings[i].azEnv[k]; k++) unsetenv(imgpca_settings[i].azEnv[k]);
+  int t, k;
+  char zVar[64];
+  const ImgpcaSetting *s;
+  for (t = 0; apTables[t]; t++)
+    for (s = apTables[t]; s->zKey; s++)
+      for (k = 0; imgpca_setting_env(s, k, zVar, sizeof zVar); k++) unsetenv(zVar);
 }
 
 static void test_table(void) {
-  int i, n = imgpca_settings_count();
-  CHECK(n >= 26);
-  CHECK(imgpca_settings[n].zKey == NULL);
-  CHECK(imgpca_setting_find("s3.region") == &imgpca_settings[1]);
-  CHECK(imgpca_setting_find("s3.nope") == NULL);
-  CHECK(imgpca_setting_find("") == NULL);
-  CHECK(imgpca_setting_find(NULL) == NULL);
+  ImgpcaConfig c;
+  char err[IMGPCA_ERRMAX];
+  int i, n;
+  CHECK_EQ_INT(imgpca_config_init(&c, apTables, err), IMGPCA_OK);
+  n = c.nSetting;
+  CHECK(n >= 22);
+  CHECK(imgpca_config_find(&c, "s3.region") == &imgpca_storage_settings[1]);
+  CHECK(imgpca_config_find(&c, "test.old_name") == &aTest[1]);
+  CHECK(imgpca_config_find(&c, "s3.nope") == NULL);
+  CHECK(imgpca_config_find(&c, "") == NULL);
+  CHECK(imgpca_config_find(&c, NULL) == NULL);
+  CHECK(imgpca_config_find(NULL, "s3.region") == NULL);
   for (i = 0; i < n; i++) {
-    const ImgpcaSetting *s = &imgpca_settings[i];
-    ImgpcaConfig c;
-    char err[IMGPCA_ERRMAX];
-    /* names unique, lower case <area>.<name> */
-    CHECK(imgpca_setting_find(s->zKey) == s);
-    CHECK(strchr(s->zKey, '.') != NULL);
-    for (const char *p = s->zKey; *p; p++) CHECK(islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '.' || *p == '_');
+    const ImgpcaSetting *s = c.apSetting[i];
     /* the help is the meaning column of the generated docs tables: one
     ** line, no table separator, no trailing period */
+    CHECK(imgpca_config_find(&c, s->zKey) == s);
     CHECK(s->zHelp && s->zHelp[0]);
     CHECK(!strchr(s->zHelp, '\n') && !strchr(s->zHelp, '|'));
     CHECK(s->zHelp[strlen(s->zHelp) - 1] != '.');
-    CHECK(s->azEnv[0] != NULL);
     /* the default is a valid value of the setting */
-    CHECK_EQ_INT(imgpca_config_init(&c), IMGPCA_OK);
     if (s->zDefault) {
       int rc = imgpca_config_set(&c, s->zKey, s->zDefault, err);
       if (rc) fprintf(stderr, "default of %s: %s\n", s->zKey, err);
@@ -48,46 +60,105 @@ static void test_table(void) {
     }
     if (s->eType == CFG_INT) CHECK(s->iMin <= s->iMax);
     if (s->eType == CFG_ENUM) CHECK(s->zEnum && s->zEnum[0] == '|' && s->zEnum[strlen(s->zEnum) - 1] == '|');
-    imgpca_config_clear(&c);
+  }
+  imgpca_config_clear(&c);
+  CHECK(c.azVal == NULL && c.nSetting == 0);
+  /* names: lower-case "<area>.<name>", each declared once */
+  {
+    static const ImgpcaSetting aDup[] = {{.zKey = "s3.region", .eType = CFG_STRING, .zHelp = "again"}, {0}};
+    static const ImgpcaSetting aUpper[] = {{.zKey = "S3.Region", .eType = CFG_STRING, .zHelp = "x"}, {0}};
+    static const ImgpcaSetting aFlat[] = {{.zKey = "threads", .eType = CFG_INT, .zHelp = "x"}, {0}};
+    const ImgpcaSetting *const apDup[] = {imgpca_storage_settings, aDup, NULL};
+    const ImgpcaSetting *const apUpper[] = {aUpper, NULL};
+    const ImgpcaSetting *const apFlat[] = {aFlat, NULL};
+    CHECK_EQ_INT(imgpca_config_init(&c, apDup, err), IMGPCA_ERROR);
+    CHECK_STR(err, "setting 's3.region' is declared twice");
     CHECK(c.azVal == NULL);
+    CHECK_EQ_INT(imgpca_config_init(&c, apUpper, err), IMGPCA_ERROR);
+    CHECK_STR(err, "setting 'S3.Region' is not a lower-case <area>.<name>");
+    CHECK_EQ_INT(imgpca_config_init(&c, apFlat, err), IMGPCA_ERROR);
+    CHECK_EQ_INT(imgpca_config_init(&c, NULL, err), IMGPCA_OK); /* no settings at all */
+    CHECK_EQ_INT(c.nSetting, 0);
+    CHECK(imgpca_config_get(&c, "s3.region", NULL) == NULL);
+    imgpca_config_clear(&c);
   }
 }
 
-/* docs/ARCHITECTURE.md, "Settings": AWS_* names, or IMGPCA_ + the name in
-** upper case with '.' -> '_' and a leading "imgpca." dropped; two older
-** names keep their spelling. */
+/* docs/ARCHITECTURE.md, "Settings": the AWS SDKs' names, or IMGPCA_ + the
+** name in upper case with '.' -> '_' and a leading "imgpca." dropped; an
+** earlier name comes last, marked deprecated. */
 static void test_env_rule(void) {
-  static const char *azOld[][2] = {{"image.max_pixels", "IMGPCA_MAX_PIXELS"}, {"s3.progress", "IMGPCA_PROGRESS"}};
-  int i, k, nOld = 0;
-  for (i = 0; imgpca_settings[i].zKey; i++) {
-    const ImgpcaSetting *s = &imgpca_settings[i];
-    char want[128];
-    const char *zName = strncmp(s->zKey, "imgpca.", 7) == 0 ? s->zKey + 7 : s->zKey;
-    size_t j;
-    int isOld = 0;
-    snprintf(want, sizeof want, "IMGPCA_%s", zName);
-    for (j = 7; want[j]; j++) want[j] = want[j] == '.' ? '_' : (char)toupper((unsigned char)want[j]);
-    for (k = 0; k < 2; k++)
-      if (strcmp(s->zKey, azOld[k][0]) == 0) {
-        CHECK_STR(s->azEnv[0], azOld[k][1]);
-        CHECK(s->azEnv[1] == NULL);
-        isOld = 1;
-        nOld++;
-      }
-    if (isOld) continue;
-    for (k = 0; k < 3 && s->azEnv[k]; k++) {
-      if (strncmp(s->azEnv[k], "AWS_", 4) == 0) continue;
-      if (strcmp(s->azEnv[k], want)) fprintf(stderr, "%s reads %s, the rule gives %s\n", s->zKey, s->azEnv[k], want);
-      CHECK_STR(s->azEnv[k], want);
-    }
+  char z[64];
+  const ImgpcaSetting *region = &imgpca_storage_settings[1];
+  CHECK_STR(region->zKey, "s3.region");
+  CHECK_EQ_INT(imgpca_setting_env(region, 0, z, sizeof z), 1);
+  CHECK_STR(z, "AWS_REGION");
+  CHECK_EQ_INT(imgpca_setting_env(region, 1, z, sizeof z), 1);
+  CHECK_STR(z, "AWS_DEFAULT_REGION");
+  CHECK_EQ_INT(imgpca_setting_env(region, 2, z, sizeof z), 0);
+  CHECK_EQ_INT(imgpca_setting_env(&aTest[0], 0, z, sizeof z), 1);
+  CHECK_STR(z, "IMGPCA_WIDGETS");
+  CHECK_EQ_INT(imgpca_setting_env(&aTest[0], 1, z, sizeof z), 0);
+  CHECK_EQ_INT(imgpca_setting_env(&aTest[1], 0, z, sizeof z), 1);
+  CHECK_STR(z, "IMGPCA_TEST_OLD_NAME");
+  CHECK_EQ_INT(imgpca_setting_env(&aTest[1], 1, z, sizeof z), 2);
+  CHECK_STR(z, "IMGPCA_OLDER");
+  CHECK_EQ_INT(imgpca_setting_env(&aTest[1], 2, z, sizeof z), 0);
+  {
+    const ImgpcaSetting *s;
+    for (s = imgpca_storage_settings; s->zKey; s++)
+      if (strcmp(s->zKey, "s3.max_inflight") == 0) break;
+    CHECK_EQ_INT(imgpca_setting_env(s, 0, z, sizeof z), 1);
+    CHECK_STR(z, "IMGPCA_S3_MAX_INFLIGHT");
+    for (s = imgpca_storage_settings; s->zKey; s++)
+      if (strcmp(s->zKey, "s3.progress") == 0) break;
+    CHECK_EQ_INT(imgpca_setting_env(s, 0, z, sizeof z), 1);
+    CHECK_STR(z, "IMGPCA_S3_PROGRESS");
+    CHECK_EQ_INT(imgpca_setting_env(s, 1, z, sizeof z), 2);
+    CHECK_STR(z, "IMGPCA_PROGRESS");
   }
-  CHECK_EQ_INT(nOld, 2);
+}
+
+/* A deprecated variable is read after the rule's one, with one warning per
+** setting and process. */
+static void test_deprecated_env(void) {
+  ImgpcaConfig c;
+  char buf[2048], origin[64];
+  const char *zSrc;
+  size_t n;
+  int fd = dup(2);
+  FILE *f = tmpfile();
+  clear_env();
+  CHECK_EQ_INT(imgpca_config_init(&c, apTables, NULL), IMGPCA_OK);
+  setenv("IMGPCA_OLDER", "42", 1);
+  fflush(stderr);
+  dup2(fileno(f), 2);
+  CHECK_STR(imgpca_config_get(&c, "test.old_name", &zSrc), "42");
+  CHECK_STR(zSrc, "env");
+  CHECK_EQ_INT(imgpca_config_int(&c, "test.old_name"), 42);
+  imgpca_config_origin(&c, "test.old_name", origin, sizeof origin);
+  CHECK_STR(origin, "IMGPCA_OLDER");
+  setenv("IMGPCA_TEST_OLD_NAME", "7", 1); /* the rule's name wins */
+  CHECK_EQ_INT(imgpca_config_int(&c, "test.old_name"), 7);
+  imgpca_config_origin(&c, "test.old_name", origin, sizeof origin);
+  CHECK_STR(origin, "IMGPCA_TEST_OLD_NAME");
+  fflush(stderr);
+  dup2(fd, 2);
+  close(fd);
+  rewind(f);
+  n = fread(buf, 1, sizeof buf - 1, f);
+  buf[n] = 0;
+  fclose(f);
+  CHECK_STR(buf, "imgpca: warning: IMGPCA_OLDER is deprecated: use IMGPCA_TEST_OLD_NAME (setting 'test.old_name')\n");
+  unsetenv("IMGPCA_OLDER");
+  unsetenv("IMGPCA_TEST_OLD_NAME");
+  imgpca_config_clear(&c);
 }
 
 static void test_validation(void) {
   ImgpcaConfig c;
   char err[IMGPCA_ERRMAX];
-  CHECK_EQ_INT(imgpca_config_init(&c), IMGPCA_OK);
+  CHECK_EQ_INT(imgpca_config_init(&c, apTables, NULL), IMGPCA_OK);
   CHECK_EQ_INT(imgpca_config_set(&c, "s3.nope", "1", err), IMGPCA_ERROR);
   CHECK_STR(err, "unknown setting 's3.nope'");
   CHECK_EQ_INT(imgpca_config_set(&c, NULL, "1", err), IMGPCA_ERROR);
@@ -125,7 +196,7 @@ static void test_resolution(void) {
   char err[IMGPCA_ERRMAX], origin[128];
   const char *zSrc;
   clear_env();
-  CHECK_EQ_INT(imgpca_config_init(&c), IMGPCA_OK);
+  CHECK_EQ_INT(imgpca_config_init(&c, apTables, NULL), IMGPCA_OK);
   /* default */
   CHECK_STR(imgpca_config_get(&c, "s3.max_inflight", &zSrc), "32");
   CHECK_STR(zSrc, "default");
@@ -170,8 +241,9 @@ static void test_resolution(void) {
   CHECK_STR(zSrc, "unset");
   CHECK(imgpca_config_get(&c, "s3.nope", &zSrc) == NULL);
   CHECK_STR(zSrc, "unset");
-  /* without a connection: environment and defaults */
-  CHECK_STR(imgpca_config_get(NULL, "s3.profile", &zSrc), "default");
+  /* without a configuration: nothing is known */
+  CHECK(imgpca_config_get(NULL, "s3.profile", &zSrc) == NULL);
+  CHECK_STR(zSrc, "unset");
   /* booleans */
   CHECK_EQ_INT(imgpca_config_bool(&c, "s3.verify_tls"), 1);
   setenv("IMGPCA_S3_VERIFY_TLS", "off", 1);
@@ -193,10 +265,14 @@ static void test_parse_bool(void) {
 
 static void test_secrets(void) {
   char out[64], small[8];
-  const ImgpcaSetting *key = imgpca_setting_find("s3.secret_access_key");
-  const ImgpcaSetting *ep = imgpca_setting_find("s3.endpoint");
-  const ImgpcaSetting *reg = imgpca_setting_find("s3.region");
+  ImgpcaConfig c;
+  const ImgpcaSetting *key, *ep, *reg;
   const char *z = "us-east-1";
+  CHECK_EQ_INT(imgpca_config_init(&c, apTables, NULL), IMGPCA_OK);
+  key = imgpca_config_find(&c, "s3.secret_access_key");
+  ep = imgpca_config_find(&c, "s3.endpoint");
+  reg = imgpca_config_find(&c, "s3.region");
+  imgpca_config_clear(&c);
   imgpca_config_mask("short", out, sizeof out);
   CHECK_STR(out, "****");
   imgpca_config_mask("0123456789ABCDEF", out, sizeof out);
@@ -256,9 +332,9 @@ static void test_nomem(void) {
   char err[IMGPCA_ERRMAX];
   imgpca_set_allocator(&a);
   g_fail_after = 0;
-  CHECK_EQ_INT(imgpca_config_init(&c), IMGPCA_NOMEM);
+  CHECK_EQ_INT(imgpca_config_init(&c, apTables, NULL), IMGPCA_NOMEM);
   g_fail_after = -1;
-  CHECK_EQ_INT(imgpca_config_init(&c), IMGPCA_OK);
+  CHECK_EQ_INT(imgpca_config_init(&c, apTables, NULL), IMGPCA_OK);
   CHECK_EQ_INT(imgpca_config_set(&c, "s3.profile", "one", err), IMGPCA_OK);
   g_fail_after = 0;
   CHECK_EQ_INT(imgpca_config_set(&c, "s3.profile", "two", err), IMGPCA_NOMEM);
@@ -271,6 +347,7 @@ static void test_nomem(void) {
 int main(void) {
   test_table();
   test_env_rule();
+  test_deprecated_env();
   test_validation();
   test_resolution();
   test_parse_bool();

@@ -57,19 +57,20 @@ static void test_knn_query_id_bytes(void) {
 ** characters escaped) and the value used. */
 static void test_env_warning(void) {
   char buf[4096];
-  const char *zSrc = NULL, *zVal;
   size_t n;
   int fd = dup(2);
   FILE *f = tmpfile();
+  sqlite3 *db = open_db();
   setenv("IMGPCA_THREADS", "100000", 1);
+  /* the deprecated name of IMGPCA_IMAGE_MAX_PIXELS, checked the same way */
   setenv("IMGPCA_MAX_PIXELS", "0\x1b]0;pwned\x07", 1);
   fflush(stderr);
   dup2(fileno(f), 2);
-  zVal = imgpca_config_get(NULL, "imgpca.threads", &zSrc);
-  CHECK_STR(zVal, "0");
-  CHECK_STR(zSrc, "default");
-  imgpca_config_get(NULL, "imgpca.threads", &zSrc);
-  CHECK_STR(imgpca_config_get(NULL, "image.max_pixels", &zSrc), "100000000");
+  CHECK_EQ_INT(scalar(db, "SELECT imgpca_config('imgpca.threads')"), 0);
+  CHECK_EQ_INT(scalar(db, "SELECT imgpca_config()->'$.\"imgpca.threads\".source' = '\"default\"'"), 1);
+  CHECK_EQ_INT(scalar(db, "SELECT imgpca_config('imgpca.threads')"), 0);
+  CHECK_EQ_INT(scalar(db, "SELECT imgpca_config('image.max_pixels')"), 100000000);
+  sqlite3_close(db);
   fflush(stderr);
   dup2(fd, 2);
   close(fd);
@@ -91,8 +92,8 @@ static void test_env_warning(void) {
 }
 
 int main(void) {
-  test_env_warning();
   sqlite3_auto_extension((void (*)(void))sqlite3_imgpca_init);
+  test_env_warning();
   test_knn_query_id_bytes();
   sqlite3_reset_auto_extension();
   return UNIT_DONE();

@@ -7,6 +7,18 @@
 #include "common/common.h"
 #include "s3/s3.h"
 #include "unit.h"
+#include "storage/storage.h"
+
+/* The configuration of the storage core: its settings table. */
+static const ImgpcaSetting *const apStorageSettings[] = {imgpca_storage_settings, NULL};
+
+static const ImgpcaSetting *s3_setting(const char *zKey) {
+  const ImgpcaSetting *s;
+  for (s = imgpca_storage_settings; s->zKey; s++)
+    if (strcmp(s->zKey, zKey) == 0) return s;
+  return NULL;
+}
+
 
 #define EX_AK "AKIAIOSFODNN7EXAMPLE"
 #define EX_SK "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -363,17 +375,17 @@ static void test_endpoint(void) {
   CHECK_EQ_INT(s3_endpoint_parse("https://admin:s3cr3t/Pa55?w0rd@host", &ep, e), IMGPCA_ERROR);
   CHECK(strstr(e, "'https://****@host'") != NULL);
   CHECK(strstr(e, "s3cr3t") == NULL && strstr(e, "w0rd") == NULL);
-  s = imgpca_setting_find("s3.endpoint");
+  s = s3_setting("s3.endpoint");
   CHECK_STR(imgpca_config_display(s, "https://a:b/c?d#e@h", out, sizeof out), "https://****@h");
   imgpca_url_redact("user@host", out, sizeof out); /* not a URL: as is */
   CHECK_STR(out, "user@host");
-  s = imgpca_setting_find("s3.endpoint");
+  s = s3_setting("s3.endpoint");
   CHECK_STR(imgpca_config_display(s, "https://a:b@h", out, sizeof out), "https://****@h");
-  s = imgpca_setting_find("s3.imds_endpoint");
+  s = s3_setting("s3.imds_endpoint");
   CHECK_STR(imgpca_config_display(s, "http://a:b@169.254.169.254", out, sizeof out), "http://****@169.254.169.254");
-  s = imgpca_setting_find("s3.secret_access_key");
+  s = s3_setting("s3.secret_access_key");
   CHECK_STR(imgpca_config_display(s, "wJalrXUtnFEMI/K7MDENG", out, sizeof out), "****DENG");
-  s = imgpca_setting_find("s3.region");
+  s = s3_setting("s3.region");
   CHECK_STR(imgpca_config_display(s, "us-east-1", out, sizeof out), "us-east-1");
 }
 
@@ -392,7 +404,7 @@ static void test_region(void) {
   CHECK(!imgpca_region_valid("us-east-1\r\nX: y"));
   CHECK(!imgpca_region_valid("a23456789012345678901234567890123"));
   CHECK(imgpca_region_valid("a2345678901234567890123456789012"));
-  CHECK_EQ_INT(imgpca_config_init(&c), IMGPCA_OK);
+  CHECK_EQ_INT(imgpca_config_init(&c, apStorageSettings, NULL), IMGPCA_OK);
   CHECK_EQ_INT(imgpca_config_set(&c, "s3.region", "x@127.0.0.1:18443/", e), IMGPCA_ERROR);
   CHECK_STR(e, "invalid value for 's3.region': 'x@127.0.0.1:18443/': expected 1 to 32 lower-case letters, digits or '-'");
   CHECK_EQ_INT(imgpca_config_set(&c, "s3.region", "eu-west-3", e), IMGPCA_OK);
@@ -414,7 +426,7 @@ static void test_ca_bundle(void) {
   setenv("HOME", "/home/u", 1);
   unsetenv("AWS_CA_BUNDLE");
   unsetenv("AWS_PROFILE");
-  CHECK_EQ_INT(imgpca_config_init(&c), IMGPCA_OK);
+  CHECK_EQ_INT(imgpca_config_init(&c, apStorageSettings, NULL), IMGPCA_OK);
   CHECK_EQ_INT(s3_ca_bundle_resolve(&c, &z, src, sizeof src), IMGPCA_OK);
   CHECK(z == NULL); /* no ~/.aws/config under /home/u: none configured */
   imgpca_config_set(&c, "s3.config_file", conf, e);
@@ -549,7 +561,7 @@ static void test_profiles(void) {
   unsetenv("AWS_ACCESS_KEY_ID");
   unsetenv("AWS_SECRET_ACCESS_KEY");
   unsetenv("AWS_PROFILE");
-  CHECK_EQ_INT(imgpca_config_init(&c), IMGPCA_OK);
+  CHECK_EQ_INT(imgpca_config_init(&c, apStorageSettings, NULL), IMGPCA_OK);
   imgpca_config_set(&c, "s3.config_file", conf, e);
   imgpca_config_set(&c, "s3.credentials_file", cred, e);
   imgpca_config_set(&c, "s3.imds_disabled", "true", e);

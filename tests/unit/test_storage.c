@@ -18,6 +18,10 @@
 #include "storage/storage_int.h"
 #include "unit.h"
 
+/* The configuration of the storage core: its settings table. */
+static const ImgpcaSetting *const apStorageSettings[] = {imgpca_storage_settings, NULL};
+
+
 static int count_files(const char *zDir) {
   DIR *d = opendir(zDir);
   struct dirent *e;
@@ -67,7 +71,7 @@ static void test_local(const char *dir) {
   int nf, del;
   int64_t n;
   char *zEtag = (char *)1;
-  CHECK_EQ_INT(imgpca_config_init(&cfg), IMGPCA_OK);
+  CHECK_EQ_INT(imgpca_config_init(&cfg, apStorageSettings, NULL), IMGPCA_OK);
   CHECK_EQ_INT(imgpca_storage_new(&cfg, &s, err), IMGPCA_OK);
   snprintf(sub, sizeof sub, "%s/new/folder", dir);
   snprintf(path, sizeof path, "%s/out.csv", sub);
@@ -131,7 +135,7 @@ static void test_list(const char *dir) {
   size_t i;
   int eof = 0;
   ImgpcaBuf b;
-  imgpca_config_init(&cfg);
+  imgpca_config_init(&cfg, apStorageSettings, NULL);
   imgpca_storage_new(&cfg, &s, err);
   for (i = 0; i < sizeof files / sizeof files[0]; i++) {
     snprintf(path, sizeof path, "%s/L/%s", dir, files[i]);
@@ -221,7 +225,7 @@ static void test_list_links(const char *dir) {
   char err[IMGPCA_ERRMAX], path[512], pat[600], to[600];
   int rc, n, nf, eof = 0, i;
   int64_t nb;
-  imgpca_config_init(&cfg);
+  imgpca_config_init(&cfg, apStorageSettings, NULL);
   imgpca_storage_new(&cfg, &s, err);
   /* d/up -> .. */
   snprintf(path, sizeof path, "%s/S/a/1.png", dir);
@@ -317,7 +321,7 @@ static void test_modes(const char *dir) {
   char err[IMGPCA_ERRMAX], path[1024];
   int64_t n;
   mode_t old = umask(027);
-  CHECK_EQ_INT(imgpca_config_init(&cfg), IMGPCA_OK);
+  CHECK_EQ_INT(imgpca_config_init(&cfg, apStorageSettings, NULL), IMGPCA_OK);
   CHECK_EQ_INT(imgpca_storage_new(&cfg, &s, err), IMGPCA_OK);
   snprintf(path, sizeof path, "%s/modes/new.csv", dir);
   CHECK_EQ_INT(imgpca_storage_put(s, path, "a", 1, NULL, &n, err), IMGPCA_OK);
@@ -372,7 +376,7 @@ static void test_concat(const char *dir) {
     d0[i] = (unsigned char)(x >> 16);
   }
   for (i = 0; i < n1; i++) d1[i] = (unsigned char)(i * 7);
-  CHECK_EQ_INT(imgpca_config_init(&cfg), IMGPCA_OK);
+  CHECK_EQ_INT(imgpca_config_init(&cfg, apStorageSettings, NULL), IMGPCA_OK);
   CHECK_EQ_INT(imgpca_storage_new(&cfg, &s, err), IMGPCA_OK);
   snprintf(sub, sizeof sub, "%s/concat", dir);
   snprintf(p0, sizeof p0, "%s/p0.bin", sub);
@@ -480,7 +484,7 @@ static void test_walk_interrupt(const char *dir) {
   char err[IMGPCA_ERRMAX], path[1024];
   int i, eof = 0;
   int64_t n;
-  CHECK_EQ_INT(imgpca_config_init(&cfg), IMGPCA_OK);
+  CHECK_EQ_INT(imgpca_config_init(&cfg, apStorageSettings, NULL), IMGPCA_OK);
   CHECK_EQ_INT(imgpca_storage_new(&cfg, &s, err), IMGPCA_OK);
   for (i = 0; i < 600; i++) {
     snprintf(path, sizeof path, "%s/many/f%03d.txt", dir, i);

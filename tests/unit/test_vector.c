@@ -5,6 +5,11 @@
 #include "config/config.h"
 #include "unit.h"
 #include "vector/vector.h"
+#include "storage/storage.h"
+
+/* The configuration of the storage core: its settings table. */
+static const ImgpcaSetting *const apStorageSettings[] = {imgpca_storage_settings, NULL};
+
 
 static void test_json(void) {
   char err[IMGPCA_ERRMAX];
@@ -63,7 +68,7 @@ static void test_config(void) {
   ImgpcaConfig c;
   char err[IMGPCA_ERRMAX], m[64];
   const char *src;
-  CHECK_EQ_INT(imgpca_config_init(&c), IMGPCA_OK);
+  CHECK_EQ_INT(imgpca_config_init(&c, apStorageSettings, NULL), IMGPCA_OK);
   setenv("AWS_REGION", "eu-west-3", 1);
   CHECK_STR(imgpca_config_get(&c, "s3.region", &src), "eu-west-3");
   CHECK_STR(src, "env");

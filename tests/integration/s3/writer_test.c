@@ -11,6 +11,10 @@
 #include "config/config.h"
 #include "storage/storage.h"
 
+/* The configuration of the storage core: its settings table. */
+static const ImgpcaSetting *const apStorageSettings[] = {imgpca_storage_settings, NULL};
+
+
 static unsigned char byte_at(size_t i) { return (unsigned char)((i * 2654435761u) >> 13); }
 
 int main(int argc, char **argv) {
@@ -24,7 +28,7 @@ int main(int argc, char **argv) {
   int64_t n = 0;
   if (argc < 3) return 2;
   total = (size_t)atol(argv[2]) * 1048576 + 12345;
-  if (imgpca_config_init(&cfg) || imgpca_storage_new(&cfg, &s, err)) return 1;
+  if (imgpca_config_init(&cfg, apStorageSettings, NULL) || imgpca_storage_new(&cfg, &s, err)) return 1;
   if (imgpca_writer_open(s, argv[1], &w, err)) {
     fprintf(stderr, "open: %s\n", err);
     return 1;
