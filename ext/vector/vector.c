@@ -162,6 +162,13 @@ double fvec_l2(const float *a, const float *b, size_t n) {
 
 double fvec_norm(const float *v, size_t n) { return sqrt(fvec_dot(v, v, n)); }
 
+size_t fvec_argmax(const float *v, size_t n) {
+  size_t i, best = 0;
+  for (i = 1; i < n; i++)
+    if (v[i] > v[best]) best = i;
+  return best;
+}
+
 int fvec_cosine_distance(const float *a, const float *b, size_t n, double *out, char *err) {
   double na = fvec_norm(a, n), nb = fvec_norm(b, n);
   if (na == 0 || nb == 0) return imgpca_seterr(err, "cosine distance of a zero vector is undefined");

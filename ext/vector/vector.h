@@ -35,5 +35,7 @@ double fvec_l2(const float *a, const float *b, size_t n);
 /* 1 - cos(a, b); returns IMGPCA_ERROR if either vector is zero. */
 int fvec_cosine_distance(const float *a, const float *b, size_t n, double *out, char *err);
 double fvec_norm(const float *v, size_t n);
+/* Index of the largest element (the first of equal ones); n >= 1. */
+size_t fvec_argmax(const float *v, size_t n);
 
 #endif

@@ -9,6 +9,8 @@
 **   fvec_to_json(v)            -> '[1,2,3]' (9 significant digits)
 **   fvec_dims(v)               -> number of dimensions
 **   fvec_at(v, i)              -> element i (0-based) as REAL
+**   fvec_argmax(v)             -> index (0-based) of the largest element, the
+**                                 first of equal ones
 **   fvec_slice(v, start, end)  -> elements [start, end) (0-based)
 **   fvec_concat(v1, v2, ...)   -> concatenation
 **   fvec_l2(a, b)              -> Euclidean distance
@@ -312,6 +314,14 @@ static void fvec_norm_func(sqlite3_context *ctx, int argc, sqlite3_value **argv)
   fvec_arg_free(&a);
 }
 
+static void fvec_argmax_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  FvecArg a;
+  (void)argc;
+  if (fvec_arg(ctx, "fvec_argmax", "argument", argv[0], &a) || a.isNull) return;
+  sqlite3_result_int64(ctx, (sqlite3_int64)fvec_argmax(a.v, a.n));
+  fvec_arg_free(&a);
+}
+
 static void fvec_normalize_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   FvecArg a;
   double nrm;
@@ -498,6 +508,7 @@ static const ImgpcaSqlFunc aFunc[] = {
     {"fvec_cosine", 2, IMGPCA_PURE, fvec_cosine_func, 0, 0},
     {"fvec_dot", 2, IMGPCA_PURE, fvec_dot_func, 0, 0},
     {"fvec_norm", 1, IMGPCA_PURE, fvec_norm_func, 0, 0},
+    {"fvec_argmax", 1, IMGPCA_PURE, fvec_argmax_func, 0, 0},
     {"fvec_normalize", 1, IMGPCA_PURE, fvec_normalize_func, 0, 0},
     {"fvec_add", 2, IMGPCA_PURE, fvec_add_func, 0, 0},
     {"fvec_sub", 2, IMGPCA_PURE, fvec_sub_func, 0, 0},
@@ -509,9 +520,9 @@ static const ImgpcaSqlDoc aDoc[] = {
     {"`fvec(x, ...)`, `fvec_from_json(json)`, `fvec_to_json(v)`",
      "vector / text",
      "float32 vectors (BLOB, sqlite-vec layout); JSON arrays accepted wherever a vector is"},
-    {"`fvec_dims(v)`, `fvec_at(v, i)`, `fvec_slice(v, start, end)`, `fvec_concat(v, ...)`",
+    {"`fvec_dims(v)`, `fvec_at(v, i)`, `fvec_slice(v, start, end)`, `fvec_concat(v, ...)`, `fvec_argmax(v)`",
      "",
-     "0-based indexes"},
+     "0-based indexes; `fvec_argmax`: index of the largest element, the first of equal ones (top-1 class of a classifier's probabilities)"},
     {"`fvec_l2(a, b)`, `fvec_cosine(a, b)`, `fvec_dot(a, b)`, `fvec_norm(v)`",
      "real",
      "distances and norms"},

@@ -24,3 +24,6 @@ SELECT fvec_l2(x'0000c07f', fvec(1));
 SELECT fvec_dot(fvec(1, 2), fvec(1));
 SELECT fvec_cosine(fvec(0, 0), fvec(1, 1));
 SELECT fvec_l2(x'000000', x'000000');
+-- fvec_argmax: 0-based index of the largest element, the first of equal ones.
+SELECT fvec_argmax('[0.5, 2, -1, 2]'), fvec_argmax(fvec(-3)), fvec_argmax(NULL) IS NULL;
+SELECT fvec_argmax('[1, "x"]');

@@ -64,6 +64,13 @@ static void test_distances(void) {
   CHECK_EQ_INT(fvec_cosine_distance(a, z, 3, &d, err), IMGPCA_ERROR);
 }
 
+static void test_argmax(void) {
+  const float a[] = {0.5f, 2.0f, -1.0f, 2.0f}, b[] = {-3.0f}, c[] = {-2.0f, -1.0f, -1.5f};
+  CHECK_EQ_INT((long long)fvec_argmax(a, 4), 1); /* the first of two equal maxima */
+  CHECK_EQ_INT((long long)fvec_argmax(b, 1), 0);
+  CHECK_EQ_INT((long long)fvec_argmax(c, 3), 1);
+}
+
 static void test_config(void) {
   ImgpcaConfig c;
   char err[IMGPCA_ERRMAX], m[64];
@@ -90,6 +97,7 @@ int main(void) {
   test_json();
   test_blob();
   test_distances();
+  test_argmax();
   test_config();
   return UNIT_DONE();
 }
