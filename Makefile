@@ -6,12 +6,16 @@
 #   make test       everything: unit, SQL, Python cross-checks, integration, ASan/UBSan
 #                   (installs the missing build and test packages first)
 #   make format-check   C sources against .clang-format
-#   make docs-tables    rewrite the generated settings tables of README.md and docs/STORAGE.md
+#   make docs-tables    rewrite the generated reference tables (README.md, docs/STORAGE.md,
+#                       tests/api-surface.expected) from the module descriptors
 #   make bench      benchmarks -> bench/RESULTS.md
 #   make install    PREFIX=/usr/local: library, header, pkg-config file, pipeline SQL
 #                   ($PREFIX/share/imgpca/pipeline.sql runs from any folder; so does
 #                   $PREFIX/bin/imgpca pipeline STATE.db source=... out=...)
 #   make demo       the full pipeline on local files (README command 1)
+
+# `make` alone builds (the rules below start with a generated file).
+.DEFAULT_GOAL := all
 
 PREFIX  ?= /usr/local
 CC      ?= cc

@@ -6,6 +6,10 @@ cd "$(dirname "$0")/.."
 fail=0
 stage() { echo "== $1"; shift; "$@" || fail=1; }
 stage "format (clang-format)" make -s format-check
+# `make` alone must build the library (README), not a generated file only.
+default_goal() { [ "$(make -s -n -p 2>/dev/null | sed -n 's/^\.DEFAULT_GOAL := //p' | head -1)" = all ] ||
+                 { echo "FAIL make: the default goal is not 'all'"; return 1; }; }
+stage "make's default goal" default_goal
 stage "unit tests"          make -s test-unit
 stage "SQL tests"           make -s test-sql
 stage "API surface"         make -s test-api
