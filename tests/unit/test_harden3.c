@@ -57,27 +57,18 @@ static void test_knn_query_id_bytes(void) {
 ** characters escaped) and the value used. */
 static void test_env_warning(void) {
   char buf[4096];
-  size_t n;
-  int fd = dup(2);
-  FILE *f = tmpfile();
+  UnitStderr cap;
   sqlite3 *db = open_db();
   setenv("IMGPCA_THREADS", "100000", 1);
   /* the deprecated name of IMGPCA_IMAGE_MAX_PIXELS, checked the same way */
   setenv("IMGPCA_MAX_PIXELS", "0\x1b]0;pwned\x07", 1);
-  fflush(stderr);
-  dup2(fileno(f), 2);
+  unit_stderr_begin(&cap);
   CHECK_EQ_INT(scalar(db, "SELECT imgpca_config('imgpca.threads')"), 0);
   CHECK_EQ_INT(scalar(db, "SELECT imgpca_config()->'$.\"imgpca.threads\".source' = '\"default\"'"), 1);
   CHECK_EQ_INT(scalar(db, "SELECT imgpca_config('imgpca.threads')"), 0);
   CHECK_EQ_INT(scalar(db, "SELECT imgpca_config('image.max_pixels')"), 100000000);
   sqlite3_close(db);
-  fflush(stderr);
-  dup2(fd, 2);
-  close(fd);
-  rewind(f);
-  n = fread(buf, 1, sizeof buf - 1, f);
-  buf[n] = 0;
-  fclose(f);
+  unit_stderr_end(&cap, buf, sizeof buf);
   CHECK(strstr(buf,
                "imgpca: warning: IMGPCA_THREADS='100000' ignored (invalid value for 'imgpca.threads': "
                "100000 is outside [0, 1024]); using '0' (the default)\n") != NULL);
