@@ -22,7 +22,7 @@ SQLITE_EXTENSION_INIT1
 
 #include "imgpca.h"
 #include "sqlglue/sqlglue.h"
-#include "core/core_sql.h"
+#include "imgpca/imgpca_sql.h"
 #include "vector/vector_sql.h"
 #include "image/image_sql.h"
 #include "cnn/cnn_sql.h"
@@ -37,7 +37,7 @@ SQLITE_EXTENSION_INIT1
 /* The modules, in registration order (also the order of the reference
 ** tables and of imgpca_config()). */
 static const ImgpcaModule *const aModule[] = {
-    &imgpca_module_core, &imgpca_module_vector, &imgpca_module_image, &imgpca_module_cnn,
+    &imgpca_module_imgpca, &imgpca_module_vector, &imgpca_module_image, &imgpca_module_cnn,
     &imgpca_module_pca, &imgpca_module_knn, &imgpca_module_storage, &imgpca_module_fetch,
     &imgpca_module_csv, &imgpca_module_shard, &imgpca_module_report, NULL};
 #define N_MODULE ((int)(sizeof(aModule) / sizeof(aModule[0])) - 1)

@@ -7,7 +7,7 @@
 #     sqlglue.h; no core object refers to a sqlite3* symbol;
 #  2. cores depend downwards only: each core's includes and undefined symbols
 #     stay within the modules listed below (and what those depend on);
-#  3. glue (*_sql.[ch], ext/core/, ext/sqlglue/) includes sqlglue.h, core
+#  3. glue (*_sql.[ch], ext/imgpca/, ext/sqlglue/) includes sqlglue.h, core
 #     headers, the glue header of its own folder and those of the glue
 #     services listed in GLUE_DEPS below (the connection's storage, vector
 #     arguments, the model cache), and needs no other symbol of another
@@ -42,7 +42,7 @@ CORE_DEPS = {
     "image": {"common", "cnn", "vector"},
     "fetch": {"common", "cnn", "image", "storage"},
 }
-GLUE_ONLY = {"core", "sqlglue"}  # folders without a core
+GLUE_ONLY = {"imgpca", "sqlglue"}  # folders without a core
 # Glue services a glue folder may use (declared in the service's *_sql.h,
 # docs/ARCHITECTURE.md "Dependency rules"): storage = imgpca_conn_storage,
 # vector = fvec_arg/fvec_result, cnn = imgpca_conn_spec_models.

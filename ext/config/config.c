@@ -1,7 +1,7 @@
 /*
 ** Configuration core: the table of settings and their resolution.
 **
-** SQL behaviour (glue in ext/core/core_sql.c, imgpca_config):
+** SQL behaviour (glue in ext/imgpca/imgpca_sql.c, imgpca_config):
 **   imgpca_config()            -> JSON object of every effective setting,
 **                                 secrets masked, with its source
 **   imgpca_config(key)         -> effective value of key (secrets masked)

@@ -1,5 +1,6 @@
 /*
-** Core SQL functions.
+** The extension's own SQL functions (module "imgpca"): version, build
+** information, settings, printable text.
 **
 **   imgpca_version()            -> '0.1.0'
 **   imgpca_build_info()         -> JSON object: imgpca, sqlite (runtime and
@@ -18,7 +19,7 @@
 **                                  with a key, label or path goes through it.
 ** imgpca_config is SQLITE_DIRECTONLY.
 */
-#include "core_sql.h"
+#include "imgpca_sql.h"
 
 #include <cblas.h>
 #include <dlfcn.h>
@@ -220,7 +221,7 @@ static void global_init_once(void) {
   g_init_rc = SQLITE_OK;
 }
 
-static int core_load(char **pzErrMsg) {
+static int imgpca_load(char **pzErrMsg) {
   pthread_once(&g_once, global_init_once);
   if (g_init_rc != SQLITE_OK && pzErrMsg) {
     *pzErrMsg = sqlite3_mprintf("imgpca: curl_global_init failed");
@@ -262,4 +263,4 @@ static const ImgpcaSqlDoc aDoc[] = {
      "`x` safe to print on a terminal: control characters (C0, DEL, C1), bytes that are not UTF-8, U+2028/U+2029 and bidirectional overrides escaped (`\\x1b`, `\\u{202e}`), a backslash doubled; the pipeline prints every key, label and path through it, and error messages escape the same characters"},
     {0}};
 
-const ImgpcaModule imgpca_module_core = {.zName = "core", .aFunc = aFunc, .aSetting = aSetting, .aDoc = aDoc, .xLoad = core_load};
+const ImgpcaModule imgpca_module_imgpca = {.zName = "imgpca", .aFunc = aFunc, .aSetting = aSetting, .aDoc = aDoc, .xLoad = imgpca_load};
