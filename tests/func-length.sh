@@ -131,7 +131,7 @@ if listing:
     sys.exit(0)
 long = sorted((fn for fn in every if fn[0] > limit), key=lambda t: (t[2], t[3]))
 for length, name, path, line in long:
-    print(f"func-length: {path}:{line}: {name} is {length} lines (limit {limit}): split it into static helpers")
+    print(f"func-length: {path}:{line}: {name} is {length} lines (limit {limit}): split it into static functions")
 if long:
     sys.exit(1)
 print(f"ok   func-length ({len(every)} functions in {len(files)} files, none over {limit} lines)")
