@@ -29,7 +29,8 @@ LIBS = $(or $(PKG_LIBS),-lturbojpeg -ljpeg -lpng -lopenblas -llapacke -lcurl -le
         test-integration test-asan test-report test-examples test-oom test-concurrency fuzz test-fuzz fuzz-long \
         bench install uninstall demo clean format format-check print-libs
 
-# the first target, so the default of a plain `make`
+# the default of a plain `make`, whatever rule comes first
+.DEFAULT_GOAL := all
 all: dist/imgpca.so dist/libimgpca.a build/libimgpca-int.a
 
 deps:
