@@ -14,6 +14,7 @@ stage "unit tests"          make -s test-unit
 stage "SQL tests"           make -s test-sql
 stage "API surface"         make -s test-api
 stage "dependency rules"    make -s test-arch
+stage "function length"     make -s test-func-length
 stage "Python cross-checks" make -s test-py
 stage "CNN: ONNX conformance" make -s test-cnn-conformance
 stage "CNN: torchvision vs PyTorch" make -s test-cnn-torch
@@ -22,13 +23,13 @@ stage "embedding"           make -s test-embed
 stage "interrupts"          make -s test-interrupt
 stage "docs examples"       tests/docs-examples.sh dist/imgpca
 stage "docs tables"         make -s test-docs-tables
-[ "${IMGPCA_QUICK:-}" = 1 ] || stage "integration" make -s test-integration
+stage "integration"         make -s test-integration
 stage "report (Chromium)"   make -s test-report
 stage "ASan+UBSan"          make -s test-asan
 stage "CNN under ASan+UBSan: conformance, hostile models" make -s test-cnn-conformance-asan test-cnn-hostile
 stage "OOM sweep"           make -s test-oom
 stage "concurrency"         make -s test-concurrency
 stage "ThreadSanitizer"     make -s test-tsan
-[ "${IMGPCA_QUICK:-}" = 1 ] || stage "fuzzing (short)" make -s test-fuzz
+stage "fuzzing (short)"     make -s test-fuzz
 if [ $fail = 0 ]; then echo "== ALL TESTS PASSED"; else echo "== SOME TESTS FAILED"; fi
 exit $fail

@@ -955,6 +955,51 @@ static CNN_HOT void im2col(const float *x, int64_t C, int64_t H, int64_t W, cons
       }
 }
 
+/* Depthwise 3x3 convolution of one H x W plane (H, W >= 3), stride 1,
+** padding 1, dilation 1, same size out: one pass over the whole plane (long
+** vectors even for 7x7 maps); the first/last column and row are then redone
+** with the taps inside the image.  Same summation order as the row by row
+** path of depthwise: same bits.  Bias included, activation not. */
+static CNN_HOT void depthwise3x3_same(const float *x, int64_t H, int64_t W, const float *w, float bias, float *y) {
+  int64_t ky, kx, oy, ox;
+  int64_t p, n = H * W;
+  float w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5], w6 = w[6], w7 = w[7], w8 = w[8];
+  const float *a0 = x - W - 1, *a1 = x - 1, *a2 = x + W - 1;
+  for (p = W + 1; p < n - W - 1; p++)
+    y[p] = bias + w0 * a0[p] + w1 * a0[p + 1] + w2 * a0[p + 2] + w3 * a1[p] + w4 * a1[p + 1] + w5 * a1[p + 2] +
+        w6 * a2[p] + w7 * a2[p + 1] + w8 * a2[p + 2];
+  /* first and last row, inner columns: the two rows of taps inside */
+  for (ox = 1; ox < W - 1; ox++) {
+    const float *b1 = x + ox - 1, *b2 = x + W + ox - 1;
+    y[ox] = bias + w3 * b1[0] + w4 * b1[1] + w5 * b1[2] + w6 * b2[0] + w7 * b2[1] + w8 * b2[2];
+  }
+  for (ox = 1; ox < W - 1; ox++) {
+    const float *b0 = x + (H - 2) * W + ox - 1, *b1 = x + (H - 1) * W + ox - 1;
+    y[(H - 1) * W + ox] = bias + w0 * b0[0] + w1 * b0[1] + w2 * b0[2] + w3 * b1[0] + w4 * b1[1] + w5 * b1[2];
+  }
+  /* first and last column, inner rows: the two columns of taps inside */
+  for (oy = 1; oy < H - 1; oy++) {
+    const float *b0 = x + (oy - 1) * W, *b1 = b0 + W, *b2 = b1 + W;
+    y[oy * W] = bias + w1 * b0[0] + w2 * b0[1] + w4 * b1[0] + w5 * b1[1] + w7 * b2[0] + w8 * b2[1];
+    y[oy * W + W - 1] =
+        bias + w0 * b0[W - 2] + w1 * b0[W - 1] + w3 * b1[W - 2] + w4 * b1[W - 1] + w6 * b2[W - 2] + w7 * b2[W - 1];
+  }
+  /* the four corners */
+  for (oy = 0; oy < H; oy += H - 1)
+    for (ox = 0; ox < W; ox += W - 1) {
+      float v = bias;
+      for (ky = 0; ky < 3; ky++) {
+        int64_t iy = oy + ky - 1;
+        if (iy < 0 || iy >= H) continue;
+        for (kx = 0; kx < 3; kx++) {
+          int64_t ix = ox + kx - 1;
+          if (ix >= 0 && ix < W) v += w[ky * 3 + kx] * x[iy * W + ix];
+        }
+      }
+      y[oy * W + ox] = v;
+    }
+}
+
 /* Depthwise 2-D convolution of one channel plane (multiplier 1), one output
 ** row at a time (the row stays in L1 while the kernel taps accumulate),
 ** with the bias and the fused activation. */
@@ -970,46 +1015,8 @@ static CNN_HOT void depthwise(const float *x, int64_t H, int64_t W, const float 
   if (xhi > OW) xhi = OW;
   if (xlo > xhi) xlo = xhi;
   if (bFast && sw == 1 && sh == 1 && ph == 1 && pw == 1 && OH == H && OW == W && H >= 3 && W >= 3) {
-    /* stride 1, same size: one pass over the whole plane (long vectors even
-    ** for 7x7 maps); the first/last column and row are then redone with the
-    ** taps inside the image.  Same summation order as below: same bits. */
-    int64_t p, n = H * W;
-    float w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5], w6 = w[6], w7 = w[7], w8 = w[8];
-    const float *a0 = x - W - 1, *a1 = x - 1, *a2 = x + W - 1;
-    for (p = W + 1; p < n - W - 1; p++)
-      y[p] = bias + w0 * a0[p] + w1 * a0[p + 1] + w2 * a0[p + 2] + w3 * a1[p] + w4 * a1[p + 1] + w5 * a1[p + 2] +
-          w6 * a2[p] + w7 * a2[p + 1] + w8 * a2[p + 2];
-    /* first and last row, inner columns: the two rows of taps inside */
-    for (ox = 1; ox < W - 1; ox++) {
-      const float *b1 = x + ox - 1, *b2 = x + W + ox - 1;
-      y[ox] = bias + w3 * b1[0] + w4 * b1[1] + w5 * b1[2] + w6 * b2[0] + w7 * b2[1] + w8 * b2[2];
-    }
-    for (ox = 1; ox < W - 1; ox++) {
-      const float *b0 = x + (H - 2) * W + ox - 1, *b1 = x + (H - 1) * W + ox - 1;
-      y[(H - 1) * W + ox] = bias + w0 * b0[0] + w1 * b0[1] + w2 * b0[2] + w3 * b1[0] + w4 * b1[1] + w5 * b1[2];
-    }
-    /* first and last column, inner rows: the two columns of taps inside */
-    for (oy = 1; oy < H - 1; oy++) {
-      const float *b0 = x + (oy - 1) * W, *b1 = b0 + W, *b2 = b1 + W;
-      y[oy * W] = bias + w1 * b0[0] + w2 * b0[1] + w4 * b1[0] + w5 * b1[1] + w7 * b2[0] + w8 * b2[1];
-      y[oy * W + W - 1] =
-          bias + w0 * b0[W - 2] + w1 * b0[W - 1] + w3 * b1[W - 2] + w4 * b1[W - 1] + w6 * b2[W - 2] + w7 * b2[W - 1];
-    }
-    /* the four corners */
-    for (oy = 0; oy < H; oy += H - 1)
-      for (ox = 0; ox < W; ox += W - 1) {
-        float v = bias;
-        for (ky = 0; ky < 3; ky++) {
-          int64_t iy = oy + ky - 1;
-          if (iy < 0 || iy >= H) continue;
-          for (kx = 0; kx < 3; kx++) {
-            int64_t ix = ox + kx - 1;
-            if (ix >= 0 && ix < W) v += w[ky * 3 + kx] * x[iy * W + ix];
-          }
-        }
-        y[oy * W + ox] = v;
-      }
-    act_apply(q->act, q->actA, q->actB, y, (size_t)n);
+    depthwise3x3_same(x, H, W, w, bias, y);
+    act_apply(q->act, q->actA, q->actB, y, (size_t)(H * W));
     return;
   }
   for (oy = 0; oy < OH; oy++) {

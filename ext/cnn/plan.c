@@ -316,17 +316,12 @@ static int is_activation(int op) {
       op == OP_HARDSIGMOID;
 }
 
-static int build_steps(CnnPlan *p, char *err) {
-  CnnGraph *g = p->g;
-  char *aNeed = imgpca_calloc((size_t)g->nNode + 1, 1);
-  int *aUse = imgpca_calloc((size_t)g->nVal + 1, sizeof(int));
-  int *aProd = imgpca_malloc(((size_t)g->nVal + 1) * sizeof(int)); /* runtime step producing a value */
-  int i, j, rc = IMGPCA_OK;
-  if (!aNeed || !aUse || !aProd) {
-    rc = IMGPCA_NOMEM;
-    goto done;
-  }
-  for (i = 0; i < g->nVal; i++) aProd[i] = -1;
+/* Pruning: aNeed[i] = 1 for every node the plan's outputs depend on, and
+** aUse[v] = the number of needed nodes reading value v (plus 1000000 for an
+** output, which must never be fused away). */
+static void mark_needed(const CnnPlan *p, char *aNeed, int *aUse) {
+  const CnnGraph *g = p->g;
+  int i, j;
   for (i = 0; i < p->nOut; i++) {
     int v = p->aOut[i];
     if (g->aVal[v].src == SRC_NODE) aNeed[g->aVal[v].iNode] = 1;
@@ -341,6 +336,74 @@ static int build_steps(CnnPlan *p, char *err) {
     }
   }
   for (i = 0; i < p->nOut; i++) aUse[p->aOut[i]] += 1000000;
+}
+
+/* Fills step st for node n and infers its output shapes.  *pFold = 1 when
+** the step can be computed now (Shape, or every input constant). */
+static int step_init(CnnPlan *p, const CnnNode *n, CnnStep *st, int *pFold, char *err) {
+  const CnnGraph *g = p->g;
+  int j, bAllConst = 1, bAnyIn = 0, rc;
+  char lab[200];
+  memset(st, 0, sizeof *st);
+  st->op = n->op;
+  st->node = n;
+  st->nIn = n->nIn;
+  st->nOut = n->nOut < 2 ? n->nOut : 2;
+  for (j = 0; j < n->nIn; j++) {
+    st->aIn[j] = n->aIn[j];
+    if (n->aIn[j] < 0) continue;
+    bAnyIn = 1;
+    if (!p->aPV[n->aIn[j]].bConst) bAllConst = 0;
+    if (!p->aPV[n->aIn[j]].type)
+      return imgpca_seterr(err, "%s: input '%.100s' is not available", cnn_node_label(n, lab, sizeof lab),
+                           g->aVal[n->aIn[j]].zName);
+  }
+  for (j = 0; j < st->nOut; j++) st->aOut[j] = n->aOut[j];
+  rc = cnn_op_infer(p, st, err);
+  if (rc) return rc;
+  for (j = 0; j < st->nOut; j++) /* no tensor above the model's limits */
+    if (st->aOut[j] >= 0 && !shape_fits(&p->aPV[st->aOut[j]].shape, g->lim.maxElements))
+      return imgpca_seterr(err, "%s: output tensor too large (more than %lld elements)",
+                           cnn_node_label(n, lab, sizeof lab), (long long)g->lim.maxElements);
+  if (st->nScratch > (size_t)g->lim.maxElements)
+    return imgpca_seterr(err, "%s: needs more than %lld elements of scratch", cnn_node_label(n, lab, sizeof lab),
+                         (long long)g->lim.maxElements);
+  *pFold = st->op == OP_SHAPE || (bAllConst && bAnyIn);
+  return IMGPCA_OK;
+}
+
+/* Fuses activation step st into the Conv or Gemm step producing its input
+** when that input has no other reader; 1 if fused (st needs no step). */
+static int fuse_activation(CnnPlan *p, const CnnStep *st, int *aProd, const int *aUse) {
+  CnnStep *pr;
+  if (!is_activation(st->op) || aProd[st->aIn[0]] < 0 || aUse[st->aIn[0]] != 1) return 0;
+  pr = &p->aStep[aProd[st->aIn[0]]];
+  if ((pr->op != OP_CONV && pr->op != OP_GEMM) || pr->prm.act != ACT_NONE || pr->aOut[0] != st->aIn[0] ||
+      st->prm.clipIn)
+    return 0;
+  pr->prm.act = st->prm.act;
+  pr->prm.actA = st->prm.actA;
+  pr->prm.actB = st->prm.actB;
+  p->aPV[st->aOut[0]].root = find_root(p, st->aIn[0]);
+  aProd[st->aOut[0]] = aProd[st->aIn[0]];
+  return 1;
+}
+
+/* The runtime steps of the plan, in graph order: nodes the outputs do not
+** need are pruned, constants and steps over constants folded, reshapes
+** aliased and activations fused into the step before them. */
+static int build_steps(CnnPlan *p, char *err) {
+  CnnGraph *g = p->g;
+  char *aNeed = imgpca_calloc((size_t)g->nNode + 1, 1);
+  int *aUse = imgpca_calloc((size_t)g->nVal + 1, sizeof(int));
+  int *aProd = imgpca_malloc(((size_t)g->nVal + 1) * sizeof(int)); /* runtime step producing a value */
+  int i, j, rc = IMGPCA_OK;
+  if (!aNeed || !aUse || !aProd) {
+    rc = IMGPCA_NOMEM;
+    goto done;
+  }
+  for (i = 0; i < g->nVal; i++) aProd[i] = -1;
+  mark_needed(p, aNeed, aUse);
   p->aStep = imgpca_calloc((size_t)g->nNode + 1, sizeof(CnnStep));
   if (!p->aStep) {
     rc = IMGPCA_NOMEM;
@@ -349,46 +412,15 @@ static int build_steps(CnnPlan *p, char *err) {
   for (i = 0; i < g->nNode && rc == IMGPCA_OK; i++) {
     const CnnNode *n = &g->aNode[i];
     CnnStep *st = &p->aStep[p->nStep];
-    int bAllConst = 1, bAnyIn = 0;
+    int bFold = 0;
     if (!aNeed[i]) continue;
     if (n->op == OP_CONSTANT) {
       rc = constant_node(p, n, err);
       continue;
     }
-    memset(st, 0, sizeof *st);
-    st->op = n->op;
-    st->node = n;
-    st->nIn = n->nIn;
-    st->nOut = n->nOut < 2 ? n->nOut : 2;
-    for (j = 0; j < n->nIn; j++) {
-      st->aIn[j] = n->aIn[j];
-      if (n->aIn[j] < 0) continue;
-      bAnyIn = 1;
-      if (!p->aPV[n->aIn[j]].bConst) bAllConst = 0;
-      if (!p->aPV[n->aIn[j]].type) {
-        char lab[200];
-        rc = imgpca_seterr(err, "%s: input '%.100s' is not available", cnn_node_label(n, lab, sizeof lab),
-                           g->aVal[n->aIn[j]].zName);
-        break;
-      }
-    }
+    rc = step_init(p, n, st, &bFold, err);
     if (rc) break;
-    for (j = 0; j < st->nOut; j++) st->aOut[j] = n->aOut[j];
-    rc = cnn_op_infer(p, st, err);
-    if (rc) break;
-    for (j = 0; j < st->nOut && rc == IMGPCA_OK; j++) /* no tensor above the model's limits */
-      if (st->aOut[j] >= 0 && !shape_fits(&p->aPV[st->aOut[j]].shape, g->lim.maxElements)) {
-        char lab[200];
-        rc = imgpca_seterr(err, "%s: output tensor too large (more than %lld elements)",
-                           cnn_node_label(n, lab, sizeof lab), (long long)g->lim.maxElements);
-      }
-    if (rc == IMGPCA_OK && st->nScratch > (size_t)g->lim.maxElements) {
-      char lab[200];
-      rc = imgpca_seterr(err, "%s: needs more than %lld elements of scratch", cnn_node_label(n, lab, sizeof lab),
-                         (long long)g->lim.maxElements);
-    }
-    if (rc) break;
-    if (st->op == OP_SHAPE || (bAllConst && bAnyIn)) { /* fold */
+    if (bFold) {
       int t = p->aPV[st->aOut[0]].type;
       rc = t == CNN_I64 ? fold_i64(p, st, err) : fold_f32(p, st, err);
       continue;
@@ -402,18 +434,7 @@ static int build_steps(CnnPlan *p, char *err) {
       p->aPV[st->aOut[0]].root = find_root(p, st->aIn[0]);
       continue;
     }
-    if (is_activation(st->op) && aProd[st->aIn[0]] >= 0 && aUse[st->aIn[0]] == 1) {
-      CnnStep *pr = &p->aStep[aProd[st->aIn[0]]];
-      if ((pr->op == OP_CONV || pr->op == OP_GEMM) && pr->prm.act == ACT_NONE && pr->aOut[0] == st->aIn[0] &&
-          !st->prm.clipIn) {
-        pr->prm.act = st->prm.act;
-        pr->prm.actA = st->prm.actA;
-        pr->prm.actB = st->prm.actB;
-        p->aPV[st->aOut[0]].root = find_root(p, st->aIn[0]);
-        aProd[st->aOut[0]] = aProd[st->aIn[0]];
-        continue;
-      }
-    }
+    if (fuse_activation(p, st, aProd, aUse)) continue;
     for (j = 0; j < st->nOut; j++)
       if (st->aOut[j] >= 0) {
         p->aPV[st->aOut[j]].root = st->aOut[j];

@@ -248,38 +248,25 @@ typedef struct JState {
   int created;
 } JState;
 
-static int img_decode_jpeg(const unsigned char *p, size_t n, const ImgDecodeOpts *o, ImgImage *out,
-                           ImgInfo *info, char *err) {
-  JState *st = imgpca_calloc(1, sizeof(JState));
-  struct jpeg_decompress_struct *ci;
-  jpeg_saved_marker_ptr m;
-  int rc = IMGPCA_OK, orient = 1, ncomp, cmyk, M;
-  long long uw, uh;
-  size_t rowbytes, total;
-  if (!st) return IMGPCA_NOMEM;
-  ci = &st->cinfo;
-  info->format = "jpeg";
-  ci->err = jpeg_std_error(&st->jerr.pub);
-  st->jerr.pub.error_exit = j_error_exit;
-  st->jerr.pub.emit_message = j_emit_message;
-  st->jerr.pub.output_message = j_output_message;
-  st->jerr.lenient = o->lenient;
-  if (setjmp(st->jerr.jb)) {
-    switch (st->jerr.why) {
-      case JSTOP_CORRUPT: rc = imgpca_seterr(err, "corrupt jpeg: %s", st->jerr.msg); break;
-      case JSTOP_SCAN_LIMIT: rc = imgpca_seterr(err, "cannot decode jpeg: more than %d scans", IMG_MAX_SCANS); break;
-      case JSTOP_WARNING_LIMIT:
-        rc = imgpca_seterr(err, "cannot decode jpeg: more than %d warnings: %s", IMG_MAX_WARNINGS,
-                           st->jerr.warn);
-        break;
-      case JSTOP_ERROR:
-      default:
-        /* libjpeg's own "Insufficient memory" is also reported this way: it
-        ** is raised for absurd sizes in corrupt headers as well. */
-        rc = imgpca_seterr(err, "cannot decode jpeg: %s", st->jerr.msg);
-    }
-    goto done;
+/* The error message for a decode stopped by a longjmp out of libjpeg. */
+static int j_stop_error(const JErr *e, char *err) {
+  switch (e->why) {
+    case JSTOP_CORRUPT: return imgpca_seterr(err, "corrupt jpeg: %s", e->msg);
+    case JSTOP_SCAN_LIMIT: return imgpca_seterr(err, "cannot decode jpeg: more than %d scans", IMG_MAX_SCANS);
+    case JSTOP_WARNING_LIMIT:
+      return imgpca_seterr(err, "cannot decode jpeg: more than %d warnings: %s", IMG_MAX_WARNINGS, e->warn);
+    case JSTOP_ERROR:
+    default:
+      /* libjpeg's own "Insufficient memory" is also reported this way: it
+      ** is raised for absurd sizes in corrupt headers as well. */
+      return imgpca_seterr(err, "cannot decode jpeg: %s", e->msg);
   }
+}
+
+/* Creates the decompressor over p[0..n) and reads the header (APP1 markers
+** kept for EXIF).  May longjmp to st->jerr.jb. */
+static void j_read_header(JState *st, const unsigned char *p, size_t n, const ImgDecodeOpts *o) {
+  struct jpeg_decompress_struct *ci = &st->cinfo;
   jpeg_create_decompress(ci);
   st->created = 1;
   /* Bound libjpeg's own allocations (progressive coefficient buffers take
@@ -294,7 +281,13 @@ static int img_decode_jpeg(const unsigned char *p, size_t n, const ImgDecodeOpts
   jpeg_mem_src(ci, p, (unsigned long)n);
   jpeg_save_markers(ci, JPEG_APP0 + 1, 0xFFFF);
   jpeg_read_header(ci, TRUE);
+}
 
+/* Fills info from the header read by j_read_header; returns the EXIF
+** orientation (1 when there is none). */
+static int j_header_info(struct jpeg_decompress_struct *ci, ImgInfo *info) {
+  jpeg_saved_marker_ptr m;
+  int orient = 1;
   info->width = (int)ci->image_width;
   info->height = (int)ci->image_height;
   info->channels = ci->num_components;
@@ -313,6 +306,79 @@ static int img_decode_jpeg(const unsigned char *p, size_t n, const ImgDecodeOpts
     }
   }
   info->orientation = orient;
+  return orient;
+}
+
+/* Decodes every scanline into st->buf, scaled by M/8: RGB, or CMYK when
+** cmyk.  May longjmp to st->jerr.jb. */
+static int j_read_pixels(JState *st, int cmyk, int M, char *err) {
+  struct jpeg_decompress_struct *ci = &st->cinfo;
+  size_t rowbytes, total;
+  JDIMENSION y;
+  int ncomp;
+  ci->out_color_space = cmyk ? JCS_CMYK : JCS_RGB;
+  ci->scale_num = (unsigned)M;
+  ci->scale_denom = 8;
+  jpeg_start_decompress(ci);
+  ncomp = ci->output_components;
+  if ((cmyk && ncomp != 4) || (!cmyk && ncomp != 3))
+    return imgpca_seterr(err, "cannot decode jpeg: unexpected %d output components", ncomp);
+  if (!imgpca_mul_ok((size_t)ci->output_width, (size_t)ncomp, &rowbytes) ||
+      !imgpca_mul_ok(rowbytes, (size_t)ci->output_height, &total))
+    return imgpca_seterr(err, "image too large");
+  st->buf = imgpca_malloc(total ? total : 1);
+  st->rows = imgpca_malloc(sizeof(JSAMPROW) * (ci->output_height ? ci->output_height : 1));
+  if (!st->buf || !st->rows) return IMGPCA_NOMEM;
+  for (y = 0; y < ci->output_height; y++) st->rows[y] = st->buf + (size_t)y * rowbytes;
+  while (ci->output_scanline < ci->output_height) {
+    JDIMENSION got = jpeg_read_scanlines(ci, st->rows + ci->output_scanline,
+                                         ci->output_height - ci->output_scanline);
+    if (got == 0) break; /* suspension cannot happen with a memory source */
+  }
+  jpeg_finish_decompress(ci);
+  return IMGPCA_OK;
+}
+
+/* np CMYK pixels to RGB in place (4 bytes in, 3 out), as Pillow: inverted
+** values when an Adobe marker is present (inv). */
+static void j_cmyk_to_rgb(unsigned char *buf, size_t np, int inv) {
+  size_t i;
+  unsigned char *s = buf, *d = buf;
+  for (i = 0; i < np; i++, s += 4, d += 3) {
+    unsigned c = s[0], mm = s[1], yy = s[2], k = s[3], nk;
+    if (inv) {
+      c = 255 - c;
+      mm = 255 - mm;
+      yy = 255 - yy;
+      k = 255 - k;
+    }
+    nk = 255 - k;
+    d[0] = (unsigned char)(nk - img_muldiv255(c, nk));
+    d[1] = (unsigned char)(nk - img_muldiv255(mm, nk));
+    d[2] = (unsigned char)(nk - img_muldiv255(yy, nk));
+  }
+}
+
+static int img_decode_jpeg(const unsigned char *p, size_t n, const ImgDecodeOpts *o, ImgImage *out,
+                           ImgInfo *info, char *err) {
+  JState *st = imgpca_calloc(1, sizeof(JState));
+  struct jpeg_decompress_struct *ci;
+  int rc = IMGPCA_OK, orient, cmyk, M;
+  long long uw, uh;
+  if (!st) return IMGPCA_NOMEM;
+  ci = &st->cinfo;
+  info->format = "jpeg";
+  ci->err = jpeg_std_error(&st->jerr.pub);
+  st->jerr.pub.error_exit = j_error_exit;
+  st->jerr.pub.emit_message = j_emit_message;
+  st->jerr.pub.output_message = j_output_message;
+  st->jerr.lenient = o->lenient;
+  if (setjmp(st->jerr.jb)) {
+    rc = j_stop_error(&st->jerr, err);
+    goto done;
+  }
+  j_read_header(st, p, n, o);
+  orient = j_header_info(ci, info);
   uw = ci->image_width;
   uh = ci->image_height;
   if (orient >= 5) {
@@ -329,58 +395,11 @@ static int img_decode_jpeg(const unsigned char *p, size_t n, const ImgDecodeOpts
   if (o->header_only) goto done;
 
   cmyk = (ci->jpeg_color_space == JCS_CMYK || ci->jpeg_color_space == JCS_YCCK);
-  ci->out_color_space = cmyk ? JCS_CMYK : JCS_RGB;
   M = img_pick_scale(o, uw, uh);
-  ci->scale_num = (unsigned)M;
-  ci->scale_denom = 8;
   info->scale_num = M;
-  jpeg_start_decompress(ci);
-  ncomp = ci->output_components;
-  if ((cmyk && ncomp != 4) || (!cmyk && ncomp != 3)) {
-    rc = imgpca_seterr(err, "cannot decode jpeg: unexpected %d output components", ncomp);
-    goto done;
-  }
-  if (!imgpca_mul_ok((size_t)ci->output_width, (size_t)ncomp, &rowbytes) ||
-      !imgpca_mul_ok(rowbytes, (size_t)ci->output_height, &total)) {
-    rc = imgpca_seterr(err, "image too large");
-    goto done;
-  }
-  st->buf = imgpca_malloc(total ? total : 1);
-  st->rows = imgpca_malloc(sizeof(JSAMPROW) * (ci->output_height ? ci->output_height : 1));
-  if (!st->buf || !st->rows) {
-    rc = IMGPCA_NOMEM;
-    goto done;
-  }
-  {
-    JDIMENSION y;
-    for (y = 0; y < ci->output_height; y++) st->rows[y] = st->buf + (size_t)y * rowbytes;
-  }
-  while (ci->output_scanline < ci->output_height) {
-    JDIMENSION got = jpeg_read_scanlines(ci, st->rows + ci->output_scanline,
-                                         ci->output_height - ci->output_scanline);
-    if (got == 0) break; /* suspension cannot happen with a memory source */
-  }
-  jpeg_finish_decompress(ci);
-
-  if (cmyk) {
-    /* CMYK -> RGB as Pillow: inverted values when an Adobe marker is present. */
-    size_t i, np = (size_t)ci->output_width * ci->output_height;
-    unsigned char *s = st->buf, *d = st->buf;
-    int inv = ci->saw_Adobe_marker;
-    for (i = 0; i < np; i++, s += 4, d += 3) {
-      unsigned c = s[0], mm = s[1], yy = s[2], k = s[3], nk;
-      if (inv) {
-        c = 255 - c;
-        mm = 255 - mm;
-        yy = 255 - yy;
-        k = 255 - k;
-      }
-      nk = 255 - k;
-      d[0] = (unsigned char)(nk - img_muldiv255(c, nk));
-      d[1] = (unsigned char)(nk - img_muldiv255(mm, nk));
-      d[2] = (unsigned char)(nk - img_muldiv255(yy, nk));
-    }
-  }
+  rc = j_read_pixels(st, cmyk, M, err);
+  if (rc) goto done;
+  if (cmyk) j_cmyk_to_rgb(st->buf, (size_t)ci->output_width * ci->output_height, ci->saw_Adobe_marker);
   out->w = (int)ci->output_width;
   out->h = (int)ci->output_height;
   out->px = st->buf;
@@ -471,11 +490,81 @@ static const char *p_color_name(int ct) {
   }
 }
 
+/* Limits set before the header is read.  The pixel limit is checked on the
+** header; libpng's own limit guards the IHDR: neither side may exceed
+** max_pixels.  Hostile chunk lengths must give an error, not an allocation of
+** up to 2 GB: cap ancillary chunk buffers and the number of cached
+** unknown/text chunks (IDAT is bounded by the image size, which libpng
+** checks itself). */
+static void p_set_limits(png_structp png, const ImgDecodeOpts *o) {
+  png_uint_32 side = 0x7fffffff;
+  if (o->max_pixels > 0 && o->max_pixels < 0x7fffffff) side = (png_uint_32)o->max_pixels;
+  png_set_user_limits(png, side, side);
+  png_set_chunk_malloc_max(png, 8u << 20);
+  png_set_chunk_cache_max(png, 1000);
+}
+
+/* Fills info from the header read by png_read_info. */
+static void p_header_info(png_structp png, png_infop pi, ImgInfo *info) {
+  png_uint_32 w = png_get_image_width(png, pi), h = png_get_image_height(png, pi);
+  info->width = (int)w;
+  info->height = (int)h;
+  info->bit_depth = png_get_bit_depth(png, pi);
+  info->color = p_color_name(png_get_color_type(png, pi));
+  info->channels = png_get_channels(png, pi);
+  info->interlaced = png_get_interlace_type(png, pi) != PNG_INTERLACE_NONE;
+  info->orientation = 1;
+  info->out_w = (int)w;
+  info->out_h = (int)h;
+}
+
+/* Decodes the w x h image into s->buf as 8-bit RGBA, whatever its colour
+** type, bit depth and interlacing.  May longjmp to png_jmpbuf(png). */
+static int p_read_rgba(png_structp png, png_infop pi, PState *s, png_uint_32 w, png_uint_32 h, char *err) {
+  int bd = png_get_bit_depth(png, pi), ct = png_get_color_type(png, pi);
+  size_t rowbytes, total;
+  png_uint_32 y;
+  png_set_expand(png);                 /* palette->RGB, grey<8->8, tRNS->alpha */
+  if (bd == 16) png_set_scale_16(png); /* round(v/257) */
+  if (!(ct & PNG_COLOR_MASK_COLOR)) png_set_gray_to_rgb(png);
+  if (!(ct & PNG_COLOR_MASK_ALPHA) && !png_get_valid(png, pi, PNG_INFO_tRNS))
+    png_set_filler(png, 0xff, PNG_FILLER_AFTER);
+  png_set_interlace_handling(png);
+  png_read_update_info(png, pi);
+  rowbytes = png_get_rowbytes(png, pi);
+  if (rowbytes != (size_t)w * 4) return imgpca_seterr(err, "cannot decode png: unexpected row size");
+  if (!imgpca_mul_ok(rowbytes, (size_t)h, &total)) return imgpca_seterr(err, "image too large");
+  s->buf = imgpca_malloc(total);
+  s->rows = imgpca_malloc(sizeof(png_bytep) * h);
+  if (!s->buf || !s->rows) return IMGPCA_NOMEM;
+  for (y = 0; y < h; y++) s->rows[y] = s->buf + (size_t)y * rowbytes;
+  png_read_image(png, s->rows);
+  return IMGPCA_OK;
+}
+
+/* np RGBA pixels to RGB composited over white, in place (4 bytes in, 3 out). */
+static void p_rgba_over_white(unsigned char *buf, size_t np) {
+  size_t i;
+  unsigned char *src = buf, *d = buf;
+  for (i = 0; i < np; i++, src += 4, d += 3) {
+    unsigned a = src[3];
+    if (a == 255) {
+      d[0] = src[0];
+      d[1] = src[1];
+      d[2] = src[2];
+    } else {
+      unsigned k = 255 * (255 - a), c;
+      for (c = 0; c < 3; c++) d[c] = (unsigned char)((src[c] * a + k + 127) / 255);
+    }
+  }
+}
+
 static int img_decode_png(const unsigned char *p, size_t n, const ImgDecodeOpts *o, ImgImage *out,
                           ImgInfo *info, char *err) {
   PState *s = imgpca_calloc(1, sizeof(PState));
   png_structp png = NULL;
   png_infop pi = NULL;
+  png_uint_32 w, h;
   int rc = IMGPCA_OK;
   if (!s) return IMGPCA_NOMEM;
   s->p = p;
@@ -498,85 +587,25 @@ static int img_decode_png(const unsigned char *p, size_t n, const ImgDecodeOpts 
     goto done;
   }
   png_set_read_fn(png, s, p_read);
-  /* The pixel limit is checked below; libpng's own limit guards the IHDR:
-  ** neither side may exceed max_pixels.  Hostile chunk lengths must give an
-  ** error, not an allocation of up to 2 GB: cap ancillary chunk buffers and
-  ** the number of cached unknown/text chunks (IDAT is bounded by the image
-  ** size, which libpng checks itself). */
-  {
-    png_uint_32 side = 0x7fffffff;
-    if (o->max_pixels > 0 && o->max_pixels < 0x7fffffff) side = (png_uint_32)o->max_pixels;
-    png_set_user_limits(png, side, side);
-  }
-  png_set_chunk_malloc_max(png, 8u << 20);
-  png_set_chunk_cache_max(png, 1000);
+  p_set_limits(png, o);
   png_read_info(png, pi);
   s->alloc_max = SIZE_MAX; /* row buffers: bounded by the max_pixels check */
-  {
-    png_uint_32 w = png_get_image_width(png, pi), h = png_get_image_height(png, pi);
-    int bd = png_get_bit_depth(png, pi), ct = png_get_color_type(png, pi);
-    png_uint_32 y;
-    size_t rowbytes, total;
-    info->width = (int)w;
-    info->height = (int)h;
-    info->bit_depth = bd;
-    info->color = p_color_name(ct);
-    info->channels = png_get_channels(png, pi);
-    info->interlaced = png_get_interlace_type(png, pi) != PNG_INTERLACE_NONE;
-    info->orientation = 1;
-    info->out_w = (int)w;
-    info->out_h = (int)h;
-    if (o->max_pixels > 0 && (long long)w * (long long)h > o->max_pixels) {
-      rc = imgpca_seterr(err, "image too large: %ux%u pixels exceed image.max_pixels=%lld", (unsigned)w,
-                         (unsigned)h, o->max_pixels);
-      goto done;
-    }
-    if (o->header_only) goto done;
-    png_set_expand(png);                 /* palette->RGB, grey<8->8, tRNS->alpha */
-    if (bd == 16) png_set_scale_16(png); /* round(v/257) */
-    if (!(ct & PNG_COLOR_MASK_COLOR)) png_set_gray_to_rgb(png);
-    if (!(ct & PNG_COLOR_MASK_ALPHA) && !png_get_valid(png, pi, PNG_INFO_tRNS))
-      png_set_filler(png, 0xff, PNG_FILLER_AFTER);
-    png_set_interlace_handling(png);
-    png_read_update_info(png, pi);
-    rowbytes = png_get_rowbytes(png, pi);
-    if (rowbytes != (size_t)w * 4) {
-      rc = imgpca_seterr(err, "cannot decode png: unexpected row size");
-      goto done;
-    }
-    if (!imgpca_mul_ok(rowbytes, (size_t)h, &total)) {
-      rc = imgpca_seterr(err, "image too large");
-      goto done;
-    }
-    s->buf = imgpca_malloc(total);
-    s->rows = imgpca_malloc(sizeof(png_bytep) * h);
-    if (!s->buf || !s->rows) {
-      rc = IMGPCA_NOMEM;
-      goto done;
-    }
-    for (y = 0; y < h; y++) s->rows[y] = s->buf + (size_t)y * rowbytes;
-    png_read_image(png, s->rows);
-    {
-      /* RGBA -> RGB over white, in place. */
-      size_t i, np = (size_t)w * h;
-      unsigned char *src = s->buf, *d = s->buf;
-      for (i = 0; i < np; i++, src += 4, d += 3) {
-        unsigned a = src[3];
-        if (a == 255) {
-          d[0] = src[0];
-          d[1] = src[1];
-          d[2] = src[2];
-        } else {
-          unsigned k = 255 * (255 - a), c;
-          for (c = 0; c < 3; c++) d[c] = (unsigned char)((src[c] * a + k + 127) / 255);
-        }
-      }
-    }
-    out->w = (int)w;
-    out->h = (int)h;
-    out->px = s->buf;
-    s->buf = NULL;
+  p_header_info(png, pi, info);
+  w = png_get_image_width(png, pi);
+  h = png_get_image_height(png, pi);
+  if (o->max_pixels > 0 && (long long)w * (long long)h > o->max_pixels) {
+    rc = imgpca_seterr(err, "image too large: %ux%u pixels exceed image.max_pixels=%lld", (unsigned)w,
+                       (unsigned)h, o->max_pixels);
+    goto done;
   }
+  if (o->header_only) goto done;
+  rc = p_read_rgba(png, pi, s, w, h, err);
+  if (rc) goto done;
+  p_rgba_over_white(s->buf, (size_t)w * h);
+  out->w = (int)w;
+  out->h = (int)h;
+  out->px = s->buf;
+  s->buf = NULL;
 done:
   info->n_warnings = s->nwarn;
   if (s->nwarn) snprintf(info->warning, sizeof(info->warning), "%s", s->warn);

@@ -123,136 +123,167 @@ static int parse_cnn_opt(ImgSpec *s, ImgItem *it, const char *key, char *val) {
   return -1;
 }
 
+/* One option of a decode: item (s->scale, s->lenient): 1 = valid, 0 = bad
+** or missing value, -1 = unknown key. */
+static int parse_decode_opt(ImgSpec *s, const char *key, const char *val) {
+  if (strcmp(key, "dct") == 0) {
+    if (!val) return 0;
+    if (strcmp(val, "on") == 0)
+      s->scale = 1;
+    else if (strcmp(val, "off") == 0)
+      s->scale = 0;
+    else
+      return 0;
+    return 1;
+  }
+  if (strcmp(key, "warnings") == 0) {
+    if (!val) return 0;
+    if (strcmp(val, "error") == 0)
+      s->lenient = 0;
+    else if (strcmp(val, "ignore") == 0)
+      s->lenient = 1;
+    else
+      return 0;
+    return 1;
+  }
+  return -1;
+}
+
+/* One option of a pixels: item: 1 = valid, 0 = bad value, -1 = unknown key. */
+static int parse_pixels_opt(ImgItem *it, const char *key, char *val) {
+  if (strcmp(key, "size") == 0) return val && parse_size(val, 1, 1024, &it->w, &it->h);
+  if (strcmp(key, "color") == 0 || strcmp(key, "colour") == 0) {
+    if (!val) return 0;
+    if (strcmp(val, "rgb") == 0)
+      it->grey = 0;
+    else if (strcmp(val, "grey") == 0 || strcmp(val, "gray") == 0)
+      it->grey = 1;
+    else
+      return 0;
+    return 1;
+  }
+  if (strcmp(key, "norm") == 0) {
+    if (!val) return 0;
+    if (strcmp(val, "none") == 0)
+      it->standard = 0;
+    else if (strcmp(val, "standard") == 0)
+      it->standard = 1;
+    else
+      return 0;
+    return 1;
+  }
+  return -1;
+}
+
+/* One option of a hist: item: 1 = valid, 0 = bad value, -1 = unknown key. */
+static int parse_hist_opt(ImgItem *it, const char *key, char *val) {
+  if (strcmp(key, "bins") == 0) return val && parse_bins(val, it);
+  if (strcmp(key, "space") == 0) return val && strcmp(val, "hsv") == 0;
+  if (strcmp(key, "sqrt") == 0) {
+    if (!val || strcmp(val, "1") == 0)
+      it->sqrt_ = 1;
+    else if (strcmp(val, "0") == 0)
+      it->sqrt_ = 0;
+    else
+      return 0;
+    return 1;
+  }
+  if (strcmp(key, "side") == 0) return val && parse_range(val, 1, 65535, &it->side);
+  if (strcmp(key, "white") == 0) {
+    if (!val) return 0;
+    if (strcmp(val, "off") == 0) {
+      it->white = 256;
+      return 1;
+    }
+    return parse_range(val, 0, 255, &it->white);
+  }
+  return -1;
+}
+
+/* One option of a hog: item: 1 = valid, 0 = bad value, -1 = unknown key. */
+static int parse_hog_opt(ImgItem *it, const char *key, char *val) {
+  if (strcmp(key, "size") == 0) return val && parse_size(val, 8, 1024, &it->w, &it->h);
+  if (strcmp(key, "cell") == 0) return val && parse_range(val, 2, 64, &it->cell);
+  if (strcmp(key, "bins") == 0) return val && parse_range(val, 1, 36, &it->obins);
+  return -1;
+}
+
+/* Sets the kind of *it named kind and its defaults; 0 for an unknown kind. */
+static int item_init(ImgItem *it, const char *kind) {
+  memset(it, 0, sizeof(*it));
+  if (strcmp(kind, "pixels") == 0) {
+    it->kind = IMG_PIXELS;
+    it->w = it->h = 32;
+  } else if (strcmp(kind, "hist") == 0) {
+    it->kind = IMG_HIST;
+    it->hb = it->sb = it->vb = 8;
+    it->white = 240;
+    it->side = 48;
+  } else if (strcmp(kind, "hog") == 0) {
+    it->kind = IMG_HOG;
+    it->w = it->h = 64;
+    it->cell = 8;
+    it->obins = 9;
+  } else if (strcmp(kind, "cnn") == 0) {
+    it->kind = IMG_CNN;
+  } else {
+    return 0;
+  }
+  return 1;
+}
+
+/* Parses the comma-separated options opts of the item kind (it == NULL for
+** decode:) into it or s. */
+static int parse_opts(char *opts, const char *kind, ImgSpec *s, ImgItem *it, char *err) {
+  char *opt, *save = NULL;
+  for (opt = strtok_r(opts, ",", &save); opt; opt = strtok_r(NULL, ",", &save)) {
+    char *eq = strchr(opt, '='), *key, *val = NULL;
+    int ok;
+    if (eq) {
+      *eq = 0;
+      val = trim(eq + 1);
+    }
+    key = trim(opt);
+    if (!it)
+      ok = parse_decode_opt(s, key, val);
+    else if (it->kind == IMG_PIXELS)
+      ok = parse_pixels_opt(it, key, val);
+    else if (it->kind == IMG_HIST)
+      ok = parse_hist_opt(it, key, val);
+    else if (it->kind == IMG_CNN)
+      ok = parse_cnn_opt(s, it, key, val);
+    else
+      ok = parse_hog_opt(it, key, val);
+    if (ok < 0) return imgpca_seterr(err, "invalid spec: unknown option '%s' of '%s'", key, kind);
+    if (!ok) {
+      if (!val) return imgpca_seterr(err, "invalid spec: option '%s' of '%s' needs a value", key, kind);
+      return imgpca_seterr(err, "invalid spec: bad value '%s' for '%s:%s'", val, kind, key);
+    }
+  }
+  return IMGPCA_OK;
+}
+
+/* Parses one item "kind[:opts]" of a spec: appends it to s->a, or for
+** decode: sets s->scale and s->lenient. */
 static int parse_item(char *z, ImgSpec *s, char *err) {
-  char *colon = strchr(z, ':'), *kind = z, *opts = NULL, *opt, *save = NULL;
+  char *colon = strchr(z, ':'), *kind = z, *opts = NULL;
   ImgItem *it = NULL;
-  int isDecode = 0;
+  int rc;
   if (colon) {
     *colon = 0;
     opts = colon + 1;
   }
   kind = trim(kind);
   if (!*kind) return imgpca_seterr(err, "invalid spec: empty item");
-  if (strcmp(kind, "decode") == 0) {
-    isDecode = 1;
-  } else {
+  if (strcmp(kind, "decode") != 0) {
     if (s->n >= IMG_SPEC_MAX) return imgpca_seterr(err, "invalid spec: more than %d items", IMG_SPEC_MAX);
     it = &s->a[s->n];
-    memset(it, 0, sizeof(*it));
-    if (strcmp(kind, "pixels") == 0) {
-      it->kind = IMG_PIXELS;
-      it->w = it->h = 32;
-    } else if (strcmp(kind, "hist") == 0) {
-      it->kind = IMG_HIST;
-      it->hb = it->sb = it->vb = 8;
-      it->white = 240;
-      it->side = 48;
-    } else if (strcmp(kind, "hog") == 0) {
-      it->kind = IMG_HOG;
-      it->w = it->h = 64;
-      it->cell = 8;
-      it->obins = 9;
-    } else if (strcmp(kind, "cnn") == 0) {
-      it->kind = IMG_CNN;
-    } else {
-      return imgpca_seterr(err, "invalid spec: unknown kind '%s'", kind);
-    }
+    if (!item_init(it, kind)) return imgpca_seterr(err, "invalid spec: unknown kind '%s'", kind);
   }
   if (opts) {
     if (!*trim(opts)) return imgpca_seterr(err, "invalid spec: empty option list after '%s:'", kind);
-    for (opt = strtok_r(opts, ",", &save); opt; opt = strtok_r(NULL, ",", &save)) {
-      char *eq = strchr(opt, '='), *key, *val = NULL;
-      int ok = 0;
-      if (eq) {
-        *eq = 0;
-        val = trim(eq + 1);
-      }
-      key = trim(opt);
-      if (isDecode) {
-        if (strcmp(key, "dct") == 0 && val) {
-          ok = 1;
-          if (strcmp(val, "on") == 0)
-            s->scale = 1;
-          else if (strcmp(val, "off") == 0)
-            s->scale = 0;
-          else
-            ok = 0;
-        } else if (strcmp(key, "warnings") == 0 && val) {
-          ok = 1;
-          if (strcmp(val, "error") == 0)
-            s->lenient = 0;
-          else if (strcmp(val, "ignore") == 0)
-            s->lenient = 1;
-          else
-            ok = 0;
-        } else if (strcmp(key, "dct") && strcmp(key, "warnings")) {
-          goto unknown;
-        }
-      } else if (it->kind == IMG_PIXELS) {
-        if (strcmp(key, "size") == 0)
-          ok = val && parse_size(val, 1, 1024, &it->w, &it->h);
-        else if (strcmp(key, "color") == 0 || strcmp(key, "colour") == 0) {
-          ok = val != NULL;
-          if (ok && strcmp(val, "rgb") == 0)
-            it->grey = 0;
-          else if (ok && (strcmp(val, "grey") == 0 || strcmp(val, "gray") == 0))
-            it->grey = 1;
-          else
-            ok = 0;
-        } else if (strcmp(key, "norm") == 0) {
-          ok = val != NULL;
-          if (ok && strcmp(val, "none") == 0)
-            it->standard = 0;
-          else if (ok && strcmp(val, "standard") == 0)
-            it->standard = 1;
-          else
-            ok = 0;
-        } else
-          goto unknown;
-      } else if (it->kind == IMG_HIST) {
-        if (strcmp(key, "bins") == 0)
-          ok = val && parse_bins(val, it);
-        else if (strcmp(key, "space") == 0)
-          ok = val && strcmp(val, "hsv") == 0;
-        else if (strcmp(key, "sqrt") == 0) {
-          ok = 1;
-          if (!val || strcmp(val, "1") == 0)
-            it->sqrt_ = 1;
-          else if (strcmp(val, "0") == 0)
-            it->sqrt_ = 0;
-          else
-            ok = 0;
-        } else if (strcmp(key, "side") == 0) {
-          ok = val && parse_range(val, 1, 65535, &it->side);
-        } else if (strcmp(key, "white") == 0) {
-          ok = val != NULL;
-          if (ok && strcmp(val, "off") == 0)
-            it->white = 256;
-          else
-            ok = ok && parse_range(val, 0, 255, &it->white);
-        } else
-          goto unknown;
-      } else if (it->kind == IMG_CNN) {
-        ok = parse_cnn_opt(s, it, key, val);
-        if (ok < 0) goto unknown;
-      } else { /* hog */
-        if (strcmp(key, "size") == 0)
-          ok = val && parse_size(val, 8, 1024, &it->w, &it->h);
-        else if (strcmp(key, "cell") == 0)
-          ok = val && parse_range(val, 2, 64, &it->cell);
-        else if (strcmp(key, "bins") == 0)
-          ok = val && parse_range(val, 1, 36, &it->obins);
-        else
-          goto unknown;
-      }
-      if (!ok) {
-        if (!val) return imgpca_seterr(err, "invalid spec: option '%s' of '%s' needs a value", key, kind);
-        return imgpca_seterr(err, "invalid spec: bad value '%s' for '%s:%s'", val, kind, key);
-      }
-      continue;
-    unknown:
-      return imgpca_seterr(err, "invalid spec: unknown option '%s' of '%s'", key, kind);
-    }
+    rc = parse_opts(opts, kind, s, it, err);
+    if (rc) return rc;
   }
   if (it && it->kind == IMG_CNN && !it->iModel)
     return imgpca_seterr(err, "invalid spec: 'cnn' needs model=PATH or URL of an ONNX model");

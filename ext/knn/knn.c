@@ -394,12 +394,11 @@ static void *knn_job_run(void *p) {
   return NULL;
 }
 
-int knn_add_refs(KnnSearch *s, const float *r, const int64_t *aKey, size_t nr, size_t *piBad, char *err) {
-  size_t d = s->d, j, nf;
-  const float *rsc = r;
-  double rmax = 0;
-  if (nr == 0 || s->nq == 0) return IMGPCA_OK;
-  if (!imgpca_mul_ok(nr, d, &nf) || nf > SIZE_MAX / sizeof(float)) return IMGPCA_NOMEM;
+/* Grows the per-block buffers of s for a block of nr references of nf =
+** nr * d floats: their norms (rr, ra), the screen tiles of every thread and
+** the scaled copy of the block (rs). */
+static int knn_reserve(KnnSearch *s, size_t nr, size_t nf) {
+  size_t nt = s->nq < KNN_TILE_Q ? s->nq : KNN_TILE_Q, ntf;
   if (nr > s->caprr) {
     imgpca_free(s->rr);
     imgpca_free(s->ra);
@@ -409,16 +408,13 @@ int knn_add_refs(KnnSearch *s, const float *r, const int64_t *aKey, size_t nr, s
     if (!s->rr || !s->ra) return IMGPCA_NOMEM;
     s->caprr = nr;
   }
-  {
-    size_t nt = s->nq < KNN_TILE_Q ? s->nq : KNN_TILE_Q, ntf;
-    if (!imgpca_mul_ok(nt * (size_t)s->nThread, nr, &ntf) || ntf > SIZE_MAX / sizeof(float)) return IMGPCA_NOMEM;
-    if (ntf > s->capTile) {
-      imgpca_free(s->tile);
-      s->tile = imgpca_malloc(ntf * sizeof(float));
-      s->capTile = 0;
-      if (!s->tile) return IMGPCA_NOMEM;
-      s->capTile = ntf;
-    }
+  if (!imgpca_mul_ok(nt * (size_t)s->nThread, nr, &ntf) || ntf > SIZE_MAX / sizeof(float)) return IMGPCA_NOMEM;
+  if (ntf > s->capTile) {
+    imgpca_free(s->tile);
+    s->tile = imgpca_malloc(ntf * sizeof(float));
+    s->capTile = 0;
+    if (!s->tile) return IMGPCA_NOMEM;
+    s->capTile = ntf;
   }
   if (nf > s->caprs) {
     imgpca_free(s->rs);
@@ -427,32 +423,45 @@ int knn_add_refs(KnnSearch *s, const float *r, const int64_t *aKey, size_t nr, s
     if (!s->rs) return IMGPCA_NOMEM;
     s->caprs = nf;
   }
-  if (s->metric != KNN_COSINE) {
-    /* the scale 2^e of this block's screen (see the top of the file) */
-    double m = s->qmax;
-    int x = 0, e;
-    for (j = 0; j < nr; j++) {
-      double nv = sqrt(dot_d(r + j * d, r + j * d, d));
-      if (nv > m) m = nv;
-    }
-    if (m > 0) frexp(m, &x);
-    e = m > 0 ? 60 - x : 0;
-    if (e != s->scaleExp) {
-      size_t i, nqf = s->nq * d;
-      for (i = 0; i < nqf; i++) s->qs[i] = (float)ldexp((double)s->q[i], e);
-      s->scaleExp = e;
-      s->c2 = ldexp(1.0, 2 * e);
-      /* underflow, even if BLAS flushed subnormals to zero: d products
-      ** below 2^-126 (off by 2^-126 each at most), and components below
-      ** 2^-126 (scaled down, or given so): |dq| |r'| + |dr| |q'| with
-      ** |r'|, |q'| < 2^60 */
-      s->E = ((double)d + 16.0) * ldexp(1.0, -125) + (sqrt((double)d) + 1.0) * ldexp(1.0, -64);
-    }
-    if (e != 0) {
-      for (j = 0; j < nf; j++) s->rs[j] = (float)ldexp((double)r[j], e);
-      rsc = s->rs;
-    }
+  return IMGPCA_OK;
+}
+
+/* L2 and dot product: the scale 2^e of this block's screen (see the top of
+** the file); rescales the queries when e changed.  Returns the block as the
+** screen reads it: r itself, or its copy scaled by 2^e in s->rs. */
+static const float *knn_scale_block(KnnSearch *s, const float *r, size_t nr) {
+  size_t d = s->d, j, nf = nr * d;
+  double m = s->qmax;
+  int x = 0, e;
+  for (j = 0; j < nr; j++) {
+    double nv = sqrt(dot_d(r + j * d, r + j * d, d));
+    if (nv > m) m = nv;
   }
+  if (m > 0) frexp(m, &x);
+  e = m > 0 ? 60 - x : 0;
+  if (e != s->scaleExp) {
+    size_t i, nqf = s->nq * d;
+    for (i = 0; i < nqf; i++) s->qs[i] = (float)ldexp((double)s->q[i], e);
+    s->scaleExp = e;
+    s->c2 = ldexp(1.0, 2 * e);
+    /* underflow, even if BLAS flushed subnormals to zero: d products
+    ** below 2^-126 (off by 2^-126 each at most), and components below
+    ** 2^-126 (scaled down, or given so): |dq| |r'| + |dr| |q'| with
+    ** |r'|, |q'| < 2^60 */
+    s->E = ((double)d + 16.0) * ldexp(1.0, -125) + (sqrt((double)d) + 1.0) * ldexp(1.0, -64);
+  }
+  if (e == 0) return r;
+  for (j = 0; j < nf; j++) s->rs[j] = (float)ldexp((double)r[j], e);
+  return s->rs;
+}
+
+/* The norms of the block's references: s->rr (squared for L2) and the
+** screen's slack s->ra; for cosine, the unit vectors in s->rs.  *pRmax is
+** the largest norm (0 for L2).  A zero vector under cosine is an error, its
+** index in *piBad. */
+static int knn_ref_norms(KnnSearch *s, const float *r, size_t nr, double *pRmax, size_t *piBad, char *err) {
+  size_t d = s->d, j;
+  double rmax = 0;
   for (j = 0; j < nr; j++) {
     const float *v = r + j * d;
     double n2 = dot_d(v, v, d);
@@ -474,45 +483,67 @@ int knn_add_refs(KnnSearch *s, const float *r, const int64_t *aKey, size_t nr, s
       }
     }
   }
-  if (s->metric == KNN_COSINE) rsc = s->rs;
-  {
-    KnnJob job[64];
-    pthread_t th[64];
-    size_t nTile = (s->nq + KNN_TILE_Q - 1) / KNN_TILE_Q;
-    int nt = knn_own_threads(s->nThread), t, started = 0, rc = IMGPCA_OK;
-    /* threads only when there is work for them: several tiles and
-    ** enough distances to pay for starting a thread */
-    if ((size_t)nt > nTile) nt = (int)nTile;
-    if ((double)s->nq * (double)nr * (double)d < 4e6) nt = 1;
-    for (t = 0; t < nt; t++) {
-      job[t].s = s;
-      job[t].r = r;
-      job[t].rsc = rsc;
-      job[t].aKey = aKey;
-      job[t].nr = nr;
-      job[t].rmax = rmax;
-      job[t].iThread = t;
-      job[t].nThread = nt;
-      job[t].tile = s->tile + (size_t)t * (s->nq < KNN_TILE_Q ? s->nq : KNN_TILE_Q) * nr;
-      job[t].nExact = 0;
-      job[t].rc = IMGPCA_OK;
-    }
-    for (t = 1; t < nt; t++) {
-      if (pthread_create(&th[t], NULL, knn_job_run, &job[t]) != 0) break;
-      started = t;
-    }
-    /* tiles of threads that could not start are done here */
-    for (t = started + 1; t < nt; t++) job[t].nThread = 0;
-    job[0].nThread = nt;
-    job[0].iFirstExtra = started + 1;
-    knn_job_run(&job[0]);
-    for (t = 1; t <= started; t++) pthread_join(th[t], NULL);
-    for (t = 0; t < nt; t++) {
-      s->nExact += job[t].nExact;
-      if (job[t].rc) rc = job[t].rc;
-    }
-    return rc;
+  *pRmax = rmax;
+  return IMGPCA_OK;
+}
+
+/* Screens every query against the block (r as given, rsc as the screen
+** reads it) on up to knn_own_threads threads; the tiles of a thread that
+** cannot start are done by the calling thread. */
+static int knn_screen_block(KnnSearch *s, const float *r, const float *rsc, const int64_t *aKey, size_t nr,
+                            double rmax) {
+  KnnJob job[64];
+  pthread_t th[64];
+  size_t nTile = (s->nq + KNN_TILE_Q - 1) / KNN_TILE_Q;
+  int nt = knn_own_threads(s->nThread), t, started = 0, rc = IMGPCA_OK;
+  /* threads only when there is work for them: several tiles and
+  ** enough distances to pay for starting a thread */
+  if ((size_t)nt > nTile) nt = (int)nTile;
+  if ((double)s->nq * (double)nr * (double)s->d < 4e6) nt = 1;
+  for (t = 0; t < nt; t++) {
+    job[t].s = s;
+    job[t].r = r;
+    job[t].rsc = rsc;
+    job[t].aKey = aKey;
+    job[t].nr = nr;
+    job[t].rmax = rmax;
+    job[t].iThread = t;
+    job[t].nThread = nt;
+    job[t].tile = s->tile + (size_t)t * (s->nq < KNN_TILE_Q ? s->nq : KNN_TILE_Q) * nr;
+    job[t].nExact = 0;
+    job[t].rc = IMGPCA_OK;
   }
+  for (t = 1; t < nt; t++) {
+    if (pthread_create(&th[t], NULL, knn_job_run, &job[t]) != 0) break;
+    started = t;
+  }
+  /* tiles of threads that could not start are done here */
+  for (t = started + 1; t < nt; t++) job[t].nThread = 0;
+  job[0].nThread = nt;
+  job[0].iFirstExtra = started + 1;
+  knn_job_run(&job[0]);
+  for (t = 1; t <= started; t++) pthread_join(th[t], NULL);
+  for (t = 0; t < nt; t++) {
+    s->nExact += job[t].nExact;
+    if (job[t].rc) rc = job[t].rc;
+  }
+  return rc;
+}
+
+int knn_add_refs(KnnSearch *s, const float *r, const int64_t *aKey, size_t nr, size_t *piBad, char *err) {
+  size_t nf;
+  const float *rsc = r;
+  double rmax = 0;
+  int rc;
+  if (nr == 0 || s->nq == 0) return IMGPCA_OK;
+  if (!imgpca_mul_ok(nr, s->d, &nf) || nf > SIZE_MAX / sizeof(float)) return IMGPCA_NOMEM;
+  rc = knn_reserve(s, nr, nf);
+  if (rc) return rc;
+  if (s->metric != KNN_COSINE) rsc = knn_scale_block(s, r, nr);
+  rc = knn_ref_norms(s, r, nr, &rmax, piBad, err);
+  if (rc) return rc;
+  if (s->metric == KNN_COSINE) rsc = s->rs;
+  return knn_screen_block(s, r, rsc, aKey, nr, rmax);
 }
 
 void knn_finish(KnnSearch *s) {

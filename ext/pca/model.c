@@ -173,11 +173,37 @@ static int check_finite(const unsigned char *p, size_t cnt, int nonneg, int posi
   return IMGPCA_OK;
 }
 
+/* The arrays of a model read from a blob: finite values, scales > 0,
+** standard deviations and eigenvalues >= 0, eigenvalues in descending order,
+** unit-length components. */
+static int model_check_values(const PcaModel *m, size_t d, size_t k, char *err) {
+  const char *zBad = NULL;
+  size_t i;
+  if (bad_values(m->mean, d, 0, 0, &i))
+    zBad = "mean";
+  else if (bad_values(m->scale, d, 0, 1, &i))
+    zBad = "scale";
+  else if (bad_values(m->std, d, 1, 0, &i))
+    zBad = "std";
+  else if (bad_values(m->eig, k, 1, 0, &i))
+    zBad = "eigenvalue";
+  if (zBad) return imgpca_seterr(err, "corrupt model blob: invalid %s[%zu]", zBad, i);
+  for (i = 1; i < k; i++)
+    if (m->eig[i] > m->eig[i - 1])
+      return imgpca_seterr(err, "corrupt model blob: eigenvalues not in descending order");
+  for (i = 0; i < k; i++) {
+    double nrm = cblas_ddot((blasint)d, m->comp + i * d, 1, m->comp + i * d, 1);
+    if (!(fabs(nrm - 1) <= 1e-6)) /* also catches NaN/Inf entries */
+      return imgpca_seterr(err, "corrupt model blob: component %zu is not finite or not unit length", i);
+  }
+  return IMGPCA_OK;
+}
+
 int pca_model_load(const void *pv, size_t n, PcaModel *m, char *err) {
   const unsigned char *p = pv;
   uint32_t flags, solver;
   uint64_t d64, k64, n64;
-  size_t d, k, total, off, i;
+  size_t d, k, total, off;
   double tv, eb, fr;
   long long mem;
   memset(m, 0, sizeof(*m));
@@ -227,32 +253,9 @@ int pca_model_load(const void *pv, size_t n, PcaModel *m, char *err) {
   get_arr(p + off + 24 * d, m->eig, k);
   get_arr(p + off + 24 * d + 8 * k, m->comp, k * d);
   off += 24 * d + 8 * k + 8 * k * d;
-  {
-    const char *zBad = NULL;
-    if (bad_values(m->mean, d, 0, 0, &i))
-      zBad = "mean";
-    else if (bad_values(m->scale, d, 0, 1, &i))
-      zBad = "scale";
-    else if (bad_values(m->std, d, 1, 0, &i))
-      zBad = "std";
-    else if (bad_values(m->eig, k, 1, 0, &i))
-      zBad = "eigenvalue";
-    if (zBad) {
-      pca_model_free(m);
-      return imgpca_seterr(err, "corrupt model blob: invalid %s[%zu]", zBad, i);
-    }
-  }
-  for (i = 1; i < k; i++)
-    if (m->eig[i] > m->eig[i - 1]) {
-      pca_model_free(m);
-      return imgpca_seterr(err, "corrupt model blob: eigenvalues not in descending order");
-    }
-  for (i = 0; i < k; i++) {
-    double nrm = cblas_ddot((blasint)d, m->comp + i * d, 1, m->comp + i * d, 1);
-    if (!(fabs(nrm - 1) <= 1e-6)) { /* also catches NaN/Inf entries */
-      pca_model_free(m);
-      return imgpca_seterr(err, "corrupt model blob: component %zu is not finite or not unit length", i);
-    }
+  if (model_check_values(m, d, k, err)) {
+    pca_model_free(m);
+    return IMGPCA_ERROR;
   }
   if (imgpca_get_u64(p + off) != pca_checksum(p, off)) {
     pca_model_free(m);

@@ -449,40 +449,29 @@ void pca_model_free(PcaModel *m) {
   memset(m, 0, sizeof(*m));
 }
 
-int pca_fit_state(PcaState *s, long long kInt, double fraction, int standardize, PcaModel *m,
-                  char *err) {
-  size_t d, j, k = 0, kmax;
-  uint64_t n;
-  double total = 0, nm1;
-  double *scale = NULL, *inv = NULL, *eig = NULL, *comp = NULL, *sd = NULL;
-  int rc, std;
-  memset(m, 0, sizeof(*m));
-  if (s->kind == 0) return imgpca_seterr(err, "need at least 2 rows, got 0");
-  if (imgpca_blas_load(err)) return IMGPCA_ERROR;
-  {
-    int frc = pca_state_flush(s, err);
-    if (frc) return frc;
-  }
-  n = s->n;
-  d = s->d;
-  if (n < 2) return imgpca_seterr(err, "need at least 2 rows, got %llu", (unsigned long long)n);
-  kmax = (n - 1 < (uint64_t)d) ? (size_t)(n - 1) : d;
-  /* the randomized range finder needs k + 10 <= min(n-1, d); for "all
-  ** components", a fraction or a large k the exact/streaming path fits */
+/* The number of components to fit: *pk (0 when fraction chooses it during
+** the solve) and its bound *pkmax = min(n - 1, d), lowered to the sketch's
+** rank for a streaming state.  A randomized state whose k does not leave
+** 10 columns of oversampling (kInt + 10 > kmax, a fraction, all components)
+** falls back to the exact or streaming state first. */
+static int fit_choose_k(PcaState *s, uint64_t n, long long kInt, double fraction, size_t *pk,
+                        size_t *pkmax, char *err) {
+  size_t d = s->d, kmax = (n - 1 < (uint64_t)d) ? (size_t)(n - 1) : d;
+  int rc;
+  *pk = 0;
   if (s->kind == PCA_KIND_RAND && !(kInt >= 1 && (size_t)kInt + 10 <= kmax)) {
     rc = rand_fallback(s, err);
     if (rc) return rc;
-    {
-      int frc = pca_state_flush(s, err);
-      if (frc) return frc;
-    }
+    rc = pca_state_flush(s, err);
+    if (rc) return rc;
   }
   if (s->kind == PCA_KIND_STREAM) {
     size_t cap = s->skRows < s->ell ? s->skRows : s->ell;
     if (cap < kmax) kmax = cap;
   }
+  *pkmax = kmax;
   if (kInt < 0) {
-    k = kmax;
+    *pk = kmax;
   } else if (kInt != 0) {
     if (kInt < 1) return imgpca_seterr(err, "k must be >= 1, got %lld", kInt);
     if ((unsigned long long)kInt > (unsigned long long)kmax) {
@@ -493,10 +482,107 @@ int pca_fit_state(PcaState *s, long long kInt, double fraction, int standardize,
       return imgpca_seterr(err, "k must be at most min(n-1, d) = %zu (n=%llu, d=%zu), got %lld", km,
                            (unsigned long long)n, d, kInt);
     }
-    k = (size_t)kInt;
+    *pk = (size_t)kInt;
   } else if (!(fraction > 0 && fraction < 1)) {
     return imgpca_seterr(err, "k fraction must be in (0,1), got %g", fraction);
   }
+  return IMGPCA_OK;
+}
+
+/* Per-feature scale (1, or the standard deviation when std and the feature
+** is not near-constant), its inverse and the standard deviation sd, each of
+** s->d values, for the n rows of s; returns the total scaled variance times
+** n. */
+static double fit_scales(const PcaState *s, uint64_t nRows, int std, double *scale, double *inv,
+                         double *sd) {
+  size_t j, d = s->d;
+  double n = (double)nRows, total = 0;
+  for (j = 0; j < d; j++) {
+    double var = s->m2diag[j] / n;
+    scale[j] = 1;
+    sd[j] = sqrt(var);
+    if (std) {
+      /* StandardScaler: near-constant features keep scale 1 */
+      double ub = n * DBL_EPSILON * var + pow(n * s->mean[j] * DBL_EPSILON, 2);
+      if (var > ub && var > 0) scale[j] = sqrt(var);
+    }
+    inv[j] = 1 / scale[j];
+    total += s->m2diag[j] * inv[j] * inv[j];
+  }
+  return total;
+}
+
+/* The solver of the state's kind: the first *pk eigenvalues (sums of
+** squares, not yet divided by n - 1) and components of the scaled scatter.
+** Frees what the solver consumed (the exact scatter, the randomized rows). */
+static int fit_solve(PcaState *s, int std, const double *inv, size_t kmax, double fraction, double total,
+                     double **eig, double **comp, size_t *pk, char *err) {
+  size_t i, j, d = s->d;
+  int rc;
+  if (s->kind == PCA_KIND_EXACT) {
+    if (std) {
+      for (i = 0; i < d; i++)
+        for (j = i; j < d; j++) s->m2[i * d + j] *= inv[i] * inv[j];
+    }
+    rc = pca_exact_eigs(s->m2, d, *pk, kmax, fraction, total, eig, comp, pk, err);
+    imgpca_free(s->m2);
+    s->m2 = NULL;
+  } else if (s->kind == PCA_KIND_RAND) {
+    rc = pca_rand_eigs(s, inv, *pk, eig, comp, err);
+    imgpca_free(s->rows);
+    s->rows = NULL;
+    s->nRows = s->capRows = 0;
+  } else {
+    rc = pca_stream_eigs(s, inv, *pk, kmax, fraction, total, eig, comp, pk, err);
+  }
+  return rc;
+}
+
+/* The model's scalar fields (all but the arrays) for k components fitted
+** from the n rows of s; fraction is the requested variance fraction, 0 for a
+** fixed k. */
+static void fit_model_fields(PcaModel *m, const PcaState *s, uint64_t n, int std, size_t k,
+                             const double *inv, double total, double fraction) {
+  double nm1 = (double)(n - 1);
+  size_t j;
+  m->version = PCA_FORMAT_VERSION;
+  m->standardize = std;
+  m->streaming = s->kind == PCA_KIND_STREAM;
+  m->randomized = s->kind == PCA_KIND_RAND;
+  m->solverReq = s->solverReq;
+  m->d = s->d;
+  m->k = k;
+  m->n = n;
+  m->total_var = total / nm1;
+  if (m->streaming) {
+    double mx = 0;
+    for (j = 0; j < s->d; j++)
+      if (inv[j] * inv[j] > mx) mx = inv[j] * inv[j];
+    m->err_bound = s->shrink * mx / nm1;
+    m->sketch = s->ell;
+  }
+  m->memory_mb = s->memory_mb;
+  m->seed = s->seed;
+  m->fraction = fraction;
+}
+
+int pca_fit_state(PcaState *s, long long kInt, double fraction, int standardize, PcaModel *m,
+                  char *err) {
+  size_t d, j, k = 0, kmax = 0;
+  uint64_t n;
+  double total, nm1;
+  double *scale = NULL, *inv = NULL, *eig = NULL, *comp = NULL, *sd = NULL;
+  int rc, std;
+  memset(m, 0, sizeof(*m));
+  if (s->kind == 0) return imgpca_seterr(err, "need at least 2 rows, got 0");
+  if (imgpca_blas_load(err)) return IMGPCA_ERROR;
+  rc = pca_state_flush(s, err);
+  if (rc) return rc;
+  n = s->n;
+  d = s->d;
+  if (n < 2) return imgpca_seterr(err, "need at least 2 rows, got %llu", (unsigned long long)n);
+  rc = fit_choose_k(s, n, kInt, fraction, &k, &kmax, err);
+  if (rc) return rc;
   std = standardize >= 0 ? standardize : (s->standardize > 0);
   scale = imgpca_malloc(d * sizeof(double));
   inv = imgpca_malloc(d * sizeof(double));
@@ -505,35 +591,8 @@ int pca_fit_state(PcaState *s, long long kInt, double fraction, int standardize,
     rc = IMGPCA_NOMEM;
     goto done;
   }
-  for (j = 0; j < d; j++) {
-    double var = s->m2diag[j] / (double)n;
-    scale[j] = 1;
-    sd[j] = sqrt(var);
-    if (std) {
-      /* StandardScaler: near-constant features keep scale 1 */
-      double ub = (double)n * DBL_EPSILON * var + pow((double)n * s->mean[j] * DBL_EPSILON, 2);
-      if (var > ub && var > 0) scale[j] = sqrt(var);
-    }
-    inv[j] = 1 / scale[j];
-    total += s->m2diag[j] * inv[j] * inv[j];
-  }
-  if (s->kind == PCA_KIND_EXACT) {
-    size_t i;
-    if (std) {
-      for (i = 0; i < d; i++)
-        for (j = i; j < d; j++) s->m2[i * d + j] *= inv[i] * inv[j];
-    }
-    rc = pca_exact_eigs(s->m2, d, k, kmax, fraction, total, &eig, &comp, &k, err);
-    imgpca_free(s->m2);
-    s->m2 = NULL;
-  } else if (s->kind == PCA_KIND_RAND) {
-    rc = pca_rand_eigs(s, inv, k, &eig, &comp, err);
-    imgpca_free(s->rows);
-    s->rows = NULL;
-    s->nRows = s->capRows = 0;
-  } else {
-    rc = pca_stream_eigs(s, inv, k, kmax, fraction, total, &eig, &comp, &k, err);
-  }
+  total = fit_scales(s, n, std, scale, inv, sd);
+  rc = fit_solve(s, std, inv, kmax, fraction, total, &eig, &comp, &k, err);
   if (rc) goto done;
   nm1 = (double)(n - 1);
   for (j = 0; j < k; j++) {
@@ -541,25 +600,7 @@ int pca_fit_state(PcaState *s, long long kInt, double fraction, int standardize,
     if (j > 0 && eig[j] > eig[j - 1]) eig[j] = eig[j - 1];
     pca_fix_sign(comp + j * d, d);
   }
-  m->version = PCA_FORMAT_VERSION;
-  m->standardize = std;
-  m->streaming = s->kind == PCA_KIND_STREAM;
-  m->randomized = s->kind == PCA_KIND_RAND;
-  m->solverReq = s->solverReq;
-  m->d = d;
-  m->k = k;
-  m->n = n;
-  m->total_var = total / nm1;
-  if (m->streaming) {
-    double mx = 0;
-    for (j = 0; j < d; j++)
-      if (inv[j] * inv[j] > mx) mx = inv[j] * inv[j];
-    m->err_bound = s->shrink * mx / nm1;
-    m->sketch = s->ell;
-  }
-  m->memory_mb = s->memory_mb;
-  m->seed = s->seed;
-  m->fraction = kInt == 0 ? fraction : 0;
+  fit_model_fields(m, s, n, std, k, inv, total, kInt == 0 ? fraction : 0);
   m->mean = imgpca_malloc(d * sizeof(double));
   if (!m->mean) {
     rc = IMGPCA_NOMEM;

@@ -48,15 +48,136 @@ static int int_field(sqlite3_context *ctx, sqlite3_stmt *st, int iCol, int iPart
   return 0;
 }
 
+/* Reports a failed prepare or step of the parts queries; the caller stops. */
+static void parts_sql_error(sqlite3_context *ctx, sqlite3 *db) {
+  if (sqlite3_errcode(db) == SQLITE_NOMEM)
+    sqlite3_result_error_nomem(ctx);
+  else
+    imgpca_result_error(ctx, "s3_concat", "cannot read the parts: %s", sqlite3_errmsg(db));
+}
+
+/* 1 if zJson is a JSON array; else 0 with the error (malformed JSON, another
+** type, out of memory) set on ctx. */
+static int parts_are_array(sqlite3_context *ctx, sqlite3 *db, const char *zJson) {
+  sqlite3_stmt *st = NULL;
+  int rc, bad;
+  /* json_type, not json_valid: json_valid() answers 0 when it runs out of
+  ** memory, json_type() raises the error (and rejects malformed JSON) */
+  if (sqlite3_prepare_v2(db, "SELECT json_type(?1) = 'array'", -1, &st, NULL) != SQLITE_OK) {
+    parts_sql_error(ctx, db);
+    return 0;
+  }
+  sqlite3_bind_text(st, 1, zJson, -1, SQLITE_STATIC);
+  rc = sqlite3_step(st);
+  bad = rc != SQLITE_ROW || !sqlite3_column_int(st, 0);
+  if (rc != SQLITE_ROW && sqlite3_errcode(db) == SQLITE_NOMEM) {
+    sqlite3_finalize(st);
+    sqlite3_result_error_nomem(ctx);
+    return 0;
+  }
+  sqlite3_finalize(st);
+  if (bad) {
+    imgpca_result_error(ctx, "s3_concat", "parts must be a JSON array of URLs or {\"url\", \"offset\", \"length\", \"size\"} objects");
+    return 0;
+  }
+  return 1;
+}
+
+/* The parts read so far: a[i].zUrl is azUrl[i], owned here. */
+typedef struct ConcatParts {
+  ImgpcaConcatPart *a;
+  char **azUrl;
+  int n, nAlloc;
+} ConcatParts;
+
+static void parts_free(ConcatParts *pp) {
+  int i;
+  for (i = 0; i < pp->n; i++) sqlite3_free(pp->azUrl[i]);
+  sqlite3_free(pp->azUrl);
+  sqlite3_free(pp->a);
+}
+
+/* Appends the part of the current row of zPartsSql to pp; 1 (error set on
+** ctx) if the row is not a valid part or memory runs out. */
+static int part_from_row(sqlite3_context *ctx, sqlite3_stmt *st, ConcatParts *pp) {
+  const char *zType = (const char *)sqlite3_column_text(st, 0);
+  const char *zUrl = (const char *)sqlite3_column_text(st, 1);
+  const char *zExtra = (const char *)sqlite3_column_text(st, 5);
+  int n = pp->n;
+  ImgpcaConcatPart *p;
+  if ((!zType && sqlite3_column_type(st, 0) != SQLITE_NULL) || (!zUrl && sqlite3_column_type(st, 1) != SQLITE_NULL) ||
+      (!zExtra && sqlite3_column_type(st, 5) != SQLITE_NULL)) {
+    sqlite3_result_error_nomem(ctx); /* a text conversion ran out of memory */
+    return 1;
+  }
+  if (zUrl && imgpca_value_has_nul(sqlite3_column_value(st, 1))) { /* "\u0000" in the JSON */
+    imgpca_result_error(ctx, "s3_concat", "invalid URL of part %d: it contains a NUL byte", n + 1);
+    return 1;
+  }
+  if (n == pp->nAlloc) {
+    int nNew = pp->nAlloc ? pp->nAlloc * 2 : 16;
+    ImgpcaConcatPart *aa = sqlite3_realloc64(pp->a, (sqlite3_uint64)nNew * sizeof(*aa));
+    char **au = aa ? sqlite3_realloc64(pp->azUrl, (sqlite3_uint64)nNew * sizeof(char *)) : NULL;
+    if (aa) pp->a = aa;
+    if (!aa || !au) {
+      sqlite3_result_error_nomem(ctx);
+      return 1;
+    }
+    pp->azUrl = au;
+    pp->nAlloc = nNew;
+  }
+  p = &pp->a[n];
+  memset(p, 0, sizeof(*p));
+  if (!zType || (strcmp(zType, "text") != 0 && strcmp(zType, "object") != 0)) {
+    imgpca_result_error(ctx, "s3_concat", "part %d: expected a URL or an object, got JSON %s", n, zType ? zType : "null");
+    return 1;
+  }
+  if (!zUrl || !*zUrl) {
+    imgpca_result_error(ctx, "s3_concat", "part %d: missing \"url\"", n);
+    return 1;
+  }
+  if (zExtra) {
+    imgpca_result_error(ctx, "s3_concat", "part %d: unknown key %s (expected url, offset, length, size)", n, zExtra);
+    return 1;
+  }
+  if (int_field(ctx, st, 2, n, "offset", 0, &p->offset) || int_field(ctx, st, 3, n, "length", -1, &p->length) ||
+      int_field(ctx, st, 4, n, "size", -1, &p->nExpectSize))
+    return 1;
+  if (!(pp->azUrl[n] = sqlite3_mprintf("%s", zUrl))) {
+    sqlite3_result_error_nomem(ctx);
+    return 1;
+  }
+  p->zUrl = pp->azUrl[n];
+  pp->n++;
+  return 0;
+}
+
+/* Reads every element of the JSON array zJson into pp; 1 (error set on ctx)
+** at the first invalid one. */
+static int read_parts(sqlite3_context *ctx, sqlite3 *db, const char *zJson, ConcatParts *pp) {
+  sqlite3_stmt *st = NULL;
+  int rc = SQLITE_DONE, bad = 0;
+  if (sqlite3_prepare_v2(db, zPartsSql, -1, &st, NULL) != SQLITE_OK) {
+    parts_sql_error(ctx, db);
+    return 1;
+  }
+  sqlite3_bind_text(st, 1, zJson, -1, SQLITE_STATIC);
+  while (!bad && (rc = sqlite3_step(st)) == SQLITE_ROW) bad = part_from_row(ctx, st, pp);
+  if (!bad && rc != SQLITE_DONE) {
+    parts_sql_error(ctx, db);
+    bad = 1;
+  }
+  sqlite3_finalize(st);
+  return bad;
+}
+
 void s3_concat_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   ImgpcaConn *conn = (ImgpcaConn *)sqlite3_user_data(ctx);
   sqlite3 *db = sqlite3_context_db_handle(ctx);
   const char *zDest = (const char *)sqlite3_value_text(argv[0]);
   const char *zJson = (const char *)sqlite3_value_text(argv[1]);
-  sqlite3_stmt *st = NULL;
-  ImgpcaConcatPart *a = NULL;
-  char **azUrl = NULL;
-  int n = 0, nAlloc = 0, rc, i, bad = 0;
+  ConcatParts parts = {NULL, NULL, 0, 0};
+  int rc;
   ImgpcaStorage *s;
   ImgpcaConcatStats stats;
   char err[IMGPCA_ERRMAX];
@@ -71,101 +192,11 @@ void s3_concat_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     imgpca_result_error(ctx, "s3_concat", "invalid parts: a string contains a NUL byte (\\u0000)");
     return;
   }
-  /* json_type, not json_valid: json_valid() answers 0 when it runs out of
-  ** memory, json_type() raises the error (and rejects malformed JSON) */
-  if (sqlite3_prepare_v2(db, "SELECT json_type(?1) = 'array'", -1, &st, NULL) != SQLITE_OK) {
-    if (sqlite3_errcode(db) == SQLITE_NOMEM)
-      sqlite3_result_error_nomem(ctx);
-    else
-      imgpca_result_error(ctx, "s3_concat", "cannot read the parts: %s", sqlite3_errmsg(db));
-    return;
-  }
-  sqlite3_bind_text(st, 1, zJson, -1, SQLITE_STATIC);
-  rc = sqlite3_step(st);
-  bad = rc != SQLITE_ROW || !sqlite3_column_int(st, 0);
-  if (rc != SQLITE_ROW && sqlite3_errcode(db) == SQLITE_NOMEM) {
-    sqlite3_finalize(st);
-    sqlite3_result_error_nomem(ctx);
-    return;
-  }
-  sqlite3_finalize(st);
-  st = NULL;
-  if (bad) {
-    imgpca_result_error(ctx, "s3_concat", "parts must be a JSON array of URLs or {\"url\", \"offset\", \"length\", \"size\"} objects");
-    return;
-  }
-  if (sqlite3_prepare_v2(db, zPartsSql, -1, &st, NULL) != SQLITE_OK) {
-    if (sqlite3_errcode(db) == SQLITE_NOMEM)
-      sqlite3_result_error_nomem(ctx);
-    else
-      imgpca_result_error(ctx, "s3_concat", "cannot read the parts: %s", sqlite3_errmsg(db));
-    return;
-  }
-  sqlite3_bind_text(st, 1, zJson, -1, SQLITE_STATIC);
-  while (!bad && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-    const char *zType = (const char *)sqlite3_column_text(st, 0);
-    const char *zUrl = (const char *)sqlite3_column_text(st, 1);
-    const char *zExtra = (const char *)sqlite3_column_text(st, 5);
-    ImgpcaConcatPart *p;
-    if ((!zType && sqlite3_column_type(st, 0) != SQLITE_NULL) || (!zUrl && sqlite3_column_type(st, 1) != SQLITE_NULL) ||
-        (!zExtra && sqlite3_column_type(st, 5) != SQLITE_NULL)) {
-      sqlite3_result_error_nomem(ctx); /* a text conversion ran out of memory */
-      bad = 1;
-      break;
-    }
-    if (zUrl && imgpca_value_has_nul(sqlite3_column_value(st, 1))) { /* "\u0000" in the JSON */
-      imgpca_result_error(ctx, "s3_concat", "invalid URL of part %d: it contains a NUL byte", n + 1);
-      bad = 1;
-      break;
-    }
-    if (n == nAlloc) {
-      int nNew = nAlloc ? nAlloc * 2 : 16;
-      ImgpcaConcatPart *aa = sqlite3_realloc64(a, (sqlite3_uint64)nNew * sizeof(*a));
-      char **au = aa ? sqlite3_realloc64(azUrl, (sqlite3_uint64)nNew * sizeof(char *)) : NULL;
-      if (aa) a = aa;
-      if (!aa || !au) {
-        bad = 1;
-        sqlite3_result_error_nomem(ctx);
-        break;
-      }
-      azUrl = au;
-      nAlloc = nNew;
-    }
-    p = &a[n];
-    memset(p, 0, sizeof(*p));
-    if (!zType || (strcmp(zType, "text") != 0 && strcmp(zType, "object") != 0)) {
-      imgpca_result_error(ctx, "s3_concat", "part %d: expected a URL or an object, got JSON %s", n, zType ? zType : "null");
-      bad = 1;
-    } else if (!zUrl || !*zUrl) {
-      imgpca_result_error(ctx, "s3_concat", "part %d: missing \"url\"", n);
-      bad = 1;
-    } else if (zExtra) {
-      imgpca_result_error(ctx, "s3_concat", "part %d: unknown key %s (expected url, offset, length, size)", n, zExtra);
-      bad = 1;
-    } else if (int_field(ctx, st, 2, n, "offset", 0, &p->offset) ||
-               int_field(ctx, st, 3, n, "length", -1, &p->length) ||
-               int_field(ctx, st, 4, n, "size", -1, &p->nExpectSize)) {
-      bad = 1;
-    } else if (!(azUrl[n] = sqlite3_mprintf("%s", zUrl))) {
-      sqlite3_result_error_nomem(ctx);
-      bad = 1;
-    } else {
-      p->zUrl = azUrl[n];
-      n++;
-    }
-  }
-  if (!bad && rc != SQLITE_DONE) {
-    if (sqlite3_errcode(db) == SQLITE_NOMEM)
-      sqlite3_result_error_nomem(ctx);
-    else
-      imgpca_result_error(ctx, "s3_concat", "cannot read the parts: %s", sqlite3_errmsg(db));
-    bad = 1;
-  }
-  sqlite3_finalize(st);
-  if (!bad) {
+  if (!parts_are_array(ctx, db, zJson)) return;
+  if (!read_parts(ctx, db, zJson, &parts)) {
     err[0] = 0;
     rc = imgpca_conn_storage(conn, &s, err);
-    if (rc == IMGPCA_OK) rc = imgpca_storage_concat(s, zDest, a, n, &stats, err);
+    if (rc == IMGPCA_OK) rc = imgpca_storage_concat(s, zDest, parts.a, parts.n, &stats, err);
     if (rc) {
       imgpca_result_core(ctx, "s3_concat", rc, err);
     } else {
@@ -178,7 +209,5 @@ void s3_concat_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
         sqlite3_result_text(ctx, z, -1, sqlite3_free);
     }
   }
-  for (i = 0; i < n; i++) sqlite3_free(azUrl[i]);
-  sqlite3_free(azUrl);
-  sqlite3_free(a);
+  parts_free(&parts);
 }
