@@ -56,7 +56,7 @@ $(GEN_C) $(GEN_H) &: $(ONNX_PROTO)
 # only the compiler and the flags differ:
 #   DIR             for                                          flags
 #   build/obj       dist/imgpca.so, build/libimgpca-int.a        $(CFLAGS)
-#   build/core      dist/libimgpca.a (embedding)                 $(CFLAGS) -DSQLITE_CORE
+#   build/static    dist/libimgpca.a (embedding)                 $(CFLAGS) -DSQLITE_CORE
 #   build/asan      ASan+UBSan tests, OOM sweep, concurrency     -O1 -g $(SAN_FLAGS)
 #   build/tsan      ThreadSanitizer tests                        -O1 -g $(TSAN_FLAGS)
 #   build/fuzz/obj  libFuzzer targets, compiled by $(FUZZ_CC)    $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link
@@ -90,19 +90,19 @@ $(1)/gen/onnx.pb-c.o: $$(GEN_C) $$(GEN_H)
 $(1)/report/report.o: ext/report/report.html
 endef
 $(eval $(call compile-variant,build/obj,CC,OBJ_CFLAGS))
-$(eval $(call compile-variant,build/core,CC,CORE_CFLAGS))
+$(eval $(call compile-variant,build/static,CC,CORE_CFLAGS))
 $(eval $(call compile-variant,build/asan,CC,ASAN_CFLAGS))
 $(eval $(call compile-variant,build/tsan,CC,TSAN_CFLAGS))
 $(eval $(call compile-variant,build/fuzz/obj,FUZZ_CC,FUZZ_OBJ_CFLAGS))
 
 # the CNN kernels are the hot loop of cnn: features: -O3 in the optimised
 # variants (the sanitizer and fuzzing builds stay at -O1)
-build/obj/cnn/%.o build/core/cnn/%.o: HOT_CFLAGS = -O3
+build/obj/cnn/%.o build/static/cnn/%.o: HOT_CFLAGS = -O3
 
 # the objects of variant DIR
 variant-objs = $(SRC:ext/%.c=$(1)/%.o) $(1)/gen/onnx.pb-c.o
 OBJ  := $(call variant-objs,build/obj)
-COBJ := $(call variant-objs,build/core)
+COBJ := $(call variant-objs,build/static)
 AOBJ := $(call variant-objs,build/asan)
 TOBJ := $(call variant-objs,build/tsan)
 FUZZ_OBJ := $(call variant-objs,build/fuzz/obj)
@@ -128,13 +128,13 @@ dist/imgpca.so: $(OBJ)
 # may be NULL), merged into one relocatable object whose only global symbol
 # is sqlite3_imgpca_init, so nothing clashes with the application or with
 # other extensions linked next to it.
-build/core/imgpca-embed.o: $(COBJ)
+build/static/imgpca-embed.o: $(COBJ)
 	ld -r -o $@ $(COBJ)
 	objcopy --keep-global-symbol=sqlite3_imgpca_init $@
 
-dist/libimgpca.a: build/core/imgpca-embed.o
+dist/libimgpca.a: build/static/imgpca-embed.o
 	@mkdir -p dist
-	rm -f $@ && ar rcs $@ build/core/imgpca-embed.o
+	rm -f $@ && ar rcs $@ build/static/imgpca-embed.o
 	@nm -g --defined-only $@ | awk 'NF == 3 {print $$3}' | grep -vx 'sqlite3_imgpca_init' && \
 	  { echo "error: $@ defines global symbols other than the entry point"; exit 1; } || true
 
