@@ -2,8 +2,8 @@
 -- from the repository root).  A stage first prints its problems ("<stage>: problem: ..."),
 -- then inserts whether it may go on:
 --   INSERT INTO guard SELECT <1 when everything is consistent, else 0>;
--- inserting 0 aborts the script (the shell runs with .bail on) before anything is written.
-CREATE TEMP TABLE guard(ok INTEGER);
-CREATE TEMP TRIGGER guard_check BEFORE INSERT ON guard WHEN NEW.ok = 0 BEGIN
-  SELECT RAISE(ABORT, 'refusing to go on: inputs missing or inconsistent (problems listed above); nothing written');
-END;
+-- inserting 0 fails the row's CHECK constraint, which aborts the script (the shell runs with
+-- .bail on) before anything is written: the guard idiom of every script of sql/.
+CREATE TEMP TABLE guard(
+  ok INTEGER CONSTRAINT "refusing to go on: inputs missing or inconsistent (problems listed above); nothing written"
+     CHECK (ok IS NOT 0));

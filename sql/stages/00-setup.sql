@@ -16,42 +16,26 @@ PRAGMA busy_timeout = 600000;
 .print '== imgpca pipeline'
 CREATE TEMP TABLE clock AS SELECT julianday('now') AS t0;
 
--- The state database may only hold objects of the schema below, each with
--- exactly its text as stored in sqlite_schema: a database made elsewhere
--- could run code through its own constraints, triggers, indexes or views
--- when the pipeline writes to it.  Checked before anything is written.
--- Objects of the schema that are missing (a database from a version with
--- fewer of them) are created below.
--- (Changing the schema: change schema_want and the CREATE statements below
--- together; the rerun in tests/integration/30-pipeline.sh fails otherwise.)
-CREATE TEMP TABLE schema_want(type TEXT, name TEXT, sql TEXT);
-INSERT INTO schema_want(type, name, sql) VALUES
-  ('table', 'settings',
-   'CREATE TABLE settings(key TEXT PRIMARY KEY, value ANY CONSTRAINT "pipeline: parameter $source is required (a folder or s3:// prefix)" CHECK (key <> ''source'' OR value IS NOT NULL)) WITHOUT ROWID'),
-  ('table', 'images',
-   'CREATE TABLE images(key TEXT PRIMARY KEY, label TEXT, split TEXT NOT NULL, etag TEXT, spec TEXT NOT NULL, features BLOB, error TEXT) WITHOUT ROWID'),
-  ('table', 'models',
-   'CREATE TABLE models(id INTEGER PRIMARY KEY, source TEXT NOT NULL, spec TEXT NOT NULL, k INTEGER NOT NULL, n INTEGER NOT NULL, model BLOB NOT NULL, fitted TEXT NOT NULL)'),
-  ('table', 'projections',
-   'CREATE TABLE projections(key TEXT PRIMARY KEY, model_id INTEGER NOT NULL, pc BLOB NOT NULL) WITHOUT ROWID'),
-  ('table', 'predictions',
-   'CREATE TABLE predictions(key TEXT PRIMARY KEY, model_id INTEGER NOT NULL, predicted TEXT, neighbour TEXT, distance REAL) WITHOUT ROWID'),
-  ('table', 'runs',
-   'CREATE TABLE runs(id INTEGER PRIMARY KEY, started TEXT, listed INTEGER, processed INTEGER, finished TEXT)'),
-  ('table', 'classified',
-   'CREATE TABLE classified(id INTEGER PRIMARY KEY CHECK (id = 1), model_id INTEGER, knn INTEGER)'),
-  ('table', 'thumbs',
-   'CREATE TABLE thumbs(key TEXT PRIMARY KEY, thumb BLOB) WITHOUT ROWID'),
-  ('table', 'thresholds',
-   'CREATE TABLE thresholds(model_id INTEGER PRIMARY KEY, distance REAL NOT NULL, loo REAL NOT NULL, quantile REAL NOT NULL, factor REAL NOT NULL, sample INTEGER NOT NULL)'),
-  ('view', 'errors',
-   'CREATE VIEW errors AS SELECT key, error FROM images WHERE error IS NOT NULL'),
-  ('view', 'accuracy',
-   'CREATE VIEW accuracy AS SELECT count(*) AS tested, sum(p.predicted = i.label) AS correct, round(100.0 * avg(p.predicted = i.label), 2) AS percent FROM predictions AS p JOIN images AS i USING (key)'),
-  ('view', 'accuracy_by_label',
-   'CREATE VIEW accuracy_by_label AS SELECT i.label, count(*) AS tested, sum(p.predicted = i.label) AS correct, round(100.0 * avg(p.predicted = i.label), 2) AS percent FROM predictions AS p JOIN images AS i USING (key) GROUP BY i.label'),
-  ('view', 'confusions',
-   'CREATE VIEW confusions AS WITH e AS (SELECT i.label, p.predicted, p.key, row_number() OVER (PARTITION BY i.label, p.predicted ORDER BY p.key) AS n FROM predictions AS p JOIN images AS i USING (key) WHERE p.predicted IS NOT i.label) SELECT e.label, e.predicted, count(*) AS errors, round(100.0 * count(*) / (SELECT count(*) FROM predictions AS p JOIN images AS i USING (key) WHERE i.label = e.label), 2) AS percent, json_group_array(e.key) FILTER (WHERE e.n <= 3) AS examples FROM e GROUP BY e.label, e.predicted ORDER BY errors DESC, e.label, e.predicted');
+-- The state database may only hold objects of the pipeline's schema
+-- (sql/stages/01-schema.sql), each with exactly its text as stored in
+-- sqlite_schema: a database made elsewhere could run code through its own
+-- constraints, triggers, indexes or views when the pipeline writes to it.
+-- Checked before anything is written.  Objects of the schema that are missing
+-- (a database from a version with fewer of them) are created below.
+-- The expected objects are not written here a second time: 01-schema.sql is
+-- read into an empty in-memory database on a second connection of the shell
+-- (.connection 1, a memdb database that every connection of this process
+-- can attach by its name), whose sqlite_schema is then compared with the
+-- state database's.  SQLite stores a CREATE statement's text without its
+-- "IF NOT EXISTS", so both hold the same text.
+.connection 1
+.open file:/imgpca-schema-want?vfs=memdb
+.read sql/stages/01-schema.sql
+.connection 0
+ATTACH 'file:/imgpca-schema-want?vfs=memdb' AS want;
+CREATE TEMP TABLE schema_want AS SELECT type, name, sql FROM want.sqlite_schema;
+DETACH want;
+.connection close 1
 CREATE TEMP TABLE schema_problem AS
 WITH have AS (SELECT type, name, sql FROM main.sqlite_schema),
      db AS (SELECT coalesce(nullif(file, ''), 'in memory') AS file FROM pragma_database_list WHERE name = 'main'),
@@ -90,30 +74,9 @@ PRAGMA journal_mode = WAL;
 .output stdout
 PRAGMA synchronous = NORMAL;
 
--- The schema: one row per image (features NULL = not decodable or not
--- readable, error says why; the view errors lists them); the image's URL is
--- the source followed by the key; split 'test' when a folder of the key is
--- named Test, else 'train'; label = the parent folder name.  Tables keyed by
--- the image key are WITHOUT ROWID: the key is stored once.  classified: the
--- model and $knn of the stored predictions (60-classify.sql); thresholds: per
--- model, the distance beyond which a photo is "unknown" (60-classify.sql);
--- confusions: the most confused (label, predicted) pairs with up to 3 example
--- keys; thumbs: a 48-pixel JPEG of each image (NULL: not decodable), made in
--- stage 3 from the bytes fetched for the features, so the report fetches nothing.
+-- The schema (missing objects only; see 01-schema.sql), in one transaction.
 BEGIN IMMEDIATE;
-CREATE TABLE IF NOT EXISTS settings(key TEXT PRIMARY KEY, value ANY CONSTRAINT "pipeline: parameter $source is required (a folder or s3:// prefix)" CHECK (key <> 'source' OR value IS NOT NULL)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS images(key TEXT PRIMARY KEY, label TEXT, split TEXT NOT NULL, etag TEXT, spec TEXT NOT NULL, features BLOB, error TEXT) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS models(id INTEGER PRIMARY KEY, source TEXT NOT NULL, spec TEXT NOT NULL, k INTEGER NOT NULL, n INTEGER NOT NULL, model BLOB NOT NULL, fitted TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS projections(key TEXT PRIMARY KEY, model_id INTEGER NOT NULL, pc BLOB NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS predictions(key TEXT PRIMARY KEY, model_id INTEGER NOT NULL, predicted TEXT, neighbour TEXT, distance REAL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS runs(id INTEGER PRIMARY KEY, started TEXT, listed INTEGER, processed INTEGER, finished TEXT);
-CREATE TABLE IF NOT EXISTS classified(id INTEGER PRIMARY KEY CHECK (id = 1), model_id INTEGER, knn INTEGER);
-CREATE TABLE IF NOT EXISTS thumbs(key TEXT PRIMARY KEY, thumb BLOB) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS thresholds(model_id INTEGER PRIMARY KEY, distance REAL NOT NULL, loo REAL NOT NULL, quantile REAL NOT NULL, factor REAL NOT NULL, sample INTEGER NOT NULL);
-CREATE VIEW IF NOT EXISTS errors AS SELECT key, error FROM images WHERE error IS NOT NULL;
-CREATE VIEW IF NOT EXISTS accuracy AS SELECT count(*) AS tested, sum(p.predicted = i.label) AS correct, round(100.0 * avg(p.predicted = i.label), 2) AS percent FROM predictions AS p JOIN images AS i USING (key);
-CREATE VIEW IF NOT EXISTS accuracy_by_label AS SELECT i.label, count(*) AS tested, sum(p.predicted = i.label) AS correct, round(100.0 * avg(p.predicted = i.label), 2) AS percent FROM predictions AS p JOIN images AS i USING (key) GROUP BY i.label;
-CREATE VIEW IF NOT EXISTS confusions AS WITH e AS (SELECT i.label, p.predicted, p.key, row_number() OVER (PARTITION BY i.label, p.predicted ORDER BY p.key) AS n FROM predictions AS p JOIN images AS i USING (key) WHERE p.predicted IS NOT i.label) SELECT e.label, e.predicted, count(*) AS errors, round(100.0 * count(*) / (SELECT count(*) FROM predictions AS p JOIN images AS i USING (key) WHERE i.label = e.label), 2) AS percent, json_group_array(e.key) FILTER (WHERE e.n <= 3) AS examples FROM e GROUP BY e.label, e.predicted ORDER BY errors DESC, e.label, e.predicted;
+.read sql/stages/01-schema.sql
 COMMIT;
 
 -- Settings: a parameter wins, else the value stored by the previous run, else
