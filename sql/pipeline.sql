@@ -26,6 +26,8 @@
 --   $classify  1 = label the test images by k-NN     default 1 (its cost grows
 --            with test x training images; 0 skips it on very large sets)
 --   $knn     neighbours that vote for a test image's label  default 1
+--   $report_points  most points in report.html's scatter  default 10000
+--   $report_thumbs  most hover thumbnails in report.html  default 1500 (0: none)
 --
 -- Unset parameters keep the value stored by the previous run (the summary
 -- says where each setting came from: parameter, stored value or default).

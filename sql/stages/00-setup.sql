@@ -87,22 +87,26 @@ COMMIT;
 -- are stored by 99-summary.sql when the run has finished, so a value that
 -- fails (a spec, a k too large for the data) never sticks.  $refit applies
 -- to this run only.
+-- One row per parameter: its kind (text, spec, k, bool, or int from lo to
+-- hi) and its default.
 CREATE TEMP TABLE setting_raw AS
-SELECT p.ord, p.key, p.kind, p.value AS param,
+SELECT p.ord, p.key, p.kind, p.lo, p.hi, p.value AS param,
        CASE WHEN p.key <> 'refit' THEN s.value END AS stored, p.dflt
-FROM (SELECT 1 AS ord, 'source' AS key, 'text' AS kind, $source AS value, NULL AS dflt
-      UNION ALL SELECT 2, 'out', 'text', $out, 'out'
-      UNION ALL SELECT 3, 'spec', 'spec', $spec, 'hist:bins=8,sqrt'
-      UNION ALL SELECT 4, 'k', 'k', $k, 50
-      UNION ALL SELECT 5, 'refit', 'bool', $refit, 0
-      UNION ALL SELECT 6, 'batch', 'int:1000000', $batch, 500
-      UNION ALL SELECT 7, 'plot_max', 'int:10000000', $plot_max, 5000
-      UNION ALL SELECT 8, 'classify', 'bool', $classify, 1
-      UNION ALL SELECT 9, 'knn', 'int:1000', $knn, 1) AS p
+FROM (SELECT 1 AS ord, 'source' AS key, 'text' AS kind, NULL AS lo, NULL AS hi, $source AS value, NULL AS dflt
+      UNION ALL SELECT 2, 'out', 'text', NULL, NULL, $out, 'out'
+      UNION ALL SELECT 3, 'spec', 'spec', NULL, NULL, $spec, 'hist:bins=8,sqrt'
+      UNION ALL SELECT 4, 'k', 'k', NULL, NULL, $k, 50
+      UNION ALL SELECT 5, 'refit', 'bool', NULL, NULL, $refit, 0
+      UNION ALL SELECT 6, 'batch', 'int', 1, 1000000, $batch, 500
+      UNION ALL SELECT 7, 'plot_max', 'int', 1, 10000000, $plot_max, 5000
+      UNION ALL SELECT 8, 'classify', 'bool', NULL, NULL, $classify, 1
+      UNION ALL SELECT 9, 'knn', 'int', 1, 1000, $knn, 1
+      UNION ALL SELECT 10, 'report_points', 'int', 1, 10000000, $report_points, 10000
+      UNION ALL SELECT 11, 'report_thumbs', 'int', 0, 10000000, $report_thumbs, 1500) AS p
 LEFT JOIN settings AS s USING (key);
 CREATE TEMP TABLE setting_origin AS
 WITH o AS (
-  SELECT ord, key, kind,
+  SELECT ord, key, kind, lo, hi,
          CASE WHEN param IS NOT NULL THEN param WHEN stored IS NOT NULL THEN stored ELSE dflt END AS raw,
          CASE WHEN param IS NOT NULL THEN 'parameter'
               WHEN stored IS NOT NULL THEN 'stored by the previous run' ELSE 'default' END AS origin
@@ -135,8 +139,8 @@ SELECT ord, key, raw, origin,
          WHEN kind = 'k' AND NOT coalesce(i >= 1 AND i <= 100000, 0) AND NOT coalesce(i IS NULL AND r > 0 AND r < 1, 0)
            THEN 'must be a number of components >= 1 or a fraction of the variance to keep in (0, 1), such as 0.95'
          WHEN kind = 'bool' AND i IS NOT 0 AND i IS NOT 1 THEN 'must be 0 or 1'
-         WHEN kind GLOB 'int:*' AND NOT coalesce(i >= 1 AND i <= CAST(substr(kind, 5) AS INTEGER), 0)
-           THEN printf('must be an integer from 1 to %s', substr(kind, 5))
+         WHEN kind = 'int' AND NOT coalesce(i >= lo AND i <= hi, 0)
+           THEN printf('must be an integer from %d to %d', lo, hi)
        END AS problem
 FROM n;
 -- Values are shown with SQL quoting; text holding control characters is
@@ -194,7 +198,9 @@ SELECT (SELECT value FROM setting_origin WHERE key = 'source')   AS source,
        (SELECT value FROM setting_origin WHERE key = 'batch')    AS batch,
        (SELECT value FROM setting_origin WHERE key = 'plot_max') AS plot_max,
        (SELECT value FROM setting_origin WHERE key = 'classify') AS classify,
-       (SELECT value FROM setting_origin WHERE key = 'knn')      AS knn;
+       (SELECT value FROM setting_origin WHERE key = 'knn')      AS knn,
+       (SELECT value FROM setting_origin WHERE key = 'report_points') AS report_points,
+       (SELECT value FROM setting_origin WHERE key = 'report_thumbs') AS report_thumbs;
 
 SELECT printf('note: run #%d, started %s, has not finished: either another pipeline is working on this state database (this run waits for each of its writes) or it was stopped (this run resumes its work)', id, started)
 FROM runs WHERE finished IS NULL ORDER BY id DESC LIMIT 1;
