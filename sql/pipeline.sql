@@ -57,7 +57,9 @@ CREATE TEMP TABLE stage_files(
 INSERT INTO stage_files VALUES (readfile('sql/stages/00-setup.sql') IS NOT NULL);
 DROP TABLE stage_files;
 -- end: only when reading stage files
--- Stages, in order (each file starts with a comment describing it):
+-- The domain rules shared with the other scripts (temp views), then the
+-- stages, in order (each file starts with a comment describing it):
+.read sql/rules.sql
 .read sql/stages/00-setup.sql
 .read sql/stages/10-list.sql
 .read sql/stages/20-forget.sql

@@ -17,7 +17,8 @@
 --                                         (key = path relative to the folder part of $src,
 --                                         label = the parent folder's name, split = 'test'
 --                                         when a folder of that key is named test, any case,
---                                         else 'train': the rules of sql/pipeline.sql)
+--                                         else 'train': the rule of sql/rules.sql, as in
+--                                         sql/pipeline.sql)
 --   $out/plan/_plan.json                  {run, source, nshard, keys, shards: [{shard, url,
 --                                         keys, sha3}]}
 -- The map tasks read their list instead of listing the source, so every shard sees the same
@@ -40,11 +41,12 @@ CREATE TEMP TABLE src AS
   -- rtrim by the set of its non-'/' characters keeps lit up to its last '/'
   SELECT CASE WHEN (SELECT rest FROM u) IS NULL THEN 0 ELSE length(rtrim(lit, replace(lit, '/', ''))) END AS skip
     FROM l;
+.read sql/rules.sql
+CREATE TEMP TABLE listing_input AS
+  SELECT substr(l.key, src.skip + 1) AS key, l.url, l.parent, l.etag FROM src, s3_list($src) AS l;
 CREATE TEMP TABLE listing AS
-  SELECT imgpca_shard(key, $nshard) AS shard, key, url, label,
-         CASE WHEN '/' || key LIKE '%/test/%' THEN 'test' ELSE 'train' END AS split, etag
-    FROM (SELECT substr(l.key, src.skip + 1) AS key, l.url, l.parent AS label, l.etag
-            FROM src, s3_list($src) AS l);
+  SELECT imgpca_shard(key, $nshard) AS shard, key, url, label, split, etag FROM listing_rule;
+DROP TABLE listing_input;
 CREATE INDEX temp.listing_shard ON listing(shard, key);
 CREATE TEMP TABLE lists AS
   WITH RECURSIVE i(shard) AS (SELECT 0 UNION ALL SELECT shard + 1 FROM i WHERE shard + 1 < $nshard)
