@@ -21,7 +21,7 @@
 
 int sqlite3_imgpca_init(sqlite3 *db, char **pzErrMsg, const void *pApi);
 
-static char *zCheck; /* the check's SQL, dot-commands removed */
+static char *zCheck;    /* the check's SQL, dot-commands removed */
 static sqlite3 *dbWant; /* holds the memdb database the check attaches */
 
 #define WANT_URI "file:/imgpca-schema-want?vfs=memdb"
