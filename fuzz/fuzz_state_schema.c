@@ -63,8 +63,8 @@ static void load_check(void) {
   imgpca_buf_append(&b, "", 1);
   if (b.oom || !on) abort();
   zCheck = (char *)b.p;
-  free(zSetup);
-  free(zSchema);
+  imgpca_free(zSetup);
+  imgpca_free(zSchema);
 }
 
 static int cb_count(void *p, int n, char **a, char **c) {
