@@ -97,7 +97,7 @@ case_run s3lat "$b/fruits360" "$b/out-s3lat" "http://127.0.0.1:$(cat "$work/lat.
 shard_t() { # STAGE [ARGS] -> seconds
   local t0 t1
   t0=$(now)
-  AWS_ENDPOINT_URL=http://127.0.0.1:$cport IMGPCA_RUN=bench IMGPCA_SRC="$b/fruits360/**/*.jpg" IMGPCA_OUT="$b/sharded" \
+  AWS_ENDPOINT_URL=http://127.0.0.1:$cport IMGPCA_RUN=bench IMGPCA_SOURCE="$b/fruits360/**/*.jpg" IMGPCA_OUT="$b/sharded" \
     IMGPCA_SPEC='hist:bins=8,sqrt' IMGPCA_K=50 IMGPCA_NSHARD=4 scripts/imgpca-worker.sh "$@" >>"$work/shard.log" 2>&1 ||
     { tail -20 "$work/shard.log" >&2; echo "bench_s3_pipeline: sharded $1 failed" >&2; exit 1; }
   t1=$(now)

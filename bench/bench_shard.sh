@@ -70,7 +70,7 @@ print(sum(1 for r in json.load(sys.stdin) if r["method"] == "GET" and "list-type
 src="$bucket/many/**/*.jpg"
 curl -sf -X POST "$proxy/__fault/reset" >/dev/null
 a=$(now)
-AWS_ENDPOINT_URL=$proxy IMGPCA_RUN=bench IMGPCA_OUT=$bucket/run IMGPCA_SRC=$src \
+AWS_ENDPOINT_URL=$proxy IMGPCA_RUN=bench IMGPCA_OUT=$bucket/run IMGPCA_SOURCE=$src \
   scripts/imgpca-worker.sh plan "$n" >"$work/plan.log" 2>&1 || { cat "$work/plan.log" >&2; exit 1; }
 b=$(now); tplan=$(secs "$a" "$b")
 lplan=$(lists)

@@ -22,7 +22,7 @@ work=$(mktemp -d /tmp/imgpca-bench-slurm.XXXXXX)
 chmod 755 "$work"
 export IMGPCA_SLURM_DIR=$work/slurm IMGPCA_SLURM_PORT=${IMGPCA_SLURM_PORT:-6957}
 trap 'scripts/slurm-cluster.sh stop >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
-export OPENBLAS_NUM_THREADS=1 IMGPCA_THREADS=1 IMGPCA_SRC=$src IMGPCA_SPEC=$spec IMGPCA_PCA_OPTIONS='{"solver":"exact"}' IMGPCA_HOME=$root
+export OPENBLAS_NUM_THREADS=1 IMGPCA_THREADS=1 IMGPCA_SOURCE=$src IMGPCA_SPEC=$spec IMGPCA_PCA_OPTIONS='{"solver":"exact"}' IMGPCA_HOME=$root
 now() { date +%s%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b - a) / 1e9 }'; }
 median() { tr ' ' '\n' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }

@@ -1,7 +1,10 @@
 /*
 ** Fuzz target: the state-database schema check of the pipeline
-** (sql/stages/00-setup.sql, the statements from "CREATE TEMP TABLE
-** schema_want" to the schema_guard insert, read from the file at start).
+** (sql/stages/00-setup.sql, the statements from the ATTACH of the expected
+** schema to the schema_guard insert, read from the file at start).  As the
+** pipeline does with a second connection of the shell, the expected schema
+** is sql/stages/01-schema.sql run once in the shared in-memory database the
+** check attaches (a connection kept open here, so that it lives on).
 **
 ** Input: a database image (sqlite3_deserialize), the imgpca extension
 ** loaded, PRAGMA trusted_schema OFF as in the pipeline.  Invariants: the
@@ -18,28 +21,50 @@
 
 int sqlite3_imgpca_init(sqlite3 *db, char **pzErrMsg, const void *pApi);
 
-static char *zCheck; /* the check's SQL, dot-commands removed */
+static char *zCheck;    /* the check's SQL, dot-commands removed */
+static sqlite3 *dbWant; /* holds the memdb database the check attaches */
 
-static void load_check(void) {
-  FILE *f = fopen("sql/stages/00-setup.sql", "rb");
+#define WANT_URI "file:/imgpca-schema-want?vfs=memdb"
+
+static char *read_all(const char *zPath) {
+  FILE *f = fopen(zPath, "rb");
   char line[8192];
   ImgpcaBuf b;
-  int on = 0;
   if (!f) {
-    fprintf(stderr, "fuzz_state_schema: run from the repository root (sql/stages/00-setup.sql)\n");
+    fprintf(stderr, "fuzz_state_schema: run from the repository root (%s)\n", zPath);
     abort();
   }
   imgpca_buf_init(&b);
-  while (fgets(line, sizeof line, f)) {
-    if (!on && strncmp(line, "CREATE TEMP TABLE schema_want", 29) == 0) on = 1;
-    if (!on || line[0] == '.') continue;
-    imgpca_buf_append(&b, line, strlen(line));
-    if (strncmp(line, "INSERT INTO schema_guard", 24) == 0) break;
-  }
+  while (fgets(line, sizeof line, f)) imgpca_buf_append(&b, line, strlen(line));
   fclose(f);
+  imgpca_buf_append(&b, "", 1);
+  if (b.oom) abort();
+  return (char *)b.p;
+}
+
+static void load_check(void) {
+  char *zSetup = read_all("sql/stages/00-setup.sql"), *zSchema = read_all("sql/stages/01-schema.sql");
+  char *p = zSetup, *e;
+  ImgpcaBuf b;
+  int on = 0;
+  if (sqlite3_open_v2(WANT_URI, &dbWant, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI, NULL) !=
+          SQLITE_OK ||
+      sqlite3_exec(dbWant, zSchema, NULL, NULL, NULL) != SQLITE_OK)
+    abort();
+  imgpca_buf_init(&b);
+  for (; *p; p = e) {
+    e = strchr(p, '\n');
+    e = e ? e + 1 : p + strlen(p);
+    if (!on && strncmp(p, "ATTACH '" WANT_URI "'", 8 + strlen(WANT_URI) + 1) == 0) on = 1;
+    if (!on || p[0] == '.') continue;
+    imgpca_buf_append(&b, p, (size_t)(e - p));
+    if (strncmp(p, "INSERT INTO schema_guard", 24) == 0) break;
+  }
   imgpca_buf_append(&b, "", 1);
   if (b.oom || !on) abort();
   zCheck = (char *)b.p;
+  imgpca_free(zSetup);
+  imgpca_free(zSchema);
 }
 
 static int cb_count(void *p, int n, char **a, char **c) {
@@ -61,7 +86,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     unlink("fuzz-state-marker");
   }
   if (size == 0 || size > (1 << 20)) return 0;
-  if (sqlite3_open(":memory:", &db) != SQLITE_OK) abort();
+  if (sqlite3_open_v2(":memory:", &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI, NULL) !=
+      SQLITE_OK)
+    abort();
   img = sqlite3_malloc64(size);
   if (!img) abort();
   memcpy(img, data, size);

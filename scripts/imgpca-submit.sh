@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Submits a whole sharded imgpca run to Slurm, waits for it and verifies its outputs.
 #
-#   imgpca-submit.sh --run ID --src GLOB --out URL --spec SPEC --shards N [options]
+#   imgpca-submit.sh --run ID --source GLOB --out URL --spec SPEC --shards N [options]
 #
 #   --run ID            run id, recorded in every output of the run
-#   --src GLOB          source for s3_list: a local folder glob or s3://bucket/prefix/**
+#   --source GLOB       source for s3_list: a local folder glob or s3://bucket/prefix/**
+#                       (--src, its former name, is still accepted, with a warning)
 #   --out URL           output prefix (shared folder or s3://bucket/prefix)
 #   --spec SPEC         img_features spec, e.g. 'hist:bins=8,sqrt'
 #   --shards N          number of shards (array size of the map and project stages)
@@ -30,12 +31,14 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 die() { echo "imgpca-submit: $*" >&2; exit 1; }
 
-run=""; src=""; out=""; spec=""; n=""; k=16; dest=""; pca_options='{}'; csv_options='{}'
+run=""; source=""; out=""; spec=""; n=""; k=16; dest=""; pca_options='{}'; csv_options='{}'
 resume=0; map_array=""; logs=""; wait=1; extra=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --run) run=$2; shift 2 ;;
-    --src) src=$2; shift 2 ;;
+    --source) source=$2; shift 2 ;;
+    --src) echo "imgpca-submit: warning: --src is deprecated: use --source (the same source glob)" >&2
+           source=$2; shift 2 ;;
     --out) out=${2%/}; shift 2 ;;
     --spec) spec=$2; shift 2 ;;
     --shards) n=$2; shift 2 ;;
@@ -52,7 +55,7 @@ while [ $# -gt 0 ]; do
     *) die "unknown argument '$1' (see --help)" ;;
   esac
 done
-[ -n "$run" ] && [ -n "$src" ] && [ -n "$out" ] && [ -n "$n" ] || die "--run, --src, --out and --shards are required"
+[ -n "$run" ] && [ -n "$source" ] && [ -n "$out" ] && [ -n "$n" ] || die "--run, --source, --out and --shards are required"
 [ -n "$spec" ] || die "--spec is required"
 [[ "$n" =~ ^[1-9][0-9]*$ ]] || die "invalid --shards '$n'"
 command -v sbatch >/dev/null || die "sbatch not found (is Slurm installed and SLURM_CONF set?)"
@@ -64,7 +67,7 @@ if [ -z "$logs" ]; then
 fi
 mkdir -p "$logs"
 
-export IMGPCA_HOME=$here IMGPCA_NSHARD=$n IMGPCA_RUN=$run IMGPCA_SRC=$src IMGPCA_OUT=$out \
+export IMGPCA_HOME=$here IMGPCA_NSHARD=$n IMGPCA_RUN=$run IMGPCA_SOURCE=$source IMGPCA_OUT=$out \
        IMGPCA_SPEC=$spec IMGPCA_K=$k IMGPCA_DEST=$dest IMGPCA_PCA_OPTIONS=$pca_options \
        IMGPCA_CSV_OPTIONS=$csv_options IMGPCA_EXT=$ext IMGPCA_SQLITE3=$sqlite
 
@@ -95,7 +98,7 @@ sb() { sbatch --parsable --export=ALL "${xs[@]}" "$@" | cut -d';' -f1; }
 # The plan: kept on --resume when it is this run's (same source and N), so that resumed shards
 # see the listing the finished ones saw.
 have_plan() {
-  sql "SELECT p ->> 'run' = $(q "$run") AND p ->> 'source' = $(q "$src") AND p ->> 'nshard' = $n
+  sql "SELECT p ->> 'run' = $(q "$run") AND p ->> 'source' = $(q "$source") AND p ->> 'nshard' = $n
          FROM (SELECT CAST(s3_fetch_or_null($(q "$out/plan/_plan.json")) AS TEXT) AS p);"
 }
 jobs=(); dep=(); jplan=

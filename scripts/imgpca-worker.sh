@@ -20,7 +20,8 @@
 # Run parameters (environment; the same for every stage of a run):
 #   IMGPCA_RUN           run id (required)
 #   IMGPCA_OUT           output prefix: local folder or s3://bucket/prefix (required)
-#   IMGPCA_SRC           source glob for s3_list (plan; map checks the plan was made from it)
+#   IMGPCA_SOURCE        source glob for s3_list (plan; map checks the plan was made from it);
+#                        IMGPCA_SRC, its former name, is still read, with a warning
 #   IMGPCA_SPEC          img_features spec (map; checked by reduce and project)
 #   IMGPCA_K             components or variance fraction (reduce; default 16)
 #   IMGPCA_PCA_OPTIONS   JSON options for pca_partial / pca_fit (default '{}')
@@ -101,8 +102,12 @@ case "$stage" in
   plan|reduce|publish) resolve_count "$@" ;;
 esac
 what="$stage"; case "$stage" in map|project) what="$stage shard $shard of $nshard" ;; esac
+if [ -z "${IMGPCA_SOURCE:-}" ] && [ -n "${IMGPCA_SRC:-}" ]; then
+  echo "imgpca-worker: warning: IMGPCA_SRC is deprecated: set IMGPCA_SOURCE (the same source glob)" >&2
+  IMGPCA_SOURCE=$IMGPCA_SRC
+fi
 if [ "$stage" = map ] || [ "$stage" = plan ]; then
-  [ -n "${IMGPCA_SRC:-}" ] || die "$what: IMGPCA_SRC (source glob) is not set"
+  [ -n "${IMGPCA_SOURCE:-}" ] || die "$what: IMGPCA_SOURCE (source glob) is not set"
 fi
 if [ "$stage" != publish ] && [ "$stage" != plan ]; then
   [ -n "${IMGPCA_SPEC+x}" ] || die "$what: IMGPCA_SPEC (feature spec) is not set"
@@ -118,12 +123,12 @@ trap 'rm -rf "$tmp"' EXIT
 # The SQL runs from the repository root (stages .read sql/shard-guard.sql): local paths
 # given relative to the caller's folder are made absolute first.
 abs() { case "$1" in ""|/*|*://*) printf '%s' "$1" ;; *) printf '%s/%s' "$PWD" "$1" ;; esac; }
-src=$(abs "${IMGPCA_SRC:-}"); out=$(abs "$out"); dest=$(abs "${IMGPCA_DEST:-$out/projection.csv}")
+source=$(abs "${IMGPCA_SOURCE:-}"); out=$(abs "$out"); dest=$(abs "${IMGPCA_DEST:-$out/projection.csv}")
 {
   echo ".parameter init"
   echo "INSERT INTO temp.sqlite_parameters(key, value) VALUES"
   echo "  ('\$run', $(q "$run")), ('\$out', $(q "$out")), ('\$spec', $(q "${IMGPCA_SPEC:-}")),"
-  echo "  ('\$src', $(q "$src")), ('\$tmp', $(q "$tmp")),"
+  echo "  ('\$source', $(q "$source")), ('\$tmp', $(q "$tmp")),"
   echo "  ('\$shard', $shard), ('\$nshard', $nshard), ('\$k', $k),"
   echo "  ('\$pca_options', $(q "$pca_options")), ('\$csv_options', $(q "$csv_options")),"
   echo "  ('\$dest', $(q "$dest"));"
@@ -143,7 +148,7 @@ SELECT 1 FROM (SELECT CAST(s3_fetch_or_null(printf('%s/manifest/map-%05d-of-%05d
                       CAST(s3_fetch_or_null($(q "$out") || '/plan/_plan.json') AS TEXT) AS p)
  WHERE json_valid(m) AND json_valid(p)
    AND m ->> 'run' = $(q "$run") AND p ->> 'run' = $(q "$run") AND m ->> 'spec' = $(q "${IMGPCA_SPEC:-}")
-   AND m ->> 'source' = $(q "$src") AND p ->> 'source' = $(q "$src") AND p ->> 'nshard' = $nshard
+   AND m ->> 'source' = $(q "$source") AND p ->> 'source' = $(q "$source") AND p ->> 'nshard' = $nshard
    AND json(m -> 'pca_options') = json($(q "$pca_options"))
    AND m ->> 'plan_sha3' = (SELECT value ->> 'sha3' FROM json_each(p, '\$.shards') WHERE value ->> 'shard' = $shard)
    AND s3_fetch_or_null(m ->> 'features', 0, 1) IS NOT NULL

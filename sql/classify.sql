@@ -8,7 +8,7 @@
 -- $image: a local path, file:// or s3:// URL (required).
 -- $knn:   neighbours that vote; default the pipeline's setting 'knn', else 1.
 --         The vote: most neighbours, then the smallest summed distance,
---         then the label (the rule of sql/pipeline.sql).
+--         then the label (the rule of sql/rules.sql, as in sql/pipeline.sql).
 -- Prints the max($knn, 5) nearest training images under a header line
 -- (label, distance, training image), then the prediction: "unknown" when
 -- the nearest training image is farther than the model's threshold (table
@@ -17,12 +17,22 @@
 -- sql/stages/60-classify.sql), which a photo of something else than the
 -- training images usually is.
 -- Uses the newest model fitted with the database's current source, spec
--- and k.  A missing $image, an unreadable or undecodable image, or a
+-- and k (sql/rules.sql).  Like sql/pipeline.sql, it reads sql/rules.sql:
+-- run it from the folder holding sql/, or as `imgpca classify` from
+-- anywhere.  A missing $image, an unreadable or undecodable image, or a
 -- database without a model is an error: a message on stderr and exit
 -- status 1.
 .bail on
 .mode list
 .headers off
+-- begin: only when reading stage files
+CREATE TEMP TABLE rule_file(
+  found INTEGER CONSTRAINT "classify: cannot find sql/rules.sql from this working directory: run sql/classify.sql from the folder holding sql/ (the repository root or $PREFIX/share/imgpca), or run it from anywhere as `imgpca classify STATE.db PHOTO`"
+        CHECK (found));
+INSERT INTO rule_file VALUES (readfile('sql/rules.sql') IS NOT NULL);
+DROP TABLE rule_file;
+-- end: only when reading stage files
+.read sql/rules.sql
 CREATE TEMP TABLE args(
   image TEXT CONSTRAINT "classify: parameter $image is required (a local path, file:// or s3:// URL of a photo)"
         CHECK (image IS NOT NULL AND image <> ''),
@@ -37,12 +47,12 @@ CREATE TEMP TABLE model(
      CHECK (id IS NOT NULL),
   spec TEXT, model BLOB
 );
-INSERT INTO model
-SELECT (SELECT m.id FROM models AS m
-        WHERE m.source = (SELECT value FROM settings WHERE key = 'source')
-          AND m.spec = (SELECT value FROM settings WHERE key = 'spec')
-          AND m.k = (SELECT value FROM settings WHERE key = 'k')
-        ORDER BY m.id DESC LIMIT 1), NULL, NULL;
+-- the current model (view current_model of sql/rules.sql) of the stored settings
+CREATE TEMP VIEW model_key AS
+SELECT (SELECT value FROM settings WHERE key = 'source') AS source,
+       (SELECT value FROM settings WHERE key = 'spec') AS spec,
+       (SELECT value FROM settings WHERE key = 'k') AS k;
+INSERT INTO model SELECT (SELECT id FROM current_model), NULL, NULL;
 UPDATE model SET spec = m.spec, model = m.model FROM models AS m WHERE m.id = model.id;
 CREATE TEMP TABLE has_thresholds(
   n INTEGER CONSTRAINT "classify: this state database has no table thresholds (made by an earlier version): run sql/pipeline.sql on it once"
@@ -57,6 +67,9 @@ FROM query AS q, model AS m, args AS a,
      knn_search(q.pc, printf('SELECT p.key, p.pc FROM projections AS p JOIN images AS i USING (key)
                               WHERE i.split = ''train'' AND p.model_id = %d', m.id), max(a.knn, 5)) AS n
 JOIN images AS i ON i.key = n.ref_id;
+-- the vote of the nearest $knn: view knn_vote of sql/rules.sql
+CREATE TEMP VIEW knn_voters AS
+SELECT 1 AS query, label, distance FROM neighbours, args AS a WHERE rank <= a.knn;
 SELECT printf('%-30s %8s  %s', 'label', 'distance', 'training image');
 SELECT imgpca_printable(printf('%-30s %8.4f  %s', label, distance, key)) FROM neighbours ORDER BY rank;
 SELECT imgpca_printable(CASE
@@ -66,8 +79,6 @@ SELECT imgpca_printable(CASE
   ELSE printf('predicted: %s (%d of %d nearest)%s', v.label, v.votes, v.knn,
               CASE WHEN t.distance IS NULL THEN ' (no threshold for unknown photos with this model: run sql/pipeline.sql with $classify = 1)' ELSE '' END)
   END)
-FROM (SELECT label, count(*) AS votes, sum(distance) AS total, a.knn
-      FROM neighbours, args AS a WHERE rank <= a.knn GROUP BY label
-      ORDER BY votes DESC, total, label LIMIT 1) AS v,
+FROM (SELECT v.label, v.votes, a.knn FROM knn_vote AS v, args AS a) AS v,
      (SELECT label, distance FROM neighbours WHERE rank = 1) AS n,
      model AS m LEFT JOIN thresholds AS t ON t.model_id = m.id;

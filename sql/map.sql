@@ -3,7 +3,7 @@
 -- Run by scripts/imgpca-worker.sh map, or by hand in the sqlite3 shell from the repository
 -- root with the extension loaded and these parameters set (.parameter set $NAME VALUE):
 --   $run          run id (text); every output of the run carries it
---   $src          source URL glob the plan was made from (checked against the plan)
+--   $source       source URL glob the plan was made from (checked against the plan)
 --   $spec         img_features spec, e.g. 'hist:bins=8,sqrt'
 --   $out          output prefix of the run (local folder or s3://bucket/prefix)
 --   $shard, $nshard   this shard and the number of shards (integers, 0 <= $shard < $nshard)
@@ -36,9 +36,9 @@ CREATE TEMP TABLE problems AS
     FROM meta WHERE plan IS NULL
   UNION ALL
   SELECT printf('map: problem: the plan is for run ''%s'', source ''%s'', %s shards; expected run ''%s'', source ''%s'', %d shards',
-                plan ->> 'run', plan ->> 'source', plan ->> 'nshard', $run, $src, $nshard)
+                plan ->> 'run', plan ->> 'source', plan ->> 'nshard', $run, $source, $nshard)
     FROM meta WHERE plan IS NOT NULL
-     AND (plan ->> 'run' IS NOT $run OR plan ->> 'source' IS NOT $src OR plan ->> 'nshard' IS NOT $nshard);
+     AND (plan ->> 'run' IS NOT $run OR plan ->> 'source' IS NOT $source OR plan ->> 'nshard' IS NOT $nshard);
 SELECT imgpca_printable(msg) FROM problems;
 INSERT INTO guard SELECT NOT EXISTS (SELECT 1 FROM problems);
 CREATE TEMP TABLE keylist AS
@@ -106,7 +106,7 @@ SELECT 'map: wrote ' || manifest_url || ' (' || s3_put(manifest_url, json_object
          'features', features_url,
          'features_sha3', (SELECT lower(hex(sha3(db, 256))) FROM fdb),
          'pca_options', json($pca_options),
-         'source', $src,
+         'source', $source,
          'written', strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))) || ')' AS manifest
   FROM names, result;
 SELECT printf('map: shard %d of %d done: %d images (%d for the fit)', $shard, $nshard, nrows, nfit) FROM result;

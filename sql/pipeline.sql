@@ -26,6 +26,8 @@
 --   $classify  1 = label the test images by k-NN     default 1 (its cost grows
 --            with test x training images; 0 skips it on very large sets)
 --   $knn     neighbours that vote for a test image's label  default 1
+--   $report_points  most points in report.html's scatter  default 10000
+--   $report_thumbs  most hover thumbnails in report.html  default 1500 (0: none)
 --
 -- Unset parameters keep the value stored by the previous run (the summary
 -- says where each setting came from: parameter, stored value or default).
@@ -55,7 +57,9 @@ CREATE TEMP TABLE stage_files(
 INSERT INTO stage_files VALUES (readfile('sql/stages/00-setup.sql') IS NOT NULL);
 DROP TABLE stage_files;
 -- end: only when reading stage files
--- Stages, in order (each file starts with a comment describing it):
+-- The domain rules shared with the other scripts (temp views), then the
+-- stages, in order (each file starts with a comment describing it):
+.read sql/rules.sql
 .read sql/stages/00-setup.sql
 .read sql/stages/10-list.sql
 .read sql/stages/20-forget.sql

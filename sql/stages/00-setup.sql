@@ -16,42 +16,26 @@ PRAGMA busy_timeout = 600000;
 .print '== imgpca pipeline'
 CREATE TEMP TABLE clock AS SELECT julianday('now') AS t0;
 
--- The state database may only hold objects of the schema below, each with
--- exactly its text as stored in sqlite_schema: a database made elsewhere
--- could run code through its own constraints, triggers, indexes or views
--- when the pipeline writes to it.  Checked before anything is written.
--- Objects of the schema that are missing (a database from a version with
--- fewer of them) are created below.
--- (Changing the schema: change schema_want and the CREATE statements below
--- together; the rerun in tests/integration/30-pipeline.sh fails otherwise.)
-CREATE TEMP TABLE schema_want(type TEXT, name TEXT, sql TEXT);
-INSERT INTO schema_want(type, name, sql) VALUES
-  ('table', 'settings',
-   'CREATE TABLE settings(key TEXT PRIMARY KEY, value ANY CONSTRAINT "pipeline: parameter $source is required (a folder or s3:// prefix)" CHECK (key <> ''source'' OR value IS NOT NULL)) WITHOUT ROWID'),
-  ('table', 'images',
-   'CREATE TABLE images(key TEXT PRIMARY KEY, label TEXT, split TEXT NOT NULL, etag TEXT, spec TEXT NOT NULL, features BLOB, error TEXT) WITHOUT ROWID'),
-  ('table', 'models',
-   'CREATE TABLE models(id INTEGER PRIMARY KEY, source TEXT NOT NULL, spec TEXT NOT NULL, k INTEGER NOT NULL, n INTEGER NOT NULL, model BLOB NOT NULL, fitted TEXT NOT NULL)'),
-  ('table', 'projections',
-   'CREATE TABLE projections(key TEXT PRIMARY KEY, model_id INTEGER NOT NULL, pc BLOB NOT NULL) WITHOUT ROWID'),
-  ('table', 'predictions',
-   'CREATE TABLE predictions(key TEXT PRIMARY KEY, model_id INTEGER NOT NULL, predicted TEXT, neighbour TEXT, distance REAL) WITHOUT ROWID'),
-  ('table', 'runs',
-   'CREATE TABLE runs(id INTEGER PRIMARY KEY, started TEXT, listed INTEGER, processed INTEGER, finished TEXT)'),
-  ('table', 'classified',
-   'CREATE TABLE classified(id INTEGER PRIMARY KEY CHECK (id = 1), model_id INTEGER, knn INTEGER)'),
-  ('table', 'thumbs',
-   'CREATE TABLE thumbs(key TEXT PRIMARY KEY, thumb BLOB) WITHOUT ROWID'),
-  ('table', 'thresholds',
-   'CREATE TABLE thresholds(model_id INTEGER PRIMARY KEY, distance REAL NOT NULL, loo REAL NOT NULL, quantile REAL NOT NULL, factor REAL NOT NULL, sample INTEGER NOT NULL)'),
-  ('view', 'errors',
-   'CREATE VIEW errors AS SELECT key, error FROM images WHERE error IS NOT NULL'),
-  ('view', 'accuracy',
-   'CREATE VIEW accuracy AS SELECT count(*) AS tested, sum(p.predicted = i.label) AS correct, round(100.0 * avg(p.predicted = i.label), 2) AS percent FROM predictions AS p JOIN images AS i USING (key)'),
-  ('view', 'accuracy_by_label',
-   'CREATE VIEW accuracy_by_label AS SELECT i.label, count(*) AS tested, sum(p.predicted = i.label) AS correct, round(100.0 * avg(p.predicted = i.label), 2) AS percent FROM predictions AS p JOIN images AS i USING (key) GROUP BY i.label'),
-  ('view', 'confusions',
-   'CREATE VIEW confusions AS WITH e AS (SELECT i.label, p.predicted, p.key, row_number() OVER (PARTITION BY i.label, p.predicted ORDER BY p.key) AS n FROM predictions AS p JOIN images AS i USING (key) WHERE p.predicted IS NOT i.label) SELECT e.label, e.predicted, count(*) AS errors, round(100.0 * count(*) / (SELECT count(*) FROM predictions AS p JOIN images AS i USING (key) WHERE i.label = e.label), 2) AS percent, json_group_array(e.key) FILTER (WHERE e.n <= 3) AS examples FROM e GROUP BY e.label, e.predicted ORDER BY errors DESC, e.label, e.predicted');
+-- The state database may only hold objects of the pipeline's schema
+-- (sql/stages/01-schema.sql), each with exactly its text as stored in
+-- sqlite_schema: a database made elsewhere could run code through its own
+-- constraints, triggers, indexes or views when the pipeline writes to it.
+-- Checked before anything is written.  Objects of the schema that are missing
+-- (a database from a version with fewer of them) are created below.
+-- The expected objects are not written here a second time: 01-schema.sql is
+-- read into an empty in-memory database on a second connection of the shell
+-- (.connection 1, a memdb database that every connection of this process
+-- can attach by its name), whose sqlite_schema is then compared with the
+-- state database's.  SQLite stores a CREATE statement's text without its
+-- "IF NOT EXISTS", so both hold the same text.
+.connection 1
+.open file:/imgpca-schema-want?vfs=memdb
+.read sql/stages/01-schema.sql
+.connection 0
+ATTACH 'file:/imgpca-schema-want?vfs=memdb' AS want;
+CREATE TEMP TABLE schema_want AS SELECT type, name, sql FROM want.sqlite_schema;
+DETACH want;
+.connection close 1
 CREATE TEMP TABLE schema_problem AS
 WITH have AS (SELECT type, name, sql FROM main.sqlite_schema),
      db AS (SELECT coalesce(nullif(file, ''), 'in memory') AS file FROM pragma_database_list WHERE name = 'main'),
@@ -90,30 +74,9 @@ PRAGMA journal_mode = WAL;
 .output stdout
 PRAGMA synchronous = NORMAL;
 
--- The schema: one row per image (features NULL = not decodable or not
--- readable, error says why; the view errors lists them); the image's URL is
--- the source followed by the key; split 'test' when a folder of the key is
--- named Test, else 'train'; label = the parent folder name.  Tables keyed by
--- the image key are WITHOUT ROWID: the key is stored once.  classified: the
--- model and $knn of the stored predictions (60-classify.sql); thresholds: per
--- model, the distance beyond which a photo is "unknown" (60-classify.sql);
--- confusions: the most confused (label, predicted) pairs with up to 3 example
--- keys; thumbs: a 48-pixel JPEG of each image (NULL: not decodable), made in
--- stage 3 from the bytes fetched for the features, so the report fetches nothing.
+-- The schema (missing objects only; see 01-schema.sql), in one transaction.
 BEGIN IMMEDIATE;
-CREATE TABLE IF NOT EXISTS settings(key TEXT PRIMARY KEY, value ANY CONSTRAINT "pipeline: parameter $source is required (a folder or s3:// prefix)" CHECK (key <> 'source' OR value IS NOT NULL)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS images(key TEXT PRIMARY KEY, label TEXT, split TEXT NOT NULL, etag TEXT, spec TEXT NOT NULL, features BLOB, error TEXT) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS models(id INTEGER PRIMARY KEY, source TEXT NOT NULL, spec TEXT NOT NULL, k INTEGER NOT NULL, n INTEGER NOT NULL, model BLOB NOT NULL, fitted TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS projections(key TEXT PRIMARY KEY, model_id INTEGER NOT NULL, pc BLOB NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS predictions(key TEXT PRIMARY KEY, model_id INTEGER NOT NULL, predicted TEXT, neighbour TEXT, distance REAL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS runs(id INTEGER PRIMARY KEY, started TEXT, listed INTEGER, processed INTEGER, finished TEXT);
-CREATE TABLE IF NOT EXISTS classified(id INTEGER PRIMARY KEY CHECK (id = 1), model_id INTEGER, knn INTEGER);
-CREATE TABLE IF NOT EXISTS thumbs(key TEXT PRIMARY KEY, thumb BLOB) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS thresholds(model_id INTEGER PRIMARY KEY, distance REAL NOT NULL, loo REAL NOT NULL, quantile REAL NOT NULL, factor REAL NOT NULL, sample INTEGER NOT NULL);
-CREATE VIEW IF NOT EXISTS errors AS SELECT key, error FROM images WHERE error IS NOT NULL;
-CREATE VIEW IF NOT EXISTS accuracy AS SELECT count(*) AS tested, sum(p.predicted = i.label) AS correct, round(100.0 * avg(p.predicted = i.label), 2) AS percent FROM predictions AS p JOIN images AS i USING (key);
-CREATE VIEW IF NOT EXISTS accuracy_by_label AS SELECT i.label, count(*) AS tested, sum(p.predicted = i.label) AS correct, round(100.0 * avg(p.predicted = i.label), 2) AS percent FROM predictions AS p JOIN images AS i USING (key) GROUP BY i.label;
-CREATE VIEW IF NOT EXISTS confusions AS WITH e AS (SELECT i.label, p.predicted, p.key, row_number() OVER (PARTITION BY i.label, p.predicted ORDER BY p.key) AS n FROM predictions AS p JOIN images AS i USING (key) WHERE p.predicted IS NOT i.label) SELECT e.label, e.predicted, count(*) AS errors, round(100.0 * count(*) / (SELECT count(*) FROM predictions AS p JOIN images AS i USING (key) WHERE i.label = e.label), 2) AS percent, json_group_array(e.key) FILTER (WHERE e.n <= 3) AS examples FROM e GROUP BY e.label, e.predicted ORDER BY errors DESC, e.label, e.predicted;
+.read sql/stages/01-schema.sql
 COMMIT;
 
 -- Settings: a parameter wins, else the value stored by the previous run, else
@@ -124,22 +87,26 @@ COMMIT;
 -- are stored by 99-summary.sql when the run has finished, so a value that
 -- fails (a spec, a k too large for the data) never sticks.  $refit applies
 -- to this run only.
+-- One row per parameter: its kind (text, spec, k, bool, or int from lo to
+-- hi) and its default.
 CREATE TEMP TABLE setting_raw AS
-SELECT p.ord, p.key, p.kind, p.value AS param,
+SELECT p.ord, p.key, p.kind, p.lo, p.hi, p.value AS param,
        CASE WHEN p.key <> 'refit' THEN s.value END AS stored, p.dflt
-FROM (SELECT 1 AS ord, 'source' AS key, 'text' AS kind, $source AS value, NULL AS dflt
-      UNION ALL SELECT 2, 'out', 'text', $out, 'out'
-      UNION ALL SELECT 3, 'spec', 'spec', $spec, 'hist:bins=8,sqrt'
-      UNION ALL SELECT 4, 'k', 'k', $k, 50
-      UNION ALL SELECT 5, 'refit', 'bool', $refit, 0
-      UNION ALL SELECT 6, 'batch', 'int:1000000', $batch, 500
-      UNION ALL SELECT 7, 'plot_max', 'int:10000000', $plot_max, 5000
-      UNION ALL SELECT 8, 'classify', 'bool', $classify, 1
-      UNION ALL SELECT 9, 'knn', 'int:1000', $knn, 1) AS p
+FROM (SELECT 1 AS ord, 'source' AS key, 'text' AS kind, NULL AS lo, NULL AS hi, $source AS value, NULL AS dflt
+      UNION ALL SELECT 2, 'out', 'text', NULL, NULL, $out, 'out'
+      UNION ALL SELECT 3, 'spec', 'spec', NULL, NULL, $spec, 'hist:bins=8,sqrt'
+      UNION ALL SELECT 4, 'k', 'k', NULL, NULL, $k, 50
+      UNION ALL SELECT 5, 'refit', 'bool', NULL, NULL, $refit, 0
+      UNION ALL SELECT 6, 'batch', 'int', 1, 1000000, $batch, 500
+      UNION ALL SELECT 7, 'plot_max', 'int', 1, 10000000, $plot_max, 5000
+      UNION ALL SELECT 8, 'classify', 'bool', NULL, NULL, $classify, 1
+      UNION ALL SELECT 9, 'knn', 'int', 1, 1000, $knn, 1
+      UNION ALL SELECT 10, 'report_points', 'int', 1, 10000000, $report_points, 10000
+      UNION ALL SELECT 11, 'report_thumbs', 'int', 0, 10000000, $report_thumbs, 1500) AS p
 LEFT JOIN settings AS s USING (key);
 CREATE TEMP TABLE setting_origin AS
 WITH o AS (
-  SELECT ord, key, kind,
+  SELECT ord, key, kind, lo, hi,
          CASE WHEN param IS NOT NULL THEN param WHEN stored IS NOT NULL THEN stored ELSE dflt END AS raw,
          CASE WHEN param IS NOT NULL THEN 'parameter'
               WHEN stored IS NOT NULL THEN 'stored by the previous run' ELSE 'default' END AS origin
@@ -172,8 +139,8 @@ SELECT ord, key, raw, origin,
          WHEN kind = 'k' AND NOT coalesce(i >= 1 AND i <= 100000, 0) AND NOT coalesce(i IS NULL AND r > 0 AND r < 1, 0)
            THEN 'must be a number of components >= 1 or a fraction of the variance to keep in (0, 1), such as 0.95'
          WHEN kind = 'bool' AND i IS NOT 0 AND i IS NOT 1 THEN 'must be 0 or 1'
-         WHEN kind GLOB 'int:*' AND NOT coalesce(i >= 1 AND i <= CAST(substr(kind, 5) AS INTEGER), 0)
-           THEN printf('must be an integer from 1 to %s', substr(kind, 5))
+         WHEN kind = 'int' AND NOT coalesce(i >= lo AND i <= hi, 0)
+           THEN printf('must be an integer from %d to %d', lo, hi)
        END AS problem
 FROM n;
 -- Values are shown with SQL quoting; text holding control characters is
@@ -231,7 +198,9 @@ SELECT (SELECT value FROM setting_origin WHERE key = 'source')   AS source,
        (SELECT value FROM setting_origin WHERE key = 'batch')    AS batch,
        (SELECT value FROM setting_origin WHERE key = 'plot_max') AS plot_max,
        (SELECT value FROM setting_origin WHERE key = 'classify') AS classify,
-       (SELECT value FROM setting_origin WHERE key = 'knn')      AS knn;
+       (SELECT value FROM setting_origin WHERE key = 'knn')      AS knn,
+       (SELECT value FROM setting_origin WHERE key = 'report_points') AS report_points,
+       (SELECT value FROM setting_origin WHERE key = 'report_thumbs') AS report_thumbs;
 
 SELECT printf('note: run #%d, started %s, has not finished: either another pipeline is working on this state database (this run waits for each of its writes) or it was stopped (this run resumes its work)', id, started)
 FROM runs WHERE finished IS NULL ORDER BY id DESC LIMIT 1;

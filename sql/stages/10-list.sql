@@ -5,8 +5,8 @@
 --    (\ * ? [) are escaped before '/**/*' is appended.  The key is the path
 --    relative to the source everywhere (local or S3), so an image's URL is the
 --    source, '/', then the key; the split rule (a folder named test, any
---    case) and the label (the parent folder) look at that relative key only,
---    never at the folders of the source itself.
+--    case) and the label (the parent folder), written in sql/rules.sql, look
+--    at that relative key only, never at the folders of the source itself.
 -- ---------------------------------------------------------------------------
 CREATE TEMP TABLE src AS
 SELECT rtrim(source, '/') AS dir,
@@ -17,12 +17,13 @@ SELECT rtrim(source, '/') AS dir,
                   SELECT CASE WHEN instr(rest, '/') > 0 THEN length(substr(rest, instr(rest, '/') + 1)) + 1 ELSE 0 END FROM r)
             ELSE 0 END AS skip
 FROM cfg;
-CREATE TEMP TABLE listing AS
-SELECT x.key, x.url, x.label, x.etag,
-       CASE WHEN '/' || x.key LIKE '%/test/%' THEN 'test' ELSE 'train' END AS split, x.image
-FROM (SELECT substr(l.key, src.skip + 1) AS key, l.url, l.parent AS label, l.etag,
-             (lower(l.name) LIKE '%.jpg' OR lower(l.name) LIKE '%.jpeg' OR lower(l.name) LIKE '%.png') AS image
-      FROM src, s3_list(src.pattern || '/**/*') AS l) AS x;
+-- (label and split: the view listing_rule of sql/rules.sql)
+CREATE TEMP TABLE listing_input AS
+SELECT substr(l.key, src.skip + 1) AS key, l.url, l.parent, l.etag,
+       (lower(l.name) LIKE '%.jpg' OR lower(l.name) LIKE '%.jpeg' OR lower(l.name) LIKE '%.png') AS image
+FROM src, s3_list(src.pattern || '/**/*') AS l;
+CREATE TEMP TABLE listing AS SELECT key, url, label, etag, split, image FROM listing_rule;
+DROP TABLE listing_input;
 CREATE TEMP TABLE listed AS
 SELECT count(*) AS files, count(*) FILTER (WHERE image) AS images FROM listing;
 DELETE FROM listing WHERE NOT image;

@@ -28,14 +28,9 @@ UPDATE runs SET processed = (SELECT total FROM cursor) WHERE id = (SELECT id FRO
 -- a changed image loses its old projection (and its error, when replaced)
 DELETE FROM projections WHERE key IN (SELECT key FROM queue);
 
--- The batch loop.  The shell has no loop statement: this file reads
--- 35-batches.sql 4 times, which reads 34-batches.sql 4 times, and so on down
--- to 31-batch.sql: 4^5 = 1024 reads of 31-batch.sql, each processing the next
--- batch of the queue (a cheap no-op once the queue is done).
-.read sql/stages/35-batches.sql
-.read sql/stages/35-batches.sql
-.read sql/stages/35-batches.sql
-.read sql/stages/35-batches.sql
+-- The batch loop: 32-batch-loop.sql reads 31-batch.sql 1024 times, each read
+-- processing the next batch of the queue.
+.read sql/stages/32-batch-loop.sql
 CREATE TEMP TABLE queue_guard(
   left_over INTEGER CONSTRAINT "pipeline: images left in the queue after 1024 batches" CHECK (left_over = 0));
 INSERT INTO queue_guard SELECT total - done FROM cursor;

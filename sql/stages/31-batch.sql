@@ -1,4 +1,4 @@
--- One batch of stage 3 (read 1024 times by 30-features.sql): the next
+-- One batch of stage 3 (read 1024 times by 32-batch-loop.sql): the next
 -- cursor.size images of the queue, fetched and turned into features and a
 -- 48-pixel thumbnail by s3_fetch_many (s3.max_inflight requests in flight,
 -- imgpca.threads decoders, each image decoded from the bytes in memory),

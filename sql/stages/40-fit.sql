@@ -4,6 +4,9 @@
 --    rows always give the same model bytes.
 -- ---------------------------------------------------------------------------
 CREATE TEMP TABLE models_before AS SELECT coalesce(max(id), 0) AS id FROM models;
+-- the current model (view current_model of sql/rules.sql) is the one of this
+-- run's source, spec and k
+CREATE TEMP VIEW model_key AS SELECT source, spec, k FROM cfg;
 -- Before fitting: training images to fit on, and $k within what they allow
 -- (else a message saying what was found and the expected layout, exit 1).
 CREATE TEMP TABLE fit_input AS
@@ -11,8 +14,7 @@ SELECT count(*) FILTER (WHERE split = 'train' AND features IS NOT NULL) AS usabl
        count(*) FILTER (WHERE split = 'train') AS train,
        count(*) FILTER (WHERE split = 'test') AS test,
        (SELECT fvec_dims(features) FROM images WHERE split = 'train' AND features IS NOT NULL LIMIT 1) AS d,
-       (cfg.refit = 1 OR NOT EXISTS (SELECT 1 FROM models AS m
-                                     WHERE m.source = cfg.source AND m.spec = cfg.spec AND m.k = cfg.k)) AS fitting
+       (cfg.refit = 1 OR NOT EXISTS (SELECT 1 FROM current_model)) AS fitting
 FROM images, cfg;
 CREATE TEMP TABLE fit_problem AS
 SELECT printf('pipeline: no training image with features under %s: found %d image%s, %d of them test images (in a folder named Test), %d training image%s without features (view errors); expected layout: %s/Training/<label>/*.jpg and %s/Test/<label>/*.jpg (images in a folder named Test are test images, all others are training images; the label is the parent folder)',
@@ -36,14 +38,11 @@ INSERT INTO models(source, spec, k, n, model, fitted)
 SELECT cfg.source, cfg.spec, cfg.k, count(*), pca_fit(f.features, cfg.k), datetime('now')
 FROM cfg, (SELECT features FROM images
            WHERE split = 'train' AND features IS NOT NULL ORDER BY key) AS f
-WHERE cfg.refit = 1
-   OR NOT EXISTS (SELECT 1 FROM models AS m
-                  WHERE m.source = cfg.source AND m.spec = cfg.spec AND m.k = cfg.k)
+WHERE cfg.refit = 1 OR NOT EXISTS (SELECT 1 FROM current_model)
 GROUP BY cfg.spec, cfg.k;   -- no input row -> no group -> pca_fit is not called
 
-CREATE TEMP VIEW model AS
-SELECT m.* FROM models AS m, cfg
-WHERE m.source = cfg.source AND m.spec = cfg.spec AND m.k = cfg.k ORDER BY m.id DESC LIMIT 1;
+-- the later stages' name for it
+CREATE TEMP VIEW model AS SELECT * FROM current_model;
 SELECT printf('model #%d: %s on %d training images with features, %d -> %d dimensions, %.1f %% of the variance',
               id, CASE WHEN id > (SELECT id FROM models_before) THEN 'fitted now'
                        ELSE printf('kept (fitted %s; $refit = 1 fits again)', imgpca_printable(fitted)) END,

@@ -1,8 +1,8 @@
 -- ---------------------------------------------------------------------------
 -- 6. Classify: each test image gets the label voted by its $knn nearest
 --    training images in PCA space (knn_search: exact Euclidean distance,
---    equal distances by key).  The vote: most neighbours, then the smallest
---    summed distance, then the label.  Only test images without a
+--    equal distances by key).  The vote (sql/rules.sql): most neighbours,
+--    then the smallest summed distance, then the label.  Only test images without a
 --    prediction are searched; predictions made with another model or
 --    another $knn are dropped first.
 --    Views: accuracy, accuracy_by_label, confusions (true label ->
@@ -55,13 +55,12 @@ FROM cfg, knn_search(
   cfg.knn) AS n
 JOIN images AS i ON i.key = n.ref_id;
 CREATE INDEX temp.knn_hits_key ON knn_hits(key, rank);
+-- the vote: view knn_vote of sql/rules.sql
+CREATE TEMP VIEW knn_voters AS SELECT key AS query, label, distance FROM knn_hits;
 INSERT INTO predictions(key, model_id, predicted, neighbour, distance)
-SELECT v.key, (SELECT id FROM model), v.label, h.neighbour, h.distance
-FROM (SELECT key, label,
-             row_number() OVER (PARTITION BY key ORDER BY count(*) DESC, sum(distance), label) AS place
-      FROM knn_hits GROUP BY key, label) AS v
-JOIN knn_hits AS h ON h.key = v.key AND h.rank = 1
-WHERE v.place = 1;
+SELECT v.query, (SELECT id FROM model), v.label, h.neighbour, h.distance
+FROM knn_vote AS v JOIN knn_hits AS h ON h.key = v.query AND h.rank = 1;
+DROP VIEW knn_voters;
 DROP TABLE knn_hits;
 SELECT printf('classified: %d test images, %d-NN accuracy %.2f %% (%d correct)', tested, cfg.knn, percent, correct)
 FROM accuracy, cfg WHERE tested > 0;

@@ -8,16 +8,18 @@
 --                    default 10000
 --    $report_thumbs  most hover thumbnails (every n-th drawn point), default 1500;
 --                    with the defaults 10k images give a page of about 3 MB
+--    (checked and stored like every setting: cfg.report_points and
+--    cfg.report_thumbs, see 00-setup.sql)
 --    Thumbnails come from the state database (table thumbs, made in stage 3
 --    from the bytes fetched for the features): this stage sends no request
 --    but the upload of the page.  Needs the temp table cfg and the temp view
 --    model of the earlier stages.
 -- ---------------------------------------------------------------------------
 CREATE TEMP TABLE rpt_cfg AS
-SELECT max(1, coalesce(CAST($report_points AS INTEGER), 10000)) AS max_points,
-       max(0, coalesce(CAST($report_thumbs AS INTEGER), 1500)) AS max_thumbs,
+SELECT cfg.report_points AS max_points, cfg.report_thumbs AS max_thumbs,
        48 AS thumb_px,
-       min(10, coalesce((SELECT json_extract(pca_info(model), '$.k') FROM model), 2)) AS ncomp;
+       min(10, coalesce((SELECT json_extract(pca_info(model), '$.k') FROM model), 2)) AS ncomp
+FROM cfg;
 
 CREATE TEMP TABLE rpt_labels AS
 SELECT label, row_number() OVER (ORDER BY label) - 1 AS li

@@ -115,7 +115,7 @@ PY
 
 # ---- 2. four shards on Slurm, output to a local folder ----------------------------------------
 . "$(scripts/slurm-cluster.sh start)"
-args=(--src "$src" --spec "$spec" --shards "$n" --k "$k" --pca-options "$opts")
+args=(--source "$src" --spec "$spec" --shards "$n" --k "$k" --pca-options "$opts")
 scripts/imgpca-submit.sh --run it-local "${args[@]}" --out "$work/out" >"$work/local.log" 2>&1 ||
   { cat "$work/local.log"; fail "local run failed"; }
 r=$(check_model "$work/out/model/model.pca" "local run")
@@ -137,7 +137,7 @@ grep -q "plan: $nimg keys listed once into $n shards" "$work/out/logs/"plan-*.ou
 # The same worker under the AWS Batch and Kubernetes index variables writes the same shard
 # (same keys, byte-identical partial state) as the Slurm array task did.
 mkdir -p "$work/batch" "$work/k8s" && cp -r "$work/out/plan" "$work/batch/" && cp -r "$work/out/plan" "$work/k8s/"
-export IMGPCA_RUN=it-local IMGPCA_SRC=$src IMGPCA_SPEC=$spec IMGPCA_PCA_OPTIONS=$opts IMGPCA_NSHARD=$n IMGPCA_EXT=$ext
+export IMGPCA_RUN=it-local IMGPCA_SOURCE=$src IMGPCA_SPEC=$spec IMGPCA_PCA_OPTIONS=$opts IMGPCA_NSHARD=$n IMGPCA_EXT=$ext
 AWS_BATCH_JOB_ARRAY_INDEX=1 IMGPCA_OUT=$work/batch scripts/imgpca-worker.sh map >"$work/batch.log" 2>&1 ||
   { cat "$work/batch.log"; fail "worker with AWS_BATCH_JOB_ARRAY_INDEX failed"; }
 JOB_COMPLETION_INDEX=3 IMGPCA_OUT=$work/k8s scripts/imgpca-worker.sh map >"$work/k8s.log" 2>&1 ||
@@ -167,17 +167,17 @@ grep -q "shard 1: state .* has SHA3-256" "$work/bad.log" || { cat "$work/bad.log
 # are problems naming them, and the shard writes no manifest
 mkdir -p "$work/gone/src/Kiwi"
 cp "$data/Training/Kiwi 1/"*.jpg "$work/gone/src/Kiwi/"
-IMGPCA_RUN=it-gone IMGPCA_OUT=$work/gone/out IMGPCA_SRC="$work/gone/src/**/*.jpg" IMGPCA_NSHARD=1 \
+IMGPCA_RUN=it-gone IMGPCA_OUT=$work/gone/out IMGPCA_SOURCE="$work/gone/src/**/*.jpg" IMGPCA_NSHARD=1 \
   scripts/imgpca-worker.sh plan >"$work/gone.log" 2>&1 || { cat "$work/gone.log"; fail "plan of the Kiwi copy failed"; }
 gone=$(ls "$work/gone/src/Kiwi/"*.jpg | sed -n 1p); junk=$(ls "$work/gone/src/Kiwi/"*.jpg | tail -1)
 rm "$gone"; printf 'junk' >"$junk"
-if IMGPCA_RUN=it-gone IMGPCA_OUT=$work/gone/out IMGPCA_SRC="$work/gone/src/**/*.jpg" IMGPCA_NSHARD=1 \
+if IMGPCA_RUN=it-gone IMGPCA_OUT=$work/gone/out IMGPCA_SOURCE="$work/gone/src/**/*.jpg" IMGPCA_NSHARD=1 \
      scripts/imgpca-worker.sh map 0 1 >"$work/gone.log" 2>&1; then fail "map ran with an object missing since the plan"; fi
 grep -qF "map: problem: shard 0: s3_fetch_many: no such file '$gone'" "$work/gone.log" &&
   grep -qF "map: problem: shard 0: s3_fetch_many: features of '$junk'" "$work/gone.log" ||
   { cat "$work/gone.log"; fail "map does not name the missing and the undecodable object"; }
 [ ! -e "$work/gone/out/manifest" ] || fail "map wrote a manifest although objects were missing"
-unset IMGPCA_RUN IMGPCA_SRC IMGPCA_SPEC IMGPCA_PCA_OPTIONS IMGPCA_NSHARD
+unset IMGPCA_RUN IMGPCA_SOURCE IMGPCA_SPEC IMGPCA_PCA_OPTIONS IMGPCA_NSHARD
 t2=$(date +%s)
 
 # ---- 3. source and output on RGW, through a request-counting proxy; shard 2 fails, then resumes ----
@@ -201,7 +201,7 @@ lists() { curl -sf "$proxy/__fault/log" | $py -c 'import json, sys
 print(sum(1 for r in json.load(sys.stdin) if r["method"] == "GET" and "list-type=2" in (r["query"] or "")))'; }
 export AWS_ENDPOINT_URL=$proxy
 out=$bucket/runs/it-s3
-s3args=(--src "$bucket/src/Training/**/*.jpg" --spec "$spec" --shards "$n" --k "$k" --pca-options "$opts")
+s3args=(--source "$bucket/src/Training/**/*.jpg" --spec "$spec" --shards "$n" --k "$k" --pca-options "$opts")
 set +e
 IMGPCA_FAIL_SHARD=2 scripts/imgpca-submit.sh --run it-s3 "${s3args[@]}" --out "$out" --logs "$work/logs-s3" \
   >"$work/fail.log" 2>&1

@@ -23,6 +23,9 @@ T=$(mktemp -d /tmp/imgpca-it30.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 sq() { sqlite3 -batch -cmd ".load $root/dist/imgpca" "$@"; }
+# the batch loop of stage 3 is comment lines, then 1024 times one line (the shell has no loop)
+[ "$(grep -v '^--' sql/stages/32-batch-loop.sql | sort | uniq -c | sed 's/^ *//')" = "1024 .read sql/stages/31-batch.sql" ] ||
+  fail "sql/stages/32-batch-loop.sql is not 1024 reads of sql/stages/31-batch.sql"
 
 cp -r "$data/Training" "$data/Test" "$T/" 2>/dev/null
 mkdir -p "$T/src" "$T/held"
@@ -141,7 +144,7 @@ awk -v p="$percent" 'BEGIN { exit !(p >= 98) }' || fail "accuracy $percent % < 9
 # sql/classify.sql on one test image finds the same nearest neighbour as the pipeline
 IFS='|' read -r qurl qlabel qnn < <(sq "$T/a.db" "SELECT '$T/src/' || i.key, i.label, p.neighbour FROM predictions AS p
   JOIN images AS i USING (key) WHERE p.predicted = i.label ORDER BY key LIMIT 1")
-cls=$(cd "$T" && sq -cmd ".parameter set \$image '$qurl'" "$T/a.db" < "$root/sql/classify.sql")
+cls=$(cd "$root" && sq -cmd ".parameter set \$image '$qurl'" "$T/a.db" < sql/classify.sql)
 [ "$(echo "$cls" | sed -n 2p | sed 's/.*  //')" = "$qnn" ] || fail "classify.sql: nearest '$(echo "$cls" | sed -n 2p)', pipeline: '$qnn'"
 echo "$cls" | grep -q "^predicted: $qlabel (" || fail "classify.sql did not predict '$qlabel': $cls"
 

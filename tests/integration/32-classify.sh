@@ -63,7 +63,7 @@ check_votes 1
 
 classify() { # classify DB [-cmd ...] -> stdout+stderr in $T/out.txt, returns the exit status
   local db=$1; shift
-  (cd "$T" && sq "$@" "$db" < "$root/sql/classify.sql") > "$T/out.txt" 2>&1
+  (cd "$root" && sq "$@" "$db" < sql/classify.sql) > "$T/out.txt" 2>&1
 }
 
 # ---- 1. a test image -------------------------------------------------------
@@ -111,7 +111,7 @@ expect_error "no model" 'classify: no PCA model in this database' "$T/empty.db" 
 
 # ---- 3. sql/similar.sql: nearest stored images (training and test) ----------
 timg=$(ls "$T/src/Training/Banana 1/"*.jpg | sed -n 7p)
-(cd "$T" && sq -cmd ".parameter set \$image '$timg'" -cmd ".parameter set \$n 8" "$T/s.db" < "$root/sql/similar.sql") \
+(cd "$root" && sq -cmd ".parameter set \$image '$timg'" -cmd ".parameter set \$n 8" "$T/s.db" < sql/similar.sql) \
   > "$T/sim.txt" 2>&1 || { cat "$T/sim.txt"; fail "similar.sql failed"; }
 want=$(sq "$T/s.db" "WITH m AS (SELECT * FROM models ORDER BY id DESC LIMIT 1),
   q AS (SELECT pca_project(m.model, img_features(s3_fetch('$timg'), m.spec)) AS pc FROM m)
@@ -122,7 +122,14 @@ $(cat "$T/sim.txt")
 -- expected --
 $want"
 head -1 "$T/sim.txt" | grep -q "^1|0.0000|Banana 1|Training/Banana 1/" || fail "similar.sql: a stored image is not its own nearest"
-if (cd "$T" && sq "$T/s.db" < "$root/sql/similar.sql") > "$T/sim.txt" 2>&1; then fail "similar.sql without \$image: exit 0"; fi
+if (cd "$root" && sq "$T/s.db" < sql/similar.sql) > "$T/sim.txt" 2>&1; then fail "similar.sql without \$image: exit 0"; fi
 grep -q 'similar: parameter $image is required' "$T/sim.txt" || fail "similar.sql without \$image: $(cat "$T/sim.txt")"
+# from a folder without sql/ (they read sql/rules.sql): exit 1, saying how to run them
+for f in classify similar; do
+  if (cd "$T" && sq -cmd ".parameter set \$image '$timg'" "$T/s.db" < "$root/sql/$f.sql") > "$T/where.txt" 2>&1; then
+    fail "$f.sql from a folder without sql/: exit 0"; fi
+  grep -q "$f: cannot find sql/rules.sql from this working directory: run sql/$f.sql from the folder holding sql/" "$T/where.txt" ||
+    fail "$f.sql from a folder without sql/: $(cat "$T/where.txt")"
+done
 
 echo "pipeline k-NN votes (\$knn 3 and 1) = brute-force votes, $wrong confusions; classify.sql: 5 nearest = fvec_l2 scan, vote of 3 as computed independently; 5 bad inputs exit 1 with a message; similar.sql = fvec_l2 scan"

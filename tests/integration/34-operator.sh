@@ -83,6 +83,11 @@ demo DB="$db" K=0 || true
 expect_has "K=0 named" "$(log)" "pipeline: \$k = 0 (parameter): must be"
 demo DB="$db" BATCH=-3 || true
 expect_has "BATCH=-3 named" "$(log)" "pipeline: \$batch = -3 (parameter): must be an integer from 1 to 1000000"
+# the report's parameters are checked like the others (they were clamped silently)
+demo DB="$db" REPORT_POINTS=0 REPORT_THUMBS=-1 || true
+expect_has "REPORT_POINTS=0 named" "$(log)" "pipeline: \$report_points = 0 (parameter): must be an integer from 1 to 10000000"
+expect_has "REPORT_THUMBS=-1 named" "$(log)" "pipeline: \$report_thumbs = -1 (parameter): must be an integer from 0 to 10000000"
+expect_eq "REPORT_POINTS=0 not stored" "$(stored)" "$good"
 if demo DB="$db" K=600; then bad "K=600 accepted" "$(log)"; else ok "K=600 refused"; fi
 expect_has "K too large: the bound and why" "$(log)" "pipeline: \$k = 600 (parameter): at most 149 here"
 expect_has "K too large: stage file" "$(log)" "in sql/stages/40-fit.sql line "

@@ -2,7 +2,7 @@
 # The sharded path's keys and report (scripts/imgpca-worker.sh plan, map, reduce, project,
 # publish), on a small set with hostile names: a label holding a TAB and a key holding a
 # newline and commas (which a CSV split on LF would turn into a fake labelled point).
-#   - local folder and RGW bucket: keys relative to the folder part of IMGPCA_SRC, so the two
+#   - local folder and RGW bucket: keys relative to the folder part of IMGPCA_SOURCE, so the two
 #     published projection.csv files are byte-identical; header key,label,split,pc1..;
 #   - report.html: one point per row (no fake point, every label exact), the split, the
 #     thumbnails, 1-NN classification of every test row checked against a brute-force
@@ -34,7 +34,7 @@ nimg=$(find "$src" -name '*.jpg' -printf x | wc -c)
 ntest=$(find "$src/Test" -name '*.jpg' -printf x | wc -c)
 stages() { # OUT SRC -> runs every stage with 2 shards
   local s
-  export IMGPCA_RUN=it35 IMGPCA_SRC=$2 IMGPCA_OUT=$1 IMGPCA_SPEC='hist:bins=8,sqrt' IMGPCA_K=8 IMGPCA_NSHARD=2
+  export IMGPCA_RUN=it35 IMGPCA_SOURCE=$2 IMGPCA_OUT=$1 IMGPCA_SPEC='hist:bins=8,sqrt' IMGPCA_K=8 IMGPCA_NSHARD=2
   scripts/imgpca-worker.sh plan && for s in 0 1; do scripts/imgpca-worker.sh map $s 2 || return 1; done &&
     scripts/imgpca-worker.sh reduce && for s in 0 1; do scripts/imgpca-worker.sh project $s 2 || return 1; done
 }
@@ -90,6 +90,20 @@ cp "$work/out/projection.csv" "$work/first.csv"
   { cat "$work/again.log"; bad "local sharded rerun"; }
 expect_eq "rerun: both shards reused" "$(grep -c 'unchanged since its manifest.*reused' "$work/again.log")" 2
 if cmp -s "$work/first.csv" "$work/out/projection.csv"; then ok "rerun: same CSV"; else bad "rerun: same CSV"; fi
+# the former names of the source parameter still work, with a warning: IMGPCA_SRC (the worker;
+# the shard is reused, so the source is the same) and $src (sql/plan.sql: the same key lists)
+( export IMGPCA_RUN=it35 IMGPCA_SRC="$src/**/*.jpg" IMGPCA_OUT="$work/out" IMGPCA_SPEC='hist:bins=8,sqrt' IMGPCA_NSHARD=2
+  unset IMGPCA_SOURCE; scripts/imgpca-worker.sh plan && scripts/imgpca-worker.sh map 0 2 ) >"$work/alias.log" 2>&1 ||
+  bad "run with IMGPCA_SRC" "$(cat "$work/alias.log")"
+expect_has "IMGPCA_SRC: a deprecation warning" "$(cat "$work/alias.log")" \
+  "imgpca-worker: warning: IMGPCA_SRC is deprecated: set IMGPCA_SOURCE (the same source glob)"
+expect_eq "IMGPCA_SRC: the same source (shard reused)" "$(grep -c 'unchanged since its manifest.*reused' "$work/alias.log")" 1
+alias_out=$(sqlite3 -batch -cmd ".load $root/dist/imgpca" -cmd ".parameter set \$run it35" \
+  -cmd ".parameter set \$src '$src/**/*.jpg'" -cmd ".parameter set \$out '$work/alias'" -cmd ".parameter set \$nshard 2" \
+  :memory: < sql/plan.sql 2>&1) || bad "sql/plan.sql with \$src" "$alias_out"
+expect_has "sql/plan.sql with \$src: a deprecation warning" "$alias_out" 'warning: parameter $src is deprecated: set $source'
+if cmp -s "$work/alias/plan/shard-00001-of-00002.json" "$work/out/plan/shard-00001-of-00002.json"; then
+  ok "sql/plan.sql with \$src: the same key list"; else bad "sql/plan.sql with \$src: the same key list"; fi
 victim=$(find "$src/Training/Banana 1" -name '*.jpg' | sort | sed -n 1p)
 vkey=${victim#"$src/"}
 cp "$(find "$data/Training/Kiwi 1" -name '*.jpg' | sort | sed -n 30p)" "$victim"

@@ -38,7 +38,7 @@ for c in "${cases[@]}"; do
   esac
   d=$work/$c; rm -rf "$d"; mkdir -p "$d/out"
   if [ "$c" = sharded ]; then
-    if ! (export IMGPCA_RUN=report-test IMGPCA_OUT="$d/out" IMGPCA_SRC="$src" IMGPCA_SPEC="$spec" IMGPCA_K=$k
+    if ! (export IMGPCA_RUN=report-test IMGPCA_OUT="$d/out" IMGPCA_SOURCE="$src" IMGPCA_SPEC="$spec" IMGPCA_K=$k
           scripts/imgpca-worker.sh plan 2 || exit 1
           for s in 0 1; do scripts/imgpca-worker.sh map $s 2 || exit 1; done
           scripts/imgpca-worker.sh reduce 2 && scripts/imgpca-worker.sh project 0 2 &&
