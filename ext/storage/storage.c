@@ -1,7 +1,8 @@
 /*
 ** Storage dispatch (no SQL behaviour of its own; behind s3_fetch, s3_put,
 ** s3_delete, s3_list and the csv exporter's ImgpcaWriter): one API over
-** local files (local.c) and S3 (ext/s3), chosen by the URL scheme.
+** local files (local.c; listings: walk.c) and S3 (ext/s3), chosen by the URL
+** scheme (url.c).
 **
 ** S3 writer: data is buffered; once s3.multipart_threshold bytes have
 ** arrived a multipart upload is started and s3.part_size parts are sent as
