@@ -21,7 +21,9 @@
 #     symbols with its module's prefix; a glue file defines NAME_func,
 #     NAME_step, NAME_final, NAME_value, NAME_inverse or NAME_module for a
 #     NAME of tests/api-surface.expected, imgpca_* functions, and sqlglue's
-#     vector functions fvec_arg, fvec_arg_free, fvec_result.
+#     vector functions fvec_arg, fvec_arg_free, fvec_result;
+#  8. a module's private header <module>_int.h ("Naming": what the module's
+#     own files share) is included only by the files of its folder.
 #   tests/arch-rules.sh [OBJDIR]        (OBJDIR default build/obj)
 set -u
 cd "$(dirname "$0")/.."
@@ -100,6 +102,8 @@ for f in files:
                 bad(f"{f} includes {p} (the entry point includes only glue headers and imgpca.h)")
             continue
         im, iglue = module(p), is_glue(p)
+        if p.endswith("_int.h") and im != m:
+            bad(f"{f} includes {p}, the private header of ext/{im}/")
         if f == "ext/imgpca.c":
             if not iglue:
                 bad(f"{f} includes the core header {p}")
