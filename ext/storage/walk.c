@@ -576,12 +576,79 @@ static int walk_root(LocalWalk *w, int bRootDot, char *err) {
   return push_fd(w, fd, 0, w->zRootName, err);
 }
 
+/* A pattern without glob characters (zLit, its unescaped text): a file,
+** listed as the one entry of its folder, or a folder listed recursively. */
+static int walk_open_literal(LocalWalk *w, char *zLit, char *err) {
+  struct stat st;
+  size_t n = strlen(zLit);
+  while (n > 1 && zLit[n - 1] == '/') zLit[--n] = 0;
+  if (stat(zLit, &st) != 0) return imgpca_seterr(err, "no such file or folder '%s'", zLit);
+  if (S_ISDIR(st.st_mode)) {
+    w->zRoot = imgpca_strdup(zLit);
+    w->zPattern = imgpca_strdup("**");
+    if (!w->zRoot || !w->zPattern) return IMGPCA_NOMEM;
+    return walk_root(w, 0, err);
+  }
+  if (!S_ISREG(st.st_mode)) return imgpca_seterr(err, "'%s' is not a regular file or a folder", zLit);
+  {
+    /* listed as the one entry of its folder: key = name */
+    char *slash = strrchr(zLit, '/');
+    w->zSingle = imgpca_strdup(slash ? slash + 1 : zLit);
+    w->zSinglePath = imgpca_strdup(zLit);
+    w->zRoot = !slash ? imgpca_strdup(".") : slash == zLit ? imgpca_strdup("/")
+                                                           : imgpca_mprintf("%.*s", (int)(slash - zLit), zLit);
+    if (!w->zSingle || !w->zSinglePath || !w->zRoot) return IMGPCA_NOMEM;
+    return walk_prefixes(w, !slash);
+  }
+}
+
+/* A glob pattern whose literal prefix (unescaped) is the nLit bytes of zLit:
+** the root is the folder part of that prefix, the rest of the pattern is
+** matched against paths relative to it. */
+static int walk_open_glob(LocalWalk *w, const char *zPattern, char *zLit, size_t nLit, char *err) {
+  struct stat st;
+  char *slash;
+  int bRootDot = 0;
+  zLit[nLit] = 0;
+  slash = strrchr(zLit, '/');
+  {
+    /* the literal prefix is computed on the unescaped text; find the
+    ** matching split in the pattern by counting segments */
+    size_t nSeg = 0, i;
+    const char *p = zPattern;
+    for (i = 0; slash && zLit + i <= slash; i++)
+      if (zLit[i] == '/') nSeg++;
+    for (i = 0; nSeg && p[i]; i++) {
+      if (p[i] == '\\' && p[i + 1]) {
+        i++;
+        continue;
+      }
+      if (p[i] == '/' && --nSeg == 0) {
+        p += i + 1;
+        break;
+      }
+    }
+    if (!slash) {
+      w->zRoot = imgpca_strdup(".");
+      bRootDot = 1;
+    } else if (slash == zLit) {
+      w->zRoot = imgpca_strdup("/");
+    } else {
+      *slash = 0;
+      w->zRoot = imgpca_strdup(zLit);
+    }
+    w->zPattern = imgpca_strdup(slash ? p : zPattern);
+  }
+  if (!w->zRoot || !w->zPattern) return IMGPCA_NOMEM;
+  if (stat(w->zRoot, &st) != 0 || !S_ISDIR(st.st_mode)) return imgpca_seterr(err, "no such folder '%s'", w->zRoot);
+  return walk_root(w, bRootDot, err);
+}
+
 int local_walk_open(const char *zPattern, int bFileUrl, LocalWalk **pp, char *err) {
   LocalWalk *w;
   char *zLit = NULL;
   size_t nLit;
-  int rc = IMGPCA_OK;
-  struct stat st;
+  int rc;
   *pp = NULL;
   w = imgpca_calloc(1, sizeof(*w));
   if (!w) return IMGPCA_NOMEM;
@@ -592,74 +659,10 @@ int local_walk_open(const char *zPattern, int bFileUrl, LocalWalk **pp, char *er
     imgpca_free(w);
     return IMGPCA_NOMEM;
   }
-  if (!imgpca_glob_has_magic(zPattern)) {
-    /* a file, or a folder listed recursively */
-    size_t n = strlen(zLit);
-    while (n > 1 && zLit[n - 1] == '/') zLit[--n] = 0;
-    if (stat(zLit, &st) != 0) {
-      rc = imgpca_seterr(err, "no such file or folder '%s'", zLit);
-    } else if (S_ISDIR(st.st_mode)) {
-      w->zRoot = imgpca_strdup(zLit);
-      w->zPattern = imgpca_strdup("**");
-      if (!w->zRoot || !w->zPattern)
-        rc = IMGPCA_NOMEM;
-      else
-        rc = walk_root(w, 0, err);
-    } else if (!S_ISREG(st.st_mode)) {
-      rc = imgpca_seterr(err, "'%s' is not a regular file or a folder", zLit);
-    } else {
-      /* listed as the one entry of its folder: key = name */
-      char *slash = strrchr(zLit, '/');
-      w->zSingle = imgpca_strdup(slash ? slash + 1 : zLit);
-      w->zSinglePath = imgpca_strdup(zLit);
-      w->zRoot = !slash ? imgpca_strdup(".") : slash == zLit ? imgpca_strdup("/")
-                                                             : imgpca_mprintf("%.*s", (int)(slash - zLit), zLit);
-      if (!w->zSingle || !w->zSinglePath || !w->zRoot)
-        rc = IMGPCA_NOMEM;
-      else
-        rc = walk_prefixes(w, !slash);
-    }
-  } else {
-    /* root = folder part of the literal prefix */
-    char *slash;
-    int bRootDot = 0;
-    zLit[nLit] = 0;
-    slash = strrchr(zLit, '/');
-    {
-      /* the literal prefix is computed on the unescaped text; find the
-      ** matching split in the pattern by counting segments */
-      size_t nSeg = 0, i;
-      const char *p = zPattern;
-      for (i = 0; slash && zLit + i <= slash; i++)
-        if (zLit[i] == '/') nSeg++;
-      for (i = 0; nSeg && p[i]; i++) {
-        if (p[i] == '\\' && p[i + 1]) {
-          i++;
-          continue;
-        }
-        if (p[i] == '/' && --nSeg == 0) {
-          p += i + 1;
-          break;
-        }
-      }
-      if (!slash) {
-        w->zRoot = imgpca_strdup(".");
-        bRootDot = 1;
-      } else if (slash == zLit) {
-        w->zRoot = imgpca_strdup("/");
-      } else {
-        *slash = 0;
-        w->zRoot = imgpca_strdup(zLit);
-      }
-      w->zPattern = imgpca_strdup(slash ? p : zPattern);
-    }
-    if (!w->zRoot || !w->zPattern)
-      rc = IMGPCA_NOMEM;
-    else if (stat(w->zRoot, &st) != 0 || !S_ISDIR(st.st_mode))
-      rc = imgpca_seterr(err, "no such folder '%s'", w->zRoot);
-    else
-      rc = walk_root(w, bRootDot, err);
-  }
+  if (!imgpca_glob_has_magic(zPattern))
+    rc = walk_open_literal(w, zLit, err);
+  else
+    rc = walk_open_glob(w, zPattern, zLit, nLit, err);
   imgpca_free(zLit);
   if (rc) {
     local_walk_close(w);
