@@ -1,9 +1,10 @@
 /*
 ** Object requests of the S3 client (no SQL behaviour of their own): GET
 ** (whole or a byte range) behind s3_fetch and s3_list's content, PUT behind
-** s3_put and small writers, DELETE behind s3_delete, HEAD (size and ETag)
-** behind s3_concat's parts, and one ListObjectsV2 page behind s3_list.  A
-** missing object is reported through *pNotFound (s3_fetch_or_null).
+** s3_put and the writers below s3.multipart_threshold, DELETE behind
+** s3_delete, HEAD (size and ETag) behind s3_concat's parts and the version of
+** a cnn: model file, and one ListObjectsV2 page behind s3_list.  A missing
+** object is reported through *pNotFound (s3_fetch_or_null).
 */
 #include "s3_int.h"
 
