@@ -34,6 +34,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (rc == IMGPCA_OK) {
     if (url.eScheme == IMGPCA_URL_S3 && (!url.zBucket || !*url.zBucket)) fuzz_fail("S3 URL without bucket");
     if (!url.zKey) fuzz_fail("URL without key/path");
+    if ((url.eScheme == IMGPCA_URL_S3) != imgpca_url_is_s3(zPat))
+      fuzz_fail("imgpca_url_is_s3 disagrees with imgpca_url_parse on '%s'", zPat);
+    if (!url.zScheme) fuzz_fail("URL without scheme text");
     imgpca_url_free(&url);
   }
 

@@ -23,7 +23,9 @@
 #     NAME_step, NAME_final, NAME_value, NAME_inverse or NAME_module for a
 #     NAME of tests/api-surface.expected, imgpca_* functions and data (the
 #     module descriptor imgpca_module_<folder>), and the vector glue's
-#     argument functions fvec_arg, fvec_arg_free, fvec_result.
+#     argument functions fvec_arg, fvec_arg_free, fvec_result;
+#  8. a module's private header <module>_int.h ("Naming": what the module's
+#     own files share) is included only by the files of its folder.
 #   tests/arch-rules.sh [OBJDIR]        (OBJDIR default build/obj)
 set -u
 cd "$(dirname "$0")/.."
@@ -107,6 +109,8 @@ for f in files:
                 bad(f"{f} includes {p} (the entry point includes only glue headers and imgpca.h)")
             continue
         im, iglue = module(p), is_glue(p)
+        if p.endswith("_int.h") and im != m:
+            bad(f"{f} includes {p}, the private header of ext/{im}/")
         if f == "ext/imgpca.c":
             if not iglue:
                 bad(f"{f} includes the core header {p}")

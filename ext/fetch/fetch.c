@@ -73,8 +73,6 @@ struct ImgpcaFetch {
 
 static Slot *slot_of(ImgpcaFetch *f, int64_t i) { return &f->aSlot[i % f->nWin]; }
 
-static int is_s3_url(const char *z) { return strncmp(z, "s3://", 5) == 0 || strncmp(z, "s3a://", 6) == 0; }
-
 static int item_error(ImgpcaFetchItem *it, const char *zFmt, const char *a, const char *b) {
   imgpca_free(it->zError);
   it->zError = b ? imgpca_mprintf(zFmt, a, b) : imgpca_mprintf(zFmt, a);
@@ -298,7 +296,7 @@ static int admit(ImgpcaFetch *f, char *err) {
     sl->item.iItem = i;
     sl->item.zUrl = f->azUrl[i];
     sl->item.nSize = -1;
-    if (!is_s3_url(sl->item.zUrl)) {
+    if (!imgpca_url_is_s3(sl->item.zUrl)) {
       dispatch(f, i);
       continue;
     }

@@ -1,8 +1,10 @@
 /*
-** S3 client core (pure C, no SQLite types): SigV4 signing, glob matching,
-** S3 XML parsing (expat), the credential chain and an HTTP client (libcurl)
-** with retries.  The SQL surface is ext/storage/storage_sql.c; the storage API that hides
-** local files vs S3 is ext/storage/storage.h.
+** S3 client core (pure C, no SQLite types): SigV4 signing, S3 XML parsing
+** (expat), the credential chain and an HTTP client (libcurl) with retries;
+** glob matching and URI encoding are ext/common/glob.h.  The SQL surface is
+** ext/storage/storage_sql.c; the storage API that hides local files vs S3 is
+** ext/storage/storage.h, the only module that uses this one.  What the client's
+** files share among themselves is s3_int.h.
 */
 #ifndef IMGPCA_S3_H
 #define IMGPCA_S3_H
@@ -14,7 +16,7 @@
 #include "../config/config.h"
 #include "../common/glob.h"
 
-/* ---- sigv4.c: SHA-256, HMAC, URI encoding, SigV4 ---- */
+/* ---- sigv4.c: SHA-256, HMAC, SigV4 ---- */
 typedef struct S3Sha256 {
   uint32_t h[8];
   uint64_t nTotal;
@@ -149,13 +151,14 @@ char *s3_json_get(const char *zText, const char *zKey);
 /* Parses "2026-11-25T03:00:00Z" (ISO 8601 UTC); returns -1 on error. */
 time_t s3_parse_iso8601(const char *z);
 
-/* ---- http.c / client.c ---- */
+/* ---- request.c: retry policy ---- */
 /* Retry policy (pure): 1 = retry a failed attempt with this curl code / status. */
 int s3_http_retryable(int curlCode, long status);
 /* Backoff before retry number `attempt` (0-based): full jitter in
 ** [cap/2, cap], cap = min(100 ms * 2^attempt, 10 s); r is a random 32-bit value. */
 long s3_backoff_ms(int attempt, uint32_t r);
 
+/* ---- client.c: addressing ---- */
 /* Addressing.  A bucket can be virtual-hosted (BUCKET.endpoint) when its name
 ** is a DNS label sequence: 3-63 characters of a-z 0-9 '-' '.', starting and
 ** ending with a letter or digit, not like an IP address, and without dots
@@ -176,13 +179,17 @@ typedef struct S3Endpoint {
 int s3_endpoint_parse(const char *zUrl, S3Endpoint *e, char *err);
 void s3_endpoint_free(S3Endpoint *e);
 
+/* ---- client.c: the client (interrupts: request.c) ---- */
 typedef struct S3Client S3Client;
 int s3_client_new(const ImgpcaConfig *cfg, S3Client **pp, char *err);
 void s3_client_free(S3Client *c);
 /* xInterrupted(pArg) != 0: stop waiting on the network (IMGPCA_INTERRUPT);
 ** polled every 50 ms at most.  Aborting a multipart upload is not stopped. */
 void s3_client_set_interrupt(S3Client *c, int (*xInterrupted)(void *), void *pArg);
+/* JSON of the effective S3 configuration, credentials source, secrets masked. */
+int s3_client_describe(S3Client *c, ImgpcaBuf *b, char *err);
 
+/* ---- object.c ---- */
 /* GET an object (range when length >= 0).  *pNotFound set on 404. */
 int s3_get(S3Client *c, const char *zBucket, const char *zKey, int64_t offset, int64_t length,
            int64_t maxBytes, ImgpcaBuf *out, int *pNotFound, char *err);
@@ -193,6 +200,14 @@ int s3_delete(S3Client *c, const char *zBucket, const char *zKey, char *err);
 /* One ListObjectsV2 page (max 1000 keys, encoding-type=url; keys decoded). */
 int s3_list_page(S3Client *c, const char *zBucket, const char *zPrefix, const char *zToken,
                  int nMax, S3ListPage *out, char *err);
+/* HEAD: the object's size.  *pNotFound set on 404. */
+int s3_head(S3Client *c, const char *zBucket, const char *zKey, int64_t *pSize, int *pNotFound,
+            char *err);
+/* The same, also the object's ETag (*pzEtag NULL when the server sent none). */
+int s3_head_etag(S3Client *c, const char *zBucket, const char *zKey, int64_t *pSize, char **pzEtag,
+                 int *pNotFound, char *err);
+
+/* ---- multipart.c ---- */
 /* Multipart upload. */
 int s3_mpu_begin(S3Client *c, const char *zBucket, const char *zKey, char **pzUploadId, char *err);
 int s3_mpu_part(S3Client *c, const char *zBucket, const char *zKey, const char *zUploadId,
@@ -200,12 +215,6 @@ int s3_mpu_part(S3Client *c, const char *zBucket, const char *zKey, const char *
 int s3_mpu_complete(S3Client *c, const char *zBucket, const char *zKey, const char *zUploadId,
                     char **azEtag, int nPart, char **pzEtag, char *err);
 void s3_mpu_abort(S3Client *c, const char *zBucket, const char *zKey, const char *zUploadId);
-/* HEAD: the object's size.  *pNotFound set on 404. */
-int s3_head(S3Client *c, const char *zBucket, const char *zKey, int64_t *pSize, int *pNotFound,
-            char *err);
-/* The same, also the object's ETag (*pzEtag NULL when the server sent none). */
-int s3_head_etag(S3Client *c, const char *zBucket, const char *zKey, int64_t *pSize, char **pzEtag,
-                 int *pNotFound, char *err);
 /* UploadPartCopy: part iPart of the upload is bytes [offset, offset+length) of
 ** s3://zSrcBucket/zSrcKey, copied by the server (5 MiB..5 GiB except the last part)
 ** only if the source's ETag is zIfMatch (x-amz-copy-source-if-match; NULL or
@@ -213,9 +222,8 @@ int s3_head_etag(S3Client *c, const char *zBucket, const char *zKey, int64_t *pS
 int s3_mpu_copy_part(S3Client *c, const char *zBucket, const char *zKey, const char *zUploadId,
                      int iPart, const char *zSrcBucket, const char *zSrcKey, const char *zIfMatch,
                      int64_t offset, int64_t length, char **pzEtag, char *err);
-/* JSON of the effective S3 configuration, credentials source, secrets masked. */
-int s3_client_describe(S3Client *c, ImgpcaBuf *b, char *err);
 
+/* ---- batch.c ---- */
 /* Concurrent GETs (curl multi), results consumed in submission order. */
 typedef struct S3Batch S3Batch;
 int s3_batch_new(S3Client *c, int nInflight, S3Batch **pp, char *err);

@@ -48,23 +48,23 @@ static int int_field(sqlite3_context *ctx, sqlite3_stmt *st, int iCol, int iPart
   return 0;
 }
 
-/* Reports a failed prepare or step of the parts queries; the caller stops. */
-static void parts_sql_error(sqlite3_context *ctx, sqlite3 *db) {
+/* A statement of this file could not be prepared or stepped: out of memory,
+** or "cannot read the parts". */
+static void sql_failed(sqlite3_context *ctx, sqlite3 *db) {
   if (sqlite3_errcode(db) == SQLITE_NOMEM)
     sqlite3_result_error_nomem(ctx);
   else
     imgpca_result_error(ctx, "s3_concat", "cannot read the parts: %s", sqlite3_errmsg(db));
 }
 
-/* 1 if zJson is a JSON array; else 0 with the error (malformed JSON, another
-** type, out of memory) set on ctx. */
+/* 1 when zJson is a JSON array; otherwise 0 with the error set. */
 static int parts_are_array(sqlite3_context *ctx, sqlite3 *db, const char *zJson) {
   sqlite3_stmt *st = NULL;
   int rc, bad;
   /* json_type, not json_valid: json_valid() answers 0 when it runs out of
   ** memory, json_type() raises the error (and rejects malformed JSON) */
   if (sqlite3_prepare_v2(db, "SELECT json_type(?1) = 'array'", -1, &st, NULL) != SQLITE_OK) {
-    parts_sql_error(ctx, db);
+    sql_failed(ctx, db);
     return 0;
   }
   sqlite3_bind_text(st, 1, zJson, -1, SQLITE_STATIC);
@@ -83,92 +83,122 @@ static int parts_are_array(sqlite3_context *ctx, sqlite3 *db, const char *zJson)
   return 1;
 }
 
-/* The parts read so far: a[i].zUrl is azUrl[i], owned here. */
+/* The parts read from the JSON array; azUrl[i] (sqlite3_malloc) is a[i].zUrl. */
 typedef struct ConcatParts {
   ImgpcaConcatPart *a;
   char **azUrl;
   int n, nAlloc;
 } ConcatParts;
 
-static void parts_free(ConcatParts *pp) {
+static void parts_free(ConcatParts *ps) {
   int i;
-  for (i = 0; i < pp->n; i++) sqlite3_free(pp->azUrl[i]);
-  sqlite3_free(pp->azUrl);
-  sqlite3_free(pp->a);
+  for (i = 0; i < ps->n; i++) sqlite3_free(ps->azUrl[i]);
+  sqlite3_free(ps->azUrl);
+  sqlite3_free(ps->a);
 }
 
-/* Appends the part of the current row of zPartsSql to pp; 1 (error set on
-** ctx) if the row is not a valid part or memory runs out. */
-static int part_from_row(sqlite3_context *ctx, sqlite3_stmt *st, ConcatParts *pp) {
+/* Room for one more part; 1 on success, 0 with the error set. */
+static int parts_grow(sqlite3_context *ctx, ConcatParts *ps) {
+  int nNew;
+  ImgpcaConcatPart *aa;
+  char **au;
+  if (ps->n < ps->nAlloc) return 1;
+  nNew = ps->nAlloc ? ps->nAlloc * 2 : 16;
+  aa = sqlite3_realloc64(ps->a, (sqlite3_uint64)nNew * sizeof(*aa));
+  au = aa ? sqlite3_realloc64(ps->azUrl, (sqlite3_uint64)nNew * sizeof(char *)) : NULL;
+  if (aa) ps->a = aa;
+  if (!aa || !au) {
+    sqlite3_result_error_nomem(ctx);
+    return 0;
+  }
+  ps->azUrl = au;
+  ps->nAlloc = nNew;
+  return 1;
+}
+
+/* Appends the part of the current row of st (zPartsSql); 1 on success, 0
+** with the error set. */
+static int part_add(sqlite3_context *ctx, sqlite3_stmt *st, ConcatParts *ps) {
   const char *zType = (const char *)sqlite3_column_text(st, 0);
   const char *zUrl = (const char *)sqlite3_column_text(st, 1);
   const char *zExtra = (const char *)sqlite3_column_text(st, 5);
-  int n = pp->n;
+  int n = ps->n;
   ImgpcaConcatPart *p;
   if ((!zType && sqlite3_column_type(st, 0) != SQLITE_NULL) || (!zUrl && sqlite3_column_type(st, 1) != SQLITE_NULL) ||
       (!zExtra && sqlite3_column_type(st, 5) != SQLITE_NULL)) {
     sqlite3_result_error_nomem(ctx); /* a text conversion ran out of memory */
-    return 1;
+    return 0;
   }
   if (zUrl && imgpca_value_has_nul(sqlite3_column_value(st, 1))) { /* "\u0000" in the JSON */
     imgpca_result_error(ctx, "s3_concat", "invalid URL of part %d: it contains a NUL byte", n + 1);
-    return 1;
+    return 0;
   }
-  if (n == pp->nAlloc) {
-    int nNew = pp->nAlloc ? pp->nAlloc * 2 : 16;
-    ImgpcaConcatPart *aa = sqlite3_realloc64(pp->a, (sqlite3_uint64)nNew * sizeof(*aa));
-    char **au = aa ? sqlite3_realloc64(pp->azUrl, (sqlite3_uint64)nNew * sizeof(char *)) : NULL;
-    if (aa) pp->a = aa;
-    if (!aa || !au) {
-      sqlite3_result_error_nomem(ctx);
-      return 1;
-    }
-    pp->azUrl = au;
-    pp->nAlloc = nNew;
-  }
-  p = &pp->a[n];
+  if (!parts_grow(ctx, ps)) return 0;
+  p = &ps->a[n];
   memset(p, 0, sizeof(*p));
   if (!zType || (strcmp(zType, "text") != 0 && strcmp(zType, "object") != 0)) {
     imgpca_result_error(ctx, "s3_concat", "part %d: expected a URL or an object, got JSON %s", n, zType ? zType : "null");
-    return 1;
+    return 0;
   }
   if (!zUrl || !*zUrl) {
     imgpca_result_error(ctx, "s3_concat", "part %d: missing \"url\"", n);
-    return 1;
+    return 0;
   }
   if (zExtra) {
     imgpca_result_error(ctx, "s3_concat", "part %d: unknown key %s (expected url, offset, length, size)", n, zExtra);
-    return 1;
+    return 0;
   }
   if (int_field(ctx, st, 2, n, "offset", 0, &p->offset) || int_field(ctx, st, 3, n, "length", -1, &p->length) ||
       int_field(ctx, st, 4, n, "size", -1, &p->nExpectSize))
-    return 1;
-  if (!(pp->azUrl[n] = sqlite3_mprintf("%s", zUrl))) {
+    return 0;
+  if (!(ps->azUrl[n] = sqlite3_mprintf("%s", zUrl))) {
     sqlite3_result_error_nomem(ctx);
-    return 1;
+    return 0;
   }
-  p->zUrl = pp->azUrl[n];
-  pp->n++;
-  return 0;
+  p->zUrl = ps->azUrl[n];
+  ps->n++;
+  return 1;
 }
 
-/* Reads every element of the JSON array zJson into pp; 1 (error set on ctx)
-** at the first invalid one. */
-static int read_parts(sqlite3_context *ctx, sqlite3 *db, const char *zJson, ConcatParts *pp) {
+/* Reads the parts of the JSON array zJson into ps; 1 on success, 0 with
+** the error set (ps then holds what was read, for parts_free). */
+static int parts_read(sqlite3_context *ctx, sqlite3 *db, const char *zJson, ConcatParts *ps) {
   sqlite3_stmt *st = NULL;
-  int rc = SQLITE_DONE, bad = 0;
+  int rc, ok = 1;
   if (sqlite3_prepare_v2(db, zPartsSql, -1, &st, NULL) != SQLITE_OK) {
-    parts_sql_error(ctx, db);
-    return 1;
+    sql_failed(ctx, db);
+    return 0;
   }
   sqlite3_bind_text(st, 1, zJson, -1, SQLITE_STATIC);
-  while (!bad && (rc = sqlite3_step(st)) == SQLITE_ROW) bad = part_from_row(ctx, st, pp);
-  if (!bad && rc != SQLITE_DONE) {
-    parts_sql_error(ctx, db);
-    bad = 1;
+  while (ok && (rc = sqlite3_step(st)) == SQLITE_ROW) ok = part_add(ctx, st, ps);
+  if (ok && rc != SQLITE_DONE) {
+    sql_failed(ctx, db);
+    ok = 0;
   }
   sqlite3_finalize(st);
-  return bad;
+  return ok;
+}
+
+/* Writes the object and sets the JSON result (or the error). */
+static void concat_run(sqlite3_context *ctx, ImgpcaConn *conn, const char *zDest, const ConcatParts *ps) {
+  ImgpcaStorage *s;
+  ImgpcaConcatStats stats;
+  char err[IMGPCA_ERRMAX];
+  int rc;
+  err[0] = 0;
+  rc = imgpca_conn_storage(conn, &s, err);
+  if (rc == IMGPCA_OK) rc = imgpca_storage_concat(s, zDest, ps->a, ps->n, &stats, err);
+  if (rc) {
+    imgpca_result_core(ctx, "s3_concat", rc, err);
+  } else {
+    char *z = sqlite3_mprintf("{\"bytes\":%lld,\"parts\":%d,\"copied\":%lld,\"streamed\":%lld}",
+                              (long long)stats.nBytes, stats.nPart, (long long)stats.nCopied,
+                              (long long)stats.nStreamed);
+    if (!z)
+      sqlite3_result_error_nomem(ctx);
+    else
+      sqlite3_result_text(ctx, z, -1, sqlite3_free);
+  }
 }
 
 void s3_concat_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
@@ -176,11 +206,7 @@ void s3_concat_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   sqlite3 *db = sqlite3_context_db_handle(ctx);
   const char *zDest = (const char *)sqlite3_value_text(argv[0]);
   const char *zJson = (const char *)sqlite3_value_text(argv[1]);
-  ConcatParts parts = {NULL, NULL, 0, 0};
-  int rc;
-  ImgpcaStorage *s;
-  ImgpcaConcatStats stats;
-  char err[IMGPCA_ERRMAX];
+  ConcatParts ps;
   (void)argc;
   if (imgpca_side_effect_refused(ctx, conn, "s3_concat")) return;
   if (!zDest || !zJson) return;
@@ -193,21 +219,7 @@ void s3_concat_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     return;
   }
   if (!parts_are_array(ctx, db, zJson)) return;
-  if (!read_parts(ctx, db, zJson, &parts)) {
-    err[0] = 0;
-    rc = imgpca_conn_storage(conn, &s, err);
-    if (rc == IMGPCA_OK) rc = imgpca_storage_concat(s, zDest, parts.a, parts.n, &stats, err);
-    if (rc) {
-      imgpca_result_core(ctx, "s3_concat", rc, err);
-    } else {
-      char *z = sqlite3_mprintf("{\"bytes\":%lld,\"parts\":%d,\"copied\":%lld,\"streamed\":%lld}",
-                                (long long)stats.nBytes, stats.nPart, (long long)stats.nCopied,
-                                (long long)stats.nStreamed);
-      if (!z)
-        sqlite3_result_error_nomem(ctx);
-      else
-        sqlite3_result_text(ctx, z, -1, sqlite3_free);
-    }
-  }
-  parts_free(&parts);
+  memset(&ps, 0, sizeof ps);
+  if (parts_read(ctx, db, zJson, &ps)) concat_run(ctx, conn, zDest, &ps);
+  parts_free(&ps);
 }

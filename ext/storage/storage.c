@@ -1,7 +1,8 @@
 /*
 ** Storage dispatch (no SQL behaviour of its own; behind s3_fetch, s3_put,
 ** s3_delete, s3_list and the csv exporter's ImgpcaWriter): one API over
-** local files (local.c) and S3 (ext/s3), chosen by the URL scheme.
+** local files (local.c; listings: walk.c) and S3 (ext/s3), chosen by the URL
+** scheme (url.c).
 **
 ** S3 writer: data is buffered; once s3.multipart_threshold bytes have
 ** arrived a multipart upload is started and s3.part_size parts are sent as
@@ -459,11 +460,11 @@ int imgpca_lister_open(ImgpcaStorage *s, const char *zUrlGlob, int bContent, int
   l->bProgress = imgpca_config_bool(s->cfg, "s3.progress");
   l->t0 = l->tLast = now_s();
   if (u.eScheme == IMGPCA_URL_LOCAL) {
-    rc = local_walk_open(u.zKey, strncmp(zUrlGlob, "file://", 7) == 0, &l->walk, err);
+    rc = local_walk_open(u.zKey, strcmp(u.zScheme, "file") == 0, &l->walk, err);
   } else {
     rc = get_s3(s, &l->c, err);
     if (rc == IMGPCA_OK) {
-      l->zScheme = imgpca_strdup(zUrlGlob[2] == 'a' ? "s3a" : "s3");
+      l->zScheme = imgpca_strdup(u.zScheme);
       l->zBucket = u.zBucket;
       l->zPattern = u.zKey;
       u.zBucket = u.zKey = NULL;

@@ -23,12 +23,17 @@ typedef enum { IMGPCA_URL_LOCAL = 1,
 
 typedef struct ImgpcaUrl {
   ImgpcaUrlScheme eScheme;
-  char *zBucket; /* S3 only */
-  char *zKey;    /* S3: key (may be empty); local: absolute or relative path */
+  const char *zScheme; /* as written: "s3", "s3a", "file", or "" for a path (static text) */
+  char *zBucket;       /* S3 only */
+  char *zKey;          /* S3: key (may be empty); local: absolute or relative path */
 } ImgpcaUrl;
 
+/* url.c is the one place that knows URL syntax: every module asks it. */
 int imgpca_url_parse(const char *zUrl, ImgpcaUrl *pUrl, char *err);
 void imgpca_url_free(ImgpcaUrl *pUrl);
+/* 1 when zUrl is an S3 URL (s3:// or s3a://, valid or not), without
+** allocating: the test imgpca_url_parse makes first. */
+int imgpca_url_is_s3(const char *zUrl);
 
 /* The s3.* settings (settings.c), ending with a zKey == NULL entry: a
 ** configuration given to imgpca_storage_new must hold them. */

@@ -1,4 +1,6 @@
-/* Internal interface between storage.c (dispatch) and local.c (filesystem backend). */
+/* Internal interface of the storage layer: between storage.c (dispatch),
+** local.c (local reads, atomic writes, deletes), walk.c (sorted walk of a
+** local folder) and concat.c. */
 #ifndef IMGPCA_STORAGE_INT_H
 #define IMGPCA_STORAGE_INT_H
 #include <stdio.h>
@@ -16,7 +18,7 @@ int local_writer_write(LocalWriter *w, const void *p, size_t n, char *err);
 int local_writer_commit(LocalWriter *w, int64_t *pnBytes, char *err); /* frees w */
 void local_writer_abort(LocalWriter *w);                              /* frees w */
 
-/* Sorted recursive walk of the files matching a glob. */
+/* walk.c: sorted recursive walk of the files matching a glob. */
 typedef struct LocalWalk LocalWalk;
 /* Bytes of names a folder listing keeps in memory before it sorts them to
 ** temporary files and merges (4 MiB; lowered by tests). */

@@ -8,15 +8,26 @@
 
 #include "../common/glob.h"
 
+/* Length of the scheme of an S3 URL ("s3://" 5, "s3a://" 6); 0 for any other text. */
+static size_t s3_scheme_len(const char *zUrl) {
+  if (strncmp(zUrl, "s3://", 5) == 0) return 5;
+  if (strncmp(zUrl, "s3a://", 6) == 0) return 6;
+  return 0;
+}
+
+int imgpca_url_is_s3(const char *zUrl) { return zUrl && s3_scheme_len(zUrl) > 0; }
+
 int imgpca_url_parse(const char *zUrl, ImgpcaUrl *pUrl, char *err) {
+  size_t nScheme;
   memset(pUrl, 0, sizeof(*pUrl));
   if (!zUrl || !*zUrl) return imgpca_seterr(err, "empty URL");
-  if (strncmp(zUrl, "s3://", 5) == 0 || strncmp(zUrl, "s3a://", 6) == 0) {
-    const char *b = zUrl + (zUrl[2] == 'a' ? 6 : 5);
+  if ((nScheme = s3_scheme_len(zUrl)) > 0) {
+    const char *b = zUrl + nScheme;
     const char *slash = strchr(b, '/');
     size_t nb = slash ? (size_t)(slash - b) : strlen(b);
     if (nb == 0) return imgpca_seterr(err, "invalid URL '%s': missing bucket name", zUrl);
     pUrl->eScheme = IMGPCA_URL_S3;
+    pUrl->zScheme = nScheme == 6 ? "s3a" : "s3";
     pUrl->zBucket = imgpca_malloc(nb + 1);
     if (!pUrl->zBucket) return IMGPCA_NOMEM;
     memcpy(pUrl->zBucket, b, nb);
@@ -29,8 +40,10 @@ int imgpca_url_parse(const char *zUrl, ImgpcaUrl *pUrl, char *err) {
     return IMGPCA_OK;
   }
   pUrl->eScheme = IMGPCA_URL_LOCAL;
+  pUrl->zScheme = "";
   if (strncmp(zUrl, "file://", 7) == 0) {
     const char *p = zUrl + 7;
+    pUrl->zScheme = "file";
     if (strncmp(p, "localhost/", 10) == 0) p += 9;
     if (*p != '/') return imgpca_seterr(err, "invalid URL '%s': expected file:///absolute/path", zUrl);
     pUrl->zKey = imgpca_strdup(p);

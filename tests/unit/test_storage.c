@@ -42,19 +42,32 @@ static void test_url(void) {
   CHECK_STR(u.zKey, "a b/c.jpg");
   imgpca_url_free(&u);
   CHECK_EQ_INT(imgpca_url_parse("s3a://b", &u, err), IMGPCA_OK);
+  CHECK_STR(u.zScheme, "s3a");
   CHECK_STR(u.zBucket, "b");
   CHECK_STR(u.zKey, "");
   imgpca_url_free(&u);
   CHECK_EQ_INT(imgpca_url_parse("file:///tmp/a%20b", &u, err), IMGPCA_OK);
   CHECK_EQ_INT(u.eScheme, IMGPCA_URL_LOCAL);
+  CHECK_STR(u.zScheme, "file");
   CHECK_STR(u.zKey, "/tmp/a b");
   imgpca_url_free(&u);
   CHECK_EQ_INT(imgpca_url_parse("file://localhost/x", &u, err), IMGPCA_OK);
   CHECK_STR(u.zKey, "/x");
   imgpca_url_free(&u);
   CHECK_EQ_INT(imgpca_url_parse("rel/path.txt", &u, err), IMGPCA_OK);
+  CHECK_STR(u.zScheme, "");
   CHECK_STR(u.zKey, "rel/path.txt");
   imgpca_url_free(&u);
+  /* the classification s3_fetch_many uses to route a URL: same test as the parser */
+  CHECK_EQ_INT(imgpca_url_is_s3("s3://b/k"), 1);
+  CHECK_EQ_INT(imgpca_url_is_s3("s3a://b"), 1);
+  CHECK_EQ_INT(imgpca_url_is_s3("s3:///key"), 1); /* an S3 URL, invalid: the S3 path reports it */
+  CHECK_EQ_INT(imgpca_url_is_s3("S3://b/k"), 0);
+  CHECK_EQ_INT(imgpca_url_is_s3("s3:/b/k"), 0);
+  CHECK_EQ_INT(imgpca_url_is_s3("file:///s3://x"), 0);
+  CHECK_EQ_INT(imgpca_url_is_s3("dir/s3://x"), 0);
+  CHECK_EQ_INT(imgpca_url_is_s3(""), 0);
+  CHECK_EQ_INT(imgpca_url_is_s3(NULL), 0);
   CHECK_EQ_INT(imgpca_url_parse("s3:///key", &u, err), IMGPCA_ERROR);
   CHECK_STR(err, "invalid URL 's3:///key': missing bucket name");
   CHECK_EQ_INT(imgpca_url_parse("http://x/y", &u, err), IMGPCA_ERROR);
