@@ -102,17 +102,6 @@ int s3_xml_upload_id(const char *p, size_t n, char **pzId, char *err);
 int s3_xml_complete(const char *p, size_t n, char **pzEtag, char *err);
 /* <CopyPartResult><ETag> of UploadPartCopy; an <Error> root is reported as an error. */
 int s3_xml_copy_part(const char *p, size_t n, char **pzEtag, char *err);
-typedef struct S3Upload {
-  char *zKey;
-  char *zUploadId;
-} S3Upload;
-typedef struct S3UploadList {
-  S3Upload *a;
-  int n, nAlloc;
-  int bTruncated;
-} S3UploadList;
-int s3_xml_uploads(const char *p, size_t n, S3UploadList *out, char *err);
-void s3_upload_list_free(S3UploadList *u);
 /* Appends z XML-escaped. */
 int s3_xml_escape(ImgpcaBuf *b, const char *z);
 

@@ -1,7 +1,7 @@
 /*
 ** S3 XML responses parsed with expat (no SQL behaviour of its own):
 ** ListBucketResult (ListObjectsV2), Error, InitiateMultipartUploadResult,
-** CompleteMultipartUploadResult and ListMultipartUploadsResult.  Namespaces
+** CompleteMultipartUploadResult and CopyPartResult.  Namespaces
 ** are ignored (element names are matched on their local part).
 */
 #include "s3.h"
@@ -279,59 +279,6 @@ int s3_xml_complete(const char *p, size_t n, char **pzEtag, char *err) {
 
 int s3_xml_copy_part(const char *p, size_t n, char **pzEtag, char *err) {
   return one_field(p, n, "CopyPartResult/ETag", "upload part copy", 0, pzEtag, err);
-}
-
-static void uploads_start(void *ctx, const char *zPath) {
-  S3UploadList *u = ctx;
-  if (strcmp(zPath, "ListMultipartUploadsResult/Upload") == 0 && u->nAlloc >= 0) {
-    if (u->n == u->nAlloc) {
-      int nNew = u->nAlloc ? u->nAlloc * 2 : 16;
-      S3Upload *a = imgpca_realloc(u->a, (size_t)nNew * sizeof(*a));
-      if (!a) {
-        u->nAlloc = -1;
-        return;
-      }
-      u->a = a;
-      u->nAlloc = nNew;
-    }
-    memset(&u->a[u->n++], 0, sizeof(S3Upload));
-  }
-}
-
-static int uploads_leaf(void *ctx, const char *zPath, const char *zText) {
-  S3UploadList *u = ctx;
-  if (u->nAlloc < 0) return IMGPCA_NOMEM;
-  if (strcmp(zPath, "ListMultipartUploadsResult/IsTruncated") == 0) {
-    u->bTruncated = strcmp(zText, "true") == 0;
-  } else if (u->n && strcmp(zPath, "ListMultipartUploadsResult/Upload/Key") == 0) {
-    return set_str(&u->a[u->n - 1].zKey, zText);
-  } else if (u->n && strcmp(zPath, "ListMultipartUploadsResult/Upload/UploadId") == 0) {
-    return set_str(&u->a[u->n - 1].zUploadId, zText);
-  }
-  return IMGPCA_OK;
-}
-
-int s3_xml_uploads(const char *p, size_t n, S3UploadList *out, char *err) {
-  int rc;
-  memset(out, 0, sizeof(*out));
-  if (err) *err = 0;
-  rc = xml_walk(p, n, out, uploads_start, uploads_leaf, err);
-  if (out->nAlloc < 0) {
-    out->nAlloc = 0;
-    rc = IMGPCA_NOMEM;
-  }
-  if (rc) s3_upload_list_free(out);
-  return rc;
-}
-
-void s3_upload_list_free(S3UploadList *u) {
-  int i;
-  for (i = 0; i < u->n; i++) {
-    imgpca_free(u->a[i].zKey);
-    imgpca_free(u->a[i].zUploadId);
-  }
-  imgpca_free(u->a);
-  memset(u, 0, sizeof(*u));
 }
 
 int s3_xml_escape(ImgpcaBuf *b, const char *z) {

@@ -213,7 +213,6 @@ static void test_xml(void) {
   char e[IMGPCA_ERRMAX];
   S3ListPage pg;
   S3XmlError xe;
-  S3UploadList ul;
   char *z = NULL;
   CHECK_EQ_INT(s3_xml_list(list, strlen(list), &pg, e), IMGPCA_OK);
   CHECK_EQ_INT(pg.n, 2);
@@ -248,17 +247,6 @@ static void test_xml(void) {
     imgpca_free(z);
     CHECK_EQ_INT(s3_xml_complete(compErr, strlen(compErr), &z, e), IMGPCA_ERROR);
     CHECK_STR(e, "complete multipart upload failed: InternalError: We encountered an internal error.");
-  }
-  {
-    const char *up =
-        "<ListMultipartUploadsResult><Bucket>b</Bucket><IsTruncated>false</IsTruncated>"
-        "<Upload><Key>k1</Key><UploadId>u1</UploadId></Upload>"
-        "<Upload><Key>k2</Key><UploadId>u2</UploadId></Upload></ListMultipartUploadsResult>";
-    CHECK_EQ_INT(s3_xml_uploads(up, strlen(up), &ul, e), IMGPCA_OK);
-    CHECK_EQ_INT(ul.n, 2);
-    CHECK_STR(ul.a[1].zKey, "k2");
-    CHECK_STR(ul.a[1].zUploadId, "u2");
-    s3_upload_list_free(&ul);
   }
   {
     ImgpcaBuf b;
