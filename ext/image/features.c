@@ -123,55 +123,39 @@ static int parse_cnn_opt(ImgSpec *s, ImgItem *it, const char *key, char *val) {
   return -1;
 }
 
+/* A two-valued option: *p = 0 when val is one of the '|'-separated words of
+** zZero, 1 when one of zOne; returns 1, or 0 for a missing or other value. */
+static int word_flag(const char *val, const char *zZero, const char *zOne, int *p) {
+  const char *az[2] = {zZero, zOne};
+  size_t n = val ? strlen(val) : 0;
+  int k;
+  for (k = 0; val && k < 2; k++) {
+    const char *w = az[k];
+    while (*w) {
+      size_t m = strcspn(w, "|");
+      if (m == n && strncmp(w, val, n) == 0) {
+        *p = k;
+        return 1;
+      }
+      w += m + (w[m] == '|');
+    }
+  }
+  return 0;
+}
+
 /* One option of a decode: item (s->scale, s->lenient): 1 = valid, 0 = bad
 ** or missing value, -1 = unknown key. */
 static int parse_decode_opt(ImgSpec *s, const char *key, const char *val) {
-  if (strcmp(key, "dct") == 0) {
-    if (!val) return 0;
-    if (strcmp(val, "on") == 0)
-      s->scale = 1;
-    else if (strcmp(val, "off") == 0)
-      s->scale = 0;
-    else
-      return 0;
-    return 1;
-  }
-  if (strcmp(key, "warnings") == 0) {
-    if (!val) return 0;
-    if (strcmp(val, "error") == 0)
-      s->lenient = 0;
-    else if (strcmp(val, "ignore") == 0)
-      s->lenient = 1;
-    else
-      return 0;
-    return 1;
-  }
+  if (strcmp(key, "dct") == 0) return word_flag(val, "off", "on", &s->scale);
+  if (strcmp(key, "warnings") == 0) return word_flag(val, "error", "ignore", &s->lenient);
   return -1;
 }
 
 /* One option of a pixels: item: 1 = valid, 0 = bad value, -1 = unknown key. */
 static int parse_pixels_opt(ImgItem *it, const char *key, char *val) {
   if (strcmp(key, "size") == 0) return val && parse_size(val, 1, 1024, &it->w, &it->h);
-  if (strcmp(key, "color") == 0 || strcmp(key, "colour") == 0) {
-    if (!val) return 0;
-    if (strcmp(val, "rgb") == 0)
-      it->grey = 0;
-    else if (strcmp(val, "grey") == 0 || strcmp(val, "gray") == 0)
-      it->grey = 1;
-    else
-      return 0;
-    return 1;
-  }
-  if (strcmp(key, "norm") == 0) {
-    if (!val) return 0;
-    if (strcmp(val, "none") == 0)
-      it->standard = 0;
-    else if (strcmp(val, "standard") == 0)
-      it->standard = 1;
-    else
-      return 0;
-    return 1;
-  }
+  if (strcmp(key, "color") == 0 || strcmp(key, "colour") == 0) return word_flag(val, "rgb", "grey|gray", &it->grey);
+  if (strcmp(key, "norm") == 0) return word_flag(val, "none", "standard", &it->standard);
   return -1;
 }
 
@@ -179,15 +163,7 @@ static int parse_pixels_opt(ImgItem *it, const char *key, char *val) {
 static int parse_hist_opt(ImgItem *it, const char *key, char *val) {
   if (strcmp(key, "bins") == 0) return val && parse_bins(val, it);
   if (strcmp(key, "space") == 0) return val && strcmp(val, "hsv") == 0;
-  if (strcmp(key, "sqrt") == 0) {
-    if (!val || strcmp(val, "1") == 0)
-      it->sqrt_ = 1;
-    else if (strcmp(val, "0") == 0)
-      it->sqrt_ = 0;
-    else
-      return 0;
-    return 1;
-  }
+  if (strcmp(key, "sqrt") == 0) return word_flag(val ? val : "1", "0", "1", &it->sqrt_);
   if (strcmp(key, "side") == 0) return val && parse_range(val, 1, 65535, &it->side);
   if (strcmp(key, "white") == 0) {
     if (!val) return 0;
