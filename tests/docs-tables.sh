@@ -10,7 +10,8 @@
 #    (tests/api-surface.sh then checks the loaded extension against it);
 #  - the functions of README.md's "SQL reference" (names, numbers of
 #    arguments from the signatures, "aggregate", "table") must equal the
-#    functions and tables of tests/api-surface.expected.
+#    functions and tables of tests/api-surface.expected, and so must the
+#    names of the "registers" column of docs/ARCHITECTURE.md's module table.
 # --write rewrites the generated blocks and api-surface.expected (make docs-tables).
 #   tests/docs-tables.sh GENERATOR [--write]
 set -u
@@ -151,6 +152,20 @@ def diff(what, doc, api):
 diff("function", doc_funcs, api_funcs)
 diff("table", doc_mods, api_mods)
 diff("aggregate", doc_aggs, api_aggs)
+# ---- docs/ARCHITECTURE.md's module table: its "registers" column -------------------
+arch_names = set()
+for row in open("docs/ARCHITECTURE.md", encoding="utf-8").read().split("\n"):
+    if row.startswith("| `ext/"):
+        cells = [c.strip() for c in re.split(r"(?<!\\)\|", row)[1:-1]]
+        arch_names |= set(re.findall(r"`([a-z0-9_]+)`", cells[-1]))
+api_names = {f for f, _ in api_funcs} | api_mods
+for x in sorted(api_names - arch_names):
+    print(f"FAIL docs-tables: docs/ARCHITECTURE.md's module table does not list {x}")
+    fail = 1
+for x in sorted(arch_names - api_names):
+    print(f"FAIL docs-tables: docs/ARCHITECTURE.md's module table lists {x}, not a function or table")
+    fail = 1
+
 if not fail:
     print(f"ok   docs-tables: README SQL reference = tests/api-surface.expected "
           f"({len(api_funcs)} functions by arity, {len(api_mods)} tables)")
