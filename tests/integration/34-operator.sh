@@ -22,6 +22,7 @@
 #     computation; a bus and a landscape are "unknown", a test kiwi is not
 #  7. csv_export into a missing folder says so; REPORT_THUMBS; scatter.svg
 #     colours PLOT_LABELS, then the most separated labels (NumPy)
+#  8. imgpca passes progress lines on as they come (before the summary)
 # Last line: the checks passed.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -198,6 +199,14 @@ expect_eq "two pipelines on one database: failures, 'database is locked', unfini
 # is not.
 db=$work/fruits.db
 scripts/imgpca pipeline "$db" source="$data" out="$work/out-fruits" > "$work/fruits.log" 2>&1 || bad "pipeline on the sample" "$(cat "$work/fruits.log")"
+# imgpca passes stderr through its error-line mapper line by line: the
+# progress of stage 3 comes before the summary (Debian's mawk read the pipe
+# in blocks, so every progress line used to arrive after the run).
+first_progress=$(grep -n '^features: [0-9]*/' "$work/fruits.log" | head -1 | cut -d: -f1)
+summary=$(grep -n '^== summary' "$work/fruits.log" | cut -d: -f1)
+[ -n "$first_progress" ] && [ -n "$summary" ] && [ "$first_progress" -lt "$summary" ] &&
+  ok "imgpca: progress lines as they come (line $first_progress, summary line $summary)" ||
+  bad "imgpca: progress lines after the summary" "progress at line ${first_progress:-none}, summary at ${summary:-none}"
 want=$(sq -cmd ".load $root/dist/imgpca" "$db" "
   WITH t AS (SELECT p.key, p.pc, row_number() OVER (ORDER BY p.key) AS r, count(*) OVER () AS c
              FROM projections AS p JOIN images AS i USING (key) WHERE i.split = 'train'),
