@@ -49,7 +49,7 @@
 
 static long long img_max_pixels(sqlite3_context *ctx) {
   ImgpcaConn *c = (ImgpcaConn *)sqlite3_user_data(ctx);
-  return c ? imgpca_config_int(&c->cfg, "image.max_pixels") : 0;
+  return imgpca_config_int(&c->cfg, "image.max_pixels");
 }
 
 static void spec_free(void *p) {
@@ -86,7 +86,7 @@ static int img_spec_arg(sqlite3_context *ctx, const char *zFunc, sqlite3_value *
       return 1;
   }
   rc = img_spec_parse(z, out, err);
-  if (rc == IMGPCA_OK && conn) rc = imgpca_conn_spec_models(conn, out, err);
+  if (rc == IMGPCA_OK) rc = imgpca_conn_spec_models(conn, out, err);
   if (rc != IMGPCA_OK) {
     img_spec_release(out);
     imgpca_result_core(ctx, zFunc, rc, err);

@@ -412,7 +412,7 @@ static int knn_core_err(KnnCursor *c, int rc, const char *zWhat, sqlite3_value *
 /* Threads for the screen: imgpca.threads, 0 = the CPUs available; one
 ** when SQLite is not thread-safe (the workers allocate through it). */
 static int knn_thread_count(KnnCursor *c) {
-  int n = c->pTab->conn ? (int)imgpca_config_int(&c->pTab->conn->cfg, "imgpca.threads") : 0;
+  int n = (int)imgpca_config_int(&c->pTab->conn->cfg, "imgpca.threads");
   if (n <= 0) n = imgpca_cpus_available();
   if (!sqlite3_threadsafe()) n = 1;
   return n;

@@ -90,7 +90,7 @@ static void agg_hook(sqlite3_context *ctx, PcaAgg *a) {
 ** setting the error. */
 static int agg_budget(sqlite3_context *ctx, const char *zFunc, PcaAgg *a) {
   ImgpcaConn *conn = (ImgpcaConn *)sqlite3_user_data(ctx);
-  long long mx = conn ? imgpca_config_int(&conn->cfg, "pca.max_memory_mb") : PCA_DEFAULT_MEMORY_MB;
+  long long mx = imgpca_config_int(&conn->cfg, "pca.max_memory_mb");
   if (mx < 1 || a->opts.memory_mb <= mx) return 0;
   if (a->opts.memory_mb == PCA_DEFAULT_MEMORY_MB) {
     a->opts.memory_mb = mx;
@@ -484,8 +484,8 @@ static PcaModel *model_arg(sqlite3_context *ctx, const char *zFunc, sqlite3_valu
     sqlite3_result_error_nomem(ctx);
     return NULL;
   }
-  pSlot = conn ? imgpca_conn_state(conn, &imgpca_module_pca) : NULL;
-  r = pSlot ? (PcaModelRef *)*pSlot : NULL;
+  pSlot = imgpca_conn_state(conn, &imgpca_module_pca);
+  r = (PcaModelRef *)*pSlot;
   if (r && r->nBlob == nBlob && (nBlob == 0 || memcmp(r->pBlob, pBlob, nBlob) == 0)) {
     r->nRef++;
     return &r->m;
@@ -507,7 +507,7 @@ static PcaModel *model_arg(sqlite3_context *ctx, const char *zFunc, sqlite3_valu
   }
   /* Remember it on the connection (without memory for the copy, the model
   ** is still used for this call, just not cached). */
-  if (pSlot && nBlob > 0 && (r->pBlob = imgpca_malloc(nBlob)) != NULL) {
+  if (nBlob > 0 && (r->pBlob = imgpca_malloc(nBlob)) != NULL) {
     memcpy(r->pBlob, pBlob, nBlob);
     r->nBlob = nBlob;
     r->nRef++;
@@ -853,7 +853,7 @@ static int ppr_fill(PprCursor *c) {
     nv++;
   }
   if (nv == 0) return SQLITE_OK;
-  nThreads = vt->conn ? (int)imgpca_config_int(&vt->conn->cfg, "imgpca.threads") : 1;
+  nThreads = (int)imgpca_config_int(&vt->conn->cfg, "imgpca.threads");
   if (nThreads <= 0) nThreads = imgpca_cpus_available();
   if (!sqlite3_threadsafe()) nThreads = 1;
   rc = pca_project_rows(&c->m, c->compPad, c->X, nv, k, 0, c->Y, nThreads, err);
@@ -870,7 +870,7 @@ static int ppr_fill(PprCursor *c) {
 
 static int ppr_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr, int argc, sqlite3_value **argv) {
   PprCursor *c = (PprCursor *)cur;
-  sqlite3 *db = ((PprVtab *)cur->pVtab)->conn ? ((PprVtab *)cur->pVtab)->conn->db : NULL;
+  sqlite3 *db = ((PprVtab *)cur->pVtab)->conn->db;
   char err[IMGPCA_ERRMAX];
   const char *zSql, *zTail = NULL;
   int rc;
