@@ -24,21 +24,22 @@ SQLITE_EXTENSION_INIT1
 #include "sqlglue/sqlglue.h"
 #include "imgpca/imgpca_sql.h"
 #include "vector/vector_sql.h"
-#include "image/image_sql.h"
+#include "storage/storage_sql.h"
 #include "cnn/cnn_sql.h"
+#include "image/image_sql.h"
 #include "pca/pca_sql.h"
 #include "knn/knn_sql.h"
-#include "storage/storage_sql.h"
 #include "fetch/fetch_sql.h"
 #include "csv/csv_sql.h"
 #include "shard/shard_sql.h"
 #include "report/report_sql.h"
 
-/* The modules, in registration order (also the order of the reference
-** tables and of imgpca_config()). */
+/* The modules, in registration order, each after the modules whose glue
+** services it uses (docs/ARCHITECTURE.md, "Dependency rules"); also the
+** order of the reference tables and of imgpca_config(). */
 static const ImgpcaModule *const aModule[] = {
-    &imgpca_module_imgpca, &imgpca_module_vector, &imgpca_module_image, &imgpca_module_cnn,
-    &imgpca_module_pca, &imgpca_module_knn, &imgpca_module_storage, &imgpca_module_fetch,
+    &imgpca_module_imgpca, &imgpca_module_vector, &imgpca_module_storage, &imgpca_module_cnn,
+    &imgpca_module_image, &imgpca_module_pca, &imgpca_module_knn, &imgpca_module_fetch,
     &imgpca_module_csv, &imgpca_module_shard, &imgpca_module_report, NULL};
 #define N_MODULE ((int)(sizeof(aModule) / sizeof(aModule[0])) - 1)
 
@@ -48,7 +49,7 @@ static void conn_release(void *p) {
   ImgpcaConn *c = (ImgpcaConn *)p;
   int i;
   if (c && --c->nRef == 0) {
-    /* in reverse order: a module's state may use the modules before it */
+    /* in reverse order: a module before the modules whose services it uses */
     for (i = N_MODULE - 1; i >= 0; i--)
       if (c->apState[i] && aModule[i]->xConnFree) aModule[i]->xConnFree(c->apState[i]);
     imgpca_config_clear(&c->cfg);
