@@ -13,32 +13,7 @@
 
 #include "fuzz.h"
 #include "knn/knn.h"
-
-typedef struct Ref {
-  double dist;
-  int64_t key;
-} Ref;
-
-static int ref_cmp(const void *a, const void *b) {
-  const Ref *x = a, *y = b;
-  if (x->dist != y->dist) return x->dist < y->dist ? -1 : 1;
-  return (x->key > y->key) - (x->key < y->key);
-}
-
-static double brute(int metric, const float *q, const float *r, size_t d) {
-  double dot = 0, nq = 0, nr = 0, l2 = 0;
-  size_t i;
-  for (i = 0; i < d; i++) {
-    double t = (double)q[i] - r[i];
-    dot += (double)q[i] * r[i];
-    nq += (double)q[i] * q[i];
-    nr += (double)r[i] * r[i];
-    l2 += t * t;
-  }
-  if (metric == KNN_L2) return sqrt(l2);
-  if (metric == KNN_COSINE) return 1.0 - dot / (sqrt(nq) * sqrt(nr));
-  return -dot;
-}
+#include "../tests/unit/knn_brute.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char err[IMGPCA_ERRMAX];
@@ -88,7 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       size_t n, want = k < nr ? k : nr;
       const KnnHit *h = knn_hits(s, i, &n);
       for (j = 0; j < nr; j++) {
-        all[j].dist = brute(metric, v + i * d, v + (nq + j) * d, d);
+        all[j].dist = brute_dist(metric, v + i * d, v + (nq + j) * d, d);
         all[j].key = key[j];
       }
       qsort(all, nr, sizeof(Ref), ref_cmp);

@@ -1,37 +1,12 @@
 /* Unit tests of the k-NN core (no SQLite): every result is compared with a
-** brute-force search in double precision written here independently
-** (full sort of all distances by (distance, key)). */
+** brute-force search in double precision written independently of the core
+** (knn_brute.h: full sort of all distances by (distance, key)). */
 #include <stdlib.h>
 
 #include "common/common.h"
 #include "knn/knn.h"
+#include "knn_brute.h"
 #include "unit.h"
-
-typedef struct Ref {
-  double dist;
-  int64_t key;
-} Ref;
-
-static int ref_cmp(const void *a, const void *b) {
-  const Ref *x = a, *y = b;
-  if (x->dist != y->dist) return x->dist < y->dist ? -1 : 1;
-  return (x->key > y->key) - (x->key < y->key);
-}
-
-static double brute_dist(int metric, const float *q, const float *r, size_t d) {
-  double dot = 0, nq = 0, nr = 0, l2 = 0;
-  size_t i;
-  for (i = 0; i < d; i++) {
-    double t = (double)q[i] - r[i];
-    dot += (double)q[i] * r[i];
-    nq += (double)q[i] * q[i];
-    nr += (double)r[i] * r[i];
-    l2 += t * t;
-  }
-  if (metric == KNN_L2) return sqrt(l2);
-  if (metric == KNN_COSINE) return 1.0 - dot / (sqrt(nq) * sqrt(nr));
-  return -dot;
-}
 
 static uint64_t rng = 88172645463325252ull;
 static double urand(void) {
